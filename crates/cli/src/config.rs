@@ -1,0 +1,219 @@
+//! Configuration of `certdesk serve`: flags, then `CERTDESK_*` environment variables, then the
+//! TOML file given with `--config`, then the defaults. Every mistake is refused at start with one
+//! line that says what is wrong.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./certdesk-data";
+pub const DEFAULT_SESSION_HOURS: i64 = 8;
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, session_hours,
+    /// log. Unknown keys are an error.
+    #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "CERTDESK_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Directory for the embedded SQLite database and stored files; created when missing
+    /// [default: ./certdesk-data]
+    #[arg(long, env = "CERTDESK_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Use this database instead of the embedded SQLite one: postgres://USER:PASSWORD@HOST/DB
+    /// (or sqlite://PATH)
+    #[arg(long, env = "CERTDESK_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// The URL users and certificate checkers reach this server at, written into certificates
+    /// (CRL and OCSP addresses) [default: http:// + the listen address]
+    #[arg(long, env = "CERTDESK_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// How long a login session lasts, in hours (1–720) [default: 8]
+    #[arg(long, env = "CERTDESK_SESSION_HOURS", value_name = "HOURS")]
+    pub session_hours: Option<i64>,
+    /// Log filter, e.g. `info` or `certdesk_server=debug` [default: info]
+    #[arg(long, env = "CERTDESK_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Password for the system admin `admin` made on first start; without it a one-time
+    /// password is generated and printed once.
+    #[arg(
+        long = "admin-password-env-only",
+        env = "CERTDESK_ADMIN_PASSWORD",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+}
+
+/// The keys a configuration file may hold.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    session_hours: Option<i64>,
+    log: Option<String>,
+}
+
+/// Everything `serve` needs, checked.
+#[derive(Debug)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None`: the embedded SQLite database in the data directory.
+    pub database_url: Option<String>,
+    pub public_url: String,
+    pub session_hours: i64,
+    pub log: String,
+    pub admin_password: Option<String>,
+}
+
+impl ServeSettings {
+    pub fn resolve(args: ServeArgs) -> Result<ServeSettings> {
+        let file = match &args.config {
+            Some(path) => read_config_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen_text = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "invalid listen address '{listen_text}': expected ADDR:PORT such as 127.0.0.1:8080"
+            )
+        })?;
+        let public_url = args
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("invalid public URL '{public_url}': it must start with http:// or https://");
+        }
+        let public_url = public_url.trim_end_matches('/').to_string();
+        let session_hours = args
+            .session_hours
+            .or(file.session_hours)
+            .unwrap_or(DEFAULT_SESSION_HOURS);
+        if !(1..=720).contains(&session_hours) {
+            bail!("invalid session_hours {session_hours}: it must be between 1 and 720");
+        }
+        if let Some(password) = &args.admin_password {
+            if let Err(why) = certdesk_domain::validate_new_password(password) {
+                bail!("CERTDESK_ADMIN_PASSWORD is not acceptable: {why}");
+            }
+        }
+        Ok(ServeSettings {
+            listen,
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database_url: args.database_url.or(file.database_url),
+            public_url,
+            session_hours,
+            log: args.log.or(file.log).unwrap_or_else(|| "info".to_string()),
+            admin_password: args.admin_password,
+        })
+    }
+}
+
+fn read_config_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).map_err(|err| {
+        let line = err
+            .span()
+            .map(|span| 1 + text[..span.start.min(text.len())].matches('\n').count());
+        let message = err.message().trim().to_string();
+        match line {
+            Some(line) => anyhow::anyhow!("config file {}, line {line}: {message}", path.display()),
+            None => anyhow::anyhow!("config file {}: {message}", path.display()),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults() {
+        let s = ServeSettings::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./certdesk-data"));
+        assert_eq!(s.database_url, None);
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.session_hours, 8);
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file = file_with("listen = \"127.0.0.1:9000\"\nsession_hours = 2\npublic_url = \"https://ca.example.cn/\"\n");
+        let s = ServeSettings::resolve(ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            listen: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.listen.port(), 9100);
+        assert_eq!(s.session_hours, 2);
+        assert_eq!(s.public_url, "https://ca.example.cn");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let file = file_with("listen = \"127.0.0.1:9000\"\nlisten_port = 9\n");
+        let err = ServeSettings::resolve(ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("unknown field `listen_port`"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            ServeArgs {
+                listen: Some("localhost".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                public_url: Some("ftp://x".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                session_hours: Some(0),
+                ..Default::default()
+            },
+            ServeArgs {
+                admin_password: Some("short".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                config: Some("/nonexistent/certdesk.toml".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(ServeSettings::resolve(args).is_err());
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `certdesk`: the one binary. Subcommands: `serve` (the web service).
+
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "certdesk",
+    version,
+    about = "certdesk — CA证书自助服务台 (self-service desk for organisations' CA certificates)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web service (pages, JSON API, health check).
+    #[command(
+        after_help = "Environment: every option can also be set as CERTDESK_<OPTION> (e.g. CERTDESK_LISTEN). \
+CERTDESK_ADMIN_PASSWORD sets the password of the system admin `admin` made on first start; \
+without it a one-time password is generated and printed once on standard output."
+    )]
+    Serve(config::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("certdesk: error: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, as operators grep and scripts read it.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        // Libraries often repeat their cause in their own message; say each thing once.
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,289 @@
+//! `certdesk serve` as an operator runs it: the real binary, a real port, real signals.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_certdesk");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn certdesk(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    // The tests decide; the developer's environment does not leak in.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CERTDESK_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// GET over plain TCP: answers the status code, or `None` while nothing listens.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    let status = reply.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, reply))
+}
+
+fn wait_until_healthy(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some((200, _)) = http_get(port, "/healthz") {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("certdesk serve exited early with {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("certdesk serve did not become healthy within 30 s");
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "certdesk did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spawn_serve(data_dir: &Path, port: u16, admin_password: Option<&str>) -> Child {
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = certdesk(&[
+        "serve",
+        "--listen",
+        &listen,
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ]);
+    if let Some(password) = admin_password {
+        cmd.env("CERTDESK_ADMIN_PASSWORD", password);
+    }
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn read_all(pipe: Option<impl Read>) -> String {
+    let mut text = String::new();
+    if let Some(mut pipe) = pipe {
+        pipe.read_to_string(&mut text).unwrap();
+    }
+    text
+}
+
+#[test]
+fn serve_answers_health_and_stops_cleanly_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = spawn_serve(data.path(), port, None);
+    wait_until_healthy(port, &mut child);
+    let (status, page) = http_get(port, "/login").unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("登录"));
+
+    let status = terminate(&mut child);
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    assert!(status.success(), "exit {status}; stderr: {stderr}");
+    assert!(stderr.contains("closing the database"), "{stderr}");
+    // The one-time password is printed once, to standard output, and never logged.
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("一次性密码"))
+        .expect("one-time password printed");
+    let password = line
+        .split("一次性密码")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(password.len() >= 20, "{line}");
+    assert!(!stderr.contains(password), "password in the log");
+    assert!(data.path().join("certdesk.db").exists());
+
+    // A second start on the same data keeps the admin and prints no password.
+    let mut again = spawn_serve(data.path(), port, None);
+    wait_until_healthy(port, &mut again);
+    terminate(&mut again);
+    let stdout = read_all(again.stdout.take());
+    assert!(!stdout.contains("一次性密码"), "{stdout}");
+}
+
+#[test]
+fn every_log_line_of_a_request_carries_its_id() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = spawn_serve(data.path(), port, Some("preset-pass-123"));
+    wait_until_healthy(port, &mut child);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nx-request-id: req-abc-123\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.contains("x-request-id: req-abc-123"), "{reply}");
+    terminate(&mut child);
+    let stderr = read_all(child.stderr.take());
+    let request_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("/api/v1/me"))
+        .collect();
+    assert!(!request_lines.is_empty(), "{stderr}");
+    assert!(
+        request_lines.iter().all(|l| l.contains("req-abc-123")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("preset-pass-123"));
+}
+
+/// Runs `serve` expecting a refusal; answers its one line of error.
+fn refused(cmd: &mut Command) -> String {
+    let output = cmd.stdin(Stdio::null()).output().unwrap();
+    assert!(
+        !output.status.success(),
+        "serve should have refused to start"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line of error, got: {stderr}");
+    assert!(lines[0].starts_with("certdesk: error: "), "{stderr}");
+    lines[0].to_string()
+}
+
+#[test]
+fn an_unknown_config_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("certdesk.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\ndatabase = \"x\"\n").unwrap();
+    let line = refused(&mut certdesk(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]));
+    assert!(line.contains("unknown field `database`"), "{line}");
+    assert!(line.contains("line 2"), "{line}");
+}
+
+#[test]
+fn an_unreachable_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = refused(&mut certdesk(&[
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{}", free_port()),
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--database-url",
+        "postgres://certdesk:hunter2@127.0.0.1:1/certdesk",
+    ]));
+    assert!(line.contains("cannot connect to database"), "{line}");
+    assert!(!line.contains("hunter2"), "password leaked: {line}");
+}
+
+#[test]
+fn a_port_in_use_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let line = refused(&mut certdesk(&[
+        "serve",
+        "--listen",
+        &addr,
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]));
+    assert!(line.contains(&format!("cannot listen on {addr}")), "{line}");
+    assert!(line.to_lowercase().contains("in use"), "{line}");
+    assert!(
+        !dir.path().join("certdesk.db").exists(),
+        "a database was made anyway"
+    );
+}
+
+#[test]
+fn an_unwritable_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A path through a regular file can be neither created nor written, even by root.
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let inside_file = file.join("data");
+    let line = refused(&mut certdesk(&[
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{}", free_port()),
+        "--data-dir",
+        inside_file.to_str().unwrap(),
+    ]));
+    assert!(line.contains("cannot create data directory"), "{line}");
+    // /proc takes no new directories or files, whoever asks.
+    let line = refused(&mut certdesk(&[
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{}", free_port()),
+        "--data-dir",
+        "/proc/certdesk-test",
+    ]));
+    assert!(
+        line.contains("data directory /proc/certdesk-test"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_bad_listen_address_is_refused() {
+    let line = refused(&mut certdesk(&["serve", "--listen", "localhost"]));
+    assert!(
+        line.contains("invalid listen address 'localhost'"),
+        "{line}"
+    );
+}
+
+#[test]
+fn help_documents_every_option() {
+    let output = certdesk(&["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for option in [
+        "--config",
+        "--listen",
+        "--data-dir",
+        "--database-url",
+        "--public-url",
+        "--session-hours",
+        "--log",
+    ] {
+        assert!(help.contains(option), "--help lacks {option}");
+    }
+    for var in ["CERTDESK_LISTEN", "CERTDESK_DATABASE_URL"] {
+        assert!(help.contains(var), "--help lacks {var}");
+    }
+}

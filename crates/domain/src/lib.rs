@@ -1,0 +1,7 @@
+//! Pure rules of certdesk. Nothing in this crate performs I/O or awaits: every function is a
+//! deterministic rule over values, so it can be tested exhaustively.
+
+pub mod account;
+
+pub use account::{validate_new_password, validate_username, UnknownRole};
+pub use account::{PasswordPolicyError, Role, UsernameError};

@@ -1,0 +1,251 @@
+//! Passwords, sessions and CSRF protection.
+//!
+//! A session is a random token in an HttpOnly, SameSite=Lax cookie; the database keeps only its
+//! SHA-256. Every state-changing request made with a live session must echo the session's CSRF
+//! token (form field `csrf` or header `X-CSRF-Token`); a form sent before login must echo the
+//! pre-login token of its own cookie (double submit). One middleware enforces both, so no
+//! handler can forget it.
+
+use crate::error::ApiError;
+use crate::AppState;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::{CONTENT_TYPE, COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use certdesk_store::{Account, Session, SessionWithAccount};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+pub const SESSION_COOKIE: &str = "certdesk_session";
+pub const PRELOGIN_CSRF_COOKIE: &str = "certdesk_csrf";
+pub const CSRF_FIELD: &str = "csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Forms are small; a larger body is refused before it is parsed for the token.
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+/// Hashes a password with argon2id (the crate's defaults: m=19 MiB, t=2, p=1) on a blocking
+/// thread, so that a burst of logins does not stall the async workers.
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(ApiError::internal)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// Checks a password against a stored hash. With no account the check still runs against a
+/// fixed hash, so the answer takes as long whether or not the user name exists.
+pub async fn verify_password(password: String, stored_hash: Option<String>) -> bool {
+    const UNKNOWN_USER_HASH: &str =
+        "$argon2id$v=19$m=19456,t=2,p=1$dW5rbm93bnVzZXJzYWx0$0Ywq2Ld9wH8y1LkLQ4tCk9yTRRIm8Zc1cEKnQ0YPMxg";
+    let exists = stored_hash.is_some();
+    let hash = stored_hash.unwrap_or_else(|| UNKNOWN_USER_HASH.to_string());
+    tokio::task::spawn_blocking(move || {
+        let Ok(parsed) = PasswordHash::new(&hash) else {
+            return false;
+        };
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+            && exists
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// 32 random bytes, hex: session tokens, CSRF tokens, one-time passwords.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Starts a session for an account; answers the cookie value and the stored session.
+pub async fn start_session(
+    state: &AppState,
+    account: &Account,
+) -> Result<(String, Session), ApiError> {
+    let token = random_token();
+    let now = state.now();
+    let session = Session {
+        token_hash: token_hash(&token),
+        account_id: account.id,
+        csrf_token: random_token(),
+        created_at: now,
+        expires_at: now + state.config.session_ttl_seconds,
+    };
+    state.store.create_session(&session).await?;
+    Ok((token, session))
+}
+
+/// The `Set-Cookie` value for a session token (or for removing it, with `None`).
+pub fn session_cookie(state: &AppState, token: Option<&str>) -> HeaderValue {
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let value = match token {
+        Some(token) => format!(
+            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            state.config.session_ttl_seconds
+        ),
+        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The `Set-Cookie` value for the pre-login CSRF token of the login form.
+pub fn prelogin_csrf_cookie(state: &AppState, token: &str) -> HeaderValue {
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{PRELOGIN_CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The value of one cookie, if the request carries it.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The signed-in account of a request, put there by [`session_and_csrf`].
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub SessionWithAccount);
+
+impl CurrentUser {
+    pub fn account(&self) -> &Account {
+        &self.0.account
+    }
+    pub fn csrf_token(&self) -> &str {
+        &self.0.session.csrf_token
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for CurrentUser {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<CurrentUser>().cloned())
+    }
+}
+
+/// Loads the session of the request's cookie, and refuses a state-changing request whose CSRF
+/// token does not match.
+pub async fn session_and_csrf(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let session = match cookie(&parts.headers, SESSION_COOKIE) {
+        Some(token) => match state
+            .store
+            .live_session(&token_hash(token), state.now())
+            .await
+        {
+            Ok(found) => found,
+            Err(err) => return ApiError::from(err).into_response(),
+        },
+        None => None,
+    };
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+
+    let body = if unsafe_method && (is_form || session.is_some()) {
+        // Forms always carry a token: the session's, or before login the pre-login cookie's.
+        let expected = match &session {
+            Some(s) => Some(s.session.csrf_token.clone()),
+            None => cookie(&parts.headers, PRELOGIN_CSRF_COOKIE).map(str::to_string),
+        };
+        let (presented, body) = if let Some(header) = parts.headers.get(CSRF_HEADER) {
+            (header.to_str().ok().map(str::to_string), body)
+        } else if is_form {
+            let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    return ApiError::new(
+                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "提交的内容过大",
+                    )
+                    .into_response()
+                }
+            };
+            let token = form_field(&bytes, CSRF_FIELD);
+            (token, Body::from(bytes))
+        } else {
+            (None, body)
+        };
+        match (expected, presented) {
+            (Some(expected), Some(presented)) if constant_time_eq(&expected, &presented) => body,
+            _ => {
+                tracing::warn!(method = %parts.method, path = %parts.uri.path(), "CSRF token missing or wrong");
+                return ApiError::csrf().into_response();
+            }
+        }
+    } else {
+        body
+    };
+    if let Some(session) = session {
+        parts.extensions.insert(CurrentUser(session));
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}

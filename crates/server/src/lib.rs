@@ -1,0 +1,141 @@
+//! certdesk's web side: the JSON API under `/api/v1/`, the server-rendered pages (zh-CN) and
+//! `/healthz`. The router is built by [`router`]; `certdesk serve` binds and runs it.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+mod pages;
+
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use axum::Router;
+use certdesk_domain::Role;
+use certdesk_store::{NewAccount, Store};
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// What the web side needs to know about its deployment.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The address users and relying parties reach this server at, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+    pub session_ttl_seconds: i64,
+    /// Mark cookies `Secure`; on when the public URL is https.
+    pub secure_cookies: bool,
+}
+
+impl ServerConfig {
+    pub fn new(public_url: String, session_ttl_seconds: i64) -> Self {
+        let secure_cookies = public_url.starts_with("https://");
+        ServerConfig {
+            public_url,
+            session_ttl_seconds,
+            secure_cookies,
+        }
+    }
+}
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ServerConfig) -> Self {
+        AppState {
+            store,
+            config: Arc::new(config),
+        }
+    }
+
+    /// Now, as Unix seconds.
+    pub fn now(&self) -> i64 {
+        jiff::Timestamp::now().as_second()
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: pages, API, health, with request ids, request logs and CSRF checks.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .route("/healthz", get(healthz))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::session_and_csrf,
+        ))
+        .with_state(state)
+        // Outermost: every log line of a request, and its response, carry the request id.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path())
+        })
+        // One line per answered request; the path is in the span, the query string never is.
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
+        .on_failure(DefaultOnFailure::new().level(Level::WARN)))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// 200 when the database answers a query, 503 when it does not.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, &'static str) {
+    match state.store.ping().await {
+        Ok(()) => (axum::http::StatusCode::OK, "ok\n"),
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: database unreachable");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "database unreachable\n",
+            )
+        }
+    }
+}
+
+/// The system admin made on first start.
+pub struct BootstrappedAdmin {
+    pub username: String,
+    /// The generated one-time password; `None` when it came from the environment.
+    pub generated_password: Option<String>,
+}
+
+pub const BOOTSTRAP_ADMIN_USERNAME: &str = "admin";
+
+/// Creates the first system admin when there is none. The password is `preset` (from
+/// `CERTDESK_ADMIN_PASSWORD`) or a new random one that the caller prints once.
+pub async fn bootstrap_admin(
+    store: &Store,
+    preset: Option<String>,
+) -> Result<Option<BootstrappedAdmin>, error::ApiError> {
+    if store.count_accounts_with_role(Role::SystemAdmin).await? > 0 {
+        return Ok(None);
+    }
+    let generated = preset.is_none();
+    let password = preset.unwrap_or_else(|| auth::random_token()[..20].to_string());
+    let hash = auth::hash_password(password.clone()).await?;
+    store
+        .create_account(&NewAccount {
+            username: BOOTSTRAP_ADMIN_USERNAME,
+            display_name: "系统管理员",
+            role: Role::SystemAdmin,
+            org_id: None,
+            password_hash: &hash,
+            created_at: jiff::Timestamp::now().as_second(),
+        })
+        .await?;
+    Ok(Some(BootstrappedAdmin {
+        username: BOOTSTRAP_ADMIN_USERNAME.to_string(),
+        generated_password: generated.then_some(password),
+    }))
+}

@@ -1,0 +1,234 @@
+//! Server-rendered pages in Chinese, shaped like the seeds' workbench: a left menu and a top bar.
+
+use crate::api::{authenticate, AccountView};
+use crate::auth::{self, CurrentUser};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(overview))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", axum::routing::post(logout))
+        .route("/ca/apply", get(|u| section(u, Section::CaApply)))
+        .route("/ca/bindings", get(|u| section(u, Section::CaBindings)))
+        .route("/ca/renewals", get(|u| section(u, Section::CaRenewals)))
+        .route("/orders", get(|u| section(u, Section::Orders)))
+        .route("/invoices", get(|u| section(u, Section::Invoices)))
+        .route("/messages", get(|u| section(u, Section::Messages)))
+        .route("/static/app.css", get(stylesheet))
+        .fallback(not_found_page)
+}
+
+/// A signed-in user for a page; without one the browser is sent to the login page.
+pub struct PageUser(pub CurrentUser);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageUser {
+    type Rejection = Redirect;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        CurrentUser::from_request_parts(parts, state)
+            .await
+            .map(PageUser)
+            .map_err(|_| Redirect::to("/login"))
+    }
+}
+
+/// What every workbench page shows around its content.
+pub struct Chrome {
+    pub account: AccountView,
+    pub csrf: String,
+    pub active: &'static str,
+}
+
+impl Chrome {
+    fn new(user: &CurrentUser, active: &'static str) -> Self {
+        Chrome {
+            account: AccountView::from(user.account()),
+            csrf: user.csrf_token().to_string(),
+            active,
+        }
+    }
+}
+
+fn render(template: &impl Template, status: StatusCode) -> Response {
+    match template.render() {
+        Ok(html) => (status, [(CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "页面渲染失败，请稍后重试",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+}
+
+async fn overview(PageUser(user): PageUser) -> Response {
+    render(
+        &OverviewPage {
+            chrome: Chrome::new(&user, "overview"),
+        },
+        StatusCode::OK,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    username: String,
+    error: Option<String>,
+}
+
+async fn login_page(State(state): State<AppState>, user: Option<CurrentUser>) -> Response {
+    if user.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    login_form(&state, String::new(), None, StatusCode::OK)
+}
+
+/// The login form with a fresh pre-login CSRF token in its cookie and hidden field.
+fn login_form(
+    state: &AppState,
+    username: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let csrf = auth::random_token();
+    let mut response = render(
+        &LoginPage {
+            csrf: csrf.clone(),
+            username,
+            error,
+        },
+        status,
+    );
+    response
+        .headers_mut()
+        .append(SET_COOKIE, auth::prelogin_csrf_cookie(state, &csrf));
+    response
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+}
+
+async fn login_submit(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    if form.username.trim().is_empty() || form.password.is_empty() {
+        return login_form(
+            &state,
+            form.username,
+            Some("请输入用户名和密码".into()),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let account = match authenticate(&state, &form.username, form.password).await {
+        Ok(account) => account,
+        Err(err) => return err.into_response(),
+    };
+    let Some(account) = account else {
+        tracing::info!("password login refused");
+        let message = crate::api::invalid_credentials().message;
+        return login_form(
+            &state,
+            form.username,
+            Some(message),
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    let token = match auth::start_session(&state, &account).await {
+        Ok((token, _)) => token,
+        Err(err) => return err.into_response(),
+    };
+    tracing::info!(account = account.id, "password login");
+    let mut headers = HeaderMap::new();
+    headers.append(SET_COOKIE, auth::session_cookie(&state, Some(&token)));
+    (headers, Redirect::to("/")).into_response()
+}
+
+async fn logout(State(state): State<AppState>, user: Option<CurrentUser>) -> Response {
+    if let Some(user) = user {
+        if let Err(err) = state.store.delete_session(&user.0.session.token_hash).await {
+            return crate::error::ApiError::from(err).into_response();
+        }
+    }
+    (
+        [(SET_COOKIE, auth::session_cookie(&state, None))],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+/// The workbench sections whose pages arrive with later features.
+#[derive(Clone, Copy)]
+enum Section {
+    CaApply,
+    CaBindings,
+    CaRenewals,
+    Orders,
+    Invoices,
+    Messages,
+}
+
+#[derive(Template)]
+#[template(path = "section.html")]
+struct SectionPage {
+    chrome: Chrome,
+    title: &'static str,
+    summary: &'static str,
+}
+
+async fn section(PageUser(user): PageUser, which: Section) -> Response {
+    let (active, title, summary) = match which {
+        Section::CaApply => ("ca_apply", "CA证书申领", "在这里申领新的CA证书（介质版UKey或移动版），填写申领信息、完成身份核验、支付并跟踪审核与制证进度。"),
+        Section::CaBindings => ("ca_bindings", "CA绑定与解绑", "将CA证书绑定到平台账号后，即可用证书登录、签章和加解密投标文件。管理员可为本单位任一账号绑定，员工只能为自己绑定。"),
+        Section::CaRenewals => ("ca_renewals", "CA续费与延期", "证书到期前3个月至到期后3个月内可以续费延期；续费不更换密钥，已加密的投标文件仍可解密。"),
+        Section::Orders => ("orders", "订单", "查看所有业务单（新办、续费、补办、变更、解锁）的状态、处理时限和进度。"),
+        Section::Invoices => ("invoices", "发票", "支付完成后可申请电子增值税发票，并管理最多5个发票抬头。"),
+        Section::Messages => ("messages", "消息", "审核结果、支付结果和证书到期提醒会发送到这里。"),
+    };
+    render(
+        &SectionPage {
+            chrome: Chrome::new(&user, active),
+            title,
+            summary,
+        },
+        StatusCode::OK,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundPage;
+
+async fn not_found_page() -> Response {
+    render(&NotFoundPage, StatusCode::NOT_FOUND)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/css; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../web/static/app.css"),
+    )
+        .into_response()
+}

@@ -1,0 +1,488 @@
+//! The web side through its router: API error shape, sessions, CSRF, pages, health.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use certdesk_server::{bootstrap_admin, router, AppState, ServerConfig};
+use certdesk_store::testing::sqlite_store;
+use certdesk_store::Store;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const ADMIN_PASSWORD: &str = "correct-horse-42";
+
+struct App {
+    router: Router,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+async fn app() -> App {
+    let (store, dir) = sqlite_store().await;
+    let admin = bootstrap_admin(&store, Some(ADMIN_PASSWORD.into()))
+        .await
+        .unwrap();
+    assert!(admin.is_some_and(|a| a.generated_password.is_none()));
+    let state = AppState::new(
+        store.clone(),
+        ServerConfig::new("http://127.0.0.1:8080".into(), 3600),
+    );
+    App {
+        router: router(state),
+        store,
+        _dir: dir,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    }
+    /// `name=value` of a cookie this reply sets.
+    fn cookie(&self, name: &str) -> String {
+        self.set_cookies()
+            .into_iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} cookie in {:?}", self.set_cookies()))
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+    fn assert_error(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        let json = self.json();
+        assert_eq!(json["error"]["code"], code, "{json}");
+        let message = json["error"]["message"].as_str().unwrap();
+        assert!(
+            message
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "message is not Chinese: {message}"
+        );
+    }
+}
+
+async fn send(app: &App, request: Request<Body>) -> Reply {
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn json_post(uri: &str, body: &str) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+async fn api_login(app: &App) -> (String, String) {
+    let reply = send(
+        app,
+        json_post(
+            "/api/v1/session",
+            &format!(r#"{{"username":"admin","password":"{ADMIN_PASSWORD}"}}"#),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let csrf = reply.json()["csrf_token"].as_str().unwrap().to_string();
+    (reply.cookie("certdesk_session"), csrf)
+}
+
+#[tokio::test]
+async fn api_login_sets_a_safe_cookie_and_me_answers() {
+    let app = app().await;
+    let reply = send(
+        &app,
+        json_post(
+            "/api/v1/session",
+            &format!(r#"{{"username":"admin","password":"{ADMIN_PASSWORD}"}}"#),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let cookie_line = reply
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("certdesk_session="))
+        .unwrap();
+    assert!(cookie_line.contains("HttpOnly"), "{cookie_line}");
+    assert!(cookie_line.contains("SameSite=Lax"), "{cookie_line}");
+    let json = reply.json();
+    assert_eq!(json["account"]["role"], "system_admin");
+    assert!(
+        json.to_string().find("argon2").is_none(),
+        "hash leaked: {json}"
+    );
+
+    let cookie = reply.cookie("certdesk_session");
+    let me = send(
+        &app,
+        Request::get("/api/v1/me")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["username"], "admin");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_answer_alike() {
+    let app = app().await;
+    let wrong = send(
+        &app,
+        json_post(
+            "/api/v1/session",
+            r#"{"username":"admin","password":"nope-nope-1"}"#,
+        ),
+    )
+    .await;
+    wrong.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let unknown = send(
+        &app,
+        json_post(
+            "/api/v1/session",
+            r#"{"username":"ghost","password":"nope-nope-1"}"#,
+        ),
+    )
+    .await;
+    unknown.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    assert_eq!(wrong.json(), unknown.json());
+    assert!(wrong
+        .set_cookies()
+        .iter()
+        .all(|c| !c.starts_with("certdesk_session=")));
+}
+
+#[tokio::test]
+async fn every_api_failure_has_the_one_error_shape() {
+    let app = app().await;
+    send(
+        &app,
+        Request::get("/api/v1/me").body(Body::empty()).unwrap(),
+    )
+    .await
+    .assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+    send(
+        &app,
+        Request::get("/api/v1/no-such-thing")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "not_found");
+    send(&app, json_post("/api/v1/session", "{not json"))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_json");
+    send(
+        &app,
+        json_post("/api/v1/session", r#"{"username":"admin"}"#),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields");
+    send(
+        &app,
+        json_post(
+            "/api/v1/session",
+            r#"{"username":"a","password":"b","extra":1}"#,
+        ),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_fields");
+    send(
+        &app,
+        Request::post("/api/v1/session")
+            .body(Body::from("username=admin"))
+            .unwrap(),
+    )
+    .await
+    .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    send(
+        &app,
+        Request::put("/api/v1/me").body(Body::empty()).unwrap(),
+    )
+    .await
+    .assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn state_changes_with_a_session_need_the_csrf_token() {
+    let app = app().await;
+    let (cookie, csrf) = api_login(&app).await;
+    let without = send(
+        &app,
+        Request::delete("/api/v1/session")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    without.assert_error(StatusCode::FORBIDDEN, "csrf_token_invalid");
+    let wrong = send(
+        &app,
+        Request::delete("/api/v1/session")
+            .header(header::COOKIE, &cookie)
+            .header("x-csrf-token", "0".repeat(64))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    wrong.assert_error(StatusCode::FORBIDDEN, "csrf_token_invalid");
+    // The refused requests did not end the session.
+    let me = send(
+        &app,
+        Request::get("/api/v1/me")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::OK);
+
+    let logout = send(
+        &app,
+        Request::delete("/api/v1/session")
+            .header(header::COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT, "{}", logout.body);
+    let after = send(
+        &app,
+        Request::get("/api/v1/me")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    after.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("form has a csrf field") + marker.len();
+    html[start..start + 64].to_string()
+}
+
+fn form_post(uri: &str, cookie: &str, body: String) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_login_form_signs_in_and_shows_the_workbench() {
+    let app = app().await;
+    let page = send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("用户名") && page.body.contains("密码"));
+    let prelogin = page.cookie("certdesk_csrf");
+    let csrf = hidden_csrf(&page.body);
+
+    // Without the token, or with another one, the form is refused.
+    let forged = send(
+        &app,
+        form_post(
+            "/login",
+            &prelogin,
+            format!("username=admin&password={ADMIN_PASSWORD}"),
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let other = send(
+        &app,
+        form_post(
+            "/login",
+            &prelogin,
+            format!(
+                "csrf={}&username=admin&password={ADMIN_PASSWORD}",
+                "1".repeat(64)
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+
+    let wrong = send(
+        &app,
+        form_post(
+            "/login",
+            &prelogin,
+            format!("csrf={csrf}&username=admin&password=wrong-one-1"),
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("用户名或密码错误"), "{}", wrong.body);
+    assert!(
+        wrong.body.contains("value=\"admin\""),
+        "the user name is kept"
+    );
+
+    let ok = send(
+        &app,
+        form_post(
+            "/login",
+            &prelogin,
+            format!("csrf={csrf}&username=admin&password={ADMIN_PASSWORD}"),
+        ),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(ok.headers[header::LOCATION], "/");
+    let session = ok.cookie("certdesk_session");
+
+    let home = send(
+        &app,
+        Request::get("/")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(home.status, StatusCode::OK);
+    for word in [
+        "总览",
+        "CA管理",
+        "CA证书申领",
+        "CA绑定与解绑",
+        "CA续费与延期",
+        "订单",
+        "发票",
+        "消息",
+        "系统管理员",
+    ] {
+        assert!(home.body.contains(word), "workbench lacks {word}");
+    }
+
+    let csrf = hidden_csrf(&home.body);
+    let out = send(&app, form_post("/logout", &session, format!("csrf={csrf}"))).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let home = send(
+        &app,
+        Request::get("/")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        home.status,
+        StatusCode::SEE_OTHER,
+        "the ended session no longer opens pages"
+    );
+    assert_eq!(home.headers[header::LOCATION], "/login");
+}
+
+#[tokio::test]
+async fn pages_escape_what_users_typed() {
+    let app = app().await;
+    let page = send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
+    let prelogin = page.cookie("certdesk_csrf");
+    let csrf = hidden_csrf(&page.body);
+    let reply = send(
+        &app,
+        form_post(
+            "/login",
+            &prelogin,
+            format!("csrf={csrf}&username=%3Cscript%3Ex&password=wrong-one-1"),
+        ),
+    )
+    .await;
+    assert!(
+        !reply.body.contains("<script>x"),
+        "user input reached the page unescaped"
+    );
+    assert!(reply.body.contains("&#60;script&#62;x") || reply.body.contains("&lt;script&gt;x"));
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = app().await;
+    let reply = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    let id = reply
+        .headers
+        .get("x-request-id")
+        .expect("x-request-id")
+        .to_str()
+        .unwrap();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let given = send(
+        &app,
+        Request::get("/healthz")
+            .header("x-request-id", "trace-me-1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(given.headers["x-request-id"], "trace-me-1");
+}
+
+#[tokio::test]
+async fn healthz_follows_the_database() {
+    let app = app().await;
+    let up = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(up.status, StatusCode::OK);
+    app.store.close().await;
+    let down = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_routes() {
+    let app = app().await;
+    let reply = send(
+        &app,
+        Request::get("/api/v1/openapi.json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let doc = reply.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/api/v1/session", "/api/v1/me"] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[tokio::test]
+async fn the_first_admin_is_made_once() {
+    let (store, _dir) = sqlite_store().await;
+    let first = bootstrap_admin(&store, None).await.unwrap().unwrap();
+    let password = first.generated_password.unwrap();
+    assert!(password.len() >= 20);
+    assert!(bootstrap_admin(&store, None).await.unwrap().is_none());
+}

@@ -1,0 +1,109 @@
+//! Accounts of every role.
+
+use crate::{Store, StoreError};
+use certdesk_domain::Role;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub org_id: Option<i64>,
+    /// The argon2id PHC string; never the password.
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub role: Role,
+    pub org_id: Option<i64>,
+    pub password_hash: &'a str,
+    pub created_at: i64,
+}
+
+pub(crate) const ACCOUNT_COLUMNS: &str =
+    "id, username, display_name, role, org_id, password_hash, disabled, created_at";
+
+pub(crate) fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
+    let role: String = row.try_get("role")?;
+    Ok(Account {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        role: role
+            .parse()
+            .map_err(|e: certdesk_domain::UnknownRole| StoreError::Corrupt(e.to_string()))?,
+        org_id: row.try_get("org_id")?,
+        password_hash: row.try_get("password_hash")?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Adds an account. A taken user name is [`StoreError::Conflict`]`("username")`.
+    pub async fn create_account(&self, new: &NewAccount<'_>) -> Result<Account, StoreError> {
+        let sql = format!(
+            "INSERT INTO accounts (username, display_name, role, org_id, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {ACCOUNT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(new.username)
+            .bind(new.display_name)
+            .bind(new.role.as_str())
+            .bind(new.org_id)
+            .bind(new.password_hash)
+            .bind(new.created_at)
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| StoreError::conflict_on_unique(e, "username"))?;
+        account_from_row(&row)
+    }
+
+    pub async fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1");
+        let row = sqlx::query(&sql)
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    pub async fn account_by_id(&self, id: i64) -> Result<Option<Account>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    pub async fn count_accounts_with_role(&self, role: Role) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE role = $1")
+            .bind(role.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Replaces an account's password hash; answers whether the account exists.
+    pub async fn set_password_hash(
+        &self,
+        id: i64,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,70 @@
+// Shared by the browser tests: start a real `certdesk serve` on a free port with its own data
+// directory, and launch Debian's Chromium through playwright-core (never a downloaded browser).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '..', '..');
+export const certdeskBin = process.env.CERTDESK_BIN ?? join(repoRoot, 'target', 'debug', 'certdesk');
+export const screenshotDir = join(here, 'test-results');
+export const CHROMIUM = '/usr/bin/chromium';
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+    server.on('error', fail);
+  });
+}
+
+/** Starts certdesk; resolves when /healthz answers 200. */
+export async function startServer({ adminPassword }) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'certdesk-e2e-'));
+  const port = await freePort();
+  const env = { ...process.env, CERTDESK_ADMIN_PASSWORD: adminPassword };
+  const child = spawn(certdeskBin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+    env, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`certdesk exited early (${child.exitCode}):\n${output}`);
+    try {
+      const res = await fetch(`${base}/healthz`);
+      if (res.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`certdesk did not become healthy:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    output: () => output,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  mkdirSync(screenshotDir, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}
