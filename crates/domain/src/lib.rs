@@ -5,3 +5,7 @@ pub mod account;
 
 pub use account::{validate_new_password, validate_username, UnknownRole};
 pub use account::{PasswordPolicyError, Role, UsernameError};
+pub mod identifiers;
+pub use identifiers::{
+    validate_credit_code, validate_resident_id, CreditCodeError, ResidentIdError,
+};

@@ -3,12 +3,17 @@
 //! `RETURNING`, integers for times and flags); only the migrations differ per engine.
 
 mod accounts;
+mod ca;
 mod error;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use accounts::{Account, NewAccount};
+pub use ca::{
+    CaKeyRecord, CertificateRecord, CrlRecord, KeyArchiveRecord, NewCaKey, NewCertificate,
+    RevokeOutcome,
+};
 pub use error::StoreError;
 pub use sessions::{Session, SessionWithAccount};
 

@@ -2,7 +2,10 @@
 
 use certdesk_domain::Role;
 use certdesk_store::testing::{postgres_store, sqlite_store};
-use certdesk_store::{Engine, NewAccount, Session, Store, StoreError};
+use certdesk_store::{
+    CrlRecord, Engine, NewAccount, NewCaKey, NewCertificate, RevokeOutcome, Session, Store,
+    StoreError,
+};
 
 /// Declares `$name` once per engine: `$name::sqlite` and `$name::postgres`.
 macro_rules! on_both_engines {
@@ -31,6 +34,10 @@ on_both_engines!(
     usernames_are_unique,
     sessions_live_expire_and_end,
     ping_answers,
+    ca_hierarchies_are_stored_whole_and_once,
+    certificate_serials_are_unique,
+    revocation_is_recorded_once_and_counted,
+    crl_numbers_increase_and_never_repeat,
 );
 
 fn new_account(username: &str, role: Role) -> NewAccount<'_> {
@@ -182,4 +189,160 @@ async fn an_unreachable_postgres_is_a_clear_error() {
         "{message}"
     );
     assert!(!message.contains("secret"), "password leaked: {message}");
+}
+
+fn ca_key<'a>(algorithm: &'a str, role: &'a str) -> NewCaKey<'a> {
+    NewCaKey {
+        algorithm,
+        role,
+        certificate_der: &[0x30, 0x03, 0x02, 0x01, 0x01],
+        private_key_pem: "-----BEGIN ENCRYPTED PRIVATE KEY-----",
+        created_at: 1000,
+    }
+}
+
+async fn ca_hierarchies_are_stored_whole_and_once(store: &Store) {
+    let (root, issuing) = store
+        .insert_ca_hierarchy(&ca_key("sm2", "root"), &ca_key("sm2", "issuing"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (root.role.as_str(), issuing.role.as_str()),
+        ("root", "issuing")
+    );
+    assert_eq!(issuing.certificate_der, vec![0x30, 0x03, 0x02, 0x01, 0x01]);
+    // A second hierarchy for the same algorithm is refused whole: not even its root is kept.
+    let again = store
+        .insert_ca_hierarchy(&ca_key("p256", "root"), &ca_key("sm2", "issuing"))
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict("ca_key"))),
+        "{again:?}"
+    );
+    let keys = store.ca_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| k.algorithm == "sm2"));
+}
+
+fn certificate<'a>(serial_hex: &'a str, issuer_ca_id: i64) -> NewCertificate<'a> {
+    NewCertificate {
+        serial_hex,
+        issuer_ca_id,
+        algorithm: "sm2",
+        profile: "sign",
+        org_name: "福州测试有限公司",
+        credit_code: "91350100M000100Y43",
+        not_before: 1000,
+        not_after: 2000,
+        der: &[1, 2, 3],
+        issued_at: 1000,
+    }
+}
+
+async fn certificate_serials_are_unique(store: &Store) {
+    let (_, issuing) = store
+        .insert_ca_hierarchy(&ca_key("sm2", "root"), &ca_key("sm2", "issuing"))
+        .await
+        .unwrap();
+    let first = store
+        .insert_certificate(&certificate("0a1b", issuing.id))
+        .await
+        .unwrap();
+    assert_eq!(first.org_name, "福州测试有限公司");
+    assert_eq!(first.revoked_at, None);
+    let twice = store
+        .insert_certificate(&certificate("0a1b", issuing.id))
+        .await;
+    assert!(
+        matches!(twice, Err(StoreError::Conflict("serial"))),
+        "{twice:?}"
+    );
+    assert_eq!(store.count_certificates().await.unwrap(), 1);
+    // A certificate must name a CA we hold.
+    assert!(store
+        .insert_certificate(&certificate("0c", issuing.id + 100))
+        .await
+        .is_err());
+    assert_eq!(store.count_certificates().await.unwrap(), 1);
+    assert_eq!(
+        store.certificate_by_serial("0a1b").await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(store.certificate_by_serial("ffff").await.unwrap(), None);
+}
+
+async fn revocation_is_recorded_once_and_counted(store: &Store) {
+    let (_, issuing) = store
+        .insert_ca_hierarchy(&ca_key("sm2", "root"), &ca_key("sm2", "issuing"))
+        .await
+        .unwrap();
+    store
+        .insert_certificate(&certificate("01", issuing.id))
+        .await
+        .unwrap();
+    store
+        .insert_certificate(&certificate("02", issuing.id))
+        .await
+        .unwrap();
+    assert_eq!(store.revocation_counter().await.unwrap(), 0);
+
+    let RevokeOutcome::Revoked(record) = store
+        .revoke_certificate("01", 1500, "keyCompromise")
+        .await
+        .unwrap()
+    else {
+        panic!("first revocation");
+    };
+    assert_eq!(record.revoked_at, Some(1500));
+    assert_eq!(record.revocation_reason.as_deref(), Some("keyCompromise"));
+    assert_eq!(store.revocation_counter().await.unwrap(), 1);
+
+    let RevokeOutcome::AlreadyRevoked(record) = store
+        .revoke_certificate("01", 1600, "superseded")
+        .await
+        .unwrap()
+    else {
+        panic!("second revocation");
+    };
+    assert_eq!(record.revoked_at, Some(1500), "the first revocation stands");
+    assert_eq!(store.revocation_counter().await.unwrap(), 1);
+    assert_eq!(
+        store
+            .revoke_certificate("99", 1600, "superseded")
+            .await
+            .unwrap(),
+        RevokeOutcome::NotFound
+    );
+
+    let revoked = store.revoked_certificates(issuing.id).await.unwrap();
+    assert_eq!(
+        revoked
+            .iter()
+            .map(|r| r.serial_hex.as_str())
+            .collect::<Vec<_>>(),
+        vec!["01"]
+    );
+}
+
+async fn crl_numbers_increase_and_never_repeat(store: &Store) {
+    assert_eq!(store.next_crl_number("p256").await.unwrap(), 1);
+    assert!(store.latest_crl("p256").await.unwrap().is_none());
+    let crl = |n: i64| CrlRecord {
+        algorithm: "p256".into(),
+        crl_number: n,
+        this_update: 10 * n,
+        next_update: 10 * n + 5,
+        der: vec![n as u8],
+    };
+    store.insert_crl(&crl(1)).await.unwrap();
+    store.insert_crl(&crl(2)).await.unwrap();
+    let taken = store.insert_crl(&crl(2)).await;
+    assert!(
+        matches!(taken, Err(StoreError::Conflict("crl_number"))),
+        "{taken:?}"
+    );
+    assert_eq!(store.next_crl_number("p256").await.unwrap(), 3);
+    assert_eq!(store.next_crl_number("sm2").await.unwrap(), 1);
+    let latest = store.latest_crl("p256").await.unwrap().unwrap();
+    assert_eq!((latest.crl_number, latest.der), (2, vec![2]));
 }

@@ -1,0 +1,461 @@
+//! certdesk's certificate authority: the CA side of the trust boundary.
+//!
+//! The registration authority (the web layer) decides *whether* a certificate may be issued;
+//! this crate holds the CA private keys and does the signing: [`CertificateAuthority::issue`],
+//! [`CertificateAuthority::revoke`], [`CertificateAuthority::current_crl`]. Keys rest in the
+//! database as encrypted PKCS#8; the passphrase comes from the operator, never from the store.
+
+mod error;
+mod ocsp;
+mod reason;
+
+pub use error::CaError;
+pub use ocsp::{OCSP_VALIDITY, REVOCATION_CHECK_INTERVAL};
+pub use reason::{crl_reason_from_name, crl_reason_name, CRL_REASON_NAMES};
+
+use certdesk_pki::der::{Decode, Encode};
+use certdesk_pki::x509_cert::serial_number::SerialNumber;
+use certdesk_pki::x509_cert::Certificate;
+use certdesk_pki::{
+    build_crl, certificate_to_pem, issue_leaf, parse_and_verify_csr, random_serial, Algorithm,
+    CaHierarchy, CrlReason, CrlRequest, LeafProfile, LeafRequest, RevokedEntry, Signer,
+    SoftwareKey,
+};
+use certdesk_store::{
+    CertificateRecord, CrlRecord, NewCaKey, NewCertificate, RevokeOutcome, Store, StoreError,
+};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use zeroize::Zeroizing;
+
+/// How long a CRL is valid; a new one is signed when less than half of this is left.
+pub const CRL_VALIDITY: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest validity we certify: 10 years.
+pub const MAX_VALIDITY_DAYS: u32 = 3650;
+/// Certificates start a few minutes back, so that a relying party whose clock runs slow
+/// accepts a certificate the moment it is delivered.
+const BACKDATE: Duration = Duration::from_secs(5 * 60);
+const SERIAL_ATTEMPTS: usize = 3;
+
+/// One algorithm's CA, loaded: the root's certificate and the issuing CA's key and certificate.
+pub struct LoadedCa {
+    pub algorithm: Algorithm,
+    pub issuing_id: i64,
+    pub root_cert: Certificate,
+    pub root_der: Vec<u8>,
+    pub issuing_cert: Certificate,
+    pub issuing_der: Vec<u8>,
+    issuing_key: Box<dyn Signer>,
+    issuer_hashes: certdesk_pki::IssuerHashes,
+}
+
+impl LoadedCa {
+    pub fn signer(&self) -> &dyn Signer {
+        self.issuing_key.as_ref()
+    }
+
+    /// The issuing CA and the root, PEM, as `--chain-out` writes them.
+    pub fn chain_pem(&self) -> Result<String, CaError> {
+        Ok(certificate_to_pem(&self.issuing_cert)? + &certificate_to_pem(&self.root_cert)?)
+    }
+}
+
+/// What a certificate request asks for, once the RA has decided to grant it.
+#[derive(Debug, Clone)]
+pub struct IssueRequest<'a> {
+    /// PKCS#10, PEM or DER. Its signature proves possession of the key.
+    pub csr: &'a [u8],
+    pub profile: LeafProfile,
+    pub org_name: &'a str,
+    pub credit_code: &'a str,
+    pub validity_days: u32,
+}
+
+/// A certificate just issued, with its record.
+#[derive(Debug)]
+pub struct Issued {
+    pub record: CertificateRecord,
+    pub certificate: Certificate,
+    pub pem: String,
+}
+
+pub struct CertificateAuthority {
+    store: Store,
+    public_url: String,
+    cas: Vec<LoadedCa>,
+    ocsp_cache: ocsp::OcspCache,
+}
+
+/// The algorithm's name in the store, in URLs and on the command line.
+pub fn algorithm_slug(algorithm: Algorithm) -> &'static str {
+    algorithm.slug()
+}
+
+pub fn algorithm_from_slug(slug: &str) -> Option<Algorithm> {
+    Algorithm::ALL.into_iter().find(|a| a.slug() == slug)
+}
+
+/// Creates the root and issuing CA of every algorithm that has none yet; answers which were
+/// made. Safe to run from several processes at once: the store keeps the first hierarchy.
+pub async fn ensure_hierarchies(
+    store: &Store,
+    passphrase: &Zeroizing<String>,
+    name_prefix: &str,
+) -> Result<Vec<Algorithm>, CaError> {
+    let existing = store.ca_keys().await?;
+    let mut created = Vec::new();
+    for algorithm in Algorithm::ALL {
+        if existing.iter().any(|k| k.algorithm == algorithm.slug()) {
+            continue;
+        }
+        let hierarchy = CaHierarchy::generate(algorithm, name_prefix)?;
+        let root_der = der_of(&hierarchy.root_cert)?;
+        let issuing_der = der_of(&hierarchy.issuing_cert)?;
+        let root_pem = hierarchy.root_key.to_encrypted_pkcs8_pem(passphrase)?;
+        let issuing_pem = hierarchy.issuing_key.to_encrypted_pkcs8_pem(passphrase)?;
+        let now = unix_seconds(SystemTime::now());
+        let stored = store
+            .insert_ca_hierarchy(
+                &NewCaKey {
+                    algorithm: algorithm.slug(),
+                    role: "root",
+                    certificate_der: &root_der,
+                    private_key_pem: &root_pem,
+                    created_at: now,
+                },
+                &NewCaKey {
+                    algorithm: algorithm.slug(),
+                    role: "issuing",
+                    certificate_der: &issuing_der,
+                    private_key_pem: &issuing_pem,
+                    created_at: now,
+                },
+            )
+            .await;
+        match stored {
+            Ok(_) => {
+                tracing::info!(algorithm = algorithm.label(), "CA hierarchy created");
+                created.push(algorithm);
+            }
+            // Another process made it between our look and our insert: theirs stands.
+            Err(StoreError::Conflict(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(created)
+}
+
+impl CertificateAuthority {
+    /// Loads every CA hierarchy from the store and decrypts the issuing keys.
+    pub async fn open(
+        store: Store,
+        public_url: &str,
+        passphrase: &Zeroizing<String>,
+    ) -> Result<Self, CaError> {
+        let keys = store.ca_keys().await?;
+        let mut cas = Vec::new();
+        for algorithm in Algorithm::ALL {
+            let find = |role: &str| {
+                keys.iter()
+                    .find(|k| k.algorithm == algorithm.slug() && k.role == role)
+            };
+            let (Some(root), Some(issuing)) = (find("root"), find("issuing")) else {
+                continue;
+            };
+            let issuing_key =
+                SoftwareKey::from_encrypted_pkcs8_pem(&issuing.private_key_pem, passphrase)
+                    .map_err(|source| CaError::KeyDecryption {
+                        algorithm: algorithm.label(),
+                        role: issuing.role.clone(),
+                        source,
+                    })?;
+            let root_cert = Certificate::from_der(&root.certificate_der).map_err(|e| {
+                CaError::Corrupt(format!("{} root certificate: {e}", algorithm.label()))
+            })?;
+            let issuing_cert = Certificate::from_der(&issuing.certificate_der).map_err(|e| {
+                CaError::Corrupt(format!("{} issuing certificate: {e}", algorithm.label()))
+            })?;
+            let issuer_hashes = ocsp::issuer_hashes(&issuing_cert)?;
+            cas.push(LoadedCa {
+                issuer_hashes,
+                algorithm,
+                issuing_id: issuing.id,
+                root_der: root.certificate_der.clone(),
+                issuing_der: issuing.certificate_der.clone(),
+                root_cert,
+                issuing_cert,
+                issuing_key: Box::new(issuing_key),
+            });
+        }
+        let revocations_seen = store.revocation_counter().await?;
+        Ok(CertificateAuthority {
+            store,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            cas,
+            ocsp_cache: ocsp::OcspCache::new(revocations_seen),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The loaded CAs, one per algorithm.
+    pub fn cas(&self) -> &[LoadedCa] {
+        &self.cas
+    }
+
+    pub fn ca(&self, algorithm: Algorithm) -> Result<&LoadedCa, CaError> {
+        self.cas
+            .iter()
+            .find(|ca| ca.algorithm == algorithm)
+            .ok_or(CaError::NotInitialised(algorithm.label()))
+    }
+
+    fn ca_by_id(&self, issuing_id: i64) -> Result<&LoadedCa, CaError> {
+        self.cas
+            .iter()
+            .find(|ca| ca.issuing_id == issuing_id)
+            .ok_or_else(|| CaError::Corrupt(format!("certificate names unknown CA {issuing_id}")))
+    }
+
+    /// Issues a certificate for the key a CSR proves, by the issuing CA of the CSR's algorithm,
+    /// and records it. Nothing is recorded when anything is refused; no certificate leaves
+    /// without its record.
+    pub async fn issue(&self, request: &IssueRequest<'_>) -> Result<Issued, CaError> {
+        let credit_code = certdesk_domain::validate_credit_code(request.credit_code)
+            .map_err(|e| CaError::Refused(e.to_string()))?;
+        let org_name = request.org_name.trim();
+        if org_name.is_empty() {
+            return Err(CaError::Refused("机构名称不能为空".into()));
+        }
+        if !(1..=MAX_VALIDITY_DAYS).contains(&request.validity_days) {
+            return Err(CaError::Refused(format!(
+                "有效期应为 1 到 {MAX_VALIDITY_DAYS} 天，当前为 {} 天",
+                request.validity_days
+            )));
+        }
+        let csr = parse_and_verify_csr(request.csr)?;
+        let ca = self.ca(csr.algorithm)?;
+        let now = SystemTime::now();
+        let not_before = now - BACKDATE;
+        let not_after = now + Duration::from_secs(u64::from(request.validity_days) * 24 * 60 * 60);
+        for _ in 0..SERIAL_ATTEMPTS {
+            let serial = random_serial()?;
+            let certificate = issue_leaf(
+                ca.signer(),
+                &ca.issuing_cert,
+                &csr,
+                &LeafRequest {
+                    profile: request.profile,
+                    org_name: org_name.to_string(),
+                    credit_code: credit_code.clone(),
+                    not_before,
+                    not_after,
+                    serial: serial.clone(),
+                    base_url: self.public_url.clone(),
+                },
+            )?;
+            let der = der_of(&certificate)?;
+            let serial_hex = hex::encode(serial.as_bytes());
+            let stored = self
+                .store
+                .insert_certificate(&NewCertificate {
+                    serial_hex: &serial_hex,
+                    issuer_ca_id: ca.issuing_id,
+                    algorithm: ca.algorithm.slug(),
+                    profile: profile_name(request.profile),
+                    org_name,
+                    credit_code: &credit_code,
+                    not_before: unix_seconds(not_before),
+                    not_after: unix_seconds(not_after),
+                    der: &der,
+                    issued_at: unix_seconds(now),
+                })
+                .await;
+            match stored {
+                Ok(record) => {
+                    tracing::info!(serial = %serial_hex, algorithm = ca.algorithm.label(), profile = profile_name(request.profile), "certificate issued");
+                    let pem = certificate_to_pem(&certificate)?;
+                    return Ok(Issued {
+                        record,
+                        certificate,
+                        pem,
+                    });
+                }
+                // 2^-127 per pair, but the database is the judge: draw again.
+                Err(StoreError::Conflict("serial")) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(CaError::Corrupt(
+            "could not draw an unused serial number".into(),
+        ))
+    }
+
+    /// Revokes a certificate and publishes a new CRL for its CA. Revoking twice keeps the
+    /// first date and reason and answers the record as it stands.
+    pub async fn revoke(
+        &self,
+        serial: &str,
+        reason: CrlReason,
+    ) -> Result<CertificateRecord, CaError> {
+        if reason == CrlReason::RemoveFromCRL {
+            return Err(CaError::Refused(
+                "removeFromCRL 只用于增量CRL，不能作为吊销原因".into(),
+            ));
+        }
+        let serial_hex = normalise_serial(serial)?;
+        let now = unix_seconds(SystemTime::now());
+        let record = match self
+            .store
+            .revoke_certificate(&serial_hex, now, crl_reason_name(reason))
+            .await?
+        {
+            RevokeOutcome::Revoked(record) => {
+                // This process's cached answers go at once; other processes follow within
+                // REVOCATION_CHECK_INTERVAL.
+                self.ocsp_cache.clear();
+                tracing::info!(serial = %serial_hex, reason = crl_reason_name(reason), "certificate revoked");
+                record
+            }
+            RevokeOutcome::AlreadyRevoked(record) => record,
+            RevokeOutcome::NotFound => return Err(CaError::UnknownSerial(serial_hex)),
+        };
+        let ca = self.ca_by_id(record.issuer_ca_id)?;
+        self.sign_crl(ca).await?;
+        Ok(record)
+    }
+
+    /// The CRL to publish for an algorithm: the latest one, or a new one when there is none or
+    /// less than half of its validity is left.
+    pub async fn current_crl(&self, algorithm: Algorithm) -> Result<CrlRecord, CaError> {
+        let ca = self.ca(algorithm)?;
+        let now = unix_seconds(SystemTime::now());
+        if let Some(latest) = self.store.latest_crl(algorithm.slug()).await? {
+            let half = (latest.next_update - latest.this_update) / 2;
+            if now < latest.this_update + half {
+                return Ok(latest);
+            }
+        }
+        self.sign_crl(ca).await
+    }
+
+    /// Signs and stores a new full CRL with the next CRL number.
+    pub async fn sign_crl(&self, ca: &LoadedCa) -> Result<CrlRecord, CaError> {
+        let revoked: Vec<RevokedEntry> = self
+            .store
+            .revoked_certificates(ca.issuing_id)
+            .await?
+            .iter()
+            .map(revoked_entry)
+            .collect::<Result<_, _>>()?;
+        for _ in 0..SERIAL_ATTEMPTS {
+            let number = self.store.next_crl_number(ca.algorithm.slug()).await?;
+            let this_update = SystemTime::now();
+            let next_update = this_update + CRL_VALIDITY;
+            let crl = build_crl(
+                ca.signer(),
+                &ca.issuing_cert,
+                &CrlRequest {
+                    crl_number: u64::try_from(number)
+                        .map_err(|_| CaError::Corrupt("negative CRL number".into()))?,
+                    this_update,
+                    next_update,
+                    revoked: revoked.clone(),
+                },
+            )?;
+            let record = CrlRecord {
+                algorithm: ca.algorithm.slug().to_string(),
+                crl_number: number,
+                this_update: unix_seconds(this_update),
+                next_update: unix_seconds(next_update),
+                der: crl.to_der().map_err(|e| CaError::Corrupt(e.to_string()))?,
+            };
+            match self.store.insert_crl(&record).await {
+                Ok(()) => {
+                    tracing::info!(
+                        algorithm = ca.algorithm.label(),
+                        crl_number = number,
+                        revoked = revoked.len(),
+                        "CRL signed"
+                    );
+                    return Ok(record);
+                }
+                // Another process took this number: take the next one.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(CaError::Corrupt("could not take a CRL number".into()))
+    }
+}
+
+fn revoked_entry(record: &CertificateRecord) -> Result<RevokedEntry, CaError> {
+    let bytes = hex::decode(&record.serial_hex)
+        .map_err(|e| CaError::Corrupt(format!("serial {}: {e}", record.serial_hex)))?;
+    let serial = SerialNumber::new(&bytes)
+        .map_err(|e| CaError::Corrupt(format!("serial {}: {e}", record.serial_hex)))?;
+    let reason = record
+        .revocation_reason
+        .as_deref()
+        .and_then(crl_reason_from_name)
+        .unwrap_or(CrlReason::Unspecified);
+    Ok(RevokedEntry {
+        serial,
+        revoked_at: UNIX_EPOCH + Duration::from_secs(record.revoked_at.unwrap_or(0).max(0) as u64),
+        reason,
+    })
+}
+
+/// A serial as users write it (hex, any case, with or without colons or spaces, `0x`),
+/// as the store keeps it: lower-case hex of the DER INTEGER's content bytes.
+pub fn normalise_serial(input: &str) -> Result<String, CaError> {
+    let trimmed = input.trim();
+    let without_prefix = trimmed
+        .strip_prefix("0x")
+        .or_else(|| trimmed.strip_prefix("0X"))
+        .unwrap_or(trimmed);
+    let digits: String = without_prefix
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if digits.is_empty() || digits.len() > 42 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(CaError::Refused(format!(
+            "证书序列号“{trimmed}”无效：应为十六进制数字，例如 5A3F09C1…"
+        )));
+    }
+    let digits = if digits.len() % 2 == 1 {
+        format!("0{digits}")
+    } else {
+        digits
+    };
+    Ok(digits)
+}
+
+pub fn profile_name(profile: LeafProfile) -> &'static str {
+    match profile {
+        LeafProfile::Sign => "sign",
+        LeafProfile::Enc => "enc",
+    }
+}
+
+fn der_of(certificate: &Certificate) -> Result<Vec<u8>, CaError> {
+    certificate
+        .to_der()
+        .map_err(|e| CaError::Corrupt(format!("encoding a certificate: {e}")))
+}
+
+pub fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+#[cfg(test)]
+mod tests;

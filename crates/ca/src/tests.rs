@@ -1,0 +1,451 @@
+//! The CA on a real store: issuance, refusals that record nothing, revocation and CRLs.
+
+use super::*;
+use certdesk_pki::x509_cert::name::Name;
+use certdesk_pki::{
+    crl_from_der_or_pem, make_csr, verify_certificate_signature, verify_crl_signature,
+};
+use certdesk_store::testing::sqlite_store;
+use std::str::FromStr;
+
+const CREDIT_CODE: &str = "91350100M000100Y43";
+
+fn passphrase() -> Zeroizing<String> {
+    Zeroizing::new("test-ca-passphrase".to_string())
+}
+
+async fn ca() -> (CertificateAuthority, tempfile::TempDir) {
+    let (store, dir) = sqlite_store().await;
+    let created = ensure_hierarchies(&store, &passphrase(), "certdesk test")
+        .await
+        .unwrap();
+    assert_eq!(created, Algorithm::ALL.to_vec());
+    let ca = CertificateAuthority::open(store, "http://127.0.0.1:8080/", &passphrase())
+        .await
+        .unwrap();
+    (ca, dir)
+}
+
+fn csr_for(key: &SoftwareKey) -> Vec<u8> {
+    make_csr(key, Name::from_str("CN=applicant").unwrap()).unwrap()
+}
+
+fn request(csr: &[u8]) -> IssueRequest<'_> {
+    IssueRequest {
+        csr,
+        profile: LeafProfile::Sign,
+        org_name: "福州测试科技有限公司",
+        credit_code: CREDIT_CODE,
+        validity_days: 365,
+    }
+}
+
+#[tokio::test]
+async fn hierarchies_are_made_once_and_need_the_passphrase() {
+    let (ca, _dir) = ca().await;
+    assert!(ensure_hierarchies(ca.store(), &passphrase(), "x")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(ca.cas().len(), 2);
+    for loaded in ca.cas() {
+        verify_certificate_signature(&loaded.issuing_cert, &loaded.root_cert).unwrap();
+    }
+    let wrong = CertificateAuthority::open(
+        ca.store().clone(),
+        "http://x",
+        &Zeroizing::new("wrong".into()),
+    )
+    .await;
+    let err = wrong
+        .err()
+        .expect("a wrong passphrase must not open the CA");
+    assert!(matches!(err, CaError::KeyDecryption { .. }), "{err}");
+    assert!(!err.to_string().contains("test-ca-passphrase"));
+}
+
+#[tokio::test]
+async fn issues_from_csrs_of_both_algorithms_and_records_each() {
+    let (ca, _dir) = ca().await;
+    for algorithm in Algorithm::ALL {
+        let key = SoftwareKey::generate(algorithm).unwrap();
+        let csr = csr_for(&key);
+        for profile in [LeafProfile::Sign, LeafProfile::Enc] {
+            let issued = ca
+                .issue(&IssueRequest {
+                    profile,
+                    ..request(&csr)
+                })
+                .await
+                .unwrap();
+            let loaded = ca.ca(algorithm).unwrap();
+            verify_certificate_signature(&issued.certificate, &loaded.issuing_cert).unwrap();
+            assert_eq!(issued.record.algorithm, algorithm.slug());
+            assert_eq!(issued.record.profile, profile_name(profile));
+            assert_eq!(issued.record.credit_code, CREDIT_CODE);
+            assert_eq!(issued.record.der, der_of(&issued.certificate).unwrap());
+            // At least 64 bits of serial, positive.
+            let serial = issued
+                .certificate
+                .tbs_certificate()
+                .serial_number()
+                .as_bytes()
+                .to_vec();
+            assert!(serial.len() >= 8 && serial[0] & 0x80 == 0, "{serial:?}");
+            assert_eq!(issued.record.serial_hex, hex::encode(&serial));
+            let days = (issued.record.not_after - issued.record.not_before) / 86400;
+            assert_eq!(
+                days, 365,
+                "validity as requested (plus the few minutes of back-dating)"
+            );
+            assert!(issued.pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        }
+    }
+    assert_eq!(ca.store().count_certificates().await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn refused_requests_record_nothing() {
+    let (ca, _dir) = ca().await;
+    let key = SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap();
+    let csr = csr_for(&key);
+
+    let mut tampered = csr.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    assert!(ca
+        .issue(&request(&tampered))
+        .await
+        .unwrap_err()
+        .is_input_error());
+
+    let bad_code = ca
+        .issue(&IssueRequest {
+            credit_code: "91350100M000100Y44",
+            ..request(&csr)
+        })
+        .await
+        .unwrap_err();
+    assert!(bad_code.to_string().contains("校验位"), "{bad_code}");
+    let no_days = ca
+        .issue(&IssueRequest {
+            validity_days: 0,
+            ..request(&csr)
+        })
+        .await
+        .unwrap_err();
+    assert!(no_days.is_input_error());
+    let too_long = ca
+        .issue(&IssueRequest {
+            validity_days: MAX_VALIDITY_DAYS + 1,
+            ..request(&csr)
+        })
+        .await
+        .unwrap_err();
+    assert!(too_long.is_input_error());
+    let no_name = ca
+        .issue(&IssueRequest {
+            org_name: "  ",
+            ..request(&csr)
+        })
+        .await
+        .unwrap_err();
+    assert!(no_name.is_input_error());
+
+    // 1,000 random byte strings, from a fixed seed so a failure can be replayed.
+    let mut state: u64 = 0x5eed_cafe_f00d_d00d;
+    for i in 0..1000 {
+        let len = (i % 300) + 1;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let err = ca
+            .issue(&request(&bytes))
+            .await
+            .err()
+            .expect("random bytes are not a CSR");
+        assert!(err.is_input_error(), "{err}");
+    }
+    assert_eq!(ca.store().count_certificates().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn revocation_puts_the_serial_on_a_new_crl() {
+    let (ca, _dir) = ca().await;
+    let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+    let issued = ca.issue(&request(&csr_for(&key))).await.unwrap();
+    let first = ca.current_crl(Algorithm::Sm2Sm3).await.unwrap();
+    assert_eq!(
+        ca.current_crl(Algorithm::Sm2Sm3).await.unwrap().crl_number,
+        first.crl_number,
+        "a fresh CRL is reused"
+    );
+
+    // Users paste serials with colons and capitals.
+    let typed = issued
+        .record
+        .serial_hex
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(":");
+    let record = ca.revoke(&typed, CrlReason::KeyCompromise).await.unwrap();
+    assert_eq!(record.revocation_reason.as_deref(), Some("keyCompromise"));
+
+    let after = ca.current_crl(Algorithm::Sm2Sm3).await.unwrap();
+    assert!(after.crl_number > first.crl_number);
+    let crl = crl_from_der_or_pem(&after.der).unwrap();
+    verify_crl_signature(&crl, &ca.ca(Algorithm::Sm2Sm3).unwrap().issuing_cert).unwrap();
+    let listed: Vec<String> = crl
+        .tbs_cert_list
+        .revoked_certificates
+        .iter()
+        .flatten()
+        .map(|r| hex::encode(r.serial_number.as_bytes()))
+        .collect();
+    assert_eq!(listed, vec![issued.record.serial_hex.clone()]);
+
+    // Revoking again keeps the first reason; an unknown serial is named in the error.
+    let again = ca
+        .revoke(&issued.record.serial_hex, CrlReason::Superseded)
+        .await
+        .unwrap();
+    assert_eq!(again.revocation_reason.as_deref(), Some("keyCompromise"));
+    assert!(
+        matches!(ca.revoke("0badbeef", CrlReason::Superseded).await, Err(CaError::UnknownSerial(s)) if s == "0badbeef")
+    );
+    assert!(ca
+        .revoke("not hex", CrlReason::Superseded)
+        .await
+        .unwrap_err()
+        .is_input_error());
+    assert!(ca
+        .revoke(&issued.record.serial_hex, CrlReason::RemoveFromCRL)
+        .await
+        .is_err());
+}
+
+#[test]
+fn serials_are_normalised() {
+    assert_eq!(normalise_serial("5A:3F:09").unwrap(), "5a3f09");
+    assert_eq!(normalise_serial("0x5a3f0").unwrap(), "05a3f0");
+    assert_eq!(normalise_serial(" 5a 3f ").unwrap(), "5a3f");
+    assert!(normalise_serial("").is_err());
+    assert!(normalise_serial("xyz").is_err());
+}
+
+/// An OCSP request made by OpenSSL, the way relying parties make them.
+fn openssl_ocsp_request(
+    dir: &std::path::Path,
+    ca: &LoadedCa,
+    leaf_pem: &str,
+    nonce: bool,
+) -> Vec<u8> {
+    let issuer = dir.join("issuer.pem");
+    let leaf = dir.join("leaf.pem");
+    let request = dir.join("req.der");
+    std::fs::write(&issuer, certificate_to_pem(&ca.issuing_cert).unwrap()).unwrap();
+    std::fs::write(&leaf, leaf_pem).unwrap();
+    let mut args = vec![
+        "ocsp",
+        "-issuer",
+        issuer.to_str().unwrap(),
+        "-cert",
+        leaf.to_str().unwrap(),
+        "-reqout",
+        request.to_str().unwrap(),
+    ];
+    if !nonce {
+        args.push("-no_nonce");
+    }
+    let out = std::process::Command::new("openssl")
+        .args(&args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(&request).unwrap()
+}
+
+fn single_status(der: &[u8], ca: &LoadedCa) -> certdesk_pki::OcspStatus {
+    let verified = certdesk_pki::verify_ocsp_response(der, &ca.issuing_cert).unwrap();
+    assert_eq!(verified.statuses.len(), 1);
+    verified.statuses[0].1.clone()
+}
+
+#[tokio::test]
+async fn ocsp_answers_good_then_revoked_and_caches_what_it_can() {
+    let (ca, dir) = ca().await;
+    for algorithm in Algorithm::ALL {
+        let loaded = ca.ca(algorithm).unwrap();
+        let key = SoftwareKey::generate(algorithm).unwrap();
+        let issued = ca.issue(&request(&csr_for(&key))).await.unwrap();
+        let plain = openssl_ocsp_request(dir.path(), loaded, &issued.pem, false);
+
+        let first = ca.answer_ocsp(&plain).await;
+        assert!(matches!(
+            single_status(&first, loaded),
+            certdesk_pki::OcspStatus::Good
+        ));
+        let second = ca.answer_ocsp(&plain).await;
+        assert!(
+            std::sync::Arc::ptr_eq(&first, &second),
+            "a request without nonce is answered from the cache"
+        );
+
+        let with_nonce = openssl_ocsp_request(dir.path(), loaded, &issued.pem, true);
+        let fresh = ca.answer_ocsp(&with_nonce).await;
+        let verified = certdesk_pki::verify_ocsp_response(&fresh, &loaded.issuing_cert).unwrap();
+        assert!(verified.nonce.is_some(), "the nonce is echoed");
+
+        ca.revoke(&issued.record.serial_hex, CrlReason::KeyCompromise)
+            .await
+            .unwrap();
+        let after = ca.answer_ocsp(&plain).await;
+        assert!(
+            matches!(
+                single_status(&after, loaded),
+                certdesk_pki::OcspStatus::Revoked {
+                    reason: Some(CrlReason::KeyCompromise),
+                    ..
+                }
+            ),
+            "{algorithm}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn revocations_by_another_process_reach_the_cache() {
+    let (ca, dir) = ca().await;
+    let loaded = ca.ca(Algorithm::EcdsaP256Sha256).unwrap();
+    let key = SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap();
+    let issued = ca.issue(&request(&csr_for(&key))).await.unwrap();
+    let plain = openssl_ocsp_request(dir.path(), loaded, &issued.pem, false);
+    assert!(matches!(
+        single_status(&ca.answer_ocsp(&plain).await, loaded),
+        certdesk_pki::OcspStatus::Good
+    ));
+    assert_eq!(ca.cached_ocsp_answers(), 1);
+
+    // A second CA instance on the same store stands for `certdesk ca revoke` in another process.
+    let other = CertificateAuthority::open(ca.store().clone(), ca.public_url(), &passphrase())
+        .await
+        .unwrap();
+    other
+        .revoke(&issued.record.serial_hex, CrlReason::Superseded)
+        .await
+        .unwrap();
+    tokio::time::sleep(REVOCATION_CHECK_INTERVAL + std::time::Duration::from_millis(50)).await;
+    assert!(matches!(
+        single_status(&ca.answer_ocsp(&plain).await, loaded),
+        certdesk_pki::OcspStatus::Revoked { .. }
+    ));
+}
+
+#[tokio::test]
+async fn ocsp_refuses_what_it_cannot_answer() {
+    let (ca, dir) = ca().await;
+    let malformed =
+        certdesk_pki::error_ocsp_response(certdesk_pki::OcspErrorStatus::MalformedRequest);
+    assert_eq!(&*ca.answer_ocsp(b"").await, malformed.as_slice());
+    assert_eq!(
+        &*ca.answer_ocsp(b"\x30\x03\x02\x01\x01").await,
+        malformed.as_slice()
+    );
+    let mut state: u32 = 12345;
+    for len in 0..300 {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (state >> 16) as u8
+            })
+            .collect();
+        assert_eq!(&*ca.answer_ocsp(&bytes).await, malformed.as_slice());
+    }
+
+    // A certificate of a CA we do not run: unauthorized.
+    let foreign = CaHierarchy::generate(Algorithm::EcdsaP256Sha256, "elsewhere").unwrap();
+    let key = SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap();
+    let verified = certdesk_pki::parse_and_verify_csr(&csr_for(&key)).unwrap();
+    let foreign_leaf = issue_leaf(
+        &foreign.issuing_key,
+        &foreign.issuing_cert,
+        &verified,
+        &LeafRequest {
+            profile: LeafProfile::Sign,
+            org_name: "外部机构".into(),
+            credit_code: CREDIT_CODE.into(),
+            not_before: SystemTime::now(),
+            not_after: SystemTime::now() + Duration::from_secs(86400),
+            serial: random_serial().unwrap(),
+            base_url: "http://elsewhere".into(),
+        },
+    )
+    .unwrap();
+    let foreign_ca = LoadedCa {
+        algorithm: Algorithm::EcdsaP256Sha256,
+        issuing_id: -1,
+        root_der: vec![],
+        issuing_der: vec![],
+        root_cert: foreign.root_cert.clone(),
+        issuer_hashes: certdesk_pki::IssuerHashes::of(&foreign.issuing_cert).unwrap(),
+        issuing_cert: foreign.issuing_cert.clone(),
+        issuing_key: Box::new(SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap()),
+    };
+    let foreign_request = openssl_ocsp_request(
+        dir.path(),
+        &foreign_ca,
+        &certificate_to_pem(&foreign_leaf).unwrap(),
+        false,
+    );
+    let unauthorized =
+        certdesk_pki::error_ocsp_response(certdesk_pki::OcspErrorStatus::Unauthorized);
+    assert_eq!(
+        &*ca.answer_ocsp(&foreign_request).await,
+        unauthorized.as_slice()
+    );
+
+    // A serial of our CA that we never issued: unknown.
+    let ours = ca.ca(Algorithm::EcdsaP256Sha256).unwrap();
+    let never_issued = issue_leaf(
+        ours.signer(),
+        &ours.issuing_cert,
+        &verified,
+        &LeafRequest {
+            profile: LeafProfile::Sign,
+            org_name: "未登记".into(),
+            credit_code: CREDIT_CODE.into(),
+            not_before: SystemTime::now(),
+            not_after: SystemTime::now() + Duration::from_secs(86400),
+            serial: random_serial().unwrap(),
+            base_url: "http://127.0.0.1:8080".into(),
+        },
+    )
+    .unwrap();
+    let request = openssl_ocsp_request(
+        dir.path(),
+        ours,
+        &certificate_to_pem(&never_issued).unwrap(),
+        false,
+    );
+    assert!(matches!(
+        single_status(&ca.answer_ocsp(&request).await, ours),
+        certdesk_pki::OcspStatus::Unknown
+    ));
+    assert_eq!(
+        ca.cached_ocsp_answers(),
+        0,
+        "answers about unknown serials are not kept"
+    );
+}
