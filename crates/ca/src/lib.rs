@@ -9,6 +9,8 @@ mod error;
 mod ocsp;
 mod reason;
 
+/// The PKI types the registration authority names when it talks to the CA.
+pub use certdesk_pki::{Algorithm, CrlReason, KeyManagementKey, LeafProfile};
 pub use error::CaError;
 pub use ocsp::{OCSP_VALIDITY, REVOCATION_CHECK_INTERVAL};
 pub use reason::{crl_reason_from_name, crl_reason_name, CRL_REASON_NAMES};
@@ -17,9 +19,8 @@ use certdesk_pki::der::{Decode, Encode};
 use certdesk_pki::x509_cert::serial_number::SerialNumber;
 use certdesk_pki::x509_cert::Certificate;
 use certdesk_pki::{
-    build_crl, certificate_to_pem, issue_leaf, parse_and_verify_csr, random_serial, Algorithm,
-    CaHierarchy, CrlReason, CrlRequest, LeafProfile, LeafRequest, RevokedEntry, Signer,
-    SoftwareKey,
+    build_crl, certificate_to_pem, issue_dual, issue_leaf, parse_and_verify_csr, random_serial,
+    CaHierarchy, CrlRequest, KeyArchive, LeafRequest, RevokedEntry, SealedKey, Signer, SoftwareKey,
 };
 use certdesk_store::{
     CertificateRecord, CrlRecord, NewCaKey, NewCertificate, RevokeOutcome, Store, StoreError,
@@ -78,11 +79,21 @@ pub struct Issued {
     pub pem: String,
 }
 
+/// The two certificates of an SM2 dual pair, and the encryption private key sealed to the
+/// signing key (both envelope forms) for the key holder's UKey.
+#[derive(Debug)]
+pub struct IssuedDual {
+    pub signing: Issued,
+    pub encryption: Issued,
+    pub envelope: SealedKey,
+}
+
 pub struct CertificateAuthority {
     store: Store,
     public_url: String,
     cas: Vec<LoadedCa>,
     ocsp_cache: ocsp::OcspCache,
+    key_management: Option<KeyManagementKey>,
 }
 
 /// The algorithm's name in the store, in URLs and on the command line.
@@ -192,7 +203,20 @@ impl CertificateAuthority {
             public_url: public_url.trim_end_matches('/').to_string(),
             cas,
             ocsp_cache: ocsp::OcspCache::new(revocations_seen),
+            key_management: None,
         })
+    }
+
+    /// Enables dual issuance and key recovery with this key-management key.
+    pub fn with_key_management(mut self, kmk: KeyManagementKey) -> Self {
+        self.key_management = Some(kmk);
+        self
+    }
+
+    fn kmk(&self) -> Result<&KeyManagementKey, CaError> {
+        self.key_management
+            .as_ref()
+            .ok_or_else(|| CaError::Refused("密钥管理密钥未配置，无法签发双证书".into()))
     }
 
     pub fn store(&self) -> &Store {
@@ -226,23 +250,17 @@ impl CertificateAuthority {
     /// and records it. Nothing is recorded when anything is refused; no certificate leaves
     /// without its record.
     pub async fn issue(&self, request: &IssueRequest<'_>) -> Result<Issued, CaError> {
-        let credit_code = certdesk_domain::validate_credit_code(request.credit_code)
-            .map_err(|e| CaError::Refused(e.to_string()))?;
-        let org_name = request.org_name.trim();
-        if org_name.is_empty() {
-            return Err(CaError::Refused("机构名称不能为空".into()));
-        }
-        if !(1..=MAX_VALIDITY_DAYS).contains(&request.validity_days) {
-            return Err(CaError::Refused(format!(
-                "有效期应为 1 到 {MAX_VALIDITY_DAYS} 天，当前为 {} 天",
-                request.validity_days
-            )));
-        }
+        let checked = CheckedRequest::of(request)?;
         let csr = parse_and_verify_csr(request.csr)?;
         let ca = self.ca(csr.algorithm)?;
-        let now = SystemTime::now();
-        let not_before = now - BACKDATE;
-        let not_after = now + Duration::from_secs(u64::from(request.validity_days) * 24 * 60 * 60);
+        let CheckedRequest {
+            credit_code,
+            org_name,
+            now,
+            not_before,
+            not_after,
+        } = checked;
+        let org_name = org_name.as_str();
         for _ in 0..SERIAL_ATTEMPTS {
             let serial = random_serial()?;
             let certificate = issue_leaf(
@@ -294,6 +312,119 @@ impl CertificateAuthority {
         Err(CaError::Corrupt(
             "could not draw an unused serial number".into(),
         ))
+    }
+
+    /// Issues an SM2 dual pair: the signing certificate for the CSR's key, and an encryption
+    /// certificate for a key pair made here, archived under the key-management key and sealed
+    /// to the signing key. Both certificates and the archive are recorded together or not at
+    /// all. `request.profile` is ignored: the pair has both.
+    pub async fn issue_dual(&self, request: &IssueRequest<'_>) -> Result<IssuedDual, CaError> {
+        let kmk = self.kmk()?;
+        let CheckedRequest {
+            credit_code,
+            org_name,
+            now,
+            not_before,
+            not_after,
+        } = CheckedRequest::of(request)?;
+        let csr = parse_and_verify_csr(request.csr)?;
+        if csr.algorithm != Algorithm::Sm2Sm3 {
+            return Err(CaError::Refused(
+                "双证书只适用于 SM2 产品；ECDSA P-256 证书请申请单证书".into(),
+            ));
+        }
+        let ca = self.ca(Algorithm::Sm2Sm3)?;
+        for _ in 0..SERIAL_ATTEMPTS {
+            let leaf = |profile, serial| LeafRequest {
+                profile,
+                org_name: org_name.clone(),
+                credit_code: credit_code.clone(),
+                not_before,
+                not_after,
+                serial,
+                base_url: self.public_url.clone(),
+            };
+            let (sign_serial, enc_serial) = (random_serial()?, random_serial()?);
+            let dual = issue_dual(
+                ca.signer(),
+                &ca.issuing_cert,
+                &csr,
+                &leaf(LeafProfile::Sign, sign_serial.clone()),
+                &leaf(LeafProfile::Enc, enc_serial.clone()),
+                kmk,
+            )?;
+            let sign_der = der_of(&dual.signing_cert)?;
+            let enc_der = der_of(&dual.encryption_cert)?;
+            let (sign_hex, enc_hex) = (
+                hex::encode(sign_serial.as_bytes()),
+                hex::encode(enc_serial.as_bytes()),
+            );
+            let record = |serial_hex, profile, der| NewCertificate {
+                serial_hex,
+                issuer_ca_id: ca.issuing_id,
+                algorithm: ca.algorithm.slug(),
+                profile,
+                org_name: &org_name,
+                credit_code: &credit_code,
+                not_before: unix_seconds(not_before),
+                not_after: unix_seconds(not_after),
+                der,
+                issued_at: unix_seconds(now),
+            };
+            let archive = dual.encryption_key_archive.to_der_bytes()?;
+            let stored = self
+                .store
+                .insert_dual_certificates(
+                    &record(&sign_hex, "sign", &sign_der),
+                    &record(&enc_hex, "enc", &enc_der),
+                    dual.encryption_key_archive.kmk_id(),
+                    &archive,
+                )
+                .await;
+            match stored {
+                Ok((sign_record, enc_record)) => {
+                    tracing::info!(signing = %sign_hex, encryption = %enc_hex, "SM2 dual certificates issued; encryption key archived");
+                    return Ok(IssuedDual {
+                        signing: Issued {
+                            record: sign_record,
+                            pem: certificate_to_pem(&dual.signing_cert)?,
+                            certificate: dual.signing_cert,
+                        },
+                        encryption: Issued {
+                            record: enc_record,
+                            pem: certificate_to_pem(&dual.encryption_cert)?,
+                            certificate: dual.encryption_cert,
+                        },
+                        envelope: dual.envelope,
+                    });
+                }
+                Err(StoreError::Conflict("serial")) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(CaError::Corrupt(
+            "could not draw unused serial numbers".into(),
+        ))
+    }
+
+    /// Recovers the archived encryption private key of an encryption certificate. The caller
+    /// has checked that an authorised officer asks, and records the recovery in the audit log.
+    pub async fn recover_encryption_key(&self, serial: &str) -> Result<SoftwareKey, CaError> {
+        let kmk = self.kmk()?;
+        let serial_hex = normalise_serial(serial)?;
+        let record = self
+            .store
+            .certificate_by_serial(&serial_hex)
+            .await?
+            .ok_or_else(|| CaError::UnknownSerial(serial_hex.clone()))?;
+        let archive = self.store.key_archive(record.id).await?.ok_or_else(|| {
+            CaError::Refused(format!(
+                "证书 {serial_hex} 没有托管的加密密钥（只有SM2双证书的加密证书有）"
+            ))
+        })?;
+        let key = KeyArchive::from_der_bytes(&archive.archive_der)?.recover(kmk)?;
+        tracing::warn!(serial = %serial_hex, "archived encryption key recovered");
+        Ok(key)
     }
 
     /// Revokes a certificate and publishes a new CRL for its CA. Revoking twice keeps the
@@ -391,6 +522,40 @@ impl CertificateAuthority {
             }
         }
         Err(CaError::Corrupt("could not take a CRL number".into()))
+    }
+}
+
+/// The checks every issuance makes before touching keys, and the validity it will get.
+struct CheckedRequest {
+    credit_code: String,
+    org_name: String,
+    now: SystemTime,
+    not_before: SystemTime,
+    not_after: SystemTime,
+}
+
+impl CheckedRequest {
+    fn of(request: &IssueRequest<'_>) -> Result<Self, CaError> {
+        let credit_code = certdesk_domain::validate_credit_code(request.credit_code)
+            .map_err(|e| CaError::Refused(e.to_string()))?;
+        let org_name = request.org_name.trim().to_string();
+        if org_name.is_empty() {
+            return Err(CaError::Refused("机构名称不能为空".into()));
+        }
+        if !(1..=MAX_VALIDITY_DAYS).contains(&request.validity_days) {
+            return Err(CaError::Refused(format!(
+                "有效期应为 1 到 {MAX_VALIDITY_DAYS} 天，当前为 {} 天",
+                request.validity_days
+            )));
+        }
+        let now = SystemTime::now();
+        Ok(CheckedRequest {
+            credit_code,
+            org_name,
+            now,
+            not_before: now - BACKDATE,
+            not_after: now + Duration::from_secs(u64::from(request.validity_days) * 24 * 60 * 60),
+        })
     }
 }
 

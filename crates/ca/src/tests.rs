@@ -449,3 +449,59 @@ async fn ocsp_refuses_what_it_cannot_answer() {
         "answers about unknown serials are not kept"
     );
 }
+
+#[tokio::test]
+async fn sm2_dual_pairs_are_issued_archived_and_recoverable() {
+    let (ca, _dir) = ca().await;
+    let csr = csr_for(&SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap());
+    let refused = ca.issue_dual(&request(&csr)).await.unwrap_err();
+    assert!(refused.to_string().contains("密钥管理密钥"), "{refused}");
+
+    let ca = ca.with_key_management(KeyManagementKey::generate("kmk-test").unwrap());
+    let signing_key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+    let dual = ca
+        .issue_dual(&request(&csr_for(&signing_key)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            dual.signing.record.profile.as_str(),
+            dual.encryption.record.profile.as_str()
+        ),
+        ("sign", "enc")
+    );
+    let enc_spki = dual
+        .encryption
+        .certificate
+        .tbs_certificate()
+        .subject_public_key_info()
+        .clone();
+
+    for opened in [
+        certdesk_pki::open_gmt0009_envelope(&dual.envelope.gmt0009_der, &signing_key).unwrap(),
+        certdesk_pki::open_skf_envelope(&dual.envelope.skf_blob, &signing_key).unwrap(),
+        ca.recover_encryption_key(&dual.encryption.record.serial_hex)
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(opened.public_key_spki(), &enc_spki);
+    }
+    assert!(ca
+        .recover_encryption_key(&dual.signing.record.serial_hex)
+        .await
+        .unwrap_err()
+        .is_input_error());
+    assert_eq!(ca.store().count_certificates().await.unwrap(), 2);
+
+    let p256 = csr_for(&SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap());
+    assert!(ca
+        .issue_dual(&request(&p256))
+        .await
+        .unwrap_err()
+        .is_input_error());
+    assert_eq!(
+        ca.store().count_certificates().await.unwrap(),
+        2,
+        "a refused pair records nothing"
+    );
+}

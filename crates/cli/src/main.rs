@@ -1,6 +1,10 @@
-//! `certdesk`: the one binary. Subcommands: `serve` (the web service).
+//! `certdesk`: the one binary. Subcommands: `serve` (the web service), `ca` (the certificate
+//! authority for operators).
 
+mod ca;
 mod config;
+mod database;
+mod secrets;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -26,12 +30,15 @@ CERTDESK_ADMIN_PASSWORD sets the password of the system admin `admin` made on fi
 without it a one-time password is generated and printed once on standard output."
     )]
     Serve(config::ServeArgs),
+    /// The certificate authority: init, issue, revoke, crl, list, cert.
+    Ca(ca::CaArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Ca(args) => ca::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,20 @@
 //! `certdesk serve`: check the configuration, prepare the data directory and database, listen,
 //! and on SIGINT/SIGTERM let in-flight requests finish before closing the database.
 
+use crate::ca::{DEFAULT_CA_NAME, PUBLIC_URL_SETTING};
 use crate::config::{ServeArgs, ServeSettings};
+use crate::database::{open_store, prepare_data_dir};
+use crate::secrets::{self, Missing};
 use anyhow::{Context, Result};
+use certdesk_ca::{ensure_hierarchies, CertificateAuthority};
 use certdesk_server::{bootstrap_admin, router, AppState, ServerConfig};
-use certdesk_store::Store;
-use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
+
+/// How often the CRLs are looked at; a new one is signed when half of the current one's
+/// validity has passed.
+const CRL_CHECK_INTERVAL: Duration = Duration::from_secs(10 * 60);
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let settings = ServeSettings::resolve(args)?;
@@ -30,12 +38,29 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let database_url = match &settings.database_url {
-        Some(url) => url.clone(),
-        None => embedded_database_url(&settings.data_dir)?,
-    };
-    let store = Store::open(&database_url).await?;
+    let store = open_store(&settings.data_dir, settings.database_url.as_deref()).await?;
     tracing::info!(engine = store.engine().name(), "database ready");
+
+    let passphrase = secrets::ca_key_passphrase(&settings.data_dir, Missing::Create)?;
+    let kmk = secrets::key_management_key(&settings.data_dir, Missing::Create)?;
+    for algorithm in ensure_hierarchies(&store, &passphrase, DEFAULT_CA_NAME).await? {
+        println!(
+            "已创建 {} 根CA与签发CA (created the {} root and issuing CA)",
+            algorithm.label(),
+            algorithm.label()
+        );
+    }
+    // `certdesk ca` run later on this installation writes the same addresses into certificates.
+    store
+        .set_setting(PUBLIC_URL_SETTING, &settings.public_url)
+        .await?;
+    let ca = Arc::new(
+        CertificateAuthority::open(store.clone(), &settings.public_url, &passphrase)
+            .await?
+            .with_key_management(kmk),
+    );
+    drop(passphrase);
+    let crl_job = tokio::spawn(keep_crls_fresh(ca.clone()));
 
     if let Some(admin) = bootstrap_admin(&store, settings.admin_password.clone())
         .await
@@ -56,6 +81,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
 
     let state = AppState::new(
         store.clone(),
+        ca,
         ServerConfig::new(settings.public_url.clone(), settings.session_hours * 3600),
     );
     let app = router(state);
@@ -65,33 +91,24 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the server stopped with an error")?;
+    crl_job.abort();
     tracing::info!("in-flight requests finished; closing the database");
     store.close().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Creates the data directory and proves it is writable, so that a read-only disk is found at
-/// start rather than at the first upload.
-fn prepare_data_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    let probe = dir.join(".certdesk-write-check");
-    std::fs::write(&probe, b"ok")
-        .with_context(|| format!("data directory {} is not writable", dir.display()))?;
-    std::fs::remove_file(&probe)
-        .with_context(|| format!("data directory {} is not writable", dir.display()))?;
-    Ok(())
-}
-
-fn embedded_database_url(data_dir: &Path) -> Result<String> {
-    let dir = data_dir
-        .canonicalize()
-        .with_context(|| format!("cannot resolve data directory {}", data_dir.display()))?;
-    Ok(format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("certdesk.db").display()
-    ))
+/// Signs new CRLs before the published ones go stale, for as long as the server runs.
+async fn keep_crls_fresh(ca: Arc<CertificateAuthority>) {
+    let mut tick = tokio::time::interval(CRL_CHECK_INTERVAL);
+    loop {
+        tick.tick().await;
+        for loaded in ca.cas() {
+            if let Err(err) = ca.current_crl(loaded.algorithm).await {
+                tracing::error!(error = %err, algorithm = loaded.algorithm.label(), "CRL refresh failed");
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

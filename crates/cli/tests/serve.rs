@@ -1,104 +1,11 @@
 //! `certdesk serve` as an operator runs it: the real binary, a real port, real signals.
 
+mod common;
+
+use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_certdesk");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn certdesk(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args);
-    // The tests decide; the developer's environment does not leak in.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CERTDESK_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
-}
-
-/// GET over plain TCP: answers the status code, or `None` while nothing listens.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
-    let status = reply.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, reply))
-}
-
-fn wait_until_healthy(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some((200, _)) = http_get(port, "/healthz") {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("certdesk serve exited early with {status}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("certdesk serve did not become healthy within 30 s");
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let pid = child.id().to_string();
-    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(sent.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "certdesk did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn spawn_serve(data_dir: &Path, port: u16, admin_password: Option<&str>) -> Child {
-    let listen = format!("127.0.0.1:{port}");
-    let mut cmd = certdesk(&[
-        "serve",
-        "--listen",
-        &listen,
-        "--data-dir",
-        data_dir.to_str().unwrap(),
-    ]);
-    if let Some(password) = admin_password {
-        cmd.env("CERTDESK_ADMIN_PASSWORD", password);
-    }
-    cmd.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn read_all(pipe: Option<impl Read>) -> String {
-    let mut text = String::new();
-    if let Some(mut pipe) = pipe {
-        pipe.read_to_string(&mut text).unwrap();
-    }
-    text
-}
+use std::process::{Command, Stdio};
 
 #[test]
 fn serve_answers_health_and_stops_cleanly_on_sigterm() {

@@ -5,10 +5,12 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod pages;
+mod pki_routes;
 
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use axum::Router;
+use certdesk_ca::CertificateAuthority;
 use certdesk_domain::Role;
 use certdesk_store::{NewAccount, Store};
 use std::sync::Arc;
@@ -41,13 +43,16 @@ impl ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The CA side: the web layer asks it to issue, revoke, publish; it holds the keys.
+    pub ca: Arc<CertificateAuthority>,
     pub config: Arc<ServerConfig>,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ServerConfig) -> Self {
+    pub fn new(store: Store, ca: Arc<CertificateAuthority>, config: ServerConfig) -> Self {
         AppState {
             store,
+            ca,
             config: Arc::new(config),
         }
     }
@@ -70,6 +75,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::session_and_csrf,
         ))
+        // Public PKI endpoints: outside the session layer, so that OCSP pays no session lookup.
+        .merge(pki_routes::routes())
         .with_state(state)
         // Outermost: every log line of a request, and its response, carry the request id.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -24,8 +24,20 @@ async fn app() -> App {
         .await
         .unwrap();
     assert!(admin.is_some_and(|a| a.generated_password.is_none()));
+    let passphrase = zeroize::Zeroizing::new("web-test-passphrase".to_string());
+    certdesk_ca::ensure_hierarchies(&store, &passphrase, "certdesk test")
+        .await
+        .unwrap();
+    let ca = certdesk_ca::CertificateAuthority::open(
+        store.clone(),
+        "http://127.0.0.1:8080",
+        &passphrase,
+    )
+    .await
+    .unwrap();
     let state = AppState::new(
         store.clone(),
+        std::sync::Arc::new(ca),
         ServerConfig::new("http://127.0.0.1:8080".into(), 3600),
     );
     App {
@@ -485,4 +497,73 @@ async fn the_first_admin_is_made_once() {
     let password = first.generated_password.unwrap();
     assert!(password.len() >= 20);
     assert!(bootstrap_admin(&store, None).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn ca_certificates_and_crls_are_published() {
+    let app = app().await;
+    for (path, content_type) in [
+        ("/ca/sm2.cer", "application/pkix-cert"),
+        ("/ca/p256.cer", "application/pkix-cert"),
+        ("/ca/sm2-root.cer", "application/pkix-cert"),
+        ("/ca/p256-root.cer", "application/pkix-cert"),
+        ("/crl/sm2.crl", "application/pkix-crl"),
+        ("/crl/p256.crl", "application/pkix-crl"),
+    ] {
+        let response = app
+            .router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            content_type,
+            "{path}"
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(bytes[0], 0x30, "{path} is DER");
+    }
+    for path in ["/crl/rsa.crl", "/crl/sm2.pem", "/ca/x.cer"] {
+        let reply = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // The workbench pages under /ca/ still answer as pages.
+    let page = send(&app, Request::get("/ca/apply").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn malformed_ocsp_requests_get_an_ocsp_answer_not_an_error_page() {
+    let app = app().await;
+    // OCSPResponse { responseStatus malformedRequest(1) }
+    let malformed: &[u8] = &[0x30, 0x03, 0x0a, 0x01, 0x01];
+    for request in [
+        Request::post("/ocsp")
+            .header(header::CONTENT_TYPE, "application/ocsp-request")
+            .body(Body::from("garbage"))
+            .unwrap(),
+        Request::post("/ocsp").body(Body::empty()).unwrap(),
+        Request::get("/ocsp/bm90LW9jc3A=")
+            .body(Body::empty())
+            .unwrap(),
+        Request::get("/ocsp/%%%not-base64")
+            .body(Body::empty())
+            .unwrap(),
+    ] {
+        let response = app.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/ocsp-response"
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], malformed);
+    }
+    let huge = Request::post("/ocsp")
+        .body(Body::from(vec![0u8; 70 * 1024]))
+        .unwrap();
+    let response = app.router.clone().oneshot(huge).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }

@@ -1,0 +1,95 @@
+//! The CA's secrets: the passphrase that encrypts CA private keys in the database, and the
+//! key-management key that seals archived encryption keys. Each comes from the environment
+//! (for deployments with several machines) or from a file in the data directory made on first
+//! start with mode 0600. Neither is ever logged.
+
+use anyhow::{bail, Context, Result};
+use certdesk_pki::KeyManagementKey;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+pub const PASSPHRASE_ENV: &str = "CERTDESK_CA_KEY_PASSPHRASE";
+pub const KMK_ENV: &str = "CERTDESK_KMK_HEX";
+const KMK_ID: &str = "kmk-1";
+
+/// Whether a missing secret file may be created (on `serve` and `ca init`) or must exist.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Create,
+    Refuse,
+}
+
+fn secrets_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("secrets")
+}
+
+pub fn ca_key_passphrase(data_dir: &Path, missing: Missing) -> Result<Zeroizing<String>> {
+    if let Ok(value) = std::env::var(PASSPHRASE_ENV) {
+        if value.len() < 16 {
+            bail!("{PASSPHRASE_ENV} must be at least 16 characters");
+        }
+        return Ok(Zeroizing::new(value));
+    }
+    let path = secrets_dir(data_dir).join("ca-key-passphrase");
+    let text = read_or_create(&path, missing, || hex::encode(random_bytes::<32>()))?;
+    Ok(Zeroizing::new(text.trim().to_string()))
+}
+
+pub fn key_management_key(data_dir: &Path, missing: Missing) -> Result<KeyManagementKey> {
+    let hex_text = match std::env::var(KMK_ENV) {
+        Ok(value) => Zeroizing::new(value),
+        Err(_) => {
+            let path = secrets_dir(data_dir).join("kmk.hex");
+            read_or_create(&path, missing, || hex::encode(random_bytes::<16>()))?
+        }
+    };
+    let bytes = Zeroizing::new(hex::decode(hex_text.trim()).map_err(|_| {
+        anyhow::anyhow!("the key-management key must be 32 hexadecimal characters")
+    })?);
+    KeyManagementKey::from_bytes(KMK_ID, &bytes)
+        .map_err(|e| anyhow::anyhow!("invalid key-management key: {e}"))
+}
+
+fn read_or_create(
+    path: &Path,
+    missing: Missing,
+    make: impl FnOnce() -> String,
+) -> Result<Zeroizing<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && missing == Missing::Create => {
+            let dir = path.parent().context("secret file has no directory")?;
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let value = Zeroizing::new(make());
+            write_private(path, value.as_bytes())?;
+            tracing::info!(path = %path.display(), "created a secret file (mode 0600); back it up with the database");
+            Ok(value)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => bail!(
+            "{} does not exist: run `certdesk ca init` (or `certdesk serve`) with this data directory first, or set the secret in the environment",
+            path.display()
+        ),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    use rand::RngCore;
+    let mut bytes = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
