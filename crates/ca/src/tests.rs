@@ -167,8 +167,7 @@ async fn refused_requests_record_nothing() {
         let err = ca
             .issue(&request(&bytes))
             .await
-            .err()
-            .expect("random bytes are not a CSR");
+            .expect_err("random bytes are not a CSR");
         assert!(err.is_input_error(), "{err}");
     }
     assert_eq!(ca.store().count_certificates().await.unwrap(), 0);
