@@ -9,3 +9,5 @@ pub mod identifiers;
 pub use identifiers::{
     validate_credit_code, validate_resident_id, CreditCodeError, ResidentIdError,
 };
+pub mod permissions;
+pub use permissions::{access, authorize, permits, Access, Action, Reach, Refusal, Relation};

@@ -3,18 +3,24 @@
 //! `RETURNING`, integers for times and flags); only the migrations differ per engine.
 
 mod accounts;
+mod bindings;
 mod ca;
+mod credentials;
 mod error;
+mod organisations;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use accounts::{Account, NewAccount};
+pub use bindings::{Binding, BindingFilter, CaProvider, NewBinding, NewProviderCa, ProviderCa};
 pub use ca::{
     CaKeyRecord, CertificateRecord, CrlRecord, KeyArchiveRecord, NewCaKey, NewCertificate,
     RevokeOutcome,
 };
+pub use credentials::{ApiToken, Challenge, FailureWindow};
 pub use error::StoreError;
+pub use organisations::Organisation;
 pub use sessions::{Session, SessionWithAccount};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -3,8 +3,8 @@
 use certdesk_domain::Role;
 use certdesk_store::testing::{postgres_store, sqlite_store};
 use certdesk_store::{
-    CrlRecord, Engine, NewAccount, NewCaKey, NewCertificate, RevokeOutcome, Session, Store,
-    StoreError,
+    BindingFilter, Challenge, CrlRecord, Engine, NewAccount, NewBinding, NewCaKey, NewCertificate,
+    NewProviderCa, RevokeOutcome, Session, Store, StoreError,
 };
 
 /// Declares `$name` once per engine: `$name::sqlite` and `$name::postgres`.
@@ -38,6 +38,11 @@ on_both_engines!(
     certificate_serials_are_unique,
     revocation_is_recorded_once_and_counted,
     crl_numbers_increase_and_never_repeat,
+    organisations_register_with_their_admin_or_not_at_all,
+    api_tokens_authenticate_until_revoked,
+    login_failures_are_counted_in_their_window,
+    challenges_are_used_once,
+    providers_are_seeded_and_bindings_are_unique,
 );
 
 fn new_account(username: &str, role: Role) -> NewAccount<'_> {
@@ -345,4 +350,334 @@ async fn crl_numbers_increase_and_never_repeat(store: &Store) {
     assert_eq!(store.next_crl_number("sm2").await.unwrap(), 1);
     let latest = store.latest_crl("p256").await.unwrap().unwrap();
     assert_eq!((latest.crl_number, latest.der), (2, vec![2]));
+}
+
+async fn organisations_register_with_their_admin_or_not_at_all(store: &Store) {
+    let admin = NewAccount {
+        org_id: None,
+        ..new_account("fz.admin", Role::OrgAdmin)
+    };
+    let (org, account) = store
+        .register_organisation("福州测试科技有限公司", "91350100M000100Y43", &admin)
+        .await
+        .unwrap();
+    assert_eq!(account.org_id, Some(org.id));
+    assert_eq!(account.role, Role::OrgAdmin);
+    assert_eq!(
+        store.organisation_by_id(org.id).await.unwrap(),
+        Some(org.clone())
+    );
+
+    let same_code = store
+        .register_organisation(
+            "别的公司",
+            "91350100M000100Y43",
+            &NewAccount {
+                username: "other.admin",
+                ..admin.clone()
+            },
+        )
+        .await;
+    assert!(
+        matches!(same_code, Err(StoreError::Conflict("credit_code"))),
+        "{same_code:?}"
+    );
+    // A taken user name rolls the organisation back too.
+    let same_user = store
+        .register_organisation("别的公司", "91110000100000000X", &admin)
+        .await;
+    assert!(
+        matches!(same_user, Err(StoreError::Conflict("username"))),
+        "{same_user:?}"
+    );
+    assert_eq!(store.accounts_of(Some(org.id)).await.unwrap().len(), 1);
+    assert!(store.accounts_of(None).await.unwrap().is_empty());
+}
+
+async fn api_tokens_authenticate_until_revoked(store: &Store) {
+    let account = store
+        .create_account(&new_account("script.user", Role::OrgAdmin))
+        .await
+        .unwrap();
+    let token = store
+        .create_api_token(account.id, "nightly export", &"h".repeat(64), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .account_by_api_token(&"h".repeat(64), 200)
+            .await
+            .unwrap()
+            .map(|a| a.id),
+        Some(account.id)
+    );
+    assert_eq!(
+        store.api_tokens_of(account.id).await.unwrap()[0].last_used_at,
+        Some(200)
+    );
+    assert!(
+        !store
+            .revoke_api_token(account.id + 1, token.id, 300)
+            .await
+            .unwrap(),
+        "only the owner revokes"
+    );
+    assert!(store
+        .revoke_api_token(account.id, token.id, 300)
+        .await
+        .unwrap());
+    assert!(store
+        .account_by_api_token(&"h".repeat(64), 400)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn login_failures_are_counted_in_their_window(store: &Store) {
+    for at in [100, 200, 300] {
+        store
+            .record_login_failure("zhang", "10.0.0.1", at)
+            .await
+            .unwrap();
+    }
+    store
+        .record_login_failure("li", "10.0.0.1", 350)
+        .await
+        .unwrap();
+    let window = store
+        .login_failures_for_username("zhang", 150)
+        .await
+        .unwrap();
+    assert_eq!((window.count, window.oldest_at), (2, Some(200)));
+    assert_eq!(
+        store
+            .login_failures_for_client("10.0.0.1", 0)
+            .await
+            .unwrap()
+            .count,
+        4
+    );
+    assert_eq!(
+        store
+            .login_failures_for_username("nobody", 0)
+            .await
+            .unwrap()
+            .count,
+        0
+    );
+    store.clear_login_failures("zhang", 0).await.unwrap();
+    assert_eq!(
+        store
+            .login_failures_for_username("zhang", 0)
+            .await
+            .unwrap()
+            .count,
+        0
+    );
+    assert_eq!(
+        store
+            .login_failures_for_username("li", 0)
+            .await
+            .unwrap()
+            .count,
+        1
+    );
+}
+
+async fn challenges_are_used_once(store: &Store) {
+    let challenge = Challenge {
+        id: "c1".into(),
+        purpose: "login".into(),
+        account_id: None,
+        created_at: 100,
+        expires_at: 200,
+    };
+    store.create_challenge(&challenge).await.unwrap();
+    assert!(
+        store
+            .consume_challenge("c1", "bind", 150)
+            .await
+            .unwrap()
+            .is_none(),
+        "another purpose"
+    );
+    assert_eq!(
+        store.consume_challenge("c1", "login", 150).await.unwrap(),
+        Some(challenge.clone())
+    );
+    assert!(
+        store
+            .consume_challenge("c1", "login", 151)
+            .await
+            .unwrap()
+            .is_none(),
+        "replayed"
+    );
+    store
+        .create_challenge(&Challenge {
+            id: "c2".into(),
+            ..challenge
+        })
+        .await
+        .unwrap();
+    assert!(
+        store
+            .consume_challenge("c2", "login", 200)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(store.challenge_exists("c2").await.unwrap());
+    assert!(!store.challenge_exists("c3").await.unwrap());
+}
+
+async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
+    let providers = store.ca_providers().await.unwrap();
+    let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+    for name in [
+        "汇信CA",
+        "天谷CA",
+        "新疆CA",
+        "西部CA",
+        "广西CA",
+        "云南CA",
+        "北京CA",
+        "重庆CA",
+        "四川CA",
+        "天威CA",
+        "CFCA",
+        "吉林安信CA",
+    ] {
+        assert!(names.contains(&name), "{name} missing");
+    }
+    assert_eq!(providers.iter().filter(|p| p.operated_here).count(), 1);
+    let cfca = store.ca_provider_by_name("CFCA").await.unwrap().unwrap();
+    assert_eq!(cfca.hotline, "400-880-9888");
+
+    let imported = store
+        .add_provider_ca(&NewProviderCa {
+            provider_id: cfca.id,
+            subject: "CN=CFCA SM2 OCA1",
+            fingerprint: "f1",
+            certificate_der: &[1],
+            not_after: 9,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.provider_cas().await.unwrap(), vec![imported]);
+    let twice = store
+        .add_provider_ca(&NewProviderCa {
+            provider_id: cfca.id,
+            subject: "x",
+            fingerprint: "f1",
+            certificate_der: &[1],
+            not_after: 9,
+            created_at: 1,
+        })
+        .await;
+    assert!(matches!(twice, Err(StoreError::Conflict("fingerprint"))));
+
+    let admin = NewAccount {
+        org_id: None,
+        ..new_account("bind.admin", Role::OrgAdmin)
+    };
+    let (org, admin) = store
+        .register_organisation("福州测试科技有限公司", "91350100M000100Y43", &admin)
+        .await
+        .unwrap();
+    let employee = store
+        .create_account(&NewAccount {
+            org_id: Some(org.id),
+            display_name: "王小明",
+            ..new_account("bind.employee", Role::Employee)
+        })
+        .await
+        .unwrap();
+    let binding = |fingerprint| NewBinding {
+        account_id: employee.id,
+        org_id: org.id,
+        provider_id: cfca.id,
+        fingerprint,
+        serial_hex: "0a",
+        key_id: "ab12",
+        subject_name: "福州测试科技有限公司",
+        not_after: 5000,
+        certificate_der: &[0x30],
+        bound_by: admin.id,
+        bound_at: 1000,
+    };
+    let bound = store.create_binding(&binding("fp-1")).await.unwrap();
+    assert_eq!(
+        (
+            bound.account_name.as_str(),
+            bound.bound_by_name.as_str(),
+            bound.provider_name.as_str()
+        ),
+        ("王小明", "张三", "CFCA")
+    );
+    let again = store
+        .create_binding(&NewBinding {
+            account_id: admin.id,
+            ..binding("fp-1")
+        })
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict("certificate"))),
+        "{again:?}"
+    );
+
+    let by_name = |name| BindingFilter {
+        org_id: Some(org.id),
+        name_contains: Some(name),
+        ..Default::default()
+    };
+    assert_eq!(store.bindings(&by_name("小明")).await.unwrap().len(), 1);
+    assert_eq!(
+        store.bindings(&by_name("%")).await.unwrap().len(),
+        0,
+        "LIKE wildcards are literal"
+    );
+    assert_eq!(
+        store
+            .bindings(&BindingFilter {
+                org_id: Some(org.id + 1),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        store
+            .bindings(&BindingFilter {
+                account_id: Some(employee.id),
+                username_contains: Some("employee"),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .binding_by_fingerprint("fp-1")
+            .await
+            .unwrap()
+            .map(|b| b.id),
+        Some(bound.id)
+    );
+    assert!(store.delete_binding(bound.id).await.unwrap());
+    assert!(!store.delete_binding(bound.id).await.unwrap());
+    // Unbound, the certificate may bind another account.
+    store
+        .create_binding(&NewBinding {
+            account_id: admin.id,
+            ..binding("fp-1")
+        })
+        .await
+        .unwrap();
 }

@@ -1,0 +1,230 @@
+//! Who may do what to whose objects: one table, read by the server for every route and page
+//! and by the authorization test that walks every route.
+//!
+//! An action is either public (no account needed) or granted per role with a *reach*: only the
+//! actor's own account, anything of the actor's organisation, or anything on the platform.
+//! Asking about another organisation's object is answered as if it did not exist (404), so that
+//! existence does not leak; a refusal within reach of the organisation is 403.
+
+use crate::Role;
+
+/// Everything a route or page can do. Adding a variant forces a row in [`access`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    // Public.
+    Health,
+    PublishPki,
+    ReadApiDescription,
+    ViewLoginPage,
+    LogIn,
+    RegisterOrganisation,
+    RequestLoginChallenge,
+    LogInWithCertificate,
+    // Any signed-in account, on itself.
+    LogOut,
+    ViewWorkbench,
+    ViewOwnAccount,
+    ChangeOwnPassword,
+    ManageOwnApiTokens,
+    ListCaProviders,
+    // Organisation and platform objects.
+    ListAccounts,
+    CreateAccount,
+    ListBindings,
+    RequestBindingChallenge,
+    BindCertificate,
+    UnbindCertificate,
+    ImportProviderCa,
+    SearchAudit,
+}
+
+/// How far a role's grant reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reach {
+    /// Only the actor's own account and what belongs to it.
+    OwnAccount,
+    /// Anything of the actor's organisation.
+    Organisation,
+    /// Anything on the platform, every organisation's.
+    Platform,
+}
+
+/// Where the object of a request stands relative to the actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// The actor's own account, or something belonging to it.
+    OwnAccount,
+    /// Another account or object of the actor's organisation.
+    OwnOrganisation,
+    /// An object of another organisation.
+    OtherOrganisation,
+    /// A platform object that belongs to no organisation (staff accounts, CA providers).
+    Platform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Granted(&'static [(Role, Reach)]),
+}
+
+use Reach::{Organisation as Org, OwnAccount as Own, Platform as All};
+use Role::{CaOfficer, Employee, OrgAdmin, PlatformOperator, SystemAdmin};
+
+const EVERY_ROLE_ON_ITSELF: &[(Role, Reach)] = &[
+    (OrgAdmin, Own),
+    (Employee, Own),
+    (PlatformOperator, Own),
+    (CaOfficer, Own),
+    (SystemAdmin, Own),
+];
+const STAFF_EVERYWHERE: &[(Role, Reach)] = &[
+    (PlatformOperator, All),
+    (CaOfficer, All),
+    (SystemAdmin, All),
+];
+
+/// The permission table.
+pub const fn access(action: Action) -> Access {
+    use Action::*;
+    match action {
+        Health
+        | PublishPki
+        | ReadApiDescription
+        | ViewLoginPage
+        | LogIn
+        | RegisterOrganisation
+        | RequestLoginChallenge
+        | LogInWithCertificate => Access::Public,
+        LogOut | ViewWorkbench | ViewOwnAccount | ChangeOwnPassword | ManageOwnApiTokens => {
+            Access::Granted(EVERY_ROLE_ON_ITSELF)
+        }
+        // The providers and their hotlines are shown to everyone who applies or binds.
+        ListCaProviders => Access::Granted(&[
+            (OrgAdmin, All),
+            (Employee, All),
+            (PlatformOperator, All),
+            (CaOfficer, All),
+            (SystemAdmin, All),
+        ]),
+        // Organisation admins manage their employees; the system admin manages staff.
+        ListAccounts | CreateAccount => Access::Granted(&[(OrgAdmin, Org), (SystemAdmin, All)]),
+        // CA绑定与解绑: an admin for any account of its organisation, an employee for itself.
+        ListBindings | RequestBindingChallenge | BindCertificate | UnbindCertificate => {
+            Access::Granted(&[(OrgAdmin, Org), (Employee, Own)])
+        }
+        ImportProviderCa => Access::Granted(&[(SystemAdmin, All)]),
+        SearchAudit => Access::Granted(STAFF_EVERYWHERE),
+    }
+}
+
+/// The reach a role has for an action, if any. `None` for public actions too: they need no
+/// grant.
+pub fn reach(role: Role, action: Action) -> Option<Reach> {
+    match access(action) {
+        Access::Public => None,
+        Access::Granted(grants) => grants
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, reach)| *reach),
+    }
+}
+
+/// Whether `role` may do `action` to an object standing in `relation` to it.
+pub fn permits(role: Role, action: Action, relation: Relation) -> bool {
+    match access(action) {
+        Access::Public => true,
+        Access::Granted(_) => match reach(role, action) {
+            None => false,
+            Some(Reach::Platform) => true,
+            Some(Reach::Organisation) => {
+                matches!(relation, Relation::OwnAccount | Relation::OwnOrganisation)
+            }
+            Some(Reach::OwnAccount) => relation == Relation::OwnAccount,
+        },
+    }
+}
+
+/// How a refusal is answered: another organisation's object does not exist for the actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NotFound,
+    Forbidden,
+}
+
+/// `Ok` when permitted, otherwise how to refuse.
+pub fn authorize(role: Role, action: Action, relation: Relation) -> Result<(), Refusal> {
+    if permits(role, action, relation) {
+        Ok(())
+    } else if relation == Relation::OtherOrganisation {
+        Err(Refusal::NotFound)
+    } else {
+        Err(Refusal::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reaches_nest() {
+        for role in Role::ALL {
+            // Whoever may act on the whole platform may act on its own organisation and account.
+            for action in [
+                Action::ListAccounts,
+                Action::BindCertificate,
+                Action::SearchAudit,
+            ] {
+                if permits(role, action, Relation::OtherOrganisation) {
+                    assert!(permits(role, action, Relation::OwnOrganisation));
+                }
+                if permits(role, action, Relation::OwnOrganisation) {
+                    assert!(permits(role, action, Relation::OwnAccount));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn binding_rules_of_guide_002() {
+        use Relation::*;
+        assert!(permits(OrgAdmin, Action::BindCertificate, OwnOrganisation));
+        assert!(permits(Employee, Action::BindCertificate, OwnAccount));
+        assert!(!permits(Employee, Action::BindCertificate, OwnOrganisation));
+        assert!(!permits(
+            OrgAdmin,
+            Action::BindCertificate,
+            OtherOrganisation
+        ));
+        assert!(!permits(SystemAdmin, Action::BindCertificate, OwnAccount));
+    }
+
+    #[test]
+    fn other_organisations_objects_do_not_exist() {
+        assert_eq!(
+            authorize(
+                OrgAdmin,
+                Action::UnbindCertificate,
+                Relation::OtherOrganisation
+            ),
+            Err(Refusal::NotFound)
+        );
+        assert_eq!(
+            authorize(
+                Employee,
+                Action::UnbindCertificate,
+                Relation::OwnOrganisation
+            ),
+            Err(Refusal::Forbidden)
+        );
+        assert_eq!(
+            authorize(CaOfficer, Action::SearchAudit, Relation::Platform),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(OrgAdmin, Action::SearchAudit, Relation::Platform),
+            Err(Refusal::Forbidden)
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! What proves who someone is, besides the password: API tokens, the record of failed
+//! logins that throttles guessing, and one-time challenges for key holders to sign.
+
+use crate::accounts::{account_from_row, Account};
+use crate::{Store, StoreError};
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// Failures inside a window: how many, and when the oldest of them happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureWindow {
+    pub count: i64,
+    pub oldest_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub id: String,
+    pub purpose: String,
+    pub account_id: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+const TOKEN_COLUMNS: &str = "id, account_id, name, created_at, last_used_at, revoked_at";
+
+impl Store {
+    pub async fn create_api_token(
+        &self,
+        account_id: i64,
+        name: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<ApiToken, StoreError> {
+        let sql = format!(
+            "INSERT INTO api_tokens (account_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING {TOKEN_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(account_id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| StoreError::conflict_on_unique(e, "token"))?;
+        token_from_row(&row)
+    }
+
+    /// The account's tokens, newest first, revoked ones included.
+    pub async fn api_tokens_of(&self, account_id: i64) -> Result<Vec<ApiToken>, StoreError> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE account_id = $1 ORDER BY id DESC"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// Revokes one of the account's own tokens; answers whether a live token was revoked.
+    pub async fn revoke_api_token(
+        &self,
+        account_id: i64,
+        token_id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id)
+        .bind(account_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The enabled account a live token belongs to; notes the token's use.
+    pub async fn account_by_api_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.id AS token_id, a.id, a.username, a.display_name, a.role, a.org_id, \
+                    a.password_hash, a.disabled, a.created_at \
+             FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.disabled = 0",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let token_id: i64 = row.try_get("token_id")?;
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(token_id)
+            .execute(self.pool())
+            .await?;
+        Ok(Some(account_from_row(&row)?))
+    }
+
+    pub async fn record_login_failure(
+        &self,
+        username: &str,
+        client: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO login_failures (username, client, at) VALUES ($1, $2, $3)")
+            .bind(username)
+            .bind(client)
+            .bind(at)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Failures for a user name since `since`.
+    pub async fn login_failures_for_username(
+        &self,
+        username: &str,
+        since: i64,
+    ) -> Result<FailureWindow, StoreError> {
+        self.failure_window("username", username, since).await
+    }
+
+    /// Failures from a client address since `since`.
+    pub async fn login_failures_for_client(
+        &self,
+        client: &str,
+        since: i64,
+    ) -> Result<FailureWindow, StoreError> {
+        self.failure_window("client", client, since).await
+    }
+
+    async fn failure_window(
+        &self,
+        column: &'static str,
+        value: &str,
+        since: i64,
+    ) -> Result<FailureWindow, StoreError> {
+        let sql = format!("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE {column} = $1 AND at > $2");
+        let row = sqlx::query(&sql)
+            .bind(value)
+            .bind(since)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(FailureWindow {
+            count: row.try_get("n")?,
+            oldest_at: row.try_get("oldest")?,
+        })
+    }
+
+    /// Forgets a user name's failures after it logs in, and everyone's older than `before`.
+    pub async fn clear_login_failures(
+        &self,
+        username: &str,
+        before: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_failures WHERE username = $1 OR at <= $2")
+            .bind(username)
+            .bind(before)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_challenge(&self, challenge: &Challenge) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO challenges (id, purpose, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&challenge.id)
+        .bind(&challenge.purpose)
+        .bind(challenge.account_id)
+        .bind(challenge.created_at)
+        .bind(challenge.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Uses up a challenge: answers it when it exists for this purpose, is unused and has not
+    /// expired at `now`; it can never be used again, even by a concurrent request.
+    pub async fn consume_challenge(
+        &self,
+        id: &str,
+        purpose: &str,
+        now: i64,
+    ) -> Result<Option<Challenge>, StoreError> {
+        let done = sqlx::query(
+            "UPDATE challenges SET used_at = $1 WHERE id = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(purpose)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT id, purpose, account_id, created_at, expires_at FROM challenges WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Some(Challenge {
+            id: row.try_get("id")?,
+            purpose: row.try_get("purpose")?,
+            account_id: row.try_get("account_id")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+        }))
+    }
+
+    /// Whether a challenge exists at all (to tell "used or expired" from "never issued").
+    pub async fn challenge_exists(&self, id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM challenges WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+}
+
+fn token_from_row(row: &sqlx::any::AnyRow) -> Result<ApiToken, StoreError> {
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
