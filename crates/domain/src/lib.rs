@@ -11,3 +11,8 @@ pub use identifiers::{
 };
 pub mod permissions;
 pub use permissions::{access, authorize, permits, Access, Action, Reach, Refusal, Relation};
+pub mod calendar;
+pub use calendar::{
+    CalendarDataError, CalendarWarning, DayKind, Deadline, Holiday, WorkCalendar, YearCalendar,
+    DAILY_CUT_OFF,
+};
