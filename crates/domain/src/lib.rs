@@ -16,3 +16,9 @@ pub use calendar::{
     CalendarDataError, CalendarWarning, DayKind, Deadline, Holiday, WorkCalendar, YearCalendar,
     DAILY_CUT_OFF,
 };
+pub mod order;
+pub use order::{
+    available_actions, current_step_deadline, current_step_working_days, is_on_behalf,
+    order_number, payment_window_expired, transition, Actor, DeliveryMethod, OrderAction,
+    OrderFacts, OrderStatus, TransitionError, UnmetRequirement, PAYMENT_WINDOW,
+};
