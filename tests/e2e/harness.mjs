@@ -49,6 +49,7 @@ export async function startServer({ adminPassword }) {
   }
   return {
     base,
+    dataDir,
     output: () => output,
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
@@ -66,5 +67,22 @@ export async function launchBrowser() {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}
+
+/** Runs certdesk (e.g. `ca issue`) against the same data directory; resolves with stdout. */
+export function certdesk(args) {
+  return run(certdeskBin, args);
+}
+
+/** Runs a command; rejects with its output when it fails. */
+export function run(command, args) {
+  return new Promise((ok, fail) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('exit', (code) => (code === 0 ? ok(out) : fail(new Error(`${command} ${args.join(' ')}: ${err}${out}`))));
   });
 }

@@ -8,6 +8,8 @@
 mod error;
 mod ocsp;
 mod reason;
+pub mod trust;
+pub use trust::import_provider_ca;
 
 /// The PKI types the registration authority names when it talks to the CA.
 pub use certdesk_pki::{Algorithm, CrlReason, KeyManagementKey, LeafProfile};

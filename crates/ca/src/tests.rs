@@ -504,3 +504,122 @@ async fn sm2_dual_pairs_are_issued_archived_and_recoverable() {
         "a refused pair records nothing"
     );
 }
+
+#[tokio::test]
+async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
+    use crate::trust::{
+        challenge_message, verify_challenge_signature, CertificateProblem, CheckError,
+    };
+    use certdesk_pki::Signer;
+    let (ca, _dir) = ca().await;
+    let now = SystemTime::now();
+    for algorithm in Algorithm::ALL {
+        let key = SoftwareKey::generate(algorithm).unwrap();
+        let issued = ca.issue(&request(&csr_for(&key))).await.unwrap();
+        let (presented, recognition) = ca
+            .check_presented_certificate(issued.pem.as_bytes(), now)
+            .await
+            .unwrap();
+        assert!(recognition.ours);
+        assert_eq!(presented.subject_name, "福州测试科技有限公司");
+        assert_eq!(presented.subject_serial.as_deref(), Some(CREDIT_CODE));
+        assert_eq!(presented.key_id.len(), 40);
+        let message = challenge_message("login", "abc");
+        let signature = key.sign(message.as_bytes()).unwrap();
+        verify_challenge_signature(&presented, message.as_bytes(), &signature).unwrap();
+        assert_eq!(
+            verify_challenge_signature(&presented, b"certdesk:bind:abc", &signature),
+            Err(CertificateProblem::BadSignature)
+        );
+
+        ca.revoke(&issued.record.serial_hex, CrlReason::KeyCompromise)
+            .await
+            .unwrap();
+        let revoked = ca
+            .check_presented_certificate(&issued.record.der, now)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(revoked, CheckError::Problem(CertificateProblem::Revoked)),
+            "{revoked}"
+        );
+    }
+
+    // A certificate of a CA nobody imported is refused; once its CA is imported, it is recognised.
+    let foreign = CaHierarchy::generate(Algorithm::EcdsaP256Sha256, "other CA").unwrap();
+    let key = SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap();
+    let csr = certdesk_pki::parse_and_verify_csr(&csr_for(&key)).unwrap();
+    let leaf = issue_leaf(
+        &foreign.issuing_key,
+        &foreign.issuing_cert,
+        &csr,
+        &LeafRequest {
+            profile: LeafProfile::Sign,
+            org_name: "外地供应商有限公司".into(),
+            credit_code: CREDIT_CODE.into(),
+            not_before: now - Duration::from_secs(60),
+            not_after: now + Duration::from_secs(86400),
+            serial: random_serial().unwrap(),
+            base_url: "http://other.example".into(),
+        },
+    )
+    .unwrap();
+    let leaf_der = der_of(&leaf).unwrap();
+    let refused = ca
+        .check_presented_certificate(&leaf_der, now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            CheckError::Problem(CertificateProblem::UnrecognisedCa)
+        ),
+        "{refused}"
+    );
+    let cfca = ca
+        .store()
+        .ca_provider_by_name("CFCA")
+        .await
+        .unwrap()
+        .unwrap();
+    let ca_der = der_of(&foreign.issuing_cert).unwrap();
+    ca.store()
+        .add_provider_ca(&certdesk_store::NewProviderCa {
+            provider_id: cfca.id,
+            subject: "CN=other",
+            fingerprint: &crate::trust::fingerprint(&ca_der),
+            certificate_der: &ca_der,
+            not_after: 0,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let (_, recognition) = ca
+        .check_presented_certificate(&leaf_der, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        recognition,
+        crate::trust::Recognition {
+            provider_id: cfca.id,
+            ours: false
+        }
+    );
+
+    let expired = ca
+        .check_presented_certificate(&leaf_der, now + Duration::from_secs(2 * 86400))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(expired, CheckError::Problem(CertificateProblem::Expired(_))),
+        "{expired}"
+    );
+    let garbage = ca
+        .check_presented_certificate(b"not a certificate", now)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        garbage,
+        CheckError::Problem(CertificateProblem::Malformed)
+    ));
+}

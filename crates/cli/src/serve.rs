@@ -87,10 +87,14 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     let app = router(state);
     tracing::info!(listen = %settings.listen, public_url = %settings.public_url, "certdesk serving");
     println!("certdesk 已启动: {}", settings.public_url);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server stopped with an error")?;
+    // The client's address is part of login throttling.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the server stopped with an error")?;
     crl_job.abort();
     tracing::info!("in-flight requests finished; closing the database");
     store.close().await;

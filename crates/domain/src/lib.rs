@@ -22,3 +22,9 @@ pub use order::{
     order_number, payment_window_expired, transition, Actor, DeliveryMethod, OrderAction,
     OrderFacts, OrderStatus, TransitionError, UnmetRequirement, PAYMENT_WINDOW,
 };
+pub mod audit;
+pub use audit::{
+    entry_hash, mask_credit_code, mask_mobile, mask_resident_id, verify_chain, AuditAction,
+    AuditEntry, AuditFields, BreakReason, BrokenEntry, ChainVerifier, UnknownAuditAction,
+    GENESIS_PREV_HASH,
+};

@@ -13,6 +13,7 @@ use crate::Role;
 pub enum Action {
     // Public.
     Health,
+    StaticAsset,
     PublishPki,
     ReadApiDescription,
     ViewLoginPage,
@@ -89,6 +90,7 @@ pub const fn access(action: Action) -> Access {
     use Action::*;
     match action {
         Health
+        | StaticAsset
         | PublishPki
         | ReadApiDescription
         | ViewLoginPage

@@ -2,13 +2,14 @@
 
 use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::Registry;
 use crate::AppState;
 use axum::extract::{FromRequest, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use certdesk_domain::Action;
 use certdesk_store::Account;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -24,34 +25,40 @@ pub struct ApiJson<T>(pub T);
         title = "certdesk API",
         description = "CA证书自助服务台接口。所有错误的形状为 {\"error\":{\"code\":…,\"message\":…}}。"
     ),
-    paths(login, logout, me),
+    paths(
+        login,
+        logout,
+        me,
+        crate::accounts::register_api,
+        crate::accounts::list_accounts_api,
+        crate::accounts::create_account_api,
+        crate::accounts::change_password_api,
+        crate::accounts::list_tokens_api,
+        crate::accounts::create_token_api,
+        crate::accounts::revoke_token_api,
+        crate::bindings::login_challenge_api,
+        crate::bindings::certificate_login_api,
+        crate::bindings::providers_api,
+        crate::bindings::import_ca_api,
+        crate::bindings::list_bindings_api,
+        crate::bindings::binding_challenge_api,
+        crate::bindings::bind_api,
+        crate::bindings::unbind_api,
+    ),
     components(schemas(LoginRequest, LoginResponse, AccountView, ErrorBody))
 )]
 pub struct ApiDoc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/session", axum::routing::post(login).delete(logout))
-        .route("/me", get(me))
-        .route("/openapi.json", get(openapi))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+pub(crate) fn register(registry: Registry) -> Registry {
+    registry
+        .post("/api/v1/session", Action::LogIn, login)
+        .delete("/api/v1/session", Action::LogOut, logout)
+        .get("/api/v1/me", Action::ViewOwnAccount, me)
+        .get("/api/v1/openapi.json", Action::ReadApiDescription, openapi)
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
-}
-
-async fn not_found() -> ApiError {
-    ApiError::not_found()
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "该接口不支持此请求方法",
-    )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -95,20 +102,97 @@ pub struct LoginResponse {
     pub expires_at: i64,
 }
 
-/// Checks a user name and password; answers the account, or `None` for any mismatch.
+/// Failed password logins allowed per account, and per client address, in [`FAILURE_WINDOW`].
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+/// A client address may try more accounts than one account may be tried (offices share
+/// addresses), but not without limit.
+pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
+pub const FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
+
+/// Checks a user name and password, throttled: after too many failures in the window the
+/// account (or the client address) must wait, whatever password it brings. The password is
+/// never logged.
 pub(crate) async fn authenticate(
     state: &AppState,
     username: &str,
     password: String,
-) -> Result<Option<Account>, ApiError> {
-    let account = state.store.account_by_username(username.trim()).await?;
+    client: &str,
+) -> Result<Account, ApiError> {
+    let username = username.trim();
+    let now = state.now();
+    let since = now - FAILURE_WINDOW_SECONDS;
+    let by_account = state
+        .store
+        .login_failures_for_username(username, since)
+        .await?;
+    let by_client = state.store.login_failures_for_client(client, since).await?;
+    let locked_until = [
+        (by_account, MAX_FAILURES_PER_ACCOUNT),
+        (by_client, MAX_FAILURES_PER_CLIENT),
+    ]
+    .into_iter()
+    .filter(|(window, max)| window.count >= *max)
+    .filter_map(|(window, _)| {
+        window
+            .oldest_at
+            .map(|oldest| oldest + FAILURE_WINDOW_SECONDS)
+    })
+    .max();
+    if let Some(until) = locked_until {
+        tracing::warn!(
+            username,
+            client,
+            "password login refused: too many failures"
+        );
+        crate::audit::record(
+            state,
+            None,
+            None,
+            "login_locked",
+            &format!("account:{username}"),
+            &format!("client={client}"),
+        )
+        .await;
+        return Err(locked(until - now));
+    }
+    let account = state.store.account_by_username(username).await?;
     let usable = account.filter(|a| !a.disabled);
     let hash = usable.as_ref().map(|a| a.password_hash.clone());
-    if auth::verify_password(password, hash).await {
-        Ok(usable)
-    } else {
-        Ok(None)
+    // Without an account the check runs against a stand-in hash: answers take as long whether
+    // or not the name exists.
+    let verified = auth::verify_password(password, hash).await;
+    match usable {
+        Some(account) if verified => {
+            state.store.clear_login_failures(username, since).await?;
+            Ok(account)
+        }
+        maybe => {
+            state
+                .store
+                .record_login_failure(username, client, now)
+                .await?;
+            tracing::info!(username, client, "password login refused");
+            crate::audit::record(
+                state,
+                maybe.as_ref().map(|a| a.id),
+                maybe.as_ref().and_then(|a| a.org_id),
+                "login_failed",
+                &format!("account:{username}"),
+                &format!("client={client}"),
+            )
+            .await;
+            Err(invalid_credentials())
+        }
     }
+}
+
+fn locked(wait_seconds: i64) -> ApiError {
+    let minutes = (wait_seconds.max(1) + 59) / 60;
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "login_locked",
+        format!("登录失败次数过多，账号已暂时锁定，请 {minutes} 分钟后再试"),
+    )
 }
 
 pub(crate) fn invalid_credentials() -> ApiError {
@@ -124,14 +208,21 @@ pub(crate) fn invalid_credentials() -> ApiError {
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody, description = "用户名或密码错误")))]
 async fn login(
     State(state): State<AppState>,
+    client: auth::ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let Some(account) = authenticate(&state, &req.username, req.password).await? else {
-        tracing::info!("password login refused");
-        return Err(invalid_credentials());
-    };
+    let account = authenticate(&state, &req.username, req.password, &client.0).await?;
     let (token, session) = auth::start_session(&state, &account).await?;
     tracing::info!(account = account.id, "password login");
+    crate::audit::record(
+        &state,
+        Some(account.id),
+        account.org_id,
+        "login_succeeded",
+        &format!("account:{}", account.username),
+        "method=password",
+    )
+    .await;
     let body = LoginResponse {
         account: AccountView::from(&account),
         csrf_token: session.csrf_token,
@@ -148,10 +239,9 @@ async fn login(
 #[utoipa::path(delete, path = "/api/v1/session",
     responses((status = 204), (status = 401, body = ErrorBody)))]
 async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<Response, ApiError> {
-    state
-        .store
-        .delete_session(&user.0.session.token_hash)
-        .await?;
+    if let Some(session) = &user.session {
+        state.store.delete_session(&session.token_hash).await?;
+    }
     Ok((
         StatusCode::NO_CONTENT,
         [(SET_COOKIE, auth::session_cookie(&state, None))],

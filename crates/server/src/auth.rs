@@ -134,18 +134,33 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// The signed-in account of a request, put there by [`session_and_csrf`].
+/// The signed-in account of a request, put there by [`session_and_csrf`]: through a session
+/// cookie (browsers) or an API token (`Authorization: Bearer …`, scripts).
 #[derive(Debug, Clone)]
-pub struct CurrentUser(pub SessionWithAccount);
+pub struct CurrentUser {
+    pub account: Account,
+    /// `None` when the request came with an API token.
+    pub session: Option<Session>,
+}
 
 impl CurrentUser {
     pub fn account(&self) -> &Account {
-        &self.0.account
+        &self.account
     }
+    pub fn role(&self) -> certdesk_domain::Role {
+        self.account.role
+    }
+    /// The CSRF token pages embed in their forms (empty for API-token requests, which need none).
     pub fn csrf_token(&self) -> &str {
-        &self.0.session.csrf_token
+        self.session
+            .as_ref()
+            .map(|s| s.csrf_token.as_str())
+            .unwrap_or("")
     }
 }
+
+/// Prefix of API tokens, so that a leaked one is easy to recognise in logs and scanners.
+pub const API_TOKEN_PREFIX: &str = "cdk_";
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = ApiError;
@@ -173,6 +188,29 @@ pub async fn session_and_csrf(
     next: Next,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
+    // Scripts authenticate with an API token. No cookie is involved, so no CSRF check either.
+    if let Some(token) = bearer_token(&parts.headers) {
+        return match state
+            .store
+            .account_by_api_token(&token_hash(token), state.now())
+            .await
+        {
+            Ok(Some(account)) => {
+                parts.extensions.insert(CurrentUser {
+                    account,
+                    session: None,
+                });
+                next.run(Request::from_parts(parts, body)).await
+            }
+            Ok(None) => ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "API令牌无效或已吊销",
+            )
+            .into_response(),
+            Err(err) => ApiError::from(err).into_response(),
+        };
+    }
     let session = match cookie(&parts.headers, SESSION_COOKIE) {
         Some(token) => match state
             .store
@@ -228,10 +266,24 @@ pub async fn session_and_csrf(
     } else {
         body
     };
-    if let Some(session) = session {
-        parts.extensions.insert(CurrentUser(session));
+    if let Some(SessionWithAccount { session, account }) = session {
+        parts.extensions.insert(CurrentUser {
+            account,
+            session: Some(session),
+        });
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    Some(token.trim())
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {
@@ -248,4 +300,21 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
+}
+
+/// The client's address, as the connection shows it ("unknown" where there is none, as in
+/// tests that call the router directly).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".to_string()),
+        ))
+    }
 }

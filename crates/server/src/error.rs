@@ -43,6 +43,14 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "请先登录")
     }
 
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "您没有权限进行此操作")
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "请求的资源不存在")
     }

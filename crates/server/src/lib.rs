@@ -1,14 +1,18 @@
 //! certdesk's web side: the JSON API under `/api/v1/`, the server-rendered pages (zh-CN) and
 //! `/healthz`. The router is built by [`router`]; `certdesk serve` binds and runs it.
 
+mod accounts;
 pub mod api;
+mod audit;
 pub mod auth;
+mod authz;
+mod bindings;
 pub mod error;
 mod pages;
 mod pki_routes;
+pub mod routes;
 
 use axum::http::{HeaderName, Request};
-use axum::routing::get;
 use axum::Router;
 use certdesk_ca::CertificateAuthority;
 use certdesk_domain::Role;
@@ -65,33 +69,80 @@ impl AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Every route of the application with its action: the pages, the API, health, and the public
+/// PKI endpoints. The authorization test walks this list.
+pub fn route_table() -> Vec<routes::RouteSpec> {
+    let (_, mut specs) = app_routes().into_parts();
+    specs.extend(pki_routes::register(routes::Registry::new()).into_parts().1);
+    specs
+}
+
+fn app_routes() -> routes::Registry {
+    let registry =
+        routes::Registry::new().get("/healthz", certdesk_domain::Action::Health, healthz);
+    let registry = pages::register(registry);
+    let registry = accounts::register(registry);
+    let registry = bindings::register(registry);
+    api::register(registry)
+}
+
 /// The whole application: pages, API, health, with request ids, request logs and CSRF checks.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(pages::routes())
-        .nest("/api/v1", api::routes())
-        .route("/healthz", get(healthz))
+    let (app, _) = app_routes().into_parts();
+    let (pki, _) = pki_routes::register(routes::Registry::new()).into_parts();
+    app.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::session_and_csrf,
         ))
         // Public PKI endpoints: outside the session layer, so that OCSP pays no session lookup.
-        .merge(pki_routes::routes())
+        .merge(pki)
         .with_state(state)
         // Outermost: every log line of a request, and its response, carry the request id.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let request_id = request
-                .headers()
-                .get(&REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path())
-        })
-        // One line per answered request; the path is in the span, the query string never is.
-        .on_response(DefaultOnResponse::new().level(Level::INFO))
-        .on_failure(DefaultOnFailure::new().level(Level::WARN)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path())
+                })
+                // One line per answered request; the path is in the span, the query string never is.
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_failure(DefaultOnFailure::new().level(Level::WARN)),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if routes::is_api(uri.path()) {
+        error::ApiError::not_found().into_response()
+    } else {
+        pages::not_found_page().await
+    }
+}
+
+async fn method_not_allowed(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if routes::is_api(uri.path()) {
+        error::ApiError::new(
+            axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "该接口不支持此请求方法",
+        )
+        .into_response()
+    } else {
+        (
+            axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            "不支持此请求方法",
+        )
+            .into_response()
+    }
 }
 
 /// 200 when the database answers a query, 503 when it does not.

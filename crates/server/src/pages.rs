@@ -2,6 +2,7 @@
 
 use crate::api::{authenticate, AccountView};
 use crate::auth::{self, CurrentUser};
+use crate::routes::Registry;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{FromRequestParts, State};
@@ -9,23 +10,29 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::{Form, Router};
+use axum::Form;
+use certdesk_domain::Action;
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(overview))
-        .route("/login", get(login_page).post(login_submit))
-        .route("/logout", axum::routing::post(logout))
-        .route("/ca/apply", get(|u| section(u, Section::CaApply)))
-        .route("/ca/bindings", get(|u| section(u, Section::CaBindings)))
-        .route("/ca/renewals", get(|u| section(u, Section::CaRenewals)))
-        .route("/orders", get(|u| section(u, Section::Orders)))
-        .route("/invoices", get(|u| section(u, Section::Invoices)))
-        .route("/messages", get(|u| section(u, Section::Messages)))
-        .route("/static/app.css", get(stylesheet))
-        .fallback(not_found_page)
+pub(crate) fn register(registry: Registry) -> Registry {
+    use Action::*;
+    registry
+        .get("/", ViewWorkbench, overview)
+        .get("/login", ViewLoginPage, login_page)
+        .post("/login", LogIn, login_submit)
+        .post("/logout", LogOut, logout)
+        .get("/ca/apply", ViewWorkbench, |u| section(u, Section::CaApply))
+        .get("/ca/renewals", ViewWorkbench, |u| {
+            section(u, Section::CaRenewals)
+        })
+        .get("/orders", ViewWorkbench, |u| section(u, Section::Orders))
+        .get("/invoices", ViewWorkbench, |u| {
+            section(u, Section::Invoices)
+        })
+        .get("/messages", ViewWorkbench, |u| {
+            section(u, Section::Messages)
+        })
+        .get("/static/app.css", StaticAsset, stylesheet)
 }
 
 /// A signed-in user for a page; without one the browser is sent to the login page.
@@ -46,19 +53,27 @@ pub struct Chrome {
     pub account: AccountView,
     pub csrf: String,
     pub active: &'static str,
+    /// Menu entries shown only to roles the permission table lets in.
+    pub can_manage_accounts: bool,
+    pub can_bind: bool,
+    pub can_search_audit: bool,
 }
 
 impl Chrome {
-    fn new(user: &CurrentUser, active: &'static str) -> Self {
+    pub(crate) fn new(user: &CurrentUser, active: &'static str) -> Self {
+        let may = |action| certdesk_domain::permissions::reach(user.role(), action).is_some();
         Chrome {
             account: AccountView::from(user.account()),
             csrf: user.csrf_token().to_string(),
             active,
+            can_manage_accounts: may(Action::ListAccounts),
+            can_bind: may(Action::ListBindings),
+            can_search_audit: may(Action::SearchAudit),
         }
     }
 }
 
-fn render(template: &impl Template, status: StatusCode) -> Response {
+pub(crate) fn render(template: &impl Template, status: StatusCode) -> Response {
     match template.render() {
         Ok(html) => (status, [(CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(err) => {
@@ -130,7 +145,11 @@ struct LoginForm {
     password: String,
 }
 
-async fn login_submit(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+async fn login_submit(
+    State(state): State<AppState>,
+    client: auth::ClientAddr,
+    Form(form): Form<LoginForm>,
+) -> Response {
     if form.username.trim().is_empty() || form.password.is_empty() {
         return login_form(
             &state,
@@ -139,25 +158,28 @@ async fn login_submit(State(state): State<AppState>, Form(form): Form<LoginForm>
             StatusCode::BAD_REQUEST,
         );
     }
-    let account = match authenticate(&state, &form.username, form.password).await {
+    let account = match authenticate(&state, &form.username, form.password, &client.0).await {
         Ok(account) => account,
+        // Wrong password, or locked: the form again, with the reason and the name kept.
+        Err(err) if err.status.is_client_error() => {
+            return login_form(&state, form.username, Some(err.message), err.status);
+        }
         Err(err) => return err.into_response(),
-    };
-    let Some(account) = account else {
-        tracing::info!("password login refused");
-        let message = crate::api::invalid_credentials().message;
-        return login_form(
-            &state,
-            form.username,
-            Some(message),
-            StatusCode::UNAUTHORIZED,
-        );
     };
     let token = match auth::start_session(&state, &account).await {
         Ok((token, _)) => token,
         Err(err) => return err.into_response(),
     };
     tracing::info!(account = account.id, "password login");
+    crate::audit::record(
+        &state,
+        Some(account.id),
+        account.org_id,
+        "login_succeeded",
+        &format!("account:{}", account.username),
+        "method=password",
+    )
+    .await;
     let mut headers = HeaderMap::new();
     headers.append(SET_COOKIE, auth::session_cookie(&state, Some(&token)));
     (headers, Redirect::to("/")).into_response()
@@ -165,8 +187,10 @@ async fn login_submit(State(state): State<AppState>, Form(form): Form<LoginForm>
 
 async fn logout(State(state): State<AppState>, user: Option<CurrentUser>) -> Response {
     if let Some(user) = user {
-        if let Err(err) = state.store.delete_session(&user.0.session.token_hash).await {
-            return crate::error::ApiError::from(err).into_response();
+        if let Some(session) = &user.session {
+            if let Err(err) = state.store.delete_session(&session.token_hash).await {
+                return crate::error::ApiError::from(err).into_response();
+            }
         }
     }
     (
@@ -180,7 +204,6 @@ async fn logout(State(state): State<AppState>, user: Option<CurrentUser>) -> Res
 #[derive(Clone, Copy)]
 enum Section {
     CaApply,
-    CaBindings,
     CaRenewals,
     Orders,
     Invoices,
@@ -198,7 +221,6 @@ struct SectionPage {
 async fn section(PageUser(user): PageUser, which: Section) -> Response {
     let (active, title, summary) = match which {
         Section::CaApply => ("ca_apply", "CA证书申领", "在这里申领新的CA证书（介质版UKey或移动版），填写申领信息、完成身份核验、支付并跟踪审核与制证进度。"),
-        Section::CaBindings => ("ca_bindings", "CA绑定与解绑", "将CA证书绑定到平台账号后，即可用证书登录、签章和加解密投标文件。管理员可为本单位任一账号绑定，员工只能为自己绑定。"),
         Section::CaRenewals => ("ca_renewals", "CA续费与延期", "证书到期前3个月至到期后3个月内可以续费延期；续费不更换密钥，已加密的投标文件仍可解密。"),
         Section::Orders => ("orders", "订单", "查看所有业务单（新办、续费、补办、变更、解锁）的状态、处理时限和进度。"),
         Section::Invoices => ("invoices", "发票", "支付完成后可申请电子增值税发票，并管理最多5个发票抬头。"),
@@ -218,7 +240,7 @@ async fn section(PageUser(user): PageUser, which: Section) -> Response {
 #[template(path = "not_found.html")]
 struct NotFoundPage;
 
-async fn not_found_page() -> Response {
+pub(crate) async fn not_found_page() -> Response {
     render(&NotFoundPage, StatusCode::NOT_FOUND)
 }
 
@@ -231,4 +253,15 @@ async fn stylesheet() -> Response {
         include_str!("../../../web/static/app.css"),
     )
         .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "forbidden.html")]
+struct ForbiddenPage;
+
+/// The page for a refusal by the permission table.
+pub(crate) fn forbidden_page() -> String {
+    ForbiddenPage
+        .render()
+        .unwrap_or_else(|_| "您没有权限访问此页面".to_string())
 }

@@ -3,26 +3,25 @@
 //! and the OCSP responder (`POST /ocsp`, `GET /ocsp/{base64 request}`). These routes carry no
 //! session and no CSRF check: they are public and change nothing.
 
+use crate::routes::Registry;
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use base64::Engine;
 use certdesk_ca::{algorithm_from_slug, Algorithm};
+use certdesk_domain::Action;
 
 const OCSP_REQUEST_LIMIT: usize = 64 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/crl/{file}", get(crl))
-        .route("/ca/{file}", get(ca_certificate))
-        .route("/ocsp", post(ocsp_post))
-        .route("/ocsp/{*request}", get(ocsp_get))
-        .layer(DefaultBodyLimit::max(OCSP_REQUEST_LIMIT))
+pub(crate) fn register(registry: Registry) -> Registry {
+    registry
+        .get("/crl/{file}", Action::PublishPki, crl)
+        .get("/ca/{file}", Action::PublishPki, ca_certificate)
+        .post("/ocsp", Action::PublishPki, ocsp_post)
+        .get("/ocsp/{*request}", Action::PublishPki, ocsp_get)
 }
 
 fn not_found() -> Response {
@@ -97,6 +96,9 @@ fn ocsp_response(der: std::sync::Arc<[u8]>) -> Response {
 }
 
 async fn ocsp_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if body.len() > OCSP_REQUEST_LIMIT {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "OCSP request too large\n").into_response();
+    }
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -68,6 +68,15 @@ impl Store {
         rows.iter().map(token_from_row).collect()
     }
 
+    pub async fn api_token_by_id(&self, id: i64) -> Result<Option<ApiToken>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
     /// Revokes one of the account's own tokens; answers whether a live token was revoked.
     pub async fn revoke_api_token(
         &self,

@@ -1,0 +1,284 @@
+//! Certificates presented by key holders (certificate login, binding): is it from a CA we
+//! recognise — our own issuing CAs or a provider's imported CA (CA mutual recognition, 互认) —,
+//! within its validity, not revoked, and does its key sign our challenge?
+
+use crate::{unix_seconds, CaError, CertificateAuthority};
+use certdesk_pki::der::{Decode, Encode};
+use certdesk_pki::x509_cert::ext::pkix::SubjectKeyIdentifier;
+use certdesk_pki::x509_cert::Certificate;
+use certdesk_pki::{certificate_from_der_or_pem, verify_certificate_signature, Algorithm};
+use sha2::{Digest, Sha256};
+use std::time::SystemTime;
+
+const OID_SUBJECT_KEY_ID: &str = "2.5.29.14";
+const OID_ORGANIZATION: &str = "2.5.4.10";
+const OID_COMMON_NAME: &str = "2.5.4.3";
+const OID_SERIAL_NUMBER: &str = "2.5.4.5";
+
+/// A certificate a key holder showed us, with what the desk displays of it.
+#[derive(Debug, Clone)]
+pub struct PresentedCertificate {
+    pub certificate: Certificate,
+    pub der: Vec<u8>,
+    /// SHA-256 of the DER, hex: identifies the certificate across CAs.
+    pub fingerprint: String,
+    pub serial_hex: String,
+    /// CA锁ID: the subject key identifier, upper-case hex.
+    pub key_id: String,
+    /// The organisation (O), or the common name when there is no O.
+    pub subject_name: String,
+    /// The subject's serialNumber: for organisation certificates, the credit code.
+    pub subject_serial: Option<String>,
+    pub not_after: i64,
+    pub algorithm: Algorithm,
+}
+
+/// Who vouches for a presented certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recognition {
+    /// The CA provider whose CA issued it.
+    pub provider_id: i64,
+    /// Whether it is one of our own issuing CAs (we hold its revocation data).
+    pub ours: bool,
+}
+
+/// Why a presented certificate is refused. Messages are for users.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateProblem {
+    #[error("证书格式无效，无法读取")]
+    Malformed,
+    #[error("证书不是由平台认可的CA服务商签发的")]
+    UnrecognisedCa,
+    #[error("证书尚未生效")]
+    NotYetValid,
+    #[error("证书已过期（到期时间 {0}）")]
+    Expired(String),
+    #[error("证书已吊销，不能使用")]
+    Revoked,
+    #[error("签名验证失败：签名不是由该证书的私钥对本次挑战值生成的")]
+    BadSignature,
+}
+
+/// The message a key holder signs for a challenge: tied to its purpose so that a signature
+/// made to bind cannot be replayed to log in.
+pub fn challenge_message(purpose: &str, challenge_id: &str) -> String {
+    format!("certdesk:{purpose}:{challenge_id}")
+}
+
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Sha256::digest(der))
+}
+
+impl CertificateAuthority {
+    /// Parses and checks a presented certificate against the recognised CAs, its validity at
+    /// `now` and our revocation records.
+    pub async fn check_presented_certificate(
+        &self,
+        der_or_pem: &[u8],
+        now: SystemTime,
+    ) -> Result<(PresentedCertificate, Recognition), CheckError> {
+        let presented =
+            describe(der_or_pem).map_err(|_| CheckError::Problem(CertificateProblem::Malformed))?;
+        let recognition = self.recognise(&presented.certificate).await?;
+        let validity = presented.certificate.tbs_certificate().validity();
+        let not_before = validity.not_before.to_system_time();
+        let not_after = validity.not_after.to_system_time();
+        if now < not_before {
+            return Err(CheckError::Problem(CertificateProblem::NotYetValid));
+        }
+        if now > not_after {
+            return Err(CheckError::Problem(CertificateProblem::Expired(
+                format_time(presented.not_after),
+            )));
+        }
+        if recognition.ours {
+            let record = self
+                .store()
+                .certificate_by_serial(&presented.serial_hex)
+                .await
+                .map_err(CaError::from)?;
+            if record.is_some_and(|r| r.revoked_at.is_some()) {
+                return Err(CheckError::Problem(CertificateProblem::Revoked));
+            }
+        }
+        Ok((presented, recognition))
+    }
+
+    async fn recognise(&self, certificate: &Certificate) -> Result<Recognition, CheckError> {
+        let issuer = certificate.tbs_certificate().issuer();
+        let operated_here = self
+            .store()
+            .ca_providers()
+            .await
+            .map_err(CaError::from)?
+            .into_iter()
+            .find(|p| p.operated_here)
+            .map(|p| p.id);
+        for ca in self.cas() {
+            if ca.issuing_cert.tbs_certificate().subject() == issuer
+                && verify_certificate_signature(certificate, &ca.issuing_cert).is_ok()
+            {
+                let provider_id = operated_here.ok_or_else(|| {
+                    CaError::Corrupt("no provider is marked as operated here".into())
+                })?;
+                return Ok(Recognition {
+                    provider_id,
+                    ours: true,
+                });
+            }
+        }
+        for imported in self.store().provider_cas().await.map_err(CaError::from)? {
+            let Ok(ca_cert) = Certificate::from_der(&imported.certificate_der) else {
+                continue;
+            };
+            if ca_cert.tbs_certificate().subject() == issuer
+                && verify_certificate_signature(certificate, &ca_cert).is_ok()
+            {
+                return Ok(Recognition {
+                    provider_id: imported.provider_id,
+                    ours: false,
+                });
+            }
+        }
+        Err(CheckError::Problem(CertificateProblem::UnrecognisedCa))
+    }
+}
+
+/// Checks that `signature` (DER, as UKeys and OpenSSL produce) over the challenge message was
+/// made by the certificate's key: SM2 with SM3 and the default ID, or ECDSA P-256 with SHA-256.
+pub fn verify_challenge_signature(
+    presented: &PresentedCertificate,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), CertificateProblem> {
+    let spki = presented
+        .certificate
+        .tbs_certificate()
+        .subject_public_key_info();
+    presented
+        .algorithm
+        .verify(
+            spki,
+            &presented.algorithm.signature_algorithm_identifier(),
+            message,
+            signature,
+        )
+        .map_err(|_| CertificateProblem::BadSignature)
+}
+
+/// Why a check did not pass: the certificate's fault, or ours.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Problem(CertificateProblem),
+    #[error(transparent)]
+    Internal(#[from] CaError),
+}
+
+/// Reads what the desk shows of a certificate.
+pub fn describe(der_or_pem: &[u8]) -> Result<PresentedCertificate, CaError> {
+    let certificate = certificate_from_der_or_pem(der_or_pem)?;
+    let der = certificate
+        .to_der()
+        .map_err(|e| CaError::Corrupt(e.to_string()))?;
+    let tbs = certificate.tbs_certificate();
+    let algorithm = Algorithm::of_public_key(tbs.subject_public_key_info())?;
+    let attribute = |oid: &str| {
+        tbs.subject()
+            .iter()
+            .find(|atv| atv.oid.to_string() == oid)
+            .and_then(|atv| {
+                // Directory strings of any kind, read as text.
+                atv.value.decode_as::<String>().ok().or_else(|| {
+                    certdesk_pki::der::asn1::PrintableStringRef::try_from(&atv.value)
+                        .ok()
+                        .map(|s| s.as_str().to_string())
+                })
+            })
+    };
+    let subject_name = attribute(OID_ORGANIZATION)
+        .or_else(|| attribute(OID_COMMON_NAME))
+        .unwrap_or_default();
+    let subject_serial = attribute(OID_SERIAL_NUMBER);
+    let key_id = tbs
+        .extensions()
+        .into_iter()
+        .flatten()
+        .find(|ext| ext.extn_id.to_string() == OID_SUBJECT_KEY_ID)
+        .and_then(|ext| SubjectKeyIdentifier::from_der(ext.extn_value.as_bytes()).ok())
+        .map(|ski| hex::encode_upper(ski.0.as_bytes()))
+        .unwrap_or_else(|| {
+            // No SKI: the first 20 bytes of the key's SHA-256 stand in.
+            let key = tbs.subject_public_key_info().subject_public_key.raw_bytes();
+            hex::encode_upper(&Sha256::digest(key)[..20])
+        });
+    let not_after = unix_seconds(tbs.validity().not_after.to_system_time());
+    Ok(PresentedCertificate {
+        fingerprint: fingerprint(&der),
+        serial_hex: hex::encode(tbs.serial_number().as_bytes()),
+        key_id,
+        subject_name,
+        subject_serial,
+        not_after,
+        algorithm,
+        der,
+        certificate,
+    })
+}
+
+/// Beijing time, as users read dates.
+pub fn format_time(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| unix.to_string())
+}
+
+/// Adds a provider's CA certificate to the recognised ones. Only CA certificates
+/// (basicConstraints CA:true) are taken.
+pub async fn import_provider_ca(
+    store: &certdesk_store::Store,
+    provider_id: i64,
+    der_or_pem: &[u8],
+    now: i64,
+) -> Result<certdesk_store::ProviderCa, CaError> {
+    use certdesk_pki::x509_cert::ext::pkix::BasicConstraints;
+    let certificate = certificate_from_der_or_pem(der_or_pem)?;
+    let is_ca = certificate
+        .tbs_certificate()
+        .extensions()
+        .into_iter()
+        .flatten()
+        .find(|ext| ext.extn_id.to_string() == "2.5.29.19")
+        .and_then(|ext| BasicConstraints::from_der(ext.extn_value.as_bytes()).ok())
+        .is_some_and(|bc| bc.ca);
+    if !is_ca {
+        return Err(CaError::Refused(
+            "这不是CA证书（basicConstraints 没有 CA:TRUE）".into(),
+        ));
+    }
+    let der = certificate
+        .to_der()
+        .map_err(|e| CaError::Corrupt(e.to_string()))?;
+    let subject = certificate.tbs_certificate().subject().to_string();
+    let not_after = unix_seconds(
+        certificate
+            .tbs_certificate()
+            .validity()
+            .not_after
+            .to_system_time(),
+    );
+    Ok(store
+        .add_provider_ca(&certdesk_store::NewProviderCa {
+            provider_id,
+            subject: &subject,
+            fingerprint: &fingerprint(&der),
+            certificate_der: &der,
+            not_after,
+            created_at: now,
+        })
+        .await?)
+}

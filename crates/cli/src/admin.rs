@@ -1,0 +1,74 @@
+//! `certdesk admin`: platform settings for the system admin's scripts.
+
+use crate::database::{open_store, DataArgs};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// CA providers (CA服务商).
+    #[command(subcommand)]
+    CaProvider(ProviderCommand),
+}
+
+#[derive(Subcommand)]
+enum ProviderCommand {
+    /// List the providers and their hotlines.
+    List,
+    /// Recognise a provider's CA certificate, so that its certificates can bind and log in.
+    ImportCa {
+        /// The provider's name, as `certdesk admin ca-provider list` shows it (e.g. CFCA)
+        #[arg(long)]
+        provider: String,
+        /// The CA certificate (PEM or DER)
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+    },
+}
+
+pub fn run(args: AdminArgs) -> Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(async {
+            if args.data.database_url.is_none() && !args.data.data_dir.join("certdesk.db").exists() {
+                anyhow::bail!("no certdesk database in {}: run `certdesk serve` or `certdesk ca init` first, or pass --data-dir", args.data.data_dir.display());
+            }
+            let store = open_store(&args.data.data_dir, args.data.database_url.as_deref()).await?;
+            let result = match args.command {
+                AdminCommand::CaProvider(ProviderCommand::List) => {
+                    for provider in store.ca_providers().await? {
+                        let here = if provider.operated_here { "（本平台）" } else { "" };
+                        println!("{}{here}\t{}\t{}", provider.name, provider.hotline, provider.media.join(","));
+                    }
+                    Ok(())
+                }
+                AdminCommand::CaProvider(ProviderCommand::ImportCa { provider, cert }) => {
+                    let bytes = std::fs::read(&cert).with_context(|| format!("cannot read {}", cert.display()))?;
+                    let found = store
+                        .ca_provider_by_name(&provider)
+                        .await?
+                        .with_context(|| format!("no CA provider named '{provider}': see `certdesk admin ca-provider list`"))?;
+                    let now = jiff::Timestamp::now().as_second();
+                    let imported = certdesk_ca::import_provider_ca(&store, found.id, &bytes, now)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot import {}: {e}", cert.display()))?;
+                    crate::audit_entry(&store, "ca_provider_ca_imported", &format!("provider:{}", found.id), &format!("subject={}", imported.subject)).await?;
+                    println!("imported {} for {}", imported.subject, found.name);
+                    Ok(())
+                }
+            };
+            store.close().await;
+            result
+        })
+}

@@ -1,0 +1,765 @@
+//! Organisations and accounts: registration with the first admin, employees and staff,
+//! password changes, API tokens. JSON API and pages share the functions at the top.
+
+use crate::api::{AccountView, ApiJson};
+use crate::auth::{self, CurrentUser};
+use crate::authz::{relation_to, require};
+use crate::error::{ApiError, ErrorBody};
+use crate::pages::{render, Chrome, PageUser};
+use crate::routes::Registry;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use certdesk_domain::{
+    validate_credit_code, validate_new_password, validate_username, Action, Relation, Role,
+};
+use certdesk_store::{NewAccount, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub(crate) fn register(registry: Registry) -> Registry {
+    use Action::*;
+    registry
+        .post("/api/v1/organisations", RegisterOrganisation, register_api)
+        .get("/api/v1/accounts", ListAccounts, list_accounts_api)
+        .post("/api/v1/accounts", CreateAccount, create_account_api)
+        .put(
+            "/api/v1/me/password",
+            ChangeOwnPassword,
+            change_password_api,
+        )
+        .get("/api/v1/tokens", ManageOwnApiTokens, list_tokens_api)
+        .post("/api/v1/tokens", ManageOwnApiTokens, create_token_api)
+        .delete(
+            "/api/v1/tokens/{token_id}",
+            ManageOwnApiTokens,
+            revoke_token_api,
+        )
+        .get("/register", RegisterOrganisation, register_page)
+        .post("/register", RegisterOrganisation, register_submit)
+        .get("/accounts", ListAccounts, accounts_page)
+        .post("/accounts", CreateAccount, create_account_submit)
+        .get("/account", ViewOwnAccount, account_page)
+        .post(
+            "/account/password",
+            ChangeOwnPassword,
+            change_password_submit,
+        )
+        .post("/account/tokens", ManageOwnApiTokens, create_token_submit)
+        .post(
+            "/account/tokens/{token_id}/revoke",
+            ManageOwnApiTokens,
+            revoke_token_submit,
+        )
+}
+
+fn field_error(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+}
+
+// --- shared rules -----------------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationRequest {
+    /// 单位名称
+    pub organisation_name: String,
+    /// 统一社会信用代码
+    pub credit_code: String,
+    /// 管理员登录用户名
+    pub admin_username: String,
+    /// 管理员姓名
+    pub admin_name: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrganisationView {
+    pub id: i64,
+    pub name: String,
+    /// Masked, e.g. `91****Y43`.
+    pub credit_code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RegistrationResponse {
+    pub organisation: OrganisationView,
+    pub account: AccountView,
+}
+
+async fn register_organisation(
+    state: &AppState,
+    req: RegistrationRequest,
+) -> Result<RegistrationResponse, ApiError> {
+    let name = req.organisation_name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(field_error(
+            "invalid_organisation_name",
+            "单位名称不能为空，且不超过100个字",
+        ));
+    }
+    let credit_code = validate_credit_code(&req.credit_code)
+        .map_err(|e| field_error("invalid_credit_code", e.to_string()))?;
+    let (username, display_name) =
+        check_new_account(&req.admin_username, &req.admin_name, &req.password)?;
+    let hash = auth::hash_password(req.password).await?;
+    let (organisation, account) = state
+        .store
+        .register_organisation(
+            name,
+            &credit_code,
+            &NewAccount {
+                username: &username,
+                display_name: &display_name,
+                role: Role::OrgAdmin,
+                org_id: None,
+                password_hash: &hash,
+                created_at: state.now(),
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict("credit_code") => ApiError::conflict(
+                "organisation_exists",
+                "该统一社会信用代码已注册，请由本单位管理员登录，或联系客服",
+            ),
+            StoreError::Conflict("username") => {
+                ApiError::conflict("username_taken", "该用户名已被使用，请换一个")
+            }
+            other => other.into(),
+        })?;
+    crate::audit::record(
+        state,
+        Some(account.id),
+        Some(organisation.id),
+        "organisation_registered",
+        &format!("organisation:{}", organisation.id),
+        &format!(
+            "credit_code={}",
+            certdesk_domain::audit::mask_credit_code(&credit_code)
+        ),
+    )
+    .await;
+    Ok(RegistrationResponse {
+        organisation: OrganisationView {
+            id: organisation.id,
+            name: organisation.name,
+            credit_code: certdesk_domain::audit::mask_credit_code(&organisation.credit_code),
+        },
+        account: AccountView::from(&account),
+    })
+}
+
+/// Checks a new account's name, holder's name and password; answers them trimmed.
+fn check_new_account(
+    username: &str,
+    display_name: &str,
+    password: &str,
+) -> Result<(String, String), ApiError> {
+    let username = username.trim();
+    validate_username(username).map_err(|e| field_error("invalid_username", e.to_string()))?;
+    let display_name = display_name.trim();
+    if display_name.is_empty() || display_name.chars().count() > 50 {
+        return Err(field_error("invalid_name", "姓名不能为空，且不超过50个字"));
+    }
+    validate_new_password(password).map_err(|e| field_error("weak_password", e.to_string()))?;
+    Ok((username.to_string(), display_name.to_string()))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccountRequest {
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+    /// For the system admin: platform_operator, ca_officer or system_admin. Organisation
+    /// admins create employees and may leave it out.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// Where new accounts of this actor go: the actor's organisation (employees), or the platform
+/// (staff, for the system admin).
+fn account_scope(user: &CurrentUser) -> Relation {
+    relation_to(user, None, user.account().org_id)
+}
+
+async fn create_account(
+    state: &AppState,
+    user: &CurrentUser,
+    req: NewAccountRequest,
+) -> Result<AccountView, ApiError> {
+    require(user, Action::CreateAccount, account_scope(user))?;
+    let (username, display_name) =
+        check_new_account(&req.username, &req.display_name, &req.password)?;
+    let role = match (user.role(), req.role.as_deref()) {
+        (Role::OrgAdmin, None | Some("employee")) => Role::Employee,
+        (Role::OrgAdmin, Some(_)) => {
+            return Err(field_error(
+                "invalid_role",
+                "机构管理员只能创建其他员工账号",
+            ))
+        }
+        (_, Some(role)) => match role.parse::<Role>() {
+            Ok(role) if role.is_staff() => role,
+            _ => {
+                return Err(field_error(
+                    "invalid_role",
+                    "请选择平台审核员、CA审核员或系统管理员",
+                ))
+            }
+        },
+        (_, None) => return Err(field_error("invalid_role", "请选择要创建的账号角色")),
+    };
+    let hash = auth::hash_password(req.password).await?;
+    let account = state
+        .store
+        .create_account(&NewAccount {
+            username: &username,
+            display_name: &display_name,
+            role,
+            org_id: if role.is_staff() {
+                None
+            } else {
+                user.account().org_id
+            },
+            password_hash: &hash,
+            created_at: state.now(),
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                ApiError::conflict("username_taken", "该用户名已被使用，请换一个")
+            }
+            other => other.into(),
+        })?;
+    crate::audit::record(
+        state,
+        Some(user.account().id),
+        user.account().org_id,
+        "account_created",
+        &format!("account:{}", account.id),
+        &format!("role={}", role.as_str()),
+    )
+    .await;
+    Ok(AccountView::from(&account))
+}
+
+async fn list_accounts(state: &AppState, user: &CurrentUser) -> Result<Vec<AccountView>, ApiError> {
+    require(user, Action::ListAccounts, account_scope(user))?;
+    let accounts = state.store.accounts_of(user.account().org_id).await?;
+    Ok(accounts.iter().map(AccountView::from).collect())
+}
+
+async fn change_password(
+    state: &AppState,
+    user: &CurrentUser,
+    current: String,
+    new: String,
+) -> Result<(), ApiError> {
+    require(user, Action::ChangeOwnPassword, Relation::OwnAccount)?;
+    validate_new_password(&new).map_err(|e| field_error("weak_password", e.to_string()))?;
+    if !auth::verify_password(current, Some(user.account().password_hash.clone())).await {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_password",
+            "当前密码不正确",
+        ));
+    }
+    let hash = auth::hash_password(new).await?;
+    state
+        .store
+        .set_password_hash(user.account().id, &hash)
+        .await?;
+    crate::audit::record(
+        state,
+        Some(user.account().id),
+        user.account().org_id,
+        "password_changed",
+        &format!("account:{}", user.account().id),
+        "",
+    )
+    .await;
+    Ok(())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiTokenView {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewApiToken {
+    pub id: i64,
+    pub name: String,
+    /// Shown this once; keep it secret. Send as `Authorization: Bearer …`.
+    pub token: String,
+}
+
+async fn create_token(
+    state: &AppState,
+    user: &CurrentUser,
+    name: &str,
+) -> Result<NewApiToken, ApiError> {
+    require(user, Action::ManageOwnApiTokens, Relation::OwnAccount)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 50 {
+        return Err(field_error(
+            "invalid_token_name",
+            "请为令牌起一个不超过50个字的名称，例如“夜间导出脚本”",
+        ));
+    }
+    let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::random_token());
+    let stored = state
+        .store
+        .create_api_token(
+            user.account().id,
+            name,
+            &auth::token_hash(&token),
+            state.now(),
+        )
+        .await?;
+    crate::audit::record(
+        state,
+        Some(user.account().id),
+        user.account().org_id,
+        "api_token_created",
+        &format!("api_token:{}", stored.id),
+        "",
+    )
+    .await;
+    Ok(NewApiToken {
+        id: stored.id,
+        name: stored.name,
+        token,
+    })
+}
+
+async fn revoke_token(state: &AppState, user: &CurrentUser, token_id: i64) -> Result<(), ApiError> {
+    let token = state
+        .store
+        .api_token_by_id(token_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let owner = state
+        .store
+        .account_by_id(token.account_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    require(
+        user,
+        Action::ManageOwnApiTokens,
+        relation_to(user, Some(owner.id), owner.org_id),
+    )?;
+    state
+        .store
+        .revoke_api_token(user.account().id, token_id, state.now())
+        .await?;
+    crate::audit::record(
+        state,
+        Some(user.account().id),
+        user.account().org_id,
+        "api_token_revoked",
+        &format!("api_token:{token_id}"),
+        "",
+    )
+    .await;
+    Ok(())
+}
+
+// --- JSON API ---------------------------------------------------------------------------------
+
+/// Register an organisation with its first admin (机构管理员).
+#[utoipa::path(post, path = "/api/v1/organisations", request_body = RegistrationRequest,
+    responses((status = 201, body = RegistrationResponse), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn register_api(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RegistrationRequest>,
+) -> Result<Response, ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(register_organisation(&state, req).await?),
+    )
+        .into_response())
+}
+
+/// The accounts of the caller's organisation (organisation admin), or the staff (system admin).
+#[utoipa::path(get, path = "/api/v1/accounts", responses((status = 200, body = [AccountView]), (status = 403, body = ErrorBody)))]
+async fn list_accounts_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<AccountView>>, ApiError> {
+    Ok(Json(list_accounts(&state, &user).await?))
+}
+
+/// Create an employee (organisation admin) or a staff account (system admin).
+#[utoipa::path(post, path = "/api/v1/accounts", request_body = NewAccountRequest,
+    responses((status = 201, body = AccountView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_account_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<NewAccountRequest>,
+) -> Result<Response, ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(create_account(&state, &user, req).await?),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change the caller's password.
+#[utoipa::path(put, path = "/api/v1/me/password", request_body = PasswordChange,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn change_password_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    change_password(&state, &user, req.current_password, req.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's API tokens (never the tokens themselves).
+#[utoipa::path(get, path = "/api/v1/tokens", responses((status = 200, body = [ApiTokenView])))]
+async fn list_tokens_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<ApiTokenView>>, ApiError> {
+    Ok(Json(token_views(&state, &user).await?))
+}
+
+async fn token_views(state: &AppState, user: &CurrentUser) -> Result<Vec<ApiTokenView>, ApiError> {
+    require(user, Action::ManageOwnApiTokens, Relation::OwnAccount)?;
+    Ok(state
+        .store
+        .api_tokens_of(user.account().id)
+        .await?
+        .into_iter()
+        .map(|t| ApiTokenView {
+            id: t.id,
+            name: t.name,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            revoked: t.revoked_at.is_some(),
+        })
+        .collect())
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiTokenRequest {
+    pub name: String,
+}
+
+/// Create an API token for scripts; the token is in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = NewApiTokenRequest, responses((status = 201, body = NewApiToken)))]
+async fn create_token_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<NewApiTokenRequest>,
+) -> Result<Response, ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(create_token(&state, &user, &req.name).await?),
+    )
+        .into_response())
+}
+
+/// Revoke one of the caller's API tokens.
+#[utoipa::path(delete, path = "/api/v1/tokens/{token_id}", params(("token_id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn revoke_token_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(token_id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    revoke_token(&state, &user, token_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- pages ------------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    csrf: String,
+    error: Option<String>,
+    organisation_name: String,
+    credit_code: String,
+    admin_username: String,
+    admin_name: String,
+}
+
+/// The registration form, with a fresh pre-login CSRF token in its cookie and hidden field.
+fn registration_form(state: &AppState, page: RegisterPage, status: StatusCode) -> Response {
+    let mut response = render(&page, status);
+    response.headers_mut().append(
+        axum::http::header::SET_COOKIE,
+        auth::prelogin_csrf_cookie(state, &page.csrf),
+    );
+    response
+}
+
+async fn register_page(State(state): State<AppState>) -> Response {
+    let page = RegisterPage {
+        csrf: auth::random_token(),
+        error: None,
+        organisation_name: String::new(),
+        credit_code: String::new(),
+        admin_username: String::new(),
+        admin_name: String::new(),
+    };
+    registration_form(&state, page, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    organisation_name: String,
+    credit_code: String,
+    admin_username: String,
+    admin_name: String,
+    password: String,
+    password_again: String,
+}
+
+async fn register_submit(
+    State(state): State<AppState>,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    let again = |error: String, status| {
+        registration_form(
+            &state,
+            RegisterPage {
+                csrf: auth::random_token(),
+                error: Some(error),
+                organisation_name: form.organisation_name.clone(),
+                credit_code: form.credit_code.clone(),
+                admin_username: form.admin_username.clone(),
+                admin_name: form.admin_name.clone(),
+            },
+            status,
+        )
+    };
+    if form.password != form.password_again {
+        return again(
+            "两次输入的密码不一致".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    let req = RegistrationRequest {
+        organisation_name: form.organisation_name.clone(),
+        credit_code: form.credit_code.clone(),
+        admin_username: form.admin_username.clone(),
+        admin_name: form.admin_name.clone(),
+        password: form.password.clone(),
+    };
+    match register_organisation(&state, req).await {
+        Ok(_) => Redirect::to("/login?registered=1").into_response(),
+        Err(err) if err.status.is_client_error() => again(err.message, err.status),
+        Err(err) => err.into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "accounts.html")]
+struct AccountsPage {
+    chrome: Chrome,
+    accounts: Vec<AccountView>,
+    staff_roles: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+async fn accounts_view(
+    state: &AppState,
+    user: CurrentUser,
+    error: Option<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
+    match list_accounts(state, &user).await {
+        Ok(accounts) => {
+            let staff_roles = user.role() == Role::SystemAdmin;
+            render(
+                &AccountsPage {
+                    chrome: Chrome::new(&user, "accounts"),
+                    accounts,
+                    staff_roles,
+                    error,
+                    notice,
+                },
+                status,
+            )
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn accounts_page(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
+    accounts_view(&state, user, None, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct NewAccountForm {
+    username: String,
+    display_name: String,
+    password: String,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+async fn create_account_submit(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Form(form): Form<NewAccountForm>,
+) -> Response {
+    let req = NewAccountRequest {
+        username: form.username,
+        display_name: form.display_name,
+        password: form.password,
+        role: form.role.filter(|r| !r.is_empty()),
+    };
+    match create_account(&state, &user, req).await {
+        Ok(account) => {
+            accounts_view(
+                &state,
+                user,
+                None,
+                Some(format!(
+                    "已创建账号 {}（{}）",
+                    account.username, account.display_name
+                )),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(err) if err.status.is_client_error() => {
+            accounts_view(&state, user, Some(err.message), None, err.status).await
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    tokens: Vec<ApiTokenView>,
+    new_token: Option<String>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+async fn account_view(
+    state: &AppState,
+    user: CurrentUser,
+    new_token: Option<String>,
+    error: Option<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
+    match token_views(state, &user).await {
+        Ok(tokens) => render(
+            &AccountPage {
+                chrome: Chrome::new(&user, "account"),
+                tokens,
+                new_token,
+                error,
+                notice,
+            },
+            status,
+        ),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn account_page(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
+    account_view(&state, user, None, None, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    new_password_again: String,
+}
+
+async fn change_password_submit(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    if form.new_password != form.new_password_again {
+        return account_view(
+            &state,
+            user,
+            None,
+            Some("两次输入的新密码不一致".into()),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match change_password(&state, &user, form.current_password, form.new_password).await {
+        Ok(()) => {
+            account_view(
+                &state,
+                user,
+                None,
+                None,
+                Some("密码已修改".into()),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(err) if err.status.is_client_error() => {
+            account_view(&state, user, None, Some(err.message), None, err.status).await
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    name: String,
+}
+
+async fn create_token_submit(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    match create_token(&state, &user, &form.name).await {
+        Ok(token) => {
+            account_view(&state, user, Some(token.token), None, None, StatusCode::OK).await
+        }
+        Err(err) if err.status.is_client_error() => {
+            account_view(&state, user, None, Some(err.message), None, err.status).await
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn revoke_token_submit(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(token_id): Path<i64>,
+) -> Response {
+    match revoke_token(&state, &user, token_id).await {
+        Ok(()) => Redirect::to("/account").into_response(),
+        Err(err) => err.into_response(),
+    }
+}

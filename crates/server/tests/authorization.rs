@@ -1,0 +1,400 @@
+//! Walks every route × every role (and no account) × own/other organisation, and checks the
+//! answer against the permission table of certdesk-domain. Routes can only be registered with
+//! an action, so a route without a row in the table cannot exist; the OpenAPI document is
+//! checked against the route table too.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use certdesk_domain::permissions::{access, authorize, reach, Access, Refusal, Relation};
+use certdesk_domain::Role;
+use certdesk_server::{bootstrap_admin, route_table, router, AppState, ServerConfig};
+use certdesk_store::testing::sqlite_store;
+use certdesk_store::{Account, NewAccount, NewBinding, Store};
+use http_body_util::BodyExt;
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+
+struct Actor {
+    label: &'static str,
+    /// `None`: no account at all.
+    account: Option<Account>,
+    token: Option<String>,
+}
+
+struct World {
+    router: Router,
+    store: Store,
+    org_a: i64,
+    org_b: i64,
+    a_employee: Account,
+    b_employee: Account,
+    b_admin: Account,
+    provider_id: i64,
+    _dir: tempfile::TempDir,
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+async fn account(store: &Store, username: &str, role: Role, org_id: Option<i64>) -> Account {
+    store
+        .create_account(&NewAccount {
+            username,
+            display_name: username,
+            role,
+            org_id,
+            password_hash: "x",
+            created_at: 0,
+        })
+        .await
+        .unwrap()
+}
+
+async fn with_token(store: &Store, label: &'static str, account: Account) -> Actor {
+    let token = format!("cdk_test_{}", account.username);
+    store
+        .create_api_token(account.id, "authz", &hash(&token), 0)
+        .await
+        .unwrap();
+    Actor {
+        label,
+        account: Some(account),
+        token: Some(token),
+    }
+}
+
+async fn world() -> (World, Vec<Actor>) {
+    let (store, dir) = sqlite_store().await;
+    let passphrase = zeroize::Zeroizing::new("authz-test-passphrase".to_string());
+    certdesk_ca::ensure_hierarchies(&store, &passphrase, "authz")
+        .await
+        .unwrap();
+    let ca = certdesk_ca::CertificateAuthority::open(
+        store.clone(),
+        "http://127.0.0.1:8080",
+        &passphrase,
+    )
+    .await
+    .unwrap();
+    bootstrap_admin(&store, Some("authz-admin-pass-1".into()))
+        .await
+        .unwrap();
+    let admin = |username| NewAccount {
+        username,
+        display_name: username,
+        role: Role::OrgAdmin,
+        org_id: None,
+        password_hash: "x",
+        created_at: 0,
+    };
+    let (org_a, a_admin) = store
+        .register_organisation("甲公司", "91350100M000100Y43", &admin("a_admin"))
+        .await
+        .unwrap();
+    let (org_b, b_admin) = store
+        .register_organisation("乙公司", "91110108MA01W4JK2X", &admin("b_admin"))
+        .await
+        .unwrap();
+    let a_employee = account(&store, "a_employee", Role::Employee, Some(org_a.id)).await;
+    let b_employee = account(&store, "b_employee", Role::Employee, Some(org_b.id)).await;
+    let operator = account(&store, "operator", Role::PlatformOperator, None).await;
+    let officer = account(&store, "officer", Role::CaOfficer, None).await;
+    let sysadmin = store.account_by_username("admin").await.unwrap().unwrap();
+    let provider_id = store.ca_providers().await.unwrap()[1].id;
+    let actors = vec![
+        Actor {
+            label: "anonymous",
+            account: None,
+            token: None,
+        },
+        with_token(&store, "org admin", a_admin).await,
+        with_token(&store, "employee", a_employee.clone()).await,
+        with_token(&store, "platform operator", operator).await,
+        with_token(&store, "CA officer", officer).await,
+        with_token(&store, "system admin", sysadmin).await,
+    ];
+    let state = AppState::new(
+        store.clone(),
+        std::sync::Arc::new(ca),
+        ServerConfig::new("http://127.0.0.1:8080".into(), 3600),
+    );
+    let world = World {
+        router: router(state),
+        store,
+        org_a: org_a.id,
+        org_b: org_b.id,
+        a_employee,
+        b_employee,
+        b_admin,
+        provider_id,
+        _dir: dir,
+    };
+    (world, actors)
+}
+
+/// An object a path parameter names, and whose it is.
+struct Object {
+    id: String,
+    owner_account: Option<i64>,
+    owner_org: Option<i64>,
+}
+
+async fn binding_for(world: &World, account: &Account, org_id: i64) -> Object {
+    let fingerprint = format!("{:064x}", rand_u64());
+    let binding = world
+        .store
+        .create_binding(&NewBinding {
+            account_id: account.id,
+            org_id,
+            provider_id: world.provider_id,
+            fingerprint: &fingerprint,
+            serial_hex: "01",
+            key_id: "AA",
+            subject_name: "x",
+            not_after: i64::MAX / 2,
+            certificate_der: &[0x30],
+            bound_by: account.id,
+            bound_at: 0,
+        })
+        .await
+        .unwrap();
+    Object {
+        id: binding.id.to_string(),
+        owner_account: Some(account.id),
+        owner_org: Some(org_id),
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+async fn token_of(world: &World, account: &Account) -> Object {
+    let token = world
+        .store
+        .create_api_token(
+            account.id,
+            "victim",
+            &format!("{:064x}", rand_u64() + 1_000_000),
+            0,
+        )
+        .await
+        .unwrap();
+    Object {
+        id: token.id.to_string(),
+        owner_account: Some(account.id),
+        owner_org: account.org_id,
+    }
+}
+
+/// The object for a route's path parameter: in the actor's organisation ("own") or another.
+async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Option<Object> {
+    let me = actor.account.as_ref();
+    if path.contains("{binding_id}") {
+        return Some(if own {
+            // An employee's own binding; for everyone else, an employee's binding in organisation A.
+            binding_for(world, &world.a_employee, world.org_a).await
+        } else {
+            binding_for(world, &world.b_employee, world.org_b).await
+        });
+    }
+    if path.contains("{token_id}") {
+        return Some(match (own, me) {
+            (true, Some(me)) => token_of(world, me).await,
+            _ => token_of(world, &world.b_admin).await,
+        });
+    }
+    if path.contains("{provider_id}") {
+        return Some(Object {
+            id: world.provider_id.to_string(),
+            owner_account: None,
+            owner_org: None,
+        });
+    }
+    None
+}
+
+/// The relation, written independently of the server's: the spec of "own" and "other".
+fn relation(actor: &Account, object: &Object) -> Relation {
+    if object.owner_account == Some(actor.id) {
+        Relation::OwnAccount
+    } else {
+        match (object.owner_org, actor.org_id) {
+            (None, _) => Relation::Platform,
+            (Some(theirs), Some(mine)) if theirs == mine => Relation::OwnOrganisation,
+            _ => Relation::OtherOrganisation,
+        }
+    }
+}
+
+fn concrete_path(path: &str, object: Option<&Object>) -> String {
+    let mut out = path.to_string();
+    if let Some(object) = object {
+        for param in ["{binding_id}", "{token_id}", "{provider_id}"] {
+            out = out.replace(param, &object.id);
+        }
+    }
+    let file = if path.starts_with("/ca/") {
+        "sm2.cer"
+    } else {
+        "sm2.crl"
+    };
+    out.replace("{file}", file).replace("{*request}", "MAA=")
+}
+
+#[derive(Debug, PartialEq)]
+enum Expected {
+    Allowed,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_as_the_permission_table_says() {
+    let (world, actors) = world().await;
+    let routes = route_table();
+    assert!(routes.len() >= 40, "{} routes", routes.len());
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for route in &routes {
+        for actor in &actors {
+            for own in [true, false] {
+                let object = object_for(&world, route.path, actor, own).await;
+                if object.is_none() && !own {
+                    continue; // No object: "own" and "other" are the same request.
+                }
+                let expected = match (access(route.action), &actor.account) {
+                    (Access::Public, _) => Expected::Allowed,
+                    (Access::Granted(_), None) => Expected::Unauthenticated,
+                    (Access::Granted(_), Some(account)) => {
+                        match reach(account.role, route.action) {
+                            None => Expected::Forbidden,
+                            Some(_) => match &object {
+                                None => Expected::Allowed,
+                                Some(object) => match authorize(
+                                    account.role,
+                                    route.action,
+                                    relation(account, object),
+                                ) {
+                                    Ok(()) => Expected::Allowed,
+                                    Err(Refusal::Forbidden) => Expected::Forbidden,
+                                    Err(Refusal::NotFound) => Expected::NotFound,
+                                },
+                            },
+                        }
+                    }
+                };
+                let uri = concrete_path(route.path, object.as_ref());
+                let mut request = Request::builder().method(route.method.clone()).uri(&uri);
+                if let Some(token) = &actor.token {
+                    request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+                }
+                let body = if matches!(route.method, Method::POST | Method::PUT) {
+                    request = request.header(header::CONTENT_TYPE, "application/json");
+                    Body::from("{}")
+                } else {
+                    Body::empty()
+                };
+                let response = world
+                    .router
+                    .clone()
+                    .oneshot(request.body(body).unwrap())
+                    .await
+                    .unwrap();
+                let status = response.status();
+                let location = response
+                    .headers()
+                    .get(header::LOCATION)
+                    .map(|v| v.to_str().unwrap().to_string());
+                let text = String::from_utf8_lossy(
+                    &response.into_body().collect().await.unwrap().to_bytes(),
+                )
+                .into_owned();
+                let api = uri.starts_with("/api/");
+                let ok = match expected {
+                    Expected::Allowed => !matches!(
+                        status,
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+                    ),
+                    Expected::Unauthenticated if api => status == StatusCode::UNAUTHORIZED,
+                    Expected::Unauthenticated => {
+                        status == StatusCode::SEE_OTHER && location.as_deref() == Some("/login")
+                    }
+                    Expected::Forbidden => status == StatusCode::FORBIDDEN,
+                    Expected::NotFound => status == StatusCode::NOT_FOUND,
+                };
+                checked += 1;
+                if !ok {
+                    failures.push(format!(
+                        "{} {} as {} ({} org): expected {:?}, got {} {}",
+                        route.method,
+                        uri,
+                        actor.label,
+                        if own { "own" } else { "other" },
+                        expected,
+                        status,
+                        text.chars().take(160).collect::<String>()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} checks failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Organisation B's objects were never touched by organisation A's accounts.
+    let _ = world.org_b;
+}
+
+#[test]
+fn routes_are_registered_once_and_the_api_is_documented() {
+    let routes = route_table();
+    let mut seen = std::collections::HashSet::new();
+    for route in &routes {
+        assert!(
+            seen.insert((route.method.clone(), route.path)),
+            "{} {} registered twice",
+            route.method,
+            route.path
+        );
+    }
+    let doc =
+        serde_json::to_value(<certdesk_server::api::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+    let documented: std::collections::HashSet<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| format!("{} {}", method.to_uppercase(), path))
+        })
+        .collect();
+    for route in routes
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v1/") && r.path != "/api/v1/openapi.json")
+    {
+        let key = format!("{} {}", route.method, route.path);
+        assert!(
+            documented.contains(&key),
+            "{key} is not in the OpenAPI document"
+        );
+    }
+    for key in &documented {
+        assert!(
+            routes
+                .iter()
+                .any(|r| format!("{} {}", r.method, r.path) == *key),
+            "{key} is documented but not routed"
+        );
+    }
+}
