@@ -1,0 +1,502 @@
+//! Certificate login, binding through the API, CA mutual recognition, and password throttling.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use base64::Engine;
+use certdesk_ca::{CertificateAuthority, IssueRequest};
+use certdesk_domain::Role;
+use certdesk_pki::x509_cert::name::Name;
+use certdesk_pki::{make_csr, Algorithm, LeafProfile, Signer, SoftwareKey};
+use certdesk_server::{router, AppState, ServerConfig};
+use certdesk_store::testing::sqlite_store;
+use certdesk_store::{NewAccount, Store};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::str::FromStr;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const CREDIT_CODE: &str = "91350100M000100Y43";
+const PASSWORD: &str = "org-admin-pass-1";
+
+struct App {
+    router: Router,
+    store: Store,
+    ca: Arc<CertificateAuthority>,
+    _dir: tempfile::TempDir,
+}
+
+async fn app() -> App {
+    let (store, dir) = sqlite_store().await;
+    let passphrase = zeroize::Zeroizing::new("cert-test-passphrase".to_string());
+    certdesk_ca::ensure_hierarchies(&store, &passphrase, "cert test")
+        .await
+        .unwrap();
+    let ca = Arc::new(
+        CertificateAuthority::open(store.clone(), "http://127.0.0.1:8080", &passphrase)
+            .await
+            .unwrap(),
+    );
+    let state = AppState::new(
+        store.clone(),
+        ca.clone(),
+        ServerConfig::new("http://127.0.0.1:8080".into(), 3600),
+    );
+    App {
+        router: router(state),
+        store,
+        ca,
+        _dir: dir,
+    }
+}
+
+async fn call(
+    app: &App,
+    method: &str,
+    uri: &str,
+    auth: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = auth {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let body = if body.is_null() {
+        Body::empty()
+    } else {
+        Body::from(body.to_string())
+    };
+    let response = app
+        .router
+        .clone()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Registers the organisation and answers an API token of its admin.
+async fn organisation_admin(app: &App) -> String {
+    let (status, body) = call(
+        app,
+        "POST",
+        "/api/v1/organisations",
+        None,
+        json!({
+            "organisation_name": "福州测试科技有限公司", "credit_code": CREDIT_CODE,
+            "admin_username": "fz.admin", "admin_name": "张经理", "password": PASSWORD,
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["organisation"]["credit_code"], "91****Y43",
+        "the credit code is shown masked"
+    );
+    let (status, session) = call(
+        app,
+        "POST",
+        "/api/v1/session",
+        None,
+        json!({"username": "fz.admin", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let account = app
+        .store
+        .account_by_username("fz.admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let token = "cdk_certificates_test_token";
+    app.store
+        .create_api_token(
+            account.id,
+            "test",
+            &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes())),
+            0,
+        )
+        .await
+        .unwrap();
+    token.to_string()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A key holder: its key and the certificate our CA issued for it.
+async fn key_holder(app: &App, algorithm: Algorithm) -> (SoftwareKey, String, String) {
+    let key = SoftwareKey::generate(algorithm).unwrap();
+    let csr = make_csr(&key, Name::from_str("CN=ukey").unwrap()).unwrap();
+    let issued = app
+        .ca
+        .issue(&IssueRequest {
+            csr: &csr,
+            profile: LeafProfile::Sign,
+            org_name: "福州测试科技有限公司",
+            credit_code: CREDIT_CODE,
+            validity_days: 365,
+        })
+        .await
+        .unwrap();
+    (key, issued.pem, issued.record.serial_hex)
+}
+
+async fn challenge(app: &App, path: &str, auth: Option<&str>) -> (String, String) {
+    let (status, body) = call(app, "POST", path, auth, Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (
+        body["challenge_id"].as_str().unwrap().to_string(),
+        body["message"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn bind(
+    app: &App,
+    token: &str,
+    account_id: i64,
+    key: &SoftwareKey,
+    certificate: &str,
+) -> (StatusCode, Value) {
+    let (id, message) = challenge(app, "/api/v1/bindings/challenge", Some(token)).await;
+    call(
+        app,
+        "POST",
+        "/api/v1/bindings",
+        Some(token),
+        json!({
+            "account_id": account_id, "challenge_id": id, "certificate": certificate,
+            "signature": b64(&key.sign(message.as_bytes()).unwrap()),
+        }),
+    )
+    .await
+}
+
+async fn certificate_login(
+    app: &App,
+    key: &SoftwareKey,
+    certificate: &str,
+) -> (StatusCode, Value, String) {
+    let (id, message) = challenge(app, "/api/v1/session/challenge", None).await;
+    let signature = b64(&key.sign(message.as_bytes()).unwrap());
+    let (status, body) = call(
+        app,
+        "POST",
+        "/api/v1/session/certificate",
+        None,
+        json!({"challenge_id": id, "certificate": certificate, "signature": signature}),
+    )
+    .await;
+    (status, body, signature)
+}
+
+#[tokio::test]
+async fn certificate_login_with_sm2_and_p256_keys_and_its_refusals() {
+    let app = app().await;
+    let token = organisation_admin(&app).await;
+    let admin_id = app
+        .store
+        .account_by_username("fz.admin")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    for algorithm in Algorithm::ALL {
+        let (key, certificate, serial) = key_holder(&app, algorithm).await;
+
+        // Not bound yet: refused, with the reason.
+        let (status, body, _) = certificate_login(&app, &key, &certificate).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("certificate_unbound")),
+            "{body}"
+        );
+
+        let (status, body) = bind(&app, &token, admin_id, &key, &certificate).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["provider"], "certdesk CA（本平台）");
+
+        let (status, body, _) = certificate_login(&app, &key, &certificate).await;
+        assert_eq!(status, StatusCode::OK, "{algorithm}: {body}");
+        assert_eq!(body["account"]["username"], "fz.admin");
+
+        // A challenge answered once cannot be answered again.
+        let (id, message) = challenge(&app, "/api/v1/session/challenge", None).await;
+        let signature = b64(&key.sign(message.as_bytes()).unwrap());
+        let login = json!({"challenge_id": id, "certificate": certificate, "signature": signature});
+        assert_eq!(
+            call(
+                &app,
+                "POST",
+                "/api/v1/session/certificate",
+                None,
+                login.clone()
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+        let (status, body) = call(&app, "POST", "/api/v1/session/certificate", None, login).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("challenge_used")),
+            "{body}"
+        );
+
+        // Another key's signature does not log in.
+        let other = SoftwareKey::generate(algorithm).unwrap();
+        let (status, body, _) = certificate_login(&app, &other, &certificate).await;
+        assert_eq!(
+            body["error"]["code"], "signature_invalid",
+            "{status} {body}"
+        );
+
+        // Revoked: refused, with the reason.
+        app.ca
+            .revoke(&serial, certdesk_pki::CrlReason::KeyCompromise)
+            .await
+            .unwrap();
+        let (status, body, _) = certificate_login(&app, &key, &certificate).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("certificate_revoked")
+            ),
+            "{body}"
+        );
+        assert!(body["error"]["message"].as_str().unwrap().contains("吊销"));
+    }
+}
+
+#[tokio::test]
+async fn certificates_of_imported_cas_bind_and_unknown_ones_do_not() {
+    let app = app().await;
+    let token = organisation_admin(&app).await;
+    let admin_id = app
+        .store
+        .account_by_username("fz.admin")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+
+    // Another CA's hierarchy, as CFCA would run it.
+    let foreign = certdesk_pki::CaHierarchy::generate(Algorithm::Sm2Sm3, "CFCA test").unwrap();
+    let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+    let csr = certdesk_pki::parse_and_verify_csr(
+        &make_csr(&key, Name::from_str("CN=ukey").unwrap()).unwrap(),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now();
+    let leaf = certdesk_pki::issue_leaf(
+        &foreign.issuing_key,
+        &foreign.issuing_cert,
+        &csr,
+        &certdesk_pki::LeafRequest {
+            profile: LeafProfile::Sign,
+            org_name: "福州测试科技有限公司".into(),
+            credit_code: CREDIT_CODE.into(),
+            not_before: now - std::time::Duration::from_secs(60),
+            not_after: now + std::time::Duration::from_secs(86400 * 365),
+            serial: certdesk_pki::random_serial().unwrap(),
+            base_url: "http://cfca.example".into(),
+        },
+    )
+    .unwrap();
+    let certificate = certdesk_pki::certificate_to_pem(&leaf).unwrap();
+
+    let (status, body) = bind(&app, &token, admin_id, &key, &certificate).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("certificate_unrecognised")
+        ),
+        "{body}"
+    );
+    assert_eq!(
+        app.store.bindings(&Default::default()).await.unwrap().len(),
+        0
+    );
+
+    // The system admin imports CFCA's issuing CA; now the certificate binds, under CFCA.
+    let sysadmin = app
+        .store
+        .create_account(&NewAccount {
+            username: "root",
+            display_name: "系统管理员",
+            role: Role::SystemAdmin,
+            org_id: None,
+            password_hash: "x",
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let admin_token = "cdk_sysadmin_test_token";
+    app.store
+        .create_api_token(
+            sysadmin.id,
+            "t",
+            &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                admin_token.as_bytes(),
+            )),
+            0,
+        )
+        .await
+        .unwrap();
+    let cfca = app
+        .store
+        .ca_provider_by_name("CFCA")
+        .await
+        .unwrap()
+        .unwrap();
+    let ca_pem = certdesk_pki::certificate_to_pem(&foreign.issuing_cert).unwrap();
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/ca-providers/{}/cas", cfca.id),
+        Some(admin_token),
+        json!({"certificate": ca_pem}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/ca-providers/{}/cas", cfca.id),
+        Some(admin_token),
+        json!({"certificate": certificate}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("certificate_invalid")
+        ),
+        "a leaf is not a CA: {body}"
+    );
+
+    let (status, body) = bind(&app, &token, admin_id, &key, &certificate).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["provider"], "CFCA");
+    let (status, _, _) = certificate_login(&app, &key, &certificate).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a recognised foreign certificate logs in too"
+    );
+
+    // Unbinding frees it; listing shows nothing for the organisation afterwards.
+    let id = body["id"].as_i64().unwrap();
+    assert_eq!(
+        call(
+            &app,
+            "DELETE",
+            &format!("/api/v1/bindings/{id}"),
+            Some(&token),
+            Value::Null
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, list) = call(&app, "GET", "/api/v1/bindings", Some(&token), Value::Null).await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+}
+
+/// Captures what the server logs, to check that no password ever reaches it.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn six_wrong_passwords_lock_the_account_and_the_log_shows_no_password() {
+    let log = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = app().await;
+    organisation_admin(&app).await;
+    let wrong: Vec<String> = (1..=5).map(|i| format!("wrong-secret-{i}x")).collect();
+    for password in &wrong {
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/api/v1/session",
+            None,
+            json!({"username": "fz.admin", "password": password}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_credentials")),
+            "{body}"
+        );
+    }
+    // The sixth try is refused even with the right password, and says how long to wait.
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/api/v1/session",
+        None,
+        json!({"username": "fz.admin", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("login_locked")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("15 分钟后再试"), "{message}");
+    // Another account is not locked by these failures.
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/session",
+        None,
+        json!({"username": "nobody.else", "password": "whatever-1234"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("password login refused"),
+        "the failures are logged: {text}"
+    );
+    for password in wrong.iter().map(String::as_str).chain([PASSWORD]) {
+        assert!(!text.contains(password), "a password reached the log");
+    }
+}
