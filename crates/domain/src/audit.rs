@@ -450,18 +450,18 @@ mod tests {
         let base = entry(GENESIS_PREV_HASH, 1, "{}");
         let h = |e: &AuditEntry| entry_hash(&e.prev_hash, &e.fields());
         let original = h(&base);
-        let variants: Vec<Box<dyn Fn(&mut AuditEntry)>> = vec![
-            Box::new(|e: &mut AuditEntry| e.sequence += 1),
-            Box::new(|e: &mut AuditEntry| e.at += 1),
-            Box::new(|e: &mut AuditEntry| e.actor_account_id = None),
-            Box::new(|e: &mut AuditEntry| e.actor_account_id = Some(8)),
-            Box::new(|e: &mut AuditEntry| e.actor_label.push('x')),
-            Box::new(|e: &mut AuditEntry| e.org_id = None),
-            Box::new(|e: &mut AuditEntry| e.org_id = Some(4)),
-            Box::new(|e: &mut AuditEntry| e.action = "certificate_revoked".into()),
-            Box::new(|e: &mut AuditEntry| e.object.push('0')),
-            Box::new(|e: &mut AuditEntry| e.detail = "{ }".into()),
-            Box::new(|e: &mut AuditEntry| e.prev_hash = "1".repeat(64)),
+        let variants: &[fn(&mut AuditEntry)] = &[
+            |e| e.sequence += 1,
+            |e| e.at += 1,
+            |e| e.actor_account_id = None,
+            |e| e.actor_account_id = Some(8),
+            |e| e.actor_label.push('x'),
+            |e| e.org_id = None,
+            |e| e.org_id = Some(4),
+            |e| e.action = "certificate_revoked".into(),
+            |e| e.object.push('0'),
+            |e| e.detail = "{ }".into(),
+            |e| e.prev_hash = "1".repeat(64),
         ];
         for (i, change) in variants.iter().enumerate() {
             let mut changed = base.clone();
