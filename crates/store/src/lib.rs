@@ -3,6 +3,7 @@
 //! `RETURNING`, integers for times and flags); only the migrations differ per engine.
 
 mod accounts;
+mod audit;
 mod bindings;
 mod ca;
 mod credentials;
@@ -13,6 +14,7 @@ mod sessions;
 pub mod testing;
 
 pub use accounts::{Account, NewAccount};
+pub use audit::{AuditEvent, AuditQuery, NewAuditEvent, MAX_AUDIT_PAGE};
 pub use bindings::{Binding, BindingFilter, CaProvider, NewBinding, NewProviderCa, ProviderCa};
 pub use ca::{
     CaKeyRecord, CertificateRecord, CrlRecord, KeyArchiveRecord, NewCaKey, NewCertificate,

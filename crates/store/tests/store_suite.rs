@@ -45,6 +45,10 @@ on_both_engines!(
     providers_are_seeded_and_bindings_are_unique,
 );
 
+// The audit log's tests live in their own file; `on_both_engines!` reaches them from here.
+#[path = "store_suite/audit.rs"]
+mod audit;
+
 fn new_account(username: &str, role: Role) -> NewAccount<'_> {
     NewAccount {
         username,

@@ -1,0 +1,249 @@
+//! The audit log: appending chained entries, the staff search, and reading the whole chain for
+//! verification. The hashing rules are `certdesk_domain::audit`'s; this module only stores.
+
+use crate::{Store, StoreError};
+use certdesk_domain::{entry_hash, AuditAction, AuditFields, GENESIS_PREV_HASH};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// An entry as stored. The action stays the stored text so that a tampered row is still read
+/// (and then named by verification) instead of failing to load.
+pub use certdesk_domain::AuditEntry as AuditEvent;
+
+/// What a caller records; the store adds the sequence number and the hashes.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent<'a> {
+    /// Unix seconds.
+    pub at: i64,
+    pub actor_account_id: Option<i64>,
+    /// A user name, or e.g. `cli` for operator commands.
+    pub actor_label: &'a str,
+    pub org_id: Option<i64>,
+    pub action: AuditAction,
+    /// What was acted on, e.g. `certificate:5a3f…`.
+    pub object: &'a str,
+    /// Usually JSON. Personal data must already be masked (`certdesk_domain::mask_*`).
+    pub detail: &'a str,
+}
+
+/// The staff search: every filter is optional; results come newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub action: Option<AuditAction>,
+    /// The acting account's id.
+    pub actor: Option<i64>,
+    pub org_id: Option<i64>,
+    /// Unix seconds, inclusive.
+    pub since: Option<i64>,
+    /// Unix seconds, exclusive.
+    pub until: Option<i64>,
+    /// Page size, clamped to 1..=[`MAX_AUDIT_PAGE`].
+    pub limit: i64,
+    /// Only entries older than this sequence number: the next page after the last one shown.
+    pub before_sequence: Option<i64>,
+}
+
+/// The most entries one query answers.
+pub const MAX_AUDIT_PAGE: i64 = 1000;
+
+/// Appends retry this often when another writer chained to the same entry first.
+const APPEND_ATTEMPTS: u32 = 8;
+
+const AUDIT_COLUMNS: &str = "sequence, at, actor_account_id, actor_label, org_id, action, \
+     object, detail, prev_hash, hash";
+
+fn audit_event_from_row(row: &AnyRow) -> Result<AuditEvent, StoreError> {
+    Ok(AuditEvent {
+        sequence: row.try_get("sequence")?,
+        at: row.try_get("at")?,
+        actor_account_id: row.try_get("actor_account_id")?,
+        actor_label: row.try_get("actor_label")?,
+        org_id: row.try_get("org_id")?,
+        action: row.try_get("action")?,
+        object: row.try_get("object")?,
+        detail: row.try_get("detail")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// Whether an append lost a race for the same sequence number or previous hash.
+enum AppendError {
+    Raced,
+    Failed(StoreError),
+}
+
+impl From<sqlx::Error> for AppendError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => AppendError::Raced,
+            _ => AppendError::Failed(StoreError::Database(err)),
+        }
+    }
+}
+
+impl From<StoreError> for AppendError {
+    fn from(err: StoreError) -> Self {
+        AppendError::Failed(err)
+    }
+}
+
+impl Store {
+    /// Appends an entry chained to the last one, in one transaction. Concurrent appends are
+    /// serialised by a lock row; should one still find its place taken (the unique
+    /// sequence/previous hash), it reads the new last entry and tries again.
+    pub async fn append_audit(&self, new: &NewAuditEvent<'_>) -> Result<AuditEvent, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_append_audit(new).await {
+                Ok(event) => return Ok(event),
+                // No pause needed: the loser's insert waited for the winner's commit, so the
+                // next attempt reads the new last entry.
+                Err(AppendError::Raced) if attempt < APPEND_ATTEMPTS => {
+                    tracing::debug!(attempt, "audit append raced; retrying");
+                }
+                Err(AppendError::Raced) => return Err(StoreError::Conflict("audit entry")),
+                Err(AppendError::Failed(err)) => return Err(err),
+            }
+        }
+    }
+
+    async fn try_append_audit(&self, new: &NewAuditEvent<'_>) -> Result<AuditEvent, AppendError> {
+        let mut tx = self.pool().begin().await?;
+        // Writing first takes the lock before reading the last entry: on SQLite a transaction
+        // that read first could not write afterwards once another had written.
+        sqlx::query("UPDATE audit_append_lock SET id = 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let last =
+            sqlx::query("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (sequence, prev_hash) = match last {
+            Some(row) => (
+                row.try_get::<i64, _>("sequence")? + 1,
+                row.try_get::<String, _>("hash")?,
+            ),
+            None => (1, GENESIS_PREV_HASH.to_string()),
+        };
+        let fields = AuditFields {
+            sequence,
+            at: new.at,
+            actor_account_id: new.actor_account_id,
+            actor_label: new.actor_label,
+            org_id: new.org_id,
+            action: new.action.as_str(),
+            object: new.object,
+            detail: new.detail,
+        };
+        let hash = entry_hash(&prev_hash, &fields);
+        let sql = format!(
+            "INSERT INTO audit_events ({AUDIT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {AUDIT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(sequence)
+            .bind(new.at)
+            .bind(new.actor_account_id)
+            .bind(new.actor_label)
+            .bind(new.org_id)
+            .bind(new.action.as_str())
+            .bind(new.object)
+            .bind(new.detail)
+            .bind(&prev_hash)
+            .bind(&hash)
+            .fetch_one(&mut *tx)
+            .await?;
+        let event = audit_event_from_row(&row)?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    /// The staff search, newest first.
+    pub async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        enum Param {
+            Int(i64),
+            Text(&'static str),
+        }
+        let mut tests: Vec<(&str, Param)> = Vec::new();
+        if let Some(action) = query.action {
+            tests.push(("action =", Param::Text(action.as_str())));
+        }
+        if let Some(actor) = query.actor {
+            tests.push(("actor_account_id =", Param::Int(actor)));
+        }
+        if let Some(org) = query.org_id {
+            tests.push(("org_id =", Param::Int(org)));
+        }
+        if let Some(since) = query.since {
+            tests.push(("at >=", Param::Int(since)));
+        }
+        if let Some(until) = query.until {
+            tests.push(("at <", Param::Int(until)));
+        }
+        if let Some(before) = query.before_sequence {
+            tests.push(("sequence <", Param::Int(before)));
+        }
+        let conditions: Vec<String> = tests
+            .iter()
+            .enumerate()
+            .map(|(i, (test, _))| format!("{test} ${}", i + 1))
+            .collect();
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events {where_clause} \
+             ORDER BY sequence DESC LIMIT ${}",
+            tests.len() + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for (_, param) in tests {
+            q = match param {
+                Param::Int(n) => q.bind(n),
+                Param::Text(t) => q.bind(t),
+            };
+        }
+        let rows = q
+            .bind(query.limit.clamp(1, MAX_AUDIT_PAGE))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(audit_event_from_row).collect()
+    }
+
+    /// Up to `limit` entries after sequence `after`, oldest first: one page of the chain, so
+    /// that a long log is verified without holding it all in memory.
+    pub async fn audit_chain_page(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE sequence > $1 \
+             ORDER BY sequence LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(limit.clamp(1, MAX_AUDIT_PAGE))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(audit_event_from_row).collect()
+    }
+
+    /// Every entry in sequence order, for verification.
+    pub async fn audit_chain(&self) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut all = Vec::new();
+        loop {
+            let after = all.last().map_or(0, |e: &AuditEvent| e.sequence);
+            let page = self.audit_chain_page(after, MAX_AUDIT_PAGE).await?;
+            let done = (page.len() as i64) < MAX_AUDIT_PAGE;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+}
