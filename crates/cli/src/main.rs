@@ -2,6 +2,7 @@
 //! authority for operators).
 
 mod admin;
+mod audit;
 mod ca;
 mod config;
 mod database;
@@ -35,6 +36,8 @@ without it a one-time password is generated and printed once on standard output.
     Ca(ca::CaArgs),
     /// Platform settings: CA providers and their recognised CA certificates.
     Admin(admin::AdminArgs),
+    /// The audit log: verify.
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Ca(args) => ca::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
