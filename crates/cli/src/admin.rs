@@ -63,7 +63,7 @@ pub fn run(args: AdminArgs) -> Result<()> {
                     let imported = certdesk_ca::import_provider_ca(&store, found.id, &bytes, now)
                         .await
                         .map_err(|e| anyhow::anyhow!("cannot import {}: {e}", cert.display()))?;
-                    crate::audit_entry(&store, "ca_provider_ca_imported", &format!("provider:{}", found.id), &format!("subject={}", imported.subject)).await?;
+                    crate::audit_entry(&store, certdesk_domain::AuditAction::CaProviderCaImported, &format!("provider:{}", found.id), &format!("subject={}", imported.subject)).await?;
                     println!("imported {} for {}", imported.subject, found.name);
                     Ok(())
                 }

@@ -8,6 +8,7 @@ use certdesk_ca::{
     algorithm_from_slug, crl_reason_from_name, ensure_hierarchies, CertificateAuthority,
     IssueRequest, CRL_REASON_NAMES,
 };
+use certdesk_domain::AuditAction;
 use certdesk_pki::{certificate_to_pem, Algorithm, LeafProfile};
 use certdesk_store::Store;
 use clap::{Args, Subcommand, ValueEnum};
@@ -159,6 +160,13 @@ async fn run_async(args: CaArgs) -> Result<()> {
             println!("CA already initialised: nothing to do");
         }
         for algorithm in created {
+            crate::audit_entry(
+                &store,
+                AuditAction::CaInitialised,
+                &format!("ca:{}", algorithm.slug()),
+                "",
+            )
+            .await?;
             println!("created the {} root and issuing CA", algorithm.label());
         }
         store.close().await;
@@ -236,6 +244,9 @@ async fn run_command(ca: &CertificateAuthority, command: CaCommand) -> Result<()
                     outputs.push(OutputFile::prepare(&envelope_out)?);
                     outputs.push(OutputFile::prepare(&skf_out)?);
                     let dual = ca.issue_dual(&request).await.map_err(refusal)?;
+                    for issued in [&dual.signing, &dual.encryption] {
+                        audit_issued(ca, issued).await?;
+                    }
                     let [signing, encryption, envelope, skf] = <[OutputFile; 4]>::try_from(outputs)
                         .map_err(|_| anyhow::anyhow!("internal: output files"))?;
                     signing.commit(dual.signing.pem.as_bytes())?;
@@ -261,6 +272,7 @@ async fn run_command(ca: &CertificateAuthority, command: CaCommand) -> Result<()
                 }
                 _ => {
                     let issued = ca.issue(&request).await.map_err(refusal)?;
+                    audit_issued(ca, &issued).await?;
                     let [certificate] = <[OutputFile; 1]>::try_from(outputs)
                         .map_err(|_| anyhow::anyhow!("internal: output files"))?;
                     certificate.commit(issued.pem.as_bytes())?;
@@ -282,6 +294,16 @@ async fn run_command(ca: &CertificateAuthority, command: CaCommand) -> Result<()
         CaCommand::Revoke { serial, reason } => {
             let reason = crl_reason_from_name(&reason).context("unknown reason")?;
             let record = ca.revoke(&serial, reason).await.map_err(refusal)?;
+            crate::audit_entry(
+                ca.store(),
+                AuditAction::CertificateRevoked,
+                &format!("certificate:{}", record.serial_hex),
+                &format!(
+                    "reason={}",
+                    record.revocation_reason.as_deref().unwrap_or("unspecified")
+                ),
+            )
+            .await?;
             println!(
                 "revoked {} ({}, reason {}); new CRL published",
                 record.serial_hex,
@@ -363,6 +385,22 @@ async fn run_command(ca: &CertificateAuthority, command: CaCommand) -> Result<()
             Ok(())
         }
     }
+}
+
+async fn audit_issued(ca: &CertificateAuthority, issued: &certdesk_ca::Issued) -> Result<()> {
+    let record = &issued.record;
+    crate::audit_entry(
+        ca.store(),
+        AuditAction::CertificateIssued,
+        &format!("certificate:{}", record.serial_hex),
+        &format!(
+            "algorithm={} profile={} credit_code={}",
+            record.algorithm,
+            record.profile,
+            certdesk_domain::mask_credit_code(&record.credit_code)
+        ),
+    )
+    .await
 }
 
 /// The CA's refusals say what is wrong with the request; keep them as the whole message.

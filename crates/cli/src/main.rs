@@ -74,15 +74,23 @@ fn one_line(err: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-/// Appends an audit entry for an operator command (actor "cli").
+/// Appends an audit entry for an operator command; the actor is recorded as `cli`.
 pub(crate) async fn audit_entry(
     store: &certdesk_store::Store,
-    action: &str,
+    action: certdesk_domain::AuditAction,
     object: &str,
     detail: &str,
 ) -> anyhow::Result<()> {
-    // Until the audit store lands this writes the structured log only.
-    tracing::info!(target: "certdesk::audit", actor = "cli", action, object, detail, "audit");
-    let _ = store;
+    store
+        .append_audit(&certdesk_store::NewAuditEvent {
+            at: jiff::Timestamp::now().as_second(),
+            actor_account_id: None,
+            actor_label: "cli",
+            org_id: None,
+            action,
+            object,
+            detail,
+        })
+        .await?;
     Ok(())
 }

@@ -44,6 +44,13 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     let passphrase = secrets::ca_key_passphrase(&settings.data_dir, Missing::Create)?;
     let kmk = secrets::key_management_key(&settings.data_dir, Missing::Create)?;
     for algorithm in ensure_hierarchies(&store, &passphrase, DEFAULT_CA_NAME).await? {
+        crate::audit_entry(
+            &store,
+            certdesk_domain::AuditAction::CaInitialised,
+            &format!("ca:{}", algorithm.slug()),
+            "",
+        )
+        .await?;
         println!(
             "已创建 {} 根CA与签发CA (created the {} root and issuing CA)",
             algorithm.label(),

@@ -135,7 +135,7 @@ async fn register_organisation(
         state,
         Some(account.id),
         Some(organisation.id),
-        "organisation_registered",
+        certdesk_domain::AuditAction::OrganisationRegistered,
         &format!("organisation:{}", organisation.id),
         &format!(
             "credit_code={}",
@@ -240,7 +240,7 @@ async fn create_account(
         state,
         Some(user.account().id),
         user.account().org_id,
-        "account_created",
+        certdesk_domain::AuditAction::AccountCreated,
         &format!("account:{}", account.id),
         &format!("role={}", role.as_str()),
     )
@@ -278,7 +278,7 @@ async fn change_password(
         state,
         Some(user.account().id),
         user.account().org_id,
-        "password_changed",
+        certdesk_domain::AuditAction::PasswordChanged,
         &format!("account:{}", user.account().id),
         "",
     )
@@ -330,7 +330,7 @@ async fn create_token(
         state,
         Some(user.account().id),
         user.account().org_id,
-        "api_token_created",
+        certdesk_domain::AuditAction::ApiTokenCreated,
         &format!("api_token:{}", stored.id),
         "",
     )
@@ -366,7 +366,7 @@ async fn revoke_token(state: &AppState, user: &CurrentUser, token_id: i64) -> Re
         state,
         Some(user.account().id),
         user.account().org_id,
-        "api_token_revoked",
+        certdesk_domain::AuditAction::ApiTokenRevoked,
         &format!("api_token:{token_id}"),
         "",
     )

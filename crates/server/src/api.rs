@@ -44,6 +44,7 @@ pub struct ApiJson<T>(pub T);
         crate::bindings::binding_challenge_api,
         crate::bindings::bind_api,
         crate::bindings::unbind_api,
+        crate::audit::search_api,
     ),
     components(schemas(LoginRequest, LoginResponse, AccountView, ErrorBody))
 )]
@@ -148,7 +149,7 @@ pub(crate) async fn authenticate(
             state,
             None,
             None,
-            "login_locked",
+            certdesk_domain::AuditAction::LoginLocked,
             &format!("account:{username}"),
             &format!("client={client}"),
         )
@@ -176,7 +177,7 @@ pub(crate) async fn authenticate(
                 state,
                 maybe.as_ref().map(|a| a.id),
                 maybe.as_ref().and_then(|a| a.org_id),
-                "login_failed",
+                certdesk_domain::AuditAction::LoginFailed,
                 &format!("account:{username}"),
                 &format!("client={client}"),
             )
@@ -218,7 +219,7 @@ async fn login(
         &state,
         Some(account.id),
         account.org_id,
-        "login_succeeded",
+        certdesk_domain::AuditAction::LoginSucceeded,
         &format!("account:{}", account.username),
         "method=password",
     )
@@ -242,6 +243,15 @@ async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
     if let Some(session) = &user.session {
         state.store.delete_session(&session.token_hash).await?;
     }
+    crate::audit::record(
+        &state,
+        Some(user.account().id),
+        user.account().org_id,
+        certdesk_domain::AuditAction::Logout,
+        &format!("account:{}", user.account().username),
+        "",
+    )
+    .await;
     Ok((
         StatusCode::NO_CONTENT,
         [(SET_COOKIE, auth::session_cookie(&state, None))],

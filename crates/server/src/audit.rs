@@ -1,18 +1,200 @@
-//! Appending to the audit log from request handlers.
+//! The audit log from the web side: appending from request handlers, and the staff search
+//! (page and API).
 
+use crate::auth::CurrentUser;
+use crate::authz::require;
+use crate::error::{ApiError, ErrorBody};
+use crate::pages::{render, Chrome, PageUser};
+use crate::routes::Registry;
 use crate::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use certdesk_ca::trust::format_time;
+use certdesk_domain::{Action, AuditAction, Relation};
+use certdesk_store::{Account, AuditQuery, NewAuditEvent};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-/// Appends an audit entry. A failure to append is logged loudly but does not undo the change
-/// it describes, which has already happened.
+pub(crate) fn register(registry: Registry) -> Registry {
+    registry
+        .get("/api/v1/audit", Action::SearchAudit, search_api)
+        .get("/audit", Action::SearchAudit, search_page)
+}
+
+/// Appends an audit entry. The change it describes has already happened, so a failure to
+/// append is logged as an error rather than undoing it.
 pub(crate) async fn record(
     state: &AppState,
     actor: Option<i64>,
     org_id: Option<i64>,
-    action: &str,
+    action: AuditAction,
     object: &str,
     detail: &str,
 ) {
-    // Until the audit store lands this writes the structured log only.
-    tracing::info!(target: "certdesk::audit", actor, org_id, action, object, detail, "audit");
-    let _ = state;
+    // The label is the user name as it is now, so that the log reads without joins.
+    let label = match actor {
+        Some(id) => state
+            .store
+            .account_by_id(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|a: Account| a.username),
+        None => None,
+    }
+    .unwrap_or_else(|| "-".to_string());
+    let appended = state
+        .store
+        .append_audit(&NewAuditEvent {
+            at: state.now(),
+            actor_account_id: actor,
+            actor_label: &label,
+            org_id,
+            action,
+            object,
+            detail,
+        })
+        .await;
+    if let Err(err) = appended {
+        tracing::error!(error = %err, action = action.as_str(), object, "audit entry could not be appended");
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct AuditSearch {
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    actor: Option<i64>,
+    /// Text, so that the empty field of the search form means "all".
+    #[serde(default)]
+    org_id: Option<String>,
+    /// Only entries older than this sequence number (the next page).
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryView {
+    pub sequence: i64,
+    /// Beijing time.
+    pub time: String,
+    pub actor: String,
+    pub org_id: Option<i64>,
+    pub action: String,
+    pub action_label: String,
+    pub object: String,
+    pub detail: String,
+}
+
+const PAGE: i64 = 50;
+
+async fn search(
+    state: &AppState,
+    user: &CurrentUser,
+    query: &AuditSearch,
+) -> Result<Vec<AuditEntryView>, ApiError> {
+    require(user, Action::SearchAudit, Relation::Platform)?;
+    let action = match query.action.as_deref().filter(|a| !a.is_empty()) {
+        Some(name) => Some(
+            name.parse::<AuditAction>()
+                .map_err(|e| ApiError::bad_request("invalid_action", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let org_id = match query
+        .org_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        Some(text) => Some(
+            text.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("invalid_org_id", "单位编号应为数字"))?,
+        ),
+        None => None,
+    };
+    let entries = state
+        .store
+        .audit_events(&AuditQuery {
+            action,
+            actor: query.actor,
+            org_id,
+            since: None,
+            until: None,
+            limit: PAGE,
+            before_sequence: query.before,
+        })
+        .await?;
+    Ok(entries
+        .into_iter()
+        .map(|e| AuditEntryView {
+            sequence: e.sequence,
+            time: format_time(e.at),
+            action_label: e
+                .action()
+                .map(|a| a.label_zh().to_string())
+                .unwrap_or_else(|| e.action.clone()),
+            actor: e.actor_label,
+            org_id: e.org_id,
+            action: e.action,
+            object: e.object,
+            detail: e.detail,
+        })
+        .collect())
+}
+
+/// Search the audit log, newest first, 50 at a time (staff only).
+#[utoipa::path(get, path = "/api/v1/audit",
+    params(("action" = Option<String>, Query), ("actor" = Option<i64>, Query), ("org_id" = Option<i64>, Query), ("before" = Option<i64>, Query, description = "只看序号小于此值的记录（翻页）")),
+    responses((status = 200, body = [AuditEntryView]), (status = 403, body = ErrorBody)))]
+async fn search_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(query): Query<AuditSearch>,
+) -> Result<Json<Vec<AuditEntryView>>, ApiError> {
+    Ok(Json(search(&state, &user, &query).await?))
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    entries: Vec<AuditEntryView>,
+    actions: Vec<(&'static str, &'static str)>,
+    selected_action: String,
+    org_filter: String,
+    next_before: Option<i64>,
+}
+
+async fn search_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(query): Query<AuditSearch>,
+) -> Response {
+    match search(&state, &user, &query).await {
+        Ok(entries) => {
+            let next_before = (entries.len() as i64 == PAGE)
+                .then(|| entries.last().map(|e| e.sequence))
+                .flatten();
+            render(
+                &AuditPage {
+                    chrome: Chrome::new(&user, "audit"),
+                    entries,
+                    actions: AuditAction::ALL
+                        .iter()
+                        .map(|a| (a.as_str(), a.label_zh()))
+                        .collect(),
+                    selected_action: query.action.clone().unwrap_or_default(),
+                    org_filter: query.org_id.clone().unwrap_or_default(),
+                    next_before,
+                },
+                StatusCode::OK,
+            )
+        }
+        Err(err) => err.into_response(),
+    }
 }

@@ -233,7 +233,7 @@ async fn certificate_login_api(
         &state,
         Some(account.id),
         account.org_id,
-        "certificate_login",
+        certdesk_domain::AuditAction::CertificateLogin,
         &format!("certificate:{}", presented.serial_hex),
         &format!("key_id={}", presented.key_id),
     )
@@ -335,7 +335,7 @@ async fn import_ca_api(
         &state,
         Some(user.account().id),
         None,
-        "ca_provider_ca_imported",
+        certdesk_domain::AuditAction::CaProviderCaImported,
         &format!("provider:{}", provider.id),
         &format!("subject={}", imported.subject),
     )
@@ -554,7 +554,7 @@ async fn bind(
         state,
         Some(user.account().id),
         Some(org_id),
-        "certificate_bound",
+        certdesk_domain::AuditAction::CertificateBound,
         &format!("binding:{}", binding.id),
         &format!(
             "account={} serial={} key_id={}",
@@ -581,7 +581,7 @@ async fn unbind(state: &AppState, user: &CurrentUser, binding_id: i64) -> Result
         state,
         Some(user.account().id),
         Some(binding.org_id),
-        "certificate_unbound",
+        certdesk_domain::AuditAction::CertificateUnbound,
         &format!("binding:{binding_id}"),
         &format!(
             "account={} serial={}",

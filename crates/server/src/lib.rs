@@ -83,6 +83,7 @@ fn app_routes() -> routes::Registry {
     let registry = pages::register(registry);
     let registry = accounts::register(registry);
     let registry = bindings::register(registry);
+    let registry = audit::register(registry);
     api::register(registry)
 }
 

@@ -175,7 +175,7 @@ async fn login_submit(
         &state,
         Some(account.id),
         account.org_id,
-        "login_succeeded",
+        certdesk_domain::AuditAction::LoginSucceeded,
         &format!("account:{}", account.username),
         "method=password",
     )

@@ -277,6 +277,45 @@ async fn certificate_login_with_sm2_and_p256_keys_and_its_refusals() {
         );
         assert!(body["error"]["message"].as_str().unwrap().contains("吊销"));
     }
+
+    // Every step is in the audit log, chained, with the credit code masked.
+    let chain = app.store.audit_chain().await.unwrap();
+    assert_eq!(certdesk_domain::verify_chain(&chain), Ok(chain.len()));
+    let actions: Vec<&str> = chain.iter().map(|e| e.action.as_str()).collect();
+    for action in [
+        "organisation_registered",
+        "login_succeeded",
+        "certificate_bound",
+        "certificate_login",
+    ] {
+        assert!(
+            actions.contains(&action),
+            "{action} not audited: {actions:?}"
+        );
+    }
+    let registered = chain
+        .iter()
+        .find(|e| e.action == "organisation_registered")
+        .unwrap();
+    assert!(
+        registered.detail.contains("91****Y43"),
+        "{}",
+        registered.detail
+    );
+    assert!(
+        chain
+            .iter()
+            .all(|e| !e.detail.contains(CREDIT_CODE) && !e.object.contains(CREDIT_CODE)),
+        "a credit code in clear"
+    );
+    assert_eq!(
+        chain
+            .iter()
+            .find(|e| e.action == "certificate_bound")
+            .unwrap()
+            .actor_label,
+        "fz.admin"
+    );
 }
 
 #[tokio::test]
