@@ -502,3 +502,79 @@ fn ocsp_and_crl_of_a_running_server_follow_revocation() {
 
     terminate(&mut server);
 }
+
+#[test]
+fn an_imported_provider_ca_is_recorded_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(run_certdesk(&["ca", "--data-dir", path_str(&data), "init"]).0);
+    let ca_key = dir.path().join("foreign-ca.key");
+    let ca_pem = dir.path().join("foreign-ca.pem");
+    let (ok, _, err) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        path_str(&ca_key),
+        "-out",
+        path_str(&ca_pem),
+        "-subj",
+        "/C=CN/O=CFCA/CN=CFCA Test OCA",
+        "-days",
+        "30",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    assert!(ok, "{err}");
+    let import = |provider: &str, cert: &Path| {
+        run_certdesk(&[
+            "admin",
+            "--data-dir",
+            path_str(&data),
+            "ca-provider",
+            "import-ca",
+            "--provider",
+            provider,
+            "--cert",
+            path_str(cert),
+        ])
+    };
+
+    let (ok, out, err) = import("CFCA", &ca_pem);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("CFCA Test OCA") && out.contains("for CFCA"),
+        "{out}"
+    );
+    let (ok, _, err) = import("CFCA", &ca_pem);
+    assert!(!ok && err.lines().count() == 1, "imported twice: {err}");
+    let (ok, _, err) = import("不存在的CA", &ca_pem);
+    assert!(!ok && err.contains("no CA provider named"), "{err}");
+    let leaf = dir.path().join("leaf.pem");
+    assert!(issue(&data, &p256_csr(dir.path(), "leaf"), "sign", &leaf, &[]).0);
+    let (ok, _, err) = import("CFCA", &leaf);
+    assert!(!ok && err.contains("不是CA证书"), "{err}");
+
+    let (ok, list, _) = run_certdesk(&[
+        "admin",
+        "--data-dir",
+        path_str(&data),
+        "ca-provider",
+        "list",
+    ]);
+    assert!(
+        ok && list.contains("汇信CA") && list.contains("400-888-4636"),
+        "{list}"
+    );
+
+    let (ok, out, err) = run_certdesk(&["audit", "verify", "--data-dir", path_str(&data)]);
+    assert!(ok, "{err}");
+    // ca init (2 CAs), the import, and the issuance.
+    assert!(out.contains("audit chain intact: 4 entries"), "{out}");
+}

@@ -567,3 +567,115 @@ async fn malformed_ocsp_requests_get_an_ocsp_answer_not_an_error_page() {
     let response = app.router.clone().oneshot(huge).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn api_tokens_work_until_revoked_and_passwords_change() {
+    let app = app().await;
+    let (cookie, csrf) = api_login(&app).await;
+    let with_session = |method: &str, uri: &str, body: &str| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let created = send(
+        &app,
+        with_session("POST", "/api/v1/tokens", r#"{"name":"夜间导出脚本"}"#),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let token = created.json()["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("cdk_"));
+    let listed = send(&app, with_session("GET", "/api/v1/tokens", "")).await;
+    assert!(!listed.body.contains(&token), "a token is shown only once");
+
+    let bearer = |uri: &str| {
+        Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let me = send(&app, bearer("/api/v1/me")).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["username"], "admin");
+
+    let id = created.json()["id"].as_i64().unwrap();
+    let revoked = send(
+        &app,
+        with_session("DELETE", &format!("/api/v1/tokens/{id}"), ""),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
+    send(&app, bearer("/api/v1/me"))
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_token");
+
+    let wrong = send(
+        &app,
+        with_session(
+            "PUT",
+            "/api/v1/me/password",
+            r#"{"current_password":"not-it-123","new_password":"brand-new-pass-7"}"#,
+        ),
+    )
+    .await;
+    wrong.assert_error(StatusCode::FORBIDDEN, "wrong_password");
+    let weak = send(
+        &app,
+        with_session(
+            "PUT",
+            "/api/v1/me/password",
+            &format!(r#"{{"current_password":"{ADMIN_PASSWORD}","new_password":"short"}}"#),
+        ),
+    )
+    .await;
+    weak.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "weak_password");
+    let changed = send(
+        &app,
+        with_session(
+            "PUT",
+            "/api/v1/me/password",
+            &format!(
+                r#"{{"current_password":"{ADMIN_PASSWORD}","new_password":"brand-new-pass-7"}}"#
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+    let old = send(
+        &app,
+        json_post(
+            "/api/v1/session",
+            &format!(r#"{{"username":"admin","password":"{ADMIN_PASSWORD}"}}"#),
+        ),
+    )
+    .await;
+    old.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let new = send(
+        &app,
+        json_post(
+            "/api/v1/session",
+            r#"{"username":"admin","password":"brand-new-pass-7"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(new.status, StatusCode::OK);
+
+    // Staff read all of it in the audit page.
+    let audit = send(
+        &app,
+        Request::get("/audit")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(audit.status, StatusCode::OK);
+    for label in ["API令牌", "密码"] {
+        assert!(audit.body.contains(label), "the audit page lacks {label}");
+    }
+}
