@@ -172,12 +172,19 @@ impl Algorithm {
                     .map_err(|_| PkiError::BadSignature("SM2 signature does not verify"))
             }
             Algorithm::EcdsaP256Sha256 => {
-                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                let key = aws_lc_rs::signature::UnparsedPublicKey::new(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1,
+                    point,
+                );
+                if key.verify(message, signature).is_ok() {
+                    return Ok(());
+                }
+                // AWS-LC says only "no"; say why, on the failure path alone.
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
                     .map_err(|_| PkiError::malformed("public key", "not a point on P-256"))?;
-                let sig = p256::ecdsa::Signature::from_der(signature)
+                p256::ecdsa::Signature::from_der(signature)
                     .map_err(|_| PkiError::BadSignature("not a DER ECDSA signature"))?;
-                key.verify(message, &sig)
-                    .map_err(|_| PkiError::BadSignature("ECDSA signature does not verify"))
+                Err(PkiError::BadSignature("ECDSA signature does not verify"))
             }
         }
     }

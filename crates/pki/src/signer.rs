@@ -35,7 +35,14 @@ pub struct SoftwareKey {
 
 enum SoftwareKeyInner {
     Sm2(sm2::dsa::SigningKey),
-    P256(p256::ecdsa::SigningKey),
+    P256(P256Key),
+}
+
+/// A P-256 key: aws-lc-rs signs (several times faster than RustCrypto's `p256`), and the
+/// `p256` secret is kept for PKCS#8 export and the key archive.
+struct P256Key {
+    secret: p256::SecretKey,
+    signing: aws_lc_rs::signature::EcdsaKeyPair,
 }
 
 impl std::fmt::Debug for SoftwareKey {
@@ -75,10 +82,22 @@ impl SoftwareKey {
     }
 
     fn from_p256_secret(secret: &p256::SecretKey) -> Result<Self, PkiError> {
-        let key = p256::ecdsa::SigningKey::from(secret);
-        let spki = spki_of(secret.public_key())?;
+        let public_key = secret.public_key();
+        let scalar = Zeroizing::new(secret.to_bytes());
+        // Uncompressed SEC1 (P-256 does not compress by default), as AWS-LC takes it.
+        let point = public_key.to_sec1_bytes();
+        let signing = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            scalar.as_slice(),
+            &point,
+        )
+        .map_err(|e| PkiError::Signing(format!("P-256 key: {e}")))?;
+        let spki = spki_of(public_key)?;
         Ok(SoftwareKey {
-            key: SoftwareKeyInner::P256(key),
+            key: SoftwareKeyInner::P256(P256Key {
+                secret: secret.clone(),
+                signing,
+            }),
             spki,
         })
     }
@@ -94,7 +113,8 @@ impl SoftwareKey {
         let pem = match &self.key {
             SoftwareKeyInner::Sm2(key) => sm2::SecretKey::from(key.as_nonzero_scalar())
                 .to_pkcs8_encrypted_pem(passphrase, LineEnding::LF),
-            SoftwareKeyInner::P256(key) => p256::SecretKey::from(key.as_nonzero_scalar())
+            SoftwareKeyInner::P256(key) => key
+                .secret
                 .to_pkcs8_encrypted_pem(passphrase, LineEnding::LF),
         };
         pem.map_err(PkiError::encoding)
@@ -187,7 +207,7 @@ impl SoftwareKey {
         let mut out = Zeroizing::new([0u8; 32]);
         match &self.key {
             SoftwareKeyInner::Sm2(key) => out.copy_from_slice(&key.as_nonzero_scalar().to_bytes()),
-            SoftwareKeyInner::P256(key) => out.copy_from_slice(&key.as_nonzero_scalar().to_bytes()),
+            SoftwareKeyInner::P256(key) => out.copy_from_slice(&key.secret.to_bytes()),
         }
         out
     }
@@ -223,11 +243,12 @@ impl Signer for SoftwareKey {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
-        // Hedged signatures: RFC 6979 nonces mixed with fresh randomness, so a weak RNG alone
-        // cannot leak the key and fault attacks on deterministic nonces get harder.
-        let mut rng = rand::rng();
+        // Hedged signatures, so a weak RNG alone cannot leak the key: SM2 mixes fresh
+        // randomness into RFC 6979 nonces; AWS-LC (P-256) feeds a hash of the key and the
+        // digest into its nonce generator next to fresh randomness.
         match &self.key {
             SoftwareKeyInner::Sm2(key) => {
+                let mut rng = rand::rng();
                 let sig: sm2::dsa::Signature = key
                     .try_sign_with_rng(&mut rng, message)
                     .map_err(|e| PkiError::Signing(e.to_string()))?;
@@ -235,10 +256,12 @@ impl Signer for SoftwareKey {
                 Ok(sig.to_der().as_bytes().to_vec())
             }
             SoftwareKeyInner::P256(key) => {
-                let sig: p256::ecdsa::Signature = key
-                    .try_sign_with_rng(&mut rng, message)
-                    .map_err(|e| PkiError::Signing(e.to_string()))?;
-                Ok(sig.to_der().as_bytes().to_vec())
+                // ECDSA_P256_SHA256_ASN1_SIGNING gives DER `SEQUENCE { r, s }` already.
+                let sig = key
+                    .signing
+                    .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+                    .map_err(|e| PkiError::Signing(format!("P-256: {e}")))?;
+                Ok(sig.as_ref().to_vec())
             }
         }
     }
