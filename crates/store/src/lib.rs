@@ -8,6 +8,7 @@ mod bindings;
 mod ca;
 mod credentials;
 mod error;
+mod orders;
 mod organisations;
 mod sessions;
 #[cfg(feature = "testing")]
@@ -22,6 +23,7 @@ pub use ca::{
 };
 pub use credentials::{ApiToken, Challenge, FailureWindow};
 pub use error::StoreError;
+pub use orders::{NewOrder, Order, OrderEvent, OrderStep, Payment, PaymentOutcome};
 pub use organisations::Organisation;
 pub use sessions::{Session, SessionWithAccount};
 

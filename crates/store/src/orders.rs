@@ -1,0 +1,246 @@
+//! Orders (业务单), their status history, and payments. Status changes are compare-and-set:
+//! a change applies only if the order is still in the status the rule was checked against,
+//! so two requests racing on one order cannot both move it.
+
+use crate::{Store, StoreError};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: i64,
+    pub order_no: String,
+    pub org_id: i64,
+    pub kind: String,
+    pub status: String,
+    pub amount_fen: i64,
+    pub created_by: i64,
+    pub on_behalf: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOrder<'a> {
+    pub order_no: &'a str,
+    pub org_id: i64,
+    pub kind: &'a str,
+    pub status: &'a str,
+    pub amount_fen: i64,
+    pub created_by: i64,
+    pub on_behalf: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEvent {
+    pub at: i64,
+    pub actor_account_id: Option<i64>,
+    pub actor_label: String,
+    pub action: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub note: String,
+}
+
+/// One step of an order, as the caller decided it.
+#[derive(Debug, Clone)]
+pub struct OrderStep<'a> {
+    pub at: i64,
+    pub actor_account_id: Option<i64>,
+    pub actor_label: &'a str,
+    pub action: &'a str,
+    pub from_status: &'a str,
+    pub to_status: &'a str,
+    pub note: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub order_id: i64,
+    pub gateway: String,
+    pub gateway_txn: String,
+    pub amount_fen: i64,
+    pub paid_at: i64,
+}
+
+/// What applying a payment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// Recorded now, and the order moved by `step`.
+    Applied,
+    /// This transaction (or another for the order) was recorded before: nothing changed.
+    AlreadyApplied,
+    /// The order was no longer waiting for payment (e.g. closed): the money is recorded, the
+    /// order is not moved; it has to be refunded.
+    RecordedButNotPayable { status: String },
+}
+
+const ORDER_COLUMNS: &str =
+    "id, order_no, org_id, kind, status, amount_fen, created_by, on_behalf, created_at, updated_at";
+
+fn order_from_row(row: &AnyRow) -> Result<Order, StoreError> {
+    Ok(Order {
+        id: row.try_get("id")?,
+        order_no: row.try_get("order_no")?,
+        org_id: row.try_get("org_id")?,
+        kind: row.try_get("kind")?,
+        status: row.try_get("status")?,
+        amount_fen: row.try_get("amount_fen")?,
+        created_by: row.try_get("created_by")?,
+        on_behalf: row.try_get::<i64, _>("on_behalf")? != 0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+async fn insert_event(
+    conn: &mut sqlx::AnyConnection,
+    order_id: i64,
+    step: &OrderStep<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO order_events (order_id, at, actor_account_id, actor_label, action, from_status, to_status, note) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(order_id)
+    .bind(step.at)
+    .bind(step.actor_account_id)
+    .bind(step.actor_label)
+    .bind(step.action)
+    .bind(step.from_status)
+    .bind(step.to_status)
+    .bind(step.note)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Creates an order; a number already used is `Conflict("order_no")`.
+    pub async fn create_order(&self, new: &NewOrder<'_>) -> Result<Order, StoreError> {
+        let sql = format!(
+            "INSERT INTO orders (order_no, org_id, kind, status, amount_fen, created_by, on_behalf, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {ORDER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(new.order_no)
+            .bind(new.org_id)
+            .bind(new.kind)
+            .bind(new.status)
+            .bind(new.amount_fen)
+            .bind(new.created_by)
+            .bind(i64::from(new.on_behalf))
+            .bind(new.created_at)
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| StoreError::conflict_on_unique(e, "order_no"))?;
+        order_from_row(&row)
+    }
+
+    pub async fn order_by_no(&self, order_no: &str) -> Result<Option<Order>, StoreError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_no = $1");
+        let row = sqlx::query(&sql).bind(order_no).fetch_optional(self.pool()).await?;
+        row.as_ref().map(order_from_row).transpose()
+    }
+
+    /// Moves an order from `step.from_status` to `step.to_status` and records the step, only
+    /// if it is still in `from_status`; answers whether it moved.
+    pub async fn advance_order(&self, order_id: i64, step: &OrderStep<'_>) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let moved = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .bind(step.to_status)
+            .bind(step.at)
+            .bind(order_id)
+            .bind(step.from_status)
+            .execute(&mut *tx)
+            .await?;
+        if moved.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_event(&mut tx, order_id, step).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a payment and applies `step` to its order, in one transaction: exactly once
+    /// per gateway transaction, whatever order and however often notifications arrive.
+    pub async fn apply_payment(&self, payment: &Payment, step: &OrderStep<'_>) -> Result<PaymentOutcome, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        // The insert comes first: it takes the write lock (SQLite) or the unique-index lock
+        // (PostgreSQL) before anything is read, so concurrent notifications queue here.
+        let inserted = sqlx::query(
+            "INSERT INTO payments (order_id, gateway, gateway_txn, amount_fen, paid_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(payment.order_id)
+        .bind(&payment.gateway)
+        .bind(&payment.gateway_txn)
+        .bind(payment.amount_fen)
+        .bind(payment.paid_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(PaymentOutcome::AlreadyApplied),
+            Err(err) => return Err(err.into()),
+        }
+        let moved = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .bind(step.to_status)
+            .bind(step.at)
+            .bind(payment.order_id)
+            .bind(step.from_status)
+            .execute(&mut *tx)
+            .await?;
+        let outcome = if moved.rows_affected() == 1 {
+            insert_event(&mut tx, payment.order_id, step).await?;
+            PaymentOutcome::Applied
+        } else {
+            let row = sqlx::query("SELECT status FROM orders WHERE id = $1").bind(payment.order_id).fetch_one(&mut *tx).await?;
+            PaymentOutcome::RecordedButNotPayable { status: row.try_get("status")? }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    pub async fn payments_of_order(&self, order_id: i64) -> Result<Vec<Payment>, StoreError> {
+        let rows = sqlx::query("SELECT order_id, gateway, gateway_txn, amount_fen, paid_at FROM payments WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Payment {
+                    order_id: row.try_get("order_id")?,
+                    gateway: row.try_get("gateway")?,
+                    gateway_txn: row.try_get("gateway_txn")?,
+                    amount_fen: row.try_get("amount_fen")?,
+                    paid_at: row.try_get("paid_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The status history of an order, oldest first.
+    pub async fn order_events(&self, order_id: i64) -> Result<Vec<OrderEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, actor_account_id, actor_label, action, from_status, to_status, note \
+             FROM order_events WHERE order_id = $1 ORDER BY id",
+        )
+        .bind(order_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OrderEvent {
+                    at: row.try_get("at")?,
+                    actor_account_id: row.try_get("actor_account_id")?,
+                    actor_label: row.try_get("actor_label")?,
+                    action: row.try_get("action")?,
+                    from_status: row.try_get("from_status")?,
+                    to_status: row.try_get("to_status")?,
+                    note: row.try_get("note")?,
+                })
+            })
+            .collect()
+    }
+}
