@@ -28,3 +28,5 @@ pub use audit::{
     AuditEntry, AuditFields, BreakReason, BrokenEntry, ChainVerifier, UnknownAuditAction,
     GENESIS_PREV_HASH,
 };
+pub mod upload;
+pub use upload::{ImageFormat, Impostor, UnknownUploadKind, UploadKind, UploadRefusal};
