@@ -18,6 +18,14 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("stored value is invalid: {0}")]
     Corrupt(String),
+    /// The blob store's directory could not be read or written.
+    #[error("blob store: cannot {action} {}: {source}", path.display())]
+    Blob {
+        action: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod bindings;
+pub mod blobs;
 mod ca;
 mod credentials;
 mod error;
@@ -17,6 +18,9 @@ pub mod testing;
 pub use accounts::{Account, NewAccount};
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent, MAX_AUDIT_PAGE};
 pub use bindings::{Binding, BindingFilter, CaProvider, NewBinding, NewProviderCa, ProviderCa};
+pub use blobs::{
+    inspect_image, BlobId, BlobStore, InspectedImage, InvalidBlobId, StoredImage, UploadError,
+};
 pub use ca::{
     CaKeyRecord, CertificateRecord, CrlRecord, KeyArchiveRecord, NewCaKey, NewCertificate,
     RevokeOutcome,
