@@ -50,6 +50,17 @@ pub fn key_management_key(data_dir: &Path, missing: Missing) -> Result<KeyManage
         .map_err(|e| anyhow::anyhow!("invalid key-management key: {e}"))
 }
 
+/// The secret shared with the sandbox payment gateway (`CERTDESK_SANDBOX_PAYMENT_SECRET` or a
+/// file in the data directory).
+pub fn sandbox_payment_secret(data_dir: &Path) -> Result<Vec<u8>> {
+    if let Ok(value) = std::env::var("CERTDESK_SANDBOX_PAYMENT_SECRET") {
+        return Ok(value.into_bytes());
+    }
+    let path = secrets_dir(data_dir).join("sandbox-payment.key");
+    let text = read_or_create(&path, Missing::Create, || hex::encode(random_bytes::<32>()))?;
+    Ok(text.trim().as_bytes().to_vec())
+}
+
 fn read_or_create(
     path: &Path,
     missing: Missing,

@@ -89,7 +89,8 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     let state = AppState::new(
         store.clone(),
         ca,
-        ServerConfig::new(settings.public_url.clone(), settings.session_hours * 3600),
+        ServerConfig::new(settings.public_url.clone(), settings.session_hours * 3600)
+            .with_sandbox_payment_secret(secrets::sandbox_payment_secret(&settings.data_dir)?),
     );
     let app = router(state);
     tracing::info!(listen = %settings.listen, public_url = %settings.public_url, "certdesk serving");

@@ -21,6 +21,8 @@ pub enum Action {
     RegisterOrganisation,
     RequestLoginChallenge,
     LogInWithCertificate,
+    /// The payment gateway's signed notifications: public, authenticated by their signature.
+    ReceivePaymentNotification,
     // Any signed-in account, on itself.
     LogOut,
     ViewWorkbench,
@@ -97,7 +99,8 @@ pub const fn access(action: Action) -> Access {
         | LogIn
         | RegisterOrganisation
         | RequestLoginChallenge
-        | LogInWithCertificate => Access::Public,
+        | LogInWithCertificate
+        | ReceivePaymentNotification => Access::Public,
         LogOut | ViewWorkbench | ViewOwnAccount | ChangeOwnPassword | ManageOwnApiTokens => {
             Access::Granted(EVERY_ROLE_ON_ITSELF)
         }

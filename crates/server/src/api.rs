@@ -45,6 +45,7 @@ pub struct ApiJson<T>(pub T);
         crate::bindings::bind_api,
         crate::bindings::unbind_api,
         crate::audit::search_api,
+        crate::payments::sandbox_notify,
     ),
     components(schemas(LoginRequest, LoginResponse, AccountView, ErrorBody))
 )]

@@ -9,6 +9,7 @@ mod authz;
 mod bindings;
 pub mod error;
 mod pages;
+pub mod payments;
 mod pki_routes;
 pub mod routes;
 
@@ -30,6 +31,8 @@ pub struct ServerConfig {
     pub session_ttl_seconds: i64,
     /// Mark cookies `Secure`; on when the public URL is https.
     pub secure_cookies: bool,
+    /// The secret the sandbox payment gateway signs its notifications with.
+    pub sandbox_payment_secret: Vec<u8>,
 }
 
 impl ServerConfig {
@@ -39,7 +42,14 @@ impl ServerConfig {
             public_url,
             session_ttl_seconds,
             secure_cookies,
+            // Random per process unless the deployment sets one it shares with the gateway.
+            sandbox_payment_secret: auth::random_token().into_bytes(),
         }
+    }
+
+    pub fn with_sandbox_payment_secret(mut self, secret: Vec<u8>) -> Self {
+        self.sandbox_payment_secret = secret;
+        self
     }
 }
 
@@ -84,6 +94,7 @@ fn app_routes() -> routes::Registry {
     let registry = accounts::register(registry);
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
+    let registry = payments::register(registry);
     api::register(registry)
 }
 

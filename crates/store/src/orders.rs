@@ -140,21 +140,30 @@ impl Store {
 
     pub async fn order_by_no(&self, order_no: &str) -> Result<Option<Order>, StoreError> {
         let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_no = $1");
-        let row = sqlx::query(&sql).bind(order_no).fetch_optional(self.pool()).await?;
+        let row = sqlx::query(&sql)
+            .bind(order_no)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(order_from_row).transpose()
     }
 
     /// Moves an order from `step.from_status` to `step.to_status` and records the step, only
     /// if it is still in `from_status`; answers whether it moved.
-    pub async fn advance_order(&self, order_id: i64, step: &OrderStep<'_>) -> Result<bool, StoreError> {
+    pub async fn advance_order(
+        &self,
+        order_id: i64,
+        step: &OrderStep<'_>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let moved = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-            .bind(step.to_status)
-            .bind(step.at)
-            .bind(order_id)
-            .bind(step.from_status)
-            .execute(&mut *tx)
-            .await?;
+        let moved = sqlx::query(
+            "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+        )
+        .bind(step.to_status)
+        .bind(step.at)
+        .bind(order_id)
+        .bind(step.from_status)
+        .execute(&mut *tx)
+        .await?;
         if moved.rows_affected() != 1 {
             return Ok(false);
         }
@@ -165,7 +174,11 @@ impl Store {
 
     /// Records a payment and applies `step` to its order, in one transaction: exactly once
     /// per gateway transaction, whatever order and however often notifications arrive.
-    pub async fn apply_payment(&self, payment: &Payment, step: &OrderStep<'_>) -> Result<PaymentOutcome, StoreError> {
+    pub async fn apply_payment(
+        &self,
+        payment: &Payment,
+        step: &OrderStep<'_>,
+    ) -> Result<PaymentOutcome, StoreError> {
         let mut tx = self.pool().begin().await?;
         // The insert comes first: it takes the write lock (SQLite) or the unique-index lock
         // (PostgreSQL) before anything is read, so concurrent notifications queue here.
@@ -181,22 +194,31 @@ impl Store {
         .await;
         match inserted {
             Ok(_) => {}
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(PaymentOutcome::AlreadyApplied),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Ok(PaymentOutcome::AlreadyApplied)
+            }
             Err(err) => return Err(err.into()),
         }
-        let moved = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-            .bind(step.to_status)
-            .bind(step.at)
-            .bind(payment.order_id)
-            .bind(step.from_status)
-            .execute(&mut *tx)
-            .await?;
+        let moved = sqlx::query(
+            "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+        )
+        .bind(step.to_status)
+        .bind(step.at)
+        .bind(payment.order_id)
+        .bind(step.from_status)
+        .execute(&mut *tx)
+        .await?;
         let outcome = if moved.rows_affected() == 1 {
             insert_event(&mut tx, payment.order_id, step).await?;
             PaymentOutcome::Applied
         } else {
-            let row = sqlx::query("SELECT status FROM orders WHERE id = $1").bind(payment.order_id).fetch_one(&mut *tx).await?;
-            PaymentOutcome::RecordedButNotPayable { status: row.try_get("status")? }
+            let row = sqlx::query("SELECT status FROM orders WHERE id = $1")
+                .bind(payment.order_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            PaymentOutcome::RecordedButNotPayable {
+                status: row.try_get("status")?,
+            }
         };
         tx.commit().await?;
         Ok(outcome)

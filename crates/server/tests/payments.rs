@@ -1,0 +1,199 @@
+//! Payment notifications: applied exactly once however often and in whatever order they
+//! arrive; forged ones change nothing.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use certdesk_domain::Role;
+use certdesk_server::payments::{sandbox_signature, SandboxNotification, SIGNATURE_HEADER};
+use certdesk_server::{router, AppState, ServerConfig};
+use certdesk_store::testing::sqlite_store;
+use certdesk_store::{NewAccount, NewOrder};
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"sandbox-test-secret";
+
+fn signed(notification: &SandboxNotification, secret: &[u8]) -> Request<Body> {
+    let body = serde_json::to_vec(notification).unwrap();
+    Request::post("/api/v1/payments/sandbox/notify")
+        .header("content-type", "application/json")
+        .header(SIGNATURE_HEADER, sandbox_signature(secret, &body))
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
+    let (store, _dir) = sqlite_store().await;
+    let passphrase = zeroize::Zeroizing::new("payments-test-passphrase".to_string());
+    certdesk_ca::ensure_hierarchies(&store, &passphrase, "pay")
+        .await
+        .unwrap();
+    let ca = Arc::new(
+        certdesk_ca::CertificateAuthority::open(store.clone(), "http://x", &passphrase)
+            .await
+            .unwrap(),
+    );
+    let config = ServerConfig::new("http://127.0.0.1:8080".into(), 3600)
+        .with_sandbox_payment_secret(SECRET.to_vec());
+    let app = router(AppState::new(store.clone(), ca, config));
+
+    let (org, admin) = store
+        .register_organisation(
+            "福州测试科技有限公司",
+            "91350100M000100Y43",
+            &NewAccount {
+                username: "fz.admin",
+                display_name: "张经理",
+                role: Role::OrgAdmin,
+                org_id: None,
+                password_hash: "x",
+                created_at: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let order_no = certdesk_domain::order_number(jiff::Timestamp::now(), 42);
+    let order = store
+        .create_order(&NewOrder {
+            order_no: &order_no,
+            org_id: org.id,
+            kind: "new",
+            status: "awaiting_payment",
+            amount_fen: 39_900,
+            created_by: admin.id,
+            on_behalf: false,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+
+    let notification = |status: &str, at: i64| SandboxNotification {
+        gateway_txn: "2026112322001400000000001".into(),
+        order_no: order_no.clone(),
+        amount_fen: 39_900,
+        trade_status: status.into(),
+        notified_at: at,
+    };
+    // 20 notifications at once: the gateway's repeats of "success", and late "waiting" ones
+    // that arrive after it, shuffled.
+    let mut batch: Vec<SandboxNotification> = (0..20)
+        .map(|i| {
+            if i % 4 == 0 {
+                notification("WAIT_BUYER_PAY", 100 - i)
+            } else {
+                notification("TRADE_SUCCESS", 200 + i)
+            }
+        })
+        .collect();
+    batch.reverse();
+    batch.swap(3, 17);
+    batch.swap(8, 11);
+    let tasks: Vec<_> = batch
+        .into_iter()
+        .map(|n| {
+            let app = app.clone();
+            tokio::spawn(async move { app.oneshot(signed(&n, SECRET)).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        let response = task.await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            (status, &body[..]),
+            (StatusCode::OK, &b"success"[..]),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    let payments = store.payments_of_order(order.id).await.unwrap();
+    assert_eq!(payments.len(), 1, "the money is recorded once");
+    assert_eq!(payments[0].amount_fen, 39_900);
+    let paid = store.order_by_no(&order_no).await.unwrap().unwrap();
+    assert_eq!(
+        paid.status, "awaiting_second_review",
+        "paid once, and a late 'waiting' does not undo it"
+    );
+    let events = store.order_events(order.id).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0].action.as_str(), events[0].from_status.as_str()),
+        ("pay_confirmed", "awaiting_payment")
+    );
+
+    // A forged notification (wrong key) for another order changes nothing.
+    let other_no = certdesk_domain::order_number(jiff::Timestamp::now(), 43);
+    let other = store
+        .create_order(&NewOrder {
+            order_no: &other_no,
+            org_id: org.id,
+            kind: "new",
+            status: "awaiting_payment",
+            amount_fen: 39_900,
+            created_by: admin.id,
+            on_behalf: false,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let forged = SandboxNotification {
+        order_no: other_no.clone(),
+        gateway_txn: "forged-1".into(),
+        ..notification("TRADE_SUCCESS", 1)
+    };
+    let response = app
+        .clone()
+        .oneshot(signed(&forged, b"not-the-secret"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["error"]["code"], "signature_invalid");
+    // Tampering with a signed body breaks its signature too.
+    let mut tampered = signed(
+        &SandboxNotification {
+            order_no: other_no.clone(),
+            gateway_txn: "t-1".into(),
+            amount_fen: 1,
+            ..notification("TRADE_SUCCESS", 1)
+        },
+        SECRET,
+    );
+    let signature = tampered.headers()[SIGNATURE_HEADER].clone();
+    let good_body = serde_json::to_vec(&SandboxNotification {
+        order_no: other_no.clone(),
+        gateway_txn: "t-1".into(),
+        ..notification("TRADE_SUCCESS", 1)
+    })
+    .unwrap();
+    *tampered.body_mut() = Body::from(good_body);
+    tampered.headers_mut().insert(SIGNATURE_HEADER, signature);
+    assert_eq!(
+        app.clone().oneshot(tampered).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    // A correctly signed notification with the wrong amount is refused for a person to check.
+    let short = SandboxNotification {
+        order_no: other_no.clone(),
+        gateway_txn: "short-1".into(),
+        amount_fen: 100,
+        ..notification("TRADE_SUCCESS", 1)
+    };
+    assert_eq!(
+        app.clone()
+            .oneshot(signed(&short, SECRET))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert!(store.payments_of_order(other.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.order_by_no(&other_no).await.unwrap().unwrap().status,
+        "awaiting_payment"
+    );
+}
