@@ -1,4 +1,5 @@
-//! Algorithms we issue for, their object identifiers, and signature verification.
+//! Algorithms we issue for or sign with, their object identifiers, and signature
+//! verification.
 
 use std::fmt;
 
@@ -24,9 +25,13 @@ pub const OID_ECDSA_WITH_SHA256: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 /// SM2-with-SM3 (GM/T 0006).
 pub const OID_SM2_WITH_SM3: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.501");
-/// rsaEncryption (RFC 8017); recognised only to refuse it with a precise reason.
+/// rsaEncryption (RFC 8017): RSA keys, for the RSA-2048 key backend. CSRs with RSA keys are
+/// still refused (we run no RSA CA).
 pub const OID_RSA_ENCRYPTION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+/// sha256WithRSAEncryption (RFC 8017, RFC 4055): RSASSA-PKCS1-v1_5 with SHA-256.
+pub const OID_SHA256_WITH_RSA_ENCRYPTION: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 
 /// Curves below 256 bits that we name as weak rather than merely unsupported.
 const WEAK_CURVES: [(ObjectIdentifier, &str); 2] = [
@@ -34,27 +39,54 @@ const WEAK_CURVES: [(ObjectIdentifier, &str); 2] = [
     (ObjectIdentifier::new_unwrap("1.3.132.0.33"), "P-224"),
 ];
 
-/// Smallest RSA modulus we would accept, were RSA supported.
+/// Smallest RSA modulus we accept anywhere.
 pub const MIN_RSA_BITS: usize = 2048;
+/// Largest RSA modulus we verify signatures of (AWS-LC's `RSA_PKCS1_2048_8192_SHA256`).
+pub const MAX_RSA_BITS: usize = 8192;
+/// The one RSA modulus size the software key backend generates and imports.
+pub const RSA_KEY_BACKEND_BITS: usize = 2048;
 
-/// A key-and-signature algorithm pair that certdesk issues certificates for.
+/// A key-and-signature algorithm pair that certdesk signs or verifies with.
+///
+/// Not every variant is one we run CAs for: see [`Algorithm::ALL`] (CAs, issuance) and
+/// [`Algorithm::KEY_BACKENDS`] (keys a [`crate::Signer`] may hold).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
     /// SM2 keys, SM2-with-SM3 signatures (GB/T 32918, GM/T 0015).
     Sm2Sm3,
     /// NIST P-256 keys, ECDSA with SHA-256 signatures.
     EcdsaP256Sha256,
+    /// RSA keys, RSASSA-PKCS1-v1_5 with SHA-256 signatures (sha256WithRSAEncryption).
+    /// Software keys of this kind are exactly 2048 bits; verification accepts 2048 to 8192.
+    /// A key backend only: no CA hierarchy is run for it and CSRs with RSA keys are refused.
+    RsaSha256,
 }
 
 impl Algorithm {
-    /// Every supported algorithm, in a stable order.
+    /// The algorithms we run CAs for (one hierarchy each) and issue certificates for, in a
+    /// stable order. RSA is deliberately absent: see [`Algorithm::KEY_BACKENDS`].
     pub const ALL: [Algorithm; 2] = [Algorithm::Sm2Sm3, Algorithm::EcdsaP256Sha256];
+
+    /// Every algorithm a key backend ([`crate::SoftwareKey`]) can hold and sign with: those of
+    /// [`Algorithm::ALL`] and RSA-2048.
+    pub const KEY_BACKENDS: [Algorithm; 3] = [
+        Algorithm::Sm2Sm3,
+        Algorithm::EcdsaP256Sha256,
+        Algorithm::RsaSha256,
+    ];
+
+    /// Whether we run CAs for this algorithm and issue certificates for its keys
+    /// (it is in [`Algorithm::ALL`]).
+    pub fn is_issued(self) -> bool {
+        Algorithm::ALL.contains(&self)
+    }
 
     /// Short name for people: used in CA names ("certdesk SM2 Root CA").
     pub fn label(self) -> &'static str {
         match self {
             Algorithm::Sm2Sm3 => "SM2",
             Algorithm::EcdsaP256Sha256 => "P-256",
+            Algorithm::RsaSha256 => "RSA-2048",
         }
     }
 
@@ -63,14 +95,16 @@ impl Algorithm {
         match self {
             Algorithm::Sm2Sm3 => "sm2",
             Algorithm::EcdsaP256Sha256 => "p256",
+            Algorithm::RsaSha256 => "rsa2048",
         }
     }
 
-    /// The named curve carried in the SubjectPublicKeyInfo parameters.
-    pub fn curve_oid(self) -> ObjectIdentifier {
+    /// The named curve carried in the SubjectPublicKeyInfo parameters; `None` for RSA.
+    pub fn curve_oid(self) -> Option<ObjectIdentifier> {
         match self {
-            Algorithm::Sm2Sm3 => OID_CURVE_SM2,
-            Algorithm::EcdsaP256Sha256 => OID_CURVE_P256,
+            Algorithm::Sm2Sm3 => Some(OID_CURVE_SM2),
+            Algorithm::EcdsaP256Sha256 => Some(OID_CURVE_P256),
+            Algorithm::RsaSha256 => None,
         }
     }
 
@@ -79,32 +113,46 @@ impl Algorithm {
         match self {
             Algorithm::Sm2Sm3 => OID_SM2_WITH_SM3,
             Algorithm::EcdsaP256Sha256 => OID_ECDSA_WITH_SHA256,
+            Algorithm::RsaSha256 => OID_SHA256_WITH_RSA_ENCRYPTION,
         }
     }
 
-    /// The signature AlgorithmIdentifier; parameters are absent for both (RFC 5758, and what
-    /// OpenSSL writes for SM2-with-SM3).
+    /// The signature AlgorithmIdentifier. Parameters are absent for ECDSA (RFC 5758) and
+    /// SM2-with-SM3 (what OpenSSL writes); NULL for sha256WithRSAEncryption (RFC 4055 §5).
     pub fn signature_algorithm_identifier(self) -> AlgorithmIdentifierOwned {
         AlgorithmIdentifierOwned {
             oid: self.signature_oid(),
-            parameters: None,
+            parameters: match self {
+                Algorithm::Sm2Sm3 | Algorithm::EcdsaP256Sha256 => None,
+                Algorithm::RsaSha256 => Some(der::Any::null()),
+            },
         }
     }
 
-    /// Which supported algorithm a public key belongs to; refuses weak and unknown keys with
-    /// the precise reason.
+    /// Which algorithm a public key belongs to; refuses weak and unknown keys with the
+    /// precise reason. RSA keys of 2048 to 8192 bits are [`Algorithm::RsaSha256`]: callers
+    /// that issue certificates must also check [`Algorithm::is_issued`].
     pub fn of_public_key(spki: &SubjectPublicKeyInfoOwned) -> Result<Algorithm, PkiError> {
         let key_oid = spki.algorithm.oid;
         if key_oid == OID_RSA_ENCRYPTION {
+            if !spki.algorithm.parameters.as_ref().is_none_or(is_null) {
+                return Err(PkiError::malformed(
+                    "RSA public key",
+                    "algorithm parameters are not NULL",
+                ));
+            }
             let bits = rsa_modulus_bits(spki)?;
             if bits < MIN_RSA_BITS {
                 return Err(PkiError::WeakKey(format!(
                     "RSA-{bits}: at least {MIN_RSA_BITS} bits are required"
                 )));
             }
-            return Err(PkiError::UnsupportedAlgorithm(format!(
-                "RSA-{bits}: RSA keys are not supported, only SM2 and ECDSA P-256"
-            )));
+            if bits > MAX_RSA_BITS {
+                return Err(PkiError::UnsupportedAlgorithm(format!(
+                    "RSA-{bits}: at most {MAX_RSA_BITS} bits are supported"
+                )));
+            }
+            return Ok(Algorithm::RsaSha256);
         }
         if key_oid != OID_EC_PUBLIC_KEY {
             return Err(PkiError::UnsupportedAlgorithm(format!(
@@ -118,7 +166,10 @@ impl Algorithm {
             .ok_or_else(|| PkiError::malformed("public key", "EC key without a named curve"))?
             .decode_as::<ObjectIdentifier>()
             .map_err(|_| PkiError::UnsupportedAlgorithm("EC key with explicit curve".into()))?;
-        if let Some(alg) = Algorithm::ALL.into_iter().find(|a| a.curve_oid() == curve) {
+        if let Some(alg) = Algorithm::ALL
+            .into_iter()
+            .find(|a| a.curve_oid() == Some(curve))
+        {
             return Ok(alg);
         }
         if let Some((_, name)) = WEAK_CURVES.iter().find(|(oid, _)| *oid == curve) {
@@ -129,7 +180,8 @@ impl Algorithm {
         )))
     }
 
-    /// Verifies `signature` (DER `SEQUENCE{r,s}`) over `message` made with `signature_alg`
+    /// Verifies `signature` (DER `SEQUENCE{r,s}` for SM2 and ECDSA; the RSASSA-PKCS1-v1_5
+    /// integer, as long as the modulus, for RSA) over `message` made with `signature_alg`
     /// by the key in `spki`. SM2 uses [`SM2_DEFAULT_DISTID`].
     pub fn verify(
         self,
@@ -186,6 +238,16 @@ impl Algorithm {
                     .map_err(|_| PkiError::BadSignature("not a DER ECDSA signature"))?;
                 Err(PkiError::BadSignature("ECDSA signature does not verify"))
             }
+            Algorithm::RsaSha256 => {
+                // `point` is the RSAPublicKey DER here; of_public_key has bounded its size.
+                let key = aws_lc_rs::signature::UnparsedPublicKey::new(
+                    &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                    point,
+                );
+                key.verify(message, signature).map_err(|_| {
+                    PkiError::BadSignature("RSA PKCS#1 v1.5 signature does not verify")
+                })
+            }
         }
     }
 }
@@ -195,22 +257,34 @@ impl fmt::Display for Algorithm {
         f.write_str(match self {
             Algorithm::Sm2Sm3 => "SM2-with-SM3",
             Algorithm::EcdsaP256Sha256 => "ECDSA-P256-SHA256",
+            Algorithm::RsaSha256 => "RSA-SHA256",
         })
     }
 }
 
 /// ECDSA requires absent parameters (RFC 5758 §3.2); some SM2 toolkits write NULL, which is
-/// harmless, so SM2 accepts both.
+/// harmless, so SM2 accepts both. sha256WithRSAEncryption has NULL, and RFC 5754 §2 asks
+/// verifiers to accept it absent too.
 fn signature_parameters_acceptable(alg: Algorithm, id: &AlgorithmIdentifierOwned) -> bool {
     match (&id.parameters, alg) {
         (None, _) => true,
-        (Some(any), Algorithm::Sm2Sm3) => any.tag() == der::Tag::Null && any.value().is_empty(),
+        (Some(any), Algorithm::Sm2Sm3 | Algorithm::RsaSha256) => is_null(any),
         (Some(_), Algorithm::EcdsaP256Sha256) => false,
     }
 }
 
+fn is_null(any: &der::Any) -> bool {
+    any.tag() == der::Tag::Null && any.value().is_empty()
+}
+
+/// Bit length of a big-endian unsigned integer (leading zero bytes already stripped).
+pub(crate) fn uint_bits(n: &[u8]) -> usize {
+    let leading_bits = n.first().map_or(0, |b| 8 - b.leading_zeros() as usize);
+    n.len().saturating_sub(1) * 8 + leading_bits
+}
+
 /// Bit length of an RSA public key's modulus, read from `RSAPublicKey ::= SEQUENCE { n, e }`.
-fn rsa_modulus_bits(spki: &SubjectPublicKeyInfoOwned) -> Result<usize, PkiError> {
+pub(crate) fn rsa_modulus_bits(spki: &SubjectPublicKeyInfoOwned) -> Result<usize, PkiError> {
     #[derive(der::Sequence)]
     struct RsaPublicKey<'a> {
         modulus: der::asn1::UintRef<'a>,
@@ -223,9 +297,7 @@ fn rsa_modulus_bits(spki: &SubjectPublicKeyInfoOwned) -> Result<usize, PkiError>
         .ok_or_else(|| PkiError::malformed("RSA public key", "bit string with unused bits"))?;
     let key =
         RsaPublicKey::from_der(bytes).map_err(|e| PkiError::malformed("RSA public key", e))?;
-    let n = key.modulus.as_bytes();
-    let leading_bits = n.first().map_or(0, |b| 8 - b.leading_zeros() as usize);
-    Ok(n.len().saturating_sub(1) * 8 + leading_bits)
+    Ok(uint_bits(key.modulus.as_bytes()))
 }
 
 #[cfg(test)]
@@ -241,5 +313,28 @@ mod tests {
         assert_eq!(Algorithm::Sm2Sm3.slug(), "sm2");
         assert_eq!(Algorithm::EcdsaP256Sha256.slug(), "p256");
         assert_eq!(Algorithm::Sm2Sm3.to_string(), "SM2-with-SM3");
+        assert_eq!(Algorithm::RsaSha256.slug(), "rsa2048");
+        assert_eq!(Algorithm::RsaSha256.label(), "RSA-2048");
+        assert_eq!(
+            Algorithm::RsaSha256.signature_oid().to_string(),
+            "1.2.840.113549.1.1.11"
+        );
+        let slugs: std::collections::HashSet<_> =
+            Algorithm::KEY_BACKENDS.iter().map(|a| a.slug()).collect();
+        assert_eq!(slugs.len(), Algorithm::KEY_BACKENDS.len());
+    }
+
+    #[test]
+    fn cas_run_for_sm2_and_p256_only() {
+        assert_eq!(
+            Algorithm::ALL,
+            [Algorithm::Sm2Sm3, Algorithm::EcdsaP256Sha256]
+        );
+        assert!(Algorithm::ALL.iter().all(|a| a.is_issued()));
+        assert!(!Algorithm::RsaSha256.is_issued());
+        assert!(Algorithm::KEY_BACKENDS.contains(&Algorithm::RsaSha256));
+        assert!(Algorithm::ALL
+            .iter()
+            .all(|a| Algorithm::KEY_BACKENDS.contains(a)));
     }
 }

@@ -250,6 +250,7 @@ mod tests {
                     ]);
                     assert!(!ok && (stdout + &stderr).contains("certificate revoked"));
                 }
+                Algorithm::RsaSha256 => unreachable!("no RSA CA: not in Algorithm::ALL"),
                 Algorithm::Sm2Sm3 => {
                     let tbs = crl.tbs_cert_list.to_der().expect("tbs");
                     let spki = ca.issuing_cert.tbs_certificate().subject_public_key_info();

@@ -28,6 +28,7 @@ pub struct VerifiedCsr {
 /// possession): SM2-with-SM3 with the ID 1234567812345678, or ECDSA P-256 with SHA-256.
 ///
 /// Refuses malformed input, unsupported or weak keys (RSA below 2048 bits, small curves),
+/// keys of algorithms we run no CA for (RSA of any size: see [`Algorithm::is_issued`]),
 /// and bad signatures, each with its own [`PkiError`] variant. Never panics on any input.
 pub fn parse_and_verify_csr(input: &[u8]) -> Result<VerifiedCsr, PkiError> {
     if input.len() > MAX_CSR_BYTES {
@@ -44,6 +45,20 @@ pub fn parse_and_verify_csr(input: &[u8]) -> Result<VerifiedCsr, PkiError> {
     let request =
         CertReq::from_der(&der).map_err(|e| PkiError::malformed("certificate request", e))?;
     let algorithm = Algorithm::of_public_key(&request.info.public_key)?;
+    if !algorithm.is_issued() {
+        // RSA is a key backend only (a CA or responder key); we run no RSA CA.
+        let key = match algorithm {
+            Algorithm::RsaSha256 => format!(
+                "RSA-{}",
+                crate::algorithm::rsa_modulus_bits(&request.info.public_key)?
+            ),
+            other => other.label().to_string(),
+        };
+        return Err(PkiError::UnsupportedAlgorithm(format!(
+            "{key}: such keys are not supported for certificate requests, only SM2 and \
+             ECDSA P-256"
+        )));
+    }
     // The signed bytes are the CertificationRequestInfo exactly as received; DER has one
     // encoding per value, so re-encoding the decoded structure reproduces them.
     let info_der = request
@@ -159,7 +174,7 @@ pub(crate) mod tests {
 
             let other = match algorithm {
                 Algorithm::Sm2Sm3 => Algorithm::EcdsaP256Sha256,
-                Algorithm::EcdsaP256Sha256 => Algorithm::Sm2Sm3,
+                Algorithm::EcdsaP256Sha256 | Algorithm::RsaSha256 => Algorithm::Sm2Sm3,
             };
             let err = parse_and_verify_csr_for(&der, other).expect_err("mismatch");
             assert!(
@@ -207,6 +222,7 @@ pub(crate) mod tests {
                     "-sigopt",
                     "distid:1234567812345678",
                 ]),
+                Algorithm::RsaSha256 => unreachable!("not in this list"),
             }
             args.extend_from_slice(&["-keyout", key_path.as_str(), "-out", csr_path.as_str()]);
             openssl(&args);
@@ -284,6 +300,22 @@ pub(crate) mod tests {
         let err = parse_and_verify_csr(&pem).expect_err("rsa-2048");
         assert!(matches!(err, PkiError::UnsupportedAlgorithm(_)), "{err}");
         assert!(err.to_string().contains("not supported"), "{err}");
+    }
+
+    #[test]
+    fn refuses_csrs_signed_by_our_rsa_backend() {
+        // The RSA key backend can sign a CSR (OpenSSL checks it), but we run no RSA CA.
+        let dir = TempDir::new("csr-rsa-backend");
+        let key = SoftwareKey::generate(Algorithm::RsaSha256).expect("key");
+        let der = make_csr(&key, subject()).expect("csr");
+        let path = dir.write("rsa.csr.pem", csr_to_pem(&der).expect("pem").as_bytes());
+        let (_, _, stderr) = openssl_status(&["req", "-verify", "-noout", "-in", path.as_str()]);
+        assert!(stderr.contains("self-signature verify OK"), "{stderr}");
+        let err = parse_and_verify_csr(&der).expect_err("rsa-2048");
+        assert!(matches!(err, PkiError::UnsupportedAlgorithm(_)), "{err}");
+        assert!(err.to_string().contains("RSA-2048"), "{err}");
+        let err = parse_and_verify_csr_for(&der, Algorithm::RsaSha256).expect_err("for rsa");
+        assert!(matches!(err, PkiError::UnsupportedAlgorithm(_)), "{err}");
     }
 
     #[test]

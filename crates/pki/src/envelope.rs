@@ -206,7 +206,7 @@ pub fn seal_encryption_key(
     rand::fill(&mut session_key[..]);
     let encrypted_private_key = sm4_ecb(
         &session_key,
-        &encryption_key.private_scalar_bytes(),
+        &*encryption_key.private_scalar_bytes()?,
         Direction::Encrypt,
     )?;
     let cipher_der = sm2_encrypt(recipient_signing_public_key, &session_key[..])?;
@@ -672,8 +672,8 @@ pub(crate) mod tests {
         for opened in [&from_der, &from_skf] {
             assert_eq!(opened.public_key_spki(), encryption.public_key_spki());
             assert_eq!(
-                *opened.private_scalar_bytes(),
-                *encryption.private_scalar_bytes()
+                *opened.private_scalar_bytes().expect("scalar"),
+                *encryption.private_scalar_bytes().expect("scalar")
             );
         }
 
@@ -760,7 +760,10 @@ pub(crate) mod tests {
             out_path.as_str(),
         ]);
         let scalar = std::fs::read(&out_path).expect("read");
-        assert_eq!(scalar[..], encryption.private_scalar_bytes()[..]);
+        assert_eq!(
+            scalar[..],
+            encryption.private_scalar_bytes().expect("scalar")[..]
+        );
     }
 
     #[test]

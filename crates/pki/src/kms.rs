@@ -129,14 +129,15 @@ pub struct KeyArchive {
 }
 
 impl KeyArchive {
-    /// Archives `key`'s private key under `kmk`. Works for any [`SoftwareKey`]; dual
-    /// certificates use it for SM2.
+    /// Archives `key`'s private key under `kmk`. Works for SM2 and P-256 [`SoftwareKey`]s (RSA
+    /// keys are refused with [`PkiError::UnsupportedAlgorithm`]); dual certificates use it
+    /// for SM2.
     pub fn seal(key: &SoftwareKey, kmk: &KeyManagementKey) -> Result<Self, PkiError> {
         let public_key = key.public_key_spki().clone();
         let aad = associated_data(&kmk.id, &public_key)?;
         let mut nonce = [0u8; NONCE_LEN];
         rand::fill(&mut nonce[..]);
-        let scalar = key.private_scalar_bytes();
+        let scalar = key.private_scalar_bytes()?;
         let sealed = kmk
             .cipher()?
             .encrypt(
@@ -372,7 +373,10 @@ mod tests {
             assert_eq!(parsed.kmk_id(), "kmk-2026");
             let back = parsed.recover(&kmk).expect("recover");
             assert_eq!(back.public_key_spki(), key.public_key_spki());
-            assert_eq!(*back.private_scalar_bytes(), *key.private_scalar_bytes());
+            assert_eq!(
+                *back.private_scalar_bytes().expect("scalar"),
+                *key.private_scalar_bytes().expect("scalar")
+            );
 
             // Same id, other secret: the tag fails.
             let impostor = KeyManagementKey::from_bytes("kmk-2026", &[7u8; 16]).expect("impostor");

@@ -213,6 +213,8 @@ fn key_usage(profile: LeafProfile, algorithm: Algorithm) -> KeyUsage {
             KeyUsages::KeyEncipherment | KeyUsages::DataEncipherment | KeyUsages::KeyAgreement,
         ),
         (LeafProfile::Enc, Algorithm::EcdsaP256Sha256) => KeyUsage(KeyUsages::KeyAgreement.into()),
+        // Not reached today (CSRs with RSA keys are refused); RFC 8017 key transport if ever.
+        (LeafProfile::Enc, Algorithm::RsaSha256) => KeyUsage(KeyUsages::KeyEncipherment.into()),
     }
 }
 
@@ -334,6 +336,7 @@ pub(crate) mod tests {
                         ]);
                         assert!(out.contains(": OK"), "{out}");
                     }
+                    Algorithm::RsaSha256 => unreachable!("no RSA CA: not in Algorithm::ALL"),
                     Algorithm::Sm2Sm3 => {
                         // OpenSSL 3.0 applies -vfyopt distid only to the target certificate's
                         // signature. So: (1) leaf against the issuing CA as a partial-chain
@@ -386,6 +389,9 @@ pub(crate) mod tests {
                     }
                     (LeafProfile::Enc, Algorithm::EcdsaP256Sha256) => {
                         "critical\n                Key Agreement\n"
+                    }
+                    (LeafProfile::Enc, Algorithm::RsaSha256) => {
+                        unreachable!("no RSA CA: not in Algorithm::ALL")
                     }
                 };
                 for needle in [
