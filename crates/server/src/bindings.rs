@@ -17,6 +17,7 @@ use axum::{Form, Json};
 use base64::Engine;
 use certdesk_ca::trust::{
     challenge_message, format_time, verify_challenge_signature, CertificateProblem, CheckError,
+    PresentedCertificate, Recognition,
 };
 use certdesk_domain::{Action, Relation, Role};
 use certdesk_store::{Binding, BindingFilter, Challenge, NewBinding, StoreError};
@@ -164,6 +165,26 @@ fn signature_bytes(text: &str) -> Result<Vec<u8>, ApiError> {
         })
 }
 
+/// Checks a presented certificate (recognised CA, validity, revocation) and that its key signed
+/// the challenge's message for `purpose`.
+async fn prove_key(
+    state: &AppState,
+    purpose: &str,
+    challenge_id: &str,
+    certificate: &str,
+    signature: &str,
+) -> Result<(PresentedCertificate, Recognition), ApiError> {
+    let (presented, recognition) = state
+        .ca
+        .check_presented_certificate(&certificate_bytes(certificate), SystemTime::now())
+        .await
+        .map_err(check_error)?;
+    let message = challenge_message(purpose, challenge_id);
+    verify_challenge_signature(&presented, message.as_bytes(), &signature_bytes(signature)?)
+        .map_err(certificate_refusal)?;
+    Ok((presented, recognition))
+}
+
 // --- certificate login ------------------------------------------------------------------------
 
 /// A one-time challenge for certificate login.
@@ -192,18 +213,14 @@ async fn certificate_login_api(
     ApiJson(req): ApiJson<CertificateLoginRequest>,
 ) -> Result<Response, ApiError> {
     consume(&state, &req.challenge_id, LOGIN).await?;
-    let (presented, _) = state
-        .ca
-        .check_presented_certificate(&certificate_bytes(&req.certificate), SystemTime::now())
-        .await
-        .map_err(check_error)?;
-    let message = challenge_message(LOGIN, &req.challenge_id);
-    verify_challenge_signature(
-        &presented,
-        message.as_bytes(),
-        &signature_bytes(&req.signature)?,
+    let (presented, _) = prove_key(
+        &state,
+        LOGIN,
+        &req.challenge_id,
+        &req.certificate,
+        &req.signature,
     )
-    .map_err(certificate_refusal)?;
+    .await?;
     let binding = state
         .store
         .binding_by_fingerprint(&presented.fingerprint)
@@ -487,18 +504,14 @@ async fn bind(
             "挑战值不是为当前账号生成的，请刷新页面重新获取",
         ));
     }
-    let (presented, recognition) = state
-        .ca
-        .check_presented_certificate(&certificate_bytes(&req.certificate), SystemTime::now())
-        .await
-        .map_err(check_error)?;
-    let message = challenge_message(BIND, &req.challenge_id);
-    verify_challenge_signature(
-        &presented,
-        message.as_bytes(),
-        &signature_bytes(&req.signature)?,
+    let (presented, recognition) = prove_key(
+        state,
+        BIND,
+        &req.challenge_id,
+        &req.certificate,
+        &req.signature,
     )
-    .map_err(certificate_refusal)?;
+    .await?;
     if presented
         .subject_serial
         .as_deref()
