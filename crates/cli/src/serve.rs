@@ -92,6 +92,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         ServerConfig::new(settings.public_url.clone(), settings.session_hours * 3600)
             .with_sandbox_payment_secret(secrets::sandbox_payment_secret(&settings.data_dir)?),
     );
+    let order_job = tokio::spawn(close_unpaid_orders_regularly(state.clone()));
     let app = router(state);
     tracing::info!(listen = %settings.listen, public_url = %settings.public_url, "certdesk serving");
     println!("certdesk 已启动: {}", settings.public_url);
@@ -104,10 +105,24 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     .await
     .context("the server stopped with an error")?;
     crl_job.abort();
+    order_job.abort();
     tracing::info!("in-flight requests finished; closing the database");
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Closes orders left unpaid past their 30 minutes, once a minute.
+async fn close_unpaid_orders_regularly(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match certdesk_server::orders::close_unpaid_orders(&state, state.now()).await {
+            Ok(0) => {}
+            Ok(closed) => tracing::info!(closed, "unpaid orders closed"),
+            Err(err) => tracing::error!(error = %err, "closing unpaid orders failed"),
+        }
+    }
 }
 
 /// Signs new CRLs before the published ones go stale, for as long as the server runs.

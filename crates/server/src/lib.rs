@@ -8,6 +8,7 @@ pub mod auth;
 mod authz;
 mod bindings;
 pub mod error;
+pub mod orders;
 mod pages;
 pub mod payments;
 mod pki_routes;

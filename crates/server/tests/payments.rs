@@ -197,3 +197,107 @@ async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
         "awaiting_payment"
     );
 }
+
+#[tokio::test]
+async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_refund() {
+    let (store, _dir) = sqlite_store().await;
+    let passphrase = zeroize::Zeroizing::new("payments-test-passphrase".to_string());
+    certdesk_ca::ensure_hierarchies(&store, &passphrase, "pay")
+        .await
+        .unwrap();
+    let ca = Arc::new(
+        certdesk_ca::CertificateAuthority::open(store.clone(), "http://x", &passphrase)
+            .await
+            .unwrap(),
+    );
+    let config = ServerConfig::new("http://127.0.0.1:8080".into(), 3600)
+        .with_sandbox_payment_secret(SECRET.to_vec());
+    let state = AppState::new(store.clone(), ca, config);
+    let app = router(state.clone());
+    let (org, admin) = store
+        .register_organisation(
+            "福州测试科技有限公司",
+            "91350100M000100Y43",
+            &NewAccount {
+                username: "fz.admin",
+                display_name: "张经理",
+                role: Role::OrgAdmin,
+                org_id: None,
+                password_hash: "x",
+                created_at: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    let order = |no: &'static str, waiting_since: i64| NewOrder {
+        order_no: no,
+        org_id: org.id,
+        kind: "new",
+        status: "awaiting_payment",
+        amount_fen: 39_900,
+        created_by: admin.id,
+        on_behalf: false,
+        created_at: waiting_since,
+    };
+    store
+        .create_order(&order("20261123100000000001", now - 31 * 60))
+        .await
+        .unwrap();
+    store
+        .create_order(&order("20261123100000000002", now - 29 * 60))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        certdesk_server::orders::close_unpaid_orders(&state, now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .order_by_no("20261123100000000001")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "closed"
+    );
+    assert_eq!(
+        store
+            .order_by_no("20261123100000000002")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "awaiting_payment"
+    );
+    assert_eq!(
+        certdesk_server::orders::close_unpaid_orders(&state, now)
+            .await
+            .unwrap(),
+        0,
+        "closing twice closes nothing"
+    );
+
+    // The money for the closed order still arrives: it is recorded (to be refunded), the order stays closed.
+    let late = SandboxNotification {
+        gateway_txn: "late-1".into(),
+        order_no: "20261123100000000001".into(),
+        amount_fen: 39_900,
+        trade_status: "TRADE_SUCCESS".into(),
+        notified_at: now,
+    };
+    assert_eq!(
+        app.oneshot(signed(&late, SECRET)).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let closed = store
+        .order_by_no("20261123100000000001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(closed.status, "closed");
+    assert_eq!(store.payments_of_order(closed.id).await.unwrap().len(), 1);
+}

@@ -147,6 +147,24 @@ impl Store {
         row.as_ref().map(order_from_row).transpose()
     }
 
+    /// Orders in `status` whose last change was at or before `changed_at_or_before`, oldest
+    /// first (e.g. unpaid orders whose payment window has passed).
+    pub async fn orders_in_status_since(
+        &self,
+        status: &str,
+        changed_at_or_before: i64,
+    ) -> Result<Vec<Order>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE status = $1 AND updated_at <= $2 ORDER BY updated_at, id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(status)
+            .bind(changed_at_or_before)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
     /// Moves an order from `step.from_status` to `step.to_status` and records the step, only
     /// if it is still in `from_status`; answers whether it moved.
     pub async fn advance_order(
