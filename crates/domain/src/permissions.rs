@@ -39,6 +39,8 @@ pub enum Action {
     UnbindCertificate,
     ImportProviderCa,
     SearchAudit,
+    ListOrders,
+    ViewOrder,
 }
 
 /// How far a role's grant reaches.
@@ -120,6 +122,11 @@ pub const fn access(action: Action) -> Access {
         }
         ImportProviderCa => Access::Granted(&[(SystemAdmin, All)]),
         SearchAudit => Access::Granted(STAFF_EVERYWHERE),
+        // 业务单: the organisation admin applies and pays for its organisation; operators and
+        // CA officers work through every organisation's orders.
+        ListOrders | ViewOrder => {
+            Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All), (CaOfficer, All)])
+        }
     }
 }
 

@@ -46,6 +46,8 @@ pub struct ApiJson<T>(pub T);
         crate::bindings::unbind_api,
         crate::audit::search_api,
         crate::payments::sandbox_notify,
+        crate::orders::list_orders_api,
+        crate::orders::order_detail_api,
     ),
     components(schemas(LoginRequest, LoginResponse, AccountView, ErrorBody))
 )]

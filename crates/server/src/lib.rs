@@ -96,6 +96,7 @@ fn app_routes() -> routes::Registry {
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
     let registry = payments::register(registry);
+    let registry = orders::register(registry);
     api::register(registry)
 }
 
@@ -209,4 +210,9 @@ pub async fn bootstrap_admin(
         username: BOOTSTRAP_ADMIN_USERNAME.to_string(),
         generated_password: generated.then_some(password),
     }))
+}
+
+/// Unix seconds as Beijing time, the way users read dates.
+pub(crate) fn format_beijing(unix: i64) -> String {
+    certdesk_ca::trust::format_time(unix)
 }

@@ -56,3 +56,233 @@ pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, St
     }
     Ok(closed)
 }
+
+// --- the 业务单 list and detail ----------------------------------------------------------------
+
+use crate::auth::CurrentUser;
+use crate::authz::{relation_to, require};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::Registry;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use certdesk_domain::{current_step_deadline, Action, Relation, WorkCalendar};
+use certdesk_store::{Order, OrderFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub(crate) fn register(registry: Registry) -> Registry {
+    registry
+        .get("/api/v1/orders", Action::ListOrders, list_orders_api)
+        .get(
+            "/api/v1/orders/{order_no}",
+            Action::ViewOrder,
+            order_detail_api,
+        )
+}
+
+/// The business type's name users see.
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "new" => "新办",
+        "renewal" => "续费",
+        "replacement" => "补办",
+        "change" => "变更",
+        "unlock" => "解锁",
+        _ => "其他",
+    }
+}
+
+fn status_label(status: &str) -> String {
+    status
+        .parse::<OrderStatus>()
+        .map(|s| s.label_zh().to_string())
+        .unwrap_or_else(|_| status.to_string())
+}
+
+fn beijing(unix: i64) -> jiff::civil::DateTime {
+    jiff::Timestamp::from_second(unix)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .datetime()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderView {
+    pub order_no: String,
+    pub kind: String,
+    /// 新办, 续费, 补办, 变更, 解锁
+    pub kind_label: String,
+    pub status: String,
+    pub status_label: String,
+    /// Yuan, two decimals.
+    pub amount: String,
+    /// 用户申请 or 操作员代办
+    pub made_by: String,
+    /// Beijing time.
+    pub created_at: String,
+}
+
+impl From<&Order> for OrderView {
+    fn from(o: &Order) -> Self {
+        OrderView {
+            order_no: o.order_no.clone(),
+            kind: o.kind.clone(),
+            kind_label: kind_label(&o.kind).to_string(),
+            status: o.status.clone(),
+            status_label: status_label(&o.status),
+            amount: format!("{}.{:02}", o.amount_fen / 100, o.amount_fen % 100),
+            made_by: if o.on_behalf {
+                "操作员代办"
+            } else {
+                "用户申请"
+            }
+            .to_string(),
+            created_at: crate::format_beijing(o.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct OrderQuery {
+    #[serde(default)]
+    order_no: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    /// 1-based.
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+const ORDERS_PER_PAGE: i64 = 20;
+
+/// 业务单: the organisation's orders (organisation admin) or every organisation's (staff), newest
+/// first, 20 a page.
+#[utoipa::path(get, path = "/api/v1/orders",
+    params(("order_no" = Option<String>, Query), ("status" = Option<String>, Query), ("kind" = Option<String>, Query), ("page" = Option<i64>, Query)),
+    responses((status = 200, body = [OrderView]), (status = 403, body = ErrorBody)))]
+pub(crate) async fn list_orders_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(query): Query<OrderQuery>,
+) -> Result<Json<Vec<OrderView>>, ApiError> {
+    let scope = relation_to(&user, None, user.account().org_id);
+    require(&user, Action::ListOrders, scope)?;
+    let non_empty = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let (order_no, status, kind) = (
+        non_empty(&query.order_no),
+        non_empty(&query.status),
+        non_empty(&query.kind),
+    );
+    let page = query.page.unwrap_or(1).max(1);
+    let orders = state
+        .store
+        .orders(&OrderFilter {
+            // Staff see every organisation's; everyone else only their own.
+            org_id: if scope == Relation::Platform {
+                None
+            } else {
+                user.account().org_id
+            },
+            order_no: order_no.as_deref(),
+            status: status.as_deref(),
+            kind: kind.as_deref(),
+            created_since: None,
+            created_until: None,
+            limit: ORDERS_PER_PAGE,
+            offset: (page - 1) * ORDERS_PER_PAGE,
+        })
+        .await?;
+    Ok(Json(orders.iter().map(OrderView::from).collect()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub time: String,
+    pub actor: String,
+    pub action: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub note: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StepDeadline {
+    pub working_days: u32,
+    /// When the current step is due, Beijing time.
+    pub due: String,
+    pub overdue: bool,
+    /// E.g. a year without holiday data: counted with weekends only.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderDetail {
+    pub order: OrderView,
+    pub timeline: Vec<TimelineEntry>,
+    /// The working-day deadline of the current step, where the step has one.
+    pub current_step: Option<StepDeadline>,
+}
+
+/// One order with its status timeline and the deadline of its current step.
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}", params(("order_no" = String, Path)),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody)))]
+pub(crate) async fn order_detail_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+) -> Result<Json<OrderDetail>, ApiError> {
+    let order = state
+        .store
+        .order_by_no(&order_no)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    require(
+        &user,
+        Action::ViewOrder,
+        relation_to(&user, None, Some(order.org_id)),
+    )?;
+    let timeline = state
+        .store
+        .order_events(order.id)
+        .await?
+        .into_iter()
+        .map(|e| TimelineEntry {
+            time: crate::format_beijing(e.at),
+            actor: e.actor_label,
+            action: e
+                .action
+                .parse::<OrderAction>()
+                .map(|a| a.label_zh().to_string())
+                .unwrap_or(e.action),
+            from_status: status_label(&e.from_status),
+            to_status: status_label(&e.to_status),
+            note: e.note,
+        })
+        .collect();
+    let current_step = match order.status.parse::<OrderStatus>() {
+        Ok(status) => current_step_deadline(
+            &WorkCalendar::china_builtin(),
+            status,
+            beijing(order.updated_at),
+        )
+        .map(|deadline| StepDeadline {
+            working_days: deadline.working_days,
+            due: deadline.due.strftime("%Y-%m-%d %H:%M").to_string(),
+            overdue: deadline.is_overdue(beijing(state.now())),
+            warnings: deadline.warnings.iter().map(ToString::to_string).collect(),
+        }),
+        Err(_) => None,
+    };
+    Ok(Json(OrderDetail {
+        order: OrderView::from(&order),
+        timeline,
+        current_step,
+    }))
+}

@@ -208,6 +208,33 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
             _ => token_of(world, &world.b_admin).await,
         });
     }
+    if path.contains("{order_no}") {
+        let (org_id, creator) = if own {
+            (world.org_a, &world.a_employee)
+        } else {
+            (world.org_b, &world.b_admin)
+        };
+        let order_no = format!("2026112310000000{:04}", rand_u64());
+        world
+            .store
+            .create_order(&certdesk_store::NewOrder {
+                order_no: &order_no,
+                org_id,
+                kind: "new",
+                status: "awaiting_initial_review",
+                amount_fen: 0,
+                created_by: creator.id,
+                on_behalf: false,
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        return Some(Object {
+            id: order_no,
+            owner_account: None,
+            owner_org: Some(org_id),
+        });
+    }
     if path.contains("{provider_id}") {
         return Some(Object {
             id: world.provider_id.to_string(),
@@ -234,7 +261,7 @@ fn relation(actor: &Account, object: &Object) -> Relation {
 fn concrete_path(path: &str, object: Option<&Object>) -> String {
     let mut out = path.to_string();
     if let Some(object) = object {
-        for param in ["{binding_id}", "{token_id}", "{provider_id}"] {
+        for param in ["{binding_id}", "{token_id}", "{provider_id}", "{order_no}"] {
             out = out.replace(param, &object.id);
         }
     }

@@ -301,3 +301,119 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
     assert_eq!(closed.status, "closed");
     assert_eq!(store.payments_of_order(closed.id).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_order_list_and_detail_show_the_timeline_and_the_step_deadline() {
+    let (store, _dir) = sqlite_store().await;
+    let passphrase = zeroize::Zeroizing::new("payments-test-passphrase".to_string());
+    certdesk_ca::ensure_hierarchies(&store, &passphrase, "pay")
+        .await
+        .unwrap();
+    let ca = Arc::new(
+        certdesk_ca::CertificateAuthority::open(store.clone(), "http://x", &passphrase)
+            .await
+            .unwrap(),
+    );
+    let config = ServerConfig::new("http://127.0.0.1:8080".into(), 3600)
+        .with_sandbox_payment_secret(SECRET.to_vec());
+    let app = router(AppState::new(store.clone(), ca, config));
+    let (org, admin) = store
+        .register_organisation(
+            "福州测试科技有限公司",
+            "91350100M000100Y43",
+            &NewAccount {
+                username: "fz.admin",
+                display_name: "张经理",
+                role: Role::OrgAdmin,
+                org_id: None,
+                password_hash: "x",
+                created_at: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let token = "cdk_orders_test";
+    store
+        .create_api_token(
+            admin.id,
+            "t",
+            &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes())),
+            0,
+        )
+        .await
+        .unwrap();
+    // Submitted 2026-09-30 17:00 Beijing time: after the 16:40 cut-off, before 国庆节 (Oct 1–7),
+    // so the one working day of the initial review is Thursday Oct 8.
+    let submitted = jiff::civil::date(2026, 9, 30)
+        .at(17, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .unwrap()
+        .timestamp()
+        .as_second();
+    store
+        .create_order(&NewOrder {
+            order_no: "20260930170000000001",
+            org_id: org.id,
+            kind: "new",
+            status: "awaiting_initial_review",
+            amount_fen: 39_900,
+            created_by: admin.id,
+            on_behalf: true,
+            created_at: submitted,
+        })
+        .await
+        .unwrap();
+
+    let get = |uri: &str| {
+        Request::get(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let response = app
+        .clone()
+        .oneshot(get("/api/v1/orders?status=awaiting_initial_review"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let list: serde_json::Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["status_label"], "待初审");
+    assert_eq!(list[0]["kind_label"], "新办");
+    assert_eq!(list[0]["amount"], "399.00");
+    assert_eq!(list[0]["made_by"], "操作员代办");
+    let none: serde_json::Value = serde_json::from_slice(
+        &app.clone()
+            .oneshot(get("/api/v1/orders?status=completed"))
+            .await
+            .unwrap()
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes(),
+    )
+    .unwrap();
+    assert_eq!(none.as_array().unwrap().len(), 0);
+
+    let response = app
+        .clone()
+        .oneshot(get("/api/v1/orders/20260930170000000001"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let detail: serde_json::Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(detail["current_step"]["working_days"], 1);
+    assert_eq!(detail["current_step"]["due"], "2026-10-08 23:59");
+    assert_eq!(
+        detail["current_step"]["overdue"], true,
+        "it is long past now"
+    );
+    let missing = app
+        .oneshot(get("/api/v1/orders/99999999999999999999"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}

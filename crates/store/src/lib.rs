@@ -27,7 +27,7 @@ pub use ca::{
 };
 pub use credentials::{ApiToken, Challenge, FailureWindow};
 pub use error::StoreError;
-pub use orders::{NewOrder, Order, OrderEvent, OrderStep, Payment, PaymentOutcome};
+pub use orders::{NewOrder, Order, OrderEvent, OrderFilter, OrderStep, Payment, PaymentOutcome};
 pub use organisations::Organisation;
 pub use sessions::{Session, SessionWithAccount};
 

@@ -32,6 +32,19 @@ pub struct NewOrder<'a> {
     pub created_at: i64,
 }
 
+/// Which orders to list (业务单 filters).
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter<'a> {
+    pub org_id: Option<i64>,
+    pub order_no: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub created_since: Option<i64>,
+    pub created_until: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderEvent {
     pub at: i64,
@@ -145,6 +158,61 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(order_from_row).transpose()
+    }
+
+    /// Orders matching a filter, newest first, one page.
+    pub async fn orders(&self, filter: &OrderFilter<'_>) -> Result<Vec<Order>, StoreError> {
+        let mut sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE 1 = 1");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if filter.org_id.is_some() {
+            sql.push_str(&format!(" AND org_id = ${}", next()));
+        }
+        if filter.order_no.is_some() {
+            sql.push_str(&format!(" AND order_no = ${}", next()));
+        }
+        if filter.status.is_some() {
+            sql.push_str(&format!(" AND status = ${}", next()));
+        }
+        if filter.kind.is_some() {
+            sql.push_str(&format!(" AND kind = ${}", next()));
+        }
+        if filter.created_since.is_some() {
+            sql.push_str(&format!(" AND created_at >= ${}", next()));
+        }
+        if filter.created_until.is_some() {
+            sql.push_str(&format!(" AND created_at < ${}", next()));
+        }
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            next(),
+            next()
+        ));
+        let mut query = sqlx::query(&sql);
+        for value in [filter.org_id].into_iter().flatten() {
+            query = query.bind(value);
+        }
+        for value in [filter.order_no, filter.status, filter.kind]
+            .into_iter()
+            .flatten()
+        {
+            query = query.bind(value);
+        }
+        for value in [filter.created_since, filter.created_until]
+            .into_iter()
+            .flatten()
+        {
+            query = query.bind(value);
+        }
+        let rows = query
+            .bind(filter.limit.clamp(1, 200))
+            .bind(filter.offset.max(0))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(order_from_row).collect()
     }
 
     /// Orders in `status` whose last change was at or before `changed_at_or_before`, oldest
