@@ -14,18 +14,18 @@ use tower::ServiceExt;
 
 const SECRET: &[u8] = b"sandbox-test-secret";
 
-fn signed(notification: &SandboxNotification, secret: &[u8]) -> Request<Body> {
-    let body = serde_json::to_vec(notification).unwrap();
-    Request::post("/api/v1/payments/sandbox/notify")
-        .header("content-type", "application/json")
-        .header(SIGNATURE_HEADER, sandbox_signature(secret, &body))
-        .body(Body::from(body))
-        .unwrap()
+struct Fixture {
+    store: certdesk_store::Store,
+    state: AppState,
+    app: axum::Router,
+    org: certdesk_store::Organisation,
+    admin: certdesk_store::Account,
+    _dir: tempfile::TempDir,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
-    let (store, _dir) = sqlite_store().await;
+/// A server with a CA, a known sandbox secret, and one registered organisation with its admin.
+async fn fixture() -> Fixture {
+    let (store, dir) = sqlite_store().await;
     let passphrase = zeroize::Zeroizing::new("payments-test-passphrase".to_string());
     certdesk_ca::ensure_hierarchies(&store, &passphrase, "pay")
         .await
@@ -37,8 +37,8 @@ async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
     );
     let config = ServerConfig::new("http://127.0.0.1:8080".into(), 3600)
         .with_sandbox_payment_secret(SECRET.to_vec());
-    let app = router(AppState::new(store.clone(), ca, config));
-
+    let state = AppState::new(store.clone(), ca, config);
+    let app = router(state.clone());
     let (org, admin) = store
         .register_organisation(
             "福州测试科技有限公司",
@@ -54,6 +54,35 @@ async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
         )
         .await
         .unwrap();
+    Fixture {
+        store,
+        state,
+        app,
+        org,
+        admin,
+        _dir: dir,
+    }
+}
+
+fn signed(notification: &SandboxNotification, secret: &[u8]) -> Request<Body> {
+    let body = serde_json::to_vec(notification).unwrap();
+    Request::post("/api/v1/payments/sandbox/notify")
+        .header("content-type", "application/json")
+        .header(SIGNATURE_HEADER, sandbox_signature(secret, &body))
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
+    let Fixture {
+        store,
+        app,
+        org,
+        admin,
+        _dir,
+        ..
+    } = fixture().await;
     let order_no = certdesk_domain::order_number(jiff::Timestamp::now(), 42);
     let order = store
         .create_order(&NewOrder {
@@ -200,35 +229,14 @@ async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
 
 #[tokio::test]
 async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_refund() {
-    let (store, _dir) = sqlite_store().await;
-    let passphrase = zeroize::Zeroizing::new("payments-test-passphrase".to_string());
-    certdesk_ca::ensure_hierarchies(&store, &passphrase, "pay")
-        .await
-        .unwrap();
-    let ca = Arc::new(
-        certdesk_ca::CertificateAuthority::open(store.clone(), "http://x", &passphrase)
-            .await
-            .unwrap(),
-    );
-    let config = ServerConfig::new("http://127.0.0.1:8080".into(), 3600)
-        .with_sandbox_payment_secret(SECRET.to_vec());
-    let state = AppState::new(store.clone(), ca, config);
-    let app = router(state.clone());
-    let (org, admin) = store
-        .register_organisation(
-            "福州测试科技有限公司",
-            "91350100M000100Y43",
-            &NewAccount {
-                username: "fz.admin",
-                display_name: "张经理",
-                role: Role::OrgAdmin,
-                org_id: None,
-                password_hash: "x",
-                created_at: 0,
-            },
-        )
-        .await
-        .unwrap();
+    let Fixture {
+        store,
+        state,
+        app,
+        org,
+        admin,
+        _dir,
+    } = fixture().await;
     let now = jiff::Timestamp::now().as_second();
     let order = |no: &'static str, waiting_since: i64| NewOrder {
         order_no: no,
@@ -304,34 +312,14 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
 
 #[tokio::test]
 async fn the_order_list_and_detail_show_the_timeline_and_the_step_deadline() {
-    let (store, _dir) = sqlite_store().await;
-    let passphrase = zeroize::Zeroizing::new("payments-test-passphrase".to_string());
-    certdesk_ca::ensure_hierarchies(&store, &passphrase, "pay")
-        .await
-        .unwrap();
-    let ca = Arc::new(
-        certdesk_ca::CertificateAuthority::open(store.clone(), "http://x", &passphrase)
-            .await
-            .unwrap(),
-    );
-    let config = ServerConfig::new("http://127.0.0.1:8080".into(), 3600)
-        .with_sandbox_payment_secret(SECRET.to_vec());
-    let app = router(AppState::new(store.clone(), ca, config));
-    let (org, admin) = store
-        .register_organisation(
-            "福州测试科技有限公司",
-            "91350100M000100Y43",
-            &NewAccount {
-                username: "fz.admin",
-                display_name: "张经理",
-                role: Role::OrgAdmin,
-                org_id: None,
-                password_hash: "x",
-                created_at: 0,
-            },
-        )
-        .await
-        .unwrap();
+    let Fixture {
+        store,
+        app,
+        org,
+        admin,
+        _dir,
+        ..
+    } = fixture().await;
     let token = "cdk_orders_test";
     store
         .create_api_token(
