@@ -41,6 +41,9 @@ pub enum Action {
     SearchAudit,
     ListOrders,
     ViewOrder,
+    /// 初审 (platform operators) and 复审 (CA officers); which review a role may do is the
+    /// order state machine's rule.
+    ReviewOrder,
 }
 
 /// How far a role's grant reaches.
@@ -122,6 +125,8 @@ pub const fn access(action: Action) -> Access {
         }
         ImportProviderCa => Access::Granted(&[(SystemAdmin, All)]),
         SearchAudit => Access::Granted(STAFF_EVERYWHERE),
+        // 初审 and 复审: which of the two a role may do is the order state machine's rule.
+        ReviewOrder => Access::Granted(&[(PlatformOperator, All), (CaOfficer, All)]),
         // 业务单: the organisation admin applies and pays for its organisation; operators and
         // CA officers work through every organisation's orders.
         ListOrders | ViewOrder => {

@@ -48,6 +48,9 @@ pub struct ApiJson<T>(pub T);
         crate::payments::sandbox_notify,
         crate::orders::list_orders_api,
         crate::orders::order_detail_api,
+        crate::orders::initial_queue_api,
+        crate::orders::second_queue_api,
+        crate::orders::review_api,
     ),
     components(schemas(LoginRequest, LoginResponse, AccountView, ErrorBody))
 )]

@@ -97,6 +97,7 @@ fn app_routes() -> routes::Registry {
     let registry = audit::register(registry);
     let registry = payments::register(registry);
     let registry = orders::register(registry);
+    let registry = orders::register_reviews(registry);
     api::register(registry)
 }
 

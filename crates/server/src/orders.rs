@@ -64,6 +64,7 @@ use crate::authz::{relation_to, require};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::Registry;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::Json;
 use certdesk_domain::{current_step_deadline, Action, Relation, WorkCalendar};
 use certdesk_store::{Order, OrderFilter};
@@ -285,4 +286,225 @@ pub(crate) async fn order_detail_api(
         timeline,
         current_step,
     }))
+}
+
+// --- reviews (初审 / 复审) ----------------------------------------------------------------------
+
+pub(crate) fn register_reviews(registry: Registry) -> Registry {
+    registry
+        .get(
+            "/api/v1/reviews/initial",
+            Action::ReviewOrder,
+            initial_queue_api,
+        )
+        .get(
+            "/api/v1/reviews/second",
+            Action::ReviewOrder,
+            second_queue_api,
+        )
+        .post(
+            "/api/v1/orders/{order_no}/review",
+            Action::ReviewOrder,
+            review_api,
+        )
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct QueueEntry {
+    pub order: OrderView,
+    /// When the review is due, Beijing time.
+    pub due: Option<String>,
+    pub overdue: bool,
+}
+
+async fn review_queue(
+    state: &AppState,
+    user: &CurrentUser,
+    status: OrderStatus,
+) -> Result<Vec<QueueEntry>, ApiError> {
+    require(user, Action::ReviewOrder, Relation::Platform)?;
+    let calendar = WorkCalendar::china_builtin();
+    let now = beijing(state.now());
+    // Oldest first: the order waiting longest is reviewed first.
+    let orders = state
+        .store
+        .orders_in_status_since(status.as_str(), i64::MAX)
+        .await?;
+    Ok(orders
+        .iter()
+        .map(|order| {
+            let deadline = current_step_deadline(&calendar, status, beijing(order.updated_at));
+            QueueEntry {
+                order: OrderView::from(order),
+                due: deadline
+                    .as_ref()
+                    .map(|d| d.due.strftime("%Y-%m-%d %H:%M").to_string()),
+                overdue: deadline.is_some_and(|d| d.is_overdue(now)),
+            }
+        })
+        .collect())
+}
+
+/// 初审 queue (platform operators), oldest first, with each order's deadline.
+#[utoipa::path(get, path = "/api/v1/reviews/initial", responses((status = 200, body = [QueueEntry]), (status = 403, body = ErrorBody)))]
+pub(crate) async fn initial_queue_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<QueueEntry>>, ApiError> {
+    Ok(Json(
+        review_queue(&state, &user, OrderStatus::AwaitingInitialReview).await?,
+    ))
+}
+
+/// 复审 queue (CA officers), oldest first, with each order's deadline.
+#[utoipa::path(get, path = "/api/v1/reviews/second", responses((status = 200, body = [QueueEntry]), (status = 403, body = ErrorBody)))]
+pub(crate) async fn second_queue_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<QueueEntry>>, ApiError> {
+    Ok(Json(
+        review_queue(&state, &user, OrderStatus::AwaitingSecondReview).await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDecision {
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Required when rejecting: the applicant sees it.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Approve or reject the review the order is waiting for (初审 by an operator, 复审 by a CA
+/// officer). A rejection carries the reason the applicant sees.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/review", params(("order_no" = String, Path)), request_body = ReviewDecision,
+    responses((status = 200, body = OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn review_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+    crate::api::ApiJson(req): crate::api::ApiJson<ReviewDecision>,
+) -> Result<Json<OrderView>, ApiError> {
+    let order = state
+        .store
+        .order_by_no(&order_no)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    require(
+        &user,
+        Action::ReviewOrder,
+        relation_to(&user, None, Some(order.org_id)),
+    )?;
+    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
+    let approve = match req.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_decision",
+                "审核结论应为 approve（通过）或 reject（驳回）",
+            ))
+        }
+    };
+    let reason = req.reason.trim();
+    if !approve && reason.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reason_required",
+            "驳回时请填写原因，申请人将看到这一原因",
+        ));
+    }
+    let action = match (status, approve) {
+        (OrderStatus::AwaitingSecondReview, true) => OrderAction::ApproveSecond,
+        (OrderStatus::AwaitingSecondReview, false) => OrderAction::RejectSecond,
+        (_, true) => OrderAction::ApproveInitial,
+        (_, false) => OrderAction::RejectInitial,
+    };
+    let paid: i64 = state
+        .store
+        .payments_of_order(order.id)
+        .await?
+        .iter()
+        .map(|p| p.amount_fen)
+        .sum();
+    let facts = OrderFacts {
+        amount_due_fen: u64::try_from(order.amount_fen).unwrap_or(0),
+        paid_amount_fen: u64::try_from(paid).unwrap_or(0),
+        payment_window_expired: false,
+        delivery: DeliveryMethod::Mail,
+    };
+    let actor = Actor::Role(user.role());
+    let next = transition(status, action, actor, &facts).map_err(|e| match e {
+        certdesk_domain::TransitionError::NotAllowedForActor { .. } => {
+            ApiError::new(StatusCode::FORBIDDEN, "not_your_review", e.to_string())
+        }
+        other => ApiError::conflict("transition_refused", other.to_string()),
+    })?;
+    let now = state.now();
+    let label = user.account().username.clone();
+    let moved = state
+        .store
+        .advance_order(
+            order.id,
+            &OrderStep {
+                at: now,
+                actor_account_id: Some(user.account().id),
+                actor_label: &label,
+                action: action.as_str(),
+                from_status: status.as_str(),
+                to_status: next.as_str(),
+                note: reason,
+            },
+        )
+        .await?;
+    if !moved {
+        return Err(ApiError::conflict(
+            "order_changed",
+            "订单状态已被他人更新，请刷新后再处理",
+        ));
+    }
+    crate::audit::record(
+        &state,
+        Some(user.account().id),
+        Some(order.org_id),
+        AuditAction::OrderTransition,
+        &format!("order:{}", order.order_no),
+        &format!(
+            "{} {} -> {}",
+            action.as_str(),
+            status.as_str(),
+            next.as_str()
+        ),
+    )
+    .await;
+    // A free order skips the cashier: the system moves it on at once.
+    let mut final_status = next;
+    if next == OrderStatus::AwaitingPayment && facts.is_free() {
+        if let Ok(after) = transition(next, OrderAction::SkipPaymentFree, Actor::System, &facts) {
+            let skipped = state
+                .store
+                .advance_order(
+                    order.id,
+                    &OrderStep {
+                        at: now,
+                        actor_account_id: None,
+                        actor_label: "系统",
+                        action: OrderAction::SkipPaymentFree.as_str(),
+                        from_status: next.as_str(),
+                        to_status: after.as_str(),
+                        note: "免费订单，无需支付",
+                    },
+                )
+                .await?;
+            if skipped {
+                final_status = after;
+            }
+        }
+    }
+    let mut updated = order;
+    updated.status = final_status.as_str().to_string();
+    Ok(Json(OrderView::from(&updated)))
 }

@@ -405,3 +405,209 @@ async fn the_order_list_and_detail_show_the_timeline_and_the_step_deadline() {
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+async fn staff_token(store: &certdesk_store::Store, username: &'static str, role: Role) -> String {
+    let account = store
+        .create_account(&NewAccount {
+            username,
+            display_name: username,
+            role,
+            org_id: None,
+            password_hash: "x",
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let token = format!("cdk_{username}");
+    store
+        .create_api_token(
+            account.id,
+            "t",
+            &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes())),
+            0,
+        )
+        .await
+        .unwrap();
+    token
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(
+            body.map(|b| Body::from(b.to_string()))
+                .unwrap_or_else(Body::empty),
+        )
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn operators_review_first_ca_officers_second_and_rejections_carry_their_reason() {
+    let Fixture {
+        store,
+        app,
+        org,
+        admin,
+        _dir,
+        ..
+    } = fixture().await;
+    let operator = staff_token(&store, "operator", Role::PlatformOperator).await;
+    let officer = staff_token(&store, "officer", Role::CaOfficer).await;
+    let now = jiff::Timestamp::now().as_second();
+    for (no, amount, at) in [
+        ("20261123000000000011", 39_900, now - 100),
+        ("20261123000000000012", 39_900, now - 50),
+        ("20261123000000000013", 0, now),
+    ] {
+        store
+            .create_order(&NewOrder {
+                order_no: no,
+                org_id: org.id,
+                kind: "new",
+                status: "awaiting_initial_review",
+                amount_fen: amount,
+                created_by: admin.id,
+                on_behalf: false,
+                created_at: at,
+            })
+            .await
+            .unwrap();
+    }
+    let (status, queue) = call(&app, "GET", "/api/v1/reviews/initial", &operator, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let numbers: Vec<&str> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["order"]["order_no"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            "20261123000000000011",
+            "20261123000000000012",
+            "20261123000000000013"
+        ],
+        "oldest first"
+    );
+    assert!(queue[0]["due"].is_string());
+
+    // Rejection needs a reason; the reason is in the order's timeline.
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/api/v1/orders/20261123000000000011/review",
+        &operator,
+        Some(serde_json::json!({"decision": "reject"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason_required"))
+    );
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/api/v1/orders/20261123000000000011/review",
+        &operator,
+        Some(serde_json::json!({"decision": "reject", "reason": "营业执照副本不清晰，请重新上传"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("rejected")),
+        "{body}"
+    );
+    let order = store
+        .order_by_no("20261123000000000011")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.order_events(order.id).await.unwrap()[0].note,
+        "营业执照副本不清晰，请重新上传"
+    );
+
+    // A CA officer cannot do the initial review; the operator approves; a free order skips the cashier.
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/orders/20261123000000000012/review",
+        &officer,
+        Some(serde_json::json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, body) = call(
+        &app,
+        "POST",
+        "/api/v1/orders/20261123000000000012/review",
+        &operator,
+        Some(serde_json::json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(body["status"], "awaiting_payment");
+    let (_, body) = call(
+        &app,
+        "POST",
+        "/api/v1/orders/20261123000000000013/review",
+        &operator,
+        Some(serde_json::json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(
+        body["status"], "awaiting_second_review",
+        "free orders skip payment"
+    );
+    // Reviewing again what has moved on is refused and changes nothing.
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/orders/20261123000000000012/review",
+        &operator,
+        Some(serde_json::json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let (_, queue) = call(&app, "GET", "/api/v1/reviews/second", &officer, None).await;
+    assert_eq!(queue.as_array().unwrap().len(), 1);
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/orders/20261123000000000013/review",
+        &operator,
+        Some(serde_json::json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the second review is the CA officer's"
+    );
+    let (_, body) = call(
+        &app,
+        "POST",
+        "/api/v1/orders/20261123000000000013/review",
+        &officer,
+        Some(serde_json::json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(body["status"], "issuing");
+}
