@@ -3,16 +3,16 @@
 //! an action, so a route without a row in the table cannot exist; the OpenAPI document is
 //! checked against the route table too.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use certdesk_domain::permissions::{access, authorize, reach, Access, Refusal, Relation};
 use certdesk_domain::Role;
-use certdesk_server::{bootstrap_admin, route_table, router, AppState, ServerConfig};
-use certdesk_store::testing::sqlite_store;
+use certdesk_server::{bootstrap_admin, route_table};
 use certdesk_store::{Account, NewAccount, NewBinding, Store};
 use http_body_util::BodyExt;
-use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 struct Actor {
@@ -34,10 +34,6 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 async fn account(store: &Store, username: &str, role: Role, org_id: Option<i64>) -> Account {
     store
         .create_account(&NewAccount {
@@ -54,10 +50,7 @@ async fn account(store: &Store, username: &str, role: Role, org_id: Option<i64>)
 
 async fn with_token(store: &Store, label: &'static str, account: Account) -> Actor {
     let token = format!("cdk_test_{}", account.username);
-    store
-        .create_api_token(account.id, "authz", &hash(&token), 0)
-        .await
-        .unwrap();
+    common::give_api_token(store, account.id, &token).await;
     Actor {
         label,
         account: Some(account),
@@ -66,18 +59,12 @@ async fn with_token(store: &Store, label: &'static str, account: Account) -> Act
 }
 
 async fn world() -> (World, Vec<Actor>) {
-    let (store, dir) = sqlite_store().await;
-    let passphrase = zeroize::Zeroizing::new("authz-test-passphrase".to_string());
-    certdesk_ca::ensure_hierarchies(&store, &passphrase, "authz")
-        .await
-        .unwrap();
-    let ca = certdesk_ca::CertificateAuthority::open(
-        store.clone(),
-        "http://127.0.0.1:8080",
-        &passphrase,
-    )
-    .await
-    .unwrap();
+    let common::TestServer {
+        store,
+        router: app_router,
+        dir,
+        ..
+    } = common::test_server().await;
     bootstrap_admin(&store, Some("authz-admin-pass-1".into()))
         .await
         .unwrap();
@@ -115,13 +102,8 @@ async fn world() -> (World, Vec<Actor>) {
         with_token(&store, "CA officer", officer).await,
         with_token(&store, "system admin", sysadmin).await,
     ];
-    let state = AppState::new(
-        store.clone(),
-        std::sync::Arc::new(ca),
-        ServerConfig::new("http://127.0.0.1:8080".into(), 3600),
-    );
     let world = World {
-        router: router(state),
+        router: app_router,
         store,
         org_a: org_a.id,
         org_b: org_b.id,

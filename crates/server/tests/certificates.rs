@@ -1,5 +1,7 @@
 //! Certificate login, binding through the API, CA mutual recognition, and password throttling.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
@@ -8,8 +10,6 @@ use certdesk_ca::{CertificateAuthority, IssueRequest};
 use certdesk_domain::Role;
 use certdesk_pki::x509_cert::name::Name;
 use certdesk_pki::{make_csr, Algorithm, LeafProfile, Signer, SoftwareKey};
-use certdesk_server::{router, AppState, ServerConfig};
-use certdesk_store::testing::sqlite_store;
 use certdesk_store::{NewAccount, Store};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -28,26 +28,12 @@ struct App {
 }
 
 async fn app() -> App {
-    let (store, dir) = sqlite_store().await;
-    let passphrase = zeroize::Zeroizing::new("cert-test-passphrase".to_string());
-    certdesk_ca::ensure_hierarchies(&store, &passphrase, "cert test")
-        .await
-        .unwrap();
-    let ca = Arc::new(
-        CertificateAuthority::open(store.clone(), "http://127.0.0.1:8080", &passphrase)
-            .await
-            .unwrap(),
-    );
-    let state = AppState::new(
-        store.clone(),
-        ca.clone(),
-        ServerConfig::new("http://127.0.0.1:8080".into(), 3600),
-    );
+    let server = common::test_server().await;
     App {
-        router: router(state),
-        store,
-        ca,
-        _dir: dir,
+        router: server.router,
+        store: server.store,
+        ca: server.ca,
+        _dir: server.dir,
     }
 }
 
@@ -118,15 +104,7 @@ async fn organisation_admin(app: &App) -> String {
         .unwrap()
         .unwrap();
     let token = "cdk_certificates_test_token";
-    app.store
-        .create_api_token(
-            account.id,
-            "test",
-            &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes())),
-            0,
-        )
-        .await
-        .unwrap();
+    common::give_api_token(&app.store, account.id, token).await;
     token.to_string()
 }
 
@@ -383,17 +361,7 @@ async fn certificates_of_imported_cas_bind_and_unknown_ones_do_not() {
         .await
         .unwrap();
     let admin_token = "cdk_sysadmin_test_token";
-    app.store
-        .create_api_token(
-            sysadmin.id,
-            "t",
-            &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-                admin_token.as_bytes(),
-            )),
-            0,
-        )
-        .await
-        .unwrap();
+    common::give_api_token(&app.store, sysadmin.id, admin_token).await;
     let cfca = app
         .store
         .ca_provider_by_name("CFCA")

@@ -1,18 +1,18 @@
 //! Payment notifications: applied exactly once however often and in whatever order they
 //! arrive; forged ones change nothing.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use certdesk_domain::Role;
 use certdesk_server::payments::{sandbox_signature, SandboxNotification, SIGNATURE_HEADER};
-use certdesk_server::{router, AppState, ServerConfig};
-use certdesk_store::testing::sqlite_store;
+use certdesk_server::AppState;
 use certdesk_store::{NewAccount, NewOrder};
 use http_body_util::BodyExt;
-use std::sync::Arc;
 use tower::ServiceExt;
 
-const SECRET: &[u8] = b"sandbox-test-secret";
+use common::SANDBOX_SECRET as SECRET;
 
 struct Fixture {
     store: certdesk_store::Store,
@@ -25,20 +25,13 @@ struct Fixture {
 
 /// A server with a CA, a known sandbox secret, and one registered organisation with its admin.
 async fn fixture() -> Fixture {
-    let (store, dir) = sqlite_store().await;
-    let passphrase = zeroize::Zeroizing::new("payments-test-passphrase".to_string());
-    certdesk_ca::ensure_hierarchies(&store, &passphrase, "pay")
-        .await
-        .unwrap();
-    let ca = Arc::new(
-        certdesk_ca::CertificateAuthority::open(store.clone(), "http://x", &passphrase)
-            .await
-            .unwrap(),
-    );
-    let config = ServerConfig::new("http://127.0.0.1:8080".into(), 3600)
-        .with_sandbox_payment_secret(SECRET.to_vec());
-    let state = AppState::new(store.clone(), ca, config);
-    let app = router(state.clone());
+    let common::TestServer {
+        store,
+        state,
+        router: app,
+        dir,
+        ..
+    } = common::test_server().await;
     let (org, admin) = store
         .register_organisation(
             "福州测试科技有限公司",
@@ -321,15 +314,7 @@ async fn the_order_list_and_detail_show_the_timeline_and_the_step_deadline() {
         ..
     } = fixture().await;
     let token = "cdk_orders_test";
-    store
-        .create_api_token(
-            admin.id,
-            "t",
-            &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes())),
-            0,
-        )
-        .await
-        .unwrap();
+    common::give_api_token(&store, admin.id, token).await;
     // Submitted 2026-09-30 17:00 Beijing time: after the 16:40 cut-off, before 国庆节 (Oct 1–7),
     // so the one working day of the initial review is Thursday Oct 8.
     let submitted = jiff::civil::date(2026, 9, 30)
@@ -419,15 +404,7 @@ async fn staff_token(store: &certdesk_store::Store, username: &'static str, role
         .await
         .unwrap();
     let token = format!("cdk_{username}");
-    store
-        .create_api_token(
-            account.id,
-            "t",
-            &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes())),
-            0,
-        )
-        .await
-        .unwrap();
+    common::give_api_token(store, account.id, &token).await;
     token
 }
 

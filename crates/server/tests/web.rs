@@ -1,9 +1,11 @@
 //! The web side through its router: API error shape, sessions, CSRF, pages, health.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use certdesk_server::{bootstrap_admin, router, AppState, ServerConfig};
+use certdesk_server::bootstrap_admin;
 use certdesk_store::testing::sqlite_store;
 use certdesk_store::Store;
 use http_body_util::BodyExt;
@@ -19,31 +21,15 @@ struct App {
 }
 
 async fn app() -> App {
-    let (store, dir) = sqlite_store().await;
-    let admin = bootstrap_admin(&store, Some(ADMIN_PASSWORD.into()))
+    let server = common::test_server().await;
+    let admin = bootstrap_admin(&server.store, Some(ADMIN_PASSWORD.into()))
         .await
         .unwrap();
     assert!(admin.is_some_and(|a| a.generated_password.is_none()));
-    let passphrase = zeroize::Zeroizing::new("web-test-passphrase".to_string());
-    certdesk_ca::ensure_hierarchies(&store, &passphrase, "certdesk test")
-        .await
-        .unwrap();
-    let ca = certdesk_ca::CertificateAuthority::open(
-        store.clone(),
-        "http://127.0.0.1:8080",
-        &passphrase,
-    )
-    .await
-    .unwrap();
-    let state = AppState::new(
-        store.clone(),
-        std::sync::Arc::new(ca),
-        ServerConfig::new("http://127.0.0.1:8080".into(), 3600),
-    );
     App {
-        router: router(state),
-        store,
-        _dir: dir,
+        router: server.router,
+        store: server.store,
+        _dir: server.dir,
     }
 }
 
