@@ -23,42 +23,54 @@ fn secrets_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("secrets")
 }
 
-pub fn ca_key_passphrase(data_dir: &Path, missing: Missing) -> Result<Zeroizing<String>> {
-    if let Ok(value) = std::env::var(PASSPHRASE_ENV) {
-        if value.len() < 16 {
-            bail!("{PASSPHRASE_ENV} must be at least 16 characters");
-        }
-        return Ok(Zeroizing::new(value));
+pub const SANDBOX_PAYMENT_ENV: &str = "CERTDESK_SANDBOX_PAYMENT_SECRET";
+
+/// One secret: the environment variable's value if set, otherwise the file
+/// `<data-dir>/secrets/<file>` (made from `random_bytes` random bytes, hex, when `missing` allows),
+/// trimmed.
+fn secret(
+    data_dir: &Path,
+    env: &str,
+    file: &str,
+    missing: Missing,
+    random_bytes: usize,
+) -> Result<Zeroizing<String>> {
+    if let Ok(value) = std::env::var(env) {
+        return Ok(Zeroizing::new(value.trim().to_string()));
     }
-    let path = secrets_dir(data_dir).join("ca-key-passphrase");
-    let text = read_or_create(&path, missing, || hex::encode(random_bytes::<32>()))?;
+    let path = secrets_dir(data_dir).join(file);
+    let text = read_or_create(&path, missing, || hex::encode(random_vec(random_bytes)))?;
     Ok(Zeroizing::new(text.trim().to_string()))
 }
 
+pub fn ca_key_passphrase(data_dir: &Path, missing: Missing) -> Result<Zeroizing<String>> {
+    let passphrase = secret(data_dir, PASSPHRASE_ENV, "ca-key-passphrase", missing, 32)?;
+    if passphrase.len() < 16 {
+        bail!("the CA key passphrase ({PASSPHRASE_ENV} or secrets/ca-key-passphrase) must be at least 16 characters");
+    }
+    Ok(passphrase)
+}
+
 pub fn key_management_key(data_dir: &Path, missing: Missing) -> Result<KeyManagementKey> {
-    let hex_text = match std::env::var(KMK_ENV) {
-        Ok(value) => Zeroizing::new(value),
-        Err(_) => {
-            let path = secrets_dir(data_dir).join("kmk.hex");
-            read_or_create(&path, missing, || hex::encode(random_bytes::<16>()))?
-        }
-    };
-    let bytes = Zeroizing::new(hex::decode(hex_text.trim()).map_err(|_| {
+    let hex_text = secret(data_dir, KMK_ENV, "kmk.hex", missing, 16)?;
+    let bytes = Zeroizing::new(hex::decode(hex_text.as_str()).map_err(|_| {
         anyhow::anyhow!("the key-management key must be 32 hexadecimal characters")
     })?);
     KeyManagementKey::from_bytes(KMK_ID, &bytes)
         .map_err(|e| anyhow::anyhow!("invalid key-management key: {e}"))
 }
 
-/// The secret shared with the sandbox payment gateway (`CERTDESK_SANDBOX_PAYMENT_SECRET` or a
-/// file in the data directory).
+/// The secret shared with the sandbox payment gateway.
 pub fn sandbox_payment_secret(data_dir: &Path) -> Result<Vec<u8>> {
-    if let Ok(value) = std::env::var("CERTDESK_SANDBOX_PAYMENT_SECRET") {
-        return Ok(value.into_bytes());
-    }
-    let path = secrets_dir(data_dir).join("sandbox-payment.key");
-    let text = read_or_create(&path, Missing::Create, || hex::encode(random_bytes::<32>()))?;
-    Ok(text.trim().as_bytes().to_vec())
+    Ok(secret(
+        data_dir,
+        SANDBOX_PAYMENT_ENV,
+        "sandbox-payment.key",
+        Missing::Create,
+        32,
+    )?
+    .as_bytes()
+    .to_vec())
 }
 
 fn read_or_create(
@@ -98,9 +110,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+fn random_vec(len: usize) -> Vec<u8> {
     use rand::RngCore;
-    let mut bytes = [0u8; N];
+    let mut bytes = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes
 }
