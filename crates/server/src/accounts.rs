@@ -133,7 +133,7 @@ async fn register_organisation(
         })?;
     crate::audit::record(
         state,
-        Some(account.id),
+        Some(&account),
         Some(organisation.id),
         certdesk_domain::AuditAction::OrganisationRegistered,
         &format!("organisation:{}", organisation.id),
@@ -238,7 +238,7 @@ async fn create_account(
         })?;
     crate::audit::record(
         state,
-        Some(user.account().id),
+        Some(user.account()),
         user.account().org_id,
         certdesk_domain::AuditAction::AccountCreated,
         &format!("account:{}", account.id),
@@ -276,7 +276,7 @@ async fn change_password(
         .await?;
     crate::audit::record(
         state,
-        Some(user.account().id),
+        Some(user.account()),
         user.account().org_id,
         certdesk_domain::AuditAction::PasswordChanged,
         &format!("account:{}", user.account().id),
@@ -328,7 +328,7 @@ async fn create_token(
         .await?;
     crate::audit::record(
         state,
-        Some(user.account().id),
+        Some(user.account()),
         user.account().org_id,
         certdesk_domain::AuditAction::ApiTokenCreated,
         &format!("api_token:{}", stored.id),
@@ -364,7 +364,7 @@ async fn revoke_token(state: &AppState, user: &CurrentUser, token_id: i64) -> Re
         .await?;
     crate::audit::record(
         state,
-        Some(user.account().id),
+        Some(user.account()),
         user.account().org_id,
         certdesk_domain::AuditAction::ApiTokenRevoked,
         &format!("api_token:{token_id}"),

@@ -181,7 +181,7 @@ pub(crate) async fn authenticate(
             tracing::info!(username, client, "password login refused");
             crate::audit::record(
                 state,
-                maybe.as_ref().map(|a| a.id),
+                maybe.as_ref(),
                 maybe.as_ref().and_then(|a| a.org_id),
                 certdesk_domain::AuditAction::LoginFailed,
                 &format!("account:{username}"),
@@ -223,7 +223,7 @@ async fn login(
     tracing::info!(account = account.id, "password login");
     crate::audit::record(
         &state,
-        Some(account.id),
+        Some(&account),
         account.org_id,
         certdesk_domain::AuditAction::LoginSucceeded,
         &format!("account:{}", account.username),
@@ -251,7 +251,7 @@ async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
     }
     crate::audit::record(
         &state,
-        Some(user.account().id),
+        Some(user.account()),
         user.account().org_id,
         certdesk_domain::AuditAction::Logout,
         &format!("account:{}", user.account().username),

@@ -28,30 +28,20 @@ pub(crate) fn register(registry: Registry) -> Registry {
 /// append is logged as an error rather than undoing it.
 pub(crate) async fn record(
     state: &AppState,
-    actor: Option<i64>,
+    actor: Option<&Account>,
     org_id: Option<i64>,
     action: AuditAction,
     object: &str,
     detail: &str,
 ) {
-    // The label is the user name as it is now, so that the log reads without joins.
-    let label = match actor {
-        Some(id) => state
-            .store
-            .account_by_id(id)
-            .await
-            .ok()
-            .flatten()
-            .map(|a: Account| a.username),
-        None => None,
-    }
-    .unwrap_or_else(|| "-".to_string());
+    // The user name is kept with the entry, so that the log reads without joins.
+    let label = actor.map(|a| a.username.as_str()).unwrap_or("-");
     let appended = state
         .store
         .append_audit(&NewAuditEvent {
             at: state.now(),
-            actor_account_id: actor,
-            actor_label: &label,
+            actor_account_id: actor.map(|a| a.id),
+            actor_label: label,
             org_id,
             action,
             object,

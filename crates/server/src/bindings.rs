@@ -248,7 +248,7 @@ async fn certificate_login_api(
     tracing::info!(account = account.id, "certificate login");
     crate::audit::record(
         &state,
-        Some(account.id),
+        Some(&account),
         account.org_id,
         certdesk_domain::AuditAction::CertificateLogin,
         &format!("certificate:{}", presented.serial_hex),
@@ -350,7 +350,7 @@ async fn import_ca_api(
     })?;
     crate::audit::record(
         &state,
-        Some(user.account().id),
+        Some(user.account()),
         None,
         certdesk_domain::AuditAction::CaProviderCaImported,
         &format!("provider:{}", provider.id),
@@ -565,7 +565,7 @@ async fn bind(
         })?;
     crate::audit::record(
         state,
-        Some(user.account().id),
+        Some(user.account()),
         Some(org_id),
         certdesk_domain::AuditAction::CertificateBound,
         &format!("binding:{}", binding.id),
@@ -592,7 +592,7 @@ async fn unbind(state: &AppState, user: &CurrentUser, binding_id: i64) -> Result
     state.store.delete_binding(binding_id).await?;
     crate::audit::record(
         state,
-        Some(user.account().id),
+        Some(user.account()),
         Some(binding.org_id),
         certdesk_domain::AuditAction::CertificateUnbound,
         &format!("binding:{binding_id}"),

@@ -468,7 +468,7 @@ pub(crate) async fn review_api(
     }
     crate::audit::record(
         &state,
-        Some(user.account().id),
+        Some(user.account()),
         Some(order.org_id),
         AuditAction::OrderTransition,
         &format!("order:{}", order.order_no),

@@ -173,7 +173,7 @@ async fn login_submit(
     tracing::info!(account = account.id, "password login");
     crate::audit::record(
         &state,
-        Some(account.id),
+        Some(&account),
         account.org_id,
         certdesk_domain::AuditAction::LoginSucceeded,
         &format!("account:{}", account.username),
