@@ -30,3 +30,5 @@ pub use audit::{
 };
 pub mod upload;
 pub use upload::{ImageFormat, Impostor, UnknownUploadKind, UploadKind, UploadRefusal};
+pub mod application;
+pub use application::{ApplicationForm, DeliveryChoice, FieldError};
