@@ -3,6 +3,7 @@
 //! `RETURNING`, integers for times and flags); only the migrations differ per engine.
 
 mod accounts;
+mod applications;
 mod audit;
 mod bindings;
 pub mod blobs;
@@ -16,6 +17,9 @@ mod sessions;
 pub mod testing;
 
 pub use accounts::{Account, NewAccount};
+pub use applications::{
+    Application, Delivery, Issuance, IssuedForOrder, NewApplication, OrderUpload, OrgCertificate,
+};
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent, MAX_AUDIT_PAGE};
 pub use bindings::{Binding, BindingFilter, CaProvider, NewBinding, NewProviderCa, ProviderCa};
 pub use blobs::{

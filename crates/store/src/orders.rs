@@ -36,6 +36,8 @@ pub struct NewOrder<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter<'a> {
     pub org_id: Option<i64>,
+    /// Orders whose application is with this CA provider.
+    pub provider_id: Option<i64>,
     pub order_no: Option<&'a str>,
     pub status: Option<&'a str>,
     pub kind: Option<&'a str>,
@@ -89,10 +91,10 @@ pub enum PaymentOutcome {
     RecordedButNotPayable { status: String },
 }
 
-const ORDER_COLUMNS: &str =
+pub(crate) const ORDER_COLUMNS: &str =
     "id, order_no, org_id, kind, status, amount_fen, created_by, on_behalf, created_at, updated_at";
 
-fn order_from_row(row: &AnyRow) -> Result<Order, StoreError> {
+pub(crate) fn order_from_row(row: &AnyRow) -> Result<Order, StoreError> {
     Ok(Order {
         id: row.try_get("id")?,
         order_no: row.try_get("order_no")?,
@@ -105,6 +107,28 @@ fn order_from_row(row: &AnyRow) -> Result<Order, StoreError> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+/// Compare-and-set of an order's status with its history entry, inside a transaction:
+/// answers whether the order was still in `step.from_status` and moved.
+pub(crate) async fn move_order(
+    conn: &mut sqlx::AnyConnection,
+    order_id: i64,
+    step: &OrderStep<'_>,
+) -> Result<bool, StoreError> {
+    let moved =
+        sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .bind(step.to_status)
+            .bind(step.at)
+            .bind(order_id)
+            .bind(step.from_status)
+            .execute(&mut *conn)
+            .await?;
+    if moved.rows_affected() != 1 {
+        return Ok(false);
+    }
+    insert_event(conn, order_id, step).await?;
+    Ok(true)
 }
 
 async fn insert_event(
@@ -171,6 +195,12 @@ impl Store {
         if filter.org_id.is_some() {
             sql.push_str(&format!(" AND org_id = ${}", next()));
         }
+        if filter.provider_id.is_some() {
+            sql.push_str(&format!(
+                " AND id IN (SELECT order_id FROM applications WHERE provider_id = ${})",
+                next()
+            ));
+        }
         if filter.order_no.is_some() {
             sql.push_str(&format!(" AND order_no = ${}", next()));
         }
@@ -192,7 +222,7 @@ impl Store {
             next()
         ));
         let mut query = sqlx::query(&sql);
-        for value in [filter.org_id].into_iter().flatten() {
+        for value in [filter.org_id, filter.provider_id].into_iter().flatten() {
             query = query.bind(value);
         }
         for value in [filter.order_no, filter.status, filter.kind]
@@ -241,19 +271,9 @@ impl Store {
         step: &OrderStep<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let moved = sqlx::query(
-            "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
-        )
-        .bind(step.to_status)
-        .bind(step.at)
-        .bind(order_id)
-        .bind(step.from_status)
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() != 1 {
+        if !move_order(&mut tx, order_id, step).await? {
             return Ok(false);
         }
-        insert_event(&mut tx, order_id, step).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -285,17 +305,7 @@ impl Store {
             }
             Err(err) => return Err(err.into()),
         }
-        let moved = sqlx::query(
-            "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
-        )
-        .bind(step.to_status)
-        .bind(step.at)
-        .bind(payment.order_id)
-        .bind(step.from_status)
-        .execute(&mut *tx)
-        .await?;
-        let outcome = if moved.rows_affected() == 1 {
-            insert_event(&mut tx, payment.order_id, step).await?;
+        let outcome = if move_order(&mut tx, payment.order_id, step).await? {
             PaymentOutcome::Applied
         } else {
             let row = sqlx::query("SELECT status FROM orders WHERE id = $1")

@@ -1,0 +1,446 @@
+//! The application behind a new-certificate order (新办): the form, its documents, the
+//! certificates issued for it and the key's delivery. Every change that goes with a status
+//! change is written in the same transaction as the compare-and-set on the order's status.
+
+use crate::orders::{move_order, order_from_row, ORDER_COLUMNS};
+use crate::{NewOrder, Order, OrderStep, Store, StoreError};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub order_id: i64,
+    pub provider_id: i64,
+    pub product_id: i64,
+    pub years: i64,
+    pub voucher_code: Option<String>,
+    pub delivery_method: String,
+    /// JSON of `certdesk_domain::ApplicationForm`.
+    pub form_json: String,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApplication<'a> {
+    pub provider_id: i64,
+    pub product_id: i64,
+    pub years: i64,
+    pub voucher_code: Option<&'a str>,
+    pub delivery_method: &'a str,
+    pub form_json: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderUpload {
+    pub kind: String,
+    pub blob_id: String,
+    pub file_name: String,
+    pub format: String,
+    pub size_bytes: i64,
+    pub uploaded_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuance {
+    pub order_id: i64,
+    pub claimed_at: i64,
+    pub signing_certificate_id: Option<i64>,
+    pub encryption_certificate_id: Option<i64>,
+    pub envelope_gmt0009: Option<Vec<u8>>,
+    pub envelope_skf: Option<Vec<u8>>,
+    pub issued_at: Option<i64>,
+}
+
+/// What issuance made, recorded with the step to 已发证.
+#[derive(Debug, Clone)]
+pub struct IssuedForOrder<'a> {
+    pub signing_certificate_id: i64,
+    pub encryption_certificate_id: Option<i64>,
+    pub envelope_gmt0009: Option<&'a [u8]>,
+    pub envelope_skf: Option<&'a [u8]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Delivery {
+    pub courier: Option<String>,
+    pub tracking_no: Option<String>,
+    pub shipped_at: Option<i64>,
+    pub received_at: Option<i64>,
+}
+
+/// A certificate issued for one of an organisation's orders, with the order's status (the
+/// certificate counts as in force once the supplier has it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgCertificate {
+    pub certificate_id: i64,
+    pub serial_hex: String,
+    pub algorithm: String,
+    pub profile: String,
+    pub org_name: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub revoked_at: Option<i64>,
+    pub order_no: String,
+    pub order_status: String,
+    pub provider_name: String,
+}
+
+const APPLICATION_COLUMNS: &str =
+    "order_id, provider_id, product_id, years, voucher_code, delivery_method, form_json, updated_at";
+
+fn application_from_row(row: &AnyRow) -> Result<Application, StoreError> {
+    Ok(Application {
+        order_id: row.try_get("order_id")?,
+        provider_id: row.try_get("provider_id")?,
+        product_id: row.try_get("product_id")?,
+        years: row.try_get("years")?,
+        voucher_code: row.try_get("voucher_code")?,
+        delivery_method: row.try_get("delivery_method")?,
+        form_json: row.try_get("form_json")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    /// Creates an order and its application together; a number already used is
+    /// `Conflict("order_no")` and nothing is written.
+    pub async fn create_application_order(
+        &self,
+        order: &NewOrder<'_>,
+        application: &NewApplication<'_>,
+    ) -> Result<Order, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let sql = format!(
+            "INSERT INTO orders (order_no, org_id, kind, status, amount_fen, created_by, on_behalf, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {ORDER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(order.order_no)
+            .bind(order.org_id)
+            .bind(order.kind)
+            .bind(order.status)
+            .bind(order.amount_fen)
+            .bind(order.created_by)
+            .bind(i64::from(order.on_behalf))
+            .bind(order.created_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| StoreError::conflict_on_unique(e, "order_no"))?;
+        let created = order_from_row(&row)?;
+        sqlx::query(
+            "INSERT INTO applications (order_id, provider_id, product_id, years, voucher_code, delivery_method, form_json, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(created.id)
+        .bind(application.provider_id)
+        .bind(application.product_id)
+        .bind(application.years)
+        .bind(application.voucher_code)
+        .bind(application.delivery_method)
+        .bind(application.form_json)
+        .bind(order.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub async fn application(&self, order_id: i64) -> Result<Option<Application>, StoreError> {
+        let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE order_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(order_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(application_from_row).transpose()
+    }
+
+    /// Replaces the application and the order's amount, only while the order is in one of
+    /// `editable_statuses`; answers whether it was changed.
+    pub async fn update_application(
+        &self,
+        order_id: i64,
+        editable_statuses: &[&str],
+        amount_fen: i64,
+        application: &NewApplication<'_>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        // The status check and the change happen under the order row's write lock.
+        let placeholders: Vec<String> = (0..editable_statuses.len())
+            .map(|i| format!("${}", i + 3))
+            .collect();
+        let sql = format!(
+            "UPDATE orders SET amount_fen = $1 WHERE id = $2 AND status IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(amount_fen).bind(order_id);
+        for status in editable_statuses {
+            query = query.bind(*status);
+        }
+        if query.execute(&mut *tx).await?.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE applications SET provider_id = $1, product_id = $2, years = $3, voucher_code = $4, \
+             delivery_method = $5, form_json = $6, updated_at = $7 WHERE order_id = $8",
+        )
+        .bind(application.provider_id)
+        .bind(application.product_id)
+        .bind(application.years)
+        .bind(application.voucher_code)
+        .bind(application.delivery_method)
+        .bind(application.form_json)
+        .bind(now)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records (or replaces) the document of one kind for an order.
+    pub async fn put_order_upload(
+        &self,
+        order_id: i64,
+        upload: &OrderUpload,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM order_uploads WHERE order_id = $1 AND kind = $2")
+            .bind(order_id)
+            .bind(&upload.kind)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO order_uploads (order_id, kind, blob_id, file_name, format, size_bytes, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(order_id)
+        .bind(&upload.kind)
+        .bind(&upload.blob_id)
+        .bind(&upload.file_name)
+        .bind(&upload.format)
+        .bind(upload.size_bytes)
+        .bind(upload.uploaded_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn order_uploads(&self, order_id: i64) -> Result<Vec<OrderUpload>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, blob_id, file_name, format, size_bytes, uploaded_at FROM order_uploads \
+             WHERE order_id = $1 ORDER BY kind",
+        )
+        .bind(order_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OrderUpload {
+                    kind: row.try_get("kind")?,
+                    blob_id: row.try_get("blob_id")?,
+                    file_name: row.try_get("file_name")?,
+                    format: row.try_get("format")?,
+                    size_bytes: row.try_get("size_bytes")?,
+                    uploaded_at: row.try_get("uploaded_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether any order still refers to a blob (before deleting it).
+    pub async fn blob_is_referenced(&self, blob_id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM order_uploads WHERE blob_id = $1")
+            .bind(blob_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Claims the issuance of an order; answers false when it was claimed before (issued, or
+    /// being issued by another request).
+    pub async fn claim_issuance(&self, order_id: i64, now: i64) -> Result<bool, StoreError> {
+        let inserted =
+            sqlx::query("INSERT INTO order_issuance (order_id, claimed_at) VALUES ($1, $2)")
+                .bind(order_id)
+                .bind(now)
+                .execute(self.pool())
+                .await;
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Gives a claim back when issuance was refused (e.g. a bad CSR), so the key holder can try
+    /// again. Only an unfinished claim is released.
+    pub async fn release_issuance(&self, order_id: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM order_issuance WHERE order_id = $1 AND signing_certificate_id IS NULL",
+        )
+        .bind(order_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records the certificates made for a claimed order and applies `step` (制证中 → 已发证)
+    /// in one transaction; answers whether the order moved.
+    pub async fn complete_issuance(
+        &self,
+        order_id: i64,
+        issued: &IssuedForOrder<'_>,
+        step: &OrderStep<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let filled = sqlx::query(
+            "UPDATE order_issuance SET signing_certificate_id = $1, encryption_certificate_id = $2, \
+             envelope_gmt0009 = $3, envelope_skf = $4, issued_at = $5 \
+             WHERE order_id = $6 AND signing_certificate_id IS NULL",
+        )
+        .bind(issued.signing_certificate_id)
+        .bind(issued.encryption_certificate_id)
+        .bind(issued.envelope_gmt0009)
+        .bind(issued.envelope_skf)
+        .bind(step.at)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+        if filled.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if !move_order(&mut tx, order_id, step).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn issuance(&self, order_id: i64) -> Result<Option<Issuance>, StoreError> {
+        let row = sqlx::query(
+            "SELECT order_id, claimed_at, signing_certificate_id, encryption_certificate_id, \
+             envelope_gmt0009, envelope_skf, issued_at FROM order_issuance WHERE order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(Issuance {
+                order_id: row.try_get("order_id")?,
+                claimed_at: row.try_get("claimed_at")?,
+                signing_certificate_id: row.try_get("signing_certificate_id")?,
+                encryption_certificate_id: row.try_get("encryption_certificate_id")?,
+                envelope_gmt0009: row.try_get("envelope_gmt0009")?,
+                envelope_skf: row.try_get("envelope_skf")?,
+                issued_at: row.try_get("issued_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records the courier and tracking number and applies `step` (已发证 → 配送中).
+    pub async fn ship_order(
+        &self,
+        order_id: i64,
+        courier: &str,
+        tracking_no: &str,
+        step: &OrderStep<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if !move_order(&mut tx, order_id, step).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO order_deliveries (order_id, courier, tracking_no, shipped_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(order_id)
+        .bind(courier)
+        .bind(tracking_no)
+        .bind(step.at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records the supplier's receipt and applies `step` (→ 已完成).
+    pub async fn confirm_receipt(
+        &self,
+        order_id: i64,
+        step: &OrderStep<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if !move_order(&mut tx, order_id, step).await? {
+            return Ok(false);
+        }
+        let updated = sqlx::query("UPDATE order_deliveries SET received_at = $1 WHERE order_id = $2")
+            .bind(step.at)
+            .bind(order_id)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            sqlx::query("INSERT INTO order_deliveries (order_id, received_at) VALUES ($1, $2)")
+                .bind(order_id)
+                .bind(step.at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn delivery(&self, order_id: i64) -> Result<Option<Delivery>, StoreError> {
+        let row = sqlx::query(
+            "SELECT courier, tracking_no, shipped_at, received_at FROM order_deliveries WHERE order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(Delivery {
+                courier: row.try_get("courier")?,
+                tracking_no: row.try_get("tracking_no")?,
+                shipped_at: row.try_get("shipped_at")?,
+                received_at: row.try_get("received_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Every certificate issued for an organisation's orders, newest first.
+    pub async fn org_certificates(&self, org_id: i64) -> Result<Vec<OrgCertificate>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.serial_hex, c.algorithm, c.profile, c.org_name, c.not_before, c.not_after, \
+                    c.revoked_at, o.order_no, o.status, p.name AS provider_name \
+             FROM order_issuance i \
+             JOIN orders o ON o.id = i.order_id \
+             JOIN applications a ON a.order_id = o.id \
+             JOIN ca_providers p ON p.id = a.provider_id \
+             JOIN certificates c ON c.id = i.signing_certificate_id OR c.id = i.encryption_certificate_id \
+             WHERE o.org_id = $1 \
+             ORDER BY c.issued_at DESC, c.id DESC",
+        )
+        .bind(org_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OrgCertificate {
+                    certificate_id: row.try_get("id")?,
+                    serial_hex: row.try_get("serial_hex")?,
+                    algorithm: row.try_get("algorithm")?,
+                    profile: row.try_get("profile")?,
+                    org_name: row.try_get("org_name")?,
+                    not_before: row.try_get("not_before")?,
+                    not_after: row.try_get("not_after")?,
+                    revoked_at: row.try_get("revoked_at")?,
+                    order_no: row.try_get("order_no")?,
+                    order_status: row.try_get("status")?,
+                    provider_name: row.try_get("provider_name")?,
+                })
+            })
+            .collect()
+    }
+}
