@@ -41,11 +41,14 @@ test('the admin logs in, sees the workbench, and logs out', async () => {
   await page.getByRole('button', { name: '登录' }).click();
   await page.getByRole('heading', { name: '总览' }).waitFor();
   const menu = page.getByRole('navigation', { name: '主菜单' });
-  for (const item of ['总览', 'CA证书申领', 'CA续费与延期', '订单', '发票', '消息', '账号管理', '审计日志', '我的账号']) {
+  for (const item of ['总览', 'CA续费与延期', '发票', '消息', '账号管理', '审计日志', '我的账号']) {
     assert.equal(await menu.getByRole('link', { name: item, exact: true }).count(), 1, `menu item ${item}`);
   }
-  // Binding is for organisations' accounts: the system admin's menu does not offer it.
-  assert.equal(await menu.getByRole('link', { name: 'CA绑定与解绑' }).count(), 0);
+  // Applying, binding and the 业务单 are for organisations and the staff who process them: the
+  // system admin's menu does not offer them.
+  for (const item of ['CA绑定与解绑', 'CA证书申领', '业务单', '初审', '复审']) {
+    assert.equal(await menu.getByRole('link', { name: item, exact: true }).count(), 0, `no menu item ${item}`);
+  }
   assert.match(await page.getByTestId('account').textContent(), /系统管理员/);
   await page.screenshot({ path: join(screenshotDir, 'workbench.png'), fullPage: true });
 

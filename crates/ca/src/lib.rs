@@ -103,6 +103,12 @@ pub fn algorithm_slug(algorithm: Algorithm) -> &'static str {
     algorithm.slug()
 }
 
+/// The algorithm slug (`sm2`, `p256`) of the key a CSR proves, once its signature checks out:
+/// for the RA to hold a request to the product applied for before asking for a certificate.
+pub fn csr_algorithm(csr: &[u8]) -> Result<&'static str, CaError> {
+    Ok(parse_and_verify_csr(csr)?.algorithm.slug())
+}
+
 pub fn algorithm_from_slug(slug: &str) -> Option<Algorithm> {
     Algorithm::ALL.into_iter().find(|a| a.slug() == slug)
 }

@@ -8,6 +8,7 @@ use crate::secrets::{self, Missing};
 use anyhow::{Context, Result};
 use certdesk_ca::{ensure_hierarchies, CertificateAuthority};
 use certdesk_server::{bootstrap_admin, router, AppState, ServerConfig};
+use certdesk_store::BlobStore;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
@@ -91,6 +92,12 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         ca,
         ServerConfig::new(settings.public_url.clone(), settings.session_hours * 3600)
             .with_sandbox_payment_secret(secrets::sandbox_payment_secret(&settings.data_dir)?),
+        BlobStore::open(settings.data_dir.join("blobs")).with_context(|| {
+            format!(
+                "上传文件目录无法使用: {}",
+                settings.data_dir.join("blobs").display()
+            )
+        })?,
     );
     let order_job = tokio::spawn(close_unpaid_orders_regularly(state.clone()));
     let app = router(state);

@@ -10,7 +10,8 @@ use crate::order::DeliveryMethod;
 use serde::{Deserialize, Serialize};
 
 /// Organisation types offered by the form (the guides' 单位类型).
-pub const ORGANISATION_TYPES: [&str; 5] = ["企业", "事业单位", "社会团体", "个体工商户", "其他组织"];
+pub const ORGANISATION_TYPES: [&str; 5] =
+    ["企业", "事业单位", "社会团体", "个体工商户", "其他组织"];
 
 /// The whole form, as saved in a draft. Every field is text so a half-filled draft keeps what
 /// the user typed, right or wrong.
@@ -85,15 +86,21 @@ impl ApplicationForm {
         check("organisation.name", text(&o.name, "单位名称", 2, 100));
         check(
             "organisation.credit_code",
-            required(&o.credit_code, "统一社会信用代码")
-                .and_then(|()| validate_credit_code(&o.credit_code).map(drop).map_err(|e| e.to_string())),
+            required(&o.credit_code, "统一社会信用代码").and_then(|()| {
+                validate_credit_code(&o.credit_code)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }),
         );
         check(
             "organisation.org_type",
             if ORGANISATION_TYPES.contains(&o.org_type.trim()) {
                 Ok(())
             } else {
-                Err(format!("请选择单位类型（{}）", ORGANISATION_TYPES.join("、")))
+                Err(format!(
+                    "请选择单位类型（{}）",
+                    ORGANISATION_TYPES.join("、")
+                ))
             },
         );
         check("organisation.address", address(&o.address, "单位地址"));
@@ -287,7 +294,10 @@ pub fn validate_landline(input: &str) -> Result<String, String> {
             area.starts_with('0')
                 && (3..=4).contains(&area.len())
                 && (7..=8).contains(&number.len())
-                && area.chars().chain(number.chars()).all(|c| c.is_ascii_digit())
+                && area
+                    .chars()
+                    .chain(number.chars())
+                    .all(|c| c.is_ascii_digit())
         }
         _ => false,
     };
@@ -399,20 +409,73 @@ mod tests {
 
     #[test]
     fn each_wrong_field_gets_its_own_message() {
-        let cases: Vec<(fn(&mut ApplicationForm), &str, &str)> = vec![
-            (|f| f.organisation.credit_code = "91350100M000100Y44".into(), "organisation.credit_code", "统一社会信用代码校验位不正确"),
-            (|f| f.legal_rep.id_number = "110105194912310021".into(), "legal_rep.id_number", "法定代表人身份证号码校验位不正确"),
-            (|f| f.handler.id_number = "11010519491331002X".into(), "handler.id_number", "经办人身份证号码中的出生日期无效"),
-            (|f| f.legal_rep.mobile = "1380013800".into(), "legal_rep.mobile", "法定代表人手机号码应为11位数字，当前为10位"),
-            (|f| f.handler.mobile = "12800138000".into(), "handler.mobile", "经办人手机号码应以13–19开头"),
-            (|f| f.legal_rep.email = "boss@example".into(), "legal_rep.email", "法定代表人电子邮箱格式不正确"),
-            (|f| f.handler.email = "a b@example.com".into(), "handler.email", "经办人电子邮箱格式不正确"),
-            (|f| f.organisation.phone = "87654321".into(), "organisation.phone", "单位电话应为11位手机号码或带区号的固定电话"),
-            (|f| f.organisation.address = "福州".into(), "organisation.address", "单位地址至少6个字"),
-            (|f| f.organisation.org_type = "公司".into(), "organisation.org_type", "请选择单位类型"),
-            (|f| f.delivery.address = "".into(), "delivery.address", "请填写收件地址"),
-            (|f| f.delivery.method = "drone".into(), "delivery.method", "请选择领取方式"),
-            (|f| f.terms_accepted = false, "terms_accepted", "请阅读并同意"),
+        type Change = fn(&mut ApplicationForm);
+        let cases: Vec<(Change, &str, &str)> = vec![
+            (
+                |f| f.organisation.credit_code = "91350100M000100Y44".into(),
+                "organisation.credit_code",
+                "统一社会信用代码校验位不正确",
+            ),
+            (
+                |f| f.legal_rep.id_number = "110105194912310021".into(),
+                "legal_rep.id_number",
+                "法定代表人身份证号码校验位不正确",
+            ),
+            (
+                |f| f.handler.id_number = "11010519491331002X".into(),
+                "handler.id_number",
+                "经办人身份证号码中的出生日期无效",
+            ),
+            (
+                |f| f.legal_rep.mobile = "1380013800".into(),
+                "legal_rep.mobile",
+                "法定代表人手机号码应为11位数字，当前为10位",
+            ),
+            (
+                |f| f.handler.mobile = "12800138000".into(),
+                "handler.mobile",
+                "经办人手机号码应以13–19开头",
+            ),
+            (
+                |f| f.legal_rep.email = "boss@example".into(),
+                "legal_rep.email",
+                "法定代表人电子邮箱格式不正确",
+            ),
+            (
+                |f| f.handler.email = "a b@example.com".into(),
+                "handler.email",
+                "经办人电子邮箱格式不正确",
+            ),
+            (
+                |f| f.organisation.phone = "87654321".into(),
+                "organisation.phone",
+                "单位电话应为11位手机号码或带区号的固定电话",
+            ),
+            (
+                |f| f.organisation.address = "福州".into(),
+                "organisation.address",
+                "单位地址至少6个字",
+            ),
+            (
+                |f| f.organisation.org_type = "公司".into(),
+                "organisation.org_type",
+                "请选择单位类型",
+            ),
+            (
+                |f| f.delivery.address = "".into(),
+                "delivery.address",
+                "请填写收件地址",
+            ),
+            (
+                |f| f.delivery.method = "drone".into(),
+                "delivery.method",
+                "请选择领取方式",
+            ),
+            (
+                |f| f.terms_accepted = false,
+                "terms_accepted",
+                "请阅读并同意",
+            ),
         ];
         for (change, field, message) in cases {
             let mut form = valid_form();
@@ -458,8 +521,14 @@ mod tests {
 
     #[test]
     fn mobile_landline_and_email_rules() {
-        assert_eq!(validate_mobile("138 0013 8000").as_deref(), Ok("13800138000"));
-        assert_eq!(validate_mobile("+8613800138000").as_deref(), Ok("13800138000"));
+        assert_eq!(
+            validate_mobile("138 0013 8000").as_deref(),
+            Ok("13800138000")
+        );
+        assert_eq!(
+            validate_mobile("+8613800138000").as_deref(),
+            Ok("13800138000")
+        );
         assert!(validate_mobile("1380013800a").is_err());
         assert!(validate_landline("010-12345678").is_ok());
         assert!(validate_landline("0591-8765432").is_ok());
@@ -469,7 +538,9 @@ mod tests {
         for ok in ["a@b.cn", "first.last@mail.example.com", "王@例子.中国"] {
             assert!(validate_email(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a", "a@", "@b.cn", "a@b", "a@@b.cn", "a@-b.cn", "a@b..cn", "a b@c.cn"] {
+        for bad in [
+            "", "a", "a@", "@b.cn", "a@b", "a@@b.cn", "a@-b.cn", "a@b..cn", "a b@c.cn",
+        ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
     }

@@ -32,3 +32,5 @@ pub mod upload;
 pub use upload::{ImageFormat, Impostor, UnknownUploadKind, UploadKind, UploadRefusal};
 pub mod application;
 pub use application::{ApplicationForm, DeliveryChoice, FieldError};
+pub mod certificate;
+pub use certificate::{certificate_state, CertificateState};

@@ -44,6 +44,20 @@ pub enum Action {
     /// 初审 (platform operators) and 复审 (CA officers); which review a role may do is the
     /// order state machine's rule.
     ReviewOrder,
+    /// 新办: start an application (the organisation admin, or an operator for it: 代办).
+    ApplyForCertificate,
+    /// Fill in, upload to, and submit a draft or rejected application.
+    EditApplication,
+    /// See an application's uploaded documents.
+    ViewOrderDocument,
+    /// Hand in the key holder's CSR for an order in 制证中, and fetch what was issued.
+    SubmitCertificateRequest,
+    /// Ship a key or mark it ready at the counter.
+    DeliverOrder,
+    /// 确认收货.
+    ConfirmReceipt,
+    /// The organisation's certificates (我的证书).
+    ListOrgCertificates,
 }
 
 /// How far a role's grant reaches.
@@ -129,6 +143,15 @@ pub const fn access(action: Action) -> Access {
         ReviewOrder => Access::Granted(&[(PlatformOperator, All), (CaOfficer, All)]),
         // 业务单: the organisation admin applies and pays for its organisation; operators and
         // CA officers work through every organisation's orders.
+        // The supplier's steps: the organisation admin, or an operator on its behalf (代办).
+        ApplyForCertificate | EditApplication | SubmitCertificateRequest | ConfirmReceipt => {
+            Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All)])
+        }
+        ViewOrderDocument => {
+            Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All), (CaOfficer, All)])
+        }
+        DeliverOrder => Access::Granted(&[(PlatformOperator, All)]),
+        ListOrgCertificates => Access::Granted(&[(OrgAdmin, Org)]),
         ListOrders | ViewOrder => {
             Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All), (CaOfficer, All)])
         }

@@ -51,6 +51,15 @@ pub struct ApiJson<T>(pub T);
         crate::orders::initial_queue_api,
         crate::orders::second_queue_api,
         crate::orders::review_api,
+        crate::applications::create_api,
+        crate::applications::application_api,
+        crate::applications::update_api,
+        crate::applications::submit_api,
+        crate::applications::upload_api,
+        crate::order_pages::csr_api,
+        crate::order_pages::ship_api,
+        crate::order_pages::pickup_api,
+        crate::order_pages::receipt_api,
     ),
     components(schemas(LoginRequest, LoginResponse, AccountView, ErrorBody))
 )]

@@ -253,6 +253,14 @@ pub async fn session_and_csrf(
             };
             let token = form_field(&bytes, CSRF_FIELD);
             (token, Body::from(bytes))
+        } else if content_type.starts_with("multipart/form-data") {
+            // A file upload form cannot be read here without buffering the file: its page puts
+            // the token in the form's action URL (query strings are never logged).
+            let token = parts
+                .uri
+                .query()
+                .and_then(|q| form_field(q.as_bytes(), CSRF_FIELD));
+            (token, body)
         } else {
             (None, body)
         };

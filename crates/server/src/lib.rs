@@ -3,11 +3,14 @@
 
 mod accounts;
 pub mod api;
+mod applications;
 mod audit;
 pub mod auth;
 mod authz;
 mod bindings;
+mod catalogue;
 pub mod error;
+mod order_pages;
 pub mod orders;
 mod pages;
 pub mod payments;
@@ -18,7 +21,7 @@ use axum::http::{HeaderName, Request};
 use axum::Router;
 use certdesk_ca::CertificateAuthority;
 use certdesk_domain::Role;
-use certdesk_store::{NewAccount, Store};
+use certdesk_store::{BlobStore, NewAccount, Store};
 use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
@@ -61,14 +64,22 @@ pub struct AppState {
     /// The CA side: the web layer asks it to issue, revoke, publish; it holds the keys.
     pub ca: Arc<CertificateAuthority>,
     pub config: Arc<ServerConfig>,
+    /// Uploaded documents (content-addressed files).
+    pub blobs: BlobStore,
 }
 
 impl AppState {
-    pub fn new(store: Store, ca: Arc<CertificateAuthority>, config: ServerConfig) -> Self {
+    pub fn new(
+        store: Store,
+        ca: Arc<CertificateAuthority>,
+        config: ServerConfig,
+        blobs: BlobStore,
+    ) -> Self {
         AppState {
             store,
             ca,
             config: Arc::new(config),
+            blobs,
         }
     }
 
@@ -98,6 +109,8 @@ fn app_routes() -> routes::Registry {
     let registry = payments::register(registry);
     let registry = orders::register(registry);
     let registry = orders::register_reviews(registry);
+    let registry = applications::register(registry);
+    let registry = order_pages::register(registry);
     api::register(registry)
 }
 
@@ -112,6 +125,9 @@ pub fn router(state: AppState) -> Router {
             auth::session_and_csrf,
         ))
         // Public PKI endpoints: outside the session layer, so that OCSP pays no session lookup.
+        // Uploaded documents may be up to 5 MB: the limit leaves room for the upload checks to
+        // answer a 6 MB file with their own message.
+        .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .merge(pki)
         .with_state(state)
         // Outermost: every log line of a request, and its response, carry the request id.

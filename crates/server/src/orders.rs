@@ -66,7 +66,7 @@ use crate::routes::Registry;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use certdesk_domain::{current_step_deadline, Action, Relation, WorkCalendar};
+use certdesk_domain::{current_step_deadline, is_on_behalf, Action, Relation, WorkCalendar};
 use certdesk_store::{Order, OrderFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -191,6 +191,7 @@ pub(crate) async fn list_orders_api(
             } else {
                 user.account().org_id
             },
+            provider_id: None,
             order_no: order_no.as_deref(),
             status: status.as_deref(),
             kind: kind.as_deref(),
@@ -317,7 +318,7 @@ pub struct QueueEntry {
     pub overdue: bool,
 }
 
-async fn review_queue(
+pub(crate) async fn review_queue(
     state: &AppState,
     user: &CurrentUser,
     status: OrderStatus,
@@ -397,7 +398,6 @@ pub(crate) async fn review_api(
         Action::ReviewOrder,
         relation_to(&user, None, Some(order.org_id)),
     )?;
-    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
     let approve = match req.decision.as_str() {
         "approve" => true,
         "reject" => false,
@@ -417,12 +417,24 @@ pub(crate) async fn review_api(
             "驳回时请填写原因，申请人将看到这一原因",
         ));
     }
+    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
     let action = match (status, approve) {
         (OrderStatus::AwaitingSecondReview, true) => OrderAction::ApproveSecond,
         (OrderStatus::AwaitingSecondReview, false) => OrderAction::RejectSecond,
         (_, true) => OrderAction::ApproveInitial,
         (_, false) => OrderAction::RejectInitial,
     };
+    let final_status = act_on_order(&state, Some(&user), &order, action, reason).await?;
+    let mut updated = order;
+    updated.status = final_status.as_str().to_string();
+    Ok(Json(OrderView::from(&updated)))
+}
+
+// --- one way to move an order ------------------------------------------------------------------
+
+/// The facts the state machine needs about an order: what is due, what was paid, how the
+/// certificate is delivered (from its application; mail when it has none).
+pub(crate) async fn facts_of(state: &AppState, order: &Order) -> Result<OrderFacts, ApiError> {
     let paid: i64 = state
         .store
         .payments_of_order(order.id)
@@ -430,81 +442,126 @@ pub(crate) async fn review_api(
         .iter()
         .map(|p| p.amount_fen)
         .sum();
-    let facts = OrderFacts {
+    let delivery = match state.store.application(order.id).await? {
+        Some(application) => match application.delivery_method.as_str() {
+            "pickup" => DeliveryMethod::Pickup,
+            "online" => DeliveryMethod::Online,
+            _ => DeliveryMethod::Mail,
+        },
+        None => DeliveryMethod::Mail,
+    };
+    Ok(OrderFacts {
         amount_due_fen: u64::try_from(order.amount_fen).unwrap_or(0),
         paid_amount_fen: u64::try_from(paid).unwrap_or(0),
         payment_window_expired: false,
-        delivery: DeliveryMethod::Mail,
-    };
-    let actor = Actor::Role(user.role());
-    let next = transition(status, action, actor, &facts).map_err(|e| match e {
-        certdesk_domain::TransitionError::NotAllowedForActor { .. } => {
-            ApiError::new(StatusCode::FORBIDDEN, "not_your_review", e.to_string())
+        delivery,
+    })
+}
+
+/// Who is acting, as the history shows it: the account name, marked 操作员代办 when an operator
+/// takes a supplier's step.
+pub(crate) fn actor_label(user: Option<&CurrentUser>, action: OrderAction) -> String {
+    match user {
+        None => "系统".to_string(),
+        Some(user) if is_on_behalf(action, Actor::Role(user.role())) => {
+            format!("{}（操作员代办）", user.account().username)
         }
-        other => ApiError::conflict("transition_refused", other.to_string()),
-    })?;
-    let now = state.now();
-    let label = user.account().username.clone();
+        Some(user) => user.account().username.clone(),
+    }
+}
+
+/// Checks `action` by `user` (or the system) against the state machine and applies it with its
+/// history entry and audit record; answers the order's new status. Refusals change nothing. A
+/// free order that passes initial review skips the cashier at once.
+pub(crate) async fn act_on_order(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    order: &Order,
+    action: OrderAction,
+    note: &str,
+) -> Result<OrderStatus, ApiError> {
+    let step = checked_step(state, user, order, action).await?;
+    let label = actor_label(user, action);
     let moved = state
         .store
         .advance_order(
             order.id,
             &OrderStep {
-                at: now,
-                actor_account_id: Some(user.account().id),
+                at: state.now(),
+                actor_account_id: user.map(|u| u.account().id),
                 actor_label: &label,
                 action: action.as_str(),
-                from_status: status.as_str(),
-                to_status: next.as_str(),
-                note: reason,
+                from_status: step.from.as_str(),
+                to_status: step.to.as_str(),
+                note,
             },
         )
         .await?;
     if !moved {
-        return Err(ApiError::conflict(
-            "order_changed",
-            "订单状态已被他人更新，请刷新后再处理",
-        ));
+        return Err(order_changed());
     }
+    audit_step(state, user, order, action, step.from, step.to).await;
+    let mut status = step.to;
+    if status == OrderStatus::AwaitingPayment && step.facts.is_free() {
+        let mut waiting = order.clone();
+        waiting.status = status.as_str().to_string();
+        status = Box::pin(act_on_order(
+            state,
+            None,
+            &waiting,
+            OrderAction::SkipPaymentFree,
+            "免费订单，无需支付",
+        ))
+        .await?;
+    }
+    Ok(status)
+}
+
+/// A step the rules allow, not yet applied: for callers that write more with it (issuance,
+/// delivery) in the same transaction.
+pub(crate) struct CheckedStep {
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+    pub facts: OrderFacts,
+}
+
+pub(crate) async fn checked_step(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    order: &Order,
+    action: OrderAction,
+) -> Result<CheckedStep, ApiError> {
+    let from: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
+    let facts = facts_of(state, order).await?;
+    let actor = user.map_or(Actor::System, |u| Actor::Role(u.role()));
+    let to = transition(from, action, actor, &facts).map_err(|e| match e {
+        certdesk_domain::TransitionError::NotAllowedForActor { .. } => {
+            ApiError::new(StatusCode::FORBIDDEN, "not_your_step", e.to_string())
+        }
+        other => ApiError::conflict("transition_refused", other.to_string()),
+    })?;
+    Ok(CheckedStep { from, to, facts })
+}
+
+pub(crate) fn order_changed() -> ApiError {
+    ApiError::conflict("order_changed", "订单状态已被他人更新，请刷新后再处理")
+}
+
+pub(crate) async fn audit_step(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    order: &Order,
+    action: OrderAction,
+    from: OrderStatus,
+    to: OrderStatus,
+) {
     crate::audit::record(
-        &state,
-        Some(user.account()),
+        state,
+        user.map(|u| u.account()),
         Some(order.org_id),
         AuditAction::OrderTransition,
         &format!("order:{}", order.order_no),
-        &format!(
-            "{} {} -> {}",
-            action.as_str(),
-            status.as_str(),
-            next.as_str()
-        ),
+        &format!("{} {} -> {}", action.as_str(), from.as_str(), to.as_str()),
     )
     .await;
-    // A free order skips the cashier: the system moves it on at once.
-    let mut final_status = next;
-    if next == OrderStatus::AwaitingPayment && facts.is_free() {
-        if let Ok(after) = transition(next, OrderAction::SkipPaymentFree, Actor::System, &facts) {
-            let skipped = state
-                .store
-                .advance_order(
-                    order.id,
-                    &OrderStep {
-                        at: now,
-                        actor_account_id: None,
-                        actor_label: "系统",
-                        action: OrderAction::SkipPaymentFree.as_str(),
-                        from_status: next.as_str(),
-                        to_status: after.as_str(),
-                        note: "免费订单，无需支付",
-                    },
-                )
-                .await?;
-            if skipped {
-                final_status = after;
-            }
-        }
-    }
-    let mut updated = order;
-    updated.status = final_status.as_str().to_string();
-    Ok(Json(OrderView::from(&updated)))
 }

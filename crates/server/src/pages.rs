@@ -21,11 +21,9 @@ pub(crate) fn register(registry: Registry) -> Registry {
         .get("/login", ViewLoginPage, login_page)
         .post("/login", LogIn, login_submit)
         .post("/logout", LogOut, logout)
-        .get("/ca/apply", ViewWorkbench, |u| section(u, Section::CaApply))
         .get("/ca/renewals", ViewWorkbench, |u| {
             section(u, Section::CaRenewals)
         })
-        .get("/orders", ViewWorkbench, |u| section(u, Section::Orders))
         .get("/invoices", ViewWorkbench, |u| {
             section(u, Section::Invoices)
         })
@@ -57,6 +55,12 @@ pub struct Chrome {
     pub can_manage_accounts: bool,
     pub can_bind: bool,
     pub can_search_audit: bool,
+    pub can_apply: bool,
+    pub can_list_orders: bool,
+    pub can_list_certificates: bool,
+    /// 初审 is the platform operator's, 复审 the CA officer's.
+    pub reviews_initial: bool,
+    pub reviews_second: bool,
 }
 
 impl Chrome {
@@ -69,8 +73,20 @@ impl Chrome {
             can_manage_accounts: may(Action::ListAccounts),
             can_bind: may(Action::ListBindings),
             can_search_audit: may(Action::SearchAudit),
+            can_apply: may(Action::ApplyForCertificate),
+            can_list_orders: may(Action::ListOrders),
+            can_list_certificates: may(Action::ListOrgCertificates),
+            reviews_initial: user.role() == certdesk_domain::Role::PlatformOperator,
+            reviews_second: user.role() == certdesk_domain::Role::CaOfficer,
         }
     }
+}
+
+/// A page form's fields, read only after the handler has checked who may post it (so another
+/// organisation's object answers 404 whatever was sent). Missing or unreadable fields are
+/// empty, and the handler says what is missing.
+pub(crate) fn form_fields<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> T {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
 }
 
 pub(crate) fn render(template: &impl Template, status: StatusCode) -> Response {
@@ -203,9 +219,7 @@ async fn logout(State(state): State<AppState>, user: Option<CurrentUser>) -> Res
 /// The workbench sections whose pages arrive with later features.
 #[derive(Clone, Copy)]
 enum Section {
-    CaApply,
     CaRenewals,
-    Orders,
     Invoices,
     Messages,
 }
@@ -220,9 +234,7 @@ struct SectionPage {
 
 async fn section(PageUser(user): PageUser, which: Section) -> Response {
     let (active, title, summary) = match which {
-        Section::CaApply => ("ca_apply", "CA证书申领", "在这里申领新的CA证书（介质版UKey或移动版），填写申领信息、完成身份核验、支付并跟踪审核与制证进度。"),
         Section::CaRenewals => ("ca_renewals", "CA续费与延期", "证书到期前3个月至到期后3个月内可以续费延期；续费不更换密钥，已加密的投标文件仍可解密。"),
-        Section::Orders => ("orders", "订单", "查看所有业务单（新办、续费、补办、变更、解锁）的状态、处理时限和进度。"),
         Section::Invoices => ("invoices", "发票", "支付完成后可申请电子增值税发票，并管理最多5个发票抬头。"),
         Section::Messages => ("messages", "消息", "审核结果、支付结果和证书到期提醒会发送到这里。"),
     };

@@ -31,6 +31,7 @@ struct World {
     b_employee: Account,
     b_admin: Account,
     provider_id: i64,
+    blobs: certdesk_store::BlobStore,
     _dir: tempfile::TempDir,
 }
 
@@ -63,6 +64,7 @@ async fn world() -> (World, Vec<Actor>) {
         store,
         router: app_router,
         dir,
+        state,
         ..
     } = common::test_server().await;
     bootstrap_admin(&store, Some("authz-admin-pass-1".into()))
@@ -111,6 +113,7 @@ async fn world() -> (World, Vec<Actor>) {
         b_employee,
         b_admin,
         provider_id,
+        blobs: state.blobs.clone(),
         _dir: dir,
     };
     (world, actors)
@@ -197,18 +200,45 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
             (world.org_b, &world.b_admin)
         };
         let order_no = format!("2026112310000000{:04}", rand_u64());
+        let order = world
+            .store
+            .create_application_order(
+                &certdesk_store::NewOrder {
+                    order_no: &order_no,
+                    org_id,
+                    kind: "new",
+                    status: "awaiting_initial_review",
+                    amount_fen: 0,
+                    created_by: creator.id,
+                    on_behalf: false,
+                    created_at: 0,
+                },
+                &certdesk_store::NewApplication {
+                    provider_id: world.provider_id,
+                    product_id: 1,
+                    years: 1,
+                    voucher_code: None,
+                    delivery_method: "mail",
+                    form_json: "{}",
+                },
+            )
+            .await
+            .unwrap();
+        // Its business licence, so that the document routes have something to answer with.
+        let blob = world.blobs.put(b"licence bytes").unwrap();
         world
             .store
-            .create_order(&certdesk_store::NewOrder {
-                order_no: &order_no,
-                org_id,
-                kind: "new",
-                status: "awaiting_initial_review",
-                amount_fen: 0,
-                created_by: creator.id,
-                on_behalf: false,
-                created_at: 0,
-            })
+            .put_order_upload(
+                order.id,
+                &certdesk_store::OrderUpload {
+                    kind: "business_licence".into(),
+                    blob_id: blob.as_str().to_string(),
+                    file_name: "licence.png".into(),
+                    format: "PNG".into(),
+                    size_bytes: 13,
+                    uploaded_at: 0,
+                },
+            )
             .await
             .unwrap();
         return Some(Object {
@@ -252,7 +282,9 @@ fn concrete_path(path: &str, object: Option<&Object>) -> String {
     } else {
         "sm2.crl"
     };
-    out.replace("{file}", file).replace("{*request}", "MAA=")
+    out.replace("{file}", file)
+        .replace("{*request}", "MAA=")
+        .replace("{kind}", "business_licence")
 }
 
 #[derive(Debug, PartialEq)]

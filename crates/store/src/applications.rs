@@ -375,11 +375,12 @@ impl Store {
         if !move_order(&mut tx, order_id, step).await? {
             return Ok(false);
         }
-        let updated = sqlx::query("UPDATE order_deliveries SET received_at = $1 WHERE order_id = $2")
-            .bind(step.at)
-            .bind(order_id)
-            .execute(&mut *tx)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE order_deliveries SET received_at = $1 WHERE order_id = $2")
+                .bind(step.at)
+                .bind(order_id)
+                .execute(&mut *tx)
+                .await?;
         if updated.rows_affected() == 0 {
             sqlx::query("INSERT INTO order_deliveries (order_id, received_at) VALUES ($1, $2)")
                 .bind(order_id)

@@ -296,6 +296,25 @@ impl Store {
     }
 
     /// The newest certificates first, at most `limit`.
+    /// The DER of a certificate we issued.
+    pub async fn certificate_der_by_id(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT der FROM certificates WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("der").map_err(StoreError::from))
+            .transpose()
+    }
+
+    pub async fn certificate_serial_by_id(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT serial_hex FROM certificates WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("serial_hex").map_err(StoreError::from))
+            .transpose()
+    }
+
     pub async fn recent_certificates(
         &self,
         limit: i64,

@@ -62,6 +62,19 @@ impl Store {
         Ok((organisation, account))
     }
 
+    pub async fn organisation_by_credit_code(
+        &self,
+        credit_code: &str,
+    ) -> Result<Option<Organisation>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, credit_code, created_at FROM organisations WHERE credit_code = $1",
+        )
+        .bind(credit_code.trim().to_ascii_uppercase())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(organisation_from_row).transpose()
+    }
+
     pub async fn organisation_by_id(&self, id: i64) -> Result<Option<Organisation>, StoreError> {
         let row = sqlx::query(
             "SELECT id, name, credit_code, created_at FROM organisations WHERE id = $1",

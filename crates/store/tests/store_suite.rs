@@ -46,10 +46,10 @@ on_both_engines!(
 );
 
 // The audit log's tests live in their own file; `on_both_engines!` reaches them from here.
-#[path = "store_suite/audit.rs"]
-mod audit;
 #[path = "store_suite/applications.rs"]
 mod applications;
+#[path = "store_suite/audit.rs"]
+mod audit;
 
 fn new_account(username: &str, role: Role) -> NewAccount<'_> {
     NewAccount {

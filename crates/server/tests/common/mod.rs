@@ -31,11 +31,13 @@ pub async fn test_server() -> TestServer {
     let ca = Arc::new(
         CertificateAuthority::open(store.clone(), PUBLIC_URL, &passphrase)
             .await
-            .unwrap(),
+            .unwrap()
+            .with_key_management(certdesk_ca::KeyManagementKey::generate("kmk-test").unwrap()),
     );
     let config = ServerConfig::new(PUBLIC_URL.into(), 3600)
         .with_sandbox_payment_secret(SANDBOX_SECRET.to_vec());
-    let state = AppState::new(store.clone(), ca.clone(), config);
+    let blobs = certdesk_store::BlobStore::open(dir.path().join("blobs")).unwrap();
+    let state = AppState::new(store.clone(), ca.clone(), config, blobs);
     TestServer {
         router: router(state.clone()),
         store,
@@ -56,4 +58,93 @@ pub async fn give_api_token(store: &Store, account_id: i64, token: &str) {
         )
         .await
         .unwrap();
+}
+
+/// One JSON API call with a bearer token: the status and the body (Null when not JSON).
+pub async fn api_call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(
+            body.map(|b| axum::body::Body::from(b.to_string()))
+                .unwrap_or_else(axum::body::Body::empty),
+        )
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A staff account (operator, CA officer, system admin) and its API token.
+pub async fn staff_token(
+    store: &Store,
+    username: &'static str,
+    role: certdesk_domain::Role,
+) -> String {
+    let account = store
+        .create_account(&certdesk_store::NewAccount {
+            username,
+            display_name: username,
+            role,
+            org_id: None,
+            password_hash: "x",
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let token = format!("cdk_{username}");
+    give_api_token(store, account.id, &token).await;
+    token
+}
+
+/// A registered organisation and its admin's API token.
+pub async fn organisation_with_admin(
+    store: &Store,
+    name: &str,
+    credit_code: &str,
+    username: &'static str,
+) -> (i64, String) {
+    let (org, admin) = store
+        .register_organisation(
+            name,
+            credit_code,
+            &certdesk_store::NewAccount {
+                username,
+                display_name: username,
+                role: certdesk_domain::Role::OrgAdmin,
+                org_id: None,
+                password_hash: "x",
+                created_at: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let token = format!("cdk_{username}");
+    give_api_token(store, admin.id, &token).await;
+    (org.id, token)
+}
+
+/// WIP: replaced when the products module lands.
+pub async fn paid_sm2_dual_product(server: &TestServer) -> i64 {
+    let _ = server;
+    1
+}
+
+/// WIP: replaced when the identity-check module lands.
+pub async fn pass_identity_check(server: &TestServer, token: &str, order_no: &str) {
+    let _ = (server, token, order_no);
 }

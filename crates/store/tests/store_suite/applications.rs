@@ -198,7 +198,10 @@ async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
     assert!(store.claim_issuance(created.id, 3).await.unwrap());
 
     let ca = store
-        .insert_ca_hierarchy(&super::ca_key("sm2", "root"), &super::ca_key("sm2", "issuing"))
+        .insert_ca_hierarchy(
+            &super::ca_key("sm2", "root"),
+            &super::ca_key("sm2", "issuing"),
+        )
         .await
         .unwrap();
     let cert = store
@@ -223,12 +226,20 @@ async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
         envelope_skf: None,
     };
     assert!(store
-        .complete_issuance(created.id, &issued, &step("issuing", "issued", "mark_issued"))
+        .complete_issuance(
+            created.id,
+            &issued,
+            &step("issuing", "issued", "mark_issued")
+        )
         .await
         .unwrap());
     // Done once: a second completion and a release change nothing.
     assert!(!store
-        .complete_issuance(created.id, &issued, &step("issuing", "issued", "mark_issued"))
+        .complete_issuance(
+            created.id,
+            &issued,
+            &step("issuing", "issued", "mark_issued")
+        )
         .await
         .unwrap());
     store.release_issuance(created.id).await.unwrap();
@@ -237,7 +248,10 @@ async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
     let listed = store.org_certificates(org).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
-        (listed[0].serial_hex.as_str(), listed[0].order_status.as_str()),
+        (
+            listed[0].serial_hex.as_str(),
+            listed[0].order_status.as_str()
+        ),
         ("0a1b2c3d4e5f6071", "issued")
     );
     // Another organisation sees none of it.

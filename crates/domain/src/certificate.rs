@@ -1,0 +1,80 @@
+//! The states of a certificate users see (DOMAIN.md, "Certificates"): 处理中, 已生效, 即将到期,
+//! 已过期, 已吊销.
+
+/// A certificate counts as 即将到期 this long before it expires.
+pub const EXPIRING_SOON_SECONDS: i64 = 30 * 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateState {
+    /// Issued, but the supplier does not have it yet (being delivered).
+    Processing,
+    Valid,
+    ExpiringSoon,
+    Expired,
+    Revoked,
+}
+
+impl CertificateState {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            CertificateState::Processing => "处理中",
+            CertificateState::Valid => "已生效",
+            CertificateState::ExpiringSoon => "即将到期",
+            CertificateState::Expired => "已过期",
+            CertificateState::Revoked => "已吊销",
+        }
+    }
+}
+
+/// The state of a certificate at `now`: revocation first, then whether the supplier has
+/// received it (its order completed), then its validity period.
+pub fn certificate_state(
+    received: bool,
+    revoked: bool,
+    not_before: i64,
+    not_after: i64,
+    now: i64,
+) -> CertificateState {
+    if revoked {
+        CertificateState::Revoked
+    } else if now > not_after {
+        CertificateState::Expired
+    } else if !received || now < not_before {
+        CertificateState::Processing
+    } else if not_after - now <= EXPIRING_SOON_SECONDS {
+        CertificateState::ExpiringSoon
+    } else {
+        CertificateState::Valid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CertificateState::*;
+
+    #[test]
+    fn states_across_a_certificates_life() {
+        let (from, to) = (1_000_000, 1_000_000 + 365 * 86_400);
+        let cases = [
+            (false, false, from + 10, Processing),
+            (true, false, from - 1, Processing),
+            (true, false, from, Valid),
+            (true, false, to - EXPIRING_SOON_SECONDS - 1, Valid),
+            (true, false, to - EXPIRING_SOON_SECONDS, ExpiringSoon),
+            (true, false, to, ExpiringSoon),
+            (true, false, to + 1, Expired),
+            (false, false, to + 1, Expired),
+            (true, true, from + 10, Revoked),
+            (false, true, to + 1, Revoked),
+        ];
+        for (received, revoked, now, expected) in cases {
+            assert_eq!(
+                certificate_state(received, revoked, from, to, now),
+                expected,
+                "received={received} revoked={revoked} now={now}"
+            );
+        }
+        assert_eq!(Valid.label_zh(), "已生效");
+    }
+}

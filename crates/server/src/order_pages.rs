@@ -1,0 +1,1158 @@
+//! 业务单 pages and the steps after payment: the order list and detail (timeline, deadline,
+//! what the viewer may do next), the review queues, issuance from the key holder's CSR,
+//! delivery by courier or at the counter, the supplier's receipt, and 我的证书.
+
+use crate::auth::CurrentUser;
+use crate::authz::{relation_to, require};
+use crate::error::{ApiError, ErrorBody};
+use crate::orders::{
+    act_on_order, actor_label, audit_step, checked_step, facts_of, order_changed, OrderView,
+};
+use crate::pages::{form_fields, render, Chrome, PageUser};
+use crate::routes::Registry;
+use crate::AppState;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use certdesk_ca::{CaError, IssueRequest, LeafProfile};
+use certdesk_domain::application::ApplicationForm;
+use certdesk_domain::{
+    available_actions, certificate_state, current_step_deadline, mask_mobile, mask_resident_id,
+    Action, Actor, OrderAction, OrderStatus, Relation, UploadKind, WorkCalendar,
+};
+use certdesk_store::{IssuedForOrder, Order, OrderFilter, OrderStep};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub(crate) fn register(registry: Registry) -> Registry {
+    use Action::*;
+    registry
+        .get("/orders", ListOrders, orders_page)
+        .get("/orders/{order_no}", ViewOrder, order_page)
+        .post("/orders/{order_no}/review", ReviewOrder, review_page)
+        .post("/orders/{order_no}/csr", SubmitCertificateRequest, csr_page)
+        .post("/orders/{order_no}/ship", DeliverOrder, ship_page)
+        .post("/orders/{order_no}/pickup", DeliverOrder, pickup_page)
+        .post("/orders/{order_no}/receipt", ConfirmReceipt, receipt_page)
+        .get(
+            "/orders/{order_no}/files/{file}",
+            SubmitCertificateRequest,
+            download_issued,
+        )
+        .get("/reviews/initial", ReviewOrder, |s, u| {
+            queue_page(s, u, OrderStatus::AwaitingInitialReview)
+        })
+        .get("/reviews/second", ReviewOrder, |s, u| {
+            queue_page(s, u, OrderStatus::AwaitingSecondReview)
+        })
+        .get("/certificates", ListOrgCertificates, certificates_page)
+        .post(
+            "/api/v1/orders/{order_no}/csr",
+            SubmitCertificateRequest,
+            csr_api,
+        )
+        .post("/api/v1/orders/{order_no}/ship", DeliverOrder, ship_api)
+        .post(
+            "/api/v1/orders/{order_no}/ready-for-pickup",
+            DeliverOrder,
+            pickup_api,
+        )
+        .post(
+            "/api/v1/orders/{order_no}/confirm-receipt",
+            ConfirmReceipt,
+            receipt_api,
+        )
+}
+
+async fn order_for(
+    state: &AppState,
+    user: &CurrentUser,
+    order_no: &str,
+    action: Action,
+) -> Result<Order, ApiError> {
+    let order = state
+        .store
+        .order_by_no(order_no)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    require(user, action, relation_to(user, None, Some(order.org_id)))?;
+    Ok(order)
+}
+
+// --- issuance -------------------------------------------------------------------------------
+
+/// Issues the certificates of an order in 制证中 for the key the CSR proves: a signing
+/// certificate, plus the encryption certificate and its sealed key for SM2 dual products. The
+/// order moves to 已发证 with what was made, or nothing happens at all.
+pub(crate) async fn issue_for_order(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    csr: &[u8],
+) -> Result<OrderStatus, ApiError> {
+    let step = checked_step(state, None, order, OrderAction::MarkIssued).await?;
+    let application = state
+        .store
+        .application(order.id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("no_application", "该订单没有申请资料，不能制证"))?;
+    let product = crate::catalogue::product_facts(state, application.product_id).await?;
+    let form: ApplicationForm =
+        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let refused = |e: CaError| {
+        if e.is_input_error() {
+            ApiError::unprocessable("csr_refused", format!("证书请求（CSR）不能使用：{e}"))
+        } else {
+            ApiError::internal(e)
+        }
+    };
+    let algorithm = certdesk_ca::csr_algorithm(csr).map_err(refused)?;
+    if algorithm != product.algorithm {
+        return Err(ApiError::unprocessable(
+            "csr_algorithm_mismatch",
+            format!(
+                "证书请求的密钥算法与所购产品不符：产品为 {}，请求为 {}",
+                algorithm_label(product.algorithm),
+                algorithm_label(algorithm)
+            ),
+        ));
+    }
+    if !state.store.claim_issuance(order.id, state.now()).await? {
+        return Err(ApiError::conflict(
+            "already_issuing",
+            "该订单正在制证或已经发证，请刷新页面查看",
+        ));
+    }
+    let request = IssueRequest {
+        csr,
+        profile: LeafProfile::Sign,
+        org_name: &form.organisation.name,
+        credit_code: &form.organisation.credit_code,
+        validity_days: u32::try_from(application.years.clamp(1, 10) * 365).unwrap_or(365),
+    };
+    let issued = if product.dual {
+        state.ca.issue_dual(&request).await.map(|dual| {
+            (
+                dual.signing.record.id,
+                Some(dual.encryption.record.id),
+                Some(dual.envelope.gmt0009_der),
+                Some(dual.envelope.skf_blob),
+            )
+        })
+    } else {
+        state
+            .ca
+            .issue(&request)
+            .await
+            .map(|single| (single.record.id, None, None, None))
+    };
+    let (signing, encryption, gmt0009, skf) = match issued {
+        Ok(parts) => parts,
+        Err(err) => {
+            state.store.release_issuance(order.id).await?;
+            return Err(refused(err));
+        }
+    };
+    let label = actor_label(None, OrderAction::MarkIssued);
+    let note = format!("证书请求由 {} 提交，证书已签发", user.account().username);
+    let moved = state
+        .store
+        .complete_issuance(
+            order.id,
+            &IssuedForOrder {
+                signing_certificate_id: signing,
+                encryption_certificate_id: encryption,
+                envelope_gmt0009: gmt0009.as_deref(),
+                envelope_skf: skf.as_deref(),
+            },
+            &OrderStep {
+                at: state.now(),
+                actor_account_id: Some(user.account().id),
+                actor_label: &label,
+                action: OrderAction::MarkIssued.as_str(),
+                from_status: step.from.as_str(),
+                to_status: step.to.as_str(),
+                note: &note,
+            },
+        )
+        .await?;
+    if !moved {
+        return Err(order_changed());
+    }
+    audit_step(
+        state,
+        Some(user),
+        order,
+        OrderAction::MarkIssued,
+        step.from,
+        step.to,
+    )
+    .await;
+    Ok(step.to)
+}
+
+fn algorithm_label(slug: &str) -> &'static str {
+    match slug {
+        "sm2" => "SM2",
+        "p256" => "ECDSA P-256",
+        _ => "其他",
+    }
+}
+
+/// Ships a key by courier (已发证 → 配送中), with the courier and tracking number.
+pub(crate) async fn ship(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    courier: &str,
+    tracking_no: &str,
+) -> Result<OrderStatus, ApiError> {
+    let (courier, tracking_no) = (courier.trim(), tracking_no.trim());
+    if courier.is_empty() || courier.chars().count() > 30 {
+        return Err(ApiError::unprocessable(
+            "courier_invalid",
+            "请填写快递公司（不超过30个字）",
+        ));
+    }
+    if tracking_no.len() < 6
+        || tracking_no.len() > 40
+        || !tracking_no
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(ApiError::unprocessable(
+            "tracking_no_invalid",
+            "快递单号应为6–40位字母或数字",
+        ));
+    }
+    let step = checked_step(state, Some(user), order, OrderAction::Ship).await?;
+    let label = actor_label(Some(user), OrderAction::Ship);
+    let note = format!("{courier} {tracking_no}");
+    let moved = state
+        .store
+        .ship_order(
+            order.id,
+            courier,
+            tracking_no,
+            &OrderStep {
+                at: state.now(),
+                actor_account_id: Some(user.account().id),
+                actor_label: &label,
+                action: OrderAction::Ship.as_str(),
+                from_status: step.from.as_str(),
+                to_status: step.to.as_str(),
+                note: &note,
+            },
+        )
+        .await?;
+    if !moved {
+        return Err(order_changed());
+    }
+    audit_step(
+        state,
+        Some(user),
+        order,
+        OrderAction::Ship,
+        step.from,
+        step.to,
+    )
+    .await;
+    Ok(step.to)
+}
+
+/// 确认收货: the supplier has its key (or downloaded its mobile certificate).
+pub(crate) async fn confirm_receipt(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+) -> Result<OrderStatus, ApiError> {
+    let step = checked_step(state, Some(user), order, OrderAction::ConfirmReceipt).await?;
+    let label = actor_label(Some(user), OrderAction::ConfirmReceipt);
+    let moved = state
+        .store
+        .confirm_receipt(
+            order.id,
+            &OrderStep {
+                at: state.now(),
+                actor_account_id: Some(user.account().id),
+                actor_label: &label,
+                action: OrderAction::ConfirmReceipt.as_str(),
+                from_status: step.from.as_str(),
+                to_status: step.to.as_str(),
+                note: "",
+            },
+        )
+        .await?;
+    if !moved {
+        return Err(order_changed());
+    }
+    audit_step(
+        state,
+        Some(user),
+        order,
+        OrderAction::ConfirmReceipt,
+        step.from,
+        step.to,
+    )
+    .await;
+    Ok(step.to)
+}
+
+// --- API ------------------------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CsrRequest {
+    /// PKCS#10, PEM.
+    #[serde(default)]
+    pub csr: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IssuedView {
+    pub order: OrderView,
+    /// The signing certificate, PEM.
+    pub signing_certificate: String,
+    pub encryption_certificate: Option<String>,
+    /// GM/T 0009 SM2EnvelopedKey of the encryption key, base64 DER.
+    pub envelope_gmt0009: Option<String>,
+    /// GM/T 0016 ENVELOPEDKEYBLOB, base64.
+    pub envelope_skf: Option<String>,
+}
+
+async fn issued_view(state: &AppState, order: &Order) -> Result<IssuedView, ApiError> {
+    use base64::Engine as _;
+    let issuance = state
+        .store
+        .issuance(order.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let pem_of = |id: Option<i64>| async move {
+        match id {
+            Some(id) => Ok::<_, ApiError>(Some(certificate_pem(state, id).await?)),
+            None => Ok(None),
+        }
+    };
+    Ok(IssuedView {
+        order: OrderView::from(order),
+        signing_certificate: pem_of(issuance.signing_certificate_id)
+            .await?
+            .unwrap_or_default(),
+        encryption_certificate: pem_of(issuance.encryption_certificate_id).await?,
+        envelope_gmt0009: issuance
+            .envelope_gmt0009
+            .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+        envelope_skf: issuance
+            .envelope_skf
+            .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+    })
+}
+
+async fn certificate_pem(state: &AppState, certificate_id: i64) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let der = state
+        .store
+        .certificate_der_by_id(certificate_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    Ok(pem)
+}
+
+/// The key holder's CSR for an order in 制证中: the CA issues, the order moves to 已发证.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/csr", params(("order_no" = String, Path)), request_body = CsrRequest,
+    responses((status = 201, body = IssuedView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn csr_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+    crate::api::ApiJson(req): crate::api::ApiJson<CsrRequest>,
+) -> Result<(StatusCode, Json<IssuedView>), ApiError> {
+    let mut order = order_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
+    let status = issue_for_order(&state, &user, &order, req.csr.as_bytes()).await?;
+    order.status = status.as_str().to_string();
+    Ok((
+        StatusCode::CREATED,
+        Json(issued_view(&state, &order).await?),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipRequest {
+    #[serde(default)]
+    pub courier: String,
+    #[serde(default)]
+    pub tracking_no: String,
+}
+
+/// 邮寄发货: the operator enters the courier and tracking number.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/ship", params(("order_no" = String, Path)), request_body = ShipRequest,
+    responses((status = 200, body = OrderView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn ship_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+    crate::api::ApiJson(req): crate::api::ApiJson<ShipRequest>,
+) -> Result<Json<OrderView>, ApiError> {
+    let mut order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
+    let status = ship(&state, &user, &order, &req.courier, &req.tracking_no).await?;
+    order.status = status.as_str().to_string();
+    Ok(Json(OrderView::from(&order)))
+}
+
+/// 通知现场领取.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/ready-for-pickup", params(("order_no" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn pickup_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+) -> Result<Json<OrderView>, ApiError> {
+    let mut order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
+    let status = act_on_order(&state, Some(&user), &order, OrderAction::ReadyForPickup, "").await?;
+    order.status = status.as_str().to_string();
+    Ok(Json(OrderView::from(&order)))
+}
+
+/// 确认收货.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/confirm-receipt", params(("order_no" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn receipt_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+) -> Result<Json<OrderView>, ApiError> {
+    let mut order = order_for(&state, &user, &order_no, Action::ConfirmReceipt).await?;
+    let status = confirm_receipt(&state, &user, &order).await?;
+    order.status = status.as_str().to_string();
+    Ok(Json(OrderView::from(&order)))
+}
+
+// --- pages ----------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct OrdersPageQuery {
+    order_no: String,
+    kind: String,
+    status: String,
+    provider: String,
+    from: String,
+    to: String,
+    page: Option<i64>,
+}
+
+const PAGE_SIZE: i64 = 20;
+
+#[derive(Template)]
+#[template(path = "orders.html")]
+struct OrdersPage {
+    chrome: Chrome,
+    orders: Vec<OrderView>,
+    query: OrdersPageQuery,
+    statuses: Vec<(&'static str, &'static str)>,
+    providers: Vec<(i64, String)>,
+    page: i64,
+    has_next: bool,
+    base_query: String,
+    error: Option<String>,
+}
+
+/// Beijing midnight of a `YYYY-MM-DD` date, as Unix seconds.
+fn day_start(date: &str) -> Option<i64> {
+    let date: jiff::civil::Date = date.trim().parse().ok()?;
+    date.to_datetime(jiff::civil::Time::midnight())
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .ok()
+        .map(|z| z.timestamp().as_second())
+}
+
+async fn orders_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(query): Query<OrdersPageQuery>,
+) -> Result<Response, ApiError> {
+    let scope = relation_to(&user, None, user.account().org_id);
+    require(&user, Action::ListOrders, scope)?;
+    let mut error = None;
+    let mut date = |value: &str, label: &str, add_day: bool| {
+        if value.trim().is_empty() {
+            return None;
+        }
+        match day_start(value) {
+            Some(t) => Some(if add_day { t + 86_400 } else { t }),
+            None => {
+                error = Some(format!("{label}应为日期，如 2026-11-23"));
+                None
+            }
+        }
+    };
+    let since = date(&query.from, "开始日期", false);
+    let until = date(&query.to, "结束日期", true);
+    let page = query.page.unwrap_or(1).max(1);
+    let trimmed = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
+    let (order_no, kind, status) = (
+        trimmed(&query.order_no),
+        trimmed(&query.kind),
+        trimmed(&query.status),
+    );
+    let mut orders = state
+        .store
+        .orders(&OrderFilter {
+            org_id: if scope == Relation::Platform {
+                None
+            } else {
+                user.account().org_id
+            },
+            provider_id: query.provider.trim().parse().ok(),
+            order_no: order_no.as_deref(),
+            status: status.as_deref(),
+            kind: kind.as_deref(),
+            created_since: since,
+            created_until: until,
+            // One more than shown, to know whether there is a next page.
+            limit: PAGE_SIZE + 1,
+            offset: (page - 1) * PAGE_SIZE,
+        })
+        .await?;
+    let has_next = orders.len() as i64 > PAGE_SIZE;
+    orders.truncate(PAGE_SIZE as usize);
+    let base_query = serde_urlencoded::to_string([
+        ("order_no", query.order_no.as_str()),
+        ("kind", query.kind.as_str()),
+        ("status", query.status.as_str()),
+        ("provider", query.provider.as_str()),
+        ("from", query.from.as_str()),
+        ("to", query.to.as_str()),
+    ])
+    .unwrap_or_default();
+    let providers = state
+        .store
+        .ca_providers()
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    Ok(render(
+        &OrdersPage {
+            chrome: Chrome::new(&user, "orders"),
+            orders: orders.iter().map(OrderView::from).collect(),
+            query,
+            statuses: OrderStatus::ALL
+                .iter()
+                .map(|s| (s.as_str(), s.label_zh()))
+                .collect(),
+            providers,
+            page,
+            has_next,
+            base_query,
+            error,
+        },
+        StatusCode::OK,
+    ))
+}
+
+pub(crate) struct TimelineRow {
+    pub time: String,
+    pub actor: String,
+    pub action: String,
+    pub to_status: String,
+    pub note: String,
+}
+
+pub(crate) struct Summary {
+    pub label: &'static str,
+    pub value: String,
+}
+
+pub(crate) struct DocumentLink {
+    pub kind: &'static str,
+    pub label: &'static str,
+    pub file_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "order.html")]
+struct OrderPage {
+    chrome: Chrome,
+    order: OrderView,
+    product: String,
+    deadline: Option<String>,
+    overdue: bool,
+    rejection: Option<String>,
+    summary: Vec<Summary>,
+    documents: Vec<DocumentLink>,
+    timeline: Vec<TimelineRow>,
+    delivery: Option<String>,
+    /// What the viewer may do now (the state machine's answer for its role).
+    can_edit: bool,
+    can_pay: bool,
+    can_withdraw: bool,
+    can_review: bool,
+    can_submit_csr: bool,
+    can_ship: bool,
+    can_pickup: bool,
+    can_confirm: bool,
+    issued: Option<IssuedFiles>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+pub(crate) struct IssuedFiles {
+    pub dual: bool,
+    pub serial: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct OrderPageQuery {
+    submitted: Option<String>,
+    done: Option<String>,
+    error: Option<String>,
+}
+
+async fn order_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+    Query(query): Query<OrderPageQuery>,
+) -> Result<Response, ApiError> {
+    let order = order_for(&state, &user, &order_no, Action::ViewOrder).await?;
+    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
+    let facts = facts_of(&state, &order).await?;
+    let actions = available_actions(status, Actor::Role(user.role()), &facts);
+    let may = |action: OrderAction, permission: Action| {
+        actions.contains(&action)
+            && certdesk_domain::permits(
+                user.role(),
+                permission,
+                relation_to(&user, None, Some(order.org_id)),
+            )
+    };
+    let events = state.store.order_events(order.id).await?;
+    let rejection = (status == OrderStatus::Rejected)
+        .then(|| {
+            events
+                .iter()
+                .rev()
+                .find(|e| e.to_status == OrderStatus::Rejected.as_str())
+                .map(|e| e.note.clone())
+        })
+        .flatten();
+    let timeline = events
+        .into_iter()
+        .map(|e| TimelineRow {
+            time: crate::format_beijing(e.at),
+            actor: e.actor_label,
+            action: e
+                .action
+                .parse::<OrderAction>()
+                .map(|a| a.label_zh().to_string())
+                .unwrap_or(e.action),
+            to_status: e
+                .to_status
+                .parse::<OrderStatus>()
+                .map(|s| s.label_zh().to_string())
+                .unwrap_or(e.to_status),
+            note: e.note,
+        })
+        .collect();
+    let beijing = |unix: i64| {
+        jiff::Timestamp::from_second(unix)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+            .datetime()
+    };
+    let deadline = current_step_deadline(
+        &WorkCalendar::china_builtin(),
+        status,
+        beijing(order.updated_at),
+    );
+    let overdue = deadline
+        .as_ref()
+        .is_some_and(|d| d.is_overdue(beijing(state.now())));
+    let deadline = deadline.map(|d| {
+        format!(
+            "当前环节应于 {} 前完成（{}个工作日）",
+            d.due.strftime("%Y-%m-%d %H:%M"),
+            d.working_days
+        )
+    });
+    let application = state.store.application(order.id).await?;
+    let mut summary = Vec::new();
+    let mut documents = Vec::new();
+    let mut product = String::new();
+    if let Some(application) = &application {
+        product = crate::catalogue::product_facts(&state, application.product_id)
+            .await
+            .map(|p| format!("{}（{}年）", p.name, application.years))
+            .unwrap_or_default();
+        let form: ApplicationForm =
+            serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+        let masked_id = |id: &str| {
+            if id.is_empty() {
+                String::new()
+            } else {
+                mask_resident_id(id)
+            }
+        };
+        let o = &form.organisation;
+        summary.extend([
+            Summary {
+                label: "单位名称",
+                value: o.name.clone(),
+            },
+            Summary {
+                label: "统一社会信用代码",
+                value: o.credit_code.clone(),
+            },
+            Summary {
+                label: "法定代表人",
+                value: format!(
+                    "{} {} {}",
+                    form.legal_rep.name,
+                    masked_id(&form.legal_rep.id_number),
+                    mask_mobile(&form.legal_rep.mobile)
+                ),
+            },
+            Summary {
+                label: "经办人",
+                value: format!(
+                    "{} {} {}",
+                    form.handler.name,
+                    masked_id(&form.handler.id_number),
+                    mask_mobile(&form.handler.mobile)
+                ),
+            },
+            Summary {
+                label: "领取方式",
+                value: match form.delivery.method.as_str() {
+                    "mail" => format!(
+                        "邮寄：{} {} {}",
+                        form.delivery.recipient,
+                        mask_mobile(&form.delivery.phone),
+                        form.delivery.address
+                    ),
+                    "pickup" => "现场领取".to_string(),
+                    "online" => "在线下载".to_string(),
+                    _ => "未选择".to_string(),
+                },
+            },
+        ]);
+        if certdesk_domain::permits(
+            user.role(),
+            Action::ViewOrderDocument,
+            relation_to(&user, None, Some(order.org_id)),
+        ) {
+            for upload in state.store.order_uploads(order.id).await? {
+                if let Ok(kind) = upload.kind.parse::<UploadKind>() {
+                    documents.push(DocumentLink {
+                        kind: kind.as_str(),
+                        label: kind.label_zh(),
+                        file_name: upload.file_name,
+                    });
+                }
+            }
+        }
+    }
+    let delivery = state.store.delivery(order.id).await?.and_then(|d| {
+        d.tracking_no.map(|t| {
+            format!(
+                "{} {}（{}发出）",
+                d.courier.unwrap_or_default(),
+                t,
+                d.shipped_at.map(crate::format_beijing).unwrap_or_default()
+            )
+        })
+    });
+    let supplier_side = certdesk_domain::permits(
+        user.role(),
+        Action::SubmitCertificateRequest,
+        relation_to(&user, None, Some(order.org_id)),
+    );
+    let issued = match state.store.issuance(order.id).await? {
+        Some(i) if supplier_side => match i.signing_certificate_id {
+            Some(id) => Some(IssuedFiles {
+                dual: i.encryption_certificate_id.is_some(),
+                serial: state
+                    .store
+                    .certificate_serial_by_id(id)
+                    .await?
+                    .unwrap_or_default(),
+            }),
+            None => None,
+        },
+        _ => None,
+    };
+    let notice = if query.submitted.is_some() {
+        Some("申请已提交，等待平台初审".to_string())
+    } else {
+        query.done.clone()
+    };
+    let page = OrderPage {
+        chrome: Chrome::new(&user, "orders"),
+        order: OrderView::from(&order),
+        product,
+        deadline,
+        overdue,
+        rejection,
+        summary,
+        documents,
+        timeline,
+        delivery,
+        can_edit: application.is_some()
+            && (may(OrderAction::Submit, Action::EditApplication)
+                || may(OrderAction::EditAndResubmit, Action::EditApplication)),
+        can_pay: status == OrderStatus::AwaitingPayment
+            && user.account().org_id == Some(order.org_id),
+        can_withdraw: may(OrderAction::Withdraw, Action::EditApplication),
+        can_review: [OrderAction::ApproveInitial, OrderAction::ApproveSecond]
+            .into_iter()
+            .any(|a| may(a, Action::ReviewOrder)),
+        can_submit_csr: status == OrderStatus::Issuing && supplier_side,
+        can_ship: may(OrderAction::Ship, Action::DeliverOrder),
+        can_pickup: may(OrderAction::ReadyForPickup, Action::DeliverOrder),
+        can_confirm: may(OrderAction::ConfirmReceipt, Action::ConfirmReceipt),
+        issued,
+        notice,
+        error: query.error,
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+/// After a page form: back to the order with what happened, or why not.
+fn back_to_order(order_no: &str, result: Result<String, ApiError>) -> Response {
+    let query = match result {
+        Ok(done) => serde_urlencoded::to_string([("done", done)]),
+        Err(err)
+            if err.status.is_client_error()
+                && !matches!(err.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) =>
+        {
+            serde_urlencoded::to_string([("error", err.message)])
+        }
+        Err(err) => return err.into_response(),
+    };
+    Redirect::to(&format!("/orders/{order_no}?{}", query.unwrap_or_default())).into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct ReviewForm {
+    decision: String,
+    reason: String,
+}
+
+async fn review_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let order = order_for(&state, &user, &order_no, Action::ReviewOrder).await?;
+        let form: ReviewForm = form_fields(&body);
+        let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
+        let reason = form.reason.trim();
+        let approve = form.decision == "approve";
+        if !approve && reason.is_empty() {
+            return Err(ApiError::unprocessable(
+                "reason_required",
+                "驳回时请填写原因，申请人将看到这一原因",
+            ));
+        }
+        let action = match (status, approve) {
+            (OrderStatus::AwaitingSecondReview, true) => OrderAction::ApproveSecond,
+            (OrderStatus::AwaitingSecondReview, false) => OrderAction::RejectSecond,
+            (_, true) => OrderAction::ApproveInitial,
+            (_, false) => OrderAction::RejectInitial,
+        };
+        let to = act_on_order(&state, Some(&user), &order, action, reason).await?;
+        Ok(format!(
+            "{}，订单现为“{}”",
+            action.label_zh(),
+            to.label_zh()
+        ))
+    }
+    .await;
+    back_to_order(&order_no, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct CsrForm {
+    csr: String,
+}
+
+async fn csr_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let order = order_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
+        let form: CsrForm = form_fields(&body);
+        if form.csr.trim().is_empty() {
+            return Err(ApiError::unprocessable(
+                "csr_required",
+                "请粘贴证书请求（CSR，以 -----BEGIN CERTIFICATE REQUEST----- 开头）",
+            ));
+        }
+        issue_for_order(&state, &user, &order, form.csr.as_bytes()).await?;
+        Ok("证书已签发，请下载证书写入CA锁".to_string())
+    }
+    .await;
+    back_to_order(&order_no, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct ShipForm {
+    courier: String,
+    tracking_no: String,
+}
+
+async fn ship_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
+        let form: ShipForm = form_fields(&body);
+        ship(&state, &user, &order, &form.courier, &form.tracking_no).await?;
+        Ok("已登记发货".to_string())
+    }
+    .await;
+    back_to_order(&order_no, result)
+}
+
+async fn pickup_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+) -> Response {
+    let result = async {
+        let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
+        act_on_order(&state, Some(&user), &order, OrderAction::ReadyForPickup, "").await?;
+        Ok("已通知申请人现场领取".to_string())
+    }
+    .await;
+    back_to_order(&order_no, result)
+}
+
+async fn receipt_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+) -> Response {
+    let result = async {
+        let order = order_for(&state, &user, &order_no, Action::ConfirmReceipt).await?;
+        confirm_receipt(&state, &user, &order).await?;
+        Ok("已确认收货，证书已生效".to_string())
+    }
+    .await;
+    back_to_order(&order_no, result)
+}
+
+/// The files issued for an order: `sign.pem`, `enc.pem`, `envelope-gmt0009.der`,
+/// `envelope-skf.bin`.
+async fn download_issued(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path((order_no, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let order = order_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
+    let issuance = state
+        .store
+        .issuance(order.id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("not_issued", "该订单的证书尚未签发"))?;
+    let (bytes, mime): (Vec<u8>, &str) = match file.as_str() {
+        "sign.pem" => (
+            certificate_pem(
+                &state,
+                issuance
+                    .signing_certificate_id
+                    .ok_or_else(ApiError::not_found)?,
+            )
+            .await?
+            .into_bytes(),
+            "application/x-pem-file",
+        ),
+        "enc.pem" => (
+            certificate_pem(
+                &state,
+                issuance
+                    .encryption_certificate_id
+                    .ok_or_else(ApiError::not_found)?,
+            )
+            .await?
+            .into_bytes(),
+            "application/x-pem-file",
+        ),
+        "envelope-gmt0009.der" => (
+            issuance.envelope_gmt0009.ok_or_else(ApiError::not_found)?,
+            "application/octet-stream",
+        ),
+        "envelope-skf.bin" => (
+            issuance.envelope_skf.ok_or_else(ApiError::not_found)?,
+            "application/octet-stream",
+        ),
+        _ => return Err(ApiError::not_found()),
+    };
+    Ok((
+        [
+            (CONTENT_TYPE, mime.to_string()),
+            (CACHE_CONTROL, "private, no-store".to_string()),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{order_no}-{file}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub(crate) struct QueueRow {
+    pub order: OrderView,
+    pub org_name: String,
+    pub due: String,
+    pub overdue: bool,
+}
+
+#[derive(Template)]
+#[template(path = "reviews.html")]
+struct ReviewsPage {
+    chrome: Chrome,
+    title: &'static str,
+    hint: &'static str,
+    rows: Vec<QueueRow>,
+}
+
+async fn queue_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    status: OrderStatus,
+) -> Result<Response, ApiError> {
+    require(&user, Action::ReviewOrder, Relation::Platform)?;
+    let entries = crate::orders::review_queue(&state, &user, status).await?;
+    let mut rows = Vec::new();
+    for entry in entries {
+        let org_name = match state.store.order_by_no(&entry.order.order_no).await? {
+            Some(order) => state
+                .store
+                .organisation_by_id(order.org_id)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_default(),
+            None => continue,
+        };
+        rows.push(QueueRow {
+            org_name,
+            due: entry.due.unwrap_or_default(),
+            overdue: entry.overdue,
+            order: entry.order,
+        });
+    }
+    let (title, hint, active) = if status == OrderStatus::AwaitingSecondReview {
+        (
+            "复审（CA审核）",
+            "已支付（或免费）的申请，由CA审核员复审；通过后进入制证。最早提交的排在最前。",
+            "reviews_second",
+        )
+    } else {
+        (
+            "初审",
+            "申请人提交的新办申请，由平台审核员核对资料与身份核验结果；通过后申请人付款。最早提交的排在最前，时限按工作日计算（16:40后提交的从下一个工作日起算）。",
+            "reviews_initial",
+        )
+    };
+    Ok(render(
+        &ReviewsPage {
+            chrome: Chrome::new(&user, active),
+            title,
+            hint,
+            rows,
+        },
+        StatusCode::OK,
+    ))
+}
+
+pub(crate) struct CertificateRow {
+    pub serial: String,
+    pub kind: &'static str,
+    pub algorithm: &'static str,
+    pub provider: String,
+    pub valid_from: String,
+    pub valid_to: String,
+    pub state: &'static str,
+    pub order_no: String,
+}
+
+#[derive(Template)]
+#[template(path = "certificates.html")]
+struct CertificatesPage {
+    chrome: Chrome,
+    rows: Vec<CertificateRow>,
+}
+
+async fn certificates_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+) -> Result<Response, ApiError> {
+    let org_id = user.account().org_id.ok_or_else(ApiError::forbidden)?;
+    require(
+        &user,
+        Action::ListOrgCertificates,
+        Relation::OwnOrganisation,
+    )?;
+    let now = state.now();
+    let rows = state
+        .store
+        .org_certificates(org_id)
+        .await?
+        .into_iter()
+        .map(|c| CertificateRow {
+            kind: if c.profile == "enc" {
+                "加密证书"
+            } else {
+                "签名证书"
+            },
+            algorithm: algorithm_label(&c.algorithm),
+            provider: c.provider_name,
+            valid_from: crate::format_beijing(c.not_before),
+            valid_to: crate::format_beijing(c.not_after),
+            state: certificate_state(
+                c.order_status == OrderStatus::Completed.as_str(),
+                c.revoked_at.is_some(),
+                c.not_before,
+                c.not_after,
+                now,
+            )
+            .label_zh(),
+            serial: c.serial_hex,
+            order_no: c.order_no,
+        })
+        .collect();
+    Ok(render(
+        &CertificatesPage {
+            chrome: Chrome::new(&user, "certificates"),
+            rows,
+        },
+        StatusCode::OK,
+    ))
+}

@@ -1,0 +1,468 @@
+//! 新办 through the API: a draft, its checks, uploads, submission, rejection and resubmission,
+//! both reviews, payment, issuance from the key holder's CSR (SM2 dual: two certificates and
+//! the sealed encryption key), delivery and receipt.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use certdesk_domain::Role;
+use certdesk_pki::x509_cert::name::Name;
+use certdesk_pki::{csr_to_pem, make_csr, Algorithm, SoftwareKey};
+use certdesk_server::payments::{sandbox_signature, SandboxNotification, SIGNATURE_HEADER};
+use common::{api_call, organisation_with_admin, staff_token, test_server, SANDBOX_SECRET};
+use serde_json::{json, Value};
+use std::str::FromStr;
+use tower::ServiceExt;
+
+const CREDIT_CODE: &str = "91350100M000100Y43";
+
+fn valid_form() -> Value {
+    json!({
+        "organisation": {
+            "name": "福州测试科技有限公司",
+            "credit_code": CREDIT_CODE,
+            "org_type": "企业",
+            "address": "福建省福州市鼓楼区五四路100号",
+            "phone": "0591-87654321",
+            "registration_place": "福建省福州市"
+        },
+        "legal_rep": {"name": "张三", "id_number": "11010519491231002X", "mobile": "13800138000", "email": "boss@example.com"},
+        "handler": {"name": "李四", "id_number": "440524188001010014", "mobile": "13900139000", "email": "handler@example.com"},
+        "delivery": {"method": "mail", "recipient": "李四", "phone": "13900139000", "address": "福建省福州市鼓楼区五四路100号"},
+        "terms_accepted": true
+    })
+}
+
+/// A small real PNG.
+pub fn png(seed: u8) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(160, 120, |x, y| {
+        image::Rgb([seed, (x * 3 % 256) as u8, (y * 2 % 256) as u8])
+    });
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+    bytes.into_inner()
+}
+
+async fn upload(
+    app: &axum::Router,
+    token: &str,
+    order_no: &str,
+    kind: &str,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
+    use http_body_util::BodyExt;
+    let request = Request::post(format!(
+        "/api/v1/applications/{order_no}/uploads/{kind}?file_name={file_name}"
+    ))
+    .header("authorization", format!("Bearer {token}"))
+    .header("content-type", "application/octet-stream")
+    .body(Body::from(bytes))
+    .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn files_in(dir: &std::path::Path) -> usize {
+    walk(dir)
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let path = e.path();
+                    if path.is_dir() {
+                        walk(&path)
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+async fn pay(app: &axum::Router, order_no: &str, amount_fen: i64) {
+    let notification = SandboxNotification {
+        gateway_txn: format!("txn-{order_no}"),
+        order_no: order_no.to_string(),
+        amount_fen,
+        trade_status: "TRADE_SUCCESS".into(),
+        notified_at: 0,
+    };
+    let body = serde_json::to_vec(&notification).unwrap();
+    let request = Request::post("/api/v1/payments/sandbox/notify")
+        .header("content-type", "application/json")
+        .header(SIGNATURE_HEADER, sandbox_signature(SANDBOX_SECRET, &body))
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(
+        app.clone().oneshot(request).await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+fn csr_of(key: &SoftwareKey) -> String {
+    csr_to_pem(&make_csr(key, Name::from_str("CN=ukey").unwrap()).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
+    let server = test_server().await;
+    let app = &server.router;
+    let store = &server.store;
+    let (_, supplier) =
+        organisation_with_admin(store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    let (_, stranger) =
+        organisation_with_admin(store, "乙公司", "91110108MA01W4JK2X", "stranger").await;
+    let operator = staff_token(store, "operator", Role::PlatformOperator).await;
+    let officer = staff_token(store, "officer", Role::CaOfficer).await;
+    let product = common::paid_sm2_dual_product(&server).await;
+
+    // A draft, with the organisation's registered name and code filled in.
+    let (status, draft) = api_call(
+        app,
+        "POST",
+        "/api/v1/applications",
+        &supplier,
+        Some(json!({"product_id": product, "years": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+    assert!(order_no.len() >= 19);
+    assert_eq!(draft["order"]["status"], "draft");
+    assert_eq!(draft["form"]["organisation"]["credit_code"], CREDIT_CODE);
+    let app_uri = format!("/api/v1/applications/{order_no}");
+
+    // Submitting the empty draft names what is missing, and changes nothing.
+    let (status, refusal) =
+        api_call(app, "POST", &format!("{app_uri}/submit"), &supplier, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refusal}");
+    let fields: Vec<&str> = refusal["field_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for field in [
+        "legal_rep.id_number",
+        "handler.mobile",
+        "delivery.method",
+        "terms_accepted",
+        "uploads.business_licence",
+        "uploads.service_agreement",
+    ] {
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+    assert_eq!(
+        store.order_by_no(&order_no).await.unwrap().unwrap().status,
+        "draft"
+    );
+
+    // Another organisation cannot see or change it.
+    let (status, _) = api_call(app, "GET", &app_uri, &stranger, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api_call(
+        app,
+        "PUT",
+        &app_uri,
+        &stranger,
+        Some(json!({"product_id": product, "years": 1, "form": valid_form()})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The form, saved; ID numbers come back masked.
+    let (status, saved) = api_call(
+        app,
+        "PUT",
+        &app_uri,
+        &supplier,
+        Some(json!({"product_id": product, "years": 1, "form": valid_form()})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(
+        saved["form"]["legal_rep"]["id_number"],
+        "110***********002X"
+    );
+
+    // Uploads: an executable named .jpg and a 6 MB image are refused and leave nothing.
+    let blob_dir = server.state.blobs.root().to_path_buf();
+    let elf = std::fs::read("/usr/bin/true").unwrap();
+    let (status, body) = upload(
+        app,
+        &supplier,
+        &order_no,
+        "business_licence",
+        "licence.jpg",
+        elf,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("licence.jpg"),
+        "{body}"
+    );
+    let mut big = png(1);
+    big.resize(6 * 1024 * 1024, 0);
+    let (status, body) = upload(
+        app,
+        &supplier,
+        &order_no,
+        "business_licence",
+        "big.png",
+        big,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("5"),
+        "{body}"
+    );
+    assert_eq!(files_in(&blob_dir), 0, "refused uploads leave no file");
+    for (i, kind) in [
+        "business_licence",
+        "id_card_front",
+        "id_card_back",
+        "authorisation_letter",
+        "service_agreement",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, body) =
+            upload(app, &supplier, &order_no, kind, "scan.png", png(i as u8)).await;
+        assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
+        assert_eq!(body["format"], "PNG");
+    }
+    assert_eq!(files_in(&blob_dir), 5);
+
+    common::pass_identity_check(&server, &supplier, &order_no).await;
+    let (status, submitted) =
+        api_call(app, "POST", &format!("{app_uri}/submit"), &supplier, None).await;
+    assert_eq!(status, StatusCode::OK, "{submitted}");
+    assert_eq!(submitted["status"], "awaiting_initial_review");
+    // Submitted: no more edits.
+    let (status, _) = api_call(
+        app,
+        "PUT",
+        &app_uri,
+        &supplier,
+        Some(json!({"product_id": product, "years": 2, "form": valid_form()})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // 初审 rejects with a reason; the supplier sees it, edits, resubmits.
+    let review = format!("/api/v1/orders/{order_no}/review");
+    let (status, body) = api_call(
+        app,
+        "POST",
+        &review,
+        &operator,
+        Some(json!({"decision": "reject", "reason": "营业执照未加盖公章"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, detail) = api_call(
+        app,
+        "GET",
+        &format!("/api/v1/orders/{order_no}"),
+        &supplier,
+        None,
+    )
+    .await;
+    assert_eq!(detail["order"]["status_label"], "审核未通过");
+    assert!(detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["note"] == "营业执照未加盖公章"));
+    let (status, body) = upload(
+        app,
+        &supplier,
+        &order_no,
+        "business_licence",
+        "stamped.png",
+        png(99),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, resubmitted) =
+        api_call(app, "POST", &format!("{app_uri}/submit"), &supplier, None).await;
+    assert_eq!(status, StatusCode::OK, "{resubmitted}");
+    assert_eq!(resubmitted["status"], "awaiting_initial_review");
+
+    // 初审 passes → payment → 复审 passes → 制证中.
+    let (status, body) = api_call(
+        app,
+        "POST",
+        &review,
+        &operator,
+        Some(json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("awaiting_payment")),
+        "{body}"
+    );
+    let amount = store
+        .order_by_no(&order_no)
+        .await
+        .unwrap()
+        .unwrap()
+        .amount_fen;
+    assert!(amount > 0);
+    pay(app, &order_no, amount).await;
+    let (status, body) = api_call(
+        app,
+        "POST",
+        &review,
+        &officer,
+        Some(json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("issuing")),
+        "{body}"
+    );
+
+    // The key holder's CSR: a P-256 key for an SM2 product and a tampered CSR are refused,
+    // and refusals leave the order ready for a good request.
+    let csr_uri = format!("/api/v1/orders/{order_no}/csr");
+    let p256 = SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap();
+    let (status, body) = api_call(
+        app,
+        "POST",
+        &csr_uri,
+        &supplier,
+        Some(json!({"csr": csr_of(&p256)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "csr_algorithm_mismatch");
+    let (status, body) = api_call(app, "POST", &csr_uri, &supplier, Some(json!({"csr": "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let certificates_before = store.count_certificates().await.unwrap();
+    let sm2 = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+    let (status, issued) = api_call(
+        app,
+        "POST",
+        &csr_uri,
+        &supplier,
+        Some(json!({"csr": csr_of(&sm2)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    assert_eq!(issued["order"]["status"], "issued");
+    assert!(issued["signing_certificate"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(issued["encryption_certificate"].is_string());
+    assert!(issued["envelope_gmt0009"].is_string() && issued["envelope_skf"].is_string());
+    assert_eq!(
+        store.count_certificates().await.unwrap(),
+        certificates_before + 2
+    );
+    // Issued once: a second CSR is refused and makes nothing.
+    let (status, _) = api_call(
+        app,
+        "POST",
+        &csr_uri,
+        &supplier,
+        Some(json!({"csr": csr_of(&sm2)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        store.count_certificates().await.unwrap(),
+        certificates_before + 2
+    );
+
+    // Delivery: the supplier cannot ship; a bad tracking number is refused; then shipped.
+    let ship = format!("/api/v1/orders/{order_no}/ship");
+    let (status, _) = api_call(
+        app,
+        "POST",
+        &ship,
+        &supplier,
+        Some(json!({"courier": "顺丰速运", "tracking_no": "SF1234567890"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = api_call(
+        app,
+        "POST",
+        &ship,
+        &operator,
+        Some(json!({"courier": "顺丰速运", "tracking_no": "单号"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = api_call(
+        app,
+        "POST",
+        &ship,
+        &operator,
+        Some(json!({"courier": "顺丰速运", "tracking_no": "SF1234567890"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("shipping")),
+        "{body}"
+    );
+    let (status, body) = api_call(
+        app,
+        "POST",
+        &format!("/api/v1/orders/{order_no}/confirm-receipt"),
+        &supplier,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("completed")),
+        "{body}"
+    );
+
+    let order = store.order_by_no(&order_no).await.unwrap().unwrap();
+    let actions: Vec<String> = store
+        .order_events(order.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "submit",
+            "reject_initial",
+            "edit_and_resubmit",
+            "approve_initial",
+            "pay_confirmed",
+            "approve_second",
+            "mark_issued",
+            "ship",
+            "confirm_receipt"
+        ]
+    );
+    let certificates = store.org_certificates(order.org_id).await.unwrap();
+    assert_eq!(certificates.len(), 2);
+    assert!(certificates.iter().all(|c| c.order_status == "completed"));
+}
