@@ -27,6 +27,7 @@ use certdesk_pki::{
 use certdesk_store::{
     CertificateRecord, CrlRecord, NewCaKey, NewCertificate, RevokeOutcome, Store, StoreError,
 };
+use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use zeroize::Zeroizing;
 
@@ -88,6 +89,13 @@ pub struct IssuedDual {
     pub signing: Issued,
     pub encryption: Issued,
     pub envelope: SealedKey,
+}
+
+/// Certificates for a key pair the CA holds (mobile products).
+#[derive(Debug)]
+pub struct HeldIssued {
+    pub signing: Issued,
+    pub encryption: Option<Issued>,
 }
 
 pub struct CertificateAuthority {
@@ -413,6 +421,65 @@ impl CertificateAuthority {
         Err(CaError::Corrupt(
             "could not draw unused serial numbers".into(),
         ))
+    }
+
+    /// A certificate (with its SM2 encryption partner when `dual`) for a key pair made and held
+    /// here, for mobile products (移动版): the user has no UKey, so the key pair never leaves the
+    /// CA side; it is sealed under the key-management key with the certificate. If the key
+    /// cannot be kept, the certificates are revoked again: a held certificate without its key
+    /// is of no use to anyone.
+    pub async fn issue_held(
+        &self,
+        algorithm: Algorithm,
+        dual: bool,
+        org_name: &str,
+        credit_code: &str,
+        validity_days: u32,
+    ) -> Result<HeldIssued, CaError> {
+        let kmk = self.kmk()?;
+        let key = SoftwareKey::generate(algorithm)?;
+        let subject = certdesk_pki::x509_cert::name::Name::from_str("CN=mobile")
+            .map_err(|e| CaError::Corrupt(format!("subject of a held key's request: {e}")))?;
+        let csr = certdesk_pki::make_csr(&key, subject)?;
+        let request = IssueRequest {
+            csr: &csr,
+            profile: LeafProfile::Sign,
+            org_name,
+            credit_code,
+            validity_days,
+        };
+        let (signing, encryption) = if dual {
+            let pair = self.issue_dual(&request).await?;
+            (pair.signing, Some(pair.encryption))
+        } else {
+            (self.issue(&request).await?, None)
+        };
+        let archive = KeyArchive::seal(&key, kmk)?.to_der_bytes()?;
+        let kept = self
+            .store
+            .archive_key(
+                signing.record.id,
+                kmk.id(),
+                &archive,
+                signing.record.issued_at,
+            )
+            .await;
+        if let Err(err) = kept {
+            for issued in std::iter::once(&signing).chain(encryption.as_ref()) {
+                if let Err(revoke_err) = self
+                    .revoke(&issued.record.serial_hex, CrlReason::CessationOfOperation)
+                    .await
+                {
+                    tracing::error!(serial = %issued.record.serial_hex, error = %revoke_err, "a held certificate whose key could not be kept could not be revoked");
+                }
+            }
+            return Err(err.into());
+        }
+        tracing::info!(serial = %signing.record.serial_hex, "certificate issued for a key held by the CA (mobile)");
+        Ok(HeldIssued {
+            signing,
+            encryption,
+        })
     }
 
     /// Recovers the archived encryption private key of an encryption certificate. The caller

@@ -27,6 +27,9 @@ pub struct CaArgs {
     command: CaCommand,
 }
 
+/// The passphrase a recovered key is encrypted under.
+const RECOVERY_PASSPHRASE_ENV: &str = "CERTDESK_RECOVERY_PASSPHRASE";
+
 #[derive(Subcommand)]
 enum CaCommand {
     /// Create the SM2 and P-256 root and issuing CAs where they do not exist yet.
@@ -77,6 +80,23 @@ enum CaCommand {
         /// RFC 5280 reason
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(CRL_REASON_NAMES))]
         reason: String,
+    },
+    /// Recover an archived private key (the encryption key of an SM2 dual pair, or a key the CA
+    /// holds for a mobile certificate) for an authorised officer. Written as encrypted PKCS#8
+    /// under the passphrase in CERTDESK_RECOVERY_PASSPHRASE (never on the command line), and
+    /// recorded in the audit log with the officer and the reason.
+    RecoverKey {
+        /// Serial number of the certificate whose key is recovered (hex)
+        serial: String,
+        /// The officer who asked for the recovery (recorded in the audit log)
+        #[arg(long, value_name = "NAME")]
+        officer: String,
+        /// Why (e.g. the court order or the request number; recorded in the audit log)
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// Where to write the key (encrypted PKCS#8 PEM, readable only by its owner)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Write the current CRL of an issuing CA (DER).
     Crl {
@@ -184,11 +204,13 @@ async fn run_async(args: CaArgs) -> Result<()> {
     if ca.cas().is_empty() {
         bail!("the CA has not been initialised: run `certdesk ca init` first");
     }
-    if let CaCommand::Issue {
-        profile: ProfileArg::Dual,
-        ..
-    } = &args.command
-    {
+    if matches!(
+        &args.command,
+        CaCommand::Issue {
+            profile: ProfileArg::Dual,
+            ..
+        } | CaCommand::RecoverKey { .. }
+    ) {
         ca = ca.with_key_management(secrets::key_management_key(&data_dir, Missing::Refuse)?);
     }
     let result = run_command(&ca, args.command).await;
@@ -309,6 +331,42 @@ async fn run_command(ca: &CertificateAuthority, command: CaCommand) -> Result<()
                 record.serial_hex,
                 record.org_name,
                 record.revocation_reason.as_deref().unwrap_or("unspecified")
+            );
+            Ok(())
+        }
+        CaCommand::RecoverKey {
+            serial,
+            officer,
+            reason,
+            out,
+        } => {
+            let (officer, reason) = (officer.trim(), reason.trim());
+            if officer.is_empty() || reason.is_empty() {
+                anyhow::bail!("密钥恢复须写明申请恢复的审核员（--officer）和原因（--reason），它们会记入审计日志");
+            }
+            let passphrase =
+                zeroize::Zeroizing::new(std::env::var(RECOVERY_PASSPHRASE_ENV).unwrap_or_default());
+            if passphrase.chars().count() < 12 {
+                anyhow::bail!(
+                    "请在环境变量 {RECOVERY_PASSPHRASE_ENV} 中给出至少12个字符的口令，恢复出的私钥将用它加密保存"
+                );
+            }
+            let file = OutputFile::prepare(&out)?;
+            let key = ca.recover_encryption_key(&serial).await.map_err(refusal)?;
+            let pem = key.to_encrypted_pkcs8_pem(&passphrase)?;
+            let serial_hex = certdesk_ca::normalise_serial(&serial).map_err(refusal)?;
+            // Recorded before the key leaves: a recovery that is not in the log does not happen.
+            crate::audit_entry(
+                ca.store(),
+                AuditAction::KeyRecovered,
+                &format!("certificate:{serial_hex}"),
+                &format!("officer={officer} reason={reason}"),
+            )
+            .await?;
+            file.commit(pem.as_bytes())?;
+            println!(
+                "recovered the key of certificate {serial_hex} -> {} (encrypted PKCS#8; recorded in the audit log)",
+                out.display()
             );
             Ok(())
         }

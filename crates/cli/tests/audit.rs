@@ -7,20 +7,6 @@ use certdesk_store::{NewAuditEvent, Store};
 use common::*;
 use std::path::Path;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn database_url(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("certdesk.db").display()
-    )
-}
-
 /// A data directory whose audit log holds `n` entries, appended the way the service does.
 fn data_dir_with_entries(n: i64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -578,3 +578,106 @@ fn an_imported_provider_ca_is_recorded_and_audited() {
     // ca init (2 CAs), the import, and the issuance.
     assert!(out.contains("audit chain intact: 4 entries"), "{out}");
 }
+
+#[test]
+fn an_archived_encryption_key_is_recovered_for_an_officer_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, _, err) = run_certdesk(&["ca", "--data-dir", path_str(&data), "init"]);
+    assert!(ok, "{err}");
+    let sign = dir.path().join("sign.pem");
+    let enc = dir.path().join("enc.pem");
+    let envelope = dir.path().join("envelope.der");
+    let (ok, out, err) = issue(
+        &data,
+        &sm2_csr(dir.path(), "recover"),
+        "dual",
+        &sign,
+        &[
+            "--enc-out",
+            path_str(&enc),
+            "--envelope-out",
+            path_str(&envelope),
+        ],
+    );
+    assert!(ok, "{err}");
+    let serial_on = |prefix: &str| {
+        out.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .expect("serial in the output")
+            .to_string()
+    };
+    let (sign_serial, enc_serial) = (
+        serial_on("signing certificate"),
+        serial_on("encryption certificate"),
+    );
+    let recovered = dir.path().join("recovered.pem");
+    let recover = |serial: &str, passphrase: &str, officer: &str| {
+        let output = common::certdesk(&[
+            "ca",
+            "--data-dir",
+            path_str(&data),
+            "recover-key",
+            serial,
+            "--officer",
+            officer,
+            "--reason",
+            "司法协助 2026-118",
+            "--out",
+            path_str(&recovered),
+        ])
+        .env("CERTDESK_RECOVERY_PASSPHRASE", passphrase)
+        .output()
+        .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    // Refused without a proper passphrase or officer, and for a key that is not archived.
+    let (ok, _, err) = recover(&enc_serial, "short", "王审核");
+    assert!(!ok && err.contains("CERTDESK_RECOVERY_PASSPHRASE"), "{err}");
+    let (ok, _, err) = recover(&enc_serial, "recovery-passphrase-1", " ");
+    assert!(!ok && err.contains("--officer"), "{err}");
+    let (ok, _, err) = recover(&sign_serial, "recovery-passphrase-1", "王审核");
+    assert!(!ok && err.contains("没有托管的加密密钥"), "{err}");
+    assert!(!recovered.exists(), "nothing written when refused");
+
+    let (ok, out, err) = recover(&enc_serial, "recovery-passphrase-1", "王审核");
+    assert!(ok, "{err}");
+    assert!(out.contains("audit"), "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&recovered).unwrap().permissions().mode() & 0o077,
+        0,
+        "only its owner may read the recovered key"
+    );
+    // OpenSSL opens it with the passphrase, and it is the key of the encryption certificate.
+    let (ok, key_pub, err) = openssl(&[
+        "pkey",
+        "-in",
+        path_str(&recovered),
+        "-passin",
+        "pass:recovery-passphrase-1",
+        "-pubout",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, cert_pub, err) = openssl(&["x509", "-in", path_str(&enc), "-noout", "-pubkey"]);
+    assert!(ok, "{err}");
+    assert_eq!(key_pub, cert_pub);
+
+    let (ok, out, err) = run_certdesk(&["audit", "verify", "--data-dir", path_str(&data)]);
+    assert!(ok, "{out}{err}");
+    let audit = common::read_audit(&data);
+    assert!(
+        audit
+            .iter()
+            .any(|(action, object, detail)| action == "key_recovered"
+                && object == &format!("certificate:{enc_serial}")
+                && detail.contains("officer=王审核")),
+        "{audit:?}"
+    );
+}

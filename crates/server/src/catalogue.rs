@@ -15,6 +15,8 @@ pub(crate) struct ProductFacts {
     /// `sm2` or `p256`.
     pub algorithm: &'static str,
     pub dual: bool,
+    /// 移动版: the CA holds the key pairs.
+    pub mobile: bool,
 }
 
 pub(crate) async fn choices(state: &AppState) -> Result<Vec<ProductChoice>, ApiError> {
@@ -34,6 +36,7 @@ pub(crate) async fn product_facts(
         name: "SM2 双证书 UKey".into(),
         algorithm: "sm2",
         dual: true,
+        mobile: false,
     })
 }
 

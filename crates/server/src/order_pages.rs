@@ -6,7 +6,8 @@ use crate::auth::CurrentUser;
 use crate::authz::{relation_to, require};
 use crate::error::{ApiError, ErrorBody};
 use crate::orders::{
-    act_on_order, actor_label, audit_step, checked_step, facts_of, order_changed, OrderView,
+    act_on_order, actor_label, audit_step, checked_step, facts_of, order_changed, review_order,
+    OrderView,
 };
 use crate::pages::{form_fields, render, Chrome, PageUser};
 use crate::routes::Registry;
@@ -101,6 +102,12 @@ pub(crate) async fn issue_for_order(
         .await?
         .ok_or_else(|| ApiError::conflict("no_application", "该订单没有申请资料，不能制证"))?;
     let product = crate::catalogue::product_facts(state, application.product_id).await?;
+    if product.mobile {
+        return Err(ApiError::conflict(
+            "held_keys",
+            "移动版证书的密钥由CA托管，无需提交证书请求",
+        ));
+    }
     let form: ApplicationForm =
         serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
     let refused = |e: CaError| {
@@ -132,7 +139,7 @@ pub(crate) async fn issue_for_order(
         profile: LeafProfile::Sign,
         org_name: &form.organisation.name,
         credit_code: &form.organisation.credit_code,
-        validity_days: u32::try_from(application.years.clamp(1, 10) * 365).unwrap_or(365),
+        validity_days: validity_days(application.years),
     };
     let issued = if product.dual {
         state.ca.issue_dual(&request).await.map(|dual| {
@@ -193,6 +200,87 @@ pub(crate) async fn issue_for_order(
     )
     .await;
     Ok(step.to)
+}
+
+/// For a mobile product (移动版), makes the certificates for key pairs the CA holds as soon as
+/// the order reaches 制证中, and moves it to 已发证; answers the new status, or `None` for a
+/// UKey product (whose key holder sends a CSR).
+pub(crate) async fn issue_if_held(
+    state: &AppState,
+    order: &Order,
+) -> Result<Option<OrderStatus>, ApiError> {
+    let Some(application) = state.store.application(order.id).await? else {
+        return Ok(None);
+    };
+    let product = crate::catalogue::product_facts(state, application.product_id).await?;
+    if !product.mobile {
+        return Ok(None);
+    }
+    let step = checked_step(state, None, order, OrderAction::MarkIssued).await?;
+    let form: ApplicationForm =
+        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm)
+        .ok_or_else(|| ApiError::internal(format!("product algorithm {}", product.algorithm)))?;
+    if !state.store.claim_issuance(order.id, state.now()).await? {
+        return Ok(None);
+    }
+    let issued = state
+        .ca
+        .issue_held(
+            algorithm,
+            product.dual,
+            &form.organisation.name,
+            &form.organisation.credit_code,
+            validity_days(application.years),
+        )
+        .await;
+    let issued = match issued {
+        Ok(issued) => issued,
+        Err(err) => {
+            state.store.release_issuance(order.id).await?;
+            return Err(ApiError::internal(err));
+        }
+    };
+    let moved = state
+        .store
+        .complete_issuance(
+            order.id,
+            &IssuedForOrder {
+                signing_certificate_id: issued.signing.record.id,
+                encryption_certificate_id: issued.encryption.as_ref().map(|e| e.record.id),
+                envelope_gmt0009: None,
+                envelope_skf: None,
+            },
+            &OrderStep {
+                at: state.now(),
+                actor_account_id: None,
+                actor_label: "系统",
+                action: OrderAction::MarkIssued.as_str(),
+                from_status: step.from.as_str(),
+                to_status: step.to.as_str(),
+                note: "移动版证书已签发，密钥由CA托管，请在手机上扫码下载",
+            },
+        )
+        .await?;
+    if !moved {
+        return Err(order_changed());
+    }
+    audit_step(
+        state,
+        None,
+        order,
+        OrderAction::MarkIssued,
+        step.from,
+        step.to,
+    )
+    .await;
+    Ok(Some(step.to))
+}
+
+/// Whole years as days, leap days included.
+fn validity_days(years: i64) -> u32 {
+    let years = years.clamp(1, 10);
+    u32::try_from(years * 365 + years / 4).unwrap_or(365)
 }
 
 fn algorithm_label(slug: &str) -> &'static str {
@@ -862,27 +950,10 @@ async fn review_page(
     let result = async {
         let order = order_for(&state, &user, &order_no, Action::ReviewOrder).await?;
         let form: ReviewForm = form_fields(&body);
-        let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
-        let reason = form.reason.trim();
         let approve = form.decision == "approve";
-        if !approve && reason.is_empty() {
-            return Err(ApiError::unprocessable(
-                "reason_required",
-                "驳回时请填写原因，申请人将看到这一原因",
-            ));
-        }
-        let action = match (status, approve) {
-            (OrderStatus::AwaitingSecondReview, true) => OrderAction::ApproveSecond,
-            (OrderStatus::AwaitingSecondReview, false) => OrderAction::RejectSecond,
-            (_, true) => OrderAction::ApproveInitial,
-            (_, false) => OrderAction::RejectInitial,
-        };
-        let to = act_on_order(&state, Some(&user), &order, action, reason).await?;
-        Ok(format!(
-            "{}，订单现为“{}”",
-            action.label_zh(),
-            to.label_zh()
-        ))
+        let to = review_order(&state, &user, &order, approve, &form.reason).await?;
+        let done = if approve { "审核通过" } else { "已驳回" };
+        Ok(format!("{done}，订单现为“{}”", to.label_zh()))
     }
     .await;
     back_to_order(&order_no, result)

@@ -409,7 +409,23 @@ pub(crate) async fn review_api(
             ))
         }
     };
-    let reason = req.reason.trim();
+    let final_status = review_order(&state, &user, &order, approve, &req.reason).await?;
+    let mut updated = order;
+    updated.status = final_status.as_str().to_string();
+    Ok(Json(OrderView::from(&updated)))
+}
+
+/// 初审 or 复审, whichever the order waits for: approve, or reject with the reason the
+/// applicant sees. A mobile product's certificates are made as soon as 复审 passes, for the key
+/// pairs the CA holds.
+pub(crate) async fn review_order(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    approve: bool,
+    reason: &str,
+) -> Result<OrderStatus, ApiError> {
+    let reason = reason.trim();
     if !approve && reason.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -424,10 +440,15 @@ pub(crate) async fn review_api(
         (_, true) => OrderAction::ApproveInitial,
         (_, false) => OrderAction::RejectInitial,
     };
-    let final_status = act_on_order(&state, Some(&user), &order, action, reason).await?;
-    let mut updated = order;
-    updated.status = final_status.as_str().to_string();
-    Ok(Json(OrderView::from(&updated)))
+    let to = act_on_order(state, Some(user), order, action, reason).await?;
+    if to == OrderStatus::Issuing {
+        let mut issuing = order.clone();
+        issuing.status = to.as_str().to_string();
+        if let Some(issued) = crate::order_pages::issue_if_held(state, &issuing).await? {
+            return Ok(issued);
+        }
+    }
+    Ok(to)
 }
 
 // --- one way to move an order ------------------------------------------------------------------

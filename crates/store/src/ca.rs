@@ -239,6 +239,30 @@ impl Store {
         Ok((signing_record, encryption_record))
     }
 
+    /// Keeps the sealed private key of a certificate whose key pair the CA holds (mobile
+    /// products; dual encryption keys are kept with their certificates by
+    /// [`Store::insert_dual_certificates`]).
+    pub async fn archive_key(
+        &self,
+        certificate_id: i64,
+        kmk_id: &str,
+        archive_der: &[u8],
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO key_archives (certificate_id, kmk_id, archive_der, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(certificate_id)
+        .bind(kmk_id)
+        .bind(archive_der)
+        .bind(at)
+        .execute(self.pool())
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, "key_archive"))?;
+        Ok(())
+    }
+
     /// The archived encryption key of a certificate, if it has one.
     pub async fn key_archive(
         &self,

@@ -155,3 +155,33 @@ pub fn openssl(args: &[&str]) -> (bool, String, String) {
 pub fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The embedded database of a data directory.
+pub fn database_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("certdesk.db").display()
+    )
+}
+
+/// The audit log of a data directory: (action, object, detail) of every entry, oldest first.
+pub fn read_audit(data_dir: &Path) -> Vec<(String, String, String)> {
+    runtime().block_on(async {
+        let store = certdesk_store::Store::open(&database_url(data_dir))
+            .await
+            .unwrap();
+        let entries = store.audit_chain().await.unwrap();
+        store.close().await;
+        entries
+            .into_iter()
+            .map(|e| (e.action, e.object, e.detail))
+            .collect()
+    })
+}
