@@ -23,6 +23,9 @@ pub enum Action {
     LogInWithCertificate,
     /// The payment gateway's signed notifications: public, authenticated by their signature.
     ReceivePaymentNotification,
+    /// The built-in sandbox gateway's payer page (what a phone shows after scanning the QR
+    /// code): public, reached only through an unguessable trade token.
+    UseSandboxGateway,
     // Any signed-in account, on itself.
     LogOut,
     ViewWorkbench,
@@ -58,6 +61,18 @@ pub enum Action {
     ConfirmReceipt,
     /// The organisation's certificates (我的证书).
     ListOrgCertificates,
+    /// The cashier (收银台) of an order: the organisation admin pays; an operator may look.
+    ViewCashier,
+    /// Paying an order: the organisation admin's own act (e.g. uploading a bank-transfer
+    /// receipt). Operators do not pay for suppliers.
+    PayOrder,
+    /// Withdrawing an order (撤销): the organisation admin, or an operator on its behalf; the
+    /// order state machine decides in which statuses.
+    WithdrawOrder,
+    /// Confirming or rejecting an offline bank transfer (线下转账) from its receipt.
+    ConfirmOfflinePayment,
+    /// Confirming that a refund paid outside any gateway (an offline transfer) has been made.
+    ConfirmRefund,
 }
 
 /// How far a role's grant reaches.
@@ -119,7 +134,8 @@ pub const fn access(action: Action) -> Access {
         | RegisterOrganisation
         | RequestLoginChallenge
         | LogInWithCertificate
-        | ReceivePaymentNotification => Access::Public,
+        | ReceivePaymentNotification
+        | UseSandboxGateway => Access::Public,
         LogOut | ViewWorkbench | ViewOwnAccount | ChangeOwnPassword | ManageOwnApiTokens => {
             Access::Granted(EVERY_ROLE_ON_ITSELF)
         }
@@ -143,6 +159,9 @@ pub const fn access(action: Action) -> Access {
         ReviewOrder => Access::Granted(&[(PlatformOperator, All), (CaOfficer, All)]),
         // 业务单: the organisation admin applies and pays for its organisation; operators and
         // CA officers work through every organisation's orders.
+        ListOrders | ViewOrder => {
+            Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All), (CaOfficer, All)])
+        }
         // The supplier's steps: the organisation admin, or an operator on its behalf (代办).
         ApplyForCertificate | EditApplication | SubmitCertificateRequest | ConfirmReceipt => {
             Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All)])
@@ -152,9 +171,12 @@ pub const fn access(action: Action) -> Access {
         }
         DeliverOrder => Access::Granted(&[(PlatformOperator, All)]),
         ListOrgCertificates => Access::Granted(&[(OrgAdmin, Org)]),
-        ListOrders | ViewOrder => {
-            Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All), (CaOfficer, All)])
-        }
+        // 收银台: the organisation admin pays for its organisation (DOMAIN.md); operators see
+        // the cashier to help on the phone, and withdraw on the supplier's behalf (代办).
+        ViewCashier | WithdrawOrder => Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All)]),
+        PayOrder => Access::Granted(&[(OrgAdmin, Org)]),
+        // Platform operators process offline payments and refunds (DOMAIN.md).
+        ConfirmOfflinePayment | ConfirmRefund => Access::Granted(&[(PlatformOperator, All)]),
     }
 }
 
