@@ -15,6 +15,7 @@ mod organisations;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod trades;
 
 pub use accounts::{Account, NewAccount};
 pub use applications::{
@@ -34,6 +35,10 @@ pub use error::StoreError;
 pub use orders::{NewOrder, Order, OrderEvent, OrderFilter, OrderStep, Payment, PaymentOutcome};
 pub use organisations::Organisation;
 pub use sessions::{Session, SessionWithAccount};
+pub use trades::{
+    NewOfflineTransfer, NewRefund, NewSandboxTrade, OfflineTransfer, Refund, SandboxTrade,
+    TransferConfirmation,
+};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};

@@ -153,6 +153,46 @@ async fn insert_event(
     Ok(())
 }
 
+/// [`Store::apply_payment`] inside the caller's transaction (an operator's confirmation of an
+/// offline transfer records its decision in the same one). On `AlreadyApplied` the caller's
+/// transaction has seen a failed statement: PostgreSQL needs it rolled back, not committed.
+pub(crate) async fn apply_payment_in(
+    conn: &mut sqlx::AnyConnection,
+    payment: &Payment,
+    step: &OrderStep<'_>,
+) -> Result<PaymentOutcome, StoreError> {
+    // The insert comes first: it takes the write lock (SQLite) or the unique-index lock
+    // (PostgreSQL) before anything is read, so concurrent notifications queue here.
+    let inserted = sqlx::query(
+        "INSERT INTO payments (order_id, gateway, gateway_txn, amount_fen, paid_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(payment.order_id)
+    .bind(&payment.gateway)
+    .bind(&payment.gateway_txn)
+    .bind(payment.amount_fen)
+    .bind(payment.paid_at)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+            return Ok(PaymentOutcome::AlreadyApplied)
+        }
+        Err(err) => return Err(err.into()),
+    }
+    if move_order(conn, payment.order_id, step).await? {
+        Ok(PaymentOutcome::Applied)
+    } else {
+        let row = sqlx::query("SELECT status FROM orders WHERE id = $1")
+            .bind(payment.order_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(PaymentOutcome::RecordedButNotPayable {
+            status: row.try_get("status")?,
+        })
+    }
+}
+
 impl Store {
     /// Creates an order; a number already used is `Conflict("order_no")`.
     pub async fn create_order(&self, new: &NewOrder<'_>) -> Result<Order, StoreError> {
@@ -286,37 +326,10 @@ impl Store {
         step: &OrderStep<'_>,
     ) -> Result<PaymentOutcome, StoreError> {
         let mut tx = self.pool().begin().await?;
-        // The insert comes first: it takes the write lock (SQLite) or the unique-index lock
-        // (PostgreSQL) before anything is read, so concurrent notifications queue here.
-        let inserted = sqlx::query(
-            "INSERT INTO payments (order_id, gateway, gateway_txn, amount_fen, paid_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(payment.order_id)
-        .bind(&payment.gateway)
-        .bind(&payment.gateway_txn)
-        .bind(payment.amount_fen)
-        .bind(payment.paid_at)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                return Ok(PaymentOutcome::AlreadyApplied)
-            }
-            Err(err) => return Err(err.into()),
+        let outcome = apply_payment_in(&mut tx, payment, step).await?;
+        if outcome != PaymentOutcome::AlreadyApplied {
+            tx.commit().await?;
         }
-        let outcome = if move_order(&mut tx, payment.order_id, step).await? {
-            PaymentOutcome::Applied
-        } else {
-            let row = sqlx::query("SELECT status FROM orders WHERE id = $1")
-                .bind(payment.order_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            PaymentOutcome::RecordedButNotPayable {
-                status: row.try_get("status")?,
-            }
-        };
-        tx.commit().await?;
         Ok(outcome)
     }
 

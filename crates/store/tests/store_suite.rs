@@ -43,6 +43,9 @@ on_both_engines!(
     login_failures_are_counted_in_their_window,
     challenges_are_used_once,
     providers_are_seeded_and_bindings_are_unique,
+    sandbox_trades_are_one_per_order_and_settle_once,
+    offline_transfers_pay_once_and_only_while_pending,
+    refunds_are_requested_and_completed_once,
 );
 
 // The audit log's tests live in their own file; `on_both_engines!` reaches them from here.
@@ -686,4 +689,248 @@ async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
         })
         .await
         .unwrap();
+}
+
+// --- payments beyond notifications (migration 0008) ----------------------------------------------
+
+/// An organisation with its admin and one order in `status`.
+async fn paying_order(store: &Store, order_no: &str, status: &str) -> (i64, i64) {
+    let (org, admin) = store
+        .register_organisation(
+            &format!("付款测试公司{order_no}"),
+            "91350100M000100Y43",
+            &new_account(&format!("payer{order_no}"), Role::OrgAdmin),
+        )
+        .await
+        .unwrap();
+    let order = store
+        .create_order(&certdesk_store::NewOrder {
+            order_no,
+            org_id: org.id,
+            kind: "new",
+            status,
+            amount_fen: 39_900,
+            created_by: admin.id,
+            on_behalf: false,
+            created_at: 1_763_000_000,
+        })
+        .await
+        .unwrap();
+    (order.id, admin.id)
+}
+
+fn step<'a>(from: &'a str, to: &'a str, action: &'a str) -> certdesk_store::OrderStep<'a> {
+    certdesk_store::OrderStep {
+        at: 1_763_000_100,
+        actor_account_id: None,
+        actor_label: "系统",
+        action,
+        from_status: from,
+        to_status: to,
+        note: "",
+    }
+}
+
+async fn sandbox_trades_are_one_per_order_and_settle_once(store: &Store) {
+    let (order_id, _) = paying_order(store, "1001", "awaiting_payment").await;
+    let new = |token: &'static str, trade_no: &'static str| certdesk_store::NewSandboxTrade {
+        order_id,
+        token,
+        trade_no,
+        amount_fen: 39_900,
+        created_at: 1,
+    };
+    let first = store
+        .sandbox_trade_for_order(&new("tok-a", "T1"))
+        .await
+        .unwrap();
+    let again = store
+        .sandbox_trade_for_order(&new("tok-b", "T2"))
+        .await
+        .unwrap();
+    assert_eq!(first, again, "a second cashier page gets the same trade");
+    assert_eq!(
+        (first.token.as_str(), first.status.as_str()),
+        ("tok-a", "waiting")
+    );
+    assert!(store
+        .sandbox_trade_by_token("tok-b")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .settle_sandbox_trade(first.id, "waiting", "paid", 5)
+        .await
+        .unwrap());
+    assert!(!store
+        .settle_sandbox_trade(first.id, "waiting", "paid", 6)
+        .await
+        .unwrap());
+    assert!(!store
+        .settle_sandbox_trade(first.id, "waiting", "cancelled", 6)
+        .await
+        .unwrap());
+    let paid = store
+        .sandbox_trade_by_token("tok-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((paid.status.as_str(), paid.paid_at), ("paid", Some(5)));
+}
+
+async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
+    let (order_id, admin) = paying_order(store, "1002", "awaiting_payment").await;
+    let new = certdesk_store::NewOfflineTransfer {
+        order_id,
+        receipt_blob: &"ab".repeat(32),
+        receipt_name: "回单.jpg",
+        amount_fen: 39_900,
+        submitted_by: admin,
+        submitted_at: 10,
+    };
+    let transfer = store.submit_offline_transfer(&new).await.unwrap();
+    assert_eq!(
+        (transfer.status.as_str(), transfer.order_no.as_str()),
+        ("pending", "1002")
+    );
+    assert!(matches!(
+        store.submit_offline_transfer(&new).await,
+        Err(StoreError::Conflict("pending_transfer"))
+    ));
+    let payment = certdesk_store::Payment {
+        order_id,
+        gateway: "offline".into(),
+        gateway_txn: format!("offline-{}", transfer.id),
+        amount_fen: 39_900,
+        paid_at: 20,
+    };
+    let pay = step(
+        "awaiting_payment",
+        "awaiting_second_review",
+        "pay_confirmed",
+    );
+    assert_eq!(
+        store
+            .confirm_offline_transfer(transfer.id, admin, &payment, &pay)
+            .await
+            .unwrap(),
+        certdesk_store::TransferConfirmation::Confirmed(certdesk_store::PaymentOutcome::Applied)
+    );
+    assert_eq!(
+        store
+            .confirm_offline_transfer(transfer.id, admin, &payment, &pay)
+            .await
+            .unwrap(),
+        certdesk_store::TransferConfirmation::NotPending
+    );
+    assert!(!store
+        .reject_offline_transfer(transfer.id, admin, 30, "x")
+        .await
+        .unwrap());
+    assert_eq!(store.payments_of_order(order_id).await.unwrap().len(), 1);
+    let order = store.order_by_no("1002").await.unwrap().unwrap();
+    assert_eq!(order.status, "awaiting_second_review");
+    assert_eq!(store.order_events(order_id).await.unwrap().len(), 1);
+
+    // A second receipt for a paid order cannot be confirmed: it stays for rejection.
+    let second = store.submit_offline_transfer(&new).await.unwrap();
+    let other = certdesk_store::Payment {
+        gateway_txn: format!("offline-{}", second.id),
+        ..payment.clone()
+    };
+    assert_eq!(
+        store
+            .confirm_offline_transfer(second.id, admin, &other, &pay)
+            .await
+            .unwrap(),
+        certdesk_store::TransferConfirmation::AlreadyPaid
+    );
+    assert_eq!(
+        store.offline_transfers("pending", 10).await.unwrap().len(),
+        1
+    );
+    assert!(store
+        .reject_offline_transfer(second.id, admin, 40, "重复付款，将退回")
+        .await
+        .unwrap());
+    let rejected = store.offline_transfer(second.id).await.unwrap().unwrap();
+    assert_eq!(
+        (rejected.status.as_str(), rejected.reject_reason.as_str()),
+        ("rejected", "重复付款，将退回")
+    );
+    assert_eq!(
+        store
+            .offline_transfers_of_order(order_id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(store.payments_of_order(order_id).await.unwrap().len(), 1);
+}
+
+async fn refunds_are_requested_and_completed_once(store: &Store) {
+    let (order_id, _) = paying_order(store, "1003", "awaiting_second_review").await;
+    let refund = certdesk_store::NewRefund {
+        order_id,
+        gateway: "sandbox",
+        gateway_txn: "T9",
+        amount_fen: 39_900,
+        reason: "不需要了",
+        requested_at: 50,
+    };
+    let withdraw = step("awaiting_second_review", "refunding", "withdraw");
+    assert!(store.start_refund(&withdraw, &refund).await.unwrap());
+    assert!(
+        !store.start_refund(&withdraw, &refund).await.unwrap(),
+        "the order moved on"
+    );
+    let requested = store.refund_of_order(order_id).await.unwrap().unwrap();
+    assert_eq!(
+        (requested.status.as_str(), requested.completed_at),
+        ("requested", None)
+    );
+    let done = step("refunding", "refunded", "refund_completed");
+    assert!(store.complete_refund(order_id, &done).await.unwrap());
+    assert!(
+        !store.complete_refund(order_id, &done).await.unwrap(),
+        "repeats change nothing"
+    );
+    let completed = store.refund_of_order(order_id).await.unwrap().unwrap();
+    assert_eq!(completed.status, "completed");
+    assert_eq!(
+        store.order_by_no("1003").await.unwrap().unwrap().status,
+        "refunded"
+    );
+    let events = store.order_events(order_id).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.to_status.as_str())
+            .collect::<Vec<_>>(),
+        ["refunding", "refunded"]
+    );
+
+    // An order that is not where the step starts gets no refund row.
+    let requester = store.order_by_no("1003").await.unwrap().unwrap();
+    let other = store
+        .create_order(&certdesk_store::NewOrder {
+            order_no: "1004",
+            org_id: requester.org_id,
+            kind: "new",
+            status: "issuing",
+            amount_fen: 39_900,
+            created_by: requester.created_by,
+            on_behalf: false,
+            created_at: 1_763_000_000,
+        })
+        .await
+        .unwrap()
+        .id;
+    let refund = certdesk_store::NewRefund {
+        order_id: other,
+        ..refund
+    };
+    assert!(!store.start_refund(&withdraw, &refund).await.unwrap());
+    assert!(store.refund_of_order(other).await.unwrap().is_none());
 }
