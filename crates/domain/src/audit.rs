@@ -45,10 +45,14 @@ pub enum AuditAction {
     ConfigurationChanged,
     KeyRecovered,
     OrderTransition,
+    /// A bank-transfer receipt uploaded for an operator to check.
+    OfflineTransferSubmitted,
+    /// An operator rejected a bank-transfer receipt (confirming one is an order transition).
+    OfflineTransferRejected,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -69,6 +73,8 @@ impl AuditAction {
         AuditAction::ConfigurationChanged,
         AuditAction::KeyRecovered,
         AuditAction::OrderTransition,
+        AuditAction::OfflineTransferSubmitted,
+        AuditAction::OfflineTransferRejected,
     ];
 
     /// The name stored in the database, hashed into the chain and used in the API.
@@ -94,6 +100,8 @@ impl AuditAction {
             AuditAction::ConfigurationChanged => "configuration_changed",
             AuditAction::KeyRecovered => "key_recovered",
             AuditAction::OrderTransition => "order_transition",
+            AuditAction::OfflineTransferSubmitted => "offline_transfer_submitted",
+            AuditAction::OfflineTransferRejected => "offline_transfer_rejected",
         }
     }
 
@@ -120,6 +128,8 @@ impl AuditAction {
             AuditAction::ConfigurationChanged => "修改配置",
             AuditAction::KeyRecovered => "密钥恢复",
             AuditAction::OrderTransition => "业务单状态变更",
+            AuditAction::OfflineTransferSubmitted => "提交线下转账凭证",
+            AuditAction::OfflineTransferRejected => "驳回线下转账凭证",
         }
     }
 }

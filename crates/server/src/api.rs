@@ -60,6 +60,11 @@ pub struct ApiJson<T>(pub T);
         crate::order_pages::ship_api,
         crate::order_pages::pickup_api,
         crate::order_pages::receipt_api,
+        crate::payments::withdraw_api,
+        crate::payments::confirm_offline_refund_api,
+        crate::payments::submit_offline_transfer_api,
+        crate::payments::pending_transfers_api,
+        crate::payments::transfer_decision_api,
     ),
     components(schemas(LoginRequest, LoginResponse, AccountView, ErrorBody))
 )]

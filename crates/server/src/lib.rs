@@ -11,6 +11,7 @@ mod bindings;
 mod catalogue;
 pub mod error;
 mod order_pages;
+pub mod gateway;
 pub mod orders;
 mod pages;
 pub mod payments;
@@ -37,6 +38,30 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// The secret the sandbox payment gateway signs its notifications with.
     pub sandbox_payment_secret: Vec<u8>,
+    /// Who is paid (收款单位), and the account offline bank transfers go to.
+    pub payee: Payee,
+}
+
+/// The payee the cashier shows, with its bank account for offline transfers (对公转账).
+#[derive(Debug, Clone)]
+pub struct Payee {
+    /// 收款单位
+    pub name: String,
+    /// 开户银行
+    pub bank: String,
+    /// 银行账号
+    pub account_no: String,
+}
+
+impl Default for Payee {
+    /// The platform, with a sample account: a deployment sets its own.
+    fn default() -> Self {
+        Payee {
+            name: "certdesk CA证书服务平台".into(),
+            bank: "示例银行福州分行（演示账户，请勿转账）".into(),
+            account_no: "6222 0000 0000 0000 000".into(),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -48,7 +73,13 @@ impl ServerConfig {
             secure_cookies,
             // Random per process unless the deployment sets one it shares with the gateway.
             sandbox_payment_secret: auth::random_token().into_bytes(),
+            payee: Payee::default(),
         }
+    }
+
+    pub fn with_payee(mut self, payee: Payee) -> Self {
+        self.payee = payee;
+        self
     }
 
     pub fn with_sandbox_payment_secret(mut self, secret: Vec<u8>) -> Self {
@@ -64,23 +95,40 @@ pub struct AppState {
     /// The CA side: the web layer asks it to issue, revoke, publish; it holds the keys.
     pub ca: Arc<CertificateAuthority>,
     pub config: Arc<ServerConfig>,
-    /// Uploaded documents (content-addressed files).
+    /// Uploaded files (bank-transfer receipts), checked before they are stored.
     pub blobs: BlobStore,
+    /// The payment gateway in use: the built-in sandbox unless [`AppState::with_gateway`]
+    /// plugs in another.
+    pub gateway: Arc<dyn gateway::PaymentGateway>,
 }
 
 impl AppState {
+    /// The state with the sandbox payment gateway, which signs with the configured secret and
+    /// notifies this server at its public URL.
     pub fn new(
         store: Store,
         ca: Arc<CertificateAuthority>,
         config: ServerConfig,
         blobs: BlobStore,
     ) -> Self {
+        let sandbox = gateway::SandboxGateway::new(
+            store.clone(),
+            &config.sandbox_payment_secret,
+            &config.public_url,
+        );
         AppState {
             store,
             ca,
             config: Arc::new(config),
             blobs,
+            gateway: Arc::new(sandbox),
         }
+    }
+
+    /// Plugs in a payment gateway other than the sandbox.
+    pub fn with_gateway(mut self, gateway: Arc<dyn gateway::PaymentGateway>) -> Self {
+        self.gateway = gateway;
+        self
     }
 
     /// Now, as Unix seconds.

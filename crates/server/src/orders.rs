@@ -9,7 +9,8 @@ use certdesk_store::{OrderStep, StoreError};
 
 /// Closes every order that has waited for payment longer than [`PAYMENT_WINDOW`] (30 minutes)
 /// at `now`; answers how many were closed. An order paid meanwhile is left alone: the close is
-/// compare-and-set on 待支付, and a payment that lands after the close is recorded for refund.
+/// compare-and-set on 待支付, and a payment that lands after the close is refunded. An order
+/// whose bank-transfer receipt waits for an operator is not closed: the money is on its way.
 pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, StoreError> {
     let cutoff = now - PAYMENT_WINDOW.as_secs();
     let mut closed = 0;
@@ -18,6 +19,10 @@ pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, St
         .orders_in_status_since(OrderStatus::AwaitingPayment.as_str(), cutoff)
         .await?
     {
+        let transfers = state.store.offline_transfers_of_order(order.id).await?;
+        if transfers.iter().any(|t| t.status == "pending") {
+            continue;
+        }
         let facts = OrderFacts {
             amount_due_fen: u64::try_from(order.amount_fen).unwrap_or(0),
             paid_amount_fen: 0,

@@ -6,18 +6,32 @@
 //! may arrive out of order (a late "waiting" after "success"), and must be acknowledged with
 //! `success` or the gateway keeps sending. A real gateway plugs in behind the same route with
 //! its own signature scheme.
+//!
+//! Also here: what follows from money moving — withdrawal (撤销) with its refund through the
+//! gateway that took the payment ([`withdraw_order`]), refunds of payments that landed on
+//! closed orders, and offline bank transfers (线下转账) confirmed by an operator.
 
+use crate::auth::CurrentUser;
+use crate::authz::{relation_to, require};
 use crate::error::ApiError;
+use crate::error::ErrorBody;
+use crate::gateway::{GatewayNotification, NotificationError, NotificationKind, RefundRequest};
 use crate::routes::Registry;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
+use certdesk_domain::{is_on_behalf, Relation, TransitionError};
 use certdesk_domain::{
     transition, Action, Actor, AuditAction, DeliveryMethod, OrderAction, OrderFacts, OrderStatus,
 };
-use certdesk_store::{OrderStep, Payment, PaymentOutcome};
+use certdesk_store::{
+    NewOfflineTransfer, NewRefund, OfflineTransfer, Order, OrderStep, Payment, PaymentOutcome,
+    StoreError, TransferConfirmation,
+};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -26,11 +40,40 @@ pub const SANDBOX_GATEWAY: &str = "sandbox";
 pub const SIGNATURE_HEADER: &str = "x-sandbox-signature";
 
 pub(crate) fn register(registry: Registry) -> Registry {
-    registry.post(
-        "/api/v1/payments/sandbox/notify",
-        Action::ReceivePaymentNotification,
-        sandbox_notify,
-    )
+    registry
+        .post(
+            "/api/v1/payments/sandbox/notify",
+            Action::ReceivePaymentNotification,
+            sandbox_notify,
+        )
+        .post(
+            "/api/v1/orders/{order_no}/withdraw",
+            Action::WithdrawOrder,
+            withdraw_api,
+        )
+        .post(
+            "/api/v1/orders/{order_no}/refund/confirm",
+            Action::ConfirmRefund,
+            confirm_offline_refund_api,
+        )
+        .post(
+            "/api/v1/orders/{order_no}/offline-transfer",
+            Action::PayOrder,
+            axum::handler::Handler::layer(
+                submit_offline_transfer_api,
+                axum::extract::DefaultBodyLimit::max(UPLOAD_BODY_LIMIT),
+            ),
+        )
+        .get(
+            "/api/v1/transfers",
+            Action::ConfirmOfflinePayment,
+            pending_transfers_api,
+        )
+        .post(
+            "/api/v1/transfers/{transfer_id}/decision",
+            Action::ConfirmOfflinePayment,
+            transfer_decision_api,
+        )
 }
 
 /// The sandbox gateway's notification body.
@@ -59,7 +102,7 @@ fn unreachable_key() -> Hmac<Sha256> {
     <Hmac<Sha256> as Mac>::new_from_slice(b"").expect("HMAC accepts every key length")
 }
 
-fn signature_is_valid(secret: &[u8], body: &[u8], presented: &str) -> bool {
+pub(crate) fn signature_is_valid(secret: &[u8], body: &[u8], presented: &str) -> bool {
     let Ok(presented) = hex::decode(presented.trim()) else {
         return false;
     };
@@ -74,7 +117,16 @@ fn acknowledged() -> Response {
     (StatusCode::OK, "success").into_response()
 }
 
-/// The sandbox payment gateway's notification (signed: `X-Sandbox-Signature`). Answers
+/// The gateway that offline bank transfers are recorded under.
+pub const OFFLINE_GATEWAY: &str = "offline";
+/// A receipt may be 5 MB; the body limit leaves room above it, so that the upload rules (not
+/// the transport) say what was too large.
+const UPLOAD_BODY_LIMIT: usize = 6 * 1024 * 1024;
+/// The longest withdrawal or rejection reason kept.
+const MAX_REASON_CHARS: usize = 200;
+
+/// The sandbox payment gateway's notification (signed: `X-Sandbox-Signature`): payments
+/// (`TRADE_SUCCESS`), refunds (`REFUND_SUCCESS`), and statuses that change nothing. Answers
 /// `success` once handled, repeats included.
 #[utoipa::path(post, path = "/api/v1/payments/sandbox/notify", request_body = SandboxNotification,
     responses((status = 200, description = "success"), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
@@ -83,29 +135,82 @@ pub(crate) async fn sandbox_notify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let signature = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !signature_is_valid(&state.config.sandbox_payment_secret, &body, signature) {
-        tracing::warn!("payment notification with a bad signature refused");
-        return Err(ApiError::bad_request(
-            "signature_invalid",
-            "支付通知签名无效",
-        ));
-    }
-    let notification: SandboxNotification = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("invalid_notification", format!("支付通知格式错误：{e}"))
+    let notification = crate::gateway::parse_sandbox_notification(
+        &state.config.sandbox_payment_secret,
+        &headers,
+        &body,
+    )
+    .map_err(|err| match err {
+        NotificationError::BadSignature => {
+            tracing::warn!("payment notification with a bad signature refused");
+            ApiError::bad_request("signature_invalid", err.to_string())
+        }
+        NotificationError::Malformed(_) => {
+            ApiError::bad_request("invalid_notification", err.to_string())
+        }
     })?;
-    if notification.trade_status != "TRADE_SUCCESS" {
-        // Waiting or closed: nothing to apply; a late "waiting" never undoes a payment.
-        return Ok(acknowledged());
+    apply_notification(&state, SANDBOX_GATEWAY, &notification).await?;
+    Ok(acknowledged())
+}
+
+fn facts(order: &Order, paid_fen: i64) -> OrderFacts {
+    OrderFacts {
+        amount_due_fen: u64::try_from(order.amount_fen).unwrap_or(0),
+        paid_amount_fen: u64::try_from(paid_fen).unwrap_or(0),
+        payment_window_expired: false,
+        delivery: DeliveryMethod::Mail,
     }
-    let order = state
+}
+
+async fn order_by_no(state: &AppState, order_no: &str) -> Result<Order, ApiError> {
+    state
         .store
-        .order_by_no(&notification.order_no)
+        .order_by_no(order_no)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(ApiError::not_found)
+}
+
+async fn audit_transition(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    order: &Order,
+    action: OrderAction,
+    from: OrderStatus,
+    to: OrderStatus,
+) {
+    crate::audit::record(
+        state,
+        user.map(|u| u.account()),
+        Some(order.org_id),
+        AuditAction::OrderTransition,
+        &format!("order:{}", order.order_no),
+        &format!("{} {} -> {}", action.as_str(), from.as_str(), to.as_str()),
+    )
+    .await;
+}
+
+/// Applies a verified notification of `gateway` exactly once: a payment moves its order on
+/// (or, on a closed order, is refunded); a refund completes its order's refund. Repeats and
+/// statuses that change nothing are acknowledged and change nothing.
+pub async fn apply_notification(
+    state: &AppState,
+    gateway: &'static str,
+    notification: &GatewayNotification,
+) -> Result<(), ApiError> {
+    match notification.kind {
+        // Waiting or closed: nothing to apply; a late "waiting" never undoes a payment.
+        NotificationKind::Informational => Ok(()),
+        NotificationKind::Paid => apply_gateway_payment(state, gateway, notification).await,
+        NotificationKind::Refunded => apply_gateway_refund(state, gateway, notification).await,
+    }
+}
+
+async fn apply_gateway_payment(
+    state: &AppState,
+    gateway: &'static str,
+    notification: &GatewayNotification,
+) -> Result<(), ApiError> {
+    let order = order_by_no(state, &notification.order_no).await?;
     if notification.amount_fen != order.amount_fen {
         tracing::error!(order = %order.order_no, paid = notification.amount_fen, due = order.amount_fen, "payment amount does not match the order");
         return Err(ApiError::new(
@@ -115,26 +220,26 @@ pub(crate) async fn sandbox_notify(
         ));
     }
     let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
-    let facts = OrderFacts {
-        amount_due_fen: u64::try_from(order.amount_fen).unwrap_or(0),
-        paid_amount_fen: u64::try_from(notification.amount_fen).unwrap_or(0),
-        payment_window_expired: false,
-        delivery: DeliveryMethod::Mail,
-    };
     // Where the rules would take a payable order; anything else keeps its status.
-    let next =
-        transition(status, OrderAction::PayConfirmed, Actor::System, &facts).unwrap_or(status);
+    let next = transition(
+        status,
+        OrderAction::PayConfirmed,
+        Actor::System,
+        &facts(&order, notification.amount_fen),
+    )
+    .unwrap_or(status);
     let now = state.now();
+    let payment = Payment {
+        order_id: order.id,
+        gateway: gateway.to_string(),
+        gateway_txn: notification.gateway_txn.clone(),
+        amount_fen: notification.amount_fen,
+        paid_at: now,
+    };
     let outcome = state
         .store
         .apply_payment(
-            &Payment {
-                order_id: order.id,
-                gateway: SANDBOX_GATEWAY.to_string(),
-                gateway_txn: notification.gateway_txn.clone(),
-                amount_fen: notification.amount_fen,
-                paid_at: now,
-            },
+            &payment,
             &OrderStep {
                 at: now,
                 actor_account_id: None,
@@ -146,25 +251,673 @@ pub(crate) async fn sandbox_notify(
             },
         )
         .await?;
+    after_payment(state, None, &order, status, next, &payment, outcome).await
+}
+
+/// What follows recording a payment: the audit entry, or the refund of money that came too late.
+async fn after_payment(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    order: &Order,
+    status: OrderStatus,
+    next: OrderStatus,
+    payment: &Payment,
+    outcome: PaymentOutcome,
+) -> Result<(), ApiError> {
     match outcome {
         PaymentOutcome::Applied => {
-            tracing::info!(order = %order.order_no, "payment applied");
-            crate::audit::record(
-                &state,
-                None,
-                Some(order.org_id),
-                AuditAction::OrderTransition,
-                &format!("order:{}", order.order_no),
-                &format!("pay_confirmed {} -> {}", status.as_str(), next.as_str()),
-            )
-            .await;
+            tracing::info!(order = %order.order_no, gateway = %payment.gateway, "payment applied");
+            audit_transition(state, user, order, OrderAction::PayConfirmed, status, next).await;
         }
         PaymentOutcome::AlreadyApplied => {
             tracing::debug!(order = %order.order_no, "repeated payment notification")
         }
         PaymentOutcome::RecordedButNotPayable { status } => {
-            tracing::warn!(order = %order.order_no, %status, "payment for an order that is not waiting for payment: to be refunded")
+            tracing::warn!(order = %order.order_no, %status, "payment for an order that is not waiting for payment: refunding");
+            refund_late_payment(state, order, payment).await?;
         }
     }
-    Ok(acknowledged())
+    Ok(())
+}
+
+/// A payment recorded on an order that no longer waited for it (closed after 30 minutes): the
+/// system starts its refund (已关闭 → 退款中). Other statuses cannot be refunded by the rules;
+/// they are logged for the operators.
+async fn refund_late_payment(
+    state: &AppState,
+    order: &Order,
+    payment: &Payment,
+) -> Result<(), ApiError> {
+    let current = order_by_no(state, &order.order_no).await?;
+    let status: OrderStatus = current.status.parse().map_err(ApiError::internal)?;
+    let Ok(next) = transition(
+        status,
+        OrderAction::StartRefund,
+        Actor::System,
+        &facts(&current, payment.amount_fen),
+    ) else {
+        tracing::error!(order = %order.order_no, %status, "a payment landed on an order the rules cannot refund: refund it by hand");
+        return Ok(());
+    };
+    let note = "订单已关闭后收到付款，系统自动退款";
+    start_refund(
+        state,
+        None,
+        &current,
+        status,
+        OrderAction::StartRefund,
+        next,
+        payment,
+        note,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Moves the order into 退款中 with its refund recorded, then asks the gateway that took the
+/// payment to pay it back (offline transfers are paid back by an operator, who confirms it).
+#[allow(clippy::too_many_arguments)]
+async fn start_refund(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    order: &Order,
+    status: OrderStatus,
+    action: OrderAction,
+    next: OrderStatus,
+    payment: &Payment,
+    note: &str,
+) -> Result<bool, ApiError> {
+    let now = state.now();
+    let label = user
+        .map(|u| u.account().username.clone())
+        .unwrap_or_else(|| "系统".to_string());
+    let started = state
+        .store
+        .start_refund(
+            &OrderStep {
+                at: now,
+                actor_account_id: user.map(|u| u.account().id),
+                actor_label: &label,
+                action: action.as_str(),
+                from_status: status.as_str(),
+                to_status: next.as_str(),
+                note,
+            },
+            &NewRefund {
+                order_id: order.id,
+                gateway: &payment.gateway,
+                gateway_txn: &payment.gateway_txn,
+                amount_fen: payment.amount_fen,
+                reason: note,
+                requested_at: now,
+            },
+        )
+        .await?;
+    if !started {
+        return Ok(false);
+    }
+    audit_transition(state, user, order, action, status, next).await;
+    if payment.gateway == state.gateway.name() {
+        let request = RefundRequest {
+            order_no: order.order_no.clone(),
+            gateway_txn: payment.gateway_txn.clone(),
+            amount_fen: payment.amount_fen,
+        };
+        // The refund is recorded; a gateway that cannot be reached now is asked again by an
+        // operator. The order says 退款中 either way.
+        if let Err(err) = state.gateway.request_refund(request).await {
+            tracing::error!(order = %order.order_no, error = %err, "refund request to the gateway failed");
+        }
+    } else if payment.gateway != OFFLINE_GATEWAY {
+        tracing::error!(order = %order.order_no, gateway = %payment.gateway, "no gateway of this name is configured: refund by hand");
+    }
+    Ok(true)
+}
+
+async fn apply_gateway_refund(
+    state: &AppState,
+    gateway: &'static str,
+    notification: &GatewayNotification,
+) -> Result<(), ApiError> {
+    let order = order_by_no(state, &notification.order_no).await?;
+    let refund = state
+        .store
+        .refund_of_order(order.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if refund.gateway != gateway
+        || refund.gateway_txn != notification.gateway_txn
+        || refund.amount_fen != notification.amount_fen
+    {
+        tracing::error!(order = %order.order_no, "refund notification does not match the refund requested");
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refund_mismatch",
+            "退款通知与退款申请不一致，已记录待人工核对",
+        ));
+    }
+    complete_refund(state, None, &order).await.map(|_| ())
+}
+
+/// 退款中 → 已退款, once; answers whether this call completed it.
+async fn complete_refund(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    order: &Order,
+) -> Result<bool, ApiError> {
+    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
+    let actor = user.map(|u| Actor::Role(u.role())).unwrap_or(Actor::System);
+    let next = match transition(
+        status,
+        OrderAction::RefundCompleted,
+        actor,
+        &facts(order, 0),
+    ) {
+        Ok(next) => next,
+        // Already refunded: a repeat.
+        Err(_) if status == OrderStatus::Refunded => return Ok(false),
+        Err(err) => return Err(refusal(err)),
+    };
+    let label = user
+        .map(|u| u.account().username.clone())
+        .unwrap_or_else(|| "支付网关".to_string());
+    let done = state
+        .store
+        .complete_refund(
+            order.id,
+            &OrderStep {
+                at: state.now(),
+                actor_account_id: user.map(|u| u.account().id),
+                actor_label: &label,
+                action: OrderAction::RefundCompleted.as_str(),
+                from_status: status.as_str(),
+                to_status: next.as_str(),
+                note: "款项已原路退回",
+            },
+        )
+        .await?;
+    if done {
+        tracing::info!(order = %order.order_no, "refund completed");
+        audit_transition(
+            state,
+            user,
+            order,
+            OrderAction::RefundCompleted,
+            status,
+            next,
+        )
+        .await;
+    }
+    Ok(done)
+}
+
+/// How a refusal of the state machine is answered.
+fn refusal(err: TransitionError) -> ApiError {
+    match err {
+        TransitionError::NotAllowedForActor { .. } => {
+            ApiError::new(StatusCode::FORBIDDEN, "not_allowed", err.to_string())
+        }
+        other => ApiError::conflict("transition_refused", other.to_string()),
+    }
+}
+
+fn changed_meanwhile() -> ApiError {
+    ApiError::conflict("order_changed", "订单状态已被他人更新，请刷新后再处理")
+}
+
+fn clean_reason(reason: &str) -> String {
+    reason
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_REASON_CHARS)
+        .collect()
+}
+
+/// Withdraws an order (撤销) for the organisation admin, or an operator on its behalf (代办,
+/// recorded as such). Nothing paid: → 已撤销. Paid: → 退款中, the refund recorded and asked of
+/// the gateway that took the payment, which confirms it later (→ 已退款); an offline transfer
+/// is paid back by an operator, who confirms it. The state machine decides from which statuses
+/// (before issuance). Another organisation's order answers 404; a refusal changes nothing.
+/// Answers the order as it is afterwards.
+pub async fn withdraw_order(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    reason: &str,
+) -> Result<Order, ApiError> {
+    require(
+        user,
+        Action::WithdrawOrder,
+        relation_to(user, None, Some(order.org_id)),
+    )?;
+    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
+    let payment = state
+        .store
+        .payments_of_order(order.id)
+        .await?
+        .into_iter()
+        .next();
+    let paid = payment.as_ref().map(|p| p.amount_fen).unwrap_or(0);
+    let actor = Actor::Role(user.role());
+    let next =
+        transition(status, OrderAction::Withdraw, actor, &facts(order, paid)).map_err(refusal)?;
+    let reason = clean_reason(reason);
+    let mut note = if is_on_behalf(OrderAction::Withdraw, actor) {
+        "操作员代办撤销".to_string()
+    } else {
+        "用户撤销".to_string()
+    };
+    if !reason.is_empty() {
+        note.push('：');
+        note.push_str(&reason);
+    }
+    match payment {
+        Some(payment) if next == OrderStatus::Refunding => {
+            let started = start_refund(
+                state,
+                Some(user),
+                order,
+                status,
+                OrderAction::Withdraw,
+                next,
+                &payment,
+                &note,
+            )
+            .await?;
+            if !started {
+                return Err(changed_meanwhile());
+            }
+        }
+        _ => {
+            let moved = state
+                .store
+                .advance_order(
+                    order.id,
+                    &OrderStep {
+                        at: state.now(),
+                        actor_account_id: Some(user.account().id),
+                        actor_label: &user.account().username,
+                        action: OrderAction::Withdraw.as_str(),
+                        from_status: status.as_str(),
+                        to_status: next.as_str(),
+                        note: &note,
+                    },
+                )
+                .await?;
+            if !moved {
+                return Err(changed_meanwhile());
+            }
+            audit_transition(
+                state,
+                Some(user),
+                order,
+                OrderAction::Withdraw,
+                status,
+                next,
+            )
+            .await;
+        }
+    }
+    order_by_no(state, &order.order_no).await
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    /// Why (optional): kept in the order's timeline.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Withdraw an order (撤销) before issuance. Paid orders go to 退款中 and are refunded through
+/// the gateway that took the payment (3–15 working days).
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/withdraw", params(("order_no" = String, Path)), request_body = WithdrawRequest,
+    responses((status = 200, body = crate::orders::OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn withdraw_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+    crate::api::ApiJson(req): crate::api::ApiJson<WithdrawRequest>,
+) -> Result<Json<crate::orders::OrderView>, ApiError> {
+    let order = order_by_no(&state, &order_no).await?;
+    let updated = withdraw_order(&state, &user, &order, &req.reason).await?;
+    Ok(Json(crate::orders::OrderView::from(&updated)))
+}
+
+/// An operator confirms that the refund of an offline transfer has been paid back (退款中 →
+/// 已退款). Refunds through a gateway are confirmed by the gateway.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/refund/confirm", params(("order_no" = String, Path)),
+    responses((status = 200, body = crate::orders::OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn confirm_offline_refund_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+) -> Result<Json<crate::orders::OrderView>, ApiError> {
+    let order = order_by_no(&state, &order_no).await?;
+    require(
+        &user,
+        Action::ConfirmRefund,
+        relation_to(&user, None, Some(order.org_id)),
+    )?;
+    let refund = state
+        .store
+        .refund_of_order(order.id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("no_refund", "该订单没有待处理的退款"))?;
+    if refund.gateway != OFFLINE_GATEWAY {
+        return Err(ApiError::conflict(
+            "refund_by_gateway",
+            "该退款由支付网关原路退回，网关确认后自动完成，无需人工确认",
+        ));
+    }
+    if !complete_refund(&state, Some(&user), &order).await? {
+        return Err(ApiError::conflict("refund_done", "该退款已确认完成"));
+    }
+    Ok(Json(crate::orders::OrderView::from(
+        &order_by_no(&state, &order_no).await?,
+    )))
+}
+
+// --- offline bank transfers (线下转账) ----------------------------------------------------------
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TransferView {
+    pub id: i64,
+    pub order_no: String,
+    /// Yuan, two decimals.
+    pub amount: String,
+    /// pending, confirmed or rejected.
+    pub status: String,
+    pub status_label: String,
+    pub receipt_name: String,
+    /// Where staff see the receipt image.
+    pub receipt_url: String,
+    /// Beijing time.
+    pub submitted_at: String,
+    pub reject_reason: String,
+}
+
+pub(crate) fn yuan(fen: i64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+impl From<&OfflineTransfer> for TransferView {
+    fn from(t: &OfflineTransfer) -> Self {
+        TransferView {
+            id: t.id,
+            order_no: t.order_no.clone(),
+            amount: yuan(t.amount_fen),
+            status: t.status.clone(),
+            status_label: match t.status.as_str() {
+                "pending" => "待确认",
+                "confirmed" => "已确认到账",
+                "rejected" => "已驳回",
+                _ => "未知",
+            }
+            .to_string(),
+            receipt_name: t.receipt_name.clone(),
+            receipt_url: format!("/admin/transfers/{}/receipt", t.id),
+            submitted_at: crate::format_beijing(t.submitted_at),
+            reject_reason: t.reject_reason.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReceiptQuery {
+    #[serde(default)]
+    file_name: Option<String>,
+}
+
+/// Records a bank-transfer receipt for an order waiting for payment. The image passes the
+/// upload rules (JPG/PNG/BMP by its bytes, at most 5 MB) before anything is stored; a refused
+/// upload leaves nothing behind.
+pub async fn submit_offline_transfer(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    file_name: &str,
+    bytes: Bytes,
+) -> Result<OfflineTransfer, ApiError> {
+    require(
+        user,
+        Action::PayOrder,
+        relation_to(user, None, Some(order.org_id)),
+    )?;
+    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
+    if status != OrderStatus::AwaitingPayment {
+        return Err(ApiError::conflict(
+            "not_awaiting_payment",
+            format!("订单当前为“{}”状态，无需付款", status.label_zh()),
+        ));
+    }
+    if order.amount_fen == 0 {
+        return Err(ApiError::conflict("order_is_free", "免费订单无需支付"));
+    }
+    let pending = state.store.offline_transfers_of_order(order.id).await?;
+    if pending.iter().any(|t| t.status == "pending") {
+        return Err(already_pending());
+    }
+    let name = certdesk_domain::upload::display_file_name(file_name);
+    let blobs = state.blobs.clone();
+    let checked_name = name.clone();
+    let stored =
+        tokio::task::spawn_blocking(move || blobs.check_and_store_image(&checked_name, &bytes))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|err| match err {
+                certdesk_store::UploadError::Refused(refusal) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    refusal.code(),
+                    refusal.to_string(),
+                ),
+                certdesk_store::UploadError::Store(err) => ApiError::from(err),
+            })?;
+    let transfer = state
+        .store
+        .submit_offline_transfer(&NewOfflineTransfer {
+            order_id: order.id,
+            receipt_blob: stored.id.as_str(),
+            receipt_name: &name,
+            amount_fen: order.amount_fen,
+            submitted_by: user.account().id,
+            submitted_at: state.now(),
+        })
+        .await
+        .map_err(|err| match err {
+            StoreError::Conflict(_) => already_pending(),
+            other => ApiError::from(other),
+        })?;
+    crate::audit::record(
+        state,
+        Some(user.account()),
+        Some(order.org_id),
+        AuditAction::OfflineTransferSubmitted,
+        &format!("order:{}", order.order_no),
+        &format!("transfer={} blob={}", transfer.id, transfer.receipt_blob),
+    )
+    .await;
+    Ok(transfer)
+}
+
+fn already_pending() -> ApiError {
+    ApiError::conflict(
+        "transfer_pending",
+        "该订单已提交付款凭证，正在等待平台确认，请勿重复提交",
+    )
+}
+
+/// Upload the receipt of an offline bank transfer (线下转账): the image file as the request
+/// body, its name in `file_name`. An operator confirms it.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/offline-transfer",
+    params(("order_no" = String, Path), ("file_name" = Option<String>, Query)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = TransferView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn submit_offline_transfer_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+    Query(query): Query<ReceiptQuery>,
+    body: Bytes,
+) -> Result<Json<TransferView>, ApiError> {
+    let order = order_by_no(&state, &order_no).await?;
+    let transfer = submit_offline_transfer(
+        &state,
+        &user,
+        &order,
+        query.file_name.as_deref().unwrap_or(""),
+        body,
+    )
+    .await?;
+    Ok(Json(TransferView::from(&transfer)))
+}
+
+/// The receipts waiting for an operator, oldest first.
+#[utoipa::path(get, path = "/api/v1/transfers",
+    responses((status = 200, body = [TransferView]), (status = 403, body = ErrorBody)))]
+pub(crate) async fn pending_transfers_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<TransferView>>, ApiError> {
+    require(&user, Action::ConfirmOfflinePayment, Relation::Platform)?;
+    let transfers = state.store.offline_transfers("pending", 200).await?;
+    Ok(Json(transfers.iter().map(TransferView::from).collect()))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferDecision {
+    /// `confirm` (the money arrived) or `reject`.
+    pub decision: String,
+    /// Required when rejecting: the supplier sees it.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// An operator's decision on a receipt. Confirming applies the payment exactly once through the
+/// same path as a gateway's (gateway `offline`); rejecting keeps the reason for the supplier.
+pub async fn decide_transfer(
+    state: &AppState,
+    user: &CurrentUser,
+    transfer_id: i64,
+    confirm: bool,
+    reason: &str,
+) -> Result<OfflineTransfer, ApiError> {
+    let transfer = state
+        .store
+        .offline_transfer(transfer_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    require(
+        user,
+        Action::ConfirmOfflinePayment,
+        relation_to(user, None, Some(transfer.org_id)),
+    )?;
+    let not_pending = || ApiError::conflict("transfer_decided", "该付款凭证已处理，请刷新后查看");
+    if transfer.status != "pending" {
+        return Err(not_pending());
+    }
+    let now = state.now();
+    let order = order_by_no(state, &transfer.order_no).await?;
+    if !confirm {
+        let reason = clean_reason(reason);
+        if reason.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reason_required",
+                "驳回时请填写原因，付款单位将看到这一原因",
+            ));
+        }
+        if !state
+            .store
+            .reject_offline_transfer(transfer.id, user.account().id, now, &reason)
+            .await?
+        {
+            return Err(not_pending());
+        }
+        crate::audit::record(
+            state,
+            Some(user.account()),
+            Some(order.org_id),
+            AuditAction::OfflineTransferRejected,
+            &format!("order:{}", order.order_no),
+            &format!("transfer={} reason={reason}", transfer.id),
+        )
+        .await;
+    } else {
+        let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
+        let next = transition(
+            status,
+            OrderAction::PayConfirmed,
+            Actor::Role(user.role()),
+            &facts(&order, transfer.amount_fen),
+        )
+        .unwrap_or(status);
+        let payment = Payment {
+            order_id: order.id,
+            gateway: OFFLINE_GATEWAY.to_string(),
+            gateway_txn: format!("offline-{}", transfer.id),
+            amount_fen: transfer.amount_fen,
+            paid_at: now,
+        };
+        let outcome = state
+            .store
+            .confirm_offline_transfer(
+                transfer.id,
+                user.account().id,
+                &payment,
+                &OrderStep {
+                    at: now,
+                    actor_account_id: Some(user.account().id),
+                    actor_label: &user.account().username,
+                    action: OrderAction::PayConfirmed.as_str(),
+                    from_status: OrderStatus::AwaitingPayment.as_str(),
+                    to_status: next.as_str(),
+                    note: &format!("线下转账已到账（凭证 {}）", transfer.receipt_name),
+                },
+            )
+            .await?;
+        match outcome {
+            TransferConfirmation::NotPending => return Err(not_pending()),
+            TransferConfirmation::AlreadyPaid => {
+                return Err(ApiError::conflict(
+                    "already_paid",
+                    "该订单已通过其他方式付款，请驳回此凭证并将转账款项退回",
+                ))
+            }
+            TransferConfirmation::Confirmed(outcome) => {
+                after_payment(state, Some(user), &order, status, next, &payment, outcome).await?
+            }
+        }
+    }
+    state
+        .store
+        .offline_transfer(transfer.id)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+/// Confirm (the money arrived) or reject (with the reason) a bank-transfer receipt.
+#[utoipa::path(post, path = "/api/v1/transfers/{transfer_id}/decision", params(("transfer_id" = i64, Path)), request_body = TransferDecision,
+    responses((status = 200, body = TransferView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn transfer_decision_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(transfer_id): Path<i64>,
+    crate::api::ApiJson(req): crate::api::ApiJson<TransferDecision>,
+) -> Result<Json<TransferView>, ApiError> {
+    let confirm = match req.decision.as_str() {
+        "confirm" => true,
+        "reject" => false,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_decision",
+                "处理结论应为 confirm（确认到账）或 reject（驳回）",
+            ))
+        }
+    };
+    let transfer = decide_transfer(&state, &user, transfer_id, confirm, &req.reason).await?;
+    Ok(Json(TransferView::from(&transfer)))
 }

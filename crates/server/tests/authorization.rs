@@ -247,6 +247,64 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
             owner_org: Some(org_id),
         });
     }
+    if path.contains("{token}") || path.contains("{transfer_id}") {
+        // A sandbox trade, or a bank-transfer receipt, of an order waiting for payment.
+        let (org_id, creator) = if own {
+            (world.org_a, &world.a_employee)
+        } else {
+            (world.org_b, &world.b_admin)
+        };
+        let order = world
+            .store
+            .create_order(&certdesk_store::NewOrder {
+                order_no: &format!("2026112311000000{:04}", rand_u64()),
+                org_id,
+                kind: "new",
+                status: "awaiting_payment",
+                amount_fen: 39_900,
+                created_by: creator.id,
+                on_behalf: false,
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        let id = if path.contains("{token}") {
+            let token = format!("sandbox-token-{}", rand_u64());
+            world
+                .store
+                .sandbox_trade_for_order(&certdesk_store::NewSandboxTrade {
+                    order_id: order.id,
+                    token: &token,
+                    trade_no: &format!("T{token}"),
+                    amount_fen: order.amount_fen,
+                    created_at: 0,
+                })
+                .await
+                .unwrap();
+            token
+        } else {
+            let blob = world.blobs.put(b"receipt").unwrap();
+            world
+                .store
+                .submit_offline_transfer(&certdesk_store::NewOfflineTransfer {
+                    order_id: order.id,
+                    receipt_blob: blob.as_str(),
+                    receipt_name: "receipt.png",
+                    amount_fen: order.amount_fen,
+                    submitted_by: creator.id,
+                    submitted_at: 0,
+                })
+                .await
+                .unwrap()
+                .id
+                .to_string()
+        };
+        return Some(Object {
+            id,
+            owner_account: None,
+            owner_org: Some(org_id),
+        });
+    }
     if path.contains("{provider_id}") {
         return Some(Object {
             id: world.provider_id.to_string(),
@@ -273,7 +331,14 @@ fn relation(actor: &Account, object: &Object) -> Relation {
 fn concrete_path(path: &str, object: Option<&Object>) -> String {
     let mut out = path.to_string();
     if let Some(object) = object {
-        for param in ["{binding_id}", "{token_id}", "{provider_id}", "{order_no}"] {
+        for param in [
+            "{binding_id}",
+            "{token_id}",
+            "{provider_id}",
+            "{order_no}",
+            "{token}",
+            "{transfer_id}",
+        ] {
             out = out.replace(param, &object.id);
         }
     }

@@ -282,7 +282,7 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
         "closing twice closes nothing"
     );
 
-    // The money for the closed order still arrives: it is recorded (to be refunded), the order stays closed.
+    // The money for the closed order still arrives: it is recorded and refunded (已关闭 → 退款中).
     let late = SandboxNotification {
         gateway_txn: "late-1".into(),
         order_no: "20261123100000000001".into(),
@@ -299,8 +299,17 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(closed.status, "closed");
+    assert_eq!(closed.status, "refunding");
     assert_eq!(store.payments_of_order(closed.id).await.unwrap().len(), 1);
+    let refund = store.refund_of_order(closed.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            refund.gateway.as_str(),
+            refund.gateway_txn.as_str(),
+            refund.amount_fen
+        ),
+        ("sandbox", "late-1", 39_900)
+    );
 }
 
 #[tokio::test]

@@ -224,6 +224,15 @@ impl Store {
         row.as_ref().map(order_from_row).transpose()
     }
 
+    pub async fn order_by_id(&self, id: i64) -> Result<Option<Order>, StoreError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(order_from_row).transpose()
+    }
+
     /// Orders matching a filter, newest first, one page.
     pub async fn orders(&self, filter: &OrderFilter<'_>) -> Result<Vec<Order>, StoreError> {
         let mut sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE 1 = 1");

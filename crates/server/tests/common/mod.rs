@@ -6,7 +6,7 @@ use axum::Router;
 use certdesk_ca::{ensure_hierarchies, CertificateAuthority};
 use certdesk_server::{router, AppState, ServerConfig};
 use certdesk_store::testing::sqlite_store;
-use certdesk_store::Store;
+use certdesk_store::{BlobStore, Store};
 use std::sync::Arc;
 
 pub const PUBLIC_URL: &str = "http://127.0.0.1:8080";
@@ -23,20 +23,25 @@ pub struct TestServer {
 }
 
 pub async fn test_server() -> TestServer {
+    test_server_at(PUBLIC_URL).await
+}
+
+/// The set-up with the public URL the sandbox gateway sends its notifications to.
+pub async fn test_server_at(public_url: &str) -> TestServer {
     let (store, dir) = sqlite_store().await;
     let passphrase = zeroize::Zeroizing::new("server-test-passphrase".to_string());
     ensure_hierarchies(&store, &passphrase, "certdesk test")
         .await
         .unwrap();
     let ca = Arc::new(
-        CertificateAuthority::open(store.clone(), PUBLIC_URL, &passphrase)
+        CertificateAuthority::open(store.clone(), public_url, &passphrase)
             .await
             .unwrap()
             .with_key_management(certdesk_ca::KeyManagementKey::generate("kmk-test").unwrap()),
     );
-    let config = ServerConfig::new(PUBLIC_URL.into(), 3600)
+    let config = ServerConfig::new(public_url.into(), 3600)
         .with_sandbox_payment_secret(SANDBOX_SECRET.to_vec());
-    let blobs = certdesk_store::BlobStore::open(dir.path().join("blobs")).unwrap();
+    let blobs = BlobStore::open(dir.path().join("blobs")).unwrap();
     let state = AppState::new(store.clone(), ca.clone(), config, blobs);
     TestServer {
         router: router(state.clone()),
