@@ -9,6 +9,7 @@ pub mod auth;
 mod authz;
 mod bindings;
 mod catalogue;
+mod cashier;
 pub mod error;
 mod order_pages;
 pub mod gateway;
@@ -155,6 +156,7 @@ fn app_routes() -> routes::Registry {
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
     let registry = payments::register(registry);
+    let registry = cashier::register(registry);
     let registry = orders::register(registry);
     let registry = orders::register_reviews(registry);
     let registry = applications::register(registry);

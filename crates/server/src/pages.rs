@@ -61,6 +61,7 @@ pub struct Chrome {
     /// 初审 is the platform operator's, 复审 the CA officer's.
     pub reviews_initial: bool,
     pub reviews_second: bool,
+    pub can_confirm_transfers: bool,
 }
 
 impl Chrome {
@@ -78,6 +79,7 @@ impl Chrome {
             can_list_certificates: may(Action::ListOrgCertificates),
             reviews_initial: user.role() == certdesk_domain::Role::PlatformOperator,
             reviews_second: user.role() == certdesk_domain::Role::CaOfficer,
+            can_confirm_transfers: may(Action::ConfirmOfflinePayment),
         }
     }
 }
