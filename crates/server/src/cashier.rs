@@ -118,6 +118,8 @@ fn why_not_payable(status: OrderStatus, free: bool) -> Option<&'static str> {
 struct CashierPage {
     chrome: Chrome,
     order: OrderView,
+    /// 付款单位: the order's organisation.
+    payer: String,
     payee: Payee,
     why_not: Option<&'static str>,
     qr_svg: String,
@@ -172,11 +174,18 @@ async fn cashier_page(
         .iter()
         .map(TransferView::from)
         .collect();
+    let payer = state
+        .store
+        .organisation_by_id(order.org_id)
+        .await?
+        .map(|org| org.name)
+        .unwrap_or_default();
     let may = |action| certdesk_domain::permissions::reach(user.role(), action).is_some();
     Ok(render(
         &CashierPage {
             chrome: Chrome::new(&user, "orders"),
             order: OrderView::from(&order),
+            payer,
             payee: state.config.payee.clone(),
             why_not,
             qr_svg,

@@ -369,7 +369,7 @@ async fn start_refund(
             tracing::error!(order = %order.order_no, error = %err, "refund request to the gateway failed");
         }
     } else if payment.gateway != OFFLINE_GATEWAY {
-        tracing::error!(order = %order.order_no, gateway = %payment.gateway, "no gateway of this name is configured: refund by hand");
+        tracing::error!(order = %order.order_no, gateway = %payment.gateway, "no gateway of this name is configured: refund by hand and confirm it");
     }
     Ok(true)
 }
@@ -585,8 +585,9 @@ pub(crate) async fn withdraw_api(
     Ok(Json(crate::orders::OrderView::from(&updated)))
 }
 
-/// An operator confirms that the refund of an offline transfer has been paid back (退款中 →
-/// 已退款). Refunds through a gateway are confirmed by the gateway.
+/// An operator confirms that the refund of an offline transfer (or of a payment taken by a
+/// gateway no longer configured) has been paid back (退款中 → 已退款). Refunds through the
+/// configured gateway are confirmed by the gateway.
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/refund/confirm", params(("order_no" = String, Path)),
     responses((status = 200, body = crate::orders::OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn confirm_offline_refund_api(
@@ -605,7 +606,9 @@ pub(crate) async fn confirm_offline_refund_api(
         .refund_of_order(order.id)
         .await?
         .ok_or_else(|| ApiError::conflict("no_refund", "该订单没有待处理的退款"))?;
-    if refund.gateway != OFFLINE_GATEWAY {
+    // The configured gateway confirms its own refunds; offline transfers, and payments taken
+    // by a gateway no longer configured, are paid back by hand and confirmed here.
+    if refund.gateway == state.gateway.name() {
         return Err(ApiError::conflict(
             "refund_by_gateway",
             "该退款由支付网关原路退回，网关确认后自动完成，无需人工确认",

@@ -180,6 +180,7 @@ async fn the_cashier_shows_amount_order_payee_qr_and_closing_time_to_its_organis
     assert!(html.contains(">399.00</span> 元"), "amount in yuan");
     assert!(html.contains("20261123120000000000000001"));
     assert!(html.contains("certdesk CA证书服务平台"), "payee");
+    assert!(html.contains("福州测试科技有限公司"), "payer");
     assert!(html.contains("<svg"), "the QR code, inline");
     assert!(html.contains("支付宝") && html.contains("微信支付") && html.contains("线下转账"));
     assert!(html.contains("请在 30 分钟内完成支付，超时订单将自动关闭"));
