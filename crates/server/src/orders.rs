@@ -446,6 +446,14 @@ pub(crate) async fn review_order(
         (_, false) => OrderAction::RejectInitial,
     };
     let to = act_on_order(state, Some(user), order, action, reason).await?;
+    // A paid order sent back is refunded by the system (guide 002: 审批退回后会自动退款).
+    if to == OrderStatus::Rejected && facts_of(state, order).await?.paid_amount_fen > 0 {
+        let mut rejected = order.clone();
+        rejected.status = to.as_str().to_string();
+        if crate::payments::refund_paid_order(state, &rejected).await? {
+            return Ok(OrderStatus::Refunding);
+        }
+    }
     if to == OrderStatus::Issuing {
         let mut issuing = order.clone();
         issuing.status = to.as_str().to_string();

@@ -289,21 +289,57 @@ async fn refund_late_payment(
     payment: &Payment,
 ) -> Result<(), ApiError> {
     let current = order_by_no(state, &order.order_no).await?;
+    let started = system_refund(
+        state,
+        &current,
+        payment,
+        "订单已关闭后收到付款，系统自动退款",
+    )
+    .await?;
+    if !started {
+        tracing::error!(order = %order.order_no, status = %current.status, "a payment landed on an order the rules cannot refund: refund it by hand");
+    }
+    Ok(())
+}
+
+/// Starts the system's refund of a paid order that the rules send back (StartRefund from
+/// 审核未通过 after a 复审 rejection, or from 已关闭): 退款中 with the refund asked of the gateway
+/// that took the payment. Answers whether a refund was started (`false`: nothing was paid, or
+/// the rules do not allow it from the order's status). For the review code to call after
+/// rejecting a paid order (guide 002: "审批退回后会自动退款").
+pub async fn refund_paid_order(state: &AppState, order: &Order) -> Result<bool, ApiError> {
+    let current = order_by_no(state, &order.order_no).await?;
+    let Some(payment) = state
+        .store
+        .payments_of_order(current.id)
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(false);
+    };
+    system_refund(state, &current, &payment, "审核未通过，已付款项原路退回").await
+}
+
+async fn system_refund(
+    state: &AppState,
+    current: &Order,
+    payment: &Payment,
+    note: &str,
+) -> Result<bool, ApiError> {
     let status: OrderStatus = current.status.parse().map_err(ApiError::internal)?;
     let Ok(next) = transition(
         status,
         OrderAction::StartRefund,
         Actor::System,
-        &facts(&current, payment.amount_fen),
+        &facts(current, payment.amount_fen),
     ) else {
-        tracing::error!(order = %order.order_no, %status, "a payment landed on an order the rules cannot refund: refund it by hand");
-        return Ok(());
+        return Ok(false);
     };
-    let note = "订单已关闭后收到付款，系统自动退款";
     start_refund(
         state,
         None,
-        &current,
+        current,
         status,
         OrderAction::StartRefund,
         next,
@@ -311,7 +347,6 @@ async fn refund_late_payment(
         note,
     )
     .await
-    .map(|_| ())
 }
 
 /// Moves the order into 退款中 with its refund recorded, then asks the gateway that took the

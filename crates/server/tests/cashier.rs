@@ -698,3 +698,50 @@ async fn an_offline_transfer_needs_a_real_receipt_and_an_operator_pays_it_once()
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn a_paid_order_rejected_at_second_review_is_refunded_by_the_system() {
+    let w = world(NOWHERE).await;
+    let app = &w.server.router;
+    let store = &w.server.store;
+    let no = "20261123170000000000000001";
+    let o = order(&w, no, "awaiting_payment", 39_900).await;
+    let paid = SandboxNotification {
+        gateway_txn: "SBX-7".into(),
+        order_no: no.into(),
+        amount_fen: 39_900,
+        trade_status: "TRADE_SUCCESS".into(),
+        notified_at: 1,
+    };
+    let (status, _) = send(app, signed_notification(&paid, common::SANDBOX_SECRET)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = send(
+        app,
+        post_json(
+            &format!("/api/v1/orders/{no}/review"),
+            &w.officer_token,
+            serde_json::json!({"decision": "reject", "reason": "授权书未盖章"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["status"], "refunding");
+    assert_eq!(status_of(store, no).await, "refunding");
+    let refund = store.refund_of_order(o.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            refund.gateway.as_str(),
+            refund.gateway_txn.as_str(),
+            refund.status.as_str()
+        ),
+        ("sandbox", "SBX-7", "requested")
+    );
+    let events = store.order_events(o.id).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.to_status.as_str())
+            .collect::<Vec<_>>(),
+        ["awaiting_second_review", "rejected", "refunding"]
+    );
+}
