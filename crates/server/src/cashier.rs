@@ -193,7 +193,7 @@ async fn cashier_page(
             close_at: crate::format_beijing(closes),
             remaining_seconds: (closes - state.now()).max(0),
             can_pay: may(Action::PayOrder),
-            can_withdraw: may(Action::WithdrawOrder),
+            can_withdraw: crate::payments::can_withdraw(&state, &user, &order).await?,
             transfer_pending: transfers.iter().any(|t| t.status == "pending"),
             transfers,
         },

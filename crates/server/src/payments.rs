@@ -597,6 +597,39 @@ pub async fn withdraw_order(
     order_by_no(state, &order.order_no).await
 }
 
+/// Whether `user` may withdraw `order` now (for showing the 撤销 button): the permission table
+/// and the state machine both agree.
+pub async fn can_withdraw(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+) -> Result<bool, ApiError> {
+    if !certdesk_domain::permits(
+        user.role(),
+        Action::WithdrawOrder,
+        relation_to(user, None, Some(order.org_id)),
+    ) {
+        return Ok(false);
+    }
+    let Ok(status) = order.status.parse::<OrderStatus>() else {
+        return Ok(false);
+    };
+    let paid: i64 = state
+        .store
+        .payments_of_order(order.id)
+        .await?
+        .iter()
+        .map(|p| p.amount_fen)
+        .sum();
+    Ok(transition(
+        status,
+        OrderAction::Withdraw,
+        Actor::Role(user.role()),
+        &facts(order, paid),
+    )
+    .is_ok())
+}
+
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
