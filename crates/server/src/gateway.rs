@@ -227,7 +227,8 @@ async fn post(url: &str, body: &[u8], signature: &str) -> Result<bool, String> {
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
             .map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(connection);
+    // The connection is driven beside the request and ends with this call, however it ends.
+    let _driver = AbortOnDrop(tokio::spawn(connection));
     let request = Request::post(path)
         .header(header::HOST, authority)
         .header(header::CONTENT_TYPE, "application/json")
@@ -242,8 +243,15 @@ async fn post(url: &str, body: &[u8], signature: &str) -> Result<bool, String> {
     let answer = axum::body::to_bytes(Body::new(response.into_body()), 4096)
         .await
         .map_err(|e| e.to_string())?;
-    driver.abort();
     Ok(status == StatusCode::OK && answer.trim_ascii() == b"success")
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Reads and checks a sandbox notification (shared by the trait and the notify route).
