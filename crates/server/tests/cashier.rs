@@ -745,3 +745,47 @@ async fn a_paid_order_rejected_at_second_review_is_refunded_by_the_system() {
         ["awaiting_second_review", "rejected", "refunding"]
     );
 }
+
+#[tokio::test]
+async fn the_sandbox_retries_a_notification_until_the_server_says_success() {
+    // A stand-in merchant server that fails twice, then acknowledges.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let tries = Arc::new(AtomicUsize::new(0));
+    let seen = tries.clone();
+    let merchant = axum::Router::new().route(
+        "/api/v1/payments/sandbox/notify",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let seen = seen.clone();
+                async move {
+                    let signature = headers[SIGNATURE_HEADER].to_str().unwrap().to_string();
+                    assert_eq!(signature, sandbox_signature(common::SANDBOX_SECRET, &body));
+                    if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+                        (StatusCode::INTERNAL_SERVER_ERROR, "busy")
+                    } else {
+                        (StatusCode::OK, "success")
+                    }
+                }
+            },
+        ),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, merchant).await });
+    let (store, _dir) = certdesk_store::testing::sqlite_store().await;
+    let sandbox =
+        certdesk_server::gateway::SandboxGateway::new(store, common::SANDBOX_SECRET, &url);
+    let notification = SandboxNotification {
+        gateway_txn: "SBX-R".into(),
+        order_no: "1".into(),
+        amount_fen: 100,
+        trade_status: "TRADE_SUCCESS".into(),
+        notified_at: 1,
+    };
+    assert!(sandbox.deliver(&notification).await);
+    assert_eq!(
+        tries.load(Ordering::SeqCst),
+        3,
+        "two refusals, then acknowledged"
+    );
+    server.abort();
+}
