@@ -91,7 +91,8 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         store.clone(),
         ca,
         ServerConfig::new(settings.public_url.clone(), settings.session_hours * 3600)
-            .with_sandbox_payment_secret(secrets::sandbox_payment_secret(&settings.data_dir)?),
+            .with_sandbox_payment_secret(secrets::sandbox_payment_secret(&settings.data_dir)?)
+            .with_sandbox_notify_base(loopback_url(listener.local_addr()?)),
         BlobStore::open(settings.data_dir.join("blobs")).with_context(|| {
             format!(
                 "上传文件目录无法使用: {}",
@@ -117,6 +118,17 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// This server as reached from this machine: the sandbox payment gateway notifies it there,
+/// whatever the public URL (an https one behind a proxy included).
+fn loopback_url(listen: std::net::SocketAddr) -> String {
+    let ip = match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, listen.port()))
 }
 
 /// Closes orders left unpaid past their 30 minutes, once a minute.

@@ -324,11 +324,8 @@ async fn sandbox_pay_submit(
                 .settle_sandbox_trade(trade.id, "waiting", "paid", now)
                 .await?
             {
-                let sandbox = crate::gateway::SandboxGateway::new(
-                    state.store.clone(),
-                    &state.config.sandbox_payment_secret,
-                    &state.config.public_url,
-                );
+                let sandbox =
+                    crate::gateway::SandboxGateway::from_config(state.store.clone(), &state.config);
                 sandbox.notify_paid(&trade, &order.order_no, now);
                 tracing::info!(order = %order.order_no, "sandbox trade paid");
                 "支付成功（沙箱）。支付结果将通知商户，请返回电脑上的收银台页面。"

@@ -13,7 +13,8 @@
 //! out-of-order `WAIT_BUYER_PAY`, each signed with HMAC-SHA256 and retried with backoff until
 //! the server answers `success` (at most [`DELIVERY_ATTEMPTS`] tries, then it gives up and logs
 //! it). A refund is confirmed the same way with `REFUND_SUCCESS`. It speaks plain `http://`
-//! only: point the public URL (or a local address) at the server when trying it out.
+//! only; `certdesk serve` points it at its own listening address
+//! (`ServerConfig::sandbox_notify_base`), so an https public URL behind a proxy works too.
 
 use crate::payments::{sandbox_signature, SandboxNotification, SANDBOX_GATEWAY, SIGNATURE_HEADER};
 use axum::body::Body;
@@ -111,16 +112,37 @@ pub struct SandboxGateway {
     store: Store,
     secret: Arc<[u8]>,
     public_url: Arc<str>,
+    notify_base: Arc<str>,
 }
 
 impl SandboxGateway {
-    /// A sandbox that signs with `secret` and notifies the server at `public_url`.
+    /// A sandbox that signs with `secret`, whose payer pages are under `public_url` and which
+    /// notifies the server there too (see [`SandboxGateway::notifying`]).
     pub fn new(store: Store, secret: &[u8], public_url: &str) -> Self {
+        let public_url: Arc<str> = Arc::from(public_url.trim_end_matches('/'));
         SandboxGateway {
             store,
             secret: Arc::from(secret),
-            public_url: Arc::from(public_url.trim_end_matches('/')),
+            notify_base: public_url.clone(),
+            public_url,
         }
+    }
+
+    /// The sandbox as the server's configuration sets it up.
+    pub fn from_config(store: Store, config: &crate::ServerConfig) -> Self {
+        let sandbox =
+            SandboxGateway::new(store, &config.sandbox_payment_secret, &config.public_url);
+        match &config.sandbox_notify_base {
+            Some(base) => sandbox.notifying(base),
+            None => sandbox,
+        }
+    }
+
+    /// Sends notifications to the server at `base` (e.g. its listening address, when the public
+    /// URL is https behind a proxy) instead of the public URL.
+    pub fn notifying(mut self, base: &str) -> Self {
+        self.notify_base = Arc::from(base.trim_end_matches('/'));
+        self
     }
 
     /// The payer page of a trade (what the QR code encodes).
@@ -129,7 +151,7 @@ impl SandboxGateway {
     }
 
     fn notify_url(&self) -> String {
-        format!("{}/api/v1/payments/sandbox/notify", self.public_url)
+        format!("{}/api/v1/payments/sandbox/notify", self.notify_base)
     }
 
     /// Starts delivering the notifications of a paid trade and returns at once: the server

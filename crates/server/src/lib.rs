@@ -41,6 +41,9 @@ pub struct ServerConfig {
     pub sandbox_payment_secret: Vec<u8>,
     /// Who is paid (收款单位), and the account offline bank transfers go to.
     pub payee: Payee,
+    /// Where the sandbox gateway sends its notifications (plain http), when not the public URL:
+    /// `certdesk serve` sets its own listening address.
+    pub sandbox_notify_base: Option<String>,
 }
 
 /// The payee the cashier shows, with its bank account for offline transfers (对公转账).
@@ -75,7 +78,13 @@ impl ServerConfig {
             // Random per process unless the deployment sets one it shares with the gateway.
             sandbox_payment_secret: auth::random_token().into_bytes(),
             payee: Payee::default(),
+            sandbox_notify_base: None,
         }
+    }
+
+    pub fn with_sandbox_notify_base(mut self, base: String) -> Self {
+        self.sandbox_notify_base = Some(base);
+        self
     }
 
     pub fn with_payee(mut self, payee: Payee) -> Self {
@@ -112,11 +121,7 @@ impl AppState {
         config: ServerConfig,
         blobs: BlobStore,
     ) -> Self {
-        let sandbox = gateway::SandboxGateway::new(
-            store.clone(),
-            &config.sandbox_payment_secret,
-            &config.public_url,
-        );
+        let sandbox = gateway::SandboxGateway::from_config(store.clone(), &config);
         AppState {
             store,
             ca,

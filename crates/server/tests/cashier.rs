@@ -45,7 +45,11 @@ async fn token_for(store: &Store, username: &str, role: Role, org_id: Option<i64
 }
 
 async fn world(public_url: &str) -> World {
-    let server = common::test_server_at(public_url).await;
+    world_notified_at(public_url, None).await
+}
+
+async fn world_notified_at(public_url: &str, notify_base: Option<&str>) -> World {
+    let server = common::test_server_notified_at(public_url, notify_base).await;
     let store = &server.store;
     let admin_of = |username| NewAccount {
         username,
@@ -262,7 +266,9 @@ async fn count_acks(
 async fn a_sandbox_payment_over_http_pays_once_and_a_withdrawal_is_refunded_once() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let w = world(&url).await;
+    // The public URL is https behind a proxy; the sandbox notifies the listening address.
+    let public = "https://certdesk.example.cn";
+    let w = world_notified_at(public, Some(&url)).await;
     let acks = Arc::new(AtomicUsize::new(0));
     let served = w
         .server
@@ -280,7 +286,7 @@ async fn a_sandbox_payment_over_http_pays_once_and_a_withdrawal_is_refunded_once
 
     let (_, cashier) = send(app, get(&format!("/orders/{no}/pay"), &w.admin_token)).await;
     let link = sandbox_link(&cashier);
-    let path = link.strip_prefix(&url).unwrap().to_string();
+    let path = link.strip_prefix(public).unwrap().to_string();
 
     // The phone: the payer page, then 确认支付 (a form without an account: pre-login CSRF).
     let response = app

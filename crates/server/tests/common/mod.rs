@@ -28,6 +28,11 @@ pub async fn test_server() -> TestServer {
 
 /// The set-up with the public URL the sandbox gateway sends its notifications to.
 pub async fn test_server_at(public_url: &str) -> TestServer {
+    test_server_notified_at(public_url, None).await
+}
+
+/// The set-up whose sandbox gateway notifies `notify_base` rather than the public URL.
+pub async fn test_server_notified_at(public_url: &str, notify_base: Option<&str>) -> TestServer {
     let (store, dir) = sqlite_store().await;
     let passphrase = zeroize::Zeroizing::new("server-test-passphrase".to_string());
     ensure_hierarchies(&store, &passphrase, "certdesk test")
@@ -41,6 +46,10 @@ pub async fn test_server_at(public_url: &str) -> TestServer {
     );
     let config = ServerConfig::new(public_url.into(), 3600)
         .with_sandbox_payment_secret(SANDBOX_SECRET.to_vec());
+    let config = match notify_base {
+        Some(base) => config.with_sandbox_notify_base(base.to_string()),
+        None => config,
+    };
     let blobs = BlobStore::open(dir.path().join("blobs")).unwrap();
     let state = AppState::new(store.clone(), ca.clone(), config, blobs);
     TestServer {
