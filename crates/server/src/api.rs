@@ -62,6 +62,7 @@ pub struct ApiJson<T>(pub T);
         crate::order_pages::receipt_api,
         crate::payments::withdraw_api,
         crate::payments::confirm_offline_refund_api,
+        crate::payments::retry_refund_api,
         crate::payments::submit_offline_transfer_api,
         crate::payments::pending_transfers_api,
         crate::payments::transfer_decision_api,

@@ -57,6 +57,11 @@ pub(crate) fn register(registry: Registry) -> Registry {
             confirm_offline_refund_api,
         )
         .post(
+            "/api/v1/orders/{order_no}/refund/retry",
+            Action::ConfirmRefund,
+            retry_refund_api,
+        )
+        .post(
             "/api/v1/orders/{order_no}/offline-transfer",
             Action::PayOrder,
             axum::handler::Handler::layer(
@@ -514,7 +519,8 @@ fn clean_reason(reason: &str) -> String {
 /// the gateway that took the payment, which confirms it later (→ 已退款); an offline transfer
 /// is paid back by an operator, who confirms it. The state machine decides from which statuses
 /// (before issuance). Another organisation's order answers 404; a refusal changes nothing.
-/// Answers the order as it is afterwards.
+/// Answers the order as this withdrawal left it (已撤销 or 退款中; the gateway's confirmation
+/// may already have moved it on).
 pub async fn withdraw_order(
     state: &AppState,
     user: &CurrentUser,
@@ -594,7 +600,9 @@ pub async fn withdraw_order(
             .await;
         }
     }
-    order_by_no(state, &order.order_no).await
+    let mut withdrawn = order.clone();
+    withdrawn.status = next.as_str().to_string();
+    Ok(withdrawn)
 }
 
 /// Whether `user` may withdraw `order` now (for showing the 撤销 button): the permission table
@@ -688,6 +696,52 @@ pub(crate) async fn confirm_offline_refund_api(
     Ok(Json(crate::orders::OrderView::from(
         &order_by_no(&state, &order_no).await?,
     )))
+}
+
+/// An operator asks the gateway again for a refund it has not confirmed (e.g. its
+/// notifications never reached the server). Safe to repeat: the refund completes once.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/refund/retry", params(("order_no" = String, Path)),
+    responses((status = 202, description = "asked again"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn retry_refund_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let order = order_by_no(&state, &order_no).await?;
+    require(
+        &user,
+        Action::ConfirmRefund,
+        relation_to(&user, None, Some(order.org_id)),
+    )?;
+    let refund = state
+        .store
+        .refund_of_order(order.id)
+        .await?
+        .filter(|r| r.status == "requested")
+        .ok_or_else(|| ApiError::conflict("no_refund", "该订单没有待处理的退款"))?;
+    if refund.gateway != state.gateway.name() {
+        return Err(ApiError::conflict(
+            "refund_by_hand",
+            "该款项不经当前支付网关退回，请人工退款后确认退款完成",
+        ));
+    }
+    state
+        .gateway
+        .request_refund(RefundRequest {
+            order_no: order.order_no.clone(),
+            gateway_txn: refund.gateway_txn,
+            amount_fen: refund.amount_fen,
+        })
+        .await
+        .map_err(|err| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "gateway_unavailable",
+                err.to_string(),
+            )
+        })?;
+    tracing::info!(order = %order.order_no, operator = user.account().id, "refund asked of the gateway again");
+    Ok(StatusCode::ACCEPTED)
 }
 
 // --- offline bank transfers (线下转账) ----------------------------------------------------------

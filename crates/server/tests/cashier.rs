@@ -443,6 +443,22 @@ async fn forged_or_mismatched_refund_notifications_change_nothing() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
 
+    // Asking the gateway again is the operators' and changes nothing by itself.
+    let retry = format!("/api/v1/orders/{no}/refund/retry");
+    let (status, _) = send(
+        app,
+        post_json(&retry, &w.admin_token, serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = send(
+        app,
+        post_json(&retry, &w.operator_token, serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(status_of(store, no).await, "refunding");
+
     for _ in 0..3 {
         let (status, _) = send(
             app,
