@@ -884,8 +884,15 @@ pub(crate) async fn submit_offline_transfer_api(
     user: CurrentUser,
     Path(order_no): Path<String>,
     Query(query): Query<ReceiptQuery>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<TransferView>, ApiError> {
+    let body = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload_too_large",
+            "付款凭证文件超过 5 MB 的上限，请压缩后重新上传",
+        )
+    })?;
     let order = order_by_no(&state, &order_no).await?;
     let transfer = submit_offline_transfer(
         &state,

@@ -617,6 +617,15 @@ async fn an_offline_transfer_needs_a_real_receipt_and_an_operator_pays_it_once()
         .is_empty());
     assert_eq!(files_under(&blobs), 0);
 
+    let (status, body) = send(
+        app,
+        upload(no, &w.admin_token, "huge.png", vec![0u8; 7 * 1024 * 1024]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json(&body)["error"]["code"], "upload_too_large");
+    assert_eq!(files_under(&blobs), 0);
+
     // Paying is the organisation admin's: an operator may not upload, another organisation sees nothing.
     let (status, _) = send(app, upload(no, &w.operator_token, "r.png", png(200, 120))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
