@@ -11,7 +11,8 @@ use crate::routes::Registry;
 use crate::AppState;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::handler::Handler;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -38,7 +39,7 @@ pub(crate) fn register(registry: Registry) -> Registry {
         .post(
             "/orders/{order_no}/uploads/{kind}",
             EditApplication,
-            upload_page,
+            Handler::layer(upload_page, DefaultBodyLimit::max(crate::UPLOAD_BODY_LIMIT)),
         )
         .get(
             "/orders/{order_no}/uploads/{kind}",
@@ -64,7 +65,7 @@ pub(crate) fn register(registry: Registry) -> Registry {
         .post(
             "/api/v1/applications/{order_no}/uploads/{kind}",
             EditApplication,
-            upload_api,
+            Handler::layer(upload_api, DefaultBodyLimit::max(crate::UPLOAD_BODY_LIMIT)),
         )
 }
 
@@ -634,8 +635,15 @@ pub(crate) async fn upload_api(
     user: CurrentUser,
     Path((order_no, kind)): Path<(String, String)>,
     Query(query): Query<UploadQuery>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<UploadView>), ApiError> {
+    let body = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload_too_large",
+            "文件超过 5 MB 的上限，请压缩后重新上传",
+        )
+    })?;
     let order = editable_order(&state, &user, &order_no).await?;
     let kind = upload_kind(&kind)?;
     let file_name = query

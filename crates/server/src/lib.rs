@@ -8,11 +8,11 @@ mod audit;
 pub mod auth;
 mod authz;
 mod bindings;
-mod catalogue;
 mod cashier;
+mod catalogue;
 pub mod error;
-mod order_pages;
 pub mod gateway;
+mod order_pages;
 pub mod orders;
 mod pages;
 pub mod payments;
@@ -143,6 +143,10 @@ impl AppState {
     }
 }
 
+/// The body limit of upload routes: uploads may be 5 MB, and the limit leaves room for the
+/// upload checks to answer a slightly larger file with their own message.
+pub(crate) const UPLOAD_BODY_LIMIT: usize = 6 * 1024 * 1024;
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of the application with its action: the pages, the API, health, and the public
@@ -180,9 +184,6 @@ pub fn router(state: AppState) -> Router {
             auth::session_and_csrf,
         ))
         // Public PKI endpoints: outside the session layer, so that OCSP pays no session lookup.
-        // Uploaded documents may be up to 5 MB: the limit leaves room for the upload checks to
-        // answer a 6 MB file with their own message.
-        .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .merge(pki)
         .with_state(state)
         // Outermost: every log line of a request, and its response, carry the request id.

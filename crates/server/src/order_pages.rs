@@ -904,7 +904,7 @@ async fn order_page(
                 || may(OrderAction::EditAndResubmit, Action::EditApplication)),
         can_pay: status == OrderStatus::AwaitingPayment
             && user.account().org_id == Some(order.org_id),
-        can_withdraw: may(OrderAction::Withdraw, Action::EditApplication),
+        can_withdraw: crate::payments::can_withdraw(&state, &user, &order).await?,
         can_review: [OrderAction::ApproveInitial, OrderAction::ApproveSecond]
             .into_iter()
             .any(|a| may(a, Action::ReviewOrder)),

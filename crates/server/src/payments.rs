@@ -66,7 +66,7 @@ pub(crate) fn register(registry: Registry) -> Registry {
             Action::PayOrder,
             axum::handler::Handler::layer(
                 submit_offline_transfer_api,
-                axum::extract::DefaultBodyLimit::max(UPLOAD_BODY_LIMIT),
+                axum::extract::DefaultBodyLimit::max(crate::UPLOAD_BODY_LIMIT),
             ),
         )
         .get(
@@ -126,7 +126,6 @@ fn acknowledged() -> Response {
 pub const OFFLINE_GATEWAY: &str = "offline";
 /// A receipt may be 5 MB; the body limit leaves room above it, so that the upload rules (not
 /// the transport) say what was too large.
-const UPLOAD_BODY_LIMIT: usize = 6 * 1024 * 1024;
 /// The longest withdrawal or rejection reason kept.
 const MAX_REASON_CHARS: usize = 200;
 

@@ -370,10 +370,7 @@ async fn the_login_form_signs_in_and_shows_the_workbench() {
     for word in [
         "总览",
         "CA管理",
-        "CA证书申领",
-        "CA绑定与解绑",
         "CA续费与延期",
-        "订单",
         "发票",
         "消息",
         "系统管理员",
