@@ -34,3 +34,8 @@ pub mod application;
 pub use application::{ApplicationForm, DeliveryChoice, FieldError};
 pub mod certificate;
 pub use certificate::{certificate_state, CertificateState};
+pub mod product;
+pub use product::{
+    quote, validate_product, DiscountKind, DiscountLine, KeyAlgorithm, Medium, ProductError,
+    ProductSpec, Quote, QuoteError, QuoteRequest, VoucherFacts,
+};
