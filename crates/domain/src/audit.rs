@@ -396,6 +396,13 @@ pub fn mask_mobile(mobile: &str) -> String {
     mask(mobile, 3, 4, "****")
 }
 
+/// A bank card or account number shown as its first 4 and last 4 digits:
+/// `6222020200112345679` → `6222***********5679` (one star per hidden digit).
+pub fn mask_bank_card(number: &str) -> String {
+    let hidden = number.chars().count().saturating_sub(8);
+    mask(number, 4, 4, &"*".repeat(hidden))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -631,6 +638,12 @@ mod tests {
         assert_eq!(mask_resident_id("11010519491231002X").chars().count(), 18);
         assert_eq!(mask_resident_id("1234567"), "*******");
         assert_eq!(mask_resident_id("12345678"), "123*5678");
+    }
+
+    #[test]
+    fn bank_cards_are_masked() {
+        assert_eq!(mask_bank_card("6222020200112345679"), "6222***********5679");
+        assert_eq!(mask_bank_card("1234"), "****");
     }
 
     #[test]

@@ -24,9 +24,9 @@ pub use order::{
 };
 pub mod audit;
 pub use audit::{
-    entry_hash, mask_credit_code, mask_mobile, mask_resident_id, verify_chain, AuditAction,
-    AuditEntry, AuditFields, BreakReason, BrokenEntry, ChainVerifier, UnknownAuditAction,
-    GENESIS_PREV_HASH,
+    entry_hash, mask_bank_card, mask_credit_code, mask_mobile, mask_resident_id, verify_chain,
+    AuditAction, AuditEntry, AuditFields, BreakReason, BrokenEntry, ChainVerifier,
+    UnknownAuditAction, GENESIS_PREV_HASH,
 };
 pub mod upload;
 pub use upload::{ImageFormat, Impostor, UnknownUploadKind, UploadKind, UploadRefusal};
@@ -39,3 +39,5 @@ pub use product::{
     quote, validate_product, DiscountKind, DiscountLine, KeyAlgorithm, Medium, ProductError,
     ProductSpec, Quote, QuoteError, QuoteRequest, VoucherFacts,
 };
+pub mod identity;
+pub use identity::{CheckStatus, CodeOutcome, IdentityInputError, IdentityMethod, PendingCode};
