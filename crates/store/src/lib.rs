@@ -12,6 +12,7 @@ mod credentials;
 mod error;
 mod orders;
 mod organisations;
+mod products;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -34,6 +35,7 @@ pub use credentials::{ApiToken, Challenge, FailureWindow};
 pub use error::StoreError;
 pub use orders::{NewOrder, Order, OrderEvent, OrderFilter, OrderStep, Payment, PaymentOutcome};
 pub use organisations::Organisation;
+pub use products::{NewVoucher, Product, Redemption, Voucher};
 pub use sessions::{Session, SessionWithAccount};
 pub use trades::{
     NewOfflineTransfer, NewRefund, NewSandboxTrade, OfflineTransfer, Refund, SandboxTrade,
