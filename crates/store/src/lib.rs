@@ -10,6 +10,7 @@ pub mod blobs;
 mod ca;
 mod credentials;
 mod error;
+mod identity;
 mod orders;
 mod organisations;
 mod products;
@@ -33,6 +34,7 @@ pub use ca::{
 };
 pub use credentials::{ApiToken, Challenge, FailureWindow};
 pub use error::StoreError;
+pub use identity::{IdentityCheck, NewIdentityCheck};
 pub use orders::{NewOrder, Order, OrderEvent, OrderFilter, OrderStep, Payment, PaymentOutcome};
 pub use organisations::Organisation;
 pub use products::{NewVoucher, Product, Redemption, Voucher};

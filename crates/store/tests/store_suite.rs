@@ -53,6 +53,8 @@ on_both_engines!(
 mod applications;
 #[path = "store_suite/audit.rs"]
 mod audit;
+#[path = "store_suite/identity.rs"]
+mod identity;
 #[path = "store_suite/products.rs"]
 mod products;
 
