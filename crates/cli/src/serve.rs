@@ -87,6 +87,13 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         }
     }
 
+    let made = certdesk_server::products::ensure_default_products(&store)
+        .await
+        .context("cannot create the default products")?;
+    if made > 0 {
+        tracing::info!(products = made, "default products created");
+    }
+
     let state = AppState::new(
         store.clone(),
         ca,

@@ -73,6 +73,14 @@ pub enum Action {
     ConfirmOfflinePayment,
     /// Confirming that a refund paid outside any gateway (an offline transfer) has been made.
     ConfirmRefund,
+    /// The products on offer (产品与价格), read by everyone who applies or helps.
+    ListProducts,
+    /// Create and change products and prices (停用 too).
+    ManageProducts,
+    /// Make and list vouchers (抵扣券).
+    ManageVouchers,
+    /// Price an order of a product for one's organisation.
+    QuoteProduct,
 }
 
 /// How far a role's grant reaches.
@@ -154,6 +162,18 @@ pub const fn access(action: Action) -> Access {
             Access::Granted(&[(OrgAdmin, Org), (Employee, Own)])
         }
         ImportProviderCa => Access::Granted(&[(SystemAdmin, All)]),
+        // Products are platform objects everyone signed in may read; the system admin sets
+        // them and their prices, and makes vouchers (DOMAIN.md, "Who uses it").
+        ListProducts => Access::Granted(&[
+            (OrgAdmin, All),
+            (Employee, All),
+            (PlatformOperator, All),
+            (CaOfficer, All),
+            (SystemAdmin, All),
+        ]),
+        ManageProducts | ManageVouchers => Access::Granted(&[(SystemAdmin, All)]),
+        // The organisation admin applies and pays: it prices an order for its organisation.
+        QuoteProduct => Access::Granted(&[(OrgAdmin, All)]),
         SearchAudit => Access::Granted(STAFF_EVERYWHERE),
         // 初审 and 复审: which of the two a role may do is the order state machine's rule.
         ReviewOrder => Access::Granted(&[(PlatformOperator, All), (CaOfficer, All)]),

@@ -66,6 +66,13 @@ pub struct ApiJson<T>(pub T);
         crate::payments::submit_offline_transfer_api,
         crate::payments::pending_transfers_api,
         crate::payments::transfer_decision_api,
+        crate::products::list_products_api,
+        crate::products::product_api,
+        crate::products::create_product_api,
+        crate::products::update_product_api,
+        crate::products::quote_api,
+        crate::products::list_vouchers_api,
+        crate::products::create_voucher_api,
     ),
     components(schemas(LoginRequest, LoginResponse, AccountView, ErrorBody))
 )]

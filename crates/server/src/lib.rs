@@ -17,6 +17,7 @@ pub mod orders;
 mod pages;
 pub mod payments;
 mod pki_routes;
+pub mod products;
 pub mod routes;
 
 use axum::http::{HeaderName, Request};
@@ -170,6 +171,7 @@ fn app_routes() -> routes::Registry {
     let registry = orders::register_reviews(registry);
     let registry = applications::register(registry);
     let registry = order_pages::register(registry);
+    let registry = products::register(registry);
     api::register(registry)
 }
 

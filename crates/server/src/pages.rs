@@ -62,6 +62,7 @@ pub struct Chrome {
     pub reviews_initial: bool,
     pub reviews_second: bool,
     pub can_confirm_transfers: bool,
+    pub can_manage_products: bool,
 }
 
 impl Chrome {
@@ -80,6 +81,7 @@ impl Chrome {
             reviews_initial: user.role() == certdesk_domain::Role::PlatformOperator,
             reviews_second: user.role() == certdesk_domain::Role::CaOfficer,
             can_confirm_transfers: may(Action::ConfirmOfflinePayment),
+            can_manage_products: may(Action::ManageProducts),
         }
     }
 }

@@ -32,6 +32,7 @@ struct World {
     b_admin: Account,
     provider_id: i64,
     blobs: certdesk_store::BlobStore,
+    product_id: i64,
     _dir: tempfile::TempDir,
 }
 
@@ -92,6 +93,10 @@ async fn world() -> (World, Vec<Actor>) {
     let officer = account(&store, "officer", Role::CaOfficer, None).await;
     let sysadmin = store.account_by_username("admin").await.unwrap().unwrap();
     let provider_id = store.ca_providers().await.unwrap()[1].id;
+    certdesk_server::products::ensure_default_products(&store)
+        .await
+        .unwrap();
+    let product_id = store.products(true).await.unwrap()[0].id;
     let actors = vec![
         Actor {
             label: "anonymous",
@@ -114,6 +119,7 @@ async fn world() -> (World, Vec<Actor>) {
         b_admin,
         provider_id,
         blobs: state.blobs.clone(),
+        product_id,
         _dir: dir,
     };
     (world, actors)
@@ -305,6 +311,13 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
             owner_org: Some(org_id),
         });
     }
+    if path.contains("{product_id}") {
+        return Some(Object {
+            id: world.product_id.to_string(),
+            owner_account: None,
+            owner_org: None,
+        });
+    }
     if path.contains("{provider_id}") {
         return Some(Object {
             id: world.provider_id.to_string(),
@@ -338,6 +351,7 @@ fn concrete_path(path: &str, object: Option<&Object>) -> String {
             "{order_no}",
             "{token}",
             "{transfer_id}",
+            "{product_id}",
         ] {
             out = out.replace(param, &object.id);
         }

@@ -74,27 +74,33 @@ pub async fn give_api_token(store: &Store, account_id: i64, token: &str) {
         .unwrap();
 }
 
-/// One JSON API call with a bearer token: the status and the body (Null when not JSON).
-pub async fn api_call(
-    app: &Router,
+/// Sends one API request with a bearer token (and a JSON body, if any); answers the status and
+/// the JSON body (`Null` when the body is not JSON).
+pub async fn call(
+    router: &Router,
     method: &str,
     uri: &str,
-    token: &str,
+    token: Option<&str>,
     body: Option<serde_json::Value>,
 ) -> (axum::http::StatusCode, serde_json::Value) {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    let request = axum::http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(
-            body.map(|b| axum::body::Body::from(b.to_string()))
-                .unwrap_or_else(axum::body::Body::empty),
-        )
+    let mut request = axum::http::Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(json) => {
+            request = request.header("content-type", "application/json");
+            axum::body::Body::from(json.to_string())
+        }
+        None => axum::body::Body::empty(),
+    };
+    let response = router
+        .clone()
+        .oneshot(request.body(body).unwrap())
+        .await
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (
