@@ -49,10 +49,12 @@ pub enum AuditAction {
     OfflineTransferSubmitted,
     /// An operator rejected a bank-transfer receipt (confirming one is an order transition).
     OfflineTransferRejected,
+    /// 身份核验: a check started, a code typed, a verdict.
+    IdentityCheck,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 23] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -75,6 +77,7 @@ impl AuditAction {
         AuditAction::OrderTransition,
         AuditAction::OfflineTransferSubmitted,
         AuditAction::OfflineTransferRejected,
+        AuditAction::IdentityCheck,
     ];
 
     /// The name stored in the database, hashed into the chain and used in the API.
@@ -102,6 +105,7 @@ impl AuditAction {
             AuditAction::OrderTransition => "order_transition",
             AuditAction::OfflineTransferSubmitted => "offline_transfer_submitted",
             AuditAction::OfflineTransferRejected => "offline_transfer_rejected",
+            AuditAction::IdentityCheck => "identity_check",
         }
     }
 
@@ -130,6 +134,7 @@ impl AuditAction {
             AuditAction::OrderTransition => "业务单状态变更",
             AuditAction::OfflineTransferSubmitted => "提交线下转账凭证",
             AuditAction::OfflineTransferRejected => "驳回线下转账凭证",
+            AuditAction::IdentityCheck => "身份核验",
         }
     }
 }

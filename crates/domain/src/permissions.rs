@@ -81,6 +81,11 @@ pub enum Action {
     ManageVouchers,
     /// Price an order of a product for one's organisation.
     QuoteProduct,
+    /// See an order's identity checks (masked) and, with the sandbox provider, its 沙箱短信 and
+    /// sandbox bank statement.
+    ViewIdentityChecks,
+    /// Start an identity check of an order and type its code.
+    RunIdentityCheck,
 }
 
 /// How far a role's grant reaches.
@@ -174,6 +179,11 @@ pub const fn access(action: Action) -> Access {
         ManageProducts | ManageVouchers => Access::Granted(&[(SystemAdmin, All)]),
         // The organisation admin applies and pays: it prices an order for its organisation.
         QuoteProduct => Access::Granted(&[(OrgAdmin, All)]),
+        // 身份核验 belongs to the application: the organisation admin for its own orders, an
+        // operator on the supplier's behalf (操作员代办).
+        ViewIdentityChecks | RunIdentityCheck => {
+            Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All)])
+        }
         SearchAudit => Access::Granted(STAFF_EVERYWHERE),
         // 初审 and 复审: which of the two a role may do is the order state machine's rule.
         ReviewOrder => Access::Granted(&[(PlatformOperator, All), (CaOfficer, All)]),

@@ -73,6 +73,10 @@ pub struct ApiJson<T>(pub T);
         crate::products::quote_api,
         crate::products::list_vouchers_api,
         crate::products::create_voucher_api,
+        crate::identity::identity_api,
+        crate::identity::sandbox_api,
+        crate::identity::start_api,
+        crate::identity::verify_api,
     ),
     components(schemas(LoginRequest, LoginResponse, AccountView, ErrorBody))
 )]

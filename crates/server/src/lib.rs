@@ -13,6 +13,7 @@ mod catalogue;
 pub mod error;
 pub mod gateway;
 mod order_pages;
+pub mod identity;
 pub mod orders;
 mod pages;
 pub mod payments;
@@ -111,6 +112,12 @@ pub struct AppState {
     /// The payment gateway in use: the built-in sandbox unless [`AppState::with_gateway`]
     /// plugs in another.
     pub gateway: Arc<dyn gateway::PaymentGateway>,
+    /// Who checks identities (face, mobile real name, SMS, micro-deposit, bank card): the
+    /// built-in sandbox unless a real provider is plugged in with
+    /// [`AppState::with_identity_provider`].
+    pub identity: Arc<dyn identity::IdentityProvider>,
+    /// A settable clock for tests and demos; `None` reads the system clock.
+    clock: Option<Arc<std::sync::atomic::AtomicI64>>,
 }
 
 impl AppState {
@@ -129,6 +136,8 @@ impl AppState {
             config: Arc::new(config),
             blobs,
             gateway: Arc::new(sandbox),
+            identity: Arc::new(identity::SandboxIdentityProvider::default()),
+            clock: None,
         }
     }
 
@@ -138,9 +147,25 @@ impl AppState {
         self
     }
 
+    /// Plugs in the identity provider (a real one instead of the sandbox).
+    pub fn with_identity_provider(mut self, provider: Arc<dyn identity::IdentityProvider>) -> Self {
+        self.identity = provider;
+        self
+    }
+
+    /// Reads time from `clock` (Unix seconds) instead of the system clock: for tests and demos
+    /// that need codes to expire or days to pass.
+    pub fn with_clock(mut self, clock: Arc<std::sync::atomic::AtomicI64>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Now, as Unix seconds.
     pub fn now(&self) -> i64 {
-        jiff::Timestamp::now().as_second()
+        match &self.clock {
+            Some(clock) => clock.load(std::sync::atomic::Ordering::SeqCst),
+            None => jiff::Timestamp::now().as_second(),
+        }
     }
 }
 
@@ -172,6 +197,7 @@ fn app_routes() -> routes::Registry {
     let registry = applications::register(registry);
     let registry = order_pages::register(registry);
     let registry = products::register(registry);
+    let registry = identity::register(registry);
     api::register(registry)
 }
 

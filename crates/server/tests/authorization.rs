@@ -364,6 +364,7 @@ fn concrete_path(path: &str, object: Option<&Object>) -> String {
     out.replace("{file}", file)
         .replace("{*request}", "MAA=")
         .replace("{kind}", "business_licence")
+        .replace("{method}", "mobile")
 }
 
 #[derive(Debug, PartialEq)]

@@ -1,0 +1,1018 @@
+//! 身份核验 of an application: the four checks (人脸识别, 法人手机号实名核验, 对公账户打款验证,
+//! 法人银行卡核验) behind one [`IdentityProvider`], the built-in [`SandboxIdentityProvider`],
+//! the API on an order's checks, and [`passed_identity_check`] for the submit step.
+//!
+//! Our side keeps the rules (`certdesk_domain::identity`): it makes the SMS and memo codes,
+//! keeps only their salted hashes, counts tries and expiry, and caps face tries per person and
+//! day. The provider does what needs the outside world: match a face with the public-security
+//! photo, tell whether a mobile is registered to a person, send an SMS, make the 0.01元 transfer,
+//! match a bank card's four elements. Resident ID numbers, mobiles and card numbers reach the
+//! provider, never the log, the database (hashed or masked there) or an answer (masked).
+
+use crate::api::ApiJson;
+use crate::auth::CurrentUser;
+use crate::authz::{relation_to, require};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::Registry;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine;
+use certdesk_domain::audit::{mask_bank_card, mask_mobile, mask_resident_id};
+use certdesk_domain::identity::{
+    beijing_day, code_hash, decide_code, face_try_allowed, memo_code, normalise_code, sms_code,
+    subject_hash, validate_bank_card, validate_bank_name, validate_corporate_account,
+    validate_mobile, validate_person_name, CheckStatus, CodeOutcome, IdentityInputError,
+    IdentityMethod, PendingCode, FACE_TRIES_PER_DAY, MICRO_DEPOSIT_CODE_LEN, MICRO_DEPOSIT_FEN,
+    SMS_CODE_VALIDITY_SECS,
+};
+use certdesk_domain::{validate_resident_id, Action, AuditAction, OrderStatus, Role};
+use certdesk_store::{IdentityCheck, NewIdentityCheck, Order};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use utoipa::ToSchema;
+
+// --- the provider interface -------------------------------------------------------------------
+
+/// What an outside service answered about a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    /// Not the person (or not the person's): the reason, in Chinese, for the applicant.
+    Failed(String),
+}
+
+/// The outside service could not be reached or answered nonsense: try again later.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("身份核验服务暂时不可用：{0}")]
+pub struct ProviderError(pub String);
+
+pub type ProviderFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+/// 人脸识别: a live photo against the person's public-security photo.
+#[derive(Debug, Clone, Copy)]
+pub struct FaceMatch<'a> {
+    pub order_id: i64,
+    pub name: &'a str,
+    pub id_number: &'a str,
+    /// A checked JPG/PNG/BMP image.
+    pub photo: &'a [u8],
+}
+
+/// 手机号实名: is the mobile registered to this person (运营商三要素)?
+#[derive(Debug, Clone, Copy)]
+pub struct MobileRealName<'a> {
+    pub order_id: i64,
+    pub name: &'a str,
+    pub id_number: &'a str,
+    pub mobile: &'a str,
+}
+
+/// An SMS to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Sms<'a> {
+    pub order_id: i64,
+    pub mobile: &'a str,
+    pub text: &'a str,
+}
+
+/// 对公打款: transfer `amount_fen` to the corporate account with `memo` as the 附言.
+#[derive(Debug, Clone, Copy)]
+pub struct MicroDeposit<'a> {
+    pub order_id: i64,
+    pub account_name: &'a str,
+    pub account_number: &'a str,
+    pub bank_name: &'a str,
+    pub amount_fen: i64,
+    pub memo: &'a str,
+}
+
+/// 银行卡四要素: card, name, ID number and the mobile the bank holds for the card.
+#[derive(Debug, Clone, Copy)]
+pub struct BankCardMatch<'a> {
+    pub order_id: i64,
+    pub name: &'a str,
+    pub id_number: &'a str,
+    pub card_number: &'a str,
+    pub mobile: &'a str,
+}
+
+/// One message of the sandbox's outbox (沙箱短信) or bank statement (沙箱银行流水).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct SandboxNotice {
+    /// sms | bank_transfer
+    pub kind: String,
+    /// 沙箱短信 | 沙箱银行流水
+    pub label: String,
+    /// The masked mobile or account it went to.
+    pub to: String,
+    pub text: String,
+    pub at: i64,
+}
+
+/// The outside services identity checks need. A real provider implements this and is plugged
+/// in with `AppState::with_identity_provider`; [`SandboxIdentityProvider`] is the built-in one.
+pub trait IdentityProvider: Send + Sync {
+    /// Shown to staff and in answers, e.g. "沙箱".
+    fn name(&self) -> &'static str;
+    /// Whether this is a sandbox whose messages may be shown to the applicant.
+    fn is_sandbox(&self) -> bool {
+        false
+    }
+    fn face_match<'a>(&'a self, request: FaceMatch<'a>) -> ProviderFuture<'a, Verdict>;
+    fn mobile_real_name<'a>(&'a self, request: MobileRealName<'a>) -> ProviderFuture<'a, Verdict>;
+    fn send_sms<'a>(&'a self, sms: Sms<'a>) -> ProviderFuture<'a, ()>;
+    /// `Failed` when the transfer cannot be made (no such account, closed, name mismatch).
+    fn micro_deposit<'a>(&'a self, request: MicroDeposit<'a>) -> ProviderFuture<'a, Verdict>;
+    fn bank_card<'a>(&'a self, request: BankCardMatch<'a>) -> ProviderFuture<'a, Verdict>;
+    /// The sandbox's SMS and bank statement for an order, newest last; nothing for a real
+    /// provider.
+    fn sandbox_notices(&self, _order_id: i64) -> Vec<SandboxNotice> {
+        Vec::new()
+    }
+}
+
+/// The built-in sandbox (沙箱): it behaves like the outside services, deterministically, for
+/// tests and demos. Nothing leaves the process.
+///
+/// - **人脸识别** passes for every valid ID number with a real, decodable photo (our side checks
+///   the photo first), except for the test person [`SANDBOX_FACE_MISMATCH_ID`], whose face never
+///   matches ("人脸比对不一致").
+/// - **手机号实名** passes, except for [`SANDBOX_MOBILE_OF_SOMEONE_ELSE`], which is registered to
+///   another person.
+/// - **短信** is not sent: it goes to the order's sandbox outbox (沙箱短信), which the order's
+///   own organisation reads at `GET /api/v1/orders/{order_no}/identity/sandbox`.
+/// - **对公打款** "transfers" 0.01元 with the memo code into the order's sandbox bank statement,
+///   except to [`SANDBOX_CLOSED_ACCOUNT`] ("账户已销户").
+/// - **银行卡四要素** passes for any card that passed the Luhn check, except
+///   [`SANDBOX_CARD_OF_SOMEONE_ELSE`], which belongs to another person.
+#[derive(Default)]
+pub struct SandboxIdentityProvider {
+    notices: Mutex<HashMap<i64, Vec<SandboxNotice>>>,
+}
+
+/// The sandbox person whose face never matches (a valid resident ID, GB 11643).
+pub const SANDBOX_FACE_MISMATCH_ID: &str = "440524188001010014";
+/// A mobile the sandbox says is registered to someone else.
+pub const SANDBOX_MOBILE_OF_SOMEONE_ELSE: &str = "13900000000";
+/// A corporate account the sandbox bank says is closed.
+pub const SANDBOX_CLOSED_ACCOUNT: &str = "6200000000000000";
+/// A Luhn-valid card the sandbox says belongs to someone else.
+pub const SANDBOX_CARD_OF_SOMEONE_ELSE: &str = "6222020200112345679";
+/// Messages kept per order in the sandbox.
+const SANDBOX_NOTICES_PER_ORDER: usize = 20;
+
+impl SandboxIdentityProvider {
+    fn post(&self, order_id: i64, notice: SandboxNotice) {
+        let mut all = self.notices.lock().unwrap_or_else(|p| p.into_inner());
+        let list = all.entry(order_id).or_default();
+        list.push(notice);
+        if list.len() > SANDBOX_NOTICES_PER_ORDER {
+            list.remove(0);
+        }
+    }
+}
+
+fn ready<'a, T: Send + 'a>(value: Result<T, ProviderError>) -> ProviderFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
+
+fn now_unix() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+impl IdentityProvider for SandboxIdentityProvider {
+    fn name(&self) -> &'static str {
+        "沙箱"
+    }
+
+    fn is_sandbox(&self) -> bool {
+        true
+    }
+
+    fn face_match<'a>(&'a self, request: FaceMatch<'a>) -> ProviderFuture<'a, Verdict> {
+        ready(Ok(if request.id_number == SANDBOX_FACE_MISMATCH_ID {
+            Verdict::Failed("人脸比对不一致，请正对镜头、光线充足后重试，或选择其他核验方式".into())
+        } else {
+            Verdict::Passed
+        }))
+    }
+
+    fn mobile_real_name<'a>(&'a self, request: MobileRealName<'a>) -> ProviderFuture<'a, Verdict> {
+        ready(Ok(if request.mobile == SANDBOX_MOBILE_OF_SOMEONE_ELSE {
+            Verdict::Failed("该手机号不是法定代表人本人实名登记的号码".into())
+        } else {
+            Verdict::Passed
+        }))
+    }
+
+    fn send_sms<'a>(&'a self, sms: Sms<'a>) -> ProviderFuture<'a, ()> {
+        self.post(
+            sms.order_id,
+            SandboxNotice {
+                kind: "sms".into(),
+                label: "沙箱短信".into(),
+                to: mask_mobile(sms.mobile),
+                text: sms.text.to_string(),
+                at: now_unix(),
+            },
+        );
+        ready(Ok(()))
+    }
+
+    fn micro_deposit<'a>(&'a self, request: MicroDeposit<'a>) -> ProviderFuture<'a, Verdict> {
+        if request.account_number == SANDBOX_CLOSED_ACCOUNT {
+            return ready(Ok(Verdict::Failed(
+                "打款失败：该对公账户不存在或已销户，请核对账号".into(),
+            )));
+        }
+        self.post(
+            request.order_id,
+            SandboxNotice {
+                kind: "bank_transfer".into(),
+                label: "沙箱银行流水".into(),
+                to: mask_bank_card(request.account_number),
+                text: format!(
+                    "{}（{}）收到转账 {}.{:02} 元，付款方：certdesk 沙箱银行，附言：{}",
+                    request.account_name,
+                    request.bank_name,
+                    request.amount_fen / 100,
+                    request.amount_fen % 100,
+                    request.memo
+                ),
+                at: now_unix(),
+            },
+        );
+        ready(Ok(Verdict::Passed))
+    }
+
+    fn bank_card<'a>(&'a self, request: BankCardMatch<'a>) -> ProviderFuture<'a, Verdict> {
+        ready(Ok(if request.card_number == SANDBOX_CARD_OF_SOMEONE_ELSE {
+            Verdict::Failed("银行卡与法定代表人姓名、身份证号或预留手机号不一致".into())
+        } else {
+            Verdict::Passed
+        }))
+    }
+
+    fn sandbox_notices(&self, order_id: i64) -> Vec<SandboxNotice> {
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&order_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+// --- routes -----------------------------------------------------------------------------------
+
+pub(crate) fn register(registry: Registry) -> Registry {
+    use Action::*;
+    registry
+        .get(
+            "/api/v1/orders/{order_no}/identity",
+            ViewIdentityChecks,
+            identity_api,
+        )
+        .get(
+            "/api/v1/orders/{order_no}/identity/sandbox",
+            ViewIdentityChecks,
+            sandbox_api,
+        )
+        .post(
+            "/api/v1/orders/{order_no}/identity/{method}/start",
+            RunIdentityCheck,
+            start_api,
+        )
+        .post(
+            "/api/v1/orders/{order_no}/identity/{method}/verify",
+            RunIdentityCheck,
+            verify_api,
+        )
+}
+
+fn field_error(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+}
+
+fn input_error(e: IdentityInputError) -> ApiError {
+    let code = match e.field() {
+        "name" => "invalid_name",
+        "mobile" => "invalid_mobile",
+        "card_number" => "invalid_card_number",
+        "account_number" => "invalid_account_number",
+        "bank_name" => "invalid_bank_name",
+        _ => "invalid_code",
+    };
+    field_error(code, e.to_string())
+}
+
+/// The order, if the user may `action` on it; another organisation's answers 404.
+async fn order_for(
+    state: &AppState,
+    user: &CurrentUser,
+    order_no: &str,
+    action: Action,
+) -> Result<Order, ApiError> {
+    let order = state
+        .store
+        .order_by_no(order_no)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    require(user, action, relation_to(user, None, Some(order.org_id)))?;
+    Ok(order)
+}
+
+/// Identity checks belong to the application: only while it is 草稿 or 审核未通过.
+fn require_editable(order: &Order) -> Result<(), ApiError> {
+    let status = order.status.parse::<OrderStatus>().ok();
+    if matches!(status, Some(OrderStatus::Draft | OrderStatus::Rejected)) {
+        return Ok(());
+    }
+    let label = status.map_or(order.status.as_str(), |s| s.label_zh());
+    Err(ApiError::conflict(
+        "order_not_editable",
+        format!("业务单当前状态为“{label}”，只有草稿或审核未通过的业务单可以进行身份核验"),
+    ))
+}
+
+fn parse_method(method: &str) -> Result<IdentityMethod, ApiError> {
+    method.parse::<IdentityMethod>().map_err(|e| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_identity_method",
+            e.to_string(),
+        )
+    })
+}
+
+fn actor_note(user: &CurrentUser) -> &'static str {
+    if user.role() == Role::PlatformOperator {
+        " on_behalf=操作员代办"
+    } else {
+        ""
+    }
+}
+
+async fn audit(state: &AppState, user: &CurrentUser, order: &Order, detail: String) {
+    crate::audit::record(
+        state,
+        Some(user.account()),
+        Some(order.org_id),
+        AuditAction::IdentityCheck,
+        &format!("order:{}", order.order_no),
+        &format!("{detail}{}", actor_note(user)),
+    )
+    .await;
+}
+
+// --- views ------------------------------------------------------------------------------------
+
+/// One check as the applicant sees it: masked values only.
+#[derive(Serialize, ToSchema)]
+pub struct CheckView {
+    /// face | mobile | micro_deposit | bank_card
+    pub method: String,
+    pub method_label: String,
+    /// pending | passed | failed | locked
+    pub status: String,
+    pub status_label: String,
+    /// The legal representative's name.
+    pub name: String,
+    /// Masked, e.g. 110***********002X.
+    pub id_number: String,
+    /// The masked mobile, card or account number (empty for a face match).
+    pub target: String,
+    /// Why the service said no (empty otherwise).
+    pub failure: String,
+    /// When a pending code expires, Beijing time.
+    pub expires_at: Option<String>,
+    /// Wrong codes still allowed, for a pending code.
+    pub tries_left: Option<i64>,
+    /// For a face match: tries left today for this person.
+    pub face_tries_left_today: Option<i64>,
+    /// What to do next, in Chinese.
+    pub next_step: String,
+}
+
+fn check_view(check: &IdentityCheck, face_tries_left: Option<i64>) -> CheckView {
+    let method = check.method.parse::<IdentityMethod>().ok();
+    let status = check.status.parse::<CheckStatus>().ok();
+    let pending = status == Some(CheckStatus::Pending);
+    let next_step = match (status, method) {
+        (Some(CheckStatus::Passed), _) => "身份核验已通过，可以提交申请".to_string(),
+        (Some(CheckStatus::Pending), Some(IdentityMethod::MicroDeposit)) => {
+            "请查看对公账户收到的0.01元转账，输入附言中的6位验证码".to_string()
+        }
+        (Some(CheckStatus::Pending), _) => {
+            "请输入法定代表人手机收到的6位短信验证码（5分钟内有效）".to_string()
+        }
+        (Some(CheckStatus::Locked), _) => "验证码已失效，请重新获取".to_string(),
+        _ => "核验未通过，可以重试或选择其他核验方式".to_string(),
+    };
+    CheckView {
+        method: check.method.clone(),
+        method_label: method.map_or("", |m| m.label_zh()).to_string(),
+        status: check.status.clone(),
+        status_label: status.map_or("", |s| s.label_zh()).to_string(),
+        name: check.subject_name.clone(),
+        id_number: check.masked_id.clone(),
+        target: check.masked_target.clone(),
+        failure: check.failure.clone(),
+        expires_at: check
+            .expires_at
+            .filter(|_| pending)
+            .map(crate::format_beijing),
+        tries_left: method
+            .filter(|_| pending)
+            .map(|m| (m.max_wrong_codes() - check.attempts).max(0)),
+        face_tries_left_today: face_tries_left,
+        next_step,
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IdentityView {
+    pub order_no: String,
+    /// Whether some check of this order passed.
+    pub passed: bool,
+    /// The provider, e.g. 沙箱.
+    pub provider: String,
+    pub sandbox: bool,
+    /// The newest check of each method tried.
+    pub checks: Vec<CheckView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SandboxView {
+    /// Always labelled: these messages exist only in the sandbox.
+    pub label: String,
+    pub notices: Vec<SandboxNotice>,
+}
+
+// --- starting a check -------------------------------------------------------------------------
+
+/// What a check needs; which fields depends on the method (all take name and id_number).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// 法定代表人姓名
+    #[serde(default)]
+    pub name: Option<String>,
+    /// 法定代表人身份证号码
+    #[serde(default)]
+    pub id_number: Option<String>,
+    /// mobile: the legal representative's mobile; bank_card: the card's reserved mobile.
+    #[serde(default)]
+    pub mobile: Option<String>,
+    /// face: the photo, Base64 (JPG/PNG/BMP, at most 5 MB).
+    #[serde(default)]
+    pub photo: Option<String>,
+    /// bank_card: 16–19 digits.
+    #[serde(default)]
+    pub card_number: Option<String>,
+    /// micro_deposit: 对公账号.
+    #[serde(default)]
+    pub account_number: Option<String>,
+    /// micro_deposit: 开户银行.
+    #[serde(default)]
+    pub bank_name: Option<String>,
+}
+
+fn required<'a>(
+    value: &'a Option<String>,
+    code: &'static str,
+    message: &str,
+) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| field_error(code, message.to_string()))
+}
+
+/// The checked inputs of a start request.
+struct Subject {
+    name: String,
+    id_number: String,
+}
+
+fn subject(req: &StartRequest) -> Result<Subject, ApiError> {
+    let name = validate_person_name(required(&req.name, "invalid_name", "请填写法定代表人姓名")?)
+        .map_err(input_error)?;
+    let id_number = validate_resident_id(required(
+        &req.id_number,
+        "invalid_id_number",
+        "请填写法定代表人身份证号码",
+    )?)
+    .map_err(|e| field_error("invalid_id_number", format!("法定代表人{e}")))?;
+    Ok(Subject { name, id_number })
+}
+
+fn random_salt() -> String {
+    crate::auth::random_token()[..32].to_string()
+}
+
+/// Starts a check of `method` on order `order_no` at `now` (see the module and the sandbox's
+/// rules). Face and bank card answer at once (passed or failed); mobile and micro-deposit
+/// answer `pending` and wait for the code.
+pub async fn start_check(
+    state: &AppState,
+    user: &CurrentUser,
+    order_no: &str,
+    method: &str,
+    req: StartRequest,
+    now: i64,
+) -> Result<CheckView, ApiError> {
+    let order = order_for(state, user, order_no, Action::RunIdentityCheck).await?;
+    let method = parse_method(method)?;
+    require_editable(&order)?;
+    let who = subject(&req)?;
+    let subject = subject_hash(&who.id_number);
+    let provider_error = |e: ProviderError| {
+        tracing::warn!(error = %e, method = method.as_str(), "identity provider failed");
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "identity_provider_unavailable",
+            "身份核验服务暂时不可用，请稍后重试",
+        )
+    };
+    let mut new = NewIdentityCheck {
+        order_id: order.id,
+        method: method.as_str(),
+        subject_hash: &subject,
+        subject_name: &who.name,
+        masked_id: &mask_resident_id(&who.id_number),
+        masked_target: "",
+        status: CheckStatus::Passed.as_str(),
+        failure: "",
+        code_salt: None,
+        code_hash: None,
+        expires_at: None,
+        created_at: now,
+    };
+    let masked_target;
+    let failure;
+    let salt;
+    let hash;
+    let mut face_left = None;
+    match method {
+        IdentityMethod::Face => {
+            let encoded = required(&req.photo, "invalid_photo", "请上传法定代表人的人脸照片")?;
+            let photo = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| {
+                    field_error(
+                        "invalid_photo",
+                        "人脸照片应为 Base64 编码的 JPG、PNG 或 BMP 图片",
+                    )
+                })?;
+            let checked = photo.clone();
+            tokio::task::spawn_blocking(move || {
+                certdesk_store::inspect_image("人脸照片", &checked)
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| field_error("invalid_photo", e.to_string()))?;
+            let day = beijing_day(now);
+            let tries = state
+                .store
+                .take_face_try(&subject, &day, FACE_TRIES_PER_DAY)
+                .await?;
+            let Some(tries) = tries.filter(|t| face_try_allowed(t - 1)) else {
+                audit(
+                    state,
+                    user,
+                    &order,
+                    "method=face refused=daily_limit".into(),
+                )
+                .await;
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "face_daily_limit",
+                    format!(
+                        "今日人脸识别次数已用完（每人每天最多{FACE_TRIES_PER_DAY}次），请明天再试，或选择其他核验方式"
+                    ),
+                ));
+            };
+            face_left = Some(FACE_TRIES_PER_DAY - tries);
+            let verdict = state
+                .identity
+                .face_match(FaceMatch {
+                    order_id: order.id,
+                    name: &who.name,
+                    id_number: &who.id_number,
+                    photo: &photo,
+                })
+                .await
+                .map_err(provider_error)?;
+            failure = match verdict {
+                Verdict::Passed => String::new(),
+                Verdict::Failed(reason) => reason,
+            };
+            masked_target = String::new();
+        }
+        IdentityMethod::Mobile => {
+            let mobile = validate_mobile(required(
+                &req.mobile,
+                "invalid_mobile",
+                "请填写法定代表人手机号",
+            )?)
+            .map_err(input_error)?;
+            if let Some(last) = state
+                .store
+                .latest_identity_check(order.id, method.as_str())
+                .await?
+            {
+                if last.code_hash.is_some() && now - last.created_at < SMS_RESEND_SECS {
+                    return Err(ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "sms_too_soon",
+                        format!(
+                            "验证码已发送，请{}秒后再重新获取",
+                            SMS_RESEND_SECS - (now - last.created_at)
+                        ),
+                    ));
+                }
+            }
+            masked_target = mask_mobile(&mobile);
+            let verdict = state
+                .identity
+                .mobile_real_name(MobileRealName {
+                    order_id: order.id,
+                    name: &who.name,
+                    id_number: &who.id_number,
+                    mobile: &mobile,
+                })
+                .await
+                .map_err(provider_error)?;
+            failure = match verdict {
+                Verdict::Passed => String::new(),
+                Verdict::Failed(reason) => reason,
+            };
+            if failure.is_empty() {
+                let code = sms_code(rand::rngs::OsRng.next_u32());
+                salt = random_salt();
+                hash = code_hash(&salt, &code);
+                let text = format!(
+                    "【certdesk】您正在办理CA证书申领身份核验，验证码{code}，{}分钟内有效。请勿告诉他人。",
+                    SMS_CODE_VALIDITY_SECS / 60
+                );
+                state
+                    .identity
+                    .send_sms(Sms {
+                        order_id: order.id,
+                        mobile: &mobile,
+                        text: &text,
+                    })
+                    .await
+                    .map_err(provider_error)?;
+                new.code_salt = Some(&salt);
+                new.code_hash = Some(&hash);
+                new.expires_at = Some(now + method.code_validity_secs());
+            }
+        }
+        IdentityMethod::MicroDeposit => {
+            let account = validate_corporate_account(required(
+                &req.account_number,
+                "invalid_account_number",
+                "请填写单位对公账号",
+            )?)
+            .map_err(input_error)?;
+            let bank = validate_bank_name(required(
+                &req.bank_name,
+                "invalid_bank_name",
+                "请填写开户银行",
+            )?)
+            .map_err(input_error)?;
+            let org_name = state
+                .store
+                .organisation_by_id(order.org_id)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_default();
+            masked_target = mask_bank_card(&account);
+            let mut random = [0u8; MICRO_DEPOSIT_CODE_LEN];
+            rand::rngs::OsRng.fill_bytes(&mut random);
+            let memo = memo_code(random);
+            let verdict = state
+                .identity
+                .micro_deposit(MicroDeposit {
+                    order_id: order.id,
+                    account_name: &org_name,
+                    account_number: &account,
+                    bank_name: &bank,
+                    amount_fen: MICRO_DEPOSIT_FEN,
+                    memo: &memo,
+                })
+                .await
+                .map_err(provider_error)?;
+            failure = match verdict {
+                Verdict::Passed => String::new(),
+                Verdict::Failed(reason) => reason,
+            };
+            if failure.is_empty() {
+                salt = random_salt();
+                hash = code_hash(&salt, &memo);
+                new.code_salt = Some(&salt);
+                new.code_hash = Some(&hash);
+                new.expires_at = Some(now + method.code_validity_secs());
+            }
+        }
+        IdentityMethod::BankCard => {
+            let card = validate_bank_card(required(
+                &req.card_number,
+                "invalid_card_number",
+                "请填写法定代表人本人的银行卡号",
+            )?)
+            .map_err(input_error)?;
+            let mobile = validate_mobile(required(
+                &req.mobile,
+                "invalid_mobile",
+                "请填写银行卡预留手机号",
+            )?)
+            .map_err(input_error)?;
+            masked_target = mask_bank_card(&card);
+            let verdict = state
+                .identity
+                .bank_card(BankCardMatch {
+                    order_id: order.id,
+                    name: &who.name,
+                    id_number: &who.id_number,
+                    card_number: &card,
+                    mobile: &mobile,
+                })
+                .await
+                .map_err(provider_error)?;
+            failure = match verdict {
+                Verdict::Passed => String::new(),
+                Verdict::Failed(reason) => reason,
+            };
+        }
+    }
+    new.masked_target = &masked_target;
+    new.failure = &failure;
+    new.status = if !failure.is_empty() {
+        CheckStatus::Failed.as_str()
+    } else if new.code_hash.is_some() {
+        CheckStatus::Pending.as_str()
+    } else {
+        CheckStatus::Passed.as_str()
+    };
+    let check = state.store.create_identity_check(&new).await?;
+    audit(
+        state,
+        user,
+        &order,
+        format!(
+            "method={} step=start status={}",
+            method.as_str(),
+            check.status
+        ),
+    )
+    .await;
+    Ok(check_view(&check, face_left))
+}
+
+/// Between two SMS codes of one order.
+pub const SMS_RESEND_SECS: i64 = 60;
+
+// --- typing the code --------------------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The SMS code (6 digits) or the memo code (6 characters).
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// Checks a typed code of the order's newest `method` check at `now`: expiry, tries left, then
+/// the code. A wrong code is counted (and the last one kills the code) although the answer is
+/// an error.
+pub async fn verify_check(
+    state: &AppState,
+    user: &CurrentUser,
+    order_no: &str,
+    method: &str,
+    code: Option<&str>,
+    now: i64,
+) -> Result<CheckView, ApiError> {
+    let order = order_for(state, user, order_no, Action::RunIdentityCheck).await?;
+    let method = parse_method(method)?;
+    require_editable(&order)?;
+    if !method.needs_code() {
+        return Err(ApiError::conflict(
+            "no_code_for_method",
+            format!("{}不需要输入验证码", method.label_zh()),
+        ));
+    }
+    let code = normalise_code(method, code.unwrap_or_default()).map_err(input_error)?;
+    let check = state
+        .store
+        .latest_identity_check(order.id, method.as_str())
+        .await?;
+    let Some(check) = check.filter(|c| c.code_hash.is_some()) else {
+        return Err(ApiError::conflict("no_pending_code", "请先获取验证码"));
+    };
+    match check.status.parse::<CheckStatus>().ok() {
+        Some(CheckStatus::Pending) => {}
+        Some(CheckStatus::Passed) => {
+            return Err(ApiError::conflict(
+                "already_passed",
+                "身份核验已通过，无需再次输入验证码",
+            ))
+        }
+        _ => return Err(locked()),
+    }
+    let (Some(salt), Some(stored), Some(expires_at)) =
+        (&check.code_salt, &check.code_hash, check.expires_at)
+    else {
+        return Err(ApiError::internal(
+            "pending identity check without its code",
+        ));
+    };
+    let matches = code_hash(salt, &code) == *stored;
+    let outcome = decide_code(
+        &PendingCode {
+            expires_at,
+            wrong_attempts: check.attempts,
+            max_wrong: method.max_wrong_codes(),
+        },
+        now,
+        matches,
+    );
+    let (attempts, status) = match outcome {
+        CodeOutcome::Passed => (check.attempts, CheckStatus::Passed),
+        CodeOutcome::Wrong { .. } => (check.attempts + 1, CheckStatus::Pending),
+        CodeOutcome::WrongAndLocked => (check.attempts + 1, CheckStatus::Locked),
+        CodeOutcome::Expired | CodeOutcome::AlreadyLocked => (check.attempts, CheckStatus::Locked),
+    };
+    let recorded = state
+        .store
+        .record_code_attempt(check.id, check.attempts, attempts, status.as_str(), now)
+        .await?;
+    if !recorded {
+        return Err(ApiError::conflict(
+            "code_changed",
+            "验证码状态已变化（可能已在别处输入或重新获取），请刷新后重试",
+        ));
+    }
+    audit(
+        state,
+        user,
+        &order,
+        format!("method={} step=verify outcome={outcome:?}", method.as_str()),
+    )
+    .await;
+    match outcome {
+        CodeOutcome::Passed => {
+            let check = state
+                .store
+                .latest_identity_check(order.id, method.as_str())
+                .await?
+                .ok_or_else(|| ApiError::internal("identity check vanished"))?;
+            Ok(check_view(&check, None))
+        }
+        CodeOutcome::Wrong { remaining } => Err(field_error(
+            "wrong_code",
+            format!("验证码不正确，还可以再试{remaining}次"),
+        )),
+        CodeOutcome::WrongAndLocked | CodeOutcome::AlreadyLocked => Err(locked()),
+        CodeOutcome::Expired => Err(field_error(
+            "code_expired",
+            if method == IdentityMethod::MicroDeposit {
+                "打款验证码已过期（48小时内有效），请重新发起对公打款".to_string()
+            } else {
+                "短信验证码已过期（5分钟内有效），请重新获取".to_string()
+            },
+        )),
+    }
+}
+
+fn locked() -> ApiError {
+    field_error("code_locked", "验证码错误次数过多，已失效，请重新获取")
+}
+
+// --- reading ----------------------------------------------------------------------------------
+
+/// The order's checks, newest of each method, masked.
+pub async fn identity_of_order(
+    state: &AppState,
+    user: &CurrentUser,
+    order_no: &str,
+) -> Result<IdentityView, ApiError> {
+    let order = order_for(state, user, order_no, Action::ViewIdentityChecks).await?;
+    let all = state.store.identity_checks_of_order(order.id).await?;
+    let day = beijing_day(state.now());
+    let mut checks = Vec::new();
+    for method in IdentityMethod::ALL {
+        if let Some(check) = all.iter().rev().find(|c| c.method == method.as_str()) {
+            let face_left = if method == IdentityMethod::Face {
+                let used = state.store.face_tries(&check.subject_hash, &day).await?;
+                Some((FACE_TRIES_PER_DAY - used).max(0))
+            } else {
+                None
+            };
+            checks.push(check_view(check, face_left));
+        }
+    }
+    Ok(IdentityView {
+        order_no: order.order_no,
+        passed: all.iter().any(|c| c.status == CheckStatus::Passed.as_str()),
+        provider: state.identity.name().to_string(),
+        sandbox: state.identity.is_sandbox(),
+        checks,
+    })
+}
+
+/// Whether a check of order `order_id` passed for the person with `legal_rep_id_number`: the
+/// method of the newest one that did, or `None`. The submit step of an application requires
+/// `Some`; an invalid ID number is a 422 naming the field.
+pub async fn passed_identity_check(
+    state: &AppState,
+    order_id: i64,
+    legal_rep_id_number: &str,
+) -> Result<Option<IdentityMethod>, ApiError> {
+    let id = validate_resident_id(legal_rep_id_number)
+        .map_err(|e| field_error("invalid_id_number", format!("法定代表人{e}")))?;
+    Ok(state
+        .store
+        .passed_identity_check(order_id, &subject_hash(&id))
+        .await?
+        .and_then(|c| c.method.parse::<IdentityMethod>().ok()))
+}
+
+// --- JSON API ---------------------------------------------------------------------------------
+
+/// The identity checks of an order (法定代表人 details masked).
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/identity", params(("order_no" = String, Path)),
+    responses((status = 200, body = IdentityView), (status = 404, body = ErrorBody)))]
+pub(crate) async fn identity_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+) -> Result<Json<IdentityView>, ApiError> {
+    Ok(Json(identity_of_order(&state, &user, &order_no).await?))
+}
+
+/// 沙箱短信 and the sandbox bank statement of an order: what the sandbox "sent". Only with the
+/// sandbox provider (404 otherwise), only for the order's own organisation (and operators).
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}/identity/sandbox", params(("order_no" = String, Path)),
+    responses((status = 200, body = SandboxView), (status = 404, body = ErrorBody)))]
+pub(crate) async fn sandbox_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+) -> Result<Json<SandboxView>, ApiError> {
+    let order = order_for(&state, &user, &order_no, Action::ViewIdentityChecks).await?;
+    if !state.identity.is_sandbox() {
+        return Err(ApiError::not_found());
+    }
+    Ok(Json(SandboxView {
+        label: "沙箱短信与沙箱银行流水：仅用于测试和演示，真实环境中验证码发送到法定代表人手机或单位对公账户".into(),
+        notices: state.identity.sandbox_notices(order.id),
+    }))
+}
+
+/// Start an identity check: face (photo), mobile (sends an SMS code), micro_deposit (transfers
+/// 0.01元 with a memo code), bank_card. Only on a 草稿 or 审核未通过 order.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/identity/{method}/start",
+    params(("order_no" = String, Path), ("method" = String, Path, description = "face | mobile | micro_deposit | bank_card")),
+    request_body = StartRequest,
+    responses((status = 200, body = CheckView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub(crate) async fn start_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((order_no, method)): Path<(String, String)>,
+    ApiJson(req): ApiJson<StartRequest>,
+) -> Result<Json<CheckView>, ApiError> {
+    let now = state.now();
+    Ok(Json(
+        start_check(&state, &user, &order_no, &method, req, now).await?,
+    ))
+}
+
+/// Type the SMS or memo code of the newest check of a method.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/identity/{method}/verify",
+    params(("order_no" = String, Path), ("method" = String, Path, description = "mobile | micro_deposit")),
+    request_body = VerifyRequest,
+    responses((status = 200, body = CheckView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn verify_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((order_no, method)): Path<(String, String)>,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> Result<Json<CheckView>, ApiError> {
+    let now = state.now();
+    Ok(Json(
+        verify_check(&state, &user, &order_no, &method, req.code.as_deref(), now).await?,
+    ))
+}
