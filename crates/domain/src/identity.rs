@@ -162,13 +162,17 @@ impl CheckStatus {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("未知的身份核验状态：{0}")]
+pub struct UnknownCheckStatus(pub String);
+
 impl FromStr for CheckStatus {
-    type Err = UnknownIdentityMethod;
+    type Err = UnknownCheckStatus;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         CheckStatus::ALL
             .into_iter()
             .find(|m| m.as_str() == s)
-            .ok_or_else(|| UnknownIdentityMethod(s.to_string()))
+            .ok_or_else(|| UnknownCheckStatus(s.to_string()))
     }
 }
 

@@ -120,8 +120,9 @@ pub struct VoucherView {
     /// Yuan.
     pub amount: String,
     pub amount_fen: i64,
-    /// Beijing time; the voucher is good until then.
+    /// Beijing time, the last moment it can be used (e.g. "2099-12-31 23:59:59").
     pub valid_until: String,
+    /// Unix seconds at which it stops being good (exclusive).
     pub valid_until_unix: i64,
     /// `None`: any organisation.
     pub org_id: Option<i64>,
@@ -143,7 +144,8 @@ fn voucher_view(v: &Voucher, now: i64) -> VoucherView {
         code: v.code.clone(),
         amount: yuan(v.amount_fen),
         amount_fen: v.amount_fen,
-        valid_until: crate::format_beijing(v.valid_until),
+        // The last second it is good for: the end of the day the admin chose.
+        valid_until: crate::format_beijing(v.valid_until - 1),
         valid_until_unix: v.valid_until,
         org_id: v.org_id,
         status_label: status.into(),

@@ -357,6 +357,8 @@ async fn quotes_apply_first_free_and_vouchers_and_a_voucher_is_used_once() {
     assert_eq!(status, StatusCode::CREATED, "{voucher}");
     assert_eq!(voucher["code"], "CDK-100");
     assert_eq!(voucher["status_label"], "未使用");
+    assert_eq!(voucher["valid_until"], "2099-12-31 23:59:59");
+    assert_eq!(voucher["amount"], "100.00");
     let (status, _) = call(
         &f.app,
         "POST",
