@@ -566,3 +566,78 @@ async fn the_default_catalogue_is_made_once_and_the_admin_pages_show_it() {
         "no menu entry for org admins"
     );
 }
+
+/// Posts a form as the system admin (a bearer token needs no CSRF field); answers status and
+/// page.
+async fn post_form(app: &axum::Router, path: &str, form: &str) -> (StatusCode, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = app
+        .clone()
+        .oneshot(
+            axum::http::Request::post(path)
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(form.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn the_admin_pages_create_edit_and_stop_products_and_make_vouchers() {
+    let f = fixture().await;
+    let form = "provider_id=&name=SM2+%E5%8F%8C%E8%AF%81%E4%B9%A6&medium=ukey&algorithm=sm2\
+                &min_years=1&max_years=3&price_per_year=399&sub_price_per_year=200.00\
+                &dual=1&first_free=1&active=1";
+    let (status, html) = post_form(&f.app, "/admin/products", form).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("已创建产品“SM2 双证书”"), "{html}");
+    let product = f.store.products(false).await.unwrap().remove(0);
+    assert_eq!(product.spec.price_per_year_fen, 39_900);
+    assert!(product.spec.dual && product.spec.first_free && product.spec.active);
+
+    // 停用: the edit form without the "active" box.
+    let edit = "name=SM2+%E5%8F%8C%E8%AF%81%E4%B9%A6&medium=ukey&algorithm=sm2&min_years=1\
+                &max_years=2&price_per_year=299&sub_price_per_year=200&dual=1";
+    let (status, _) = post_form(&f.app, &format!("/admin/products/{}", product.id), edit).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let stopped = f.store.product_by_id(product.id).await.unwrap().unwrap();
+    assert!(!stopped.spec.active && !stopped.spec.first_free);
+    assert_eq!(
+        (stopped.spec.max_years, stopped.spec.price_per_year_fen),
+        (2, 29_900)
+    );
+
+    // A bad price: the page again with the reason; nothing changed.
+    let bad = edit.replace("price_per_year=299", "price_per_year=abc");
+    let (status, html) = post_form(&f.app, &format!("/admin/products/{}", product.id), &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("每年价格应为"), "{html}");
+    assert_eq!(
+        f.store.product_by_id(product.id).await.unwrap().unwrap(),
+        stopped
+    );
+
+    let (status, html) = post_form(
+        &f.app,
+        "/admin/vouchers",
+        "code=DEMO-399&amount=399&valid_until=2099-12-31&org_id=",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("已创建抵扣券 DEMO-399（399.00元）"), "{html}");
+    let (status, html) = post_form(
+        &f.app,
+        "/admin/vouchers",
+        "code=&amount=10&valid_until=2099-12-31&org_id=abc",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("机构编号应为数字"));
+    assert_eq!(f.store.vouchers().await.unwrap().len(), 1);
+}
