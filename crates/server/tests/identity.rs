@@ -157,8 +157,12 @@ fn mobile_body(mobile: &str) -> Value {
 
 /// A 120×120 24-bit BMP: a real, decodable photo.
 fn photo() -> String {
+    photo_of(120, 120)
+}
+
+/// A `w`×`h` 24-bit BMP, Base64.
+fn photo_of(w: u32, h: u32) -> String {
     use base64::Engine;
-    let (w, h) = (120u32, 120u32);
     let row = (w * 3).div_ceil(4) * 4;
     let size = 54 + row * h;
     let mut b = Vec::new();
@@ -387,6 +391,17 @@ async fn eleven_face_tries_a_day_are_refused_and_the_next_day_allowed() {
             .unwrap(),
         Some(IdentityMethod::Face)
     );
+    // A big photo (3.6 MB, 4.8 MB as Base64) gets through.
+    let big = photo_of(1200, 1000);
+    assert!(big.len() > 4_000_000);
+    let (status, body) = f
+        .post(
+            ORG_A,
+            start(no, "face"),
+            json!({"name": "张三", "id_number": LEGAL_REP_ID, "photo": big}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     // The sandbox's mismatching person fails.
     let (status, check) = f
         .post(ORG_A, start(no, "face"), face(SANDBOX_FACE_MISMATCH_ID))
