@@ -88,6 +88,7 @@ impl Fixture {
 }
 
 async fn fixture() -> Fixture {
+    log();
     let common::TestServer {
         store, state, dir, ..
     } = common::test_server().await;
@@ -602,7 +603,21 @@ async fn only_the_orders_organisation_and_operators_reach_its_checks() {
         .contains("待初审"));
 }
 
-/// Captures what the server logs.
+/// Captures what the server logs, in every test of this file: one global subscriber (a
+/// per-test one can miss events when tests run in parallel).
+fn log() -> &'static LogBuffer {
+    static LOG: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = LogBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        log
+    })
+}
+
 #[derive(Clone, Default)]
 struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
 
@@ -623,15 +638,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
+#[tokio::test]
 async fn id_numbers_cards_and_mobiles_never_show_unmasked_nor_in_logs() {
-    let log = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(log.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
     let f = fixture().await;
     let no = "20261123100000000009";
     let id = f.order(no, "draft").await;
@@ -681,7 +689,7 @@ async fn id_numbers_cards_and_mobiles_never_show_unmasked_nor_in_logs() {
     );
     let everything = format!("{answers:?}");
     assert!(everything.contains("110***********002X"));
-    let logged = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let logged = String::from_utf8(log().0.lock().unwrap().clone()).unwrap();
     assert!(!logged.is_empty(), "the subscriber saw the requests");
     let stored = format!("{:?}", f.store.identity_checks_of_order(id).await.unwrap());
     let audit = format!("{:?}", f.store.audit_chain().await.unwrap());
