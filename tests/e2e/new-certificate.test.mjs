@@ -11,6 +11,7 @@ import { deflateSync, crc32 } from 'node:zlib';
 import { startServer, launchBrowser, screenshotDir, run } from './harness.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-pass-2026';
+const PAID_PRODUCT = 'SM2 双证书 UKey（标准价）';
 let server;
 let browser;
 let sm2Csr;
@@ -112,7 +113,8 @@ async function registerSupplier(org, creditCode, username) {
 /** From the empty form to 待初审: product, fields, documents, identity check, terms. */
 async function applyFor(page, { product }) {
   await page.getByRole('link', { name: 'CA证书申领' }).click();
-  await page.getByLabel('产品').selectOption({ label: product });
+  const option = page.locator('#product option', { hasText: product });
+  await page.getByLabel('产品').selectOption(await option.getAttribute('value'));
   await page.getByLabel('有效期').selectOption('1');
   await page.getByRole('button', { name: '开始申领' }).click();
   await page.waitForURL(/\/orders\/\d{19,}\/edit/);
@@ -185,7 +187,7 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
   const operator = await login(await browser.newContext(), 'op.li', 'staff-pass-2026');
   const officer = await login(await browser.newContext(), 'ca.zhao', 'staff-pass-2026');
 
-  const orderNo = await applyFor(supplier, { product: PAID_PRODUCT_LABEL });
+  const orderNo = await applyFor(supplier, { product: PAID_PRODUCT });
 
   await review(operator, 'initial', orderNo, '审核通过');
   assert.equal(await operator.getByTestId('status').textContent(), '待支付');
@@ -249,7 +251,7 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
 test('a rejected application is edited and resubmitted', async () => {
   const supplier = await registerSupplier('厦门测试贸易有限公司', '91350200M000100225', 'xm.admin');
   const operator = await login(await browser.newContext(), 'op.li', 'staff-pass-2026');
-  const orderNo = await applyFor(supplier, { product: PAID_PRODUCT_LABEL });
+  const orderNo = await applyFor(supplier, { product: PAID_PRODUCT });
 
   // Rejecting needs a reason.
   await operator.goto(`${server.base}/orders/${orderNo}`);
@@ -276,7 +278,23 @@ test('a rejected application is edited and resubmitted', async () => {
   assert.equal(await operator.getByTestId('status').textContent(), '待支付');
 });
 
-// WIP: until the products and identity-check modules land.
-const PAID_PRODUCT_LABEL = 'SM2 双证书 UKey ¥399/年';
-async function setUpCatalogue(page) { void page; }
-async function passIdentityCheck(page) { void page; }
+/** The system admin adds an SM2 dual-certificate UKey product without 首张免费, so that a
+ * first certificate still goes through the cashier. */
+async function setUpCatalogue(page) {
+  await page.goto(`${server.base}/admin/products`);
+  await page.getByLabel('产品名称', { exact: true }).last().fill(PAID_PRODUCT);
+  await page.getByLabel('每年价格（元）').last().fill('399.00');
+  await page.getByRole('button', { name: '创建产品' }).click();
+  await page.getByText(`已创建产品“${PAID_PRODUCT}”`).waitFor();
+}
+
+/** 法定代表人手机号实名核验 through the sandbox: the code appears in the page's sandbox box. */
+async function passIdentityCheck(page) {
+  await page.getByRole('button', { name: '发送验证码到法定代表人手机' }).click();
+  const sms = page.getByTestId('sandbox-sms').last();
+  await sms.waitFor();
+  const code = (await sms.textContent()).match(/验证码\D*(\d{6})/)[1];
+  await page.getByLabel('短信验证码').fill(code);
+  await page.getByRole('button', { name: '验证', exact: true }).click();
+  await page.getByTestId('identity-passed').waitFor();
+}

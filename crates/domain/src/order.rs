@@ -690,7 +690,7 @@ fn check(requirement: Requirement, facts: &OrderFacts) -> Result<(), UnmetRequir
 
 /// "399.00" for 39900 fen.
 fn yuan(fen: &u64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
+    crate::product::yuan(i64::try_from(*fen).unwrap_or(i64::MAX))
 }
 
 /// The working-day SLA of the step an order in `status` waits for, when it has one:

@@ -46,6 +46,11 @@ pub(crate) fn register(registry: Registry) -> Registry {
             ViewOrderDocument,
             download_upload,
         )
+        .post(
+            "/orders/{order_no}/identity/{method}",
+            RunIdentityCheck,
+            identity_page,
+        )
         .post("/api/v1/applications", ApplyForCertificate, create_api)
         .put(
             "/api/v1/applications/{order_no}",
@@ -84,14 +89,47 @@ pub(crate) struct ChosenProduct {
     pub delivery: DeliveryChoice,
 }
 
+/// Prices the product for the organisation (首张免费, the voucher) without redeeming anything.
 async fn choose_product(
     state: &AppState,
     org_id: i64,
     product_id: i64,
     years: i64,
     voucher: Option<&str>,
+    order_id: Option<i64>,
 ) -> Result<ChosenProduct, ApiError> {
-    crate::catalogue::choose_for_application(state, org_id, product_id, years, voucher).await
+    let voucher = voucher.map(str::trim).filter(|v| !v.is_empty());
+    let (product, quote) = crate::products::price_order(
+        state,
+        &crate::products::OrderPricing {
+            org_id,
+            product_id,
+            years: u32::try_from(years).unwrap_or(0),
+            sub_certificates: 0,
+            voucher,
+            order_id,
+            now: state.now(),
+        },
+    )
+    .await?;
+    if !product.spec.active {
+        return Err(ApiError::unprocessable(
+            "product_inactive",
+            "该产品已停用，请选择其他产品",
+        ));
+    }
+    Ok(ChosenProduct {
+        provider_id: product.provider_id,
+        product_id: product.id,
+        years,
+        voucher: voucher.map(str::to_string),
+        amount_fen: quote.amount_due_fen,
+        delivery: if product.spec.medium == certdesk_domain::product::Medium::Mobile {
+            DeliveryChoice::Mobile
+        } else {
+            DeliveryChoice::UKey
+        },
+    })
 }
 
 /// The organisation an acting user applies for: its own, or (an operator's 代办) the one named.
@@ -136,7 +174,7 @@ pub(crate) async fn start_application(
         Action::ApplyForCertificate,
         relation_to(user, None, Some(org_id)),
     )?;
-    let chosen = choose_product(state, org_id, product_id, years, voucher).await?;
+    let chosen = choose_product(state, org_id, product_id, years, voucher, None).await?;
     let org = state
         .store
         .organisation_by_id(org_id)
@@ -254,7 +292,15 @@ pub(crate) async fn save_application(
     voucher: Option<&str>,
     form: ApplicationForm,
 ) -> Result<(), ApiError> {
-    let chosen = choose_product(state, order.org_id, product_id, years, voucher).await?;
+    let chosen = choose_product(
+        state,
+        order.org_id,
+        product_id,
+        years,
+        voucher,
+        Some(order.id),
+    )
+    .await?;
     let form = form.normalised();
     let form_json = serde_json::to_string(&form).map_err(ApiError::internal)?;
     let changed = state
@@ -323,6 +369,7 @@ pub(crate) async fn submission_problems(
         application.product_id,
         application.years,
         application.voucher_code.as_deref(),
+        Some(order.id),
     )
     .await?;
     let mut problems: Vec<FieldErrorView> = form
@@ -366,8 +413,56 @@ pub(crate) async fn submit_application(
     } else {
         OrderAction::Submit
     };
-    let status = act_on_order(state, Some(user), order, action, "").await?;
-    Ok(Ok(status))
+    // The voucher is used up when the price is fixed: on submitting (a resubmission keeps it).
+    let application = state
+        .store
+        .application(order.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let voucher = application
+        .voucher_code
+        .as_deref()
+        .filter(|code| !code.trim().is_empty());
+    let mut redeemed_now = false;
+    if let Some(code) = voucher {
+        let already = match certdesk_domain::product::normalise_voucher_code(code) {
+            Some(code) => state
+                .store
+                .voucher_by_code(&code)
+                .await?
+                .is_some_and(|v| v.redeemed_order_id == Some(order.id)),
+            None => false,
+        };
+        if !already {
+            if let Err(err) = crate::products::redeem_voucher_for_order(
+                state,
+                order.org_id,
+                order.id,
+                code,
+                state.now(),
+            )
+            .await
+            {
+                if !err.status.is_client_error() {
+                    return Err(err);
+                }
+                return Ok(Err(vec![FieldErrorView {
+                    field: "voucher".into(),
+                    message: err.message,
+                }]));
+            }
+            redeemed_now = true;
+        }
+    }
+    match act_on_order(state, Some(user), order, action, "").await {
+        Ok(status) => Ok(Ok(status)),
+        Err(err) => {
+            if redeemed_now {
+                state.store.release_voucher(order.id).await?;
+            }
+            Err(err)
+        }
+    }
 }
 
 /// Checks an uploaded document and keeps it for the order; a refused file leaves nothing.
@@ -705,7 +800,7 @@ async fn download_upload(
 #[template(path = "apply.html")]
 struct ApplyPage {
     chrome: Chrome,
-    products: Vec<crate::catalogue::ProductChoice>,
+    products: Vec<crate::products::ProductChoice>,
     error: Option<String>,
     is_staff: bool,
 }
@@ -720,7 +815,7 @@ async fn apply_page_with(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let products = match crate::catalogue::choices(state).await {
+    let products = match crate::products::choices(state).await {
         Ok(products) => products,
         Err(err) => return err.into_response(),
     };
@@ -877,6 +972,7 @@ fn page_field(path: &str) -> String {
         ("delivery", "address") => "delivery_address".into(),
         ("delivery", f) => f.into(),
         ("uploads", kind) => format!("upload_{kind}"),
+        ("voucher", _) => "product".into(),
         (other, _) => other.into(),
     }
 }
@@ -894,7 +990,7 @@ struct EditPage {
     order: OrderView,
     rejection: Option<String>,
     form: EditForm,
-    products: Vec<crate::catalogue::ProductChoice>,
+    products: Vec<crate::products::ProductChoice>,
     org_types: [&'static str; 5],
     uploads: Vec<UploadSlot>,
     errors: HashMap<String, String>,
@@ -902,8 +998,7 @@ struct EditPage {
     notice: Option<String>,
     /// Why the last upload was refused.
     upload_error: Option<String>,
-    /// The identity-check section, rendered by the identity module.
-    identity: String,
+    identity: IdentityPanel,
 }
 
 impl EditPage {
@@ -938,7 +1033,7 @@ async fn edit_page(
         &order,
         fields,
         Vec::new(),
-        (notice.notice(), notice.upload_error.clone()),
+        notice.messages(),
         StatusCode::OK,
     )
     .await
@@ -952,12 +1047,34 @@ pub(crate) struct NoticeQuery {
     uploaded: Option<String>,
     #[serde(default)]
     upload_error: Option<String>,
+    #[serde(default)]
+    identity: Option<String>,
+    #[serde(default)]
+    identity_error: Option<String>,
+}
+
+/// What the page says above its sections after a redirect.
+#[derive(Default)]
+struct PageMessages {
+    notice: Option<String>,
+    upload_error: Option<String>,
+    identity_error: Option<String>,
 }
 
 impl NoticeQuery {
+    fn messages(&self) -> PageMessages {
+        PageMessages {
+            notice: self.notice(),
+            upload_error: self.upload_error.clone(),
+            identity_error: self.identity_error.clone(),
+        }
+    }
+
     fn notice(&self) -> Option<String> {
         if self.saved.is_some() {
             Some("草稿已保存".into())
+        } else if let Some(step) = &self.identity {
+            Some(step.clone())
         } else {
             self.uploaded.as_ref().map(|kind| {
                 format!(
@@ -977,9 +1094,14 @@ async fn edit_page_with(
     order: &Order,
     form: EditForm,
     problems: Vec<FieldErrorView>,
-    (notice, upload_error): (Option<String>, Option<String>),
+    messages: PageMessages,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
+    let PageMessages {
+        notice,
+        upload_error,
+        identity_error,
+    } = messages;
     let uploads = state.store.order_uploads(order.id).await?;
     let slots = UploadKind::ALL
         .into_iter()
@@ -1012,14 +1134,15 @@ async fn edit_page_with(
         .iter()
         .map(|p| (page_field(&p.field), p.message.clone()))
         .collect();
-    let identity = identity_panel(state, user, order).await?;
+    let mut identity = identity_panel(state, user, order).await?;
+    identity.error = identity_error;
     Ok(render(
         &EditPage {
             chrome: Chrome::new(user, "ca_apply"),
             order: OrderView::from(order),
             rejection,
             form,
-            products: crate::catalogue::choices(state).await?,
+            products: crate::products::choices(state).await?,
             org_types: ORGANISATION_TYPES,
             uploads: slots,
             error_count: problems.len(),
@@ -1051,7 +1174,7 @@ async fn save_page(
             &order,
             fields,
             problems,
-            (None, None),
+            PageMessages::default(),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
@@ -1081,7 +1204,7 @@ async fn save_page(
             &order,
             fields,
             problems,
-            (None, None),
+            PageMessages::default(),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
@@ -1103,7 +1226,7 @@ async fn save_page(
                 &order,
                 fields,
                 problems,
-                (None, None),
+                PageMessages::default(),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -1160,22 +1283,138 @@ async fn upload_page(
 
 // --- the identity check, as the application needs it ------------------------------------------
 
-/// Why the application cannot be submitted yet as far as the identity check goes, if it cannot.
+/// Why the application cannot be submitted yet as far as the identity check goes, if it cannot:
+/// a check must have passed for the legal representative named in the form.
 async fn identity_problem(
     state: &AppState,
     order: &Order,
     legal_rep_id_number: &str,
 ) -> Result<Option<String>, ApiError> {
-    // WIP: wired to the identity-check module when it lands.
-    let _ = (state, order, legal_rep_id_number);
-    Ok(None)
+    if certdesk_domain::validate_resident_id(legal_rep_id_number).is_err() {
+        // The form's own check names the ID number; the identity check waits for it.
+        return Ok(Some(
+            "请先填写正确的法定代表人身份证号码，再完成身份核验".to_string(),
+        ));
+    }
+    Ok(
+        match crate::identity::passed_identity_check(state, order.id, legal_rep_id_number).await? {
+            Some(_) => None,
+            None => Some(
+                "请先完成法定代表人的身份核验（人脸识别、手机号实名核验、对公账户打款验证或银行卡核验任选其一）"
+                    .to_string(),
+            ),
+        },
+    )
+}
+
+/// The 身份核验 section of the application page.
+pub(crate) struct IdentityPanel {
+    pub passed: bool,
+    pub checks: Vec<crate::identity::CheckView>,
+    /// What the sandbox "sent" (codes), shown only with the sandbox provider.
+    pub sandbox: Option<Vec<crate::identity::SandboxNotice>>,
+    pub mobile_pending: bool,
+    pub deposit_pending: bool,
+    pub error: Option<String>,
 }
 
 async fn identity_panel(
     state: &AppState,
     user: &CurrentUser,
     order: &Order,
-) -> Result<String, ApiError> {
-    let _ = (state, user, order);
-    Ok(String::new())
+) -> Result<IdentityPanel, ApiError> {
+    let view = crate::identity::identity_of_order(state, user, &order.order_no).await?;
+    let pending = |method: &str| {
+        view.checks
+            .iter()
+            .any(|c| c.method == method && c.status == "pending")
+    };
+    Ok(IdentityPanel {
+        passed: view.passed,
+        mobile_pending: pending("mobile"),
+        deposit_pending: pending("micro_deposit"),
+        sandbox: view
+            .sandbox
+            .then(|| state.identity.sandbox_notices(order.id)),
+        checks: view.checks,
+        error: None,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct IdentityForm {
+    /// `start` or `verify`.
+    intent: String,
+    code: String,
+    card_number: String,
+    card_mobile: String,
+    account_number: String,
+    bank_name: String,
+}
+
+/// The page's identity-check forms: start a check for the legal representative of the saved
+/// form, or type the code it sent.
+async fn identity_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path((order_no, method)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let order = editable_order(&state, &user, &order_no).await?;
+    let fields: IdentityForm = form_fields(&body);
+    let application = state
+        .store
+        .application(order.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let form: ApplicationForm =
+        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let now = state.now();
+    let filled = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let result = if fields.intent == "verify" {
+        crate::identity::verify_check(
+            &state,
+            &user,
+            &order_no,
+            &method,
+            filled(&fields.code).as_deref(),
+            now,
+        )
+        .await
+    } else {
+        let (mobile, card_number) = match method.as_str() {
+            "bank_card" => (filled(&fields.card_mobile), filled(&fields.card_number)),
+            _ => (filled(&form.legal_rep.mobile), None),
+        };
+        crate::identity::start_check(
+            &state,
+            &user,
+            &order_no,
+            &method,
+            crate::identity::StartRequest {
+                name: filled(&form.legal_rep.name),
+                id_number: filled(&form.legal_rep.id_number),
+                mobile,
+                card_number,
+                account_number: filled(&fields.account_number),
+                bank_name: filled(&fields.bank_name),
+                photo: None,
+            },
+            now,
+        )
+        .await
+    };
+    let query = match result {
+        Ok(check) => serde_urlencoded::to_string([("identity", check.next_step)]),
+        Err(err) if err.status.is_client_error() && err.status != StatusCode::NOT_FOUND => {
+            serde_urlencoded::to_string([("identity_error", err.message)])
+        }
+        Err(err) => return Err(err),
+    };
+    Ok(Redirect::to(&format!(
+        "/orders/{order_no}/edit?{}#identity",
+        query.unwrap_or_default()
+    ))
+    .into_response())
 }

@@ -101,7 +101,7 @@ pub(crate) async fn issue_for_order(
         .application(order.id)
         .await?
         .ok_or_else(|| ApiError::conflict("no_application", "该订单没有申请资料，不能制证"))?;
-    let product = crate::catalogue::product_facts(state, application.product_id).await?;
+    let product = crate::products::product_facts(state, application.product_id).await?;
     if product.mobile {
         return Err(ApiError::conflict(
             "held_keys",
@@ -212,7 +212,7 @@ pub(crate) async fn issue_if_held(
     let Some(application) = state.store.application(order.id).await? else {
         return Ok(None);
     };
-    let product = crate::catalogue::product_facts(state, application.product_id).await?;
+    let product = crate::products::product_facts(state, application.product_id).await?;
     if !product.mobile {
         return Ok(None);
     }
@@ -782,7 +782,7 @@ async fn order_page(
     let mut documents = Vec::new();
     let mut product = String::new();
     if let Some(application) = &application {
-        product = crate::catalogue::product_facts(&state, application.product_id)
+        product = crate::products::product_facts(&state, application.product_id)
             .await
             .map(|p| format!("{}（{}年）", p.name, application.years))
             .unwrap_or_default();

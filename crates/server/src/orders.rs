@@ -136,7 +136,7 @@ impl From<&Order> for OrderView {
             kind_label: kind_label(&o.kind).to_string(),
             status: o.status.clone(),
             status_label: status_label(&o.status),
-            amount: format!("{}.{:02}", o.amount_fen / 100, o.amount_fen % 100),
+            amount: certdesk_domain::product::yuan(o.amount_fen),
             made_by: if o.on_behalf {
                 "操作员代办"
             } else {
@@ -568,13 +568,19 @@ pub(crate) async fn checked_step(
     let from: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
     let facts = facts_of(state, order).await?;
     let actor = user.map_or(Actor::System, |u| Actor::Role(u.role()));
-    let to = transition(from, action, actor, &facts).map_err(|e| match e {
+    let to = transition(from, action, actor, &facts).map_err(transition_refused)?;
+    Ok(CheckedStep { from, to, facts })
+}
+
+/// A refusal of the state machine as the API answers it: 403 when the role may not take the
+/// step at all, 409 when the order is not in a status (or state) that allows it.
+pub(crate) fn transition_refused(err: certdesk_domain::TransitionError) -> ApiError {
+    match err {
         certdesk_domain::TransitionError::NotAllowedForActor { .. } => {
-            ApiError::new(StatusCode::FORBIDDEN, "not_your_step", e.to_string())
+            ApiError::new(StatusCode::FORBIDDEN, "not_your_step", err.to_string())
         }
         other => ApiError::conflict("transition_refused", other.to_string()),
-    })?;
-    Ok(CheckedStep { from, to, facts })
+    }
 }
 
 pub(crate) fn order_changed() -> ApiError {

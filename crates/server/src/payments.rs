@@ -24,7 +24,8 @@ use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use certdesk_domain::{is_on_behalf, Relation, TransitionError};
+use certdesk_domain::product::yuan;
+use certdesk_domain::{is_on_behalf, Relation};
 use certdesk_domain::{
     transition, Action, Actor, AuditAction, DeliveryMethod, OrderAction, OrderFacts, OrderStatus,
 };
@@ -174,25 +175,6 @@ async fn order_by_no(state: &AppState, order_no: &str) -> Result<Order, ApiError
         .ok_or_else(ApiError::not_found)
 }
 
-async fn audit_transition(
-    state: &AppState,
-    user: Option<&CurrentUser>,
-    order: &Order,
-    action: OrderAction,
-    from: OrderStatus,
-    to: OrderStatus,
-) {
-    crate::audit::record(
-        state,
-        user.map(|u| u.account()),
-        Some(order.org_id),
-        AuditAction::OrderTransition,
-        &format!("order:{}", order.order_no),
-        &format!("{} {} -> {}", action.as_str(), from.as_str(), to.as_str()),
-    )
-    .await;
-}
-
 /// Applies a verified notification of `gateway` exactly once: a payment moves its order on
 /// (or, on a closed order, is refunded); a refund completes its order's refund. Repeats and
 /// statuses that change nothing are acknowledged and change nothing.
@@ -271,7 +253,8 @@ async fn after_payment(
     match outcome {
         PaymentOutcome::Applied => {
             tracing::info!(order = %order.order_no, gateway = %payment.gateway, "payment applied");
-            audit_transition(state, user, order, OrderAction::PayConfirmed, status, next).await;
+            crate::orders::audit_step(state, user, order, OrderAction::PayConfirmed, status, next)
+                .await;
         }
         PaymentOutcome::AlreadyApplied => {
             tracing::debug!(order = %order.order_no, "repeated payment notification")
@@ -395,7 +378,7 @@ async fn start_refund(
     if !started {
         return Ok(false);
     }
-    audit_transition(state, user, order, action, status, next).await;
+    crate::orders::audit_step(state, user, order, action, status, next).await;
     if payment.gateway == state.gateway.name() {
         let request = RefundRequest {
             order_no: order.order_no.clone(),
@@ -455,7 +438,7 @@ async fn complete_refund(
         Ok(next) => next,
         // Already refunded: a repeat.
         Err(_) if status == OrderStatus::Refunded => return Ok(false),
-        Err(err) => return Err(refusal(err)),
+        Err(err) => return Err(crate::orders::transition_refused(err)),
     };
     let label = user
         .map(|u| u.account().username.clone())
@@ -477,7 +460,7 @@ async fn complete_refund(
         .await?;
     if done {
         tracing::info!(order = %order.order_no, "refund completed");
-        audit_transition(
+        crate::orders::audit_step(
             state,
             user,
             order,
@@ -488,20 +471,6 @@ async fn complete_refund(
         .await;
     }
     Ok(done)
-}
-
-/// How a refusal of the state machine is answered.
-fn refusal(err: TransitionError) -> ApiError {
-    match err {
-        TransitionError::NotAllowedForActor { .. } => {
-            ApiError::new(StatusCode::FORBIDDEN, "not_allowed", err.to_string())
-        }
-        other => ApiError::conflict("transition_refused", other.to_string()),
-    }
-}
-
-fn changed_meanwhile() -> ApiError {
-    ApiError::conflict("order_changed", "订单状态已被他人更新，请刷新后再处理")
 }
 
 fn clean_reason(reason: &str) -> String {
@@ -540,8 +509,8 @@ pub async fn withdraw_order(
         .next();
     let paid = payment.as_ref().map(|p| p.amount_fen).unwrap_or(0);
     let actor = Actor::Role(user.role());
-    let next =
-        transition(status, OrderAction::Withdraw, actor, &facts(order, paid)).map_err(refusal)?;
+    let next = transition(status, OrderAction::Withdraw, actor, &facts(order, paid))
+        .map_err(crate::orders::transition_refused)?;
     let reason = clean_reason(reason);
     let mut note = if is_on_behalf(OrderAction::Withdraw, actor) {
         "操作员代办撤销".to_string()
@@ -566,39 +535,16 @@ pub async fn withdraw_order(
             )
             .await?;
             if !started {
-                return Err(changed_meanwhile());
+                return Err(crate::orders::order_changed());
             }
         }
         _ => {
-            let moved = state
-                .store
-                .advance_order(
-                    order.id,
-                    &OrderStep {
-                        at: state.now(),
-                        actor_account_id: Some(user.account().id),
-                        actor_label: &user.account().username,
-                        action: OrderAction::Withdraw.as_str(),
-                        from_status: status.as_str(),
-                        to_status: next.as_str(),
-                        note: &note,
-                    },
-                )
+            crate::orders::act_on_order(state, Some(user), order, OrderAction::Withdraw, &note)
                 .await?;
-            if !moved {
-                return Err(changed_meanwhile());
-            }
-            audit_transition(
-                state,
-                Some(user),
-                order,
-                OrderAction::Withdraw,
-                status,
-                next,
-            )
-            .await;
         }
     }
+    // A withdrawn order gives its voucher back.
+    state.store.release_voucher(order.id).await?;
     let mut withdrawn = order.clone();
     withdrawn.status = next.as_str().to_string();
     Ok(withdrawn)
@@ -760,10 +706,6 @@ pub struct TransferView {
     /// Beijing time.
     pub submitted_at: String,
     pub reject_reason: String,
-}
-
-pub(crate) fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
 }
 
 impl From<&OfflineTransfer> for TransferView {

@@ -1112,3 +1112,60 @@ async fn create_voucher_submit(
         Err(err) => err.into_response(),
     }
 }
+
+// --- the products as the order flow reads them ------------------------------------------------
+
+/// A product offered on the application pages.
+pub(crate) struct ProductChoice {
+    pub id: i64,
+    /// Name, provider and price per year, as the list shows it.
+    pub label: String,
+}
+
+/// The active products, in the catalogue's order.
+pub(crate) async fn choices(state: &AppState) -> Result<Vec<ProductChoice>, ApiError> {
+    Ok(state
+        .store
+        .products(true)
+        .await?
+        .into_iter()
+        .map(|p| ProductChoice {
+            id: p.id,
+            label: format!(
+                "{}（{}）¥{}/年",
+                p.spec.name,
+                p.provider_name,
+                yuan(p.spec.price_per_year_fen)
+            ),
+        })
+        .collect())
+}
+
+/// What issuance needs to know of a product.
+pub(crate) struct ProductFacts {
+    pub name: String,
+    /// `sm2` or `p256`, as the CA names its algorithms.
+    pub algorithm: &'static str,
+    pub dual: bool,
+    /// 移动版: the CA holds the key pairs.
+    pub mobile: bool,
+}
+
+pub(crate) async fn product_facts(
+    state: &AppState,
+    product_id: i64,
+) -> Result<ProductFacts, ApiError> {
+    let product = state
+        .store
+        .product_by_id(product_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::internal(format!("order refers to missing product {product_id}"))
+        })?;
+    Ok(ProductFacts {
+        name: product.spec.name,
+        algorithm: product.spec.algorithm.as_str(),
+        dual: product.spec.dual,
+        mobile: product.spec.medium == Medium::Mobile,
+    })
+}

@@ -126,7 +126,11 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     let product = common::paid_sm2_dual_product(&server).await;
 
     // A draft, with the organisation's registered name and code filled in.
-    let (status, draft) = call(app, "POST", "/api/v1/applications", Some(&supplier),
+    let (status, draft) = call(
+        app,
+        "POST",
+        "/api/v1/applications",
+        Some(&supplier),
         Some(json!({"product_id": product, "years": 1})),
     )
     .await;
@@ -138,8 +142,14 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     let app_uri = format!("/api/v1/applications/{order_no}");
 
     // Submitting the empty draft names what is missing, and changes nothing.
-    let (status, refusal) =
-        call(app, "POST", &format!("{app_uri}/submit"), Some(&supplier), None).await;
+    let (status, refusal) = call(
+        app,
+        "POST",
+        &format!("{app_uri}/submit"),
+        Some(&supplier),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refusal}");
     let fields: Vec<&str> = refusal["field_errors"]
         .as_array()
@@ -165,14 +175,22 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     // Another organisation cannot see or change it.
     let (status, _) = call(app, "GET", &app_uri, Some(&stranger), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(app, "PUT", &app_uri, Some(&stranger),
+    let (status, _) = call(
+        app,
+        "PUT",
+        &app_uri,
+        Some(&stranger),
         Some(json!({"product_id": product, "years": 1, "form": valid_form()})),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The form, saved; ID numbers come back masked.
-    let (status, saved) = call(app, "PUT", &app_uri, Some(&supplier),
+    let (status, saved) = call(
+        app,
+        "PUT",
+        &app_uri,
+        Some(&supplier),
         Some(json!({"product_id": product, "years": 1, "form": valid_form()})),
     )
     .await;
@@ -237,12 +255,22 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     assert_eq!(files_in(&blob_dir), 5);
 
     common::pass_identity_check(&server, &supplier, &order_no).await;
-    let (status, submitted) =
-        call(app, "POST", &format!("{app_uri}/submit"), Some(&supplier), None).await;
+    let (status, submitted) = call(
+        app,
+        "POST",
+        &format!("{app_uri}/submit"),
+        Some(&supplier),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{submitted}");
     assert_eq!(submitted["status"], "awaiting_initial_review");
     // Submitted: no more edits.
-    let (status, _) = call(app, "PUT", &app_uri, Some(&supplier),
+    let (status, _) = call(
+        app,
+        "PUT",
+        &app_uri,
+        Some(&supplier),
         Some(json!({"product_id": product, "years": 2, "form": valid_form()})),
     )
     .await;
@@ -250,12 +278,20 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
 
     // 初审 rejects with a reason; the supplier sees it, edits, resubmits.
     let review = format!("/api/v1/orders/{order_no}/review");
-    let (status, body) = call(app, "POST", &review, Some(&operator),
+    let (status, body) = call(
+        app,
+        "POST",
+        &review,
+        Some(&operator),
         Some(json!({"decision": "reject", "reason": "营业执照未加盖公章"})),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, detail) = call(app, "GET", &format!("/api/v1/orders/{order_no}"), Some(&supplier),
+    let (_, detail) = call(
+        app,
+        "GET",
+        &format!("/api/v1/orders/{order_no}"),
+        Some(&supplier),
         None,
     )
     .await;
@@ -275,13 +311,23 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, resubmitted) =
-        call(app, "POST", &format!("{app_uri}/submit"), Some(&supplier), None).await;
+    let (status, resubmitted) = call(
+        app,
+        "POST",
+        &format!("{app_uri}/submit"),
+        Some(&supplier),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{resubmitted}");
     assert_eq!(resubmitted["status"], "awaiting_initial_review");
 
     // 初审 passes → payment → 复审 passes → 制证中.
-    let (status, body) = call(app, "POST", &review, Some(&operator),
+    let (status, body) = call(
+        app,
+        "POST",
+        &review,
+        Some(&operator),
         Some(json!({"decision": "approve"})),
     )
     .await;
@@ -298,7 +344,11 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         .amount_fen;
     assert!(amount > 0);
     pay(app, &order_no, amount).await;
-    let (status, body) = call(app, "POST", &review, Some(&officer),
+    let (status, body) = call(
+        app,
+        "POST",
+        &review,
+        Some(&officer),
         Some(json!({"decision": "approve"})),
     )
     .await;
@@ -312,7 +362,11 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     // and refusals leave the order ready for a good request.
     let csr_uri = format!("/api/v1/orders/{order_no}/csr");
     let p256 = SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap();
-    let (status, body) = call(app, "POST", &csr_uri, Some(&supplier),
+    let (status, body) = call(
+        app,
+        "POST",
+        &csr_uri,
+        Some(&supplier),
         Some(json!({"csr": csr_of(&p256)})),
     )
     .await;
@@ -322,7 +376,11 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let certificates_before = store.count_certificates().await.unwrap();
     let sm2 = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
-    let (status, issued) = call(app, "POST", &csr_uri, Some(&supplier),
+    let (status, issued) = call(
+        app,
+        "POST",
+        &csr_uri,
+        Some(&supplier),
         Some(json!({"csr": csr_of(&sm2)})),
     )
     .await;
@@ -339,7 +397,11 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         certificates_before + 2
     );
     // Issued once: a second CSR is refused and makes nothing.
-    let (status, _) = call(app, "POST", &csr_uri, Some(&supplier),
+    let (status, _) = call(
+        app,
+        "POST",
+        &csr_uri,
+        Some(&supplier),
         Some(json!({"csr": csr_of(&sm2)})),
     )
     .await;
@@ -351,17 +413,29 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
 
     // Delivery: the supplier cannot ship; a bad tracking number is refused; then shipped.
     let ship = format!("/api/v1/orders/{order_no}/ship");
-    let (status, _) = call(app, "POST", &ship, Some(&supplier),
+    let (status, _) = call(
+        app,
+        "POST",
+        &ship,
+        Some(&supplier),
         Some(json!({"courier": "顺丰速运", "tracking_no": "SF1234567890"})),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = call(app, "POST", &ship, Some(&operator),
+    let (status, body) = call(
+        app,
+        "POST",
+        &ship,
+        Some(&operator),
         Some(json!({"courier": "顺丰速运", "tracking_no": "单号"})),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = call(app, "POST", &ship, Some(&operator),
+    let (status, body) = call(
+        app,
+        "POST",
+        &ship,
+        Some(&operator),
         Some(json!({"courier": "顺丰速运", "tracking_no": "SF1234567890"})),
     )
     .await;
@@ -370,7 +444,11 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         (StatusCode::OK, Some("shipping")),
         "{body}"
     );
-    let (status, body) = call(app, "POST", &format!("/api/v1/orders/{order_no}/confirm-receipt"), Some(&supplier),
+    let (status, body) = call(
+        app,
+        "POST",
+        &format!("/api/v1/orders/{order_no}/confirm-receipt"),
+        Some(&supplier),
         None,
     )
     .await;

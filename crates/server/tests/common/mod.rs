@@ -158,13 +158,77 @@ pub async fn organisation_with_admin(
     (org.id, token)
 }
 
-/// WIP: replaced when the products module lands.
+/// An SM2 dual-certificate UKey product that costs money even for a first certificate
+/// (the default one is 首张免费), so that the order goes through the cashier.
 pub async fn paid_sm2_dual_product(server: &TestServer) -> i64 {
-    let _ = server;
-    1
+    use certdesk_domain::product::{KeyAlgorithm, Medium, ProductSpec};
+    let provider = server.store.ca_providers().await.unwrap()[0].id;
+    server
+        .store
+        .create_product(
+            provider,
+            &ProductSpec {
+                name: "SM2 双证书 UKey（测试）".into(),
+                medium: Medium::UKey,
+                algorithm: KeyAlgorithm::Sm2,
+                dual: true,
+                min_years: 1,
+                max_years: 3,
+                price_per_year_fen: 39_900,
+                sub_price_per_year_fen: 20_000,
+                first_free: false,
+                active: true,
+            },
+            0,
+        )
+        .await
+        .unwrap()
+        .id
 }
 
-/// WIP: replaced when the identity-check module lands.
+/// Passes the legal representative's mobile check (法人手机号实名核验) of an order through the
+/// sandbox: start, read the code from the sandbox outbox, type it.
 pub async fn pass_identity_check(server: &TestServer, token: &str, order_no: &str) {
-    let _ = (server, token, order_no);
+    let (status, body) = call(
+        &server.router,
+        "POST",
+        &format!("/api/v1/orders/{order_no}/identity/mobile/start"),
+        Some(token),
+        Some(serde_json::json!({"name": "张三", "id_number": "11010519491231002X", "mobile": "13800138000"})),
+    )
+    .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{body}");
+    let (status, outbox) = call(
+        &server.router,
+        "GET",
+        &format!("/api/v1/orders/{order_no}/identity/sandbox"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{outbox}");
+    let text = outbox["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|n| n["kind"] == "sms")
+        .unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code: String = text[text.find("验证码").unwrap() + "验证码".len()..]
+        .chars()
+        .take(6)
+        .collect();
+    let (status, body) = call(
+        &server.router,
+        "POST",
+        &format!("/api/v1/orders/{order_no}/identity/mobile/verify"),
+        Some(token),
+        Some(serde_json::json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "passed", "{body}");
 }
