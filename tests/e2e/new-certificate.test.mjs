@@ -283,7 +283,7 @@ test('a rejected application is edited and resubmitted', async () => {
 async function setUpCatalogue(page) {
   await page.goto(`${server.base}/admin/products`);
   await page.getByLabel('产品名称', { exact: true }).last().fill(PAID_PRODUCT);
-  await page.getByLabel('每年价格（元）').last().fill('399.00');
+  await page.getByLabel('每年价格（元）', { exact: true }).last().fill('399.00');
   await page.getByRole('button', { name: '创建产品' }).click();
   await page.getByText(`已创建产品“${PAID_PRODUCT}”`).waitFor();
 }

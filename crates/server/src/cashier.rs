@@ -270,11 +270,27 @@ async fn sandbox_trade_and_order(
 
 fn sandbox_page(
     state: &AppState,
+    user: Option<&crate::auth::CurrentUser>,
     trade: &certdesk_store::SandboxTrade,
     order: &Order,
     message: Option<&'static str>,
 ) -> Response {
-    // The page is used without an account: its form carries the pre-login CSRF token.
+    // A phone has no account: its form carries the pre-login CSRF token. Opened in a browser
+    // that is signed in (a demo on one computer), the session's token is the one checked.
+    if let Some(user) = user.filter(|u| !u.csrf_token().is_empty()) {
+        return render(
+            &SandboxPayPage {
+                csrf: user.csrf_token().to_string(),
+                token: trade.token.clone(),
+                payee: state.config.payee.name.clone(),
+                order_no: order.order_no.clone(),
+                amount: yuan(trade.amount_fen),
+                status: trade.status.clone(),
+                message,
+            },
+            StatusCode::OK,
+        );
+    }
     let csrf = auth::random_token();
     let mut response = render(
         &SandboxPayPage {
@@ -298,9 +314,10 @@ fn sandbox_page(
 async fn sandbox_pay_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    user: Option<crate::auth::CurrentUser>,
 ) -> Result<Response, ApiError> {
     let (trade, order) = sandbox_trade_and_order(&state, &token).await?;
-    Ok(sandbox_page(&state, &trade, &order, None))
+    Ok(sandbox_page(&state, user.as_ref(), &trade, &order, None))
 }
 
 #[derive(Deserialize)]
@@ -314,6 +331,7 @@ struct SandboxPayForm {
 async fn sandbox_pay_submit(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    user: Option<crate::auth::CurrentUser>,
     Form(form): Form<SandboxPayForm>,
 ) -> Result<Response, ApiError> {
     let (trade, order) = sandbox_trade_and_order(&state, &token).await?;
@@ -344,7 +362,13 @@ async fn sandbox_pay_submit(
         }
     };
     let (trade, order) = sandbox_trade_and_order(&state, &token).await?;
-    Ok(sandbox_page(&state, &trade, &order, Some(message)))
+    Ok(sandbox_page(
+        &state,
+        user.as_ref(),
+        &trade,
+        &order,
+        Some(message),
+    ))
 }
 
 // --- operators: bank-transfer receipts ------------------------------------------------------------
