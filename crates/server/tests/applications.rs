@@ -484,3 +484,144 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     assert_eq!(certificates.len(), 2);
     assert!(certificates.iter().all(|c| c.order_status == "completed"));
 }
+
+#[tokio::test]
+async fn an_operator_applies_for_a_mobile_certificate_whose_keys_the_ca_holds() {
+    let server = test_server().await;
+    let app = &server.router;
+    let store = &server.store;
+    let (org_id, supplier) =
+        organisation_with_admin(store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    let operator = staff_token(store, "operator", Role::PlatformOperator).await;
+    let officer = staff_token(store, "officer", Role::CaOfficer).await;
+    certdesk_server::products::ensure_default_products(store)
+        .await
+        .unwrap();
+    let (_, products) = call(app, "GET", "/api/v1/products", Some(&supplier), None).await;
+    let mobile = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "SM2 移动版")
+        .expect("the default mobile product")["id"]
+        .as_i64()
+        .unwrap();
+
+    // 操作员代办: the operator applies for the supplier, named by its credit code.
+    let mut form = valid_form();
+    form["delivery"] = json!({"method": "online"});
+    let (status, draft) = call(
+        app,
+        "POST",
+        "/api/v1/applications",
+        Some(&operator),
+        Some(
+            json!({"product_id": mobile, "years": 1, "for_credit_code": CREDIT_CODE, "form": form}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    assert_eq!(draft["order"]["made_by"], "操作员代办");
+    // The first certificate of the organisation is free: no cashier.
+    assert_eq!(draft["order"]["amount"], "0.00");
+    let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+    for (i, kind) in [
+        "business_licence",
+        "id_card_front",
+        "id_card_back",
+        "authorisation_letter",
+        "service_agreement",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, body) =
+            upload(app, &operator, &order_no, kind, "scan.png", png(i as u8)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    common::pass_identity_check(&server, &operator, &order_no).await;
+    let (status, body) = call(
+        app,
+        "POST",
+        &format!("/api/v1/applications/{order_no}/submit"),
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let review = format!("/api/v1/orders/{order_no}/review");
+    let (_, body) = call(
+        app,
+        "POST",
+        &review,
+        Some(&operator),
+        Some(json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(body["status"], "awaiting_second_review", "free: {body}");
+    // 复审 passes: the CA makes the key pairs and certificates at once; no CSR is asked for.
+    let (_, body) = call(
+        app,
+        "POST",
+        &review,
+        Some(&officer),
+        Some(json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(body["status"], "issued", "{body}");
+    let (status, body) = call(
+        app,
+        "POST",
+        &format!("/api/v1/orders/{order_no}/csr"),
+        Some(&supplier),
+        Some(json!({"csr": "x"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let certificates = store.org_certificates(org_id).await.unwrap();
+    assert_eq!(certificates.len(), 2, "SM2 mobile: signing and encryption");
+    // Both private keys are held, sealed, by the CA.
+    for certificate in &certificates {
+        assert!(
+            store
+                .key_archive(certificate.certificate_id)
+                .await
+                .unwrap()
+                .is_some(),
+            "{} has its key archived",
+            certificate.profile
+        );
+    }
+    // Online delivery: the supplier confirms once it has the certificate in its app.
+    let (status, body) = call(
+        app,
+        "POST",
+        &format!("/api/v1/orders/{order_no}/confirm-receipt"),
+        Some(&supplier),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("completed")),
+        "{body}"
+    );
+    let order = store.order_by_no(&order_no).await.unwrap().unwrap();
+    assert!(order.on_behalf);
+    let labels: Vec<String> = store
+        .order_events(order.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{}:{}", e.action, e.actor_label))
+        .collect();
+    assert!(
+        labels.contains(&"submit:operator（操作员代办）".to_string()),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"mark_issued:系统".to_string()),
+        "{labels:?}"
+    );
+}
