@@ -252,16 +252,7 @@ async fn editable_order(
     user: &CurrentUser,
     order_no: &str,
 ) -> Result<Order, ApiError> {
-    let order = state
-        .store
-        .order_by_no(order_no)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    require(
-        user,
-        Action::EditApplication,
-        relation_to(user, None, Some(order.org_id)),
-    )?;
+    let order = crate::orders::order_for(state, user, order_no, Action::EditApplication).await?;
     if !EDITABLE.contains(&order.status.as_str()) {
         return Err(ApiError::conflict(
             "not_editable",
@@ -644,16 +635,7 @@ pub(crate) async fn application_api(
     user: CurrentUser,
     Path(order_no): Path<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
-    let order = state
-        .store
-        .order_by_no(&order_no)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    require(
-        &user,
-        Action::ViewOrder,
-        relation_to(&user, None, Some(order.org_id)),
-    )?;
+    let order = crate::orders::order_for(&state, &user, &order_no, Action::ViewOrder).await?;
     Ok(Json(application_view(&state, &order).await?))
 }
 
@@ -763,16 +745,8 @@ async fn download_upload(
     PageUser(user): PageUser,
     Path((order_no, kind)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let order = state
-        .store
-        .order_by_no(&order_no)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    require(
-        &user,
-        Action::ViewOrderDocument,
-        relation_to(&user, None, Some(order.org_id)),
-    )?;
+    let order =
+        crate::orders::order_for(&state, &user, &order_no, Action::ViewOrderDocument).await?;
     let upload = state
         .store
         .order_uploads(order.id)

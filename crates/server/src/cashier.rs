@@ -142,16 +142,7 @@ async fn cashier_page(
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    let order = state
-        .store
-        .order_by_no(&order_no)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    require(
-        &user,
-        Action::ViewCashier,
-        relation_to(&user, None, Some(order.org_id)),
-    )?;
+    let order = crate::orders::order_for(&state, &user, &order_no, Action::ViewCashier).await?;
     let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
     let why_not = why_not_payable(status, order.amount_fen == 0);
     let (qr_svg, pay_url) = if why_not.is_none() {
@@ -217,16 +208,7 @@ async fn withdraw_form(
     Path(order_no): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let order = state
-        .store
-        .order_by_no(&order_no)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    require(
-        &user,
-        Action::WithdrawOrder,
-        relation_to(&user, None, Some(order.org_id)),
-    )?;
+    let order = crate::orders::order_for(&state, &user, &order_no, Action::WithdrawOrder).await?;
     let form: WithdrawForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::bad_request("invalid_form", "表单内容无法识别，请刷新页面后重试"))?;
     let back = format!("/orders/{}", order.order_no);

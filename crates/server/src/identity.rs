@@ -11,8 +11,9 @@
 
 use crate::api::ApiJson;
 use crate::auth::CurrentUser;
-use crate::authz::{relation_to, require};
+
 use crate::error::{ApiError, ErrorBody};
+use crate::orders::order_for;
 use crate::routes::Registry;
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -318,22 +319,6 @@ fn input_error(e: IdentityInputError) -> ApiError {
         _ => "invalid_code",
     };
     field_error(code, e.to_string())
-}
-
-/// The order, if the user may `action` on it; another organisation's answers 404.
-async fn order_for(
-    state: &AppState,
-    user: &CurrentUser,
-    order_no: &str,
-    action: Action,
-) -> Result<Order, ApiError> {
-    let order = state
-        .store
-        .order_by_no(order_no)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    require(user, action, relation_to(user, None, Some(order.org_id)))?;
-    Ok(order)
 }
 
 /// Identity checks belong to the application: only while it is 草稿 or 审核未通过.

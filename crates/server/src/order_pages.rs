@@ -6,8 +6,8 @@ use crate::auth::CurrentUser;
 use crate::authz::{relation_to, require};
 use crate::error::{ApiError, ErrorBody};
 use crate::orders::{
-    act_on_order, actor_label, audit_step, checked_step, facts_of, order_changed, review_order,
-    OrderView,
+    act_on_order, actor_label, audit_step, checked_step, facts_of, order_changed, order_for,
+    review_order, CheckedStep, OrderView,
 };
 use crate::pages::{form_fields, render, Chrome, PageUser};
 use crate::routes::Registry;
@@ -67,21 +67,6 @@ pub(crate) fn register(registry: Registry) -> Registry {
             ConfirmReceipt,
             receipt_api,
         )
-}
-
-async fn order_for(
-    state: &AppState,
-    user: &CurrentUser,
-    order_no: &str,
-    action: Action,
-) -> Result<Order, ApiError> {
-    let order = state
-        .store
-        .order_by_no(order_no)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    require(user, action, relation_to(user, None, Some(order.org_id)))?;
-    Ok(order)
 }
 
 // --- issuance -------------------------------------------------------------------------------
@@ -164,41 +149,21 @@ pub(crate) async fn issue_for_order(
             return Err(refused(err));
         }
     };
-    let label = actor_label(None, OrderAction::MarkIssued);
     let note = format!("证书请求由 {} 提交，证书已签发", user.account().username);
-    let moved = state
-        .store
-        .complete_issuance(
-            order.id,
-            &IssuedForOrder {
-                signing_certificate_id: signing,
-                encryption_certificate_id: encryption,
-                envelope_gmt0009: gmt0009.as_deref(),
-                envelope_skf: skf.as_deref(),
-            },
-            &OrderStep {
-                at: state.now(),
-                actor_account_id: Some(user.account().id),
-                actor_label: &label,
-                action: OrderAction::MarkIssued.as_str(),
-                from_status: step.from.as_str(),
-                to_status: step.to.as_str(),
-                note: &note,
-            },
-        )
-        .await?;
-    if !moved {
-        return Err(order_changed());
-    }
-    audit_step(
+    record_issuance(
         state,
         Some(user),
         order,
-        OrderAction::MarkIssued,
-        step.from,
-        step.to,
+        &step,
+        &IssuedForOrder {
+            signing_certificate_id: signing,
+            encryption_certificate_id: encryption,
+            envelope_gmt0009: gmt0009.as_deref(),
+            envelope_skf: skf.as_deref(),
+        },
+        &note,
     )
-    .await;
+    .await?;
     Ok(step.to)
 }
 
@@ -241,24 +206,46 @@ pub(crate) async fn issue_if_held(
             return Err(ApiError::internal(err));
         }
     };
+    record_issuance(
+        state,
+        None,
+        order,
+        &step,
+        &IssuedForOrder {
+            signing_certificate_id: issued.signing.record.id,
+            encryption_certificate_id: issued.encryption.as_ref().map(|e| e.record.id),
+            envelope_gmt0009: None,
+            envelope_skf: None,
+        },
+        "移动版证书已签发，密钥由CA托管，请在手机上扫码下载",
+    )
+    .await?;
+    Ok(Some(step.to))
+}
+
+/// Records what issuance made with the order's step to 已发证 (the system's step; `user` is who
+/// asked for it, if anyone), and audits it.
+async fn record_issuance(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    order: &Order,
+    step: &CheckedStep,
+    issued: &IssuedForOrder<'_>,
+    note: &str,
+) -> Result<(), ApiError> {
     let moved = state
         .store
         .complete_issuance(
             order.id,
-            &IssuedForOrder {
-                signing_certificate_id: issued.signing.record.id,
-                encryption_certificate_id: issued.encryption.as_ref().map(|e| e.record.id),
-                envelope_gmt0009: None,
-                envelope_skf: None,
-            },
+            issued,
             &OrderStep {
                 at: state.now(),
-                actor_account_id: None,
-                actor_label: "系统",
+                actor_account_id: user.map(|u| u.account().id),
+                actor_label: &actor_label(None, OrderAction::MarkIssued),
                 action: OrderAction::MarkIssued.as_str(),
                 from_status: step.from.as_str(),
                 to_status: step.to.as_str(),
-                note: "移动版证书已签发，密钥由CA托管，请在手机上扫码下载",
+                note,
             },
         )
         .await?;
@@ -267,14 +254,14 @@ pub(crate) async fn issue_if_held(
     }
     audit_step(
         state,
-        None,
+        user,
         order,
         OrderAction::MarkIssued,
         step.from,
         step.to,
     )
     .await;
-    Ok(Some(step.to))
+    Ok(())
 }
 
 /// Whole years as days, leap days included.

@@ -245,16 +245,7 @@ pub(crate) async fn order_detail_api(
     user: CurrentUser,
     Path(order_no): Path<String>,
 ) -> Result<Json<OrderDetail>, ApiError> {
-    let order = state
-        .store
-        .order_by_no(&order_no)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    require(
-        &user,
-        Action::ViewOrder,
-        relation_to(&user, None, Some(order.org_id)),
-    )?;
+    let order = crate::orders::order_for(&state, &user, &order_no, Action::ViewOrder).await?;
     let timeline = state
         .store
         .order_events(order.id)
@@ -393,16 +384,7 @@ pub(crate) async fn review_api(
     Path(order_no): Path<String>,
     crate::api::ApiJson(req): crate::api::ApiJson<ReviewDecision>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let order = state
-        .store
-        .order_by_no(&order_no)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    require(
-        &user,
-        Action::ReviewOrder,
-        relation_to(&user, None, Some(order.org_id)),
-    )?;
+    let order = crate::orders::order_for(&state, &user, &order_no, Action::ReviewOrder).await?;
     let approve = match req.decision.as_str() {
         "approve" => true,
         "reject" => false,
@@ -462,6 +444,23 @@ pub(crate) async fn review_order(
         }
     }
     Ok(to)
+}
+
+/// The order `order_no`, if the user may `action` on it; another organisation's answers 404,
+/// as if it did not exist.
+pub(crate) async fn order_for(
+    state: &AppState,
+    user: &CurrentUser,
+    order_no: &str,
+    action: Action,
+) -> Result<Order, ApiError> {
+    let order = state
+        .store
+        .order_by_no(order_no)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    require(user, action, relation_to(user, None, Some(order.org_id)))?;
+    Ok(order)
 }
 
 // --- one way to move an order ------------------------------------------------------------------
