@@ -309,14 +309,10 @@ pub fn validate_person_name(input: &str) -> Result<String, IdentityInputError> {
     Ok(name.to_string())
 }
 
-/// A mainland mobile number: 11 digits, `1[3-9]…`; spaces and dashes tolerated.
+/// A mainland mobile number, checked by the application form's rule
+/// ([`crate::application::validate_mobile`]).
 pub fn validate_mobile(input: &str) -> Result<String, IdentityInputError> {
-    let digits: String = input.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    let b = digits.as_bytes();
-    if b.len() != 11 || !b.iter().all(u8::is_ascii_digit) || b[0] != b'1' || b[1] < b'3' {
-        return Err(IdentityInputError::Mobile);
-    }
-    Ok(digits)
+    crate::application::validate_mobile(input).map_err(|_| IdentityInputError::Mobile)
 }
 
 /// The Luhn check (ISO/IEC 7812) over a string of digits.
