@@ -410,6 +410,42 @@ pub(crate) async fn submit_application(
         .application(order.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    // The price is fixed now, at today's prices: a draft saved before a price change, or
+    // before the organisation's first certificate was issued (首张免费), is priced again.
+    let chosen = choose_product(
+        state,
+        order.org_id,
+        application.product_id,
+        application.years,
+        application.voucher_code.as_deref(),
+        Some(order.id),
+    )
+    .await?;
+    let mut order = order.clone();
+    if chosen.amount_fen != order.amount_fen {
+        let repriced = state
+            .store
+            .update_application(
+                order.id,
+                &EDITABLE,
+                chosen.amount_fen,
+                &NewApplication {
+                    provider_id: application.provider_id,
+                    product_id: application.product_id,
+                    years: application.years,
+                    voucher_code: application.voucher_code.as_deref(),
+                    delivery_method: &application.delivery_method,
+                    form_json: &application.form_json,
+                },
+                state.now(),
+            )
+            .await?;
+        if !repriced {
+            return Err(crate::orders::order_changed());
+        }
+        order.amount_fen = chosen.amount_fen;
+    }
+    let order = &order;
     let voucher = application
         .voucher_code
         .as_deref()
@@ -679,7 +715,12 @@ pub(crate) async fn submit_api(
     let order = editable_order(&state, &user, &order_no).await?;
     match submit_application(&state, &user, &order).await? {
         Ok(status) => {
-            let mut order = order;
+            // As it stands now: priced again, and perhaps past the cashier already (free).
+            let mut order = state
+                .store
+                .order_by_no(&order_no)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
             order.status = status.as_str().to_string();
             Ok(Json(OrderView::from(&order)).into_response())
         }

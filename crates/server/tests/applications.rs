@@ -625,3 +625,83 @@ async fn an_operator_applies_for_a_mobile_certificate_whose_keys_the_ca_holds() 
         "{labels:?}"
     );
 }
+
+#[tokio::test]
+async fn a_draft_is_priced_again_when_it_is_submitted() {
+    let server = test_server().await;
+    let app = &server.router;
+    let store = &server.store;
+    let (org_id, supplier) =
+        organisation_with_admin(store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    certdesk_server::products::ensure_default_products(store)
+        .await
+        .unwrap();
+    let (_, products) = call(app, "GET", "/api/v1/products", Some(&supplier), None).await;
+    let sm2_dual = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "SM2 双证书 UKey")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (status, draft) = call(
+        app,
+        "POST",
+        "/api/v1/applications",
+        Some(&supplier),
+        Some(json!({"product_id": sm2_dual, "years": 1, "form": valid_form()})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    assert_eq!(draft["order"]["amount"], "0.00", "首张免费 while drafting");
+    let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+
+    // Meanwhile another order of the organisation got its certificate: 首张免费 is spent.
+    let admin = store.account_by_username("boss").await.unwrap().unwrap();
+    store
+        .create_order(&certdesk_store::NewOrder {
+            order_no: "20261123100000000999",
+            org_id,
+            kind: "new",
+            status: "completed",
+            amount_fen: 0,
+            created_by: admin.id,
+            on_behalf: false,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    for (i, kind) in [
+        "business_licence",
+        "id_card_front",
+        "id_card_back",
+        "authorisation_letter",
+        "service_agreement",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        upload(app, &supplier, &order_no, kind, "scan.png", png(i as u8)).await;
+    }
+    common::pass_identity_check(&server, &supplier, &order_no).await;
+    let (status, submitted) = call(
+        app,
+        "POST",
+        &format!("/api/v1/applications/{order_no}/submit"),
+        Some(&supplier),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{submitted}");
+    assert_eq!(submitted["amount"], "399.00", "priced again on submitting");
+    assert_eq!(
+        store
+            .order_by_no(&order_no)
+            .await
+            .unwrap()
+            .unwrap()
+            .amount_fen,
+        39_900
+    );
+}
