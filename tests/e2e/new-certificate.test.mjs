@@ -125,6 +125,7 @@ async function applyFor(page, { product }) {
   await page.getByTestId('form-error').waitFor();
   assert.match(await page.getByTestId('error-lr_id_number').textContent(), /请填写法定代表人身份证号码/);
   assert.match(await page.getByTestId('error-terms_accepted').textContent(), /请阅读并同意/);
+  await page.screenshot({ path: join(screenshotDir, 'application-form-errors.png'), fullPage: true });
 
   await page.getByLabel('单位类型').selectOption('企业');
   await page.getByLabel('单位地址').fill('福建省福州市鼓楼区五四路100号');
@@ -215,6 +216,7 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
   await supplier.getByTestId('notice').waitFor();
   assert.equal(await supplier.getByTestId('status').textContent(), '已发证');
   await supplier.getByTestId('issued').getByRole('link', { name: '加密证书' }).waitFor();
+  await supplier.screenshot({ path: join(screenshotDir, 'order-issued.png'), fullPage: true });
 
   // The operator ships the key; the supplier confirms receipt.
   await operator.goto(`${server.base}/orders/${orderNo}`);

@@ -127,15 +127,19 @@ impl ApplicationForm {
             );
             check(
                 &format!("{prefix}.mobile"),
-                required(&person.mobile, &format!("{label}手机号码"))
-                    .and_then(|()| validate_mobile(&person.mobile).map(drop))
-                    .map_err(|e| prefixed(label, e)),
+                required(&person.mobile, &format!("{label}手机号码")).and_then(|()| {
+                    validate_mobile(&person.mobile)
+                        .map(drop)
+                        .map_err(|e| prefixed(label, e))
+                }),
             );
             check(
                 &format!("{prefix}.email"),
-                required(&person.email, &format!("{label}电子邮箱"))
-                    .and_then(|()| validate_email(&person.email).map(drop))
-                    .map_err(|e| prefixed(label, e)),
+                required(&person.email, &format!("{label}电子邮箱")).and_then(|()| {
+                    validate_email(&person.email)
+                        .map(drop)
+                        .map_err(|e| prefixed(label, e))
+                }),
             );
         }
         let d = &self.delivery;
@@ -144,9 +148,11 @@ impl ApplicationForm {
                 check("delivery.recipient", text(&d.recipient, "收件人", 2, 30));
                 check(
                     "delivery.phone",
-                    required(&d.phone, "收件人手机号码")
-                        .and_then(|()| validate_mobile(&d.phone).map(drop))
-                        .map_err(|e| prefixed("收件人", e)),
+                    required(&d.phone, "收件人手机号码").and_then(|()| {
+                        validate_mobile(&d.phone)
+                            .map(drop)
+                            .map_err(|e| prefixed("收件人", e))
+                    }),
                 );
                 check("delivery.address", address(&d.address, "收件地址"));
             }
@@ -405,6 +411,8 @@ mod tests {
             ]
         );
         assert_eq!(errors[1].message, "请填写统一社会信用代码");
+        assert_eq!(errors[8].message, "请填写法定代表人手机号码");
+        assert_eq!(errors[13].message, "请填写经办人电子邮箱");
     }
 
     #[test]
