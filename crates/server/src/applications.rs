@@ -276,7 +276,6 @@ fn status_label(status: &str) -> &'static str {
 /// keeps what was typed, right or wrong; the rules are checked on submitting.
 pub(crate) async fn save_application(
     state: &AppState,
-    user: &CurrentUser,
     order: &Order,
     product_id: i64,
     years: i64,
@@ -314,7 +313,6 @@ pub(crate) async fn save_application(
     if !changed {
         return Err(crate::orders::order_changed());
     }
-    let _ = user;
     Ok(())
 }
 
@@ -687,7 +685,6 @@ pub(crate) async fn update_api(
     let order = editable_order(&state, &user, &order_no).await?;
     save_application(
         &state,
-        &user,
         &order,
         req.product_id,
         req.years,
@@ -1195,16 +1192,8 @@ async fn save_page(
         .await;
     };
     let voucher = Some(fields.voucher.trim()).filter(|v| !v.is_empty());
-    if let Err(err) = save_application(
-        &state,
-        &user,
-        &order,
-        product_id,
-        years,
-        voucher,
-        fields.to_form(),
-    )
-    .await
+    if let Err(err) =
+        save_application(&state, &order, product_id, years, voucher, fields.to_form()).await
     {
         if err.status != StatusCode::UNPROCESSABLE_ENTITY {
             return Err(err);
