@@ -1175,32 +1175,25 @@ async fn save_page(
 ) -> Result<Response, ApiError> {
     let order = editable_order(&state, &user, &order_no).await?;
     let fields: EditForm = form_fields(&body);
-    let (Ok(product_id), Ok(years)) = (fields.product_id.parse(), fields.years.parse()) else {
-        let problems = vec![FieldErrorView {
-            field: "product".into(),
-            message: "请选择产品和有效期".into(),
-        }];
-        return edit_page_with(
-            &state,
-            &user,
-            &order,
-            fields,
-            problems,
-            PageMessages::default(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    };
-    let voucher = Some(fields.voucher.trim()).filter(|v| !v.is_empty());
-    if let Err(err) =
-        save_application(&state, &order, product_id, years, voucher, fields.to_form()).await
-    {
-        if err.status != StatusCode::UNPROCESSABLE_ENTITY {
-            return Err(err);
+    // The product, period and voucher decide the price: a problem with them is shown at the
+    // product section, and nothing is saved.
+    let saved = match (fields.product_id.parse(), fields.years.parse()) {
+        (Ok(product_id), Ok(years)) => {
+            let voucher = Some(fields.voucher.trim()).filter(|v| !v.is_empty());
+            match save_application(&state, &order, product_id, years, voucher, fields.to_form())
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(err) if err.status == StatusCode::UNPROCESSABLE_ENTITY => Err(err.message),
+                Err(err) => return Err(err),
+            }
         }
+        _ => Err("请选择产品和有效期".to_string()),
+    };
+    if let Err(message) = saved {
         let problems = vec![FieldErrorView {
             field: "product".into(),
-            message: err.message,
+            message,
         }];
         return edit_page_with(
             &state,

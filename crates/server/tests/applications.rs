@@ -66,6 +66,23 @@ async fn upload(
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
+const DOCUMENTS: [&str; 5] = [
+    "business_licence",
+    "id_card_front",
+    "id_card_back",
+    "authorisation_letter",
+    "service_agreement",
+];
+
+/// Uploads a real scan for each of the five documents.
+async fn upload_all_documents(app: &axum::Router, token: &str, order_no: &str) {
+    for (i, kind) in DOCUMENTS.into_iter().enumerate() {
+        let (status, body) = upload(app, token, order_no, kind, "scan.png", png(i as u8)).await;
+        assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
+        assert_eq!(body["format"], "PNG");
+    }
+}
+
 fn files_in(dir: &std::path::Path) -> usize {
     walk(dir)
 }
@@ -237,21 +254,7 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         "{body}"
     );
     assert_eq!(files_in(&blob_dir), 0, "refused uploads leave no file");
-    for (i, kind) in [
-        "business_licence",
-        "id_card_front",
-        "id_card_back",
-        "authorisation_letter",
-        "service_agreement",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let (status, body) =
-            upload(app, &supplier, &order_no, kind, "scan.png", png(i as u8)).await;
-        assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
-        assert_eq!(body["format"], "PNG");
-    }
+    upload_all_documents(app, &supplier, &order_no).await;
     assert_eq!(files_in(&blob_dir), 5);
 
     common::pass_identity_check(&server, &supplier, &order_no).await;
@@ -525,20 +528,7 @@ async fn an_operator_applies_for_a_mobile_certificate_whose_keys_the_ca_holds() 
     // The first certificate of the organisation is free: no cashier.
     assert_eq!(draft["order"]["amount"], "0.00");
     let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
-    for (i, kind) in [
-        "business_licence",
-        "id_card_front",
-        "id_card_back",
-        "authorisation_letter",
-        "service_agreement",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let (status, body) =
-            upload(app, &operator, &order_no, kind, "scan.png", png(i as u8)).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
+    upload_all_documents(app, &operator, &order_no).await;
     common::pass_identity_check(&server, &operator, &order_no).await;
     let (status, body) = call(
         app,
@@ -672,18 +662,7 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
         })
         .await
         .unwrap();
-    for (i, kind) in [
-        "business_licence",
-        "id_card_front",
-        "id_card_back",
-        "authorisation_letter",
-        "service_agreement",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        upload(app, &supplier, &order_no, kind, "scan.png", png(i as u8)).await;
-    }
+    upload_all_documents(app, &supplier, &order_no).await;
     common::pass_identity_check(&server, &supplier, &order_no).await;
     let (status, submitted) = call(
         app,
