@@ -684,3 +684,116 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
         39_900
     );
 }
+
+/// GET a page with a bearer token; the status and the HTML.
+async fn page(app: &axum::Router, uri: &str, token: &str) -> (StatusCode, String) {
+    use http_body_util::BodyExt;
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get(uri)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn the_order_list_filters_by_number_type_status_provider_and_time_and_pages() {
+    let server = test_server().await;
+    let store = &server.store;
+    let (org_id, supplier) =
+        organisation_with_admin(store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    let (other_org, _) =
+        organisation_with_admin(store, "乙公司", "91350200M000100225", "other").await;
+    let operator = staff_token(store, "operator", Role::PlatformOperator).await;
+    let providers = store.ca_providers().await.unwrap();
+    let admin = store.account_by_username("boss").await.unwrap().unwrap();
+    // 2026-11-01 00:00 Beijing, then one order a day: 25 of ours, alternating providers and
+    // statuses, and one of another organisation.
+    let first_day = 1_793_462_400;
+    let create = |n: i64, org: i64, provider: i64, status: &'static str| {
+        let order_no = format!("202611{:02}1000000{:05}", n + 1, n);
+        async move {
+            store
+                .create_application_order(
+                    &certdesk_store::NewOrder {
+                        order_no: &order_no,
+                        org_id: org,
+                        kind: "new",
+                        status,
+                        amount_fen: 39_900,
+                        created_by: admin.id,
+                        on_behalf: false,
+                        created_at: first_day + n * 86_400,
+                    },
+                    &certdesk_store::NewApplication {
+                        provider_id: provider,
+                        product_id: 1,
+                        years: 1,
+                        voucher_code: None,
+                        delivery_method: "mail",
+                        form_json: "{}",
+                    },
+                )
+                .await
+                .unwrap();
+            order_no
+        }
+    };
+    let mut ours = Vec::new();
+    for n in 0..25 {
+        let provider = providers[(n % 2) as usize].id;
+        let status = if n % 5 == 0 {
+            "completed"
+        } else {
+            "awaiting_initial_review"
+        };
+        ours.push(create(n, org_id, provider, status).await);
+    }
+    let theirs = create(99, other_org, providers[0].id, "completed").await;
+    let app = &server.router;
+
+    // Newest first, 20 a page; the other organisation's order is never listed for the supplier.
+    let (status, first) = page(app, "/orders", &supplier).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first.matches("查看</a>").count(), 20, "{first}");
+    assert!(first.contains(&ours[24]) && !first.contains(&ours[4]));
+    assert!(first.contains("下一页") && !first.contains("上一页"));
+    assert!(!first.contains(&theirs));
+    let (_, second) = page(app, "/orders?page=2", &supplier).await;
+    assert_eq!(second.matches("查看</a>").count(), 5);
+    assert!(second.contains(&ours[0]) && second.contains("上一页") && !second.contains("下一页"));
+
+    // By number, status, provider and creation dates (Beijing days, both ends included).
+    let (_, by_number) = page(app, &format!("/orders?order_no={}", ours[7]), &supplier).await;
+    assert_eq!(by_number.matches("查看</a>").count(), 1);
+    let (_, completed) = page(app, "/orders?status=completed", &supplier).await;
+    assert_eq!(completed.matches("查看</a>").count(), 5);
+    let (_, by_provider) = page(
+        app,
+        &format!("/orders?provider={}", providers[1].id),
+        &supplier,
+    )
+    .await;
+    assert_eq!(by_provider.matches("查看</a>").count(), 12);
+    let (_, by_days) = page(app, "/orders?from=2026-11-03&to=2026-11-05", &supplier).await;
+    assert_eq!(by_days.matches("查看</a>").count(), 3, "{by_days}");
+    for n in [2, 3, 4] {
+        assert!(by_days.contains(&ours[n]));
+    }
+    let (_, by_type) = page(app, "/orders?kind=renewal", &supplier).await;
+    assert_eq!(by_type.matches("查看</a>").count(), 0);
+    let (_, bad_date) = page(app, "/orders?from=11/03", &supplier).await;
+    assert!(bad_date.contains("开始日期应为日期"), "{bad_date}");
+
+    // Staff see every organisation's.
+    let (_, all) = page(app, "/orders?status=completed", &operator).await;
+    assert_eq!(all.matches("查看</a>").count(), 6);
+    assert!(all.contains(&theirs));
+}
