@@ -87,6 +87,8 @@ pub(crate) struct ChosenProduct {
     pub voucher: Option<String>,
     pub amount_fen: i64,
     pub delivery: DeliveryChoice,
+    /// The price took 首张免费.
+    pub first_free: bool,
 }
 
 /// Prices the product for the organisation (首张免费, the voucher) without redeeming anything.
@@ -124,6 +126,10 @@ async fn choose_product(
         years,
         voucher: voucher.map(str::to_string),
         amount_fen: quote.amount_due_fen,
+        first_free: quote
+            .discounts
+            .iter()
+            .any(|d| d.kind == certdesk_domain::product::DiscountKind::FirstFree),
         delivery: if product.spec.medium == certdesk_domain::product::Medium::Mobile {
             DeliveryChoice::Mobile
         } else {
@@ -443,6 +449,11 @@ pub(crate) async fn submit_application(
         }
         order.amount_fen = chosen.amount_fen;
     }
+    // Another application of the organisation is not free while this one is on its way.
+    state
+        .store
+        .mark_first_free(order.id, chosen.first_free)
+        .await?;
     let order = &order;
     let voucher = application
         .voucher_code

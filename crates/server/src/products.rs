@@ -659,7 +659,7 @@ pub async fn price_order(
             )
         }
     };
-    let org_has_had_certificate = state.store.org_has_issued_certificate(org_id).await?;
+    let org_has_had_certificate = state.store.first_free_taken(org_id, order_id).await?;
     let q = quote(
         &product.spec,
         &QuoteRequest {

@@ -797,3 +797,68 @@ async fn the_order_list_filters_by_number_type_status_provider_and_time_and_page
     assert_eq!(all.matches("查看</a>").count(), 6);
     assert!(all.contains(&theirs));
 }
+
+#[tokio::test]
+async fn only_one_application_at_a_time_takes_the_first_certificate_free() {
+    let server = test_server().await;
+    let app = &server.router;
+    let store = &server.store;
+    let (_, supplier) =
+        organisation_with_admin(store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    certdesk_server::products::ensure_default_products(store)
+        .await
+        .unwrap();
+    let (_, products) = call(app, "GET", "/api/v1/products", Some(&supplier), None).await;
+    let sm2_dual = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "SM2 双证书 UKey")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let mut drafts = Vec::new();
+    for _ in 0..3 {
+        let (status, draft) = call(
+            app,
+            "POST",
+            "/api/v1/applications",
+            Some(&supplier),
+            Some(json!({"product_id": sm2_dual, "years": 1, "form": valid_form()})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{draft}");
+        assert_eq!(
+            draft["order"]["amount"], "0.00",
+            "every draft shows 首张免费"
+        );
+        let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+        upload_all_documents(app, &supplier, &order_no).await;
+        common::pass_identity_check(&server, &supplier, &order_no).await;
+        drafts.push(order_no);
+    }
+    let token = supplier.as_str();
+    let submit = |order_no: &str| {
+        let uri = format!("/api/v1/applications/{order_no}/submit");
+        async move { call(app, "POST", &uri, Some(token), None).await }
+    };
+    let (_, first) = submit(&drafts[0]).await;
+    assert_eq!(first["amount"], "0.00", "{first}");
+    let (_, second) = submit(&drafts[1]).await;
+    assert_eq!(
+        second["amount"], "399.00",
+        "the first one is on its way: {second}"
+    );
+    // Once the free one is withdrawn, the next application is free again.
+    let (status, body) = call(
+        app,
+        "POST",
+        &format!("/api/v1/orders/{}/withdraw", drafts[0]),
+        Some(&supplier),
+        Some(json!({"reason": "重复申请"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, third) = submit(&drafts[2]).await;
+    assert_eq!(third["amount"], "0.00", "{third}");
+}

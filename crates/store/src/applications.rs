@@ -198,6 +198,16 @@ impl Store {
         Ok(true)
     }
 
+    /// Marks whether the submitted price of an application took 首张免费.
+    pub async fn mark_first_free(&self, order_id: i64, taken: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE applications SET first_free = $1 WHERE order_id = $2")
+            .bind(i64::from(taken))
+            .bind(order_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Records (or replaces) the document of one kind for an order.
     pub async fn put_order_upload(
         &self,

@@ -308,6 +308,34 @@ impl Store {
 
     /// Whether any order of the organisation has had its certificate issued (已发证, 配送中,
     /// 待领取 or 已完成): then 首张免费 is spent.
+    /// Whether 首张免费 is spent for the organisation, as seen from order `except_order` (the one
+    /// being priced): a certificate was issued, or another application of it was submitted
+    /// with 首张免费 and is still on its way (not withdrawn, closed or refunded).
+    pub async fn first_free_taken(
+        &self,
+        org_id: i64,
+        except_order: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        if self.org_has_issued_certificate(org_id).await? {
+            return Ok(true);
+        }
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM orders o JOIN applications a ON a.order_id = o.id \
+             WHERE o.org_id = $1 AND a.first_free = 1 AND o.id <> $2 \
+             AND o.status IN ($3, $4, $5, $6, $7)",
+        )
+        .bind(org_id)
+        .bind(except_order.unwrap_or(0))
+        .bind(OrderStatus::AwaitingInitialReview.as_str())
+        .bind(OrderStatus::Rejected.as_str())
+        .bind(OrderStatus::AwaitingPayment.as_str())
+        .bind(OrderStatus::AwaitingSecondReview.as_str())
+        .bind(OrderStatus::Issuing.as_str())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
     pub async fn org_has_issued_certificate(&self, org_id: i64) -> Result<bool, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM orders WHERE org_id = $1 AND status IN ($2, $3, $4, $5)",

@@ -12,6 +12,9 @@ CREATE TABLE applications (
     -- mail | pickup | online (certdesk_domain::DeliveryMethod)
     delivery_method TEXT    NOT NULL,
     form_json       TEXT    NOT NULL,
+    -- 1 once the submitted price took 首张免费: a second application of the organisation is
+    -- not free while this one is on its way.
+    first_free      BIGINT NOT NULL DEFAULT 0,
     updated_at      BIGINT NOT NULL
 );
 CREATE INDEX applications_provider ON applications(provider_id);
