@@ -20,6 +20,7 @@ mod pki_routes;
 pub mod products;
 pub mod routes;
 
+use axum::http::HeaderValue;
 use axum::http::{HeaderName, Request};
 use axum::Router;
 use certdesk_ca::CertificateAuthority;
@@ -27,6 +28,7 @@ use certdesk_domain::Role;
 use certdesk_store::{BlobStore, NewAccount, Store};
 use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -230,6 +232,21 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Every answer: uploaded documents are never sniffed into something else, pages are not
+        // framed by other sites (review and payment buttons), and no URL of ours (an upload
+        // form's action carries its CSRF token) leaves in a Referer to another site.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
 }
 
 async fn not_found(uri: axum::http::Uri) -> axum::response::Response {

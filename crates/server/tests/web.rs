@@ -662,3 +662,22 @@ async fn api_tokens_work_until_revoked_and_passwords_change() {
         assert!(audit.body.contains(label), "the audit page lacks {label}");
     }
 }
+
+#[tokio::test]
+async fn every_answer_carries_the_browser_safety_headers() {
+    let app = app().await;
+    for uri in ["/login", "/api/v1/me", "/no-such-page", "/healthz"] {
+        let reply = send(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+        for (name, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "same-origin"),
+        ] {
+            assert_eq!(
+                reply.headers.get(name).and_then(|v| v.to_str().ok()),
+                Some(value),
+                "{uri}: {name}"
+            );
+        }
+    }
+}
