@@ -51,6 +51,11 @@ pub(crate) fn register(registry: Registry) -> Registry {
             RunIdentityCheck,
             identity_page,
         )
+        .post(
+            "/orders/{order_no}/identity-photo",
+            RunIdentityCheck,
+            Handler::layer(face_page, DefaultBodyLimit::max(crate::UPLOAD_BODY_LIMIT)),
+        )
         .post("/api/v1/applications", ApplyForCertificate, create_api)
         .put(
             "/api/v1/applications/{order_no}",
@@ -1413,6 +1418,14 @@ async fn identity_page(
         )
         .await
     };
+    back_to_identity(&order_no, result)
+}
+
+/// Back to the application's 身份核验 section with what the check said, or why not.
+fn back_to_identity(
+    order_no: &str,
+    result: Result<crate::identity::CheckView, ApiError>,
+) -> Result<Response, ApiError> {
     let query = match result {
         Ok(check) => serde_urlencoded::to_string([("identity", check.next_step)]),
         Err(err) if err.status.is_client_error() && err.status != StatusCode::NOT_FOUND => {
@@ -1425,4 +1438,60 @@ async fn identity_page(
         query.unwrap_or_default()
     ))
     .into_response())
+}
+
+/// 人脸识别 from the page: the photo as a file (the API takes it in Base64).
+async fn face_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    use base64::Engine as _;
+    let order = editable_order(&state, &user, &order_no).await?;
+    let application = state
+        .store
+        .application(order.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let form: ApplicationForm =
+        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let refused = |message: String| {
+        back_to_identity(
+            &order_no,
+            Err(ApiError::unprocessable("photo_invalid", message)),
+        )
+    };
+    let mut multipart = match Multipart::from_request(request, &state).await {
+        Ok(multipart) => multipart,
+        Err(err) => return refused(format!("上传失败：{}", err.body_text())),
+    };
+    let photo = loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("photo") => match field.bytes().await {
+                Ok(bytes) if !bytes.is_empty() => break bytes,
+                Ok(_) => return refused("请选择人脸照片".into()),
+                Err(err) => return refused(format!("上传失败：{}", err.body_text())),
+            },
+            Ok(Some(_)) => continue,
+            Ok(None) => return refused("请选择人脸照片".into()),
+            Err(err) => return refused(format!("上传失败：{}", err.body_text())),
+        }
+    };
+    let filled = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let result = crate::identity::start_check(
+        &state,
+        &user,
+        &order_no,
+        "face",
+        crate::identity::StartRequest {
+            name: filled(&form.legal_rep.name),
+            id_number: filled(&form.legal_rep.id_number),
+            photo: Some(base64::engine::general_purpose::STANDARD.encode(&photo)),
+            ..crate::identity::StartRequest::default()
+        },
+        state.now(),
+    )
+    .await;
+    back_to_identity(&order_no, result)
 }

@@ -862,3 +862,86 @@ async fn only_one_application_at_a_time_takes_the_first_certificate_free() {
     let (_, third) = submit(&drafts[2]).await;
     assert_eq!(third["amount"], "0.00", "{third}");
 }
+
+#[tokio::test]
+async fn the_face_check_takes_a_photo_from_the_application_page() {
+    let server = test_server().await;
+    let app = &server.router;
+    let (_, supplier) =
+        organisation_with_admin(&server.store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    let product = common::paid_sm2_dual_product(&server).await;
+    let (_, draft) = call(
+        app,
+        "POST",
+        "/api/v1/applications",
+        Some(&supplier),
+        Some(json!({"product_id": product, "years": 1, "form": valid_form()})),
+    )
+    .await;
+    let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+    let post_photo = |name: &'static str, bytes: Vec<u8>| {
+        let boundary = "certdesk-test-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        Request::post(format!("/orders/{order_no}/identity-photo"))
+            .header("authorization", format!("Bearer {supplier}"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let location = |response: axum::response::Response| {
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let raw = response.headers()["location"].to_str().unwrap().to_string();
+        let query = raw
+            .split_once('?')
+            .unwrap()
+            .1
+            .split('#')
+            .next()
+            .unwrap()
+            .to_string();
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&query).unwrap()
+    };
+    // Not a photo: refused with the reason, and the check is not passed.
+    let elf = std::fs::read("/usr/bin/true").unwrap();
+    let said = location(
+        app.clone()
+            .oneshot(post_photo("me.jpg", elf))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(said[0].0, "identity_error", "{said:?}");
+    let (_, view) = call(
+        app,
+        "GET",
+        &format!("/api/v1/orders/{order_no}/identity"),
+        Some(&supplier),
+        None,
+    )
+    .await;
+    assert_eq!(view["passed"], false, "{view}");
+    // A real photo of the legal representative: the sandbox's face match passes.
+    let said = location(
+        app.clone()
+            .oneshot(post_photo("me.png", png(3)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(said[0].0, "identity", "{said:?}");
+    let (_, view) = call(
+        app,
+        "GET",
+        &format!("/api/v1/orders/{order_no}/identity"),
+        Some(&supplier),
+        None,
+    )
+    .await;
+    assert_eq!(view["passed"], true, "{view}");
+}
