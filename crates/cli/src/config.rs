@@ -15,7 +15,7 @@ pub const DEFAULT_SESSION_HOURS: i64 = 8;
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, session_hours,
-    /// log. Unknown keys are an error.
+    /// payee_name, payee_bank, payee_account, log. Unknown keys are an error.
     #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080]
@@ -36,6 +36,16 @@ pub struct ServeArgs {
     /// How long a login session lasts, in hours (1–720) [default: 8]
     #[arg(long, env = "CERTDESK_SESSION_HOURS", value_name = "HOURS")]
     pub session_hours: Option<i64>,
+    /// 收款单位 shown at the cashier and on offline-transfer instructions [default: a sample
+    /// payee marked 演示账户]; set together with --payee-bank and --payee-account
+    #[arg(long, env = "CERTDESK_PAYEE_NAME", value_name = "NAME")]
+    pub payee_name: Option<String>,
+    /// 开户银行 of the payee's account
+    #[arg(long, env = "CERTDESK_PAYEE_BANK", value_name = "BANK")]
+    pub payee_bank: Option<String>,
+    /// 银行账号 of the payee (8–32 digits; spaces allowed)
+    #[arg(long, env = "CERTDESK_PAYEE_ACCOUNT", value_name = "ACCOUNT")]
+    pub payee_account: Option<String>,
     /// Log filter, e.g. `info` or `certdesk_server=debug` [default: info]
     #[arg(long, env = "CERTDESK_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -59,6 +69,9 @@ struct FileConfig {
     database_url: Option<String>,
     public_url: Option<String>,
     session_hours: Option<i64>,
+    payee_name: Option<String>,
+    payee_bank: Option<String>,
+    payee_account: Option<String>,
     log: Option<String>,
 }
 
@@ -71,6 +84,8 @@ pub struct ServeSettings {
     pub database_url: Option<String>,
     pub public_url: String,
     pub session_hours: i64,
+    /// Who is paid (name, bank, account); `None`: the sample payee marked 演示账户.
+    pub payee: Option<(String, String, String)>,
     pub log: String,
     pub admin_password: Option<String>,
 }
@@ -105,6 +120,27 @@ impl ServeSettings {
         if !(1..=720).contains(&session_hours) {
             bail!("invalid session_hours {session_hours}: it must be between 1 and 720");
         }
+        let payee = match (
+            args.payee_name.or(file.payee_name),
+            args.payee_bank.or(file.payee_bank),
+            args.payee_account.or(file.payee_account),
+        ) {
+            (None, None, None) => None,
+            (Some(name), Some(bank), Some(account)) => {
+                let name = name.trim().to_string();
+                if name.is_empty() || name.chars().count() > 60 {
+                    bail!("invalid payee_name: the payee's name must be 1 to 60 characters");
+                }
+                let bank = certdesk_domain::identity::validate_bank_name(&bank)
+                    .map_err(|e| anyhow::anyhow!("invalid payee_bank: {e}"))?;
+                let account = certdesk_domain::identity::validate_corporate_account(&account)
+                    .map_err(|e| anyhow::anyhow!("invalid payee_account: {e}"))?;
+                Some((name, bank, account))
+            }
+            _ => {
+                bail!("payee_name, payee_bank and payee_account go together: set all three or none")
+            }
+        };
         if let Some(password) = &args.admin_password {
             if let Err(why) = certdesk_domain::validate_new_password(password) {
                 bail!("CERTDESK_ADMIN_PASSWORD is not acceptable: {why}");
@@ -119,6 +155,7 @@ impl ServeSettings {
             database_url: args.database_url.or(file.database_url),
             public_url,
             session_hours,
+            payee,
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_string()),
             admin_password: args.admin_password,
         })
@@ -173,6 +210,49 @@ mod tests {
         assert_eq!(s.listen.port(), 9100);
         assert_eq!(s.session_hours, 2);
         assert_eq!(s.public_url, "https://ca.example.cn");
+    }
+
+    #[test]
+    fn the_payee_is_all_three_fields_or_the_sample() {
+        assert_eq!(
+            ServeSettings::resolve(ServeArgs::default()).unwrap().payee,
+            None
+        );
+        let file = file_with(
+            "payee_name = \"福建省招标平台\"\npayee_bank = \"中国银行福州分行\"\npayee_account = \"4071 2345 6789 0123\"\n",
+        );
+        let s = ServeSettings::resolve(ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            s.payee,
+            Some((
+                "福建省招标平台".to_string(),
+                "中国银行福州分行".to_string(),
+                "4071234567890123".to_string()
+            ))
+        );
+        let half = ServeSettings::resolve(ServeArgs {
+            payee_name: Some("福建省招标平台".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(half.contains("set all three or none"), "{half}");
+        let bad_account = ServeSettings::resolve(ServeArgs {
+            payee_name: Some("福建省招标平台".into()),
+            payee_bank: Some("中国银行".into()),
+            payee_account: Some("12AB".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad_account.starts_with("invalid payee_account"),
+            "{bad_account}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::database::{open_store, prepare_data_dir};
 use crate::secrets::{self, Missing};
 use anyhow::{Context, Result};
 use certdesk_ca::{ensure_hierarchies, CertificateAuthority};
-use certdesk_server::{bootstrap_admin, router, AppState, ServerConfig};
+use certdesk_server::{bootstrap_admin, router, AppState, Payee, ServerConfig};
 use certdesk_store::BlobStore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,7 +99,15 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         ca,
         ServerConfig::new(settings.public_url.clone(), settings.session_hours * 3600)
             .with_sandbox_payment_secret(secrets::sandbox_payment_secret(&settings.data_dir)?)
-            .with_sandbox_notify_base(loopback_url(listener.local_addr()?)),
+            .with_sandbox_notify_base(loopback_url(listener.local_addr()?))
+            .with_payee(match &settings.payee {
+                Some((name, bank, account_no)) => Payee {
+                    name: name.clone(),
+                    bank: bank.clone(),
+                    account_no: account_no.clone(),
+                },
+                None => Payee::default(),
+            }),
         BlobStore::open(settings.data_dir.join("blobs")).with_context(|| {
             format!(
                 "上传文件目录无法使用: {}",
