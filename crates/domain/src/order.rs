@@ -16,8 +16,9 @@
 //!   自动退款"): the order goes to 审核未通过 with the reason, the system then starts the refund.
 //!   Such an order cannot be edited and resubmitted (that would ask for a second payment); the
 //!   supplier applies anew. An unpaid rejected order is edited and resubmitted to 待初审.
-//! - **A payment that arrives after the order closed** is recorded by the payment layer and
-//!   refunded with `start_refund` from 已关闭.
+//! - **A payment that arrives after the order closed or was withdrawn** (the supplier paid on
+//!   the phone while withdrawing) is recorded by the payment layer and refunded with
+//!   `start_refund` from 已关闭 or 已撤销.
 //! - **操作员代办**: a platform operator may act for the supplier where the supplier acts:
 //!   `submit`, `edit_and_resubmit`, `withdraw` and `confirm_receipt` (e.g. handing over a key at the
 //!   counter). Paying stays with the supplier; the operator's `pay_confirmed` is the confirmation
@@ -134,13 +135,11 @@ impl OrderStatus {
         }
     }
 
-    /// No action leads out of a terminal status. 已关闭 is not one: a payment that arrives
-    /// after the order closed is refunded from there.
+    /// No action leads out of a terminal status. 已关闭 and 已撤销 are not ones: a payment that
+    /// arrives after the order closed or was withdrawn (the supplier paid while withdrawing) is
+    /// refunded from there.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            OrderStatus::Completed | OrderStatus::Withdrawn | OrderStatus::Refunded
-        )
+        matches!(self, OrderStatus::Completed | OrderStatus::Refunded)
     }
 }
 
@@ -525,7 +524,7 @@ pub const TRANSITIONS: &[TransitionRule] = &[
     },
     TransitionRule {
         action: A::StartRefund,
-        from: &[S::Rejected, S::Closed],
+        from: &[S::Rejected, S::Closed, S::Withdrawn],
         actors: &[SYSTEM, OPERATOR],
         requires: Some(Requirement::SomethingPaid),
         to: Target::To(S::Refunding),
@@ -809,7 +808,7 @@ mod tests {
                 | S::AwaitingSecondReview,
                 A::Withdraw,
             ) => &[ADMIN, OP],
-            (S::Rejected | S::Closed, A::StartRefund) => &[OP, SYS],
+            (S::Rejected | S::Closed | S::Withdrawn, A::StartRefund) => &[OP, SYS],
             (S::Refunding, A::RefundCompleted) => &[OP, SYS],
             _ => return None,
         };
@@ -912,10 +911,10 @@ mod tests {
             }
         }
         // Counted by hand from expected_actors: 1 row of 2 + 2 of 1 + 1 of 2 + 1 of 2 + 2 of 1
-        // + 2 of 1 + 1 of 2 + 2 of 1 + 3 of 2 + 5 of 2 + 2 of 2 + 1 of 2.
+        // + 2 of 1 + 1 of 2 + 2 of 1 + 3 of 2 + 5 of 2 + 3 of 2 + 1 of 2.
         assert_eq!(
             allowed_triples,
-            2 + 2 + 2 + 2 + 2 + 2 + 2 + 2 + 6 + 10 + 4 + 2
+            2 + 2 + 2 + 2 + 2 + 2 + 2 + 2 + 6 + 10 + 6 + 2
         );
     }
 

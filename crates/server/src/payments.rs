@@ -267,9 +267,9 @@ async fn after_payment(
     Ok(())
 }
 
-/// A payment recorded on an order that no longer waited for it (closed after 30 minutes): the
-/// system starts its refund (已关闭 → 退款中). Other statuses cannot be refunded by the rules;
-/// they are logged for the operators.
+/// A payment recorded on an order that no longer waited for it (closed after 30 minutes, or
+/// withdrawn meanwhile): the system starts its refund (已关闭/已撤销 → 退款中). Other statuses
+/// cannot be refunded by the rules; they are logged for the operators.
 async fn refund_late_payment(
     state: &AppState,
     order: &Order,
@@ -280,7 +280,7 @@ async fn refund_late_payment(
         state,
         &current,
         payment,
-        "订单已关闭后收到付款，系统自动退款",
+        "订单已关闭或已撤销后收到付款，系统自动退款",
     )
     .await?;
     if !started {

@@ -597,3 +597,56 @@ async fn operators_review_first_ca_officers_second_and_rejections_carry_their_re
     .await;
     assert_eq!(body["status"], "issuing");
 }
+
+#[tokio::test]
+async fn money_that_lands_on_a_withdrawn_order_is_refunded() {
+    let Fixture {
+        store,
+        app,
+        org,
+        admin,
+        _dir,
+        ..
+    } = fixture().await;
+    let now = jiff::Timestamp::now().as_second();
+    let order = store
+        .create_order(&NewOrder {
+            order_no: "20261123100000000077",
+            org_id: org.id,
+            kind: "new",
+            status: "withdrawn",
+            amount_fen: 39_900,
+            created_by: admin.id,
+            on_behalf: false,
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    // The supplier paid on the phone while it withdrew on the computer.
+    let late = SandboxNotification {
+        gateway_txn: "late-withdrawn-1".into(),
+        order_no: "20261123100000000077".into(),
+        amount_fen: 39_900,
+        trade_status: "TRADE_SUCCESS".into(),
+        notified_at: now,
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            app.clone()
+                .oneshot(signed(&late, SECRET))
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let withdrawn = store
+        .order_by_no("20261123100000000077")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(withdrawn.status, "refunding");
+    assert_eq!(store.payments_of_order(order.id).await.unwrap().len(), 1);
+    let refund = store.refund_of_order(order.id).await.unwrap().unwrap();
+    assert_eq!(refund.amount_fen, 39_900);
+}
