@@ -945,3 +945,84 @@ async fn the_face_check_takes_a_photo_from_the_application_page() {
     .await;
     assert_eq!(view["passed"], true, "{view}");
 }
+
+#[tokio::test]
+async fn a_key_for_pickup_is_not_shipped_and_is_collected_at_the_counter() {
+    let server = test_server().await;
+    let app = &server.router;
+    let store = &server.store;
+    let (org_id, supplier) =
+        organisation_with_admin(store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    let operator = staff_token(store, "operator", Role::PlatformOperator).await;
+    let admin = store.account_by_username("boss").await.unwrap().unwrap();
+    let order = store
+        .create_application_order(
+            &certdesk_store::NewOrder {
+                order_no: "20261123100000000555",
+                org_id,
+                kind: "new",
+                status: "issued",
+                amount_fen: 39_900,
+                created_by: admin.id,
+                on_behalf: false,
+                created_at: 0,
+            },
+            &certdesk_store::NewApplication {
+                provider_id: store.ca_providers().await.unwrap()[0].id,
+                product_id: 1,
+                years: 1,
+                voucher_code: None,
+                delivery_method: "pickup",
+                form_json: "{}",
+            },
+        )
+        .await
+        .unwrap();
+    let uri = |action: &str| format!("/api/v1/orders/{}/{action}", order.order_no);
+    // Picked up at the counter: shipping is refused and changes nothing.
+    let (status, body) = call(
+        app,
+        "POST",
+        &uri("ship"),
+        Some(&operator),
+        Some(json!({"courier": "顺丰速运", "tracking_no": "SF1234567890"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("现场领取"),
+        "{body}"
+    );
+    assert!(store.delivery(order.id).await.unwrap().is_none());
+    // The supplier cannot call it ready; the operator does.
+    let (status, _) = call(app, "POST", &uri("ready-for-pickup"), Some(&supplier), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = call(app, "POST", &uri("ready-for-pickup"), Some(&operator), None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("awaiting_pickup")),
+        "{body}"
+    );
+    // Handed over at the counter: the operator confirms receipt for the supplier (代办).
+    let (status, body) = call(app, "POST", &uri("confirm-receipt"), Some(&operator), None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("completed")),
+        "{body}"
+    );
+    let events = store.order_events(order.id).await.unwrap();
+    assert_eq!(
+        events.last().map(|e| e.actor_label.as_str()),
+        Some("operator（操作员代办）")
+    );
+    assert!(store
+        .delivery(order.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .received_at
+        .is_some());
+}
