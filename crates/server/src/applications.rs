@@ -350,12 +350,16 @@ impl From<FieldError> for FieldErrorView {
     }
 }
 
-/// Everything wrong with an application before it may go to review: the form's rules, the
-/// documents, the identity check.
-pub(crate) async fn submission_problems(
-    state: &AppState,
-    order: &Order,
-) -> Result<Vec<FieldErrorView>, ApiError> {
+/// An application as it would be submitted: what it says, its price today, and everything
+/// wrong with it before it may go to review (the form's rules, the documents, the identity
+/// check).
+struct SubmissionCheck {
+    application: certdesk_store::Application,
+    chosen: ChosenProduct,
+    problems: Vec<FieldErrorView>,
+}
+
+async fn check_submission(state: &AppState, order: &Order) -> Result<SubmissionCheck, ApiError> {
     let application = state
         .store
         .application(order.id)
@@ -395,7 +399,11 @@ pub(crate) async fn submission_problems(
             message: problem,
         });
     }
-    Ok(problems)
+    Ok(SubmissionCheck {
+        application,
+        chosen,
+        problems,
+    })
 }
 
 /// Submits a draft (提交审核) or resubmits a rejected application (修改后重新提交).
@@ -404,7 +412,11 @@ pub(crate) async fn submit_application(
     user: &CurrentUser,
     order: &Order,
 ) -> Result<Result<OrderStatus, Vec<FieldErrorView>>, ApiError> {
-    let problems = submission_problems(state, order).await?;
+    let SubmissionCheck {
+        application,
+        chosen,
+        problems,
+    } = check_submission(state, order).await?;
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
@@ -413,23 +425,8 @@ pub(crate) async fn submit_application(
     } else {
         OrderAction::Submit
     };
-    // The voucher is used up when the price is fixed: on submitting (a resubmission keeps it).
-    let application = state
-        .store
-        .application(order.id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
     // The price is fixed now, at today's prices: a draft saved before a price change, or
     // before the organisation's first certificate was issued (首张免费), is priced again.
-    let chosen = choose_product(
-        state,
-        order.org_id,
-        application.product_id,
-        application.years,
-        application.voucher_code.as_deref(),
-        Some(order.id),
-    )
-    .await?;
     let mut order = order.clone();
     if chosen.amount_fen != order.amount_fen {
         let repriced = state

@@ -74,6 +74,23 @@ const DOCUMENTS: [&str; 5] = [
     "service_agreement",
 ];
 
+/// The id of one of the default products (made as `certdesk serve` makes them), as the
+/// catalogue API lists it.
+async fn default_product(server: &common::TestServer, token: &str, name: &str) -> i64 {
+    certdesk_server::products::ensure_default_products(&server.store)
+        .await
+        .unwrap();
+    let (_, products) = call(&server.router, "GET", "/api/v1/products", Some(token), None).await;
+    products
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no default product {name}: {products}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
 /// Uploads a real scan for each of the five documents.
 async fn upload_all_documents(app: &axum::Router, token: &str, order_no: &str) {
     for (i, kind) in DOCUMENTS.into_iter().enumerate() {
@@ -497,18 +514,7 @@ async fn an_operator_applies_for_a_mobile_certificate_whose_keys_the_ca_holds() 
         organisation_with_admin(store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
     let operator = staff_token(store, "operator", Role::PlatformOperator).await;
     let officer = staff_token(store, "officer", Role::CaOfficer).await;
-    certdesk_server::products::ensure_default_products(store)
-        .await
-        .unwrap();
-    let (_, products) = call(app, "GET", "/api/v1/products", Some(&supplier), None).await;
-    let mobile = products
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "SM2 移动版")
-        .expect("the default mobile product")["id"]
-        .as_i64()
-        .unwrap();
+    let mobile = default_product(&server, &supplier, "SM2 移动版").await;
 
     // 操作员代办: the operator applies for the supplier, named by its credit code.
     let mut form = valid_form();
@@ -623,18 +629,7 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
     let store = &server.store;
     let (org_id, supplier) =
         organisation_with_admin(store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
-    certdesk_server::products::ensure_default_products(store)
-        .await
-        .unwrap();
-    let (_, products) = call(app, "GET", "/api/v1/products", Some(&supplier), None).await;
-    let sm2_dual = products
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "SM2 双证书 UKey")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let sm2_dual = default_product(&server, &supplier, "SM2 双证书 UKey").await;
     let (status, draft) = call(
         app,
         "POST",
@@ -805,18 +800,7 @@ async fn only_one_application_at_a_time_takes_the_first_certificate_free() {
     let store = &server.store;
     let (_, supplier) =
         organisation_with_admin(store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
-    certdesk_server::products::ensure_default_products(store)
-        .await
-        .unwrap();
-    let (_, products) = call(app, "GET", "/api/v1/products", Some(&supplier), None).await;
-    let sm2_dual = products
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "SM2 双证书 UKey")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let sm2_dual = default_product(&server, &supplier, "SM2 双证书 UKey").await;
     let mut drafts = Vec::new();
     for _ in 0..3 {
         let (status, draft) = call(
