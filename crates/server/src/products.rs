@@ -909,13 +909,15 @@ struct ProductsPage {
     providers: Vec<(i64, String)>,
     error: Option<String>,
     notice: Option<String>,
+    /// The 新建产品 form: empty, or as the admin typed it when it was refused.
+    draft: ProductForm,
 }
 
 async fn products_view(
     state: &AppState,
     user: CurrentUser,
-    error: Option<String>,
-    notice: Option<String>,
+    (error, notice): (Option<String>, Option<String>),
+    draft: ProductForm,
     status: StatusCode,
 ) -> Response {
     let products = match product_views(state, &user, true).await {
@@ -933,17 +935,25 @@ async fn products_view(
             providers,
             error,
             notice,
+            draft,
         },
         status,
     )
 }
 
 async fn products_page(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
-    products_view(&state, user, None, None, StatusCode::OK).await
+    products_view(
+        &state,
+        user,
+        (None, None),
+        ProductForm::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The product form: checkboxes are absent when not ticked.
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct ProductForm {
     #[serde(default)]
     provider_id: Option<String>,
@@ -960,6 +970,25 @@ struct ProductForm {
     first_free: Option<String>,
     #[serde(default)]
     active: Option<String>,
+}
+
+impl Default for ProductForm {
+    /// What the 新建产品 form starts with.
+    fn default() -> Self {
+        ProductForm {
+            provider_id: None,
+            name: String::new(),
+            medium: "ukey".into(),
+            algorithm: "sm2".into(),
+            min_years: "1".into(),
+            max_years: "3".into(),
+            price_per_year: String::new(),
+            sub_price_per_year: "200.00".into(),
+            dual: Some("1".into()),
+            first_free: None,
+            active: Some("1".into()),
+        }
+    }
 }
 
 fn form_request(form: ProductForm) -> Result<ProductRequest, ApiError> {
@@ -994,6 +1023,7 @@ async fn create_product_submit(
     PageUser(user): PageUser,
     Form(form): Form<ProductForm>,
 ) -> Response {
+    let typed = form.clone();
     let result = match form_request(form) {
         Ok(req) => create_product(&state, &user, req).await,
         Err(err) => Err(err),
@@ -1001,10 +1031,18 @@ async fn create_product_submit(
     match result {
         Ok(p) => {
             let notice = format!("已创建产品“{}”", p.name);
-            products_view(&state, user, None, Some(notice), StatusCode::OK).await
+            products_view(
+                &state,
+                user,
+                (None, Some(notice)),
+                ProductForm::default(),
+                StatusCode::OK,
+            )
+            .await
         }
+        // Refused: the form again as typed, with the reason; nothing was saved.
         Err(err) if err.status.is_client_error() => {
-            products_view(&state, user, Some(err.message), None, err.status).await
+            products_view(&state, user, (Some(err.message), None), typed, err.status).await
         }
         Err(err) => err.into_response(),
     }
@@ -1023,7 +1061,14 @@ async fn update_product_submit(
     match result {
         Ok(_) => Redirect::to("/admin/products").into_response(),
         Err(err) if err.status.is_client_error() => {
-            products_view(&state, user, Some(err.message), None, err.status).await
+            products_view(
+                &state,
+                user,
+                (Some(err.message), None),
+                ProductForm::default(),
+                err.status,
+            )
+            .await
         }
         Err(err) => err.into_response(),
     }

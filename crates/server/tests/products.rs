@@ -613,6 +613,26 @@ async fn the_admin_pages_create_edit_and_stop_products_and_make_vouchers() {
         (2, 29_900)
     );
 
+    // A refused new product: the reason, the form as typed (name, price, ticks), nothing saved.
+    let count = f.store.products(false).await.unwrap().len();
+    let (status, html) = post_form(
+        &f.app,
+        "/admin/products",
+        "provider_id=&name=%E7%A7%BB%E5%8A%A8%E7%89%88%E8%AF%95%E7%94%A8&medium=mobile&algorithm=p256\
+         &min_years=1&max_years=2&price_per_year=12x&sub_price_per_year=50.00&first_free=1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("每年价格应为"), "{html}");
+    let new_form = html.split("<h2>新建产品</h2>").nth(1).unwrap();
+    assert!(new_form.contains(r#"value="移动版试用""#), "{new_form}");
+    assert!(new_form.contains(r#"value="12x""#) && new_form.contains(r#"value="50.00""#));
+    assert!(new_form.contains(r#"<option value="mobile" selected>"#));
+    assert!(new_form.contains(r#"<option value="p256" selected>"#));
+    assert!(new_form.contains(r#"name="first_free" value="1" checked"#));
+    assert!(!new_form.contains(r#"name="dual" value="1" checked"#));
+    assert_eq!(f.store.products(false).await.unwrap().len(), count);
+
     // A bad price: the page again with the reason; nothing changed.
     let bad = edit.replace("price_per_year=299", "price_per_year=abc");
     let (status, html) = post_form(&f.app, &format!("/admin/products/{}", product.id), &bad).await;
