@@ -1081,13 +1081,15 @@ struct VouchersPage {
     vouchers: Vec<VoucherView>,
     error: Option<String>,
     notice: Option<String>,
+    /// The 新建抵扣券 form: empty, or as the admin typed it when it was refused.
+    draft: VoucherForm,
 }
 
 async fn vouchers_view(
     state: &AppState,
     user: CurrentUser,
-    error: Option<String>,
-    notice: Option<String>,
+    (error, notice): (Option<String>, Option<String>),
+    draft: VoucherForm,
     status: StatusCode,
 ) -> Response {
     match voucher_views(state, &user).await {
@@ -1097,6 +1099,7 @@ async fn vouchers_view(
                 vouchers,
                 error,
                 notice,
+                draft,
             },
             status,
         ),
@@ -1105,10 +1108,17 @@ async fn vouchers_view(
 }
 
 async fn vouchers_page(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
-    vouchers_view(&state, user, None, None, StatusCode::OK).await
+    vouchers_view(
+        &state,
+        user,
+        (None, None),
+        VoucherForm::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, Default)]
 struct VoucherForm {
     #[serde(default)]
     code: String,
@@ -1123,6 +1133,7 @@ async fn create_voucher_submit(
     PageUser(user): PageUser,
     Form(form): Form<VoucherForm>,
 ) -> Response {
+    let typed = form.clone();
     let org_id = match form.org_id.trim() {
         "" => Ok(None),
         id => id
@@ -1149,10 +1160,18 @@ async fn create_voucher_submit(
     match result {
         Ok(v) => {
             let notice = format!("已创建抵扣券 {}（{}元）", v.code, v.amount);
-            vouchers_view(&state, user, None, Some(notice), StatusCode::OK).await
+            vouchers_view(
+                &state,
+                user,
+                (None, Some(notice)),
+                VoucherForm::default(),
+                StatusCode::OK,
+            )
+            .await
         }
+        // Refused: the form again as typed, with the reason; nothing was saved.
         Err(err) if err.status.is_client_error() => {
-            vouchers_view(&state, user, Some(err.message), None, err.status).await
+            vouchers_view(&state, user, (Some(err.message), None), typed, err.status).await
         }
         Err(err) => err.into_response(),
     }

@@ -659,5 +659,9 @@ async fn the_admin_pages_create_edit_and_stop_products_and_make_vouchers() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("机构编号应为数字"));
+    // The form comes back as typed.
+    let new_form = html.split("<h2>新建抵扣券</h2>").nth(1).unwrap();
+    assert!(new_form.contains(r#"name="amount" required placeholder="例如 399.00" value="10""#));
+    assert!(new_form.contains(r#"value="2099-12-31""#) && new_form.contains(r#"value="abc""#));
     assert_eq!(f.store.vouchers().await.unwrap().len(), 1);
 }
