@@ -143,6 +143,27 @@ async fn choose_product(
     })
 }
 
+/// The form saved with an application (JSON of [`ApplicationForm`], kept as typed).
+pub(crate) fn form_of(
+    application: &certdesk_store::Application,
+) -> Result<ApplicationForm, ApiError> {
+    serde_json::from_str(&application.form_json).map_err(ApiError::internal)
+}
+
+/// An order's application and its form; an order without one answers 404.
+pub(crate) async fn application_of(
+    state: &AppState,
+    order: &Order,
+) -> Result<(certdesk_store::Application, ApplicationForm), ApiError> {
+    let application = state
+        .store
+        .application(order.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let form = form_of(&application)?;
+    Ok((application, form))
+}
+
 /// The organisation an acting user applies for: its own, or (an operator's 代办) the one named.
 async fn applying_org(
     state: &AppState,
@@ -360,13 +381,7 @@ struct SubmissionCheck {
 }
 
 async fn check_submission(state: &AppState, order: &Order) -> Result<SubmissionCheck, ApiError> {
-    let application = state
-        .store
-        .application(order.id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let form: ApplicationForm =
-        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let (application, form) = application_of(state, order).await?;
     let chosen = choose_product(
         state,
         order.org_id,
@@ -610,13 +625,7 @@ pub struct UploadView {
 }
 
 async fn application_view(state: &AppState, order: &Order) -> Result<ApplicationView, ApiError> {
-    let application = state
-        .store
-        .application(order.id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let mut form: ApplicationForm =
-        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let (application, mut form) = application_of(state, order).await?;
     for person in [&mut form.legal_rep, &mut form.handler] {
         if !person.id_number.is_empty() {
             person.id_number = mask_resident_id(&person.id_number);
@@ -726,13 +735,12 @@ pub(crate) async fn submit_api(
     match submit_application(&state, &user, &order).await? {
         Ok(status) => {
             // As it stands now: priced again, and perhaps past the cashier already (free).
-            let mut order = state
+            let order = state
                 .store
                 .order_by_no(&order_no)
                 .await?
                 .ok_or_else(ApiError::not_found)?;
-            order.status = status.as_str().to_string();
-            Ok(Json(OrderView::from(&order)).into_response())
+            Ok(Json(OrderView::from(&crate::orders::now_in(&order, status))).into_response())
         }
         Err(problems) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1039,13 +1047,7 @@ async fn edit_page(
     Query(notice): Query<NoticeQuery>,
 ) -> Result<Response, ApiError> {
     let order = editable_order(&state, &user, &order_no).await?;
-    let application = state
-        .store
-        .application(order.id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let form: ApplicationForm =
-        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let (application, form) = application_of(&state, &order).await?;
     let fields = EditForm::of(
         &form,
         application.product_id,
@@ -1373,13 +1375,7 @@ async fn identity_page(
 ) -> Result<Response, ApiError> {
     let order = editable_order(&state, &user, &order_no).await?;
     let fields: IdentityForm = form_fields(&body);
-    let application = state
-        .store
-        .application(order.id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let form: ApplicationForm =
-        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let (_, form) = application_of(&state, &order).await?;
     let now = state.now();
     let filled = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
     let result = if fields.intent == "verify" {
@@ -1446,13 +1442,7 @@ async fn face_page(
 ) -> Result<Response, ApiError> {
     use base64::Engine as _;
     let order = editable_order(&state, &user, &order_no).await?;
-    let application = state
-        .store
-        .application(order.id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let form: ApplicationForm =
-        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let (_, form) = application_of(&state, &order).await?;
     let refused = |message: String| {
         back_to_identity(
             &order_no,

@@ -6,8 +6,8 @@ use crate::auth::CurrentUser;
 use crate::authz::{relation_to, require};
 use crate::error::{ApiError, ErrorBody};
 use crate::orders::{
-    act_on_order, actor_label, audit_step, checked_step, facts_of, order_changed, order_for,
-    review_order, CheckedStep, OrderView,
+    act_on_order, actor_label, audit_step, checked_step, facts_of, now_in, order_changed,
+    order_for, review_order, CheckedStep, OrderView,
 };
 use crate::pages::{form_fields, render, Chrome, PageUser};
 use crate::routes::Registry;
@@ -93,8 +93,7 @@ pub(crate) async fn issue_for_order(
             "移动版证书的密钥由CA托管，无需提交证书请求",
         ));
     }
-    let form: ApplicationForm =
-        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let form: ApplicationForm = crate::applications::form_of(&application)?;
     let refused = |e: CaError| {
         if e.is_input_error() {
             ApiError::unprocessable("csr_refused", format!("证书请求（CSR）不能使用：{e}"))
@@ -182,8 +181,7 @@ pub(crate) async fn issue_if_held(
         return Ok(None);
     }
     let step = checked_step(state, None, order, OrderAction::MarkIssued).await?;
-    let form: ApplicationForm =
-        serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+    let form: ApplicationForm = crate::applications::form_of(&application)?;
     let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm)
         .ok_or_else(|| ApiError::internal(format!("product algorithm {}", product.algorithm)))?;
     if !state.store.claim_issuance(order.id, state.now()).await? {
@@ -453,9 +451,9 @@ pub(crate) async fn csr_api(
     Path(order_no): Path<String>,
     crate::api::ApiJson(req): crate::api::ApiJson<CsrRequest>,
 ) -> Result<(StatusCode, Json<IssuedView>), ApiError> {
-    let mut order = order_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
+    let order = order_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
     let status = issue_for_order(&state, &user, &order, req.csr.as_bytes()).await?;
-    order.status = status.as_str().to_string();
+    let order = now_in(&order, status);
     Ok((
         StatusCode::CREATED,
         Json(issued_view(&state, &order).await?),
@@ -480,10 +478,9 @@ pub(crate) async fn ship_api(
     Path(order_no): Path<String>,
     crate::api::ApiJson(req): crate::api::ApiJson<ShipRequest>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let mut order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
+    let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
     let status = ship(&state, &user, &order, &req.courier, &req.tracking_no).await?;
-    order.status = status.as_str().to_string();
-    Ok(Json(OrderView::from(&order)))
+    Ok(Json(OrderView::from(&now_in(&order, status))))
 }
 
 /// 通知现场领取.
@@ -494,10 +491,9 @@ pub(crate) async fn pickup_api(
     user: CurrentUser,
     Path(order_no): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let mut order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
+    let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
     let status = act_on_order(&state, Some(&user), &order, OrderAction::ReadyForPickup, "").await?;
-    order.status = status.as_str().to_string();
-    Ok(Json(OrderView::from(&order)))
+    Ok(Json(OrderView::from(&now_in(&order, status))))
 }
 
 /// 确认收货.
@@ -508,10 +504,9 @@ pub(crate) async fn receipt_api(
     user: CurrentUser,
     Path(order_no): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
-    let mut order = order_for(&state, &user, &order_no, Action::ConfirmReceipt).await?;
+    let order = order_for(&state, &user, &order_no, Action::ConfirmReceipt).await?;
     let status = confirm_receipt(&state, &user, &order).await?;
-    order.status = status.as_str().to_string();
-    Ok(Json(OrderView::from(&order)))
+    Ok(Json(OrderView::from(&now_in(&order, status))))
 }
 
 // --- pages ----------------------------------------------------------------------------------
@@ -773,8 +768,7 @@ async fn order_page(
             .await
             .map(|p| format!("{}（{}年）", p.name, application.years))
             .unwrap_or_default();
-        let form: ApplicationForm =
-            serde_json::from_str(&application.form_json).map_err(ApiError::internal)?;
+        let form: ApplicationForm = crate::applications::form_of(application)?;
         let masked_id = |id: &str| {
             if id.is_empty() {
                 String::new()

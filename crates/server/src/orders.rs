@@ -397,9 +397,7 @@ pub(crate) async fn review_api(
         }
     };
     let final_status = review_order(&state, &user, &order, approve, &req.reason).await?;
-    let mut updated = order;
-    updated.status = final_status.as_str().to_string();
-    Ok(Json(OrderView::from(&updated)))
+    Ok(Json(OrderView::from(&now_in(&order, final_status))))
 }
 
 /// 初审 or 复审, whichever the order waits for: approve, or reject with the reason the
@@ -429,21 +427,26 @@ pub(crate) async fn review_order(
     };
     let to = act_on_order(state, Some(user), order, action, reason).await?;
     // A paid order sent back is refunded by the system (guide 002: 审批退回后会自动退款).
-    if to == OrderStatus::Rejected && facts_of(state, order).await?.paid_amount_fen > 0 {
-        let mut rejected = order.clone();
-        rejected.status = to.as_str().to_string();
-        if crate::payments::refund_paid_order(state, &rejected).await? {
-            return Ok(OrderStatus::Refunding);
-        }
+    if to == OrderStatus::Rejected
+        && facts_of(state, order).await?.paid_amount_fen > 0
+        && crate::payments::refund_paid_order(state, &now_in(order, to)).await?
+    {
+        return Ok(OrderStatus::Refunding);
     }
     if to == OrderStatus::Issuing {
-        let mut issuing = order.clone();
-        issuing.status = to.as_str().to_string();
-        if let Some(issued) = crate::order_pages::issue_if_held(state, &issuing).await? {
+        if let Some(issued) = crate::order_pages::issue_if_held(state, &now_in(order, to)).await? {
             return Ok(issued);
         }
     }
     Ok(to)
+}
+
+/// The order as it stands after a step moved it to `status` (without reading it again).
+pub(crate) fn now_in(order: &Order, status: OrderStatus) -> Order {
+    Order {
+        status: status.as_str().to_string(),
+        ..order.clone()
+    }
 }
 
 /// The order `order_no`, if the user may `action` on it; another organisation's answers 404,
@@ -536,12 +539,10 @@ pub(crate) async fn act_on_order(
     audit_step(state, user, order, action, step.from, step.to).await;
     let mut status = step.to;
     if status == OrderStatus::AwaitingPayment && step.facts.is_free() {
-        let mut waiting = order.clone();
-        waiting.status = status.as_str().to_string();
         status = Box::pin(act_on_order(
             state,
             None,
-            &waiting,
+            &now_in(order, status),
             OrderAction::SkipPaymentFree,
             "免费订单，无需支付",
         ))

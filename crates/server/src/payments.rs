@@ -545,9 +545,7 @@ pub async fn withdraw_order(
     }
     // A withdrawn order gives its voucher back.
     state.store.release_voucher(order.id).await?;
-    let mut withdrawn = order.clone();
-    withdrawn.status = next.as_str().to_string();
-    Ok(withdrawn)
+    Ok(crate::orders::now_in(order, next))
 }
 
 /// Whether `user` may withdraw `order` now (for showing the 撤销 button): the permission table
