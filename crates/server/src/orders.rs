@@ -24,10 +24,8 @@ pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, St
             continue;
         }
         let facts = OrderFacts {
-            amount_due_fen: u64::try_from(order.amount_fen).unwrap_or(0),
-            paid_amount_fen: 0,
             payment_window_expired: true,
-            delivery: DeliveryMethod::Mail,
+            ..money_facts(&order, 0)
         };
         let Ok(next) = transition(
             OrderStatus::AwaitingPayment,
@@ -487,11 +485,20 @@ pub(crate) async fn facts_of(state: &AppState, order: &Order) -> Result<OrderFac
         None => DeliveryMethod::Mail,
     };
     Ok(OrderFacts {
-        amount_due_fen: u64::try_from(order.amount_fen).unwrap_or(0),
-        paid_amount_fen: u64::try_from(paid).unwrap_or(0),
-        payment_window_expired: false,
         delivery,
+        ..money_facts(order, paid)
     })
+}
+
+/// The facts of an order for steps about money (paying, closing, withdrawing, refunding), where
+/// the delivery method plays no part: what is due and what was paid.
+pub(crate) fn money_facts(order: &Order, paid_fen: i64) -> OrderFacts {
+    OrderFacts {
+        amount_due_fen: u64::try_from(order.amount_fen).unwrap_or(0),
+        paid_amount_fen: u64::try_from(paid_fen).unwrap_or(0),
+        payment_window_expired: false,
+        delivery: DeliveryMethod::Mail,
+    }
 }
 
 /// Who is acting, as the history shows it: the account name, marked 操作员代办 when an operator

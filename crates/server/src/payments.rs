@@ -26,9 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use certdesk_domain::product::yuan;
 use certdesk_domain::{is_on_behalf, Relation};
-use certdesk_domain::{
-    transition, Action, Actor, AuditAction, DeliveryMethod, OrderAction, OrderFacts, OrderStatus,
-};
+use certdesk_domain::{transition, Action, Actor, AuditAction, OrderAction, OrderStatus};
 use certdesk_store::{
     NewOfflineTransfer, NewRefund, OfflineTransfer, Order, OrderStep, Payment, PaymentOutcome,
     StoreError, TransferConfirmation,
@@ -158,15 +156,6 @@ pub(crate) async fn sandbox_notify(
     Ok(acknowledged())
 }
 
-fn facts(order: &Order, paid_fen: i64) -> OrderFacts {
-    OrderFacts {
-        amount_due_fen: u64::try_from(order.amount_fen).unwrap_or(0),
-        paid_amount_fen: u64::try_from(paid_fen).unwrap_or(0),
-        payment_window_expired: false,
-        delivery: DeliveryMethod::Mail,
-    }
-}
-
 async fn order_by_no(state: &AppState, order_no: &str) -> Result<Order, ApiError> {
     state
         .store
@@ -211,7 +200,7 @@ async fn apply_gateway_payment(
         status,
         OrderAction::PayConfirmed,
         Actor::System,
-        &facts(&order, notification.amount_fen),
+        &crate::orders::money_facts(&order, notification.amount_fen),
     )
     .unwrap_or(status);
     let now = state.now();
@@ -319,7 +308,7 @@ async fn system_refund(
         status,
         OrderAction::StartRefund,
         Actor::System,
-        &facts(current, payment.amount_fen),
+        &crate::orders::money_facts(current, payment.amount_fen),
     ) else {
         return Ok(false);
     };
@@ -433,7 +422,7 @@ async fn complete_refund(
         status,
         OrderAction::RefundCompleted,
         actor,
-        &facts(order, 0),
+        &crate::orders::money_facts(order, 0),
     ) {
         Ok(next) => next,
         // Already refunded: a repeat.
@@ -509,8 +498,13 @@ pub async fn withdraw_order(
         .next();
     let paid = payment.as_ref().map(|p| p.amount_fen).unwrap_or(0);
     let actor = Actor::Role(user.role());
-    let next = transition(status, OrderAction::Withdraw, actor, &facts(order, paid))
-        .map_err(crate::orders::transition_refused)?;
+    let next = transition(
+        status,
+        OrderAction::Withdraw,
+        actor,
+        &crate::orders::money_facts(order, paid),
+    )
+    .map_err(crate::orders::transition_refused)?;
     let reason = clean_reason(reason);
     let mut note = if is_on_behalf(OrderAction::Withdraw, actor) {
         "操作员代办撤销".to_string()
@@ -576,7 +570,7 @@ pub async fn can_withdraw(
         status,
         OrderAction::Withdraw,
         Actor::Role(user.role()),
-        &facts(order, paid),
+        &crate::orders::money_facts(order, paid),
     )
     .is_ok())
 }
@@ -922,7 +916,7 @@ pub async fn decide_transfer(
             status,
             OrderAction::PayConfirmed,
             Actor::Role(user.role()),
-            &facts(&order, transfer.amount_fen),
+            &crate::orders::money_facts(&order, transfer.amount_fen),
         )
         .unwrap_or(status);
         let payment = Payment {
