@@ -126,10 +126,20 @@ pub(crate) fn pkilint_finding_lines(bin: &str, args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Findings of severity NOTICE or worse, as pkilint's text output (empty when clean).
-pub(crate) fn pkilint_findings(bin: &str, args: &[&str]) -> String {
+/// pkilint's text output: its findings of the severity asked for or worse (empty when clean).
+///
+/// pkilint exits non-zero both when it finds something and when it cannot read the document;
+/// the second prints nothing on stdout, and must fail the test rather than pass as clean.
+fn pkilint_findings(bin: &str, args: &[&str]) -> String {
     let out = Command::new(bin).args(args).output().expect("run pkilint");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() || !stdout.trim().is_empty(),
+        "pkilint {args:?} failed without findings ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
 #[cfg(test)]
@@ -139,5 +149,17 @@ mod tests {
     #[should_panic(expected = "PKILINT_BIN_DIR")]
     fn missing_pkilint_is_a_failure_naming_the_fix() {
         super::pkilint("lint_certdesk_nonexistent");
+    }
+
+    /// A document pkilint cannot read is a failure, not an empty (clean) report.
+    #[test]
+    #[should_panic(expected = "failed without findings")]
+    fn an_unreadable_document_is_not_clean() {
+        let dir = super::TempDir::new("pkilint-unreadable");
+        let path = dir.write("garbage.pem", b"not a certificate");
+        super::pkilint_finding_lines(
+            &super::pkilint("lint_pkix_cert"),
+            &["lint", "-s", "NOTICE", path.as_str()],
+        );
     }
 }
