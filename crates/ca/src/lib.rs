@@ -12,11 +12,15 @@ pub mod trust;
 pub use trust::import_provider_ca;
 
 /// The PKI types the registration authority names when it talks to the CA.
-pub use certdesk_pki::{Algorithm, CrlReason, KeyManagementKey, LeafProfile};
+pub use certdesk_pki::{
+    parse_policy_oid, Algorithm, CrlReason, KeyManagementKey, LeafProfile, PLACEHOLDER_POLICY_OID,
+};
+
 pub use error::CaError;
 pub use ocsp::{OCSP_VALIDITY, REVOCATION_CHECK_INTERVAL};
 pub use reason::{crl_reason_from_name, crl_reason_name, CRL_REASON_NAMES};
 
+use certdesk_pki::der::asn1::ObjectIdentifier;
 use certdesk_pki::der::{Decode, Encode};
 use certdesk_pki::x509_cert::serial_number::SerialNumber;
 use certdesk_pki::x509_cert::Certificate;
@@ -104,6 +108,7 @@ pub struct CertificateAuthority {
     cas: Vec<LoadedCa>,
     ocsp_cache: ocsp::OcspCache,
     key_management: Option<KeyManagementKey>,
+    policy: ObjectIdentifier,
 }
 
 /// The algorithm's name in the store, in URLs and on the command line.
@@ -220,6 +225,7 @@ impl CertificateAuthority {
             cas,
             ocsp_cache: ocsp::OcspCache::new(revocations_seen),
             key_management: None,
+            policy: PLACEHOLDER_POLICY_OID,
         })
     }
 
@@ -233,6 +239,18 @@ impl CertificateAuthority {
         self.key_management
             .as_ref()
             .ok_or_else(|| CaError::Refused("密钥管理密钥未配置，无法签发双证书".into()))
+    }
+
+    /// Writes this certificate policy into the certificates issued from now on (the OID the
+    /// operator's CPS registers; `PLACEHOLDER_POLICY_OID` until it is set).
+    pub fn with_policy(mut self, policy: ObjectIdentifier) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The certificate policy written into new certificates.
+    pub fn policy(&self) -> ObjectIdentifier {
+        self.policy
     }
 
     pub fn store(&self) -> &Store {
@@ -291,6 +309,7 @@ impl CertificateAuthority {
                     not_after,
                     serial: serial.clone(),
                     base_url: self.public_url.clone(),
+                    policy: self.policy,
                 },
             )?;
             let der = der_of(&certificate)?;
@@ -359,6 +378,7 @@ impl CertificateAuthority {
                 not_after,
                 serial,
                 base_url: self.public_url.clone(),
+                policy: self.policy,
             };
             let (sign_serial, enc_serial) = (random_serial()?, random_serial()?);
             let dual = issue_dual(

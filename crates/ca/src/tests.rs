@@ -389,6 +389,7 @@ async fn ocsp_refuses_what_it_cannot_answer() {
             not_after: SystemTime::now() + Duration::from_secs(86400),
             serial: random_serial().unwrap(),
             base_url: "http://elsewhere".into(),
+            policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
         },
     )
     .unwrap();
@@ -429,6 +430,7 @@ async fn ocsp_refuses_what_it_cannot_answer() {
             not_after: SystemTime::now() + Duration::from_secs(86400),
             serial: random_serial().unwrap(),
             base_url: "http://127.0.0.1:8080".into(),
+            policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
         },
     )
     .unwrap();
@@ -561,6 +563,7 @@ async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
             not_after: now + Duration::from_secs(86400),
             serial: random_serial().unwrap(),
             base_url: "http://other.example".into(),
+            policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
         },
     )
     .unwrap();

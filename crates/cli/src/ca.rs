@@ -5,10 +5,11 @@ use crate::database::{open_store, prepare_data_dir, DataArgs};
 use crate::secrets::{self, Missing};
 use anyhow::{bail, Context, Result};
 use certdesk_ca::{
-    algorithm_from_slug, crl_reason_from_name, ensure_hierarchies, CertificateAuthority,
-    IssueRequest, CRL_REASON_NAMES,
+    algorithm_from_slug, crl_reason_from_name, ensure_hierarchies, parse_policy_oid,
+    CertificateAuthority, IssueRequest, CRL_REASON_NAMES, PLACEHOLDER_POLICY_OID,
 };
 use certdesk_domain::AuditAction;
+use certdesk_pki::der::asn1::ObjectIdentifier;
 use certdesk_pki::{certificate_to_pem, Algorithm, LeafProfile};
 use certdesk_store::Store;
 use clap::{Args, Subcommand, ValueEnum};
@@ -16,6 +17,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const PUBLIC_URL_SETTING: &str = "public_url";
+/// The certificate policy OID the operator set (`serve --policy-oid`), for `certdesk ca` too.
+const POLICY_OID_SETTING: &str = "certificate_policy_oid";
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_CA_NAME: &str = "certdesk";
 
@@ -37,6 +40,10 @@ enum CaCommand {
         /// Organisation name in the CA certificates' subjects
         #[arg(long, default_value = DEFAULT_CA_NAME)]
         name: String,
+        /// The OID of this CA's certificate policy, written into every certificate issued
+        /// from now on (also settable later with `serve --policy-oid`)
+        #[arg(long, env = "CERTDESK_POLICY_OID", value_name = "OID", value_parser = policy_oid_arg)]
+        policy_oid: Option<ObjectIdentifier>,
     },
     /// Issue a certificate from a PKCS#10 request; the issuing CA follows the request's key type.
     Issue {
@@ -173,8 +180,11 @@ async fn run_async(args: CaArgs) -> Result<()> {
     };
     let passphrase = secrets::ca_key_passphrase(&data_dir, missing)?;
 
-    if let CaCommand::Init { name } = &args.command {
+    if let CaCommand::Init { name, policy_oid } = &args.command {
         let created = ensure_hierarchies(&store, &passphrase, name).await?;
+        let policy = certificate_policy(&store, *policy_oid).await?;
+        println!("certificate policy: {policy}");
+        warn_if_placeholder_policy(policy);
         secrets::key_management_key(&data_dir, Missing::Create)?;
         if created.is_empty() {
             println!("CA already initialised: nothing to do");
@@ -200,7 +210,11 @@ async fn run_async(args: CaArgs) -> Result<()> {
         } => url.clone(),
         _ => recorded_public_url(&store).await?,
     };
-    let mut ca = CertificateAuthority::open(store.clone(), &public_url, &passphrase).await?;
+    let policy = certificate_policy(&store, None).await?;
+    let issuing = matches!(args.command, CaCommand::Issue { .. });
+    let mut ca = CertificateAuthority::open(store.clone(), &public_url, &passphrase)
+        .await?
+        .with_policy(policy);
     if ca.cas().is_empty() {
         bail!("the CA has not been initialised: run `certdesk ca init` first");
     }
@@ -215,7 +229,47 @@ async fn run_async(args: CaArgs) -> Result<()> {
     }
     let result = run_command(&ca, args.command).await;
     store.close().await;
+    if issuing && result.is_ok() {
+        warn_if_placeholder_policy(policy);
+    }
     result
+}
+
+/// The certificate policy to write into certificates: `given` (recorded for later starts and
+/// for `certdesk ca`), else the one recorded, else the documentation placeholder.
+pub async fn certificate_policy(
+    store: &Store,
+    given: Option<ObjectIdentifier>,
+) -> Result<ObjectIdentifier> {
+    Ok(match given {
+        Some(oid) => {
+            store
+                .set_setting(POLICY_OID_SETTING, &oid.to_string())
+                .await?;
+            oid
+        }
+        None => match store.setting(POLICY_OID_SETTING).await? {
+            Some(text) => parse_policy_oid(&text).with_context(|| {
+                format!("the certificate policy recorded in the database ({text}) is unusable")
+            })?,
+            None => PLACEHOLDER_POLICY_OID,
+        },
+    })
+}
+
+/// Certificates for real use must name this CA's own policy: say so while they do not.
+pub fn warn_if_placeholder_policy(policy: ObjectIdentifier) {
+    if policy == PLACEHOLDER_POLICY_OID {
+        eprintln!(
+            "注意: 未设置证书策略, 证书中写入的是仅供文档使用的占位 OID {policy} (RFC 5612)。\
+             正式签发前请用 --policy-oid 设置本CA的证书策略 OID。 (No certificate policy set: \
+             certificates carry a documentation-only placeholder; set --policy-oid.)"
+        );
+    }
+}
+
+fn policy_oid_arg(text: &str) -> Result<ObjectIdentifier, String> {
+    parse_policy_oid(text).map_err(|e| e.to_string())
 }
 
 async fn recorded_public_url(store: &Store) -> Result<String> {
@@ -409,6 +463,7 @@ async fn run_command(ca: &CertificateAuthority, command: CaCommand) -> Result<()
                     loaded.root_cert.tbs_certificate().subject()
                 )?;
             }
+            writeln!(stdout, "certificate policy: {}", ca.policy())?;
             let total = ca.store().count_certificates().await?;
             writeln!(
                 stdout,

@@ -3,6 +3,8 @@
 //! line that says what is wrong.
 
 use anyhow::{bail, Context, Result};
+use certdesk_pki::der::asn1::ObjectIdentifier;
+use certdesk_pki::parse_policy_oid;
 use clap::Args;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -14,8 +16,8 @@ pub const DEFAULT_SESSION_HOURS: i64 = 8;
 
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
-    /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, session_hours,
-    /// payee_name, payee_bank, payee_account, log. Unknown keys are an error.
+    /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, policy_oid,
+    /// session_hours, payee_name, payee_bank, payee_account, log. Unknown keys are an error.
     #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080]
@@ -33,6 +35,10 @@ pub struct ServeArgs {
     /// (CRL and OCSP addresses) [default: http:// + the listen address]
     #[arg(long, env = "CERTDESK_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// The OID of this CA's certificate policy (the one its CPS registers), written into every
+    /// certificate from now on [default: 1.3.6.1.4.1.32473.1, a documentation-only placeholder]
+    #[arg(long, env = "CERTDESK_POLICY_OID", value_name = "OID")]
+    pub policy_oid: Option<String>,
     /// How long a login session lasts, in hours (1–720) [default: 8]
     #[arg(long, env = "CERTDESK_SESSION_HOURS", value_name = "HOURS")]
     pub session_hours: Option<i64>,
@@ -68,6 +74,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     public_url: Option<String>,
+    policy_oid: Option<String>,
     session_hours: Option<i64>,
     payee_name: Option<String>,
     payee_bank: Option<String>,
@@ -83,6 +90,8 @@ pub struct ServeSettings {
     /// `None`: the embedded SQLite database in the data directory.
     pub database_url: Option<String>,
     pub public_url: String,
+    /// `None`: keep the policy recorded by an earlier start (the placeholder if none was).
+    pub policy_oid: Option<ObjectIdentifier>,
     pub session_hours: i64,
     /// Who is paid (name, bank, account); `None`: the sample payee marked 演示账户.
     pub payee: Option<(String, String, String)>,
@@ -113,6 +122,12 @@ impl ServeSettings {
             bail!("invalid public URL '{public_url}': it must start with http:// or https://");
         }
         let public_url = public_url.trim_end_matches('/').to_string();
+        let policy_oid = args
+            .policy_oid
+            .or(file.policy_oid)
+            .map(|text| parse_policy_oid(&text))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("invalid policy_oid: {e}"))?;
         let session_hours = args
             .session_hours
             .or(file.session_hours)
@@ -154,6 +169,7 @@ impl ServeSettings {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             database_url: args.database_url.or(file.database_url),
             public_url,
+            policy_oid,
             session_hours,
             payee,
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_string()),
@@ -270,6 +286,49 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_oid_comes_from_the_flag_or_the_file_and_is_checked() {
+        let file = file_with("policy_oid = \"1.2.156.112562.1.1\"\n");
+        let from_file = ServeSettings::resolve(ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            from_file.policy_oid.map(|oid| oid.to_string()).as_deref(),
+            Some("1.2.156.112562.1.1")
+        );
+        let flag_wins = ServeSettings::resolve(ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            policy_oid: Some(" 1.2.156.112562.2.1 ".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            flag_wins.policy_oid.map(|oid| oid.to_string()).as_deref(),
+            Some("1.2.156.112562.2.1")
+        );
+        assert!(ServeSettings::resolve(ServeArgs::default())
+            .unwrap()
+            .policy_oid
+            .is_none());
+
+        for (text, says) in [
+            ("1.2.156.x", "not a dotted OID"),
+            ("", "not a dotted OID"),
+            ("2.5.29.32.0", "anyPolicy"),
+        ] {
+            let err = ServeSettings::resolve(ServeArgs {
+                policy_oid: Some(text.into()),
+                ..Default::default()
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with("invalid policy_oid: "), "{err}");
+            assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         for args in [
             ServeArgs {
@@ -282,6 +341,10 @@ mod tests {
             },
             ServeArgs {
                 session_hours: Some(0),
+                ..Default::default()
+            },
+            ServeArgs {
+                policy_oid: Some("1.2.156.x".into()),
                 ..Default::default()
             },
             ServeArgs {

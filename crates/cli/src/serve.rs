@@ -1,7 +1,9 @@
 //! `certdesk serve`: check the configuration, prepare the data directory and database, listen,
 //! and on SIGINT/SIGTERM let in-flight requests finish before closing the database.
 
-use crate::ca::{DEFAULT_CA_NAME, PUBLIC_URL_SETTING};
+use crate::ca::{
+    certificate_policy, warn_if_placeholder_policy, DEFAULT_CA_NAME, PUBLIC_URL_SETTING,
+};
 use crate::config::{ServeArgs, ServeSettings};
 use crate::database::{open_store, prepare_data_dir};
 use crate::secrets::{self, Missing};
@@ -62,10 +64,13 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     store
         .set_setting(PUBLIC_URL_SETTING, &settings.public_url)
         .await?;
+    let policy = certificate_policy(&store, settings.policy_oid).await?;
+    warn_if_placeholder_policy(policy);
     let ca = Arc::new(
         CertificateAuthority::open(store.clone(), &settings.public_url, &passphrase)
             .await?
-            .with_key_management(kmk),
+            .with_key_management(kmk)
+            .with_policy(policy),
     );
     drop(passphrase);
     let crl_job = tokio::spawn(keep_crls_fresh(ca.clone()));

@@ -681,3 +681,74 @@ fn an_archived_encryption_key_is_recovered_for_an_officer_and_audited() {
         "{audit:?}"
     );
 }
+
+/// The text OpenSSL prints for a certificate file.
+fn certificate_text(path: &Path) -> String {
+    let (ok, out, err) = openssl(&["x509", "-in", path_str(path), "-noout", "-text"]);
+    assert!(ok, "{err}");
+    out
+}
+
+#[test]
+fn the_certificate_policy_is_the_operators_once_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ca = |args: &[&str]| {
+        let mut all = vec!["ca", "--data-dir", path_str(&data)];
+        all.extend_from_slice(args);
+        run_certdesk(&all)
+    };
+    const PLACEHOLDER: &str = "1.3.6.1.4.1.32473.1";
+
+    // Until the operator names a policy, certificates carry the documentation-only OID and
+    // every issuance says so.
+    let (ok, out, err) = ca(&["init"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("certificate policy: {PLACEHOLDER}")),
+        "{out}"
+    );
+    assert!(err.contains("--policy-oid"), "{err}");
+    let first = dir.path().join("first.pem");
+    let (ok, _, err) = issue(&data, &p256_csr(dir.path(), "first"), "sign", &first, &[]);
+    assert!(ok, "{err}");
+    assert!(err.contains("--policy-oid"), "{err}");
+    assert!(certificate_text(&first).contains(&format!("Policy: {PLACEHOLDER}")));
+
+    // anyPolicy and malformed OIDs are refused, and the recorded policy stays.
+    for bad in ["2.5.29.32.0", "1.2.156.abc"] {
+        let (ok, _, err) = ca(&["init", "--policy-oid", bad]);
+        assert!(!ok, "{bad} accepted");
+        assert!(err.contains("certificate policy OID"), "{err}");
+    }
+    let (ok, out, err) = ca(&["list"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("certificate policy: {PLACEHOLDER}")),
+        "{out}"
+    );
+
+    // Set once, it is written into every certificate issued after, by `ca` as by `serve`.
+    let (ok, out, err) = ca(&["init", "--policy-oid", "1.2.156.112562.1.1"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("nothing to do"), "{out}");
+    assert!(!err.contains("--policy-oid"), "{err}");
+    for (profile, alg_csr) in [
+        ("sign", sm2_csr(dir.path(), "sm2")),
+        ("enc", p256_csr(dir.path(), "p256")),
+    ] {
+        let leaf = dir.path().join(format!("{profile}.pem"));
+        let (ok, _, err) = issue(&data, &alg_csr, profile, &leaf, &[]);
+        assert!(ok, "{err}");
+        assert!(!err.contains("--policy-oid"), "{err}");
+        let text = certificate_text(&leaf);
+        assert!(text.contains("Policy: 1.2.156.112562.1.1"), "{text}");
+        assert!(!text.contains(PLACEHOLDER), "{text}");
+    }
+    let (ok, out, err) = ca(&["list"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("certificate policy: 1.2.156.112562.1.1"),
+        "{out}"
+    );
+}

@@ -13,7 +13,7 @@ use certdesk_pki::der::Encode;
 use certdesk_pki::x509_cert::name::Name;
 use certdesk_pki::{
     csr_to_pem, issue_leaf, make_csr, parse_and_verify_csr, random_serial, Algorithm, CaHierarchy,
-    LeafProfile, LeafRequest, Signer, SoftwareKey,
+    LeafProfile, LeafRequest, Signer, SoftwareKey, PLACEHOLDER_POLICY_OID,
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -115,6 +115,7 @@ fn leaf_request(now: SystemTime) -> LeafRequest {
         not_after: now + Duration::from_secs(365 * 24 * 60 * 60),
         serial: random_serial().expect("serial"),
         base_url: "http://ca.example.cn".to_string(),
+        policy: PLACEHOLDER_POLICY_OID,
     }
 }
 

@@ -25,10 +25,33 @@ use crate::cert::{
 };
 use crate::{Algorithm, PkiError, Signer, VerifiedCsr};
 
-/// certdesk's certificate policy. A placeholder private-enterprise arc: replace it with the
-/// operator's registered OID before issuing for real.
-pub const CERTDESK_POLICY_OID: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.55555.1.1");
+/// The certificate policy written when the operator has not named theirs: under PEN 32473,
+/// which RFC 5612 reserves for documentation, so it names no one's real policy (an
+/// enterprise number we do not hold would claim someone else's). A CA that issues for real
+/// sets the OID its CPS registers (`--policy-oid`).
+pub const PLACEHOLDER_POLICY_OID: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.32473.1");
+
+/// RFC 5280's anyPolicy: says nothing when an end-entity certificate carries it.
+const OID_ANY_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.32.0");
+
+/// Reads a certificate policy OID as an operator writes it (`1.2.156.xxxx.1.1`), refusing
+/// what cannot name a policy of ours: a malformed OID, or anyPolicy.
+pub fn parse_policy_oid(text: &str) -> Result<ObjectIdentifier, PkiError> {
+    let oid = ObjectIdentifier::new(text.trim()).map_err(|e| PkiError::Malformed {
+        what: "certificate policy OID",
+        detail: format!("'{text}' is not a dotted OID such as 1.2.156.112562.1.1 ({e})"),
+    })?;
+    if oid == OID_ANY_POLICY {
+        return Err(PkiError::Malformed {
+            what: "certificate policy OID",
+            detail: "2.5.29.32.0 is anyPolicy, which names no policy in an organisation's \
+                     certificate; give the OID of this CA's certificate policy"
+                .into(),
+        });
+    }
+    Ok(oid)
+}
 
 /// Where Chinese CAs carry the unified social credit code (统一社会信用代码), as a
 /// PrintableString.
@@ -67,6 +90,8 @@ pub struct LeafRequest {
     pub serial: SerialNumber,
     /// e.g. `http://ca.example.cn`; CRL, OCSP and CA-certificate URLs hang below it.
     pub base_url: String,
+    /// The certificate policy the CA's CPS names (certificatePolicies).
+    pub policy: ObjectIdentifier,
 }
 
 /// Issues an organisation certificate for the key proved by `csr`, signed by the issuing CA.
@@ -152,7 +177,7 @@ pub(crate) fn issue_leaf_for_key(
             OID_CERTIFICATE_POLICIES,
             false,
             &CertificatePolicies(vec![PolicyInformation {
-                policy_identifier: CERTDESK_POLICY_OID,
+                policy_identifier: request.policy,
                 policy_qualifiers: None,
             }]),
         )?,
@@ -287,6 +312,7 @@ pub(crate) mod tests {
             not_after: now + Duration::from_secs(365 * 24 * 3600),
             serial: random_serial().expect("serial"),
             base_url: "http://ca.certdesk.test/".into(),
+            policy: PLACEHOLDER_POLICY_OID,
         }
     }
 
@@ -396,7 +422,7 @@ pub(crate) mod tests {
                     "CA:FALSE",
                     "X509v3 Subject Key Identifier",
                     "X509v3 Authority Key Identifier",
-                    "Policy: 1.3.6.1.4.1.55555.1.1",
+                    "Policy: 1.3.6.1.4.1.32473.1",
                     &format!("URI:http://ca.certdesk.test/crl/{slug}.crl"),
                     "OCSP - URI:http://ca.certdesk.test/ocsp",
                     &format!("CA Issuers - URI:http://ca.certdesk.test/ca/{slug}.cer"),
@@ -489,6 +515,22 @@ pub(crate) mod tests {
         )
         .expect_err("key/cert mismatch");
         assert!(matches!(err, PkiError::InvalidRequest(_)), "{err}");
+    }
+
+    #[test]
+    fn policy_oids_are_read_as_operators_write_them() {
+        assert_eq!(
+            parse_policy_oid(" 1.2.156.112562.1.1 ")
+                .unwrap()
+                .to_string(),
+            "1.2.156.112562.1.1"
+        );
+        for bad in ["", "1.2.156.", "1..2", "policy", "1.2.156.x"] {
+            let err = parse_policy_oid(bad).unwrap_err().to_string();
+            assert!(err.contains("not a dotted OID"), "{bad}: {err}");
+        }
+        let err = parse_policy_oid("2.5.29.32.0").unwrap_err().to_string();
+        assert!(err.contains("anyPolicy"), "{err}");
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub use envelope::{
 pub use error::PkiError;
 pub use kms::{issue_dual, DualIssuance, KeyArchive, KeyManagementKey, OID_SM4_GCM};
 pub use leaf::{
-    issue_leaf, LeafProfile, LeafRequest, CERTDESK_POLICY_OID, OID_CREDIT_CODE_EXTENSION,
+    issue_leaf, parse_policy_oid, LeafProfile, LeafRequest, OID_CREDIT_CODE_EXTENSION,
+    PLACEHOLDER_POLICY_OID,
 };
 pub use ocsp::{
     error_ocsp_response, parse_ocsp_request, sign_ocsp_response, verify_ocsp_response, CertIdInfo,

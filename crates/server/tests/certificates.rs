@@ -328,6 +328,7 @@ async fn certificates_of_imported_cas_bind_and_unknown_ones_do_not() {
             not_after: now + std::time::Duration::from_secs(86400 * 365),
             serial: certdesk_pki::random_serial().unwrap(),
             base_url: "http://cfca.example".into(),
+            policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
         },
     )
     .unwrap();
