@@ -522,7 +522,7 @@ async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
             .check_presented_certificate(issued.pem.as_bytes(), now)
             .await
             .unwrap();
-        assert!(recognition.ours);
+        assert!(recognition.is_ours());
         assert_eq!(presented.subject_name, "福州测试科技有限公司");
         assert_eq!(presented.subject_serial.as_deref(), Some(CREDIT_CODE));
         assert_eq!(presented.key_id.len(), 40);
@@ -605,7 +605,10 @@ async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
         recognition,
         crate::trust::Recognition {
             provider_id: cfca.id,
-            ours: false
+            foreign_ca: Some(crate::trust::ForeignCa {
+                id: ca.store().provider_cas().await.unwrap()[0].id,
+                certificate: foreign.issuing_cert.clone(),
+            }),
         }
     );
 
@@ -625,4 +628,98 @@ async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
         garbage,
         CheckError::Problem(CertificateProblem::Malformed)
     ));
+}
+
+/// Another provider's CA, a certificate it issued (its CRL at `http://other.example`), and
+/// CRLs of that CA: what binding and certificate login read for foreign certificates.
+#[test]
+fn foreign_crls_are_read_only_when_their_ca_signed_them_whole() {
+    use crate::trust::{crl_url, read_foreign_crl};
+    use certdesk_pki::{build_crl, CrlRequest, RevokedEntry};
+    let foreign = CaHierarchy::generate(Algorithm::Sm2Sm3, "other CA").unwrap();
+    let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+    let csr = certdesk_pki::parse_and_verify_csr(&csr_for(&key)).unwrap();
+    let now = SystemTime::now();
+    let serial = random_serial().unwrap();
+    let leaf = issue_leaf(
+        &foreign.issuing_key,
+        &foreign.issuing_cert,
+        &csr,
+        &LeafRequest {
+            profile: LeafProfile::Sign,
+            org_name: "外地供应商有限公司".into(),
+            credit_code: CREDIT_CODE.into(),
+            not_before: now - Duration::from_secs(60),
+            not_after: now + Duration::from_secs(86400),
+            serial: serial.clone(),
+            base_url: "http://other.example".into(),
+            policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        crl_url(&leaf).as_deref(),
+        Some("http://other.example/crl/sm2.crl")
+    );
+    assert_eq!(crl_url(&foreign.issuing_cert), None, "no CRL named");
+
+    let crl = |signer: &dyn certdesk_pki::Signer, issuer: &Certificate, revoked: Vec<_>| {
+        build_crl(
+            signer,
+            issuer,
+            &CrlRequest {
+                crl_number: 7,
+                this_update: now,
+                next_update: now + Duration::from_secs(3600),
+                revoked,
+            },
+        )
+        .unwrap()
+        .to_der()
+        .unwrap()
+    };
+    let serial_hex = hex::encode(serial.as_bytes());
+    let clean = read_foreign_crl(
+        &crl(&foreign.issuing_key, &foreign.issuing_cert, vec![]),
+        &foreign.issuing_cert,
+    )
+    .unwrap();
+    assert!(!clean.revokes(&serial_hex));
+    let stamp = unix_seconds(now);
+    assert!(clean.is_current(stamp));
+    assert!(clean.is_current(stamp + 3599));
+    assert!(!clean.is_current(stamp + 3600), "past nextUpdate");
+    assert!(!clean.is_current(stamp - 3600), "not issued yet");
+
+    let revoking = read_foreign_crl(
+        &crl(
+            &foreign.issuing_key,
+            &foreign.issuing_cert,
+            vec![RevokedEntry {
+                serial: serial.clone(),
+                revoked_at: now,
+                reason: CrlReason::KeyCompromise,
+            }],
+        ),
+        &foreign.issuing_cert,
+    )
+    .unwrap();
+    assert!(revoking.revokes(&serial_hex));
+    assert!(!revoking.revokes("01"));
+
+    // A CRL of another CA, one whose signature was altered, and garbage are all refused.
+    let stranger = CaHierarchy::generate(Algorithm::Sm2Sm3, "stranger").unwrap();
+    let err = read_foreign_crl(
+        &crl(&stranger.issuing_key, &stranger.issuing_cert, vec![]),
+        &foreign.issuing_cert,
+    )
+    .unwrap_err();
+    assert!(err.contains("不是该证书的签发CA"), "{err}");
+    let mut forged = crl(&foreign.issuing_key, &foreign.issuing_cert, vec![]);
+    let last = forged.len() - 2;
+    forged[last] ^= 0x01;
+    let err = read_foreign_crl(&forged, &foreign.issuing_cert).unwrap_err();
+    assert!(err.contains("签名"), "{err}");
+    let err = read_foreign_crl(b"<html>503</html>", &foreign.issuing_cert).unwrap_err();
+    assert!(err.contains("格式无效"), "{err}");
 }

@@ -4,9 +4,13 @@
 
 use crate::{unix_seconds, CaError, CertificateAuthority};
 use certdesk_pki::der::{Decode, Encode};
-use certdesk_pki::x509_cert::ext::pkix::SubjectKeyIdentifier;
+use certdesk_pki::x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+use certdesk_pki::x509_cert::ext::pkix::{CrlDistributionPoints, SubjectKeyIdentifier};
 use certdesk_pki::x509_cert::Certificate;
-use certdesk_pki::{certificate_from_der_or_pem, verify_certificate_signature, Algorithm};
+use certdesk_pki::{
+    certificate_from_der_or_pem, crl_from_der_or_pem, verify_certificate_signature,
+    verify_crl_signature, Algorithm,
+};
 use sha2::{Digest, Sha256};
 use std::time::SystemTime;
 
@@ -14,6 +18,8 @@ const OID_SUBJECT_KEY_ID: &str = "2.5.29.14";
 const OID_ORGANIZATION: &str = "2.5.4.10";
 const OID_COMMON_NAME: &str = "2.5.4.3";
 const OID_SERIAL_NUMBER: &str = "2.5.4.5";
+const OID_CRL_DISTRIBUTION_POINTS: &str = "2.5.29.31";
+const OID_ISSUING_DISTRIBUTION_POINT: &str = "2.5.29.28";
 
 /// A certificate a key holder showed us, with what the desk displays of it.
 #[derive(Debug, Clone)]
@@ -38,8 +44,22 @@ pub struct PresentedCertificate {
 pub struct Recognition {
     /// The CA provider whose CA issued it.
     pub provider_id: i64,
-    /// Whether it is one of our own issuing CAs (we hold its revocation data).
-    pub ours: bool,
+    /// `None` when one of our own issuing CAs issued it (we hold its revocation data); else the
+    /// imported CA certificate that signed it, whose CRL says whether it is revoked.
+    pub foreign_ca: Option<ForeignCa>,
+}
+
+impl Recognition {
+    pub fn is_ours(&self) -> bool {
+        self.foreign_ca.is_none()
+    }
+}
+
+/// An imported CA certificate of another provider (`provider_cas`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignCa {
+    pub id: i64,
+    pub certificate: Certificate,
 }
 
 /// Why a presented certificate is refused. Messages are for users.
@@ -57,6 +77,9 @@ pub enum CertificateProblem {
     Revoked,
     #[error("签名验证失败：签名不是由该证书的私钥对本次挑战值生成的")]
     BadSignature,
+    /// Another provider's certificate whose CRL could not be had, or could not be trusted.
+    #[error("暂时无法确认证书的吊销状态（{0}），请稍后重试，或先用账号密码登录")]
+    RevocationUnknown(String),
 }
 
 /// The message a key holder signs for a challenge: tied to its purpose so that a signature
@@ -91,7 +114,7 @@ impl CertificateAuthority {
                 format_time(presented.not_after),
             )));
         }
-        if recognition.ours {
+        if recognition.is_ours() {
             let record = self
                 .store()
                 .certificate_by_serial(&presented.serial_hex)
@@ -123,7 +146,7 @@ impl CertificateAuthority {
                 })?;
                 return Ok(Recognition {
                     provider_id,
-                    ours: true,
+                    foreign_ca: None,
                 });
             }
         }
@@ -136,12 +159,99 @@ impl CertificateAuthority {
             {
                 return Ok(Recognition {
                     provider_id: imported.provider_id,
-                    ours: false,
+                    foreign_ca: Some(ForeignCa {
+                        id: imported.id,
+                        certificate: ca_cert,
+                    }),
                 });
             }
         }
         Err(CheckError::Problem(CertificateProblem::UnrecognisedCa))
     }
+}
+
+/// Where a certificate says its CRL is: the first http:// URI of its CRL distribution points.
+/// (LDAP and HTTPS addresses are not fetched.)
+pub fn crl_url(certificate: &Certificate) -> Option<String> {
+    let points = certificate
+        .tbs_certificate()
+        .extensions()
+        .into_iter()
+        .flatten()
+        .find(|ext| ext.extn_id.to_string() == OID_CRL_DISTRIBUTION_POINTS)
+        .and_then(|ext| CrlDistributionPoints::from_der(ext.extn_value.as_bytes()).ok())?;
+    points
+        .0
+        .iter()
+        .filter_map(|point| match &point.distribution_point {
+            Some(DistributionPointName::FullName(names)) => Some(names),
+            _ => None,
+        })
+        .flatten()
+        .find_map(|name| match name {
+            GeneralName::UniformResourceIdentifier(uri)
+                if uri.as_str().to_ascii_lowercase().starts_with("http://") =>
+            {
+                Some(uri.as_str().to_string())
+            }
+            _ => None,
+        })
+}
+
+/// How far a CRL's thisUpdate may lie ahead of our clock.
+const CRL_CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// A foreign CA's CRL whose signature, issuer and extensions were checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignCrlList {
+    pub this_update: i64,
+    pub next_update: i64,
+    /// Serial numbers (hex of the DER content bytes, as `PresentedCertificate::serial_hex`).
+    revoked: Vec<String>,
+}
+
+impl ForeignCrlList {
+    /// Whether the CRL may still be relied on at `now`: issued, and not past its nextUpdate.
+    pub fn is_current(&self, now: i64) -> bool {
+        self.this_update <= now + CRL_CLOCK_SKEW_SECONDS && now < self.next_update
+    }
+
+    pub fn revokes(&self, serial_hex: &str) -> bool {
+        self.revoked.iter().any(|s| s == serial_hex)
+    }
+}
+
+/// Reads a CRL that `ca` should have signed. The answer in `Err` is for users (why the
+/// revocation status cannot be known).
+pub fn read_foreign_crl(der_or_pem: &[u8], ca: &Certificate) -> Result<ForeignCrlList, String> {
+    let crl = crl_from_der_or_pem(der_or_pem).map_err(|_| "吊销列表格式无效".to_string())?;
+    let tbs = &crl.tbs_cert_list;
+    if tbs.issuer != *ca.tbs_certificate().subject() {
+        return Err("吊销列表不是该证书的签发CA发布的".into());
+    }
+    verify_crl_signature(&crl, ca).map_err(|_| "吊销列表的签名验证失败".to_string())?;
+    // A delta CRL, or any critical extension we do not read, cannot tell the whole status.
+    let unreadable = tbs
+        .crl_extensions
+        .iter()
+        .flatten()
+        .any(|ext| ext.critical && ext.extn_id.to_string() != OID_ISSUING_DISTRIBUTION_POINT);
+    if unreadable {
+        return Err("吊销列表含有无法识别的关键扩展（如增量吊销列表）".into());
+    }
+    let next_update = tbs
+        .next_update
+        .ok_or_else(|| "吊销列表没有给出下次更新时间".to_string())?;
+    Ok(ForeignCrlList {
+        this_update: unix_seconds(tbs.this_update.to_system_time()),
+        next_update: unix_seconds(next_update.to_system_time()),
+        revoked: tbs
+            .revoked_certificates
+            .iter()
+            .flatten()
+            .map(|entry| hex::encode(entry.serial_number.as_bytes()))
+            .collect(),
+    })
 }
 
 /// Checks that `signature` (DER, as UKeys and OpenSSL produce) over the challenge message was

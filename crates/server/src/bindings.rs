@@ -19,6 +19,7 @@ use certdesk_ca::trust::{
     challenge_message, format_time, verify_challenge_signature, CertificateProblem, CheckError,
     PresentedCertificate, Recognition,
 };
+use certdesk_ca::unix_seconds;
 use certdesk_domain::{Action, Relation, Role};
 use certdesk_store::{Binding, BindingFilter, Challenge, NewBinding, StoreError};
 use serde::{Deserialize, Serialize};
@@ -129,6 +130,7 @@ fn certificate_refusal(problem: CertificateProblem) -> ApiError {
         CertificateProblem::Expired(_) => "certificate_expired",
         CertificateProblem::Revoked => "certificate_revoked",
         CertificateProblem::BadSignature => "signature_invalid",
+        CertificateProblem::RevocationUnknown(_) => "certificate_revocation_unknown",
     };
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, problem.to_string())
 }
@@ -165,8 +167,9 @@ fn signature_bytes(text: &str) -> Result<Vec<u8>, ApiError> {
         })
 }
 
-/// Checks a presented certificate (recognised CA, validity, revocation) and that its key signed
-/// the challenge's message for `purpose`.
+/// Checks a presented certificate (recognised CA, validity, revocation — for another
+/// provider's certificate, by its CA's CRL) and that its key signed the challenge's message
+/// for `purpose`.
 async fn prove_key(
     state: &AppState,
     purpose: &str,
@@ -174,14 +177,21 @@ async fn prove_key(
     certificate: &str,
     signature: &str,
 ) -> Result<(PresentedCertificate, Recognition), ApiError> {
+    let now = SystemTime::now();
     let (presented, recognition) = state
         .ca
-        .check_presented_certificate(&certificate_bytes(certificate), SystemTime::now())
+        .check_presented_certificate(&certificate_bytes(certificate), now)
         .await
         .map_err(check_error)?;
     let message = challenge_message(purpose, challenge_id);
     verify_challenge_signature(&presented, message.as_bytes(), &signature_bytes(signature)?)
         .map_err(certificate_refusal)?;
+    // Only a key holder gets as far as making us fetch another CA's CRL.
+    if let Some(foreign_ca) = &recognition.foreign_ca {
+        crate::foreign_crls::check_not_revoked(state, &presented, foreign_ca, unix_seconds(now))
+            .await
+            .map_err(check_error)?;
+    }
     Ok((presented, recognition))
 }
 

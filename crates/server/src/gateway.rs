@@ -17,8 +17,7 @@
 //! (`ServerConfig::sandbox_notify_base`), so an https public URL behind a proxy works too.
 
 use crate::payments::{sandbox_signature, SandboxNotification, SANDBOX_GATEWAY, SIGNATURE_HEADER};
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use certdesk_store::{NewSandboxTrade, Order, SandboxTrade, Store, StoreError};
 use std::future::Future;
 use std::pin::Pin;
@@ -224,56 +223,18 @@ impl SandboxGateway {
 
 /// One POST of a signed notification; `Ok(true)` when the server answered `success`.
 async fn post(url: &str, body: &[u8], signature: &str) -> Result<bool, String> {
-    let uri: Uri = url.parse().map_err(|e| format!("通知地址无效：{e}"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err("沙箱网关只通过 http:// 发送通知".into());
-    }
-    let host = uri.host().ok_or("通知地址缺少主机名")?.to_string();
-    let port = uri.port_u16().unwrap_or(80);
-    let authority = uri
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .unwrap_or_else(|| host.clone());
-    let path = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-    // The connection is driven beside the request and ends with this call, however it ends.
-    let _driver = AbortOnDrop(tokio::spawn(connection));
-    let request = Request::post(path)
-        .header(header::HOST, authority)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(SIGNATURE_HEADER, signature)
-        .body(Body::from(body.to_vec()))
-        .map_err(|e| e.to_string())?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status();
-    let answer = axum::body::to_bytes(Body::new(response.into_body()), 4096)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(status == StatusCode::OK && answer.trim_ascii() == b"success")
-}
-
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    let answer = crate::http_client::exchange(
+        Method::POST,
+        url,
+        &[
+            (header::CONTENT_TYPE, "application/json"),
+            (HeaderName::from_static(SIGNATURE_HEADER), signature),
+        ],
+        body.to_vec(),
+        4096,
+    )
+    .await?;
+    Ok(answer.status == StatusCode::OK && answer.body.trim_ascii() == b"success")
 }
 
 /// Reads and checks a sandbox notification (shared by the trait and the notify route).

@@ -296,20 +296,12 @@ async fn certificate_login_with_sm2_and_p256_keys_and_its_refusals() {
     );
 }
 
-#[tokio::test]
-async fn certificates_of_imported_cas_bind_and_unknown_ones_do_not() {
-    let app = app().await;
-    let token = organisation_admin(&app).await;
-    let admin_id = app
-        .store
-        .account_by_username("fz.admin")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-
-    // Another CA's hierarchy, as CFCA would run it.
-    let foreign = certdesk_pki::CaHierarchy::generate(Algorithm::Sm2Sm3, "CFCA test").unwrap();
+/// A certificate of `foreign`'s issuing CA for a new SM2 key, naming its CRL at `base_url`.
+fn foreign_certificate(
+    foreign: &certdesk_pki::CaHierarchy,
+    base_url: &str,
+    serial: certdesk_pki::x509_cert::serial_number::SerialNumber,
+) -> (SoftwareKey, String) {
     let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
     let csr = certdesk_pki::parse_and_verify_csr(
         &make_csr(&key, Name::from_str("CN=ukey").unwrap()).unwrap(),
@@ -326,13 +318,82 @@ async fn certificates_of_imported_cas_bind_and_unknown_ones_do_not() {
             credit_code: CREDIT_CODE.into(),
             not_before: now - std::time::Duration::from_secs(60),
             not_after: now + std::time::Duration::from_secs(86400 * 365),
-            serial: certdesk_pki::random_serial().unwrap(),
-            base_url: "http://cfca.example".into(),
+            serial,
+            base_url: base_url.into(),
             policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
         },
     )
     .unwrap();
-    let certificate = certdesk_pki::certificate_to_pem(&leaf).unwrap();
+    (key, certdesk_pki::certificate_to_pem(&leaf).unwrap())
+}
+
+/// `foreign`'s CRL revoking `revoked`, valid for an hour from now (DER).
+fn foreign_crl(
+    foreign: &certdesk_pki::CaHierarchy,
+    revoked: &[certdesk_pki::x509_cert::serial_number::SerialNumber],
+) -> Vec<u8> {
+    use certdesk_pki::der::Encode;
+    let now = std::time::SystemTime::now();
+    certdesk_pki::build_crl(
+        &foreign.issuing_key,
+        &foreign.issuing_cert,
+        &certdesk_pki::CrlRequest {
+            crl_number: 1,
+            this_update: now,
+            next_update: now + std::time::Duration::from_secs(3600),
+            revoked: revoked
+                .iter()
+                .map(|serial| certdesk_pki::RevokedEntry {
+                    serial: serial.clone(),
+                    revoked_at: now,
+                    reason: certdesk_pki::CrlReason::KeyCompromise,
+                })
+                .collect(),
+        },
+    )
+    .unwrap()
+    .to_der()
+    .unwrap()
+}
+
+/// The other CA's web server: serves `crl` at /crl/sm2.crl and counts the requests.
+async fn serve_foreign_crl(crl: Vec<u8>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let fetched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = fetched.clone();
+    let router = Router::new().route(
+        "/crl/sm2.crl",
+        axum::routing::get(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let crl = crl.clone();
+            async move { crl }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (base_url, fetched)
+}
+
+#[tokio::test]
+async fn certificates_of_imported_cas_bind_and_unknown_ones_do_not() {
+    let app = app().await;
+    let token = organisation_admin(&app).await;
+    let admin_id = app
+        .store
+        .account_by_username("fz.admin")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+
+    // Another CA's hierarchy, as CFCA would run it, publishing a CRL that revokes one of its
+    // certificates.
+    let foreign = certdesk_pki::CaHierarchy::generate(Algorithm::Sm2Sm3, "CFCA test").unwrap();
+    let revoked_serial = certdesk_pki::random_serial().unwrap();
+    let (base_url, crl_fetches) =
+        serve_foreign_crl(foreign_crl(&foreign, std::slice::from_ref(&revoked_serial))).await;
+    let (key, certificate) =
+        foreign_certificate(&foreign, &base_url, certdesk_pki::random_serial().unwrap());
 
     let (status, body) = bind(&app, &token, admin_id, &key, &certificate).await;
     assert_eq!(
@@ -399,15 +460,73 @@ async fn certificates_of_imported_cas_bind_and_unknown_ones_do_not() {
     let (status, body) = bind(&app, &token, admin_id, &key, &certificate).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["provider"], "CFCA");
+    let bound_id = body["id"].as_i64().unwrap();
     let (status, _, _) = certificate_login(&app, &key, &certificate).await;
     assert_eq!(
         status,
         StatusCode::OK,
         "a recognised foreign certificate logs in too"
     );
+    assert_eq!(
+        crl_fetches.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the CA's CRL is fetched once and kept until it is due"
+    );
+
+    // A certificate that CFCA's CRL revokes neither binds nor logs in.
+    let (revoked_key, revoked_certificate) =
+        foreign_certificate(&foreign, &base_url, revoked_serial);
+    let (status, body) = bind(&app, &token, admin_id, &revoked_key, &revoked_certificate).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("certificate_revoked")
+        ),
+        "{body}"
+    );
+    let (status, body, _) = certificate_login(&app, &revoked_key, &revoked_certificate).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("certificate_revoked")
+        ),
+        "{body}"
+    );
+
+    // When no CRL of the CA can be had (its server does not answer), the certificate is not
+    // taken on trust; the message says why and what to do.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    drop(silent);
+    let (unknown_key, unknown_certificate) = foreign_certificate(
+        &foreign,
+        &silent_url,
+        certdesk_pki::random_serial().unwrap(),
+    );
+    let (status, body) = bind(&app, &token, admin_id, &unknown_key, &unknown_certificate).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("certificate_revocation_unknown")
+        ),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("无法确认证书的吊销状态") && message.contains("账号密码登录"),
+        "{message}"
+    );
+    assert_eq!(
+        app.store.bindings(&Default::default()).await.unwrap().len(),
+        1,
+        "only the good certificate is bound"
+    );
 
     // Unbinding frees it; listing shows nothing for the organisation afterwards.
-    let id = body["id"].as_i64().unwrap();
+    let id = bound_id;
     assert_eq!(
         call(
             &app,

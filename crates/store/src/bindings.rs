@@ -28,6 +28,17 @@ pub struct ProviderCa {
     pub created_at: i64,
 }
 
+/// A foreign CA's CRL as last fetched from `url` (its signature was checked before it was kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignCrl {
+    pub url: String,
+    pub provider_ca_id: i64,
+    pub der: Vec<u8>,
+    pub this_update: i64,
+    pub next_update: i64,
+    pub fetched_at: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewProviderCa<'a> {
     pub provider_id: i64,
@@ -186,6 +197,51 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(provider_ca_from_row).collect()
+    }
+
+    /// The CRL last kept for a distribution point.
+    pub async fn foreign_crl(&self, url: &str) -> Result<Option<ForeignCrl>, StoreError> {
+        let row = sqlx::query(
+            "SELECT url, provider_ca_id, der, this_update, next_update, fetched_at \
+             FROM foreign_crls WHERE url = $1",
+        )
+        .bind(url)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(ForeignCrl {
+                url: r.try_get("url")?,
+                provider_ca_id: r.try_get("provider_ca_id")?,
+                der: r.try_get("der")?,
+                this_update: r.try_get("this_update")?,
+                next_update: r.try_get("next_update")?,
+                fetched_at: r.try_get("fetched_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Keeps a fetched CRL for its distribution point. An older CRL than the one kept (an
+    /// earlier thisUpdate: a replay, or a lagging mirror) does not replace it, so a revocation
+    /// once seen stays seen; answers whether `crl` is now the one kept.
+    pub async fn keep_foreign_crl(&self, crl: &ForeignCrl) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO foreign_crls (url, provider_ca_id, der, this_update, next_update, fetched_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (url) DO UPDATE SET provider_ca_id = excluded.provider_ca_id, \
+             der = excluded.der, this_update = excluded.this_update, \
+             next_update = excluded.next_update, fetched_at = excluded.fetched_at \
+             WHERE excluded.this_update >= foreign_crls.this_update",
+        )
+        .bind(&crl.url)
+        .bind(crl.provider_ca_id)
+        .bind(&crl.der)
+        .bind(crl.this_update)
+        .bind(crl.next_update)
+        .bind(crl.fetched_at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Binds a certificate; a certificate bound already is `Conflict("certificate")`.

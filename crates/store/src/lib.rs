@@ -24,7 +24,9 @@ pub use applications::{
     Application, Delivery, Issuance, IssuedForOrder, NewApplication, OrderUpload, OrgCertificate,
 };
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent, MAX_AUDIT_PAGE};
-pub use bindings::{Binding, BindingFilter, CaProvider, NewBinding, NewProviderCa, ProviderCa};
+pub use bindings::{
+    Binding, BindingFilter, CaProvider, ForeignCrl, NewBinding, NewProviderCa, ProviderCa,
+};
 pub use blobs::{
     inspect_image, BlobId, BlobStore, InspectedImage, InvalidBlobId, StoredImage, UploadError,
 };

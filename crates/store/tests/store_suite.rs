@@ -3,8 +3,8 @@
 use certdesk_domain::Role;
 use certdesk_store::testing::{postgres_store, sqlite_store};
 use certdesk_store::{
-    BindingFilter, Challenge, CrlRecord, Engine, NewAccount, NewBinding, NewCaKey, NewCertificate,
-    NewProviderCa, RevokeOutcome, Session, Store, StoreError,
+    BindingFilter, Challenge, CrlRecord, Engine, ForeignCrl, NewAccount, NewBinding, NewCaKey,
+    NewCertificate, NewProviderCa, RevokeOutcome, Session, Store, StoreError,
 };
 
 /// Declares `$name` once per engine: `$name::sqlite` and `$name::postgres`.
@@ -46,6 +46,7 @@ on_both_engines!(
     sandbox_trades_are_one_per_order_and_settle_once,
     offline_transfers_pay_once_and_only_while_pending,
     refunds_are_requested_and_completed_once,
+    foreign_crls_are_kept_newest_first,
 );
 
 // The audit log's tests live in their own file; `on_both_engines!` reaches them from here.
@@ -937,4 +938,50 @@ async fn refunds_are_requested_and_completed_once(store: &Store) {
     };
     assert!(!store.start_refund(&withdraw, &refund).await.unwrap());
     assert!(store.refund_of_order(other).await.unwrap().is_none());
+}
+
+async fn foreign_crls_are_kept_newest_first(store: &Store) {
+    let cfca = store.ca_provider_by_name("CFCA").await.unwrap().unwrap();
+    let ca = store
+        .add_provider_ca(&NewProviderCa {
+            provider_id: cfca.id,
+            subject: "CN=CFCA SM2 OCA1",
+            fingerprint: "crl-ca",
+            certificate_der: &[1],
+            not_after: 9_000,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    let url = "http://crl.cfca.example/crl1.crl";
+    assert_eq!(store.foreign_crl(url).await.unwrap(), None);
+    let first = ForeignCrl {
+        url: url.into(),
+        provider_ca_id: ca.id,
+        der: vec![1, 2, 3],
+        this_update: 100,
+        next_update: 200,
+        fetched_at: 101,
+    };
+    assert!(store.keep_foreign_crl(&first).await.unwrap());
+    assert_eq!(store.foreign_crl(url).await.unwrap().as_ref(), Some(&first));
+
+    // A newer CRL replaces it; an older one (a replay) does not.
+    let newer = ForeignCrl {
+        der: vec![4, 5],
+        this_update: 150,
+        next_update: 250,
+        fetched_at: 151,
+        ..first.clone()
+    };
+    assert!(store.keep_foreign_crl(&newer).await.unwrap());
+    assert!(!store.keep_foreign_crl(&first).await.unwrap());
+    assert_eq!(store.foreign_crl(url).await.unwrap(), Some(newer.clone()));
+    // The same CRL fetched again counts as kept, with the time it was seen.
+    let again = ForeignCrl {
+        fetched_at: 180,
+        ..newer
+    };
+    assert!(store.keep_foreign_crl(&again).await.unwrap());
+    assert_eq!(store.foreign_crl(url).await.unwrap(), Some(again));
 }
