@@ -185,6 +185,37 @@ impl ApplicationForm {
         }
     }
 
+    /// The certificate will name the organisation that applies, so the form's name and credit
+    /// code must be the ones it registered with (a change of name is a 变更, not a new
+    /// application). `registered_*` are the organisation's record.
+    pub fn registered_organisation_problems(
+        &self,
+        registered_name: &str,
+        registered_credit_code: &str,
+    ) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        if self.organisation.name.trim() != registered_name {
+            problems.push(FieldError {
+                field: "organisation.name".into(),
+                message: format!(
+                    "单位名称须与本单位注册的名称一致：{registered_name}（名称已变更请办理变更业务）"
+                ),
+            });
+        }
+        if !self
+            .organisation
+            .credit_code
+            .trim()
+            .eq_ignore_ascii_case(registered_credit_code)
+        {
+            problems.push(FieldError {
+                field: "organisation.credit_code".into(),
+                message: format!("统一社会信用代码须与本单位注册的一致：{registered_credit_code}"),
+            });
+        }
+        problems
+    }
+
     /// The form with surrounding spaces removed and identifiers in their canonical case, as
     /// it is saved.
     pub fn normalised(mut self) -> ApplicationForm {
@@ -344,6 +375,27 @@ pub fn validate_email(input: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_form_names_the_organisation_that_registered() {
+        let form = valid_form();
+        assert!(form
+            .registered_organisation_problems("福州测试科技有限公司", "91350100M000100Y43")
+            .is_empty());
+        let mut lower = valid_form();
+        lower.organisation.credit_code = " 91350100m000100y43 ".into();
+        assert!(lower
+            .registered_organisation_problems("福州测试科技有限公司", "91350100M000100Y43")
+            .is_empty());
+
+        // Another organisation's valid name and code: both named, with the registered values.
+        let problems =
+            form.registered_organisation_problems("厦门另一家有限公司", "91350200MA2XXXXX7K");
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["organisation.name", "organisation.credit_code"]);
+        assert!(problems[0].message.contains("厦门另一家有限公司"));
+        assert!(problems[1].message.contains("91350200MA2XXXXX7K"));
+    }
 
     pub(crate) fn valid_form() -> ApplicationForm {
         ApplicationForm {

@@ -391,11 +391,17 @@ async fn check_submission(state: &AppState, order: &Order) -> Result<SubmissionC
         Some(order.id),
     )
     .await?;
-    let mut problems: Vec<FieldErrorView> = form
-        .validate(chosen.delivery)
-        .into_iter()
-        .map(FieldErrorView::from)
-        .collect();
+    let mut field_errors = form.validate(chosen.delivery);
+    let registered = registered_organisation(state, order).await?;
+    for problem in form.registered_organisation_problems(&registered.name, &registered.credit_code)
+    {
+        // One message per field: a malformed code is told first.
+        if !field_errors.iter().any(|e| e.field == problem.field) {
+            field_errors.push(problem);
+        }
+    }
+    let mut problems: Vec<FieldErrorView> =
+        field_errors.into_iter().map(FieldErrorView::from).collect();
     let uploads = state.store.order_uploads(order.id).await?;
     for kind in UploadKind::ALL {
         if !uploads.iter().any(|u| u.kind == kind.as_str()) {
@@ -419,6 +425,18 @@ async fn check_submission(state: &AppState, order: &Order) -> Result<SubmissionC
         chosen,
         problems,
     })
+}
+
+/// The organisation an order is for, as it registered: what its certificate names.
+pub(crate) async fn registered_organisation(
+    state: &AppState,
+    order: &Order,
+) -> Result<certdesk_store::Organisation, ApiError> {
+    state
+        .store
+        .organisation_by_id(order.org_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("order {} has no organisation", order.order_no)))
 }
 
 /// Submits a draft (提交审核) or resubmits a rejected application (修改后重新提交).

@@ -93,7 +93,8 @@ pub(crate) async fn issue_for_order(
             "移动版证书的密钥由CA托管，无需提交证书请求",
         ));
     }
-    let form: ApplicationForm = crate::applications::form_of(&application)?;
+    // The certificate names the organisation as it registered (the form was held to it).
+    let organisation = crate::applications::registered_organisation(state, order).await?;
     let refused = |e: CaError| {
         if e.is_input_error() {
             ApiError::unprocessable("csr_refused", format!("证书请求（CSR）不能使用：{e}"))
@@ -121,8 +122,8 @@ pub(crate) async fn issue_for_order(
     let request = IssueRequest {
         csr,
         profile: LeafProfile::Sign,
-        org_name: &form.organisation.name,
-        credit_code: &form.organisation.credit_code,
+        org_name: &organisation.name,
+        credit_code: &organisation.credit_code,
         validity_days: validity_days(application.years),
     };
     let issued = if product.dual {
@@ -181,7 +182,7 @@ pub(crate) async fn issue_if_held(
         return Ok(None);
     }
     let step = checked_step(state, None, order, OrderAction::MarkIssued).await?;
-    let form: ApplicationForm = crate::applications::form_of(&application)?;
+    let organisation = crate::applications::registered_organisation(state, order).await?;
     let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm)
         .ok_or_else(|| ApiError::internal(format!("product algorithm {}", product.algorithm)))?;
     if !state.store.claim_issuance(order.id, state.now()).await? {
@@ -192,8 +193,8 @@ pub(crate) async fn issue_if_held(
         .issue_held(
             algorithm,
             product.dual,
-            &form.organisation.name,
-            &form.organisation.credit_code,
+            &organisation.name,
+            &organisation.credit_code,
             validity_days(application.years),
         )
         .await;

@@ -680,6 +680,73 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
     );
 }
 
+/// A certificate names the organisation that applied: the form may not name another one,
+/// however valid that one's name and code are.
+#[tokio::test]
+async fn an_application_cannot_name_another_organisation() {
+    let server = test_server().await;
+    let app = &server.router;
+    let store = &server.store;
+    let (_, supplier) =
+        organisation_with_admin(store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    organisation_with_admin(store, "乙公司", "91350200M000100225", "other").await;
+    let product = default_product(&server, &supplier, "SM2 双证书 UKey").await;
+    let mut form = valid_form();
+    form["organisation"]["name"] = json!("乙公司");
+    form["organisation"]["credit_code"] = json!("91350200M000100225");
+    let (status, draft) = call(
+        app,
+        "POST",
+        "/api/v1/applications",
+        Some(&supplier),
+        Some(json!({"product_id": product, "years": 1, "form": form})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+    upload_all_documents(app, &supplier, &order_no).await;
+    common::pass_identity_check(&server, &supplier, &order_no).await;
+    let submit = format!("/api/v1/applications/{order_no}/submit");
+
+    let (status, refusal) = call(app, "POST", &submit, Some(&supplier), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refusal}");
+    let errors = refusal["field_errors"].as_array().unwrap();
+    let named = |field: &str| {
+        errors
+            .iter()
+            .find(|e| e["field"] == field)
+            .and_then(|e| e["message"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        named("organisation.name").contains("福州测试科技有限公司"),
+        "{refusal}"
+    );
+    assert!(
+        named("organisation.credit_code").contains(CREDIT_CODE),
+        "{refusal}"
+    );
+    assert_eq!(
+        store.order_by_no(&order_no).await.unwrap().unwrap().status,
+        "draft",
+        "nothing changed"
+    );
+
+    // With its own name and code it goes to review.
+    let (status, saved) = call(
+        app,
+        "PUT",
+        &format!("/api/v1/applications/{order_no}"),
+        Some(&supplier),
+        Some(json!({"product_id": product, "years": 1, "form": valid_form()})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let (status, submitted) = call(app, "POST", &submit, Some(&supplier), None).await;
+    assert_eq!(status, StatusCode::OK, "{submitted}");
+}
+
 /// GET a page with a bearer token; the status and the HTML.
 async fn page(app: &axum::Router, uri: &str, token: &str) -> (StatusCode, String) {
     use http_body_util::BodyExt;
