@@ -152,6 +152,11 @@ pub(crate) async fn authenticate(
     client: &str,
 ) -> Result<Account, ApiError> {
     let username = username.trim();
+    // No account has a name like this: refuse before anything is counted, logged or audited,
+    // so that arbitrary text (megabytes of it) never reaches the log or the audit chain.
+    if certdesk_domain::validate_username(username).is_err() {
+        return Err(invalid_credentials());
+    }
     let now = state.now();
     let since = now - FAILURE_WINDOW_SECONDS;
     let by_account = state

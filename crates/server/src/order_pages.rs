@@ -571,7 +571,7 @@ async fn orders_page(
     };
     let since = date(&query.from, "开始日期", false);
     let until = date(&query.to, "结束日期", true);
-    let page = query.page.unwrap_or(1).max(1);
+    let page = crate::orders::page_number(query.page);
     let trimmed = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
     let (order_no, kind, status) = (
         trimmed(&query.order_no),

@@ -46,6 +46,8 @@ pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, St
         };
         if state.store.advance_order(order.id, &step).await? {
             closed += 1;
+            // A voucher on the closed order may be used again (as on withdrawal).
+            state.store.release_voucher(order.id).await?;
             crate::audit::record(
                 state,
                 None,
@@ -184,7 +186,7 @@ pub(crate) async fn list_orders_api(
         non_empty(&query.status),
         non_empty(&query.kind),
     );
-    let page = query.page.unwrap_or(1).max(1);
+    let page = page_number(query.page);
     let orders = state
         .store
         .orders(&OrderFilter {
@@ -611,4 +613,11 @@ pub(crate) async fn audit_step(
         &format!("{} {} -> {}", action.as_str(), from.as_str(), to.as_str()),
     )
     .await;
+}
+
+/// The page asked for in a list, from 1 up to a bound that keeps `(page - 1) × page size`
+/// far from overflowing whatever number arrives in the query.
+pub(crate) fn page_number(asked: Option<i64>) -> i64 {
+    const MAX_PAGE: i64 = 1_000_000;
+    asked.unwrap_or(1).clamp(1, MAX_PAGE)
 }

@@ -572,7 +572,8 @@ async fn create_voucher(
         Some(user.account()),
         req.org_id,
         AuditAction::ConfigurationChanged,
-        &format!("voucher:{}", voucher.code),
+        // By id: the code is a bearer secret until redeemed, and staff read the audit log.
+        &format!("voucher:{}", voucher.id),
         &format!("created amount_fen={amount_fen} valid_until={valid_until}"),
     )
     .await;
@@ -700,7 +701,7 @@ pub async fn redeem_voucher_for_order(
                 None,
                 Some(org_id),
                 AuditAction::ConfigurationChanged,
-                &format!("voucher:{code}"),
+                &format!("voucher:{}", voucher.id),
                 &format!("redeemed order_id={order_id}"),
             )
             .await;

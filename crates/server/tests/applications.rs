@@ -831,6 +831,19 @@ async fn the_order_list_filters_by_number_type_status_provider_and_time_and_page
     let (_, second) = page(app, "/orders?page=2", &supplier).await;
     assert_eq!(second.matches("查看</a>").count(), 5);
     assert!(second.contains(&ours[0]) && second.contains("上一页") && !second.contains("下一页"));
+    // A page far beyond the end (even i64::MAX) is an empty page, not an overflow.
+    let (status, beyond) = page(app, &format!("/orders?page={}", i64::MAX), &supplier).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(beyond.matches("查看</a>").count(), 0);
+    let (status, api_beyond) = call(
+        app,
+        "GET",
+        &format!("/api/v1/orders?page={}", i64::MAX),
+        Some(&supplier),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{api_beyond}");
 
     // By number, status, provider and creation dates (Beijing days, both ends included).
     let (_, by_number) = page(app, &format!("/orders?order_no={}", ours[7]), &supplier).await;

@@ -627,3 +627,47 @@ async fn six_wrong_passwords_lock_the_account_and_the_log_shows_no_password() {
         assert!(!text.contains(password), "a password reached the log");
     }
 }
+
+/// A user name no account can have (here 200,000 characters) is refused like a wrong password,
+/// and leaves nothing in the failure counts or the audit chain.
+#[tokio::test]
+async fn a_name_no_account_can_have_leaves_no_trace() {
+    let app = app().await;
+    organisation_admin(&app).await;
+    let before = app.store.audit_chain().await.unwrap().len();
+    let huge = "A".repeat(200_000);
+    for username in [huge.as_str(), "x", "名字", "a b c"] {
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/api/v1/session",
+            None,
+            json!({"username": username, "password": "whatever-1"}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_credentials")),
+            "{body}"
+        );
+        let window = app
+            .store
+            .login_failures_for_username(username, 0)
+            .await
+            .unwrap();
+        assert_eq!(window.count, 0);
+    }
+    assert_eq!(app.store.audit_chain().await.unwrap().len(), before);
+
+    // A real name with a wrong password is still counted and audited.
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/session",
+        None,
+        json!({"username": "fz.admin", "password": "whatever-1"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.store.audit_chain().await.unwrap().len(), before + 1);
+}

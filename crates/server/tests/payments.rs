@@ -241,7 +241,7 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
         on_behalf: false,
         created_at: waiting_since,
     };
-    store
+    let stale = store
         .create_order(&order("20261123100000000001", now - 31 * 60))
         .await
         .unwrap();
@@ -249,6 +249,24 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
         .create_order(&order("20261123100000000002", now - 29 * 60))
         .await
         .unwrap();
+    // The stale order took a voucher when its price was fixed.
+    store
+        .create_voucher(&certdesk_store::NewVoucher {
+            code: "CLOSE-BACK",
+            amount_fen: 5_000,
+            valid_until: now + 86_400,
+            org_id: Some(org.id),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .redeem_voucher("CLOSE-BACK", org.id, stale.id, now)
+            .await
+            .unwrap(),
+        certdesk_store::Redemption::Redeemed(_)
+    ));
 
     assert_eq!(
         certdesk_server::orders::close_unpaid_orders(&state, now)
@@ -280,6 +298,11 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
             .unwrap(),
         0,
         "closing twice closes nothing"
+    );
+    let voucher = store.voucher_by_code("CLOSE-BACK").await.unwrap().unwrap();
+    assert_eq!(
+        voucher.redeemed_order_id, None,
+        "the closed order's voucher can be used again"
     );
 
     // The money for the closed order still arrives: it is recorded and refunded (已关闭 → 退款中).

@@ -503,6 +503,18 @@ async fn quotes_apply_first_free_and_vouchers_and_a_voucher_is_used_once() {
         .await
         .unwrap_err();
     assert!(err.message.contains("不属于本单位"));
+
+    // The audit log names vouchers by id: their codes are bearer secrets, and staff read it.
+    let chain = f.store.audit_chain().await.unwrap();
+    assert!(chain.iter().any(|e| e.object.starts_with("voucher:")));
+    for code in ["CDK-100", "FOR-B"] {
+        assert!(
+            chain
+                .iter()
+                .all(|e| !e.object.contains(code) && !e.detail.contains(code)),
+            "{code} in the audit log"
+        );
+    }
 }
 
 #[tokio::test]

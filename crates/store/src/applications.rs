@@ -259,12 +259,17 @@ impl Store {
             .collect()
     }
 
-    /// Whether any order still refers to a blob (before deleting it).
+    /// Whether anything still refers to a blob (before deleting it): an application's
+    /// documents, or a bank-transfer receipt — blobs are shared by content, so the same
+    /// scan may be both.
     pub async fn blob_is_referenced(&self, blob_id: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM order_uploads WHERE blob_id = $1")
-            .bind(blob_id)
-            .fetch_one(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM order_uploads WHERE blob_id = $1) \
+             + (SELECT COUNT(*) FROM offline_transfers WHERE receipt_blob = $1) AS n",
+        )
+        .bind(blob_id)
+        .fetch_one(self.pool())
+        .await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 

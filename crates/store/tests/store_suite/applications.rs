@@ -180,6 +180,20 @@ async fn applications_are_edited_only_while_editable(store: &Store) {
     assert_eq!(uploads[0].blob_id, "b".repeat(64));
     assert!(store.blob_is_referenced(&"b".repeat(64)).await.unwrap());
     assert!(!store.blob_is_referenced(&"a".repeat(64)).await.unwrap());
+
+    // The same bytes as a bank-transfer receipt keep the blob, however the uploads change.
+    store
+        .submit_offline_transfer(&certdesk_store::NewOfflineTransfer {
+            order_id: created.id,
+            receipt_blob: &"a".repeat(64),
+            receipt_name: "回单.png",
+            amount_fen: 100,
+            submitted_by: admin,
+            submitted_at: 1_763_000_080,
+        })
+        .await
+        .unwrap();
+    assert!(store.blob_is_referenced(&"a".repeat(64)).await.unwrap());
 }
 
 async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
