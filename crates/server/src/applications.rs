@@ -528,8 +528,13 @@ pub(crate) async fn submit_application(
     match act_on_order(state, Some(user), order, action, "").await {
         Ok(status) => Ok(Ok(status)),
         Err(err) => {
+            // Not if a concurrent request (a double click) submitted the order meanwhile: its
+            // price counts on the voucher.
             if redeemed_now {
-                state.store.release_voucher(order.id).await?;
+                state
+                    .store
+                    .release_voucher_of_unsubmitted(order.id, &EDITABLE)
+                    .await?;
             }
             Err(err)
         }

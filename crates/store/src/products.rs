@@ -294,6 +294,30 @@ impl Store {
         })
     }
 
+    /// Gives back the voucher of an order whose submission failed, but only while the order
+    /// is still in one of `editable` statuses: when a concurrent request submitted it
+    /// meanwhile, the order keeps its voucher (and the price it was given for it).
+    pub async fn release_voucher_of_unsubmitted(
+        &self,
+        order_id: i64,
+        editable: &[&str],
+    ) -> Result<bool, StoreError> {
+        let placeholders: Vec<String> =
+            (0..editable.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "UPDATE vouchers SET redeemed_order_id = NULL, redeemed_at = NULL \
+             WHERE redeemed_order_id = $1 AND EXISTS \
+             (SELECT 1 FROM orders WHERE id = $1 AND status IN ({}))",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(order_id);
+        for status in editable {
+            query = query.bind(*status);
+        }
+        let released = query.execute(self.pool()).await?;
+        Ok(released.rows_affected() > 0)
+    }
+
     /// Gives back the voucher an order used (the order was withdrawn or closed); answers
     /// whether there was one.
     pub async fn release_voucher(&self, order_id: i64) -> Result<bool, StoreError> {

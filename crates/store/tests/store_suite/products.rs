@@ -237,6 +237,39 @@ async fn vouchers_are_redeemed_once_and_released(store: &Store) {
         Redemption::Redeemed(_)
     ));
     assert_eq!(store.vouchers().await.unwrap().len(), 3);
+
+    // A failed submission gives the voucher back only while its order is still unsubmitted:
+    // when a concurrent request submitted it, the order keeps it.
+    const EDITABLE: [&str; 2] = ["draft", "rejected"];
+    let submitted = order(store, "20261123000000000004", a, "awaiting_initial_review").await;
+    for (code, order_id) in [("ANY-1", second), ("A-ONLY", submitted)] {
+        store.release_voucher(order_id).await.unwrap();
+        assert!(matches!(
+            store
+                .redeem_voucher(code, a.0, order_id, 430)
+                .await
+                .unwrap(),
+            Redemption::Redeemed(_)
+        ));
+    }
+    assert!(!store
+        .release_voucher_of_unsubmitted(submitted, &EDITABLE)
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .voucher_of_order(submitted)
+            .await
+            .unwrap()
+            .unwrap()
+            .code,
+        "A-ONLY"
+    );
+    assert!(store
+        .release_voucher_of_unsubmitted(second, &EDITABLE)
+        .await
+        .unwrap());
+    assert_eq!(store.voucher_of_order(second).await.unwrap(), None);
 }
 
 async fn the_first_certificate_is_known_from_issued_orders(store: &Store) {
