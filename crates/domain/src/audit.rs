@@ -51,10 +51,12 @@ pub enum AuditAction {
     OfflineTransferRejected,
     /// 身份核验: a check started, a code typed, a verdict.
     IdentityCheck,
+    /// Money for an order that was paid already: kept apart and paid back.
+    DuplicatePayment,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -78,6 +80,7 @@ impl AuditAction {
         AuditAction::OfflineTransferSubmitted,
         AuditAction::OfflineTransferRejected,
         AuditAction::IdentityCheck,
+        AuditAction::DuplicatePayment,
     ];
 
     /// The name stored in the database, hashed into the chain and used in the API.
@@ -106,6 +109,7 @@ impl AuditAction {
             AuditAction::OfflineTransferSubmitted => "offline_transfer_submitted",
             AuditAction::OfflineTransferRejected => "offline_transfer_rejected",
             AuditAction::IdentityCheck => "identity_check",
+            AuditAction::DuplicatePayment => "duplicate_payment",
         }
     }
 
@@ -135,6 +139,7 @@ impl AuditAction {
             AuditAction::OfflineTransferSubmitted => "提交线下转账凭证",
             AuditAction::OfflineTransferRejected => "驳回线下转账凭证",
             AuditAction::IdentityCheck => "身份核验",
+            AuditAction::DuplicatePayment => "重复付款退回",
         }
     }
 }

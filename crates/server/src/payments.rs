@@ -245,6 +245,7 @@ async fn after_payment(
             crate::orders::audit_step(state, user, order, OrderAction::PayConfirmed, status, next)
                 .await;
         }
+        PaymentOutcome::PaidTwice => refund_duplicate_payment(state, order, payment).await?,
         PaymentOutcome::AlreadyApplied => {
             tracing::debug!(order = %order.order_no, "repeated payment notification")
         }
@@ -368,21 +369,66 @@ async fn start_refund(
         return Ok(false);
     }
     crate::orders::audit_step(state, user, order, action, status, next).await;
+    // The refund is recorded; a gateway that cannot be reached now is asked again by an
+    // operator. The order says 退款中 either way.
+    ask_gateway_to_pay_back(state, order, payment).await;
+    Ok(true)
+}
+
+/// Asks the gateway that took `payment` to pay it back; answers whether it was asked. Offline
+/// transfers are paid back by an operator; a gateway not configured here is logged for one.
+async fn ask_gateway_to_pay_back(state: &AppState, order: &Order, payment: &Payment) -> bool {
     if payment.gateway == state.gateway.name() {
         let request = RefundRequest {
             order_no: order.order_no.clone(),
             gateway_txn: payment.gateway_txn.clone(),
             amount_fen: payment.amount_fen,
         };
-        // The refund is recorded; a gateway that cannot be reached now is asked again by an
-        // operator. The order says 退款中 either way.
-        if let Err(err) = state.gateway.request_refund(request).await {
-            tracing::error!(order = %order.order_no, error = %err, "refund request to the gateway failed");
+        match state.gateway.request_refund(request).await {
+            Ok(()) => return true,
+            Err(err) => {
+                tracing::error!(order = %order.order_no, error = %err, "refund request to the gateway failed")
+            }
         }
     } else if payment.gateway != OFFLINE_GATEWAY {
         tracing::error!(order = %order.order_no, gateway = %payment.gateway, "no gateway of this name is configured: refund by hand and confirm it");
     }
-    Ok(true)
+    false
+}
+
+/// Money for an order that another transaction had paid already: kept apart by the store,
+/// audited, and paid back through the gateway that took it.
+async fn refund_duplicate_payment(
+    state: &AppState,
+    order: &Order,
+    payment: &Payment,
+) -> Result<(), ApiError> {
+    tracing::warn!(order = %order.order_no, gateway = %payment.gateway, txn = %payment.gateway_txn, "order paid twice: the second payment is paid back");
+    crate::audit::record(
+        state,
+        None,
+        Some(order.org_id),
+        AuditAction::DuplicatePayment,
+        &format!("order:{}", order.order_no),
+        &format!(
+            "gateway={} txn={} amount_fen={}: paid back",
+            payment.gateway, payment.gateway_txn, payment.amount_fen
+        ),
+    )
+    .await;
+    if ask_gateway_to_pay_back(state, order, payment).await {
+        if let Some(duplicate) = state
+            .store
+            .duplicate_payment(&payment.gateway, &payment.gateway_txn)
+            .await?
+        {
+            state
+                .store
+                .duplicate_refund_requested(duplicate.id, state.now())
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn apply_gateway_refund(
@@ -391,6 +437,33 @@ async fn apply_gateway_refund(
     notification: &GatewayNotification,
 ) -> Result<(), ApiError> {
     let order = order_by_no(state, &notification.order_no).await?;
+    // The pay-back of a second payment (the order itself stays as it is).
+    if let Some(duplicate) = state
+        .store
+        .duplicate_payment(gateway, &notification.gateway_txn)
+        .await?
+        .filter(|d| d.order_id == order.id && d.amount_fen == notification.amount_fen)
+    {
+        if state
+            .store
+            .duplicate_refunded(duplicate.id, state.now())
+            .await?
+        {
+            crate::audit::record(
+                state,
+                None,
+                Some(order.org_id),
+                AuditAction::DuplicatePayment,
+                &format!("order:{}", order.order_no),
+                &format!(
+                    "gateway={gateway} txn={} amount_fen={}: refunded",
+                    duplicate.gateway_txn, duplicate.amount_fen
+                ),
+            )
+            .await;
+        }
+        return Ok(());
+    }
     let refund = state
         .store
         .refund_of_order(order.id)

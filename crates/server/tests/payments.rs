@@ -220,6 +220,92 @@ async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
     );
 }
 
+/// An order paid twice (say the QR code after a confirmed bank transfer): the second money is
+/// kept apart, paid back through its gateway, and the order stays paid once.
+#[tokio::test]
+async fn money_paid_twice_is_paid_back_and_the_order_stays_paid_once() {
+    let Fixture {
+        store,
+        app,
+        org,
+        admin,
+        _dir,
+        ..
+    } = fixture().await;
+    let order_no = certdesk_domain::order_number(jiff::Timestamp::now(), 44);
+    let order = store
+        .create_order(&NewOrder {
+            order_no: &order_no,
+            org_id: org.id,
+            kind: "new",
+            status: "awaiting_payment",
+            amount_fen: 39_900,
+            created_by: admin.id,
+            on_behalf: false,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let note = |txn: &str, status: &str| SandboxNotification {
+        gateway_txn: txn.into(),
+        order_no: order_no.clone(),
+        amount_fen: 39_900,
+        trade_status: status.into(),
+        notified_at: 1,
+    };
+    let send = |n: SandboxNotification| {
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(signed(&n, SECRET)).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    let success = (StatusCode::OK, "success".to_string());
+    assert_eq!(send(note("first", "TRADE_SUCCESS")).await, success);
+    // The second payment, and the gateway's repeat of it.
+    assert_eq!(send(note("second", "TRADE_SUCCESS")).await, success);
+    assert_eq!(send(note("second", "TRADE_SUCCESS")).await, success);
+
+    let payments = store.payments_of_order(order.id).await.unwrap();
+    assert_eq!(payments.len(), 1);
+    assert_eq!(payments[0].gateway_txn, "first");
+    let duplicates = store.duplicate_payments_of_order(order.id).await.unwrap();
+    assert_eq!(duplicates.len(), 1, "kept once: {duplicates:?}");
+    assert_eq!(
+        (duplicates[0].gateway_txn.as_str(), duplicates[0].amount_fen),
+        ("second", 39_900)
+    );
+    assert!(
+        duplicates[0].refund_requested_at.is_some(),
+        "asked of the gateway"
+    );
+    assert_eq!(duplicates[0].refunded_at, None);
+    let paid = store.order_by_no(&order_no).await.unwrap().unwrap();
+    assert_eq!(paid.status, "awaiting_second_review");
+
+    // The gateway pays it back (and says so twice): recorded once; the order is untouched.
+    assert_eq!(send(note("second", "REFUND_SUCCESS")).await, success);
+    assert_eq!(send(note("second", "REFUND_SUCCESS")).await, success);
+    let duplicates = store.duplicate_payments_of_order(order.id).await.unwrap();
+    assert!(duplicates[0].refunded_at.is_some());
+    assert_eq!(
+        store.order_by_no(&order_no).await.unwrap().unwrap().status,
+        "awaiting_second_review"
+    );
+    let audited: Vec<String> = store
+        .audit_chain()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "duplicate_payment")
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(audited.len(), 2, "{audited:?}");
+    assert!(audited[0].ends_with("paid back") && audited[1].ends_with("refunded"));
+}
+
 #[tokio::test]
 async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_refund() {
     let Fixture {

@@ -37,7 +37,9 @@ pub use ca::{
 pub use credentials::{ApiToken, Challenge, FailureWindow};
 pub use error::StoreError;
 pub use identity::{IdentityCheck, NewIdentityCheck};
-pub use orders::{NewOrder, Order, OrderEvent, OrderFilter, OrderStep, Payment, PaymentOutcome};
+pub use orders::{
+    DuplicatePayment, NewOrder, Order, OrderEvent, OrderFilter, OrderStep, Payment, PaymentOutcome,
+};
 pub use organisations::Organisation;
 pub use products::{NewVoucher, Product, Redemption, Voucher};
 pub use sessions::{Session, SessionWithAccount};

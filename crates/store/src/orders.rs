@@ -84,8 +84,11 @@ pub struct Payment {
 pub enum PaymentOutcome {
     /// Recorded now, and the order moved by `step`.
     Applied,
-    /// This transaction (or another for the order) was recorded before: nothing changed.
+    /// This transaction was recorded before: nothing changed.
     AlreadyApplied,
+    /// The order was paid before by another transaction: this money is kept apart in
+    /// `duplicate_payments` (not the order's payment) and has to be paid back.
+    PaidTwice,
     /// The order was no longer waiting for payment (e.g. closed): the money is recorded, the
     /// order is not moved; it has to be refunded.
     RecordedButNotPayable { status: String },
@@ -154,17 +157,19 @@ async fn insert_event(
 }
 
 /// [`Store::apply_payment`] inside the caller's transaction (an operator's confirmation of an
-/// offline transfer records its decision in the same one). On `AlreadyApplied` the caller's
-/// transaction has seen a failed statement: PostgreSQL needs it rolled back, not committed.
+/// offline transfer records its decision in the same one).
 pub(crate) async fn apply_payment_in(
     conn: &mut sqlx::AnyConnection,
     payment: &Payment,
     step: &OrderStep<'_>,
 ) -> Result<PaymentOutcome, StoreError> {
     // The insert comes first: it takes the write lock (SQLite) or the unique-index lock
-    // (PostgreSQL) before anything is read, so concurrent notifications queue here.
+    // (PostgreSQL) before anything is read, so concurrent notifications queue here. A
+    // conflict does nothing (rather than fail, which would spoil a PostgreSQL transaction), and
+    // the payment that holds the order says whether this is a repeat or a second payment.
     let inserted = sqlx::query(
-        "INSERT INTO payments (order_id, gateway, gateway_txn, amount_fen, paid_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO payments (order_id, gateway, gateway_txn, amount_fen, paid_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
     )
     .bind(payment.order_id)
     .bind(&payment.gateway)
@@ -172,13 +177,9 @@ pub(crate) async fn apply_payment_in(
     .bind(payment.amount_fen)
     .bind(payment.paid_at)
     .execute(&mut *conn)
-    .await;
-    match inserted {
-        Ok(_) => {}
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            return Ok(PaymentOutcome::AlreadyApplied)
-        }
-        Err(err) => return Err(err.into()),
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return not_inserted(conn, payment).await;
     }
     if move_order(conn, payment.order_id, step).await? {
         Ok(PaymentOutcome::Applied)
@@ -190,6 +191,130 @@ pub(crate) async fn apply_payment_in(
         Ok(PaymentOutcome::RecordedButNotPayable {
             status: row.try_get("status")?,
         })
+    }
+}
+
+/// A payment the `payments` table refused: a repeat of the transaction it holds (or that holds
+/// the transaction), or a second transaction for an order already paid, kept apart.
+async fn not_inserted(
+    conn: &mut sqlx::AnyConnection,
+    payment: &Payment,
+) -> Result<PaymentOutcome, StoreError> {
+    let holder = sqlx::query("SELECT gateway, gateway_txn FROM payments WHERE order_id = $1")
+        .bind(payment.order_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let repeat = match holder {
+        Some(row) => {
+            row.try_get::<String, _>("gateway")? == payment.gateway
+                && row.try_get::<String, _>("gateway_txn")? == payment.gateway_txn
+        }
+        // The transaction is another order's: nothing of it belongs here.
+        None => true,
+    };
+    if repeat {
+        return Ok(PaymentOutcome::AlreadyApplied);
+    }
+    let kept = sqlx::query(
+        "INSERT INTO duplicate_payments (order_id, gateway, gateway_txn, amount_fen, paid_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(payment.order_id)
+    .bind(&payment.gateway)
+    .bind(&payment.gateway_txn)
+    .bind(payment.amount_fen)
+    .bind(payment.paid_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(if kept.rows_affected() == 1 {
+        PaymentOutcome::PaidTwice
+    } else {
+        PaymentOutcome::AlreadyApplied
+    })
+}
+
+/// Money kept apart because its order was paid before (`PaymentOutcome::PaidTwice`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicatePayment {
+    pub id: i64,
+    pub order_id: i64,
+    pub gateway: String,
+    pub gateway_txn: String,
+    pub amount_fen: i64,
+    pub paid_at: i64,
+    pub refund_requested_at: Option<i64>,
+    pub refunded_at: Option<i64>,
+}
+
+fn duplicate_from_row(row: &AnyRow) -> Result<DuplicatePayment, StoreError> {
+    Ok(DuplicatePayment {
+        id: row.try_get("id")?,
+        order_id: row.try_get("order_id")?,
+        gateway: row.try_get("gateway")?,
+        gateway_txn: row.try_get("gateway_txn")?,
+        amount_fen: row.try_get("amount_fen")?,
+        paid_at: row.try_get("paid_at")?,
+        refund_requested_at: row.try_get("refund_requested_at")?,
+        refunded_at: row.try_get("refunded_at")?,
+    })
+}
+
+const DUPLICATE_COLUMNS: &str =
+    "id, order_id, gateway, gateway_txn, amount_fen, paid_at, refund_requested_at, refunded_at";
+
+impl Store {
+    /// Money an order received after it was paid, oldest first.
+    pub async fn duplicate_payments_of_order(
+        &self,
+        order_id: i64,
+    ) -> Result<Vec<DuplicatePayment>, StoreError> {
+        let sql = format!(
+            "SELECT {DUPLICATE_COLUMNS} FROM duplicate_payments WHERE order_id = $1 ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(order_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(duplicate_from_row).collect()
+    }
+
+    /// The duplicate payment of a gateway transaction, if that is what it was.
+    pub async fn duplicate_payment(
+        &self,
+        gateway: &str,
+        gateway_txn: &str,
+    ) -> Result<Option<DuplicatePayment>, StoreError> {
+        let sql = format!(
+            "SELECT {DUPLICATE_COLUMNS} FROM duplicate_payments WHERE gateway = $1 AND gateway_txn = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(gateway)
+            .bind(gateway_txn)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(duplicate_from_row).transpose()
+    }
+
+    /// Notes that the refund of a duplicate payment was asked of its gateway.
+    pub async fn duplicate_refund_requested(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE duplicate_payments SET refund_requested_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The gateway paid a duplicate payment back; answers whether this call recorded it.
+    pub async fn duplicate_refunded(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE duplicate_payments SET refunded_at = $1 WHERE id = $2 AND refunded_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

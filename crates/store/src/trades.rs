@@ -304,8 +304,12 @@ impl Store {
             return Ok(TransferConfirmation::NotPending);
         }
         let outcome = apply_payment_in(&mut tx, payment, step).await?;
-        if outcome == PaymentOutcome::AlreadyApplied {
-            // Dropping the transaction rolls the confirmation back too.
+        if matches!(
+            outcome,
+            PaymentOutcome::AlreadyApplied | PaymentOutcome::PaidTwice
+        ) {
+            // Dropping the transaction rolls the confirmation back too (and keeps no duplicate:
+            // the operator answers a transfer for a paid order by rejecting it).
             return Ok(TransferConfirmation::AlreadyPaid);
         }
         tx.commit().await?;

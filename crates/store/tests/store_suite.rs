@@ -872,6 +872,56 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
         2
     );
     assert_eq!(store.payments_of_order(order_id).await.unwrap().len(), 1);
+    assert!(
+        store
+            .duplicate_payments_of_order(order_id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a refused confirmation keeps nothing"
+    );
+
+    // Gateway money for the paid order: kept apart once, however often it is notified, and
+    // marked paid back once.
+    let twice = certdesk_store::Payment {
+        gateway: "sandbox".into(),
+        gateway_txn: "QR-2".into(),
+        ..payment.clone()
+    };
+    for expected in [
+        certdesk_store::PaymentOutcome::PaidTwice,
+        certdesk_store::PaymentOutcome::AlreadyApplied,
+    ] {
+        assert_eq!(store.apply_payment(&twice, &pay).await.unwrap(), expected);
+    }
+    assert_eq!(
+        store.apply_payment(&payment, &pay).await.unwrap(),
+        certdesk_store::PaymentOutcome::AlreadyApplied,
+        "the order's own payment repeated"
+    );
+    let kept = store.duplicate_payments_of_order(order_id).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        store.duplicate_payment("sandbox", "QR-2").await.unwrap(),
+        Some(kept[0].clone())
+    );
+    store
+        .duplicate_refund_requested(kept[0].id, 50)
+        .await
+        .unwrap();
+    assert!(store.duplicate_refunded(kept[0].id, 60).await.unwrap());
+    assert!(!store.duplicate_refunded(kept[0].id, 61).await.unwrap());
+    let done = store
+        .duplicate_payment("sandbox", "QR-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (done.refund_requested_at, done.refunded_at),
+        (Some(50), Some(60))
+    );
+    assert_eq!(store.payments_of_order(order_id).await.unwrap().len(), 1);
+    assert_eq!(store.order_events(order_id).await.unwrap().len(), 1);
 }
 
 async fn refunds_are_requested_and_completed_once(store: &Store) {
