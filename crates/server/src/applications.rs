@@ -484,11 +484,19 @@ pub(crate) async fn submit_application(
         }
         order.amount_fen = chosen.amount_fen;
     }
-    // Another application of the organisation is not free while this one is on its way.
-    state
-        .store
-        .mark_first_free(order.id, chosen.first_free)
-        .await?;
+    // Another application of the organisation is not free while this one is on its way; of two
+    // submitted in the same instant, one takes it and the other is told to submit again (and
+    // is then priced in full).
+    if chosen.first_free {
+        if !state.store.take_first_free(order.org_id, order.id).await? {
+            return Err(ApiError::conflict(
+                "first_free_taken",
+                "首张免费已被本单位另一份同时提交的申请使用，本申请需按标准价格支付：请刷新页面后重新提交",
+            ));
+        }
+    } else {
+        state.store.clear_first_free(order.id).await?;
+    }
     let order = &order;
     let voucher = application
         .voucher_code
@@ -534,6 +542,12 @@ pub(crate) async fn submit_application(
                 state
                     .store
                     .release_voucher_of_unsubmitted(order.id, &EDITABLE)
+                    .await?;
+            }
+            if chosen.first_free {
+                state
+                    .store
+                    .release_first_free_of_unsubmitted(order.id, &EDITABLE)
                     .await?;
             }
             Err(err)

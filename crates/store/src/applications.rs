@@ -166,12 +166,9 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         // The status check and the change happen under the order row's write lock.
-        let placeholders: Vec<String> = (0..editable_statuses.len())
-            .map(|i| format!("${}", i + 3))
-            .collect();
         let sql = format!(
             "UPDATE orders SET amount_fen = $1 WHERE id = $2 AND status IN ({})",
-            placeholders.join(", ")
+            crate::placeholders(3, editable_statuses.len())
         );
         let mut query = sqlx::query(&sql).bind(amount_fen).bind(order_id);
         for status in editable_statuses {
@@ -198,10 +195,29 @@ impl Store {
         Ok(true)
     }
 
-    /// Marks whether the submitted price of an application took 首张免费.
-    pub async fn mark_first_free(&self, order_id: i64, taken: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE applications SET first_free = $1 WHERE order_id = $2")
-            .bind(i64::from(taken))
+    /// Gives 首张免费 back after a failed submission, but only while the order is still in one
+    /// of `editable` statuses (a concurrent request may have submitted it meanwhile).
+    pub async fn release_first_free_of_unsubmitted(
+        &self,
+        order_id: i64,
+        editable: &[&str],
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE applications SET first_free = 0 WHERE order_id = $1 AND EXISTS \
+             (SELECT 1 FROM orders WHERE id = $1 AND status IN ({}))",
+            crate::placeholders(2, editable.len())
+        );
+        let mut query = sqlx::query(&sql).bind(order_id);
+        for status in editable {
+            query = query.bind(*status);
+        }
+        query.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The application is priced without 首张免费 (see `Store::take_first_free` for taking it).
+    pub async fn clear_first_free(&self, order_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE applications SET first_free = 0 WHERE order_id = $1")
             .bind(order_id)
             .execute(self.pool())
             .await?;

@@ -302,13 +302,11 @@ impl Store {
         order_id: i64,
         editable: &[&str],
     ) -> Result<bool, StoreError> {
-        let placeholders: Vec<String> =
-            (0..editable.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
             "UPDATE vouchers SET redeemed_order_id = NULL, redeemed_at = NULL \
              WHERE redeemed_order_id = $1 AND EXISTS \
              (SELECT 1 FROM orders WHERE id = $1 AND status IN ({}))",
-            placeholders.join(", ")
+            crate::placeholders(2, editable.len())
         );
         let mut query = sqlx::query(&sql).bind(order_id);
         for status in editable {
@@ -330,8 +328,6 @@ impl Store {
         Ok(released.rows_affected() > 0)
     }
 
-    /// Whether any order of the organisation has had its certificate issued (已发证, 配送中,
-    /// 待领取 or 已完成): then 首张免费 is spent.
     /// Whether 首张免费 is spent for the organisation, as seen from order `except_order` (the one
     /// being priced): a certificate was issued, or another application of it was submitted
     /// with 首张免费 and is still on its way (not withdrawn, closed or refunded).
@@ -340,37 +336,79 @@ impl Store {
         org_id: i64,
         except_order: Option<i64>,
     ) -> Result<bool, StoreError> {
-        if self.org_has_issued_certificate(org_id).await? {
-            return Ok(true);
-        }
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM orders o JOIN applications a ON a.order_id = o.id \
-             WHERE o.org_id = $1 AND a.first_free = 1 AND o.id <> $2 \
-             AND o.status IN ($3, $4, $5, $6, $7)",
-        )
-        .bind(org_id)
-        .bind(except_order.unwrap_or(0))
-        .bind(OrderStatus::AwaitingInitialReview.as_str())
-        .bind(OrderStatus::Rejected.as_str())
-        .bind(OrderStatus::AwaitingPayment.as_str())
-        .bind(OrderStatus::AwaitingSecondReview.as_str())
-        .bind(OrderStatus::Issuing.as_str())
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
+        let mut conn = self.pool().acquire().await?;
+        first_free_taken_on(&mut conn, org_id, except_order).await
     }
 
-    pub async fn org_has_issued_certificate(&self, org_id: i64) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM orders WHERE org_id = $1 AND status IN ($2, $3, $4, $5)",
-        )
-        .bind(org_id)
-        .bind(ISSUED_STATUSES[0].as_str())
-        .bind(ISSUED_STATUSES[1].as_str())
-        .bind(ISSUED_STATUSES[2].as_str())
-        .bind(ISSUED_STATUSES[3].as_str())
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
+    /// Takes 首张免费 for a submitted application, unless (checked again, one claim of the
+    /// organisation at a time) it is spent meanwhile — a certificate issued, or another
+    /// application submitted free in the same instant. Answers whether it was taken.
+    pub async fn take_first_free(&self, org_id: i64, order_id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        // Serialises the organisation's claims: a row lock (PostgreSQL), the write lock (SQLite).
+        sqlx::query("UPDATE organisations SET name = name WHERE id = $1")
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+        if first_free_taken_on(&mut tx, org_id, Some(order_id)).await? {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE applications SET first_free = 1 WHERE order_id = $1")
+            .bind(order_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
+
+    /// Whether any order of the organisation has had its certificate issued (已发证, 配送中,
+    /// 待领取 or 已完成): then 首张免费 is spent.
+    pub async fn org_has_issued_certificate(&self, org_id: i64) -> Result<bool, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        org_has_issued_certificate_on(&mut conn, org_id).await
+    }
+}
+
+async fn first_free_taken_on(
+    conn: &mut sqlx::AnyConnection,
+    org_id: i64,
+    except_order: Option<i64>,
+) -> Result<bool, StoreError> {
+    if org_has_issued_certificate_on(conn, org_id).await? {
+        return Ok(true);
+    }
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM orders o JOIN applications a ON a.order_id = o.id \
+         WHERE o.org_id = $1 AND a.first_free = 1 AND o.id <> $2 \
+         AND o.status IN ($3, $4, $5, $6, $7, $8)",
+    )
+    .bind(org_id)
+    .bind(except_order.unwrap_or(0))
+    // A draft holds it only in the instant of its submission (a failed one gives it back).
+    .bind(OrderStatus::Draft.as_str())
+    .bind(OrderStatus::AwaitingInitialReview.as_str())
+    .bind(OrderStatus::Rejected.as_str())
+    .bind(OrderStatus::AwaitingPayment.as_str())
+    .bind(OrderStatus::AwaitingSecondReview.as_str())
+    .bind(OrderStatus::Issuing.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+async fn org_has_issued_certificate_on(
+    conn: &mut sqlx::AnyConnection,
+    org_id: i64,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM orders WHERE org_id = $1 AND status IN ($2, $3, $4, $5)",
+    )
+    .bind(org_id)
+    .bind(ISSUED_STATUSES[0].as_str())
+    .bind(ISSUED_STATUSES[1].as_str())
+    .bind(ISSUED_STATUSES[2].as_str())
+    .bind(ISSUED_STATUSES[3].as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
 }

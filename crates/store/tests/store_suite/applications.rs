@@ -12,6 +12,7 @@ on_both_engines!(
     applications_are_edited_only_while_editable,
     issuance_is_claimed_once_and_recorded_with_its_step,
     delivery_and_receipt_move_the_order,
+    first_free_is_taken_by_one_submission_at_a_time,
 );
 
 async fn organisation_admin(store: &Store, credit_code: &str, username: &str) -> (i64, i64) {
@@ -313,4 +314,57 @@ async fn delivery_and_receipt_move_the_order(store: &Store) {
         events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
         vec!["ship", "confirm_receipt"]
     );
+}
+
+async fn first_free_is_taken_by_one_submission_at_a_time(store: &Store) {
+    let (org, admin) = organisation_admin(store, "91350100M000100Y43", "boss").await;
+    let provider = provider_id(store).await;
+    let mut drafts = Vec::new();
+    for no in [
+        "2026112316000000011",
+        "2026112316000000012",
+        "2026112316000000013",
+    ] {
+        let created = store
+            .create_application_order(
+                &order(no, org, admin, "draft"),
+                &application(provider, "{}"),
+            )
+            .await
+            .unwrap();
+        drafts.push(created.id);
+    }
+    // Two drafts submitted in the same instant: exactly one takes 首张免费.
+    let (a, b) = tokio::join!(
+        store.take_first_free(org, drafts[0]),
+        store.take_first_free(org, drafts[1])
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a ^ b, "both or neither took it: {a} {b}");
+    let (winner, loser) = if a {
+        (drafts[0], drafts[1])
+    } else {
+        (drafts[1], drafts[0])
+    };
+    assert!(store.first_free_taken(org, Some(loser)).await.unwrap());
+    assert!(!store.first_free_taken(org, Some(winner)).await.unwrap());
+
+    // The winner's submission failed while it was still a draft: it gives 首张免费 back.
+    store
+        .release_first_free_of_unsubmitted(winner, &["draft", "rejected"])
+        .await
+        .unwrap();
+    assert!(!store.first_free_taken(org, Some(loser)).await.unwrap());
+    assert!(store.take_first_free(org, loser).await.unwrap());
+
+    // Submitted (no longer a draft), it keeps it against a late release and other drafts.
+    let submit = step("draft", "awaiting_initial_review", "submit");
+    assert!(store.advance_order(loser, &submit).await.unwrap());
+    store
+        .release_first_free_of_unsubmitted(loser, &["draft", "rejected"])
+        .await
+        .unwrap();
+    assert!(!store.take_first_free(org, drafts[2]).await.unwrap());
+    store.clear_first_free(loser).await.unwrap();
+    assert!(store.take_first_free(org, drafts[2]).await.unwrap());
 }
