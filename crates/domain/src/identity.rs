@@ -29,6 +29,9 @@ pub const SMS_CODE_DIGITS: usize = 6;
 pub const SMS_CODE_VALIDITY_SECS: i64 = 300;
 /// The 5th wrong SMS code kills the code.
 pub const SMS_MAX_WRONG: i64 = 5;
+/// SMS codes sent for one person per Beijing day, across all applications: with 5 tries a
+/// code, this bounds guessing at 50 a day however many drafts an applicant opens.
+pub const SMS_CODES_PER_DAY: i64 = 10;
 /// The micro-deposit: one fen, 0.01元.
 pub const MICRO_DEPOSIT_FEN: i64 = 1;
 pub const MICRO_DEPOSIT_CODE_LEN: usize = 6;
@@ -227,6 +230,12 @@ pub fn decide_code(code: &PendingCode, now: i64, matches: bool) -> CodeOutcome {
 /// Whether a person who has made `tries_today` face tries today may make another.
 pub fn face_try_allowed(tries_today: i64) -> bool {
     tries_today < FACE_TRIES_PER_DAY
+}
+
+/// The Unix time at which the Beijing calendar day of `unix` began (00:00 UTC+8).
+pub fn beijing_day_start(unix: i64) -> i64 {
+    const OFFSET: i64 = 8 * 3600;
+    unix - (unix + OFFSET).rem_euclid(86_400)
 }
 
 /// The Beijing calendar day of a Unix time, `YYYY-MM-DD`: the unit of the face-try limit.
@@ -456,6 +465,15 @@ mod tests {
         let before_midnight = 1_795_449_599; // 2026-11-23T15:59:59Z
         assert_eq!(beijing_day(before_midnight), "2026-11-23");
         assert_eq!(beijing_day(before_midnight + 1), "2026-11-24");
+        assert_eq!(
+            beijing_day_start(before_midnight),
+            before_midnight + 1 - 86_400
+        );
+        assert_eq!(beijing_day_start(before_midnight + 1), before_midnight + 1);
+        assert_eq!(
+            beijing_day_start(before_midnight + 86_400),
+            before_midnight + 1
+        );
     }
 
     #[test]

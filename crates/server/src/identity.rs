@@ -22,11 +22,11 @@ use axum::Json;
 use base64::Engine;
 use certdesk_domain::audit::{mask_bank_card, mask_mobile, mask_resident_id};
 use certdesk_domain::identity::{
-    beijing_day, code_hash, decide_code, face_try_allowed, memo_code, normalise_code, sms_code,
-    subject_hash, validate_bank_card, validate_bank_name, validate_corporate_account,
-    validate_mobile, validate_person_name, CheckStatus, CodeOutcome, IdentityInputError,
-    IdentityMethod, PendingCode, FACE_TRIES_PER_DAY, MICRO_DEPOSIT_CODE_LEN, MICRO_DEPOSIT_FEN,
-    SMS_CODE_VALIDITY_SECS,
+    beijing_day, beijing_day_start, code_hash, decide_code, face_try_allowed, memo_code,
+    normalise_code, sms_code, subject_hash, validate_bank_card, validate_bank_name,
+    validate_corporate_account, validate_mobile, validate_person_name, CheckStatus, CodeOutcome,
+    IdentityInputError, IdentityMethod, PendingCode, FACE_TRIES_PER_DAY, MICRO_DEPOSIT_CODE_LEN,
+    MICRO_DEPOSIT_FEN, SMS_CODES_PER_DAY, SMS_CODE_VALIDITY_SECS,
 };
 use certdesk_domain::{validate_resident_id, Action, AuditAction, OrderStatus, Role};
 use certdesk_store::{IdentityCheck, NewIdentityCheck, Order};
@@ -632,6 +632,19 @@ pub async fn start_check(
                     ));
                 }
             }
+            let sent_today = state
+                .store
+                .identity_checks_of_subject_since(&subject, method.as_str(), beijing_day_start(now))
+                .await?;
+            if sent_today >= SMS_CODES_PER_DAY {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "sms_daily_limit",
+                    format!(
+                        "今日已为该法定代表人发送{SMS_CODES_PER_DAY}次短信验证码，请明天再试，或选择其他核验方式"
+                    ),
+                ));
+            }
             masked_target = mask_mobile(&mobile);
             let verdict = state
                 .identity
@@ -682,6 +695,27 @@ pub async fn start_check(
                 "请填写开户银行",
             )?)
             .map_err(input_error)?;
+            // Each start sends real money: one deposit at a time per order, until its code is
+            // typed, used up, or expired.
+            if let Some(last) = state
+                .store
+                .latest_identity_check(order.id, method.as_str())
+                .await?
+            {
+                let waiting = last.status == CheckStatus::Pending.as_str()
+                    && last.expires_at.is_some_and(|at| now < at);
+                if waiting {
+                    return Err(ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "micro_deposit_pending",
+                        format!(
+                            "已向对公账户 {} 打款 0.01 元，请查看到账附言中的验证码并输入；验证码有效至 {}，过期后才能重新打款",
+                            last.masked_target,
+                            certdesk_ca::trust::format_time(last.expires_at.unwrap_or(now)),
+                        ),
+                    ));
+                }
+            }
             let org_name = state
                 .store
                 .organisation_by_id(order.org_id)

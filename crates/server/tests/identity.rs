@@ -450,6 +450,20 @@ async fn a_micro_deposit_carries_the_code_in_its_memo() {
     assert_eq!(check["status"], "pending");
     assert_eq!(check["target"], "3100********7890");
     assert_eq!(check["tries_left"], 3);
+    // Each start sends money: no second deposit while this one's code can still be typed.
+    let (status, again) = f
+        .post(
+            ORG_A,
+            start(no, "micro_deposit"),
+            body("3100 0012 3456 7890"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{again}");
+    assert_eq!(again["error"]["code"], "micro_deposit_pending");
+    assert!(again["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("3100********7890"));
     let (_, statement) = call(
         &f.app,
         "GET",
@@ -700,4 +714,40 @@ async fn id_numbers_cards_and_mobiles_never_show_unmasked_nor_in_logs() {
         assert!(!stored.contains(secret), "{secret} stored");
         assert!(!audit.contains(secret), "{secret} in the audit log");
     }
+}
+
+/// Codes sent for one person are limited per Beijing day over all applications, so that many
+/// drafts do not multiply the guesses at a code.
+#[tokio::test]
+async fn ten_sms_codes_a_day_for_one_person_over_all_applications() {
+    let f = fixture().await;
+    let (first, second) = ("20261123100000000021", "20261123100000000022");
+    f.order(first, "draft").await;
+    f.order(second, "draft").await;
+    for sent in 0..10 {
+        let no = if sent % 2 == 0 { first } else { second };
+        let (status, body) = f
+            .post(ORG_A, start(no, "mobile"), mobile_body("13812345678"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "code {sent}: {body}");
+        f.advance(61);
+    }
+    let (status, body) = f
+        .post(ORG_A, start(second, "mobile"), mobile_body("13812345678"))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("sms_daily_limit")),
+        "{body}"
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("其他核验方式"));
+    // The next Beijing day it may be sent again.
+    f.advance(24 * 3600);
+    let (status, body) = f
+        .post(ORG_A, start(second, "mobile"), mobile_body("13812345678"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

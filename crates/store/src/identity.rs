@@ -109,6 +109,25 @@ impl Store {
         Ok(check)
     }
 
+    /// How many checks by `method` were started for a person since `since`, over all orders.
+    pub async fn identity_checks_of_subject_since(
+        &self,
+        subject_hash: &str,
+        method: &str,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM identity_checks \
+             WHERE subject_hash = $1 AND method = $2 AND created_at >= $3",
+        )
+        .bind(subject_hash)
+        .bind(method)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// The newest check of an order by one method.
     pub async fn latest_identity_check(
         &self,
