@@ -549,24 +549,7 @@ async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
 
     // A certificate of a CA nobody imported is refused; once its CA is imported, it is recognised.
     let foreign = CaHierarchy::generate(Algorithm::EcdsaP256Sha256, "other CA").unwrap();
-    let key = SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap();
-    let csr = certdesk_pki::parse_and_verify_csr(&csr_for(&key)).unwrap();
-    let leaf = issue_leaf(
-        &foreign.issuing_key,
-        &foreign.issuing_cert,
-        &csr,
-        &LeafRequest {
-            profile: LeafProfile::Sign,
-            org_name: "外地供应商有限公司".into(),
-            credit_code: CREDIT_CODE.into(),
-            not_before: now - Duration::from_secs(60),
-            not_after: now + Duration::from_secs(86400),
-            serial: random_serial().unwrap(),
-            base_url: "http://other.example".into(),
-            policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
-        },
-    )
-    .unwrap();
+    let leaf = foreign_leaf(&foreign, random_serial().unwrap(), now);
     let leaf_der = der_of(&leaf).unwrap();
     let refused = ca
         .check_presented_certificate(&leaf_der, now)
@@ -630,18 +613,16 @@ async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
     ));
 }
 
-/// Another provider's CA, a certificate it issued (its CRL at `http://other.example`), and
-/// CRLs of that CA: what binding and certificate login read for foreign certificates.
-#[test]
-fn foreign_crls_are_read_only_when_their_ca_signed_them_whole() {
-    use crate::trust::{crl_url, read_foreign_crl};
-    use certdesk_pki::{build_crl, CrlRequest, RevokedEntry};
-    let foreign = CaHierarchy::generate(Algorithm::Sm2Sm3, "other CA").unwrap();
-    let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+/// A day's certificate from another provider's CA `foreign` for a new key of its algorithm,
+/// naming its CRL at `http://other.example`.
+fn foreign_leaf(
+    foreign: &CaHierarchy,
+    serial: certdesk_pki::x509_cert::serial_number::SerialNumber,
+    now: SystemTime,
+) -> Certificate {
+    let key = SoftwareKey::generate(foreign.algorithm).unwrap();
     let csr = certdesk_pki::parse_and_verify_csr(&csr_for(&key)).unwrap();
-    let now = SystemTime::now();
-    let serial = random_serial().unwrap();
-    let leaf = issue_leaf(
+    issue_leaf(
         &foreign.issuing_key,
         &foreign.issuing_cert,
         &csr,
@@ -651,12 +632,24 @@ fn foreign_crls_are_read_only_when_their_ca_signed_them_whole() {
             credit_code: CREDIT_CODE.into(),
             not_before: now - Duration::from_secs(60),
             not_after: now + Duration::from_secs(86400),
-            serial: serial.clone(),
+            serial,
             base_url: "http://other.example".into(),
             policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Another provider's CA, a certificate it issued (its CRL at `http://other.example`), and
+/// CRLs of that CA: what binding and certificate login read for foreign certificates.
+#[test]
+fn foreign_crls_are_read_only_when_their_ca_signed_them_whole() {
+    use crate::trust::{crl_url, read_foreign_crl};
+    use certdesk_pki::{build_crl, CrlRequest, RevokedEntry};
+    let foreign = CaHierarchy::generate(Algorithm::Sm2Sm3, "other CA").unwrap();
+    let now = SystemTime::now();
+    let serial = random_serial().unwrap();
+    let leaf = foreign_leaf(&foreign, serial.clone(), now);
     assert_eq!(
         crl_url(&leaf).as_deref(),
         Some("http://other.example/crl/sm2.crl")

@@ -404,18 +404,7 @@ async fn refund_duplicate_payment(
     payment: &Payment,
 ) -> Result<(), ApiError> {
     tracing::warn!(order = %order.order_no, gateway = %payment.gateway, txn = %payment.gateway_txn, "order paid twice: the second payment is paid back");
-    crate::audit::record(
-        state,
-        None,
-        Some(order.org_id),
-        AuditAction::DuplicatePayment,
-        &format!("order:{}", order.order_no),
-        &format!(
-            "gateway={} txn={} amount_fen={}: paid back",
-            payment.gateway, payment.gateway_txn, payment.amount_fen
-        ),
-    )
-    .await;
+    audit_duplicate(state, order, payment, "paid back").await;
     if ask_gateway_to_pay_back(state, order, payment).await {
         if let Some(duplicate) = state
             .store
@@ -429,6 +418,22 @@ async fn refund_duplicate_payment(
         }
     }
     Ok(())
+}
+
+/// The audit entry of a duplicate payment's step (`paid back`, `refunded`).
+async fn audit_duplicate(state: &AppState, order: &Order, payment: &Payment, step: &str) {
+    crate::audit::record(
+        state,
+        None,
+        Some(order.org_id),
+        AuditAction::DuplicatePayment,
+        &format!("order:{}", order.order_no),
+        &format!(
+            "gateway={} txn={} amount_fen={}: {step}",
+            payment.gateway, payment.gateway_txn, payment.amount_fen
+        ),
+    )
+    .await;
 }
 
 async fn apply_gateway_refund(
@@ -449,18 +454,14 @@ async fn apply_gateway_refund(
             .duplicate_refunded(duplicate.id, state.now())
             .await?
         {
-            crate::audit::record(
-                state,
-                None,
-                Some(order.org_id),
-                AuditAction::DuplicatePayment,
-                &format!("order:{}", order.order_no),
-                &format!(
-                    "gateway={gateway} txn={} amount_fen={}: refunded",
-                    duplicate.gateway_txn, duplicate.amount_fen
-                ),
-            )
-            .await;
+            let refunded = Payment {
+                order_id: order.id,
+                gateway: duplicate.gateway,
+                gateway_txn: duplicate.gateway_txn,
+                amount_fen: duplicate.amount_fen,
+                paid_at: duplicate.paid_at,
+            };
+            audit_duplicate(state, &order, &refunded, "refunded").await;
         }
         return Ok(());
     }

@@ -57,6 +57,30 @@ async fn fixture() -> Fixture {
     }
 }
 
+/// A new order of 399.00 waiting for payment, numbered by `sequence`: its number and row.
+async fn awaiting_payment(
+    store: &certdesk_store::Store,
+    org: &certdesk_store::Organisation,
+    admin: &certdesk_store::Account,
+    sequence: u32,
+) -> (String, certdesk_store::Order) {
+    let order_no = certdesk_domain::order_number(jiff::Timestamp::now(), sequence);
+    let order = store
+        .create_order(&NewOrder {
+            order_no: &order_no,
+            org_id: org.id,
+            kind: "new",
+            status: "awaiting_payment",
+            amount_fen: 39_900,
+            created_by: admin.id,
+            on_behalf: false,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    (order_no, order)
+}
+
 fn signed(notification: &SandboxNotification, secret: &[u8]) -> Request<Body> {
     let body = serde_json::to_vec(notification).unwrap();
     Request::post("/api/v1/payments/sandbox/notify")
@@ -76,20 +100,7 @@ async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
         _dir,
         ..
     } = fixture().await;
-    let order_no = certdesk_domain::order_number(jiff::Timestamp::now(), 42);
-    let order = store
-        .create_order(&NewOrder {
-            order_no: &order_no,
-            org_id: org.id,
-            kind: "new",
-            status: "awaiting_payment",
-            amount_fen: 39_900,
-            created_by: admin.id,
-            on_behalf: false,
-            created_at: 0,
-        })
-        .await
-        .unwrap();
+    let (order_no, order) = awaiting_payment(&store, &org, &admin, 42).await;
 
     let notification = |status: &str, at: i64| SandboxNotification {
         gateway_txn: "2026112322001400000000001".into(),
@@ -147,20 +158,7 @@ async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
     );
 
     // A forged notification (wrong key) for another order changes nothing.
-    let other_no = certdesk_domain::order_number(jiff::Timestamp::now(), 43);
-    let other = store
-        .create_order(&NewOrder {
-            order_no: &other_no,
-            org_id: org.id,
-            kind: "new",
-            status: "awaiting_payment",
-            amount_fen: 39_900,
-            created_by: admin.id,
-            on_behalf: false,
-            created_at: 0,
-        })
-        .await
-        .unwrap();
+    let (other_no, other) = awaiting_payment(&store, &org, &admin, 43).await;
     let forged = SandboxNotification {
         order_no: other_no.clone(),
         gateway_txn: "forged-1".into(),
@@ -232,20 +230,7 @@ async fn money_paid_twice_is_paid_back_and_the_order_stays_paid_once() {
         _dir,
         ..
     } = fixture().await;
-    let order_no = certdesk_domain::order_number(jiff::Timestamp::now(), 44);
-    let order = store
-        .create_order(&NewOrder {
-            order_no: &order_no,
-            org_id: org.id,
-            kind: "new",
-            status: "awaiting_payment",
-            amount_fen: 39_900,
-            created_by: admin.id,
-            on_behalf: false,
-            created_at: 0,
-        })
-        .await
-        .unwrap();
+    let (order_no, order) = awaiting_payment(&store, &org, &admin, 44).await;
     let note = |txn: &str, status: &str| SandboxNotification {
         gateway_txn: txn.into(),
         order_no: order_no.clone(),

@@ -167,18 +167,7 @@ pub(crate) async fn apply_payment_in(
     // (PostgreSQL) before anything is read, so concurrent notifications queue here. A
     // conflict does nothing (rather than fail, which would spoil a PostgreSQL transaction), and
     // the payment that holds the order says whether this is a repeat or a second payment.
-    let inserted = sqlx::query(
-        "INSERT INTO payments (order_id, gateway, gateway_txn, amount_fen, paid_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-    )
-    .bind(payment.order_id)
-    .bind(&payment.gateway)
-    .bind(&payment.gateway_txn)
-    .bind(payment.amount_fen)
-    .bind(payment.paid_at)
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
+    if !insert_payment_into(conn, "payments", payment).await? {
         return not_inserted(conn, payment).await;
     }
     if move_order(conn, payment.order_id, step).await? {
@@ -215,22 +204,35 @@ async fn not_inserted(
     if repeat {
         return Ok(PaymentOutcome::AlreadyApplied);
     }
-    let kept = sqlx::query(
-        "INSERT INTO duplicate_payments (order_id, gateway, gateway_txn, amount_fen, paid_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    Ok(
+        if insert_payment_into(conn, "duplicate_payments", payment).await? {
+            PaymentOutcome::PaidTwice
+        } else {
+            PaymentOutcome::AlreadyApplied
+        },
     )
-    .bind(payment.order_id)
-    .bind(&payment.gateway)
-    .bind(&payment.gateway_txn)
-    .bind(payment.amount_fen)
-    .bind(payment.paid_at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(if kept.rows_affected() == 1 {
-        PaymentOutcome::PaidTwice
-    } else {
-        PaymentOutcome::AlreadyApplied
-    })
+}
+
+/// Inserts `payment` into `table` (`payments` or `duplicate_payments`, which share these
+/// columns); a unique conflict inserts nothing. Answers whether the row went in.
+async fn insert_payment_into(
+    conn: &mut sqlx::AnyConnection,
+    table: &'static str,
+    payment: &Payment,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "INSERT INTO {table} (order_id, gateway, gateway_txn, amount_fen, paid_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+    );
+    let inserted = sqlx::query(&sql)
+        .bind(payment.order_id)
+        .bind(&payment.gateway)
+        .bind(&payment.gateway_txn)
+        .bind(payment.amount_fen)
+        .bind(payment.paid_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(inserted.rows_affected() == 1)
 }
 
 /// Money kept apart because its order was paid before (`PaymentOutcome::PaidTwice`).
