@@ -17,7 +17,8 @@ pub const DEFAULT_SESSION_HOURS: i64 = 8;
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, policy_oid,
-    /// session_hours, payee_name, payee_bank, payee_account, log. Unknown keys are an error.
+    /// trusted_proxies, session_hours, payee_name, payee_bank, payee_account, log. Unknown keys
+    /// are an error.
     #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080]
@@ -39,6 +40,11 @@ pub struct ServeArgs {
     /// certificate from now on [default: 1.3.6.1.4.1.32473.1, a documentation-only placeholder]
     #[arg(long, env = "CERTDESK_POLICY_OID", value_name = "OID")]
     pub policy_oid: Option<String>,
+    /// Reverse proxies in front of this server whose X-Forwarded-For names the client, as
+    /// addresses or networks separated by commas, e.g. `127.0.0.1,10.0.0.0/8` [default: none:
+    /// the connection's address is the client's]
+    #[arg(long, env = "CERTDESK_TRUSTED_PROXIES", value_name = "ADDRS")]
+    pub trusted_proxies: Option<String>,
     /// How long a login session lasts, in hours (1–720) [default: 8]
     #[arg(long, env = "CERTDESK_SESSION_HOURS", value_name = "HOURS")]
     pub session_hours: Option<i64>,
@@ -75,6 +81,7 @@ struct FileConfig {
     database_url: Option<String>,
     public_url: Option<String>,
     policy_oid: Option<String>,
+    trusted_proxies: Option<String>,
     session_hours: Option<i64>,
     payee_name: Option<String>,
     payee_bank: Option<String>,
@@ -92,6 +99,7 @@ pub struct ServeSettings {
     pub public_url: String,
     /// `None`: keep the policy recorded by an earlier start (the placeholder if none was).
     pub policy_oid: Option<ObjectIdentifier>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub session_hours: i64,
     /// Who is paid (name, bank, account); `None`: the sample payee marked 演示账户.
     pub payee: Option<(String, String, String)>,
@@ -128,6 +136,12 @@ impl ServeSettings {
             .map(|text| parse_policy_oid(&text))
             .transpose()
             .map_err(|e| anyhow::anyhow!("invalid policy_oid: {e}"))?;
+        let trusted_proxies = parse_trusted_proxies(
+            args.trusted_proxies
+                .or(file.trusted_proxies)
+                .as_deref()
+                .unwrap_or(""),
+        )?;
         let session_hours = args
             .session_hours
             .or(file.session_hours)
@@ -170,12 +184,31 @@ impl ServeSettings {
             database_url: args.database_url.or(file.database_url),
             public_url,
             policy_oid,
+            trusted_proxies,
             session_hours,
             payee,
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_string()),
             admin_password: args.admin_password,
         })
     }
+}
+
+/// `127.0.0.1, 10.0.0.0/8, ::1`: addresses (one host each) and networks.
+fn parse_trusted_proxies(text: &str) -> Result<Vec<ipnet::IpNet>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "invalid trusted_proxies entry '{entry}': expected an IP address or a network such as 10.0.0.0/8"
+                    )
+                })
+        })
+        .collect()
 }
 
 fn read_config_file(path: &Path) -> Result<FileConfig> {
@@ -329,6 +362,33 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_addresses_and_networks() {
+        let file = file_with("trusted_proxies = \"127.0.0.1, 10.0.0.0/8, ::1\"\n");
+        let settings = ServeSettings::resolve(ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap();
+        let shown: Vec<String> = settings
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        assert!(ServeSettings::resolve(ServeArgs::default())
+            .unwrap()
+            .trusted_proxies
+            .is_empty());
+        let err = ServeSettings::resolve(ServeArgs {
+            trusted_proxies: Some("127.0.0.1,10.0.0.0/33".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("'10.0.0.0/33'"), "{err}");
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         for args in [
             ServeArgs {
@@ -345,6 +405,10 @@ mod tests {
             },
             ServeArgs {
                 policy_oid: Some("1.2.156.x".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                trusted_proxies: Some("127.0.0.1, nginx".into()),
                 ..Default::default()
             },
             ServeArgs {

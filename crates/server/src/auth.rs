@@ -310,19 +310,108 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// The client's address, as the connection shows it ("unknown" where there is none, as in
-/// tests that call the router directly).
+/// The client's address: the connection's peer, or — when the peer is one of the configured
+/// trusted reverse proxies — the address the proxies say they received the request from
+/// (`X-Forwarded-For`). "unknown" where there is no connection, as in tests that call the
+/// router directly. Login throttling counts failures per this address.
 pub struct ClientAddr(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+        else {
+            return Ok(ClientAddr("unknown".to_string()));
+        };
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".to_string()),
+            client_ip(peer, &forwarded, &state.config.trusted_proxies).to_string(),
         ))
+    }
+}
+
+/// The client behind a chain of proxies: walking `X-Forwarded-For` from the nearest hop back,
+/// the first address that is not a trusted proxy. Only trusted proxies are believed, so a
+/// client cannot choose the address it is counted under by sending the header itself. A
+/// malformed entry stops the walk at the last address known good.
+pub fn client_ip(
+    peer: std::net::IpAddr,
+    forwarded_for: &[&str],
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer;
+    let hops = forwarded_for
+        .iter()
+        .flat_map(|header| header.split(','))
+        .rev();
+    for hop in hops {
+        if !is_trusted(&client) {
+            break;
+        }
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => client = ip,
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ip;
+    use std::net::IpAddr;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_is_the_first_untrusted_hop_behind_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let cases: &[(&str, &[&str], &str)] = &[
+            // No proxy configured in front: the peer, whatever the header says.
+            ("203.0.113.9", &["198.51.100.1"], "203.0.113.9"),
+            // Behind the local proxy.
+            ("127.0.0.1", &["198.51.100.7"], "198.51.100.7"),
+            // Two trusted hops; the client's own forged entry on the far left is not believed.
+            (
+                "127.0.0.1",
+                &["6.6.6.6, 198.51.100.7, 10.1.2.3"],
+                "198.51.100.7",
+            ),
+            // The same, the proxies having written separate header lines.
+            ("10.0.0.5", &["6.6.6.6", "198.51.100.7"], "198.51.100.7"),
+            // No header, or a malformed one: the last address known good.
+            ("127.0.0.1", &[], "127.0.0.1"),
+            ("127.0.0.1", &["unknown"], "127.0.0.1"),
+            ("127.0.0.1", &["198.51.100.7, garbage"], "127.0.0.1"),
+            ("::1", &["2001:db8::7"], "2001:db8::7"),
+        ];
+        for (peer, header, expected) in cases {
+            assert_eq!(
+                client_ip(ip(peer), header, &trusted),
+                ip(expected),
+                "{peer} {header:?}"
+            );
+        }
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &["198.51.100.7"], &[]),
+            ip("127.0.0.1")
+        );
     }
 }

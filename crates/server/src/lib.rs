@@ -49,6 +49,8 @@ pub struct ServerConfig {
     /// Where the sandbox gateway sends its notifications (plain http), when not the public URL:
     /// `certdesk serve` sets its own listening address.
     pub sandbox_notify_base: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`auth::ClientAddr`); none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The payee the cashier shows, with its bank account for offline transfers (对公转账).
@@ -84,7 +86,13 @@ impl ServerConfig {
             sandbox_payment_secret: auth::random_token().into_bytes(),
             payee: Payee::default(),
             sandbox_notify_base: None,
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    pub fn with_trusted_proxies(mut self, proxies: Vec<ipnet::IpNet>) -> Self {
+        self.trusted_proxies = proxies;
+        self
     }
 
     pub fn with_sandbox_notify_base(mut self, base: String) -> Self {

@@ -671,3 +671,60 @@ async fn a_name_no_account_can_have_leaves_no_trace() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.store.audit_chain().await.unwrap().len(), before + 1);
 }
+
+/// Behind a trusted reverse proxy, failed logins count against the client the proxy names,
+/// not against the proxy (which would lock every user out at once); a client that is not
+/// behind a trusted proxy cannot choose its address with the header.
+#[tokio::test]
+async fn failures_count_against_the_client_behind_a_trusted_proxy() {
+    let server = common::test_server().await;
+    let mut state = server.state.clone();
+    state.config = Arc::new(
+        (*state.config)
+            .clone()
+            .with_trusted_proxies(vec!["127.0.0.1/32".parse().unwrap()]),
+    );
+    let router = certdesk_server::router(state);
+    let attempt = |peer: &str, forwarded: &str| {
+        let mut request = Request::post("/api/v1/session")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(Body::from(
+                json!({"username": "nobody.here", "password": "wrong-pass-1"}).to_string(),
+            ))
+            .unwrap();
+        request.extensions_mut().insert(axum::extract::ConnectInfo(
+            peer.parse::<std::net::SocketAddr>().unwrap(),
+        ));
+        router.clone().oneshot(request)
+    };
+    assert_eq!(
+        attempt("127.0.0.1:50000", "198.51.100.7")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Not a trusted proxy: its header is ignored.
+    assert_eq!(
+        attempt("203.0.113.9:50000", "198.51.100.8")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let count = |client: &'static str| {
+        let store = server.store.clone();
+        async move {
+            store
+                .login_failures_for_client(client, 0)
+                .await
+                .unwrap()
+                .count
+        }
+    };
+    assert_eq!(count("198.51.100.7").await, 1);
+    assert_eq!(count("127.0.0.1").await, 0, "not the proxy");
+    assert_eq!(count("203.0.113.9").await, 1);
+    assert_eq!(count("198.51.100.8").await, 0, "an untrusted header");
+}
