@@ -547,6 +547,29 @@ async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
         );
     }
 
+    // An encryption certificate (whose key the CA may hold) and a CA certificate do not prove
+    // a key holder, however valid.
+    let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+    let csr = csr_for(&key);
+    let encryption = ca
+        .issue(&IssueRequest {
+            profile: LeafProfile::Enc,
+            ..request(&csr)
+        })
+        .await
+        .unwrap();
+    let issuing_ca_der = ca.ca(Algorithm::Sm2Sm3).unwrap().issuing_der.clone();
+    for der in [&encryption.record.der, &issuing_ca_der] {
+        let refused = ca.check_presented_certificate(der, now).await.unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                CheckError::Problem(CertificateProblem::NotForSigning)
+            ),
+            "{refused}"
+        );
+    }
+
     // A certificate of a CA nobody imported is refused; once its CA is imported, it is recognised.
     let foreign = CaHierarchy::generate(Algorithm::EcdsaP256Sha256, "other CA").unwrap();
     let leaf = foreign_leaf(&foreign, random_serial().unwrap(), now);
@@ -645,15 +668,15 @@ fn foreign_leaf(
 #[test]
 fn foreign_crls_are_read_only_when_their_ca_signed_them_whole() {
     use crate::trust::{crl_url, read_foreign_crl};
+    use certdesk_pki::x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
+    use certdesk_pki::x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
     use certdesk_pki::{build_crl, CrlRequest, RevokedEntry};
     let foreign = CaHierarchy::generate(Algorithm::Sm2Sm3, "other CA").unwrap();
     let now = SystemTime::now();
     let serial = random_serial().unwrap();
     let leaf = foreign_leaf(&foreign, serial.clone(), now);
-    assert_eq!(
-        crl_url(&leaf).as_deref(),
-        Some("http://other.example/crl/sm2.crl")
-    );
+    const URL: &str = "http://other.example/crl/sm2.crl";
+    assert_eq!(crl_url(&leaf).as_deref(), Some(URL));
     assert_eq!(crl_url(&foreign.issuing_cert), None, "no CRL named");
 
     let crl = |signer: &dyn certdesk_pki::Signer, issuer: &Certificate, revoked: Vec<_>| {
@@ -675,6 +698,7 @@ fn foreign_crls_are_read_only_when_their_ca_signed_them_whole() {
     let clean = read_foreign_crl(
         &crl(&foreign.issuing_key, &foreign.issuing_cert, vec![]),
         &foreign.issuing_cert,
+        URL,
     )
     .unwrap();
     assert!(!clean.revokes(&serial_hex));
@@ -695,6 +719,7 @@ fn foreign_crls_are_read_only_when_their_ca_signed_them_whole() {
             }],
         ),
         &foreign.issuing_cert,
+        URL,
     )
     .unwrap();
     assert!(revoking.revokes(&serial_hex));
@@ -705,14 +730,71 @@ fn foreign_crls_are_read_only_when_their_ca_signed_them_whole() {
     let err = read_foreign_crl(
         &crl(&stranger.issuing_key, &stranger.issuing_cert, vec![]),
         &foreign.issuing_cert,
+        URL,
     )
     .unwrap_err();
     assert!(err.contains("不是该证书的签发CA"), "{err}");
     let mut forged = crl(&foreign.issuing_key, &foreign.issuing_cert, vec![]);
     let last = forged.len() - 2;
     forged[last] ^= 0x01;
-    let err = read_foreign_crl(&forged, &foreign.issuing_cert).unwrap_err();
+    let err = read_foreign_crl(&forged, &foreign.issuing_cert, URL).unwrap_err();
     assert!(err.contains("签名"), "{err}");
-    let err = read_foreign_crl(b"<html>503</html>", &foreign.issuing_cert).unwrap_err();
+    let err = read_foreign_crl(b"<html>503</html>", &foreign.issuing_cert, URL).unwrap_err();
     assert!(err.contains("格式无效"), "{err}");
+
+    // A CRL scoped by its issuingDistributionPoint speaks only for what it names: one for CA
+    // certificates only, or for another partition, is refused; one naming this address is read.
+    let scoped = |idp: IssuingDistributionPoint| {
+        let mut list = build_crl(
+            &foreign.issuing_key,
+            &foreign.issuing_cert,
+            &CrlRequest {
+                crl_number: 8,
+                this_update: now,
+                next_update: now + Duration::from_secs(3600),
+                revoked: vec![],
+            },
+        )
+        .unwrap();
+        list.tbs_cert_list
+            .crl_extensions
+            .get_or_insert_with(Vec::new)
+            .push(certdesk_pki::x509_cert::ext::Extension {
+                extn_id: "2.5.29.28".parse().unwrap(),
+                critical: true,
+                extn_value: certdesk_pki::der::asn1::OctetString::new(idp.to_der().unwrap())
+                    .unwrap(),
+            });
+        let tbs = list.tbs_cert_list.to_der().unwrap();
+        let signature = certdesk_pki::Signer::sign(&foreign.issuing_key, &tbs).unwrap();
+        list.signature = certdesk_pki::der::asn1::BitString::from_bytes(&signature).unwrap();
+        list.to_der().unwrap()
+    };
+    let at = |url: &str| IssuingDistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(vec![
+            GeneralName::UniformResourceIdentifier(
+                certdesk_pki::der::asn1::Ia5String::new(url).unwrap(),
+            ),
+        ])),
+        only_contains_user_certs: false,
+        only_contains_ca_certs: false,
+        only_some_reasons: None,
+        indirect_crl: false,
+        only_contains_attribute_certs: false,
+    };
+    assert!(read_foreign_crl(&scoped(at(URL)), &foreign.issuing_cert, URL).is_ok());
+    for refused in [
+        at("http://other.example/crl/partition-2.crl"),
+        IssuingDistributionPoint {
+            only_contains_ca_certs: true,
+            ..at(URL)
+        },
+        IssuingDistributionPoint {
+            indirect_crl: true,
+            ..at(URL)
+        },
+    ] {
+        let err = read_foreign_crl(&scoped(refused), &foreign.issuing_cert, URL).unwrap_err();
+        assert!(err.contains("只覆盖部分证书"), "{err}");
+    }
 }

@@ -4,8 +4,11 @@
 
 use crate::{unix_seconds, CaError, CertificateAuthority};
 use certdesk_pki::der::{Decode, Encode};
+use certdesk_pki::x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
 use certdesk_pki::x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
-use certdesk_pki::x509_cert::ext::pkix::{CrlDistributionPoints, SubjectKeyIdentifier};
+use certdesk_pki::x509_cert::ext::pkix::{
+    BasicConstraints, CrlDistributionPoints, KeyUsage, SubjectKeyIdentifier,
+};
 use certdesk_pki::x509_cert::Certificate;
 use certdesk_pki::{
     certificate_from_der_or_pem, crl_from_der_or_pem, verify_certificate_signature,
@@ -19,6 +22,8 @@ const OID_ORGANIZATION: &str = "2.5.4.10";
 const OID_COMMON_NAME: &str = "2.5.4.3";
 const OID_SERIAL_NUMBER: &str = "2.5.4.5";
 const OID_CRL_DISTRIBUTION_POINTS: &str = "2.5.29.31";
+const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
+const OID_KEY_USAGE: &str = "2.5.29.15";
 const OID_ISSUING_DISTRIBUTION_POINT: &str = "2.5.29.28";
 
 /// A certificate a key holder showed us, with what the desk displays of it.
@@ -77,6 +82,12 @@ pub enum CertificateProblem {
     Revoked,
     #[error("签名验证失败：签名不是由该证书的私钥对本次挑战值生成的")]
     BadSignature,
+    /// An encryption certificate (its key may be held in escrow) or a CA certificate: neither
+    /// proves that its holder signed.
+    #[error(
+        "该证书不是签名证书（如加密证书或CA证书），不能用于登录或绑定，请使用UKey中的签名证书"
+    )]
+    NotForSigning,
     /// Another provider's certificate whose CRL could not be had, or could not be trusted.
     #[error("暂时无法确认证书的吊销状态（{0}），请稍后重试，或先用账号密码登录")]
     RevocationUnknown(String),
@@ -102,6 +113,9 @@ impl CertificateAuthority {
     ) -> Result<(PresentedCertificate, Recognition), CheckError> {
         let presented =
             describe(der_or_pem).map_err(|_| CheckError::Problem(CertificateProblem::Malformed))?;
+        if !made_for_signing(&presented.certificate) {
+            return Err(CheckError::Problem(CertificateProblem::NotForSigning));
+        }
         let recognition = self.recognise(&presented.certificate).await?;
         let validity = presented.certificate.tbs_certificate().validity();
         let not_before = validity.not_before.to_system_time();
@@ -170,6 +184,29 @@ impl CertificateAuthority {
     }
 }
 
+/// Whether a certificate may prove its holder by signing: an end entity whose keyUsage (when
+/// it has one) includes digitalSignature. An SM2 encryption certificate's key is archived by
+/// the CA, so a signature with it proves nothing about the key holder.
+fn made_for_signing(certificate: &Certificate) -> bool {
+    let extension = |oid: &str| {
+        certificate
+            .tbs_certificate()
+            .extensions()
+            .into_iter()
+            .flatten()
+            .find(|ext| ext.extn_id.to_string() == oid)
+    };
+    let is_ca = extension(OID_BASIC_CONSTRAINTS)
+        .and_then(|ext| BasicConstraints::from_der(ext.extn_value.as_bytes()).ok())
+        .is_some_and(|bc| bc.ca);
+    let signs = match extension(OID_KEY_USAGE) {
+        Some(ext) => KeyUsage::from_der(ext.extn_value.as_bytes())
+            .is_ok_and(|usage| usage.digital_signature()),
+        None => true,
+    };
+    !is_ca && signs
+}
+
 /// Where a certificate says its CRL is: the first http:// URI of its CRL distribution points.
 /// (LDAP and HTTPS addresses are not fetched.)
 pub fn crl_url(certificate: &Certificate) -> Option<String> {
@@ -221,9 +258,16 @@ impl ForeignCrlList {
     }
 }
 
-/// Reads a CRL that `ca` should have signed. The answer in `Err` is for users (why the
-/// revocation status cannot be known).
-pub fn read_foreign_crl(der_or_pem: &[u8], ca: &Certificate) -> Result<ForeignCrlList, String> {
+/// Reads a CRL that `ca` should have signed, fetched from `url` (the certificate's CRL
+/// distribution point). It must speak for every end-entity certificate published at `url`:
+/// a CRL scoped to CA certificates, to some reasons, to another partition, or indirect, is
+/// refused, as is any critical extension we do not read. The answer in `Err` is for users
+/// (why the revocation status cannot be known).
+pub fn read_foreign_crl(
+    der_or_pem: &[u8],
+    ca: &Certificate,
+    url: &str,
+) -> Result<ForeignCrlList, String> {
     let crl = crl_from_der_or_pem(der_or_pem).map_err(|_| "吊销列表格式无效".to_string())?;
     let tbs = &crl.tbs_cert_list;
     if tbs.issuer != *ca.tbs_certificate().subject() {
@@ -236,8 +280,37 @@ pub fn read_foreign_crl(der_or_pem: &[u8], ca: &Certificate) -> Result<ForeignCr
         .iter()
         .flatten()
         .any(|ext| ext.critical && ext.extn_id.to_string() != OID_ISSUING_DISTRIBUTION_POINT);
-    if unreadable {
-        return Err("吊销列表含有无法识别的关键扩展（如增量吊销列表）".into());
+    let entry_unreadable = tbs
+        .revoked_certificates
+        .iter()
+        .flatten()
+        .flat_map(|entry| entry.crl_entry_extensions.iter().flatten())
+        .any(|ext| ext.critical);
+    if unreadable || entry_unreadable {
+        return Err("吊销列表含有无法识别的关键扩展（如增量或间接吊销列表）".into());
+    }
+    let scope = tbs
+        .crl_extensions
+        .iter()
+        .flatten()
+        .find(|ext| ext.extn_id.to_string() == OID_ISSUING_DISTRIBUTION_POINT);
+    if let Some(scope) = scope {
+        let idp = IssuingDistributionPoint::from_der(scope.extn_value.as_bytes())
+            .map_err(|_| "吊销列表的发布范围扩展无法读取".to_string())?;
+        let partial = idp.only_contains_ca_certs
+            || idp.only_contains_attribute_certs
+            || idp.only_some_reasons.is_some()
+            || idp.indirect_crl;
+        let names_url = match &idp.distribution_point {
+            None => true,
+            Some(DistributionPointName::FullName(names)) => names.iter().any(|name| {
+                matches!(name, GeneralName::UniformResourceIdentifier(uri) if uri.as_str() == url)
+            }),
+            Some(DistributionPointName::NameRelativeToCRLIssuer(_)) => false,
+        };
+        if partial || !names_url {
+            return Err("吊销列表只覆盖部分证书，不是该证书所指的吊销列表".into());
+        }
     }
     let next_update = tbs
         .next_update
@@ -355,14 +428,13 @@ pub async fn import_provider_ca(
     der_or_pem: &[u8],
     now: i64,
 ) -> Result<certdesk_store::ProviderCa, CaError> {
-    use certdesk_pki::x509_cert::ext::pkix::BasicConstraints;
     let certificate = certificate_from_der_or_pem(der_or_pem)?;
     let is_ca = certificate
         .tbs_certificate()
         .extensions()
         .into_iter()
         .flatten()
-        .find(|ext| ext.extn_id.to_string() == "2.5.29.19")
+        .find(|ext| ext.extn_id.to_string() == OID_BASIC_CONSTRAINTS)
         .and_then(|ext| BasicConstraints::from_der(ext.extn_value.as_bytes()).ok())
         .is_some_and(|bc| bc.ca);
     if !is_ca {

@@ -131,6 +131,7 @@ fn certificate_refusal(problem: CertificateProblem) -> ApiError {
         CertificateProblem::Revoked => "certificate_revoked",
         CertificateProblem::BadSignature => "signature_invalid",
         CertificateProblem::RevocationUnknown(_) => "certificate_revocation_unknown",
+        CertificateProblem::NotForSigning => "certificate_not_for_signing",
     };
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, problem.to_string())
 }

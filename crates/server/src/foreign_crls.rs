@@ -68,7 +68,7 @@ async fn kept_crl(
     if kept.provider_ca_id != ca.id {
         return Ok(None);
     }
-    Ok(read_foreign_crl(&kept.der, &ca.certificate)
+    Ok(read_foreign_crl(&kept.der, &ca.certificate, url)
         .ok()
         .filter(|crl| crl.is_current(now))
         .map(|crl| (crl, kept.fetched_at)))
@@ -90,7 +90,7 @@ async fn fetch(
     if answer.status != StatusCode::OK {
         return Err(format!("吊销列表地址应答 {}：{url}", answer.status));
     }
-    let crl = read_foreign_crl(&answer.body, &ca.certificate)?;
+    let crl = read_foreign_crl(&answer.body, &ca.certificate, url)?;
     if !crl.is_current(now) {
         return Err("CA服务商发布的吊销列表已过期".into());
     }
