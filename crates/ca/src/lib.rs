@@ -287,6 +287,7 @@ impl CertificateAuthority {
         let checked = CheckedRequest::of(request)?;
         let csr = parse_and_verify_csr(request.csr)?;
         let ca = self.ca(csr.algorithm)?;
+        checked.fits_under(ca)?;
         let CheckedRequest {
             credit_code,
             org_name,
@@ -355,13 +356,7 @@ impl CertificateAuthority {
     /// all. `request.profile` is ignored: the pair has both.
     pub async fn issue_dual(&self, request: &IssueRequest<'_>) -> Result<IssuedDual, CaError> {
         let kmk = self.kmk()?;
-        let CheckedRequest {
-            credit_code,
-            org_name,
-            now,
-            not_before,
-            not_after,
-        } = CheckedRequest::of(request)?;
+        let checked = CheckedRequest::of(request)?;
         let csr = parse_and_verify_csr(request.csr)?;
         if csr.algorithm != Algorithm::Sm2Sm3 {
             return Err(CaError::Refused(
@@ -369,6 +364,14 @@ impl CertificateAuthority {
             ));
         }
         let ca = self.ca(Algorithm::Sm2Sm3)?;
+        checked.fits_under(ca)?;
+        let CheckedRequest {
+            credit_code,
+            org_name,
+            now,
+            not_before,
+            not_after,
+        } = checked;
         for _ in 0..SERIAL_ATTEMPTS {
             let leaf = |profile, serial| LeafRequest {
                 profile,
@@ -572,15 +575,18 @@ impl CertificateAuthority {
 
     /// Signs and stores a new full CRL with the next CRL number.
     pub async fn sign_crl(&self, ca: &LoadedCa) -> Result<CrlRecord, CaError> {
-        let revoked: Vec<RevokedEntry> = self
-            .store
-            .revoked_certificates(ca.issuing_id)
-            .await?
-            .iter()
-            .map(revoked_entry)
-            .collect::<Result<_, _>>()?;
         for _ in 0..SERIAL_ATTEMPTS {
             let number = self.store.next_crl_number(ca.algorithm.slug()).await?;
+            // Read after the number is taken: CRL number − 1 was stored, so every revocation
+            // it listed is committed and read here too. A newer CRL never lists less, whoever
+            // (serve's schedule, `certdesk ca revoke`) signs it.
+            let revoked: Vec<RevokedEntry> = self
+                .store
+                .revoked_certificates(ca.issuing_id)
+                .await?
+                .iter()
+                .map(revoked_entry)
+                .collect::<Result<_, _>>()?;
             let this_update = SystemTime::now();
             let next_update = this_update + CRL_VALIDITY;
             let crl = build_crl(
@@ -651,6 +657,24 @@ impl CheckedRequest {
             not_before: now - BACKDATE,
             not_after: now + Duration::from_secs(u64::from(request.validity_days) * 24 * 60 * 60),
         })
+    }
+
+    /// A certificate may not outlive the CA that signs it (RFC 5280 path validation would
+    /// reject it after the CA expires while it still claimed to be valid).
+    fn fits_under(&self, ca: &LoadedCa) -> Result<(), CaError> {
+        let ca_until = ca
+            .issuing_cert
+            .tbs_certificate()
+            .validity()
+            .not_after
+            .to_system_time();
+        if self.not_after > ca_until {
+            return Err(CaError::Refused(format!(
+                "证书有效期不能超过签发CA的有效期（CA到期时间 {}）：请缩短有效期，或由CA管理员更换签发CA",
+                trust::format_time(unix_seconds(ca_until))
+            )));
+        }
+        Ok(())
     }
 }
 

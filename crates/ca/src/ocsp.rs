@@ -10,7 +10,7 @@ use certdesk_pki::{
     OcspErrorStatus, OcspStatus, OcspTimes,
 };
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -34,6 +34,9 @@ pub(crate) struct OcspCache {
     /// Milliseconds since `epoch` of the last look at the counter.
     last_check_ms: AtomicI64,
     epoch: Instant,
+    /// Bumped by every `clear`: an answer whose status was read before a clear is not kept,
+    /// or a "good" read just before a revocation would outlive the revocation's clear.
+    generation: AtomicU64,
 }
 
 impl OcspCache {
@@ -43,7 +46,13 @@ impl OcspCache {
             revocations_seen: AtomicI64::new(revocations_seen),
             last_check_ms: AtomicI64::new(0),
             epoch: Instant::now(),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Read before the status that goes into an answer; hand it back to `put`.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     fn get(&self, id: &CertIdInfo) -> Option<Arc<[u8]>> {
@@ -52,8 +61,13 @@ impl OcspCache {
         (answer.signed_at.elapsed() < OCSP_REFRESH_AFTER).then(|| answer.der.clone())
     }
 
-    fn put(&self, id: CertIdInfo, der: Arc<[u8]>) {
+    /// Keeps an answer, unless the cache was cleared since `generation` was read (checked under
+    /// the write lock, which `clear` holds while it bumps the generation).
+    fn put(&self, id: CertIdInfo, der: Arc<[u8]>, generation: u64) {
         if let Ok(mut answers) = self.answers.write() {
+            if self.generation.load(Ordering::SeqCst) != generation {
+                return;
+            }
             answers.insert(
                 id,
                 CachedAnswer {
@@ -66,6 +80,7 @@ impl OcspCache {
 
     pub(crate) fn clear(&self) {
         if let Ok(mut answers) = self.answers.write() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             answers.clear();
         }
     }
@@ -113,12 +128,14 @@ impl CertificateAuthority {
                 return Ok(answer);
             }
         }
+        let generation = self.ocsp_cache.generation();
         let (answer, all_known) = self
             .sign_fresh(&[(*only, *ca)], request.nonce.as_deref())
             .await?;
         // Answers about serials we never issued are not kept: anyone can ask for any number.
         if request.nonce.is_none() && all_known {
-            self.ocsp_cache.put((*only).clone(), answer.clone());
+            self.ocsp_cache
+                .put((*only).clone(), answer.clone(), generation);
         }
         Ok(answer)
     }
@@ -225,4 +242,35 @@ pub(crate) fn issuer_hashes(
     ca_cert: &certdesk_pki::x509_cert::Certificate,
 ) -> Result<IssuerHashes, CaError> {
     Ok(IssuerHashes::of(ca_cert)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certdesk_pki::OcspHash;
+
+    fn id(serial: u8) -> CertIdInfo {
+        CertIdInfo {
+            hash: OcspHash::Sha1,
+            issuer_name_hash: vec![1; 20],
+            issuer_key_hash: vec![2; 20],
+            serial: vec![serial],
+        }
+    }
+
+    /// An answer whose status was read before a revocation cleared the cache is not kept:
+    /// otherwise a "good" signed in that instant would be served for hours after it.
+    #[test]
+    fn an_answer_read_before_a_clear_is_not_kept() {
+        let cache = OcspCache::new(0);
+        let read_at = cache.generation();
+        cache.clear();
+        cache.put(id(1), Arc::from(&b"good"[..]), read_at);
+        assert_eq!(cache.len(), 0);
+        assert!(cache.get(&id(1)).is_none());
+
+        let now = cache.generation();
+        cache.put(id(1), Arc::from(&b"good"[..]), now);
+        assert_eq!(cache.get(&id(1)).as_deref(), Some(&b"good"[..]));
+    }
 }

@@ -143,6 +143,21 @@ async fn refused_requests_record_nothing() {
         .await
         .unwrap_err();
     assert!(too_long.is_input_error());
+    // The issuing CA lives ten years from its making; once a second has passed, a ten-year
+    // certificate would outlive it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let outlives = ca
+        .issue(&IssueRequest {
+            validity_days: MAX_VALIDITY_DAYS,
+            ..request(&csr)
+        })
+        .await
+        .unwrap_err();
+    assert!(outlives.is_input_error());
+    assert!(
+        outlives.to_string().contains("不能超过签发CA的有效期"),
+        "{outlives}"
+    );
     let no_name = ca
         .issue(&IssueRequest {
             org_name: "  ",
@@ -625,6 +640,18 @@ async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
     assert!(
         matches!(expired, CheckError::Problem(CertificateProblem::Expired(_))),
         "{expired}"
+    );
+    // Once the imported CA certificate has expired, it vouches for nothing.
+    let ca_expired = ca
+        .check_presented_certificate(&leaf_der, now + Duration::from_secs(11 * 365 * 86400))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            ca_expired,
+            CheckError::Problem(CertificateProblem::UnrecognisedCa)
+        ),
+        "{ca_expired}"
     );
     let garbage = ca
         .check_presented_certificate(b"not a certificate", now)

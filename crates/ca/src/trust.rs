@@ -116,7 +116,7 @@ impl CertificateAuthority {
         if !made_for_signing(&presented.certificate) {
             return Err(CheckError::Problem(CertificateProblem::NotForSigning));
         }
-        let recognition = self.recognise(&presented.certificate).await?;
+        let recognition = self.recognise(&presented.certificate, now).await?;
         let validity = presented.certificate.tbs_certificate().validity();
         let not_before = validity.not_before.to_system_time();
         let not_after = validity.not_after.to_system_time();
@@ -141,7 +141,11 @@ impl CertificateAuthority {
         Ok((presented, recognition))
     }
 
-    async fn recognise(&self, certificate: &Certificate) -> Result<Recognition, CheckError> {
+    async fn recognise(
+        &self,
+        certificate: &Certificate,
+        now: SystemTime,
+    ) -> Result<Recognition, CheckError> {
         let issuer = certificate.tbs_certificate().issuer();
         let operated_here = self
             .store()
@@ -168,7 +172,12 @@ impl CertificateAuthority {
             let Ok(ca_cert) = Certificate::from_der(&imported.certificate_der) else {
                 continue;
             };
-            if ca_cert.tbs_certificate().subject() == issuer
+            // An imported CA certificate vouches only while it is itself valid.
+            let ca_validity = ca_cert.tbs_certificate().validity();
+            let ca_current = ca_validity.not_before.to_system_time() <= now
+                && now <= ca_validity.not_after.to_system_time();
+            if ca_current
+                && ca_cert.tbs_certificate().subject() == issuer
                 && verify_certificate_signature(certificate, &ca_cert).is_ok()
             {
                 return Ok(Recognition {
