@@ -305,11 +305,14 @@ impl SoftwareKey {
     /// key archive encrypt. RSA keys have none: [`PkiError::UnsupportedAlgorithm`].
     pub(crate) fn private_scalar_bytes(&self) -> Result<Zeroizing<[u8; 32]>, PkiError> {
         let mut out = Zeroizing::new([0u8; 32]);
-        match &self.key {
-            SoftwareKeyInner::Sm2(key) => out.copy_from_slice(&key.as_nonzero_scalar().to_bytes()),
-            SoftwareKeyInner::P256(key) => out.copy_from_slice(&key.secret.to_bytes()),
+        // The curve crates hand the scalar out in a plain array: wiped once copied.
+        let mut scalar = match &self.key {
+            SoftwareKeyInner::Sm2(key) => key.as_nonzero_scalar().to_bytes(),
+            SoftwareKeyInner::P256(key) => key.secret.to_bytes(),
             SoftwareKeyInner::Rsa(_) => return Err(no_scalar(Algorithm::RsaSha256)),
-        }
+        };
+        out.copy_from_slice(&scalar);
+        zeroize::Zeroize::zeroize(scalar.as_mut_slice());
         Ok(out)
     }
 
