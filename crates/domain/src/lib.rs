@@ -18,9 +18,13 @@ pub use calendar::{
 };
 pub mod order;
 pub use order::{
-    available_actions, current_step_deadline, current_step_working_days, is_on_behalf,
-    order_number, payment_window_expired, transition, Actor, DeliveryMethod, OrderAction,
-    OrderFacts, OrderStatus, TransitionError, UnmetRequirement, PAYMENT_WINDOW,
+    order_number, payment_window_expired, Actor, DeliveryMethod, OrderAction, OrderFacts,
+    OrderStatus, PAYMENT_WINDOW,
+};
+pub mod workflow;
+pub use workflow::{
+    BusinessType, SideEffect, Step, TransitionError, UnmetRequirement, UnknownBusinessType,
+    Workflow,
 };
 pub mod audit;
 pub use audit::{

@@ -5,7 +5,7 @@
 use crate::auth::CurrentUser;
 use crate::authz::{relation_to, require};
 use crate::error::{ApiError, ErrorBody};
-use crate::orders::{act_on_order, OrderView};
+use crate::orders::{checked_step, CheckedStep, OrderView, StepActor};
 use crate::pages::{form_fields, render, Chrome, PageUser};
 use crate::routes::Registry;
 use crate::AppState;
@@ -22,9 +22,13 @@ use certdesk_domain::application::{
     ORGANISATION_TYPES,
 };
 use certdesk_domain::{
-    mask_resident_id, order_number, Action, AuditAction, OrderAction, OrderStatus, UploadKind,
+    mask_resident_id, order_number, Action, AuditAction, BusinessType, OrderAction, OrderStatus,
+    UploadKind,
 };
-use certdesk_store::{NewApplication, NewOrder, Order, OrderUpload, StoreError, UploadError};
+use certdesk_store::{
+    FixedPrice, NewApplication, NewOrder, Order, OrderUpload, Redemption, StoreError, Submission,
+    UploadError,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -78,9 +82,6 @@ pub(crate) fn register(registry: Registry) -> Registry {
             Handler::layer(upload_api, DefaultBodyLimit::max(crate::UPLOAD_BODY_LIMIT)),
         )
 }
-
-/// The statuses in which the supplier may still change its application.
-const EDITABLE: [&str; 2] = ["draft", "rejected"];
 
 // --- the service steps ----------------------------------------------------------------------
 
@@ -236,8 +237,7 @@ pub(crate) async fn start_application(
                 &NewOrder {
                     order_no: &order_no,
                     org_id,
-                    kind: "new",
-                    status: OrderStatus::Draft.as_str(),
+                    kind: BusinessType::NewCertificate,
                     amount_fen: chosen.amount_fen,
                     created_by: user.account().id,
                     on_behalf,
@@ -285,23 +285,16 @@ async fn editable_order(
     order_no: &str,
 ) -> Result<Order, ApiError> {
     let order = crate::orders::order_for(state, user, order_no, Action::EditApplication).await?;
-    if !EDITABLE.contains(&order.status.as_str()) {
+    if !order.status.is_editable() {
         return Err(ApiError::conflict(
             "not_editable",
             format!(
                 "订单当前为“{}”状态，不能再修改申请",
-                status_label(&order.status)
+                order.status.label_zh()
             ),
         ));
     }
     Ok(order)
-}
-
-fn status_label(status: &str) -> &'static str {
-    status
-        .parse::<OrderStatus>()
-        .map(OrderStatus::label_zh)
-        .unwrap_or("未知")
 }
 
 /// Saves the form (and product, period, voucher) of a draft or rejected application. A draft
@@ -329,7 +322,6 @@ pub(crate) async fn save_application(
         .store
         .update_application(
             order.id,
-            &EDITABLE,
             chosen.amount_fen,
             &NewApplication {
                 provider_id: chosen.provider_id,
@@ -453,104 +445,60 @@ pub(crate) async fn submit_application(
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
-    let action = if order.status == OrderStatus::Rejected.as_str() {
+    let action = if order.status == OrderStatus::Rejected {
         OrderAction::EditAndResubmit
     } else {
         OrderAction::Submit
     };
     // The price is fixed now, at today's prices: a draft saved before a price change, or
     // before the organisation's first certificate was issued (首张免费), is priced again.
-    let mut order = order.clone();
-    if chosen.amount_fen != order.amount_fen {
-        let repriced = state
-            .store
-            .update_application(
-                order.id,
-                &EDITABLE,
-                chosen.amount_fen,
-                &NewApplication {
-                    provider_id: application.provider_id,
-                    product_id: application.product_id,
-                    years: application.years,
-                    voucher_code: application.voucher_code.as_deref(),
-                    delivery_method: &application.delivery_method,
-                    form_json: &application.form_json,
-                },
-                state.now(),
-            )
-            .await?;
-        if !repriced {
-            return Err(crate::orders::order_changed());
-        }
-        order.amount_fen = chosen.amount_fen;
-    }
-    // Another application of the organisation is not free while this one is on its way; of two
-    // submitted in the same instant, one takes it and the other is told to submit again (and
-    // is then priced in full).
-    if chosen.first_free {
-        if !state.store.take_first_free(order.org_id, order.id).await? {
-            return Err(ApiError::conflict(
-                "first_free_taken",
-                "首张免费已被本单位另一份同时提交的申请使用，本申请需按标准价格支付：请刷新页面后重新提交",
-            ));
-        }
-    } else {
-        state.store.clear_first_free(order.id).await?;
-    }
-    let order = &order;
-    let voucher = application
+    let voucher = match application
         .voucher_code
         .as_deref()
-        .filter(|code| !code.trim().is_empty());
-    let mut redeemed_now = false;
-    if let Some(code) = voucher {
-        let already = match certdesk_domain::product::normalise_voucher_code(code) {
-            Some(code) => state
-                .store
-                .voucher_by_code(&code)
-                .await?
-                .is_some_and(|v| v.redeemed_order_id == Some(order.id)),
-            None => false,
-        };
-        if !already {
-            if let Err(err) = crate::products::redeem_voucher_for_order(
-                state,
-                order.org_id,
-                order.id,
-                code,
-                state.now(),
-            )
-            .await
-            {
-                if !err.status.is_client_error() {
-                    return Err(err);
-                }
+        .map(str::trim)
+        .filter(|code| !code.is_empty())
+    {
+        Some(code) => match certdesk_domain::product::normalise_voucher_code(code) {
+            Some(normalised) => Some(normalised),
+            None => {
                 return Ok(Err(vec![FieldErrorView {
                     field: "voucher".into(),
-                    message: err.message,
-                }]));
+                    message: crate::products::voucher_refusal(code, &Redemption::UnknownCode),
+                }]))
             }
-            redeemed_now = true;
-        }
-    }
-    match act_on_order(state, Some(user), order, action, "").await {
-        Ok(status) => Ok(Ok(status)),
-        Err(err) => {
-            // Not if a concurrent request (a double click) submitted the order meanwhile: its
-            // price counts on the voucher.
-            if redeemed_now {
-                state
-                    .store
-                    .release_voucher_of_unsubmitted(order.id, &EDITABLE)
-                    .await?;
-            }
-            if chosen.first_free {
-                state
-                    .store
-                    .release_first_free_of_unsubmitted(order.id, &EDITABLE)
-                    .await?;
-            }
-            Err(err)
+        },
+        None => None,
+    };
+    let CheckedStep { step, .. } = checked_step(state, Some(user), order, action).await?;
+    let who = StepActor::of(Some(user), &step);
+    // The step, the price, 首张免费 and the voucher are written together or not at all: a
+    // refusal leaves nothing to give back.
+    let submitted = state
+        .store
+        .submit_order(
+            &who.record(state.now(), order, step, ""),
+            &FixedPrice {
+                amount_fen: chosen.amount_fen,
+                first_free: chosen.first_free,
+                voucher_code: voucher.as_deref(),
+            },
+        )
+        .await?;
+    match submitted {
+        Submission::Submitted { .. } => Ok(Ok(step.to())),
+        Submission::OrderChanged => Err(crate::orders::order_changed()),
+        // Of two applications submitted in the same instant, one takes it and the other is
+        // told to submit again (and is then priced in full).
+        Submission::FirstFreeTaken => Err(ApiError::conflict(
+            "first_free_taken",
+            "首张免费已被本单位另一份同时提交的申请使用，本申请需按标准价格支付：请刷新页面后重新提交",
+        )),
+        Submission::VoucherRefused(refusal) => {
+            let code = voucher.unwrap_or_default();
+            Ok(Err(vec![FieldErrorView {
+                field: "voucher".into(),
+                message: crate::products::voucher_refusal(&code, &refusal),
+            }]))
         }
     }
 }
@@ -770,14 +718,14 @@ pub(crate) async fn submit_api(
 ) -> Result<Response, ApiError> {
     let order = editable_order(&state, &user, &order_no).await?;
     match submit_application(&state, &user, &order).await? {
-        Ok(status) => {
-            // As it stands now: priced again, and perhaps past the cashier already (free).
+        Ok(_) => {
+            // As it stands now: priced again (and perhaps moved on already).
             let order = state
                 .store
                 .order_by_no(&order_no)
                 .await?
                 .ok_or_else(ApiError::not_found)?;
-            Ok(Json(OrderView::from(&crate::orders::now_in(&order, status))).into_response())
+            Ok(Json(OrderView::from(&order)).into_response())
         }
         Err(problems) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1182,14 +1130,14 @@ async fn edit_page_with(
             }),
         })
         .collect();
-    let rejection = if order.status == OrderStatus::Rejected.as_str() {
+    let rejection = if order.status == OrderStatus::Rejected {
         state
             .store
             .order_events(order.id)
             .await?
             .into_iter()
             .rev()
-            .find(|e| e.to_status == OrderStatus::Rejected.as_str())
+            .find(|e| e.to_status == OrderStatus::Rejected)
             .map(|e| e.note)
     } else {
         None

@@ -28,7 +28,7 @@ use certdesk_domain::identity::{
     IdentityInputError, IdentityMethod, PendingCode, FACE_TRIES_PER_DAY, MICRO_DEPOSIT_CODE_LEN,
     MICRO_DEPOSIT_FEN, SMS_CODES_PER_DAY, SMS_CODE_VALIDITY_SECS,
 };
-use certdesk_domain::{validate_resident_id, Action, AuditAction, OrderStatus, Role};
+use certdesk_domain::{validate_resident_id, Action, AuditAction, Role};
 use certdesk_store::{IdentityCheck, NewIdentityCheck, Order};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -323,11 +323,10 @@ fn input_error(e: IdentityInputError) -> ApiError {
 
 /// Identity checks belong to the application: only while it is 草稿 or 审核未通过.
 fn require_editable(order: &Order) -> Result<(), ApiError> {
-    let status = order.status.parse::<OrderStatus>().ok();
-    if matches!(status, Some(OrderStatus::Draft | OrderStatus::Rejected)) {
+    if order.status.is_editable() {
         return Ok(());
     }
-    let label = status.map_or(order.status.as_str(), |s| s.label_zh());
+    let label = order.status.label_zh();
     Err(ApiError::conflict(
         "order_not_editable",
         format!("业务单当前状态为“{label}”，只有草稿或审核未通过的业务单可以进行身份核验"),

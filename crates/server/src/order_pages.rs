@@ -6,8 +6,8 @@ use crate::auth::CurrentUser;
 use crate::authz::{relation_to, require};
 use crate::error::{ApiError, ErrorBody};
 use crate::orders::{
-    act_on_order, actor_label, audit_step, checked_step, facts_of, now_in, order_changed,
-    order_for, review_order, CheckedStep, OrderView,
+    act_on_order, checked_step, facts_of, order_changed, order_for, review_order, CheckedStep,
+    OrderView, StepActor,
 };
 use crate::pages::{form_fields, render, Chrome, PageUser};
 use crate::routes::Registry;
@@ -22,10 +22,10 @@ use axum::Json;
 use certdesk_ca::{CaError, IssueRequest, LeafProfile};
 use certdesk_domain::application::ApplicationForm;
 use certdesk_domain::{
-    available_actions, certificate_state, current_step_deadline, mask_mobile, mask_resident_id,
-    Action, Actor, OrderAction, OrderStatus, Relation, UploadKind, WorkCalendar,
+    certificate_state, mask_mobile, mask_resident_id, Action, Actor, BusinessType, OrderAction,
+    OrderStatus, Relation, UploadKind, WorkCalendar,
 };
-use certdesk_store::{IssuedForOrder, Order, OrderFilter, OrderStep};
+use certdesk_store::{IssuedForOrder, Order, OrderFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -80,7 +80,7 @@ pub(crate) async fn issue_for_order(
     order: &Order,
     csr: &[u8],
 ) -> Result<OrderStatus, ApiError> {
-    let step = checked_step(state, None, order, OrderAction::MarkIssued).await?;
+    let CheckedStep { step, .. } = checked_step(state, None, order, OrderAction::MarkIssued).await?;
     let application = state
         .store
         .application(order.id)
@@ -154,7 +154,7 @@ pub(crate) async fn issue_for_order(
         state,
         Some(user),
         order,
-        &step,
+        step,
         &IssuedForOrder {
             signing_certificate_id: signing,
             encryption_certificate_id: encryption,
@@ -164,7 +164,7 @@ pub(crate) async fn issue_for_order(
         &note,
     )
     .await?;
-    Ok(step.to)
+    Ok(step.to())
 }
 
 /// For a mobile product (移动版), makes the certificates for key pairs the CA holds as soon as
@@ -181,7 +181,7 @@ pub(crate) async fn issue_if_held(
     if !product.mobile {
         return Ok(None);
     }
-    let step = checked_step(state, None, order, OrderAction::MarkIssued).await?;
+    let CheckedStep { step, .. } = checked_step(state, None, order, OrderAction::MarkIssued).await?;
     let organisation = crate::applications::registered_organisation(state, order).await?;
     let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm)
         .ok_or_else(|| ApiError::internal(format!("product algorithm {}", product.algorithm)))?;
@@ -209,7 +209,7 @@ pub(crate) async fn issue_if_held(
         state,
         None,
         order,
-        &step,
+        step,
         &IssuedForOrder {
             signing_certificate_id: issued.signing.record.id,
             encryption_certificate_id: issued.encryption.as_ref().map(|e| e.record.id),
@@ -219,47 +219,28 @@ pub(crate) async fn issue_if_held(
         "移动版证书已签发，密钥由CA托管，请在手机上扫码下载",
     )
     .await?;
-    Ok(Some(step.to))
+    Ok(Some(step.to()))
 }
 
 /// Records what issuance made with the order's step to 已发证 (the system's step; `user` is who
-/// asked for it, if anyone), and audits it.
+/// asked for it, if anyone), its history and audit entries, in one transaction.
 async fn record_issuance(
     state: &AppState,
     user: Option<&CurrentUser>,
     order: &Order,
-    step: &CheckedStep,
+    step: certdesk_domain::Step,
     issued: &IssuedForOrder<'_>,
     note: &str,
 ) -> Result<(), ApiError> {
+    // The history names the system (the CA issues); the audit entry whoever asked for it.
+    let who = StepActor::of(user, &step);
     let moved = state
         .store
-        .complete_issuance(
-            order.id,
-            issued,
-            &OrderStep {
-                at: state.now(),
-                actor_account_id: user.map(|u| u.account().id),
-                actor_label: &actor_label(None, OrderAction::MarkIssued),
-                action: OrderAction::MarkIssued.as_str(),
-                from_status: step.from.as_str(),
-                to_status: step.to.as_str(),
-                note,
-            },
-        )
+        .complete_issuance(order.id, issued, &who.record(state.now(), order, step, note))
         .await?;
     if !moved {
         return Err(order_changed());
     }
-    audit_step(
-        state,
-        user,
-        order,
-        OrderAction::MarkIssued,
-        step.from,
-        step.to,
-    )
-    .await;
     Ok(())
 }
 
@@ -303,8 +284,8 @@ pub(crate) async fn ship(
             "快递单号应为6–40位字母或数字",
         ));
     }
-    let step = checked_step(state, Some(user), order, OrderAction::Ship).await?;
-    let label = actor_label(Some(user), OrderAction::Ship);
+    let CheckedStep { step, .. } = checked_step(state, Some(user), order, OrderAction::Ship).await?;
+    let who = StepActor::of(Some(user), &step);
     let note = format!("{courier} {tracking_no}");
     let moved = state
         .store
@@ -312,30 +293,13 @@ pub(crate) async fn ship(
             order.id,
             courier,
             tracking_no,
-            &OrderStep {
-                at: state.now(),
-                actor_account_id: Some(user.account().id),
-                actor_label: &label,
-                action: OrderAction::Ship.as_str(),
-                from_status: step.from.as_str(),
-                to_status: step.to.as_str(),
-                note: &note,
-            },
+            &who.record(state.now(), order, step, &note),
         )
         .await?;
     if !moved {
         return Err(order_changed());
     }
-    audit_step(
-        state,
-        Some(user),
-        order,
-        OrderAction::Ship,
-        step.from,
-        step.to,
-    )
-    .await;
-    Ok(step.to)
+    Ok(step.to())
 }
 
 /// 确认收货: the supplier has its key (or downloaded its mobile certificate).
@@ -344,36 +308,17 @@ pub(crate) async fn confirm_receipt(
     user: &CurrentUser,
     order: &Order,
 ) -> Result<OrderStatus, ApiError> {
-    let step = checked_step(state, Some(user), order, OrderAction::ConfirmReceipt).await?;
-    let label = actor_label(Some(user), OrderAction::ConfirmReceipt);
+    let CheckedStep { step, .. } =
+        checked_step(state, Some(user), order, OrderAction::ConfirmReceipt).await?;
+    let who = StepActor::of(Some(user), &step);
     let moved = state
         .store
-        .confirm_receipt(
-            order.id,
-            &OrderStep {
-                at: state.now(),
-                actor_account_id: Some(user.account().id),
-                actor_label: &label,
-                action: OrderAction::ConfirmReceipt.as_str(),
-                from_status: step.from.as_str(),
-                to_status: step.to.as_str(),
-                note: "",
-            },
-        )
+        .confirm_receipt(order.id, &who.record(state.now(), order, step, ""))
         .await?;
     if !moved {
         return Err(order_changed());
     }
-    audit_step(
-        state,
-        Some(user),
-        order,
-        OrderAction::ConfirmReceipt,
-        step.from,
-        step.to,
-    )
-    .await;
-    Ok(step.to)
+    Ok(step.to())
 }
 
 // --- API ------------------------------------------------------------------------------------
@@ -454,7 +399,7 @@ pub(crate) async fn csr_api(
 ) -> Result<(StatusCode, Json<IssuedView>), ApiError> {
     let order = order_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
     let status = issue_for_order(&state, &user, &order, req.csr.as_bytes()).await?;
-    let order = now_in(&order, status);
+    let order = Order { status, ..order };
     Ok((
         StatusCode::CREATED,
         Json(issued_view(&state, &order).await?),
@@ -481,7 +426,7 @@ pub(crate) async fn ship_api(
 ) -> Result<Json<OrderView>, ApiError> {
     let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
     let status = ship(&state, &user, &order, &req.courier, &req.tracking_no).await?;
-    Ok(Json(OrderView::from(&now_in(&order, status))))
+    Ok(Json(OrderView::from(&Order { status, ..order })))
 }
 
 /// 通知现场领取.
@@ -493,8 +438,9 @@ pub(crate) async fn pickup_api(
     Path(order_no): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
     let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
-    let status = act_on_order(&state, Some(&user), &order, OrderAction::ReadyForPickup, "").await?;
-    Ok(Json(OrderView::from(&now_in(&order, status))))
+    let (after, _) =
+        act_on_order(&state, Some(&user), &order, OrderAction::ReadyForPickup, "").await?;
+    Ok(Json(OrderView::from(&after)))
 }
 
 /// 确认收货.
@@ -507,7 +453,7 @@ pub(crate) async fn receipt_api(
 ) -> Result<Json<OrderView>, ApiError> {
     let order = order_for(&state, &user, &order_no, Action::ConfirmReceipt).await?;
     let status = confirm_receipt(&state, &user, &order).await?;
-    Ok(Json(OrderView::from(&now_in(&order, status))))
+    Ok(Json(OrderView::from(&Order { status, ..order })))
 }
 
 // --- pages ----------------------------------------------------------------------------------
@@ -573,11 +519,21 @@ async fn orders_page(
     let until = date(&query.to, "结束日期", true);
     let page = crate::orders::page_number(query.page);
     let trimmed = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
-    let (order_no, kind, status) = (
-        trimmed(&query.order_no),
-        trimmed(&query.kind),
-        trimmed(&query.status),
-    );
+    let order_no = trimmed(&query.order_no);
+    let kind = match trimmed(&query.kind).map(|k| k.parse::<BusinessType>()) {
+        Some(Err(_)) => {
+            error = Some("业务类型不在可选范围内".to_string());
+            None
+        }
+        other => other.and_then(Result::ok),
+    };
+    let status = match trimmed(&query.status).map(|s| s.parse::<OrderStatus>()) {
+        Some(Err(_)) => {
+            error = Some("订单状态不在可选范围内".to_string());
+            None
+        }
+        other => other.and_then(Result::ok),
+    };
     let mut orders = state
         .store
         .orders(&OrderFilter {
@@ -588,8 +544,8 @@ async fn orders_page(
             },
             provider_id: query.provider.trim().parse().ok(),
             order_no: order_no.as_deref(),
-            status: status.as_deref(),
-            kind: kind.as_deref(),
+            status,
+            kind,
             created_since: since,
             created_until: until,
             // One more than shown, to know whether there is a next page.
@@ -700,9 +656,10 @@ async fn order_page(
     Query(query): Query<OrderPageQuery>,
 ) -> Result<Response, ApiError> {
     let order = order_for(&state, &user, &order_no, Action::ViewOrder).await?;
-    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
+    let status = order.status;
+    let workflow = order.kind.workflow();
     let facts = facts_of(&state, &order).await?;
-    let actions = available_actions(status, Actor::Role(user.role()), &facts);
+    let actions = workflow.available_actions(status, Actor::Role(user.role()), &facts);
     let may = |action: OrderAction, permission: Action| {
         actions.contains(&action)
             && certdesk_domain::permits(
@@ -717,7 +674,7 @@ async fn order_page(
             events
                 .iter()
                 .rev()
-                .find(|e| e.to_status == OrderStatus::Rejected.as_str())
+                .find(|e| e.to_status == OrderStatus::Rejected)
                 .map(|e| e.note.clone())
         })
         .flatten();
@@ -726,16 +683,8 @@ async fn order_page(
         .map(|e| TimelineRow {
             time: crate::format_beijing(e.at),
             actor: e.actor_label,
-            action: e
-                .action
-                .parse::<OrderAction>()
-                .map(|a| a.label_zh().to_string())
-                .unwrap_or(e.action),
-            to_status: e
-                .to_status
-                .parse::<OrderStatus>()
-                .map(|s| s.label_zh().to_string())
-                .unwrap_or(e.to_status),
+            action: e.action.label_zh().to_string(),
+            to_status: e.to_status.label_zh().to_string(),
             note: e.note,
         })
         .collect();
@@ -745,7 +694,7 @@ async fn order_page(
             .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
             .datetime()
     };
-    let deadline = current_step_deadline(
+    let deadline = workflow.step_deadline(
         &WorkCalendar::china_builtin(),
         status,
         beijing(order.updated_at),

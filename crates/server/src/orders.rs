@@ -2,21 +2,21 @@
 
 use crate::AppState;
 use certdesk_domain::{
-    transition, Actor, AuditAction, DeliveryMethod, OrderAction, OrderFacts, OrderStatus,
-    PAYMENT_WINDOW,
+    Actor, DeliveryMethod, OrderAction, OrderFacts, OrderStatus, SideEffect, Step,
+    TransitionError, PAYMENT_WINDOW,
 };
-use certdesk_store::{OrderStep, StoreError};
+use certdesk_store::StepRecord;
 
 /// Closes every order that has waited for payment longer than [`PAYMENT_WINDOW`] (30 minutes)
 /// at `now`; answers how many were closed. An order paid meanwhile is left alone: the close is
 /// compare-and-set on 待支付, and a payment that lands after the close is refunded. An order
 /// whose bank-transfer receipt waits for an operator is not closed: the money is on its way.
-pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, StoreError> {
+pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, ApiError> {
     let cutoff = now - PAYMENT_WINDOW.as_secs();
     let mut closed = 0;
     for order in state
         .store
-        .orders_in_status_since(OrderStatus::AwaitingPayment.as_str(), cutoff)
+        .orders_in_status_since(OrderStatus::AwaitingPayment, cutoff)
         .await?
     {
         let transfers = state.store.offline_transfers_of_order(order.id).await?;
@@ -27,36 +27,18 @@ pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, St
             payment_window_expired: true,
             ..money_facts(&order, 0)
         };
-        let Ok(next) = transition(
-            OrderStatus::AwaitingPayment,
-            OrderAction::CloseUnpaid,
-            Actor::System,
-            &facts,
-        ) else {
+        let Ok(step) = step_for(&order, OrderAction::CloseUnpaid, Actor::System, &facts) else {
             continue; // e.g. a free order: it does not wait for money.
         };
-        let step = OrderStep {
-            at: now,
-            actor_account_id: None,
-            actor_label: "系统",
-            action: OrderAction::CloseUnpaid.as_str(),
-            from_status: OrderStatus::AwaitingPayment.as_str(),
-            to_status: next.as_str(),
-            note: "超过30分钟未支付，订单已关闭",
-        };
-        if state.store.advance_order(order.id, &step).await? {
+        // Closing gives the order's voucher back (the step's ReleaseVoucher), in its
+        // transaction.
+        let who = StepActor::of(None, &step);
+        if state
+            .store
+            .apply_step(&who.record(now, &order, step, "超过30分钟未支付，订单已关闭"))
+            .await?
+        {
             closed += 1;
-            // A voucher on the closed order may be used again (as on withdrawal).
-            state.store.release_voucher(order.id).await?;
-            crate::audit::record(
-                state,
-                None,
-                Some(order.org_id),
-                AuditAction::OrderTransition,
-                &format!("order:{}", order.order_no),
-                "close_unpaid awaiting_payment -> closed",
-            )
-            .await;
         }
     }
     Ok(closed)
@@ -71,7 +53,7 @@ use crate::routes::Registry;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use certdesk_domain::{current_step_deadline, is_on_behalf, Action, Relation, WorkCalendar};
+use certdesk_domain::{Action, BusinessType, Relation, WorkCalendar};
 use certdesk_store::{Order, OrderFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -84,25 +66,6 @@ pub(crate) fn register(registry: Registry) -> Registry {
             Action::ViewOrder,
             order_detail_api,
         )
-}
-
-/// The business type's name users see.
-fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "new" => "新办",
-        "renewal" => "续费",
-        "replacement" => "补办",
-        "change" => "变更",
-        "unlock" => "解锁",
-        _ => "其他",
-    }
-}
-
-fn status_label(status: &str) -> String {
-    status
-        .parse::<OrderStatus>()
-        .map(|s| s.label_zh().to_string())
-        .unwrap_or_else(|_| status.to_string())
 }
 
 fn beijing(unix: i64) -> jiff::civil::DateTime {
@@ -132,10 +95,10 @@ impl From<&Order> for OrderView {
     fn from(o: &Order) -> Self {
         OrderView {
             order_no: o.order_no.clone(),
-            kind: o.kind.clone(),
-            kind_label: kind_label(&o.kind).to_string(),
-            status: o.status.clone(),
-            status_label: status_label(&o.status),
+            kind: o.kind.as_str().to_string(),
+            kind_label: o.kind.label_zh().to_string(),
+            status: o.status.as_str().to_string(),
+            status_label: o.status.label_zh().to_string(),
             amount: certdesk_domain::product::yuan(o.amount_fen),
             made_by: if o.on_behalf {
                 "操作员代办"
@@ -181,11 +144,15 @@ pub(crate) async fn list_orders_api(
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let (order_no, status, kind) = (
-        non_empty(&query.order_no),
-        non_empty(&query.status),
-        non_empty(&query.kind),
-    );
+    let order_no = non_empty(&query.order_no);
+    let status = non_empty(&query.status)
+        .map(|s| s.parse::<OrderStatus>())
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("invalid_status", e.to_string()))?;
+    let kind = non_empty(&query.kind)
+        .map(|k| k.parse::<BusinessType>())
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("invalid_kind", e.to_string()))?;
     let page = page_number(query.page);
     let orders = state
         .store
@@ -198,8 +165,8 @@ pub(crate) async fn list_orders_api(
             },
             provider_id: None,
             order_no: order_no.as_deref(),
-            status: status.as_deref(),
-            kind: kind.as_deref(),
+            status,
+            kind,
             created_since: None,
             created_until: None,
             limit: ORDERS_PER_PAGE,
@@ -254,20 +221,18 @@ pub(crate) async fn order_detail_api(
         .map(|e| TimelineEntry {
             time: crate::format_beijing(e.at),
             actor: e.actor_label,
-            action: e
-                .action
-                .parse::<OrderAction>()
-                .map(|a| a.label_zh().to_string())
-                .unwrap_or(e.action),
-            from_status: status_label(&e.from_status),
-            to_status: status_label(&e.to_status),
+            action: e.action.label_zh().to_string(),
+            from_status: e.from_status.label_zh().to_string(),
+            to_status: e.to_status.label_zh().to_string(),
             note: e.note,
         })
         .collect();
-    let current_step = match order.status.parse::<OrderStatus>() {
-        Ok(status) => current_step_deadline(
+    let current_step = order
+        .kind
+        .workflow()
+        .step_deadline(
             &WorkCalendar::china_builtin(),
-            status,
+            order.status,
             beijing(order.updated_at),
         )
         .map(|deadline| StepDeadline {
@@ -275,9 +240,7 @@ pub(crate) async fn order_detail_api(
             due: deadline.due.strftime("%Y-%m-%d %H:%M").to_string(),
             overdue: deadline.is_overdue(beijing(state.now())),
             warnings: deadline.warnings.iter().map(ToString::to_string).collect(),
-        }),
-        Err(_) => None,
-    };
+        });
     Ok(Json(OrderDetail {
         order: OrderView::from(&order),
         timeline,
@@ -325,12 +288,16 @@ pub(crate) async fn review_queue(
     // Oldest first: the order waiting longest is reviewed first.
     let orders = state
         .store
-        .orders_in_status_since(status.as_str(), i64::MAX)
+        .orders_in_status_since(status, i64::MAX)
         .await?;
     Ok(orders
         .iter()
         .map(|order| {
-            let deadline = current_step_deadline(&calendar, status, beijing(order.updated_at));
+            let deadline = order.kind.workflow().step_deadline(
+                &calendar,
+                status,
+                beijing(order.updated_at),
+            );
             QueueEntry {
                 order: OrderView::from(order),
                 due: deadline
@@ -397,7 +364,10 @@ pub(crate) async fn review_api(
         }
     };
     let final_status = review_order(&state, &user, &order, approve, &req.reason).await?;
-    Ok(Json(OrderView::from(&now_in(&order, final_status))))
+    Ok(Json(OrderView::from(&Order {
+        status: final_status,
+        ..order
+    })))
 }
 
 /// 初审 or 复审, whichever the order waits for: approve, or reject with the reason the
@@ -418,35 +388,26 @@ pub(crate) async fn review_order(
             "驳回时请填写原因，申请人将看到这一原因",
         ));
     }
-    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
-    let action = match (status, approve) {
+    let action = match (order.status, approve) {
         (OrderStatus::AwaitingSecondReview, true) => OrderAction::ApproveSecond,
         (OrderStatus::AwaitingSecondReview, false) => OrderAction::RejectSecond,
         (_, true) => OrderAction::ApproveInitial,
         (_, false) => OrderAction::RejectInitial,
     };
-    let to = act_on_order(state, Some(user), order, action, reason).await?;
+    let (after, step) = act_on_order(state, Some(user), order, action, reason).await?;
     // A paid order sent back is refunded by the system (guide 002: 审批退回后会自动退款).
-    if to == OrderStatus::Rejected
+    if step.has(SideEffect::RefundIfPaid)
         && facts_of(state, order).await?.paid_amount_fen > 0
-        && crate::payments::refund_paid_order(state, &now_in(order, to)).await?
+        && crate::payments::refund_paid_order(state, &after).await?
     {
         return Ok(OrderStatus::Refunding);
     }
-    if to == OrderStatus::Issuing {
-        if let Some(issued) = crate::order_pages::issue_if_held(state, &now_in(order, to)).await? {
+    if step.has(SideEffect::IssueHeldKeys) {
+        if let Some(issued) = crate::order_pages::issue_if_held(state, &after).await? {
             return Ok(issued);
         }
     }
-    Ok(to)
-}
-
-/// The order as it stands after a step moved it to `status` (without reading it again).
-pub(crate) fn now_in(order: &Order, status: OrderStatus) -> Order {
-    Order {
-        status: status.as_str().to_string(),
-        ..order.clone()
-    }
+    Ok(after.status)
 }
 
 /// The order `order_no`, if the user may `action` on it; another organisation's answers 404,
@@ -503,68 +464,131 @@ pub(crate) fn money_facts(order: &Order, paid_fen: i64) -> OrderFacts {
     }
 }
 
-/// Who is acting, as the history shows it: the account name, marked 操作员代办 when an operator
-/// takes a supplier's step.
-pub(crate) fn actor_label(user: Option<&CurrentUser>, action: OrderAction) -> String {
-    match user {
-        None => "系统".to_string(),
-        Some(user) if is_on_behalf(action, Actor::Role(user.role())) => {
-            format!("{}（操作员代办）", user.account().username)
+/// Who takes a step, as the history and the audit log name them.
+pub(crate) struct StepActor {
+    account_id: Option<i64>,
+    /// The history's label: the account name, marked 操作员代办 when an operator takes a
+    /// supplier's step; 系统 or 支付网关 without an account.
+    history_label: String,
+    /// The audit entry's: the account name, `-` without one.
+    audit_label: String,
+}
+
+impl StepActor {
+    /// `user`, or the system when there is none.
+    pub(crate) fn of(user: Option<&CurrentUser>, step: &Step) -> StepActor {
+        match user {
+            None => StepActor::unnamed("系统"),
+            Some(user) => {
+                let name = &user.account().username;
+                StepActor {
+                    account_id: Some(user.account().id),
+                    history_label: if step.on_behalf() {
+                        format!("{name}（操作员代办）")
+                    } else {
+                        name.clone()
+                    },
+                    audit_label: name.clone(),
+                }
+            }
         }
-        Some(user) => user.account().username.clone(),
+    }
+
+    /// A payment gateway's notification.
+    pub(crate) fn gateway() -> StepActor {
+        StepActor::unnamed("支付网关")
+    }
+
+    fn unnamed(label: &str) -> StepActor {
+        StepActor {
+            account_id: None,
+            history_label: label.to_string(),
+            audit_label: "-".to_string(),
+        }
+    }
+
+    /// The step as the store applies it (with the data its writes need, in one call).
+    pub(crate) fn record<'a>(
+        &'a self,
+        at: i64,
+        order: &'a Order,
+        step: Step,
+        note: &'a str,
+    ) -> StepRecord<'a> {
+        StepRecord {
+            order,
+            step,
+            at,
+            actor_account_id: self.account_id,
+            actor_label: &self.history_label,
+            audit_actor: &self.audit_label,
+            note,
+        }
     }
 }
 
-/// Checks `action` by `user` (or the system) against the state machine and applies it with its
-/// history entry and audit record; answers the order's new status. Refusals change nothing. A
-/// free order that passes initial review skips the cashier at once.
+/// The one place a step is made: `action` by `actor` on `order`, checked against its business
+/// type's workflow table with `facts`.
+pub(crate) fn step_for(
+    order: &Order,
+    action: OrderAction,
+    actor: Actor,
+    facts: &OrderFacts,
+) -> Result<Step, TransitionError> {
+    order.kind.workflow().step(order.status, action, actor, facts)
+}
+
+/// Checks `action` by `user` (or the system) against the workflow and applies it with its
+/// history entry, its store-made side writes and its audit record in one transaction; answers
+/// the order after it, and the step (whose follow-ups the caller runs: the table names them).
+/// Refusals change nothing. A free order that passes initial review skips the cashier at once
+/// (the step's SkipPaymentIfFree). A step whose writes need data (payment, issuance, delivery,
+/// refund) is applied by its feature's store call instead.
 pub(crate) async fn act_on_order(
     state: &AppState,
     user: Option<&CurrentUser>,
     order: &Order,
     action: OrderAction,
     note: &str,
-) -> Result<OrderStatus, ApiError> {
-    let step = checked_step(state, user, order, action).await?;
-    let label = actor_label(user, action);
-    let moved = state
+) -> Result<(Order, Step), ApiError> {
+    let CheckedStep { step, facts } = checked_step(state, user, order, action).await?;
+    if let Some(effect) = step
+        .effects()
+        .iter()
+        .find(|e| e.is_write() && **e != SideEffect::ReleaseVoucher)
+    {
+        return Err(ApiError::internal(format!(
+            "{} needs the data of {effect:?}: apply it with its store call",
+            step.action()
+        )));
+    }
+    let who = StepActor::of(user, &step);
+    if !state
         .store
-        .advance_order(
-            order.id,
-            &OrderStep {
-                at: state.now(),
-                actor_account_id: user.map(|u| u.account().id),
-                actor_label: &label,
-                action: action.as_str(),
-                from_status: step.from.as_str(),
-                to_status: step.to.as_str(),
-                note,
-            },
-        )
-        .await?;
-    if !moved {
+        .apply_step(&who.record(state.now(), order, step, note))
+        .await?
+    {
         return Err(order_changed());
     }
-    audit_step(state, user, order, action, step.from, step.to).await;
-    let mut status = step.to;
-    if status == OrderStatus::AwaitingPayment && step.facts.is_free() {
-        status = Box::pin(act_on_order(
+    let after = order.after(&step);
+    if step.has(SideEffect::SkipPaymentIfFree) && facts.is_free() {
+        let (free, _) = Box::pin(act_on_order(
             state,
             None,
-            &now_in(order, status),
+            &after,
             OrderAction::SkipPaymentFree,
             "免费订单，无需支付",
         ))
         .await?;
+        return Ok((free, step));
     }
-    Ok(status)
+    Ok((after, step))
 }
 
-/// A step the rules allow, not yet applied: for callers that write more with it (issuance,
-/// delivery) in the same transaction.
+/// A step the rules allow, not yet applied, with the facts it was checked against: for
+/// callers that write more with it (issuance, delivery, payments) in the same transaction.
 pub(crate) struct CheckedStep {
-    pub from: OrderStatus,
-    pub to: OrderStatus,
+    pub step: Step,
     pub facts: OrderFacts,
 }
 
@@ -574,18 +598,17 @@ pub(crate) async fn checked_step(
     order: &Order,
     action: OrderAction,
 ) -> Result<CheckedStep, ApiError> {
-    let from: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
     let facts = facts_of(state, order).await?;
     let actor = user.map_or(Actor::System, |u| Actor::Role(u.role()));
-    let to = transition(from, action, actor, &facts).map_err(transition_refused)?;
-    Ok(CheckedStep { from, to, facts })
+    let step = step_for(order, action, actor, &facts).map_err(transition_refused)?;
+    Ok(CheckedStep { step, facts })
 }
 
 /// A refusal of the state machine as the API answers it: 403 when the role may not take the
 /// step at all, 409 when the order is not in a status (or state) that allows it.
-pub(crate) fn transition_refused(err: certdesk_domain::TransitionError) -> ApiError {
+pub(crate) fn transition_refused(err: TransitionError) -> ApiError {
     match err {
-        certdesk_domain::TransitionError::NotAllowedForActor { .. } => {
+        TransitionError::NotAllowedForActor { .. } => {
             ApiError::new(StatusCode::FORBIDDEN, "not_your_step", err.to_string())
         }
         other => ApiError::conflict("transition_refused", other.to_string()),
@@ -594,25 +617,6 @@ pub(crate) fn transition_refused(err: certdesk_domain::TransitionError) -> ApiEr
 
 pub(crate) fn order_changed() -> ApiError {
     ApiError::conflict("order_changed", "订单状态已被他人更新，请刷新后再处理")
-}
-
-pub(crate) async fn audit_step(
-    state: &AppState,
-    user: Option<&CurrentUser>,
-    order: &Order,
-    action: OrderAction,
-    from: OrderStatus,
-    to: OrderStatus,
-) {
-    crate::audit::record(
-        state,
-        user.map(|u| u.account()),
-        Some(order.org_id),
-        AuditAction::OrderTransition,
-        &format!("order:{}", order.order_no),
-        &format!("{} {} -> {}", action.as_str(), from.as_str(), to.as_str()),
-    )
-    .await;
 }
 
 /// The page asked for in a list, from 1 up to a bound that keeps `(page - 1) × page size`

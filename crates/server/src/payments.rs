@@ -25,11 +25,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use certdesk_domain::product::yuan;
-use certdesk_domain::{is_on_behalf, Relation};
-use certdesk_domain::{transition, Action, Actor, AuditAction, OrderAction, OrderStatus};
+use crate::orders::{money_facts, step_for, transition_refused, StepActor};
+use certdesk_domain::Relation;
+use certdesk_domain::{Action, Actor, AuditAction, OrderAction, OrderStatus, SideEffect, Step};
 use certdesk_store::{
-    NewOfflineTransfer, NewRefund, OfflineTransfer, Order, OrderStep, Payment, PaymentOutcome,
-    StoreError, TransferConfirmation,
+    NewOfflineTransfer, NewRefund, OfflineTransfer, Order, Payment, PaymentOutcome, StoreError,
+    TransferConfirmation,
 };
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -194,15 +195,9 @@ async fn apply_gateway_payment(
             "支付金额与订单金额不一致，已记录待人工核对",
         ));
     }
-    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
-    // Where the rules would take a payable order; anything else keeps its status.
-    let next = transition(
-        status,
-        OrderAction::PayConfirmed,
-        Actor::System,
-        &crate::orders::money_facts(&order, notification.amount_fen),
-    )
-    .unwrap_or(status);
+    // Where the rules take a payable order; money for an order that is not (closed, say) is
+    // recorded without a step, and paid back.
+    let step = payment_step(&order, Actor::System, notification.amount_fen);
     let now = state.now();
     let payment = Payment {
         order_id: order.id,
@@ -211,39 +206,38 @@ async fn apply_gateway_payment(
         amount_fen: notification.amount_fen,
         paid_at: now,
     };
+    let who = StepActor::gateway();
+    let note = format!("网关交易号 {}", notification.gateway_txn);
+    let record = step.map(|step| who.record(now, &order, step, &note));
     let outcome = state
         .store
-        .apply_payment(
-            &payment,
-            &OrderStep {
-                at: now,
-                actor_account_id: None,
-                actor_label: "支付网关",
-                action: OrderAction::PayConfirmed.as_str(),
-                from_status: OrderStatus::AwaitingPayment.as_str(),
-                to_status: next.as_str(),
-                note: &format!("网关交易号 {}", notification.gateway_txn),
-            },
-        )
+        .apply_payment(&payment, record.as_ref())
         .await?;
-    after_payment(state, None, &order, status, next, &payment, outcome).await
+    after_payment(state, &order, &payment, outcome).await
 }
 
-/// What follows recording a payment: the audit entry, or the refund of money that came too late.
+/// The step a payment of `paid_fen` makes on `order`, if the rules let it be paid now.
+fn payment_step(order: &Order, actor: Actor, paid_fen: i64) -> Option<Step> {
+    step_for(
+        order,
+        OrderAction::PayConfirmed,
+        actor,
+        &money_facts(order, paid_fen),
+    )
+    .ok()
+}
+
+/// What follows recording a payment: the refund of money that came twice or too late. (The
+/// step and its audit entry were written with the payment.)
 async fn after_payment(
     state: &AppState,
-    user: Option<&CurrentUser>,
     order: &Order,
-    status: OrderStatus,
-    next: OrderStatus,
     payment: &Payment,
     outcome: PaymentOutcome,
 ) -> Result<(), ApiError> {
     match outcome {
         PaymentOutcome::Applied => {
             tracing::info!(order = %order.order_no, gateway = %payment.gateway, "payment applied");
-            crate::orders::audit_step(state, user, order, OrderAction::PayConfirmed, status, next)
-                .await;
         }
         PaymentOutcome::PaidTwice => refund_duplicate_payment(state, order, payment).await?,
         PaymentOutcome::AlreadyApplied => {
@@ -304,57 +298,39 @@ async fn system_refund(
     payment: &Payment,
     note: &str,
 ) -> Result<bool, ApiError> {
-    let status: OrderStatus = current.status.parse().map_err(ApiError::internal)?;
-    let Ok(next) = transition(
-        status,
+    let Ok(step) = step_for(
+        current,
         OrderAction::StartRefund,
         Actor::System,
-        &crate::orders::money_facts(current, payment.amount_fen),
+        &money_facts(current, payment.amount_fen),
     ) else {
         return Ok(false);
     };
-    start_refund(
-        state,
-        None,
-        current,
-        status,
-        OrderAction::StartRefund,
-        next,
-        payment,
-        note,
-    )
-    .await
+    start_refund(state, None, current, step, payment, note).await
 }
 
 /// Moves the order into 退款中 with its refund recorded, then asks the gateway that took the
 /// payment to pay it back (offline transfers are paid back by an operator, who confirms it).
-#[allow(clippy::too_many_arguments)]
 async fn start_refund(
     state: &AppState,
     user: Option<&CurrentUser>,
     order: &Order,
-    status: OrderStatus,
-    action: OrderAction,
-    next: OrderStatus,
+    step: Step,
     payment: &Payment,
     note: &str,
 ) -> Result<bool, ApiError> {
+    if !step.has(SideEffect::RequestRefund) {
+        return Err(ApiError::internal(format!(
+            "{} does not lead to a refund",
+            step.action()
+        )));
+    }
     let now = state.now();
-    let label = user
-        .map(|u| u.account().username.clone())
-        .unwrap_or_else(|| "系统".to_string());
+    let who = StepActor::of(user, &step);
     let started = state
         .store
         .start_refund(
-            &OrderStep {
-                at: now,
-                actor_account_id: user.map(|u| u.account().id),
-                actor_label: &label,
-                action: action.as_str(),
-                from_status: status.as_str(),
-                to_status: next.as_str(),
-                note,
-            },
+            &who.record(now, order, step, note),
             &NewRefund {
                 order_id: order.id,
                 gateway: &payment.gateway,
@@ -368,10 +344,11 @@ async fn start_refund(
     if !started {
         return Ok(false);
     }
-    crate::orders::audit_step(state, user, order, action, status, next).await;
     // The refund is recorded; a gateway that cannot be reached now is asked again by an
     // operator. The order says 退款中 either way.
-    ask_gateway_to_pay_back(state, order, payment).await;
+    if step.has(SideEffect::AskGatewayToPayBack) {
+        ask_gateway_to_pay_back(state, order, payment).await;
+    }
     Ok(true)
 }
 
@@ -490,48 +467,31 @@ async fn complete_refund(
     user: Option<&CurrentUser>,
     order: &Order,
 ) -> Result<bool, ApiError> {
-    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
     let actor = user.map(|u| Actor::Role(u.role())).unwrap_or(Actor::System);
-    let next = match transition(
-        status,
+    let step = match step_for(
+        order,
         OrderAction::RefundCompleted,
         actor,
-        &crate::orders::money_facts(order, 0),
+        &money_facts(order, 0),
     ) {
-        Ok(next) => next,
+        Ok(step) => step,
         // Already refunded: a repeat.
-        Err(_) if status == OrderStatus::Refunded => return Ok(false),
-        Err(err) => return Err(crate::orders::transition_refused(err)),
+        Err(_) if order.status == OrderStatus::Refunded => return Ok(false),
+        Err(err) => return Err(transition_refused(err)),
     };
-    let label = user
-        .map(|u| u.account().username.clone())
-        .unwrap_or_else(|| "支付网关".to_string());
+    let who = match user {
+        Some(_) => StepActor::of(user, &step),
+        None => StepActor::gateway(),
+    };
     let done = state
         .store
         .complete_refund(
             order.id,
-            &OrderStep {
-                at: state.now(),
-                actor_account_id: user.map(|u| u.account().id),
-                actor_label: &label,
-                action: OrderAction::RefundCompleted.as_str(),
-                from_status: status.as_str(),
-                to_status: next.as_str(),
-                note: "款项已原路退回",
-            },
+            &who.record(state.now(), order, step, "款项已原路退回"),
         )
         .await?;
     if done {
         tracing::info!(order = %order.order_no, "refund completed");
-        crate::orders::audit_step(
-            state,
-            user,
-            order,
-            OrderAction::RefundCompleted,
-            status,
-            next,
-        )
-        .await;
     }
     Ok(done)
 }
@@ -563,7 +523,6 @@ pub async fn withdraw_order(
         Action::WithdrawOrder,
         relation_to(user, None, Some(order.org_id)),
     )?;
-    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
     let payment = state
         .store
         .payments_of_order(order.id)
@@ -572,15 +531,15 @@ pub async fn withdraw_order(
         .next();
     let paid = payment.as_ref().map(|p| p.amount_fen).unwrap_or(0);
     let actor = Actor::Role(user.role());
-    let next = transition(
-        status,
+    let step = step_for(
+        order,
         OrderAction::Withdraw,
         actor,
-        &crate::orders::money_facts(order, paid),
+        &money_facts(order, paid),
     )
-    .map_err(crate::orders::transition_refused)?;
+    .map_err(transition_refused)?;
     let reason = clean_reason(reason);
-    let mut note = if is_on_behalf(OrderAction::Withdraw, actor) {
+    let mut note = if step.on_behalf() {
         "操作员代办撤销".to_string()
     } else {
         "用户撤销".to_string()
@@ -589,31 +548,26 @@ pub async fn withdraw_order(
         note.push('：');
         note.push_str(&reason);
     }
+    // A withdrawn order gives its voucher back: the step's ReleaseVoucher, in its transaction.
     match payment {
-        Some(payment) if next == OrderStatus::Refunding => {
-            let started = start_refund(
+        Some(payment) if step.has(SideEffect::RequestRefund) => {
+            if !start_refund(state, Some(user), order, step, &payment, &note).await? {
+                return Err(crate::orders::order_changed());
+            }
+            Ok(order.after(&step))
+        }
+        _ => {
+            let (after, _) = crate::orders::act_on_order(
                 state,
                 Some(user),
                 order,
-                status,
                 OrderAction::Withdraw,
-                next,
-                &payment,
                 &note,
             )
             .await?;
-            if !started {
-                return Err(crate::orders::order_changed());
-            }
-        }
-        _ => {
-            crate::orders::act_on_order(state, Some(user), order, OrderAction::Withdraw, &note)
-                .await?;
+            Ok(after)
         }
     }
-    // A withdrawn order gives its voucher back.
-    state.store.release_voucher(order.id).await?;
-    Ok(crate::orders::now_in(order, next))
 }
 
 /// Whether `user` may withdraw `order` now (for showing the 撤销 button): the permission table
@@ -630,9 +584,6 @@ pub async fn can_withdraw(
     ) {
         return Ok(false);
     }
-    let Ok(status) = order.status.parse::<OrderStatus>() else {
-        return Ok(false);
-    };
     let paid: i64 = state
         .store
         .payments_of_order(order.id)
@@ -640,11 +591,11 @@ pub async fn can_withdraw(
         .iter()
         .map(|p| p.amount_fen)
         .sum();
-    Ok(transition(
-        status,
+    Ok(step_for(
+        order,
         OrderAction::Withdraw,
         Actor::Role(user.role()),
-        &crate::orders::money_facts(order, paid),
+        &money_facts(order, paid),
     )
     .is_ok())
 }
@@ -817,11 +768,10 @@ pub async fn submit_offline_transfer(
         Action::PayOrder,
         relation_to(user, None, Some(order.org_id)),
     )?;
-    let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
-    if status != OrderStatus::AwaitingPayment {
+    if order.status != OrderStatus::AwaitingPayment {
         return Err(ApiError::conflict(
             "not_awaiting_payment",
-            format!("订单当前为“{}”状态，无需付款", status.label_zh()),
+            format!("订单当前为“{}”状态，无需付款", order.status.label_zh()),
         ));
     }
     if order.amount_fen == 0 {
@@ -985,14 +935,7 @@ pub async fn decide_transfer(
         )
         .await;
     } else {
-        let status: OrderStatus = order.status.parse().map_err(ApiError::internal)?;
-        let next = transition(
-            status,
-            OrderAction::PayConfirmed,
-            Actor::Role(user.role()),
-            &crate::orders::money_facts(&order, transfer.amount_fen),
-        )
-        .unwrap_or(status);
+        let step = payment_step(&order, Actor::Role(user.role()), transfer.amount_fen);
         let payment = Payment {
             order_id: order.id,
             gateway: OFFLINE_GATEWAY.to_string(),
@@ -1000,22 +943,14 @@ pub async fn decide_transfer(
             amount_fen: transfer.amount_fen,
             paid_at: now,
         };
+        let note = format!("线下转账已到账（凭证 {}）", transfer.receipt_name);
+        let who = step.map(|step| (StepActor::of(Some(user), &step), step));
+        let record = who
+            .as_ref()
+            .map(|(who, step)| who.record(now, &order, *step, &note));
         let outcome = state
             .store
-            .confirm_offline_transfer(
-                transfer.id,
-                user.account().id,
-                &payment,
-                &OrderStep {
-                    at: now,
-                    actor_account_id: Some(user.account().id),
-                    actor_label: &user.account().username,
-                    action: OrderAction::PayConfirmed.as_str(),
-                    from_status: OrderStatus::AwaitingPayment.as_str(),
-                    to_status: next.as_str(),
-                    note: &format!("线下转账已到账（凭证 {}）", transfer.receipt_name),
-                },
-            )
+            .confirm_offline_transfer(transfer.id, user.account().id, &payment, record.as_ref())
             .await?;
         match outcome {
             TransferConfirmation::NotPending => return Err(not_pending()),
@@ -1026,7 +961,7 @@ pub async fn decide_transfer(
                 ))
             }
             TransferConfirmation::Confirmed(outcome) => {
-                after_payment(state, Some(user), &order, status, next, &payment, outcome).await?
+                after_payment(state, &order, &payment, outcome).await?
             }
         }
     }

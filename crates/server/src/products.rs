@@ -677,42 +677,14 @@ pub async fn price_order(
     Ok((product, q))
 }
 
-/// Redeems voucher `code` for an order (compare-and-set: a voucher is used once). Call it in
-/// the step that fixes the order's price; give it back with `Store::release_voucher(order_id)`
-/// when the order is withdrawn or closed.
-pub async fn redeem_voucher_for_order(
-    state: &AppState,
-    org_id: i64,
-    order_id: i64,
-    code: &str,
-    now: i64,
-) -> Result<Voucher, ApiError> {
-    let code = normalise_voucher_code(code)
-        .ok_or_else(|| field_error("invalid_voucher", format!("抵扣券 {code} 不存在")))?;
-    let refused = |message: String| field_error("invalid_voucher", message);
-    match state
-        .store
-        .redeem_voucher(&code, org_id, order_id, now)
-        .await?
-    {
-        Redemption::Redeemed(voucher) => {
-            crate::audit::record(
-                state,
-                None,
-                Some(org_id),
-                AuditAction::ConfigurationChanged,
-                &format!("voucher:{}", voucher.id),
-                &format!("redeemed order_id={order_id}"),
-            )
-            .await;
-            Ok(voucher)
-        }
-        Redemption::UnknownCode => Err(refused(format!("抵扣券 {code} 不存在"))),
-        Redemption::AlreadyUsed => Err(refused(format!("抵扣券 {code} 已被使用"))),
-        Redemption::Expired => Err(refused(format!("抵扣券 {code} 已过期"))),
-        Redemption::OtherOrganisation => {
-            Err(refused(format!("抵扣券 {code} 不属于本单位，不能使用")))
-        }
+/// Why voucher `code` cannot be used, as the application form says it. (Submitting redeems it,
+/// compare-and-set, in the submission's transaction: `Store::submit_order`.)
+pub(crate) fn voucher_refusal(code: &str, refusal: &Redemption) -> String {
+    match refusal {
+        Redemption::Redeemed(_) | Redemption::UnknownCode => format!("抵扣券 {code} 不存在"),
+        Redemption::AlreadyUsed => format!("抵扣券 {code} 已被使用"),
+        Redemption::Expired => format!("抵扣券 {code} 已过期"),
+        Redemption::OtherOrganisation => format!("抵扣券 {code} 不属于本单位，不能使用"),
     }
 }
 

@@ -645,11 +645,10 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
     // Meanwhile another order of the organisation got its certificate: 首张免费 is spent.
     let admin = store.account_by_username("boss").await.unwrap().unwrap();
     store
-        .create_order(&certdesk_store::NewOrder {
+        .create_order_in_status("completed", &certdesk_store::NewOrder {
             order_no: "20261123100000000999",
             org_id,
-            kind: "new",
-            status: "completed",
+            kind: certdesk_domain::BusinessType::NewCertificate,
             amount_fen: 0,
             created_by: admin.id,
             on_behalf: false,
@@ -783,12 +782,11 @@ async fn the_order_list_filters_by_number_type_status_provider_and_time_and_page
         let order_no = format!("202611{:02}1000000{:05}", n + 1, n);
         async move {
             store
-                .create_application_order(
-                    &certdesk_store::NewOrder {
+                .create_application_order_in_status(
+                    status,                    &certdesk_store::NewOrder {
                         order_no: &order_no,
                         org_id: org,
-                        kind: "new",
-                        status,
+                        kind: certdesk_domain::BusinessType::NewCertificate,
                         amount_fen: 39_900,
                         created_by: admin.id,
                         on_behalf: false,
@@ -1020,12 +1018,11 @@ async fn a_key_for_pickup_is_not_shipped_and_is_collected_at_the_counter() {
     let operator = staff_token(store, "operator", Role::PlatformOperator).await;
     let admin = store.account_by_username("boss").await.unwrap().unwrap();
     let order = store
-        .create_application_order(
-            &certdesk_store::NewOrder {
+        .create_application_order_in_status(
+                    "issued",            &certdesk_store::NewOrder {
                 order_no: "20261123100000000555",
                 org_id,
-                kind: "new",
-                status: "issued",
+                kind: certdesk_domain::BusinessType::NewCertificate,
                 amount_fen: 39_900,
                 created_by: admin.id,
                 on_behalf: false,

@@ -208,12 +208,11 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
         let order_no = format!("2026112310000000{:04}", rand_u64());
         let order = world
             .store
-            .create_application_order(
-                &certdesk_store::NewOrder {
+            .create_application_order_in_status(
+                    "awaiting_initial_review",                &certdesk_store::NewOrder {
                     order_no: &order_no,
                     org_id,
-                    kind: "new",
-                    status: "awaiting_initial_review",
+                    kind: certdesk_domain::BusinessType::NewCertificate,
                     amount_fen: 0,
                     created_by: creator.id,
                     on_behalf: false,
@@ -262,11 +261,10 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
         };
         let order = world
             .store
-            .create_order(&certdesk_store::NewOrder {
+            .create_order_in_status("awaiting_payment", &certdesk_store::NewOrder {
                 order_no: &format!("2026112311000000{:04}", rand_u64()),
                 org_id,
-                kind: "new",
-                status: "awaiting_payment",
+                kind: certdesk_domain::BusinessType::NewCertificate,
                 amount_fen: 39_900,
                 created_by: creator.id,
                 on_behalf: false,

@@ -91,11 +91,10 @@ async fn order(world: &World, order_no: &str, status: &str, amount_fen: i64) -> 
     world
         .server
         .store
-        .create_order(&NewOrder {
+        .create_order_in_status(status, &NewOrder {
             order_no,
             org_id: world.admin.org_id.unwrap(),
-            kind: "new",
-            status,
+            kind: certdesk_domain::BusinessType::NewCertificate,
             amount_fen,
             created_by: world.admin.id,
             on_behalf: false,

@@ -66,11 +66,10 @@ async fn awaiting_payment(
 ) -> (String, certdesk_store::Order) {
     let order_no = certdesk_domain::order_number(jiff::Timestamp::now(), sequence);
     let order = store
-        .create_order(&NewOrder {
+        .create_order_in_status("awaiting_payment", &NewOrder {
             order_no: &order_no,
             org_id: org.id,
-            kind: "new",
-            status: "awaiting_payment",
+            kind: certdesk_domain::BusinessType::NewCertificate,
             amount_fen: 39_900,
             created_by: admin.id,
             on_behalf: false,
@@ -305,19 +304,18 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
     let order = |no: &'static str, waiting_since: i64| NewOrder {
         order_no: no,
         org_id: org.id,
-        kind: "new",
-        status: "awaiting_payment",
+        kind: certdesk_domain::BusinessType::NewCertificate,
         amount_fen: 39_900,
         created_by: admin.id,
         on_behalf: false,
         created_at: waiting_since,
     };
     let stale = store
-        .create_order(&order("20261123100000000001", now - 31 * 60))
+        .create_order_in_status("awaiting_payment", &order("20261123100000000001", now - 31 * 60))
         .await
         .unwrap();
     store
-        .create_order(&order("20261123100000000002", now - 29 * 60))
+        .create_order_in_status("awaiting_payment", &order("20261123100000000002", now - 29 * 60))
         .await
         .unwrap();
     // The stale order took a voucher when its price was fixed.
@@ -427,11 +425,10 @@ async fn the_order_list_and_detail_show_the_timeline_and_the_step_deadline() {
         .timestamp()
         .as_second();
     store
-        .create_order(&NewOrder {
+        .create_order_in_status("awaiting_initial_review", &NewOrder {
             order_no: "20260930170000000001",
             org_id: org.id,
-            kind: "new",
-            status: "awaiting_initial_review",
+            kind: certdesk_domain::BusinessType::NewCertificate,
             amount_fen: 39_900,
             created_by: admin.id,
             on_behalf: true,
@@ -556,11 +553,10 @@ async fn operators_review_first_ca_officers_second_and_rejections_carry_their_re
         ("20261123000000000013", 0, now),
     ] {
         store
-            .create_order(&NewOrder {
+            .create_order_in_status("awaiting_initial_review", &NewOrder {
                 order_no: no,
                 org_id: org.id,
-                kind: "new",
-                status: "awaiting_initial_review",
+                kind: certdesk_domain::BusinessType::NewCertificate,
                 amount_fen: amount,
                 created_by: admin.id,
                 on_behalf: false,
@@ -704,11 +700,10 @@ async fn money_that_lands_on_a_withdrawn_order_is_refunded() {
     } = fixture().await;
     let now = jiff::Timestamp::now().as_second();
     let order = store
-        .create_order(&NewOrder {
+        .create_order_in_status("withdrawn", &NewOrder {
             order_no: "20261123100000000077",
             org_id: org.id,
-            kind: "new",
-            status: "withdrawn",
+            kind: certdesk_domain::BusinessType::NewCertificate,
             amount_fen: 39_900,
             created_by: admin.id,
             on_behalf: false,

@@ -92,11 +92,10 @@ fn sm2_ukey() -> serde_json::Value {
 
 async fn order(store: &Store, no: &str, org: (i64, i64), status: &str) -> i64 {
     store
-        .create_order(&NewOrder {
+        .create_order_in_status(status, &NewOrder {
             order_no: no,
             org_id: org.0,
-            kind: "new",
-            status,
+            kind: certdesk_domain::BusinessType::NewCertificate,
             amount_fen: 0,
             created_by: org.1,
             on_behalf: false,

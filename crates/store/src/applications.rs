@@ -2,8 +2,9 @@
 //! certificates issued for it and the key's delivery. Every change that goes with a status
 //! change is written in the same transaction as the compare-and-set on the order's status.
 
-use crate::orders::{move_order, order_from_row, ORDER_COLUMNS};
-use crate::{NewOrder, Order, OrderStep, Store, StoreError};
+use crate::orders::{apply_step_in, order_from_row, ORDER_COLUMNS};
+use crate::{NewOrder, Order, StepRecord, Store, StoreError};
+use certdesk_domain::OrderStatus;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -117,8 +118,8 @@ impl Store {
         let row = sqlx::query(&sql)
             .bind(order.order_no)
             .bind(order.org_id)
-            .bind(order.kind)
-            .bind(order.status)
+            .bind(order.kind.as_str())
+            .bind(OrderStatus::Draft.as_str())
             .bind(order.amount_fen)
             .bind(order.created_by)
             .bind(i64::from(order.on_behalf))
@@ -154,12 +155,11 @@ impl Store {
         row.as_ref().map(application_from_row).transpose()
     }
 
-    /// Replaces the application and the order's amount, only while the order is in one of
-    /// `editable_statuses`; answers whether it was changed.
+    /// Replaces the application and the order's amount, only while the order is one the
+    /// supplier may edit ([`OrderStatus::EDITABLE`]); answers whether it was changed.
     pub async fn update_application(
         &self,
         order_id: i64,
-        editable_statuses: &[&str],
         amount_fen: i64,
         application: &NewApplication<'_>,
         now: i64,
@@ -168,11 +168,11 @@ impl Store {
         // The status check and the change happen under the order row's write lock.
         let sql = format!(
             "UPDATE orders SET amount_fen = $1 WHERE id = $2 AND status IN ({})",
-            crate::placeholders(3, editable_statuses.len())
+            crate::placeholders(3, OrderStatus::EDITABLE.len())
         );
         let mut query = sqlx::query(&sql).bind(amount_fen).bind(order_id);
-        for status in editable_statuses {
-            query = query.bind(*status);
+        for status in OrderStatus::EDITABLE {
+            query = query.bind(status.as_str());
         }
         if query.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
@@ -195,27 +195,7 @@ impl Store {
         Ok(true)
     }
 
-    /// Gives 首张免费 back after a failed submission, but only while the order is still in one
-    /// of `editable` statuses (a concurrent request may have submitted it meanwhile).
-    pub async fn release_first_free_of_unsubmitted(
-        &self,
-        order_id: i64,
-        editable: &[&str],
-    ) -> Result<(), StoreError> {
-        let sql = format!(
-            "UPDATE applications SET first_free = 0 WHERE order_id = $1 AND EXISTS \
-             (SELECT 1 FROM orders WHERE id = $1 AND status IN ({}))",
-            crate::placeholders(2, editable.len())
-        );
-        let mut query = sqlx::query(&sql).bind(order_id);
-        for status in editable {
-            query = query.bind(*status);
-        }
-        query.execute(self.pool()).await?;
-        Ok(())
-    }
-
-    /// The application is priced without 首张免费 (see `Store::take_first_free` for taking it).
+    /// The application is priced without 首张免费 (`Store::submit_order` takes it).
     pub async fn clear_first_free(&self, order_id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE applications SET first_free = 0 WHERE order_id = $1")
             .bind(order_id)
@@ -323,7 +303,7 @@ impl Store {
         &self,
         order_id: i64,
         issued: &IssuedForOrder<'_>,
-        step: &OrderStep<'_>,
+        record: &StepRecord<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         let filled = sqlx::query(
@@ -335,14 +315,14 @@ impl Store {
         .bind(issued.encryption_certificate_id)
         .bind(issued.envelope_gmt0009)
         .bind(issued.envelope_skf)
-        .bind(step.at)
+        .bind(record.at)
         .bind(order_id)
         .execute(&mut *tx)
         .await?;
         if filled.rows_affected() != 1 {
             return Ok(false);
         }
-        if !move_order(&mut tx, order_id, step).await? {
+        if !apply_step_in(&mut tx, record).await? {
             return Ok(false);
         }
         tx.commit().await?;
@@ -377,10 +357,10 @@ impl Store {
         order_id: i64,
         courier: &str,
         tracking_no: &str,
-        step: &OrderStep<'_>,
+        record: &StepRecord<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        if !move_order(&mut tx, order_id, step).await? {
+        if !apply_step_in(&mut tx, record).await? {
             return Ok(false);
         }
         sqlx::query(
@@ -389,7 +369,7 @@ impl Store {
         .bind(order_id)
         .bind(courier)
         .bind(tracking_no)
-        .bind(step.at)
+        .bind(record.at)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -400,22 +380,22 @@ impl Store {
     pub async fn confirm_receipt(
         &self,
         order_id: i64,
-        step: &OrderStep<'_>,
+        record: &StepRecord<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        if !move_order(&mut tx, order_id, step).await? {
+        if !apply_step_in(&mut tx, record).await? {
             return Ok(false);
         }
         let updated =
             sqlx::query("UPDATE order_deliveries SET received_at = $1 WHERE order_id = $2")
-                .bind(step.at)
+                .bind(record.at)
                 .bind(order_id)
                 .execute(&mut *tx)
                 .await?;
         if updated.rows_affected() == 0 {
             sqlx::query("INSERT INTO order_deliveries (order_id, received_at) VALUES ($1, $2)")
                 .bind(order_id)
-                .bind(step.at)
+                .bind(record.at)
                 .execute(&mut *tx)
                 .await?;
         }

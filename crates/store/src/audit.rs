@@ -68,7 +68,7 @@ fn audit_event_from_row(row: &AnyRow) -> Result<AuditEvent, StoreError> {
 }
 
 /// Whether an append lost a race for the same sequence number or previous hash.
-enum AppendError {
+pub(crate) enum AppendError {
     Raced,
     Failed(StoreError),
 }
@@ -111,51 +111,7 @@ impl Store {
 
     async fn try_append_audit(&self, new: &NewAuditEvent<'_>) -> Result<AuditEvent, AppendError> {
         let mut tx = self.pool().begin().await?;
-        // Writing first takes the lock before reading the last entry: on SQLite a transaction
-        // that read first could not write afterwards once another had written.
-        sqlx::query("UPDATE audit_append_lock SET id = 1 WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        let last =
-            sqlx::query("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (sequence, prev_hash) = match last {
-            Some(row) => (
-                row.try_get::<i64, _>("sequence")? + 1,
-                row.try_get::<String, _>("hash")?,
-            ),
-            None => (1, GENESIS_PREV_HASH.to_string()),
-        };
-        let fields = AuditFields {
-            sequence,
-            at: new.at,
-            actor_account_id: new.actor_account_id,
-            actor_label: new.actor_label,
-            org_id: new.org_id,
-            action: new.action.as_str(),
-            object: new.object,
-            detail: new.detail,
-        };
-        let hash = entry_hash(&prev_hash, &fields);
-        let sql = format!(
-            "INSERT INTO audit_events ({AUDIT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {AUDIT_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(sequence)
-            .bind(new.at)
-            .bind(new.actor_account_id)
-            .bind(new.actor_label)
-            .bind(new.org_id)
-            .bind(new.action.as_str())
-            .bind(new.object)
-            .bind(new.detail)
-            .bind(&prev_hash)
-            .bind(&hash)
-            .fetch_one(&mut *tx)
-            .await?;
-        let event = audit_event_from_row(&row)?;
+        let event = append_audit_in(&mut tx, new).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -246,4 +202,70 @@ impl Store {
             }
         }
     }
+}
+
+/// Appends an entry inside the caller's transaction, so that the entry and the change it
+/// records commit together or not at all. The lock row serialises appenders; the caller takes
+/// it last (after its own writes), so a change and its entry never wait on each other in the
+/// other order.
+pub(crate) async fn append_audit_in(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewAuditEvent<'_>,
+) -> Result<AuditEvent, AppendError> {
+    // Writing first takes the lock before reading the last entry: on SQLite a transaction
+    // that read first could not write afterwards once another had written.
+    sqlx::query("UPDATE audit_append_lock SET id = 1 WHERE id = 1")
+        .execute(&mut *conn)
+        .await?;
+    let last = sqlx::query("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (sequence, prev_hash) = match last {
+        Some(row) => (
+            row.try_get::<i64, _>("sequence")? + 1,
+            row.try_get::<String, _>("hash")?,
+        ),
+        None => (1, GENESIS_PREV_HASH.to_string()),
+    };
+    let fields = AuditFields {
+        sequence,
+        at: new.at,
+        actor_account_id: new.actor_account_id,
+        actor_label: new.actor_label,
+        org_id: new.org_id,
+        action: new.action.as_str(),
+        object: new.object,
+        detail: new.detail,
+    };
+    let hash = entry_hash(&prev_hash, &fields);
+    let sql = format!(
+        "INSERT INTO audit_events ({AUDIT_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {AUDIT_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(sequence)
+        .bind(new.at)
+        .bind(new.actor_account_id)
+        .bind(new.actor_label)
+        .bind(new.org_id)
+        .bind(new.action.as_str())
+        .bind(new.object)
+        .bind(new.detail)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(audit_event_from_row(&row)?)
+}
+
+/// [`append_audit_in`] for callers inside a larger transaction: a lost race (which the lock row
+/// prevents) is a conflict that rolls the whole change back.
+pub(crate) async fn append_audit_with_change(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewAuditEvent<'_>,
+) -> Result<AuditEvent, StoreError> {
+    append_audit_in(conn, new).await.map_err(|err| match err {
+        AppendError::Raced => StoreError::Conflict("audit entry"),
+        AppendError::Failed(err) => err,
+    })
 }

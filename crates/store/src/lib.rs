@@ -38,10 +38,11 @@ pub use credentials::{ApiToken, Challenge, FailureWindow};
 pub use error::StoreError;
 pub use identity::{IdentityCheck, NewIdentityCheck};
 pub use orders::{
-    DuplicatePayment, NewOrder, Order, OrderEvent, OrderFilter, OrderStep, Payment, PaymentOutcome,
+    DuplicatePayment, NewOrder, Order, OrderEvent, OrderFilter, Payment, PaymentOutcome,
+    StepRecord,
 };
 pub use organisations::Organisation;
-pub use products::{NewVoucher, Product, Redemption, Voucher};
+pub use products::{FixedPrice, NewVoucher, Product, Redemption, Submission, Voucher};
 pub use sessions::{Session, SessionWithAccount};
 pub use trades::{
     NewOfflineTransfer, NewRefund, NewSandboxTrade, OfflineTransfer, Refund, SandboxTrade,

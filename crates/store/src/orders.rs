@@ -1,8 +1,16 @@
-//! Orders (业务单), their status history, and payments. Status changes are compare-and-set:
-//! a change applies only if the order is still in the status the rule was checked against,
-//! so two requests racing on one order cannot both move it.
+//! Orders (业务单), their status history, and payments.
+//!
+//! An order's status changes only by a [`StepRecord`]: the domain's [`Step`] (which only a
+//! workflow table makes) with who took it. [`apply_step_in`] applies it compare-and-set — only
+//! if the order is still in the status the rule was checked against, so two requests racing on
+//! one order cannot both move it — with its history entry, the side writes the store makes
+//! itself, and its audit entry, inside the caller's transaction. Every store call that moves
+//! an order (here, in `applications.rs` and `trades.rs`) goes through it, together with the
+//! data its step writes.
 
+use crate::audit::{append_audit_with_change, NewAuditEvent};
 use crate::{Store, StoreError};
+use certdesk_domain::{AuditAction, BusinessType, OrderAction, OrderStatus, SideEffect, Step};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -11,8 +19,8 @@ pub struct Order {
     pub id: i64,
     pub order_no: String,
     pub org_id: i64,
-    pub kind: String,
-    pub status: String,
+    pub kind: BusinessType,
+    pub status: OrderStatus,
     pub amount_fen: i64,
     pub created_by: i64,
     pub on_behalf: bool,
@@ -20,12 +28,22 @@ pub struct Order {
     pub updated_at: i64,
 }
 
+impl Order {
+    /// The order as it stands after `step` (without reading it again).
+    pub fn after(&self, step: &Step) -> Order {
+        Order {
+            status: step.to(),
+            ..self.clone()
+        }
+    }
+}
+
+/// A new order starts as a draft (草稿) of its business type.
 #[derive(Debug, Clone)]
 pub struct NewOrder<'a> {
     pub order_no: &'a str,
     pub org_id: i64,
-    pub kind: &'a str,
-    pub status: &'a str,
+    pub kind: BusinessType,
     pub amount_fen: i64,
     pub created_by: i64,
     pub on_behalf: bool,
@@ -39,8 +57,8 @@ pub struct OrderFilter<'a> {
     /// Orders whose application is with this CA provider.
     pub provider_id: Option<i64>,
     pub order_no: Option<&'a str>,
-    pub status: Option<&'a str>,
-    pub kind: Option<&'a str>,
+    pub status: Option<OrderStatus>,
+    pub kind: Option<BusinessType>,
     pub created_since: Option<i64>,
     pub created_until: Option<i64>,
     pub limit: i64,
@@ -52,21 +70,24 @@ pub struct OrderEvent {
     pub at: i64,
     pub actor_account_id: Option<i64>,
     pub actor_label: String,
-    pub action: String,
-    pub from_status: String,
-    pub to_status: String,
+    pub action: OrderAction,
+    pub from_status: OrderStatus,
+    pub to_status: OrderStatus,
     pub note: String,
 }
 
-/// One step of an order, as the caller decided it.
+/// A step of an order, ready to apply: the [`Step`] a workflow table allowed, and who took it,
+/// when, with what note.
 #[derive(Debug, Clone)]
-pub struct OrderStep<'a> {
+pub struct StepRecord<'a> {
+    pub order: &'a Order,
+    pub step: Step,
     pub at: i64,
     pub actor_account_id: Option<i64>,
+    /// Who acted, as the history shows it (e.g. `name（操作员代办）`, 系统, 支付网关).
     pub actor_label: &'a str,
-    pub action: &'a str,
-    pub from_status: &'a str,
-    pub to_status: &'a str,
+    /// The account name the audit entry keeps; `-` for the system.
+    pub audit_actor: &'a str,
     pub note: &'a str,
 }
 
@@ -91,7 +112,7 @@ pub enum PaymentOutcome {
     PaidTwice,
     /// The order was no longer waiting for payment (e.g. closed): the money is recorded, the
     /// order is not moved; it has to be refunded.
-    RecordedButNotPayable { status: String },
+    RecordedButNotPayable { status: OrderStatus },
 }
 
 pub(crate) const ORDER_COLUMNS: &str =
@@ -102,8 +123,8 @@ pub(crate) fn order_from_row(row: &AnyRow) -> Result<Order, StoreError> {
         id: row.try_get("id")?,
         order_no: row.try_get("order_no")?,
         org_id: row.try_get("org_id")?,
-        kind: row.try_get("kind")?,
-        status: row.try_get("status")?,
+        kind: parse_stored(row.try_get::<String, _>("kind")?)?,
+        status: parse_stored(row.try_get::<String, _>("status")?)?,
         amount_fen: row.try_get("amount_fen")?,
         created_by: row.try_get("created_by")?,
         on_behalf: row.try_get::<i64, _>("on_behalf")? != 0,
@@ -112,46 +133,102 @@ pub(crate) fn order_from_row(row: &AnyRow) -> Result<Order, StoreError> {
     })
 }
 
-/// Compare-and-set of an order's status with its history entry, inside a transaction:
-/// answers whether the order was still in `step.from_status` and moved.
-pub(crate) async fn move_order(
+/// A stored name read back as its type; anything else is a corrupt row, named.
+pub(crate) fn parse_stored<T: std::str::FromStr>(text: String) -> Result<T, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unknown stored name {text:?}")))
+}
+
+/// Applies a step inside the caller's transaction: compare-and-set of the order's status, its
+/// history entry, the side writes the store makes itself ([`SideEffect::ReleaseVoucher`]) and
+/// the audit entry, all or nothing. Answers whether the order was still in the step's `from`
+/// status and moved; when it was not, nothing was written.
+pub(crate) async fn apply_step_in(
     conn: &mut sqlx::AnyConnection,
-    order_id: i64,
-    step: &OrderStep<'_>,
+    record: &StepRecord<'_>,
 ) -> Result<bool, StoreError> {
+    if !move_by_step(conn, record).await? {
+        return Ok(false);
+    }
+    audit_step_in(conn, record).await?;
+    Ok(true)
+}
+
+/// The step's own writes, without its audit entry: for a caller that writes more under the
+/// order's lock and appends the entry last ([`audit_step_in`]), since the audit lock is taken
+/// last everywhere.
+pub(crate) async fn move_by_step(
+    conn: &mut sqlx::AnyConnection,
+    record: &StepRecord<'_>,
+) -> Result<bool, StoreError> {
+    let step = &record.step;
+    if step.business_type() != record.order.kind {
+        return Err(StoreError::Corrupt(format!(
+            "a {} step for order {} of type {}",
+            step.business_type(),
+            record.order.order_no,
+            record.order.kind
+        )));
+    }
     let moved =
         sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-            .bind(step.to_status)
-            .bind(step.at)
-            .bind(order_id)
-            .bind(step.from_status)
+            .bind(step.to().as_str())
+            .bind(record.at)
+            .bind(record.order.id)
+            .bind(step.from().as_str())
             .execute(&mut *conn)
             .await?;
     if moved.rows_affected() != 1 {
         return Ok(false);
     }
-    insert_event(conn, order_id, step).await?;
-    Ok(true)
-}
-
-async fn insert_event(
-    conn: &mut sqlx::AnyConnection,
-    order_id: i64,
-    step: &OrderStep<'_>,
-) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO order_events (order_id, at, actor_account_id, actor_label, action, from_status, to_status, note) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(order_id)
-    .bind(step.at)
-    .bind(step.actor_account_id)
-    .bind(step.actor_label)
-    .bind(step.action)
-    .bind(step.from_status)
-    .bind(step.to_status)
-    .bind(step.note)
-    .execute(conn)
+    .bind(record.order.id)
+    .bind(record.at)
+    .bind(record.actor_account_id)
+    .bind(record.actor_label)
+    .bind(step.action().as_str())
+    .bind(step.from().as_str())
+    .bind(step.to().as_str())
+    .bind(record.note)
+    .execute(&mut *conn)
+    .await?;
+    if step.has(SideEffect::ReleaseVoucher) {
+        sqlx::query(
+            "UPDATE vouchers SET redeemed_order_id = NULL, redeemed_at = NULL WHERE redeemed_order_id = $1",
+        )
+        .bind(record.order.id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(true)
+}
+
+/// The audit entry of a step, appended in the caller's transaction.
+pub(crate) async fn audit_step_in(
+    conn: &mut sqlx::AnyConnection,
+    record: &StepRecord<'_>,
+) -> Result<(), StoreError> {
+    let step = &record.step;
+    append_audit_with_change(
+        conn,
+        &NewAuditEvent {
+            at: record.at,
+            actor_account_id: record.actor_account_id,
+            actor_label: record.audit_actor,
+            org_id: Some(record.order.org_id),
+            action: AuditAction::OrderTransition,
+            object: &format!("order:{}", record.order.order_no),
+            detail: &format!(
+                "{} {} -> {}",
+                step.action().as_str(),
+                step.from().as_str(),
+                step.to().as_str()
+            ),
+        },
+    )
     .await?;
     Ok(())
 }
@@ -161,7 +238,7 @@ async fn insert_event(
 pub(crate) async fn apply_payment_in(
     conn: &mut sqlx::AnyConnection,
     payment: &Payment,
-    step: &OrderStep<'_>,
+    record: Option<&StepRecord<'_>>,
 ) -> Result<PaymentOutcome, StoreError> {
     // The insert comes first: it takes the write lock (SQLite) or the unique-index lock
     // (PostgreSQL) before anything is read, so concurrent notifications queue here. A
@@ -170,7 +247,11 @@ pub(crate) async fn apply_payment_in(
     if !insert_payment_into(conn, "payments", payment).await? {
         return not_inserted(conn, payment).await;
     }
-    if move_order(conn, payment.order_id, step).await? {
+    let moved = match record {
+        Some(record) => apply_step_in(conn, record).await?,
+        None => false,
+    };
+    if moved {
         Ok(PaymentOutcome::Applied)
     } else {
         let row = sqlx::query("SELECT status FROM orders WHERE id = $1")
@@ -178,7 +259,7 @@ pub(crate) async fn apply_payment_in(
             .fetch_one(&mut *conn)
             .await?;
         Ok(PaymentOutcome::RecordedButNotPayable {
-            status: row.try_get("status")?,
+            status: parse_stored(row.try_get::<String, _>("status")?)?,
         })
     }
 }
@@ -330,8 +411,8 @@ impl Store {
         let row = sqlx::query(&sql)
             .bind(new.order_no)
             .bind(new.org_id)
-            .bind(new.kind)
-            .bind(new.status)
+            .bind(new.kind.as_str())
+            .bind(OrderStatus::Draft.as_str())
             .bind(new.amount_fen)
             .bind(new.created_by)
             .bind(i64::from(new.on_behalf))
@@ -401,9 +482,13 @@ impl Store {
         for value in [filter.org_id, filter.provider_id].into_iter().flatten() {
             query = query.bind(value);
         }
-        for value in [filter.order_no, filter.status, filter.kind]
-            .into_iter()
-            .flatten()
+        for value in [
+            filter.order_no,
+            filter.status.map(OrderStatus::as_str),
+            filter.kind.map(BusinessType::as_str),
+        ]
+        .into_iter()
+        .flatten()
         {
             query = query.bind(value);
         }
@@ -425,44 +510,41 @@ impl Store {
     /// first (e.g. unpaid orders whose payment window has passed).
     pub async fn orders_in_status_since(
         &self,
-        status: &str,
+        status: OrderStatus,
         changed_at_or_before: i64,
     ) -> Result<Vec<Order>, StoreError> {
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM orders WHERE status = $1 AND updated_at <= $2 ORDER BY updated_at, id"
         );
         let rows = sqlx::query(&sql)
-            .bind(status)
+            .bind(status.as_str())
             .bind(changed_at_or_before)
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(order_from_row).collect()
     }
 
-    /// Moves an order from `step.from_status` to `step.to_status` and records the step, only
-    /// if it is still in `from_status`; answers whether it moved.
-    pub async fn advance_order(
-        &self,
-        order_id: i64,
-        step: &OrderStep<'_>,
-    ) -> Result<bool, StoreError> {
+    /// Applies a step that writes nothing else (see [`apply_step_in`]): answers whether the
+    /// order was still where the step starts and moved.
+    pub async fn apply_step(&self, record: &StepRecord<'_>) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        if !move_order(&mut tx, order_id, step).await? {
+        if !apply_step_in(&mut tx, record).await? {
             return Ok(false);
         }
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Records a payment and applies `step` to its order, in one transaction: exactly once
-    /// per gateway transaction, whatever order and however often notifications arrive.
+    /// Records a payment and applies its step (when the rules let the order be paid now; none
+    /// for an order that no longer waits for payment) in one transaction: exactly once per
+    /// gateway transaction, whatever order and however often notifications arrive.
     pub async fn apply_payment(
         &self,
         payment: &Payment,
-        step: &OrderStep<'_>,
+        record: Option<&StepRecord<'_>>,
     ) -> Result<PaymentOutcome, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let outcome = apply_payment_in(&mut tx, payment, step).await?;
+        let outcome = apply_payment_in(&mut tx, payment, record).await?;
         if outcome != PaymentOutcome::AlreadyApplied {
             tx.commit().await?;
         }
@@ -502,9 +584,9 @@ impl Store {
                     at: row.try_get("at")?,
                     actor_account_id: row.try_get("actor_account_id")?,
                     actor_label: row.try_get("actor_label")?,
-                    action: row.try_get("action")?,
-                    from_status: row.try_get("from_status")?,
-                    to_status: row.try_get("to_status")?,
+                    action: parse_stored(row.try_get::<String, _>("action")?)?,
+                    from_status: parse_stored(row.try_get::<String, _>("from_status")?)?,
+                    to_status: parse_stored(row.try_get::<String, _>("to_status")?)?,
                     note: row.try_get("note")?,
                 })
             })

@@ -2,9 +2,11 @@
 //! with a compare-and-set on `redeemed_order_id IS NULL`, so two orders racing for one voucher
 //! cannot both have it.
 
-use crate::{Store, StoreError};
+use crate::audit::{append_audit_with_change, NewAuditEvent};
+use crate::orders::{audit_step_in, move_by_step};
+use crate::{StepRecord, Store, StoreError};
 use certdesk_domain::product::{KeyAlgorithm, Medium, ProductSpec, VoucherFacts};
-use certdesk_domain::OrderStatus;
+use certdesk_domain::{AuditAction, OrderStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -63,6 +65,30 @@ pub enum Redemption {
     Expired,
     /// Meant for another organisation.
     OtherOrganisation,
+}
+
+/// What submitting an application fixes with its step.
+#[derive(Debug, Clone)]
+pub struct FixedPrice<'a> {
+    /// What the order costs from now on, in fen.
+    pub amount_fen: i64,
+    /// Whether the price counts on 首张免费.
+    pub first_free: bool,
+    /// The voucher to redeem (normalised), if any.
+    pub voucher_code: Option<&'a str>,
+}
+
+/// What submitting did.
+#[derive(Debug, Clone)]
+pub enum Submission {
+    /// Submitted, with the voucher redeemed for it, if any.
+    Submitted { voucher: Option<Voucher> },
+    /// The order was no longer where the step starts (submitted meanwhile): nothing written.
+    OrderChanged,
+    /// 首张免费 was spent meanwhile: nothing written; submit again at the standard price.
+    FirstFreeTaken,
+    /// The voucher cannot be used: nothing written.
+    VoucherRefused(Redemption),
 }
 
 const PRODUCT_COLUMNS: &str = "p.id, p.provider_id, c.name AS provider_name, p.name, p.medium, \
@@ -268,64 +294,10 @@ impl Store {
         order_id: i64,
         now: i64,
     ) -> Result<Redemption, StoreError> {
-        let updated = sqlx::query(
-            "UPDATE vouchers SET redeemed_order_id = $1, redeemed_at = $2 \
-             WHERE code = $3 AND redeemed_order_id IS NULL AND valid_until > $2 \
-             AND (org_id IS NULL OR org_id = $4)",
-        )
-        .bind(order_id)
-        .bind(now)
-        .bind(code)
-        .bind(org_id)
-        .execute(self.pool())
-        .await?;
-        let Some(voucher) = self.voucher_by_code(code).await? else {
-            return Ok(Redemption::UnknownCode);
-        };
-        if updated.rows_affected() == 1 || voucher.redeemed_order_id == Some(order_id) {
-            return Ok(Redemption::Redeemed(voucher));
-        }
-        Ok(if voucher.org_id.is_some_and(|o| o != org_id) {
-            Redemption::OtherOrganisation
-        } else if voucher.redeemed_order_id.is_some() {
-            Redemption::AlreadyUsed
-        } else {
-            Redemption::Expired
-        })
-    }
-
-    /// Gives back the voucher of an order whose submission failed, but only while the order
-    /// is still in one of `editable` statuses: when a concurrent request submitted it
-    /// meanwhile, the order keeps its voucher (and the price it was given for it).
-    pub async fn release_voucher_of_unsubmitted(
-        &self,
-        order_id: i64,
-        editable: &[&str],
-    ) -> Result<bool, StoreError> {
-        let sql = format!(
-            "UPDATE vouchers SET redeemed_order_id = NULL, redeemed_at = NULL \
-             WHERE redeemed_order_id = $1 AND EXISTS \
-             (SELECT 1 FROM orders WHERE id = $1 AND status IN ({}))",
-            crate::placeholders(2, editable.len())
-        );
-        let mut query = sqlx::query(&sql).bind(order_id);
-        for status in editable {
-            query = query.bind(*status);
-        }
-        let released = query.execute(self.pool()).await?;
-        Ok(released.rows_affected() > 0)
-    }
-
-    /// Gives back the voucher an order used (the order was withdrawn or closed); answers
-    /// whether there was one.
-    pub async fn release_voucher(&self, order_id: i64) -> Result<bool, StoreError> {
-        let released = sqlx::query(
-            "UPDATE vouchers SET redeemed_order_id = NULL, redeemed_at = NULL WHERE redeemed_order_id = $1",
-        )
-        .bind(order_id)
-        .execute(self.pool())
-        .await?;
-        Ok(released.rows_affected() > 0)
+        let mut tx = self.pool().begin().await?;
+        let redemption = redeem_voucher_in(&mut tx, code, org_id, order_id, now).await?;
+        tx.commit().await?;
+        Ok(redemption)
     }
 
     /// Whether 首张免费 is spent for the organisation, as seen from order `except_order` (the one
@@ -340,25 +312,68 @@ impl Store {
         first_free_taken_on(&mut conn, org_id, except_order).await
     }
 
-    /// Takes 首张免费 for a submitted application, unless (checked again, one claim of the
-    /// organisation at a time) it is spent meanwhile — a certificate issued, or another
-    /// application submitted free in the same instant. Answers whether it was taken.
-    pub async fn take_first_free(&self, org_id: i64, order_id: i64) -> Result<bool, StoreError> {
+    /// Submits an application (提交 or 修改后重新提交) in one transaction: the step, the price it
+    /// is given now, 首张免费 (taken only if, checked again under the organisation's lock, no
+    /// certificate was issued meanwhile and no other application of the organisation was
+    /// submitted free in the same instant) and the voucher (redeemed once). Any refusal writes
+    /// nothing, so nothing has to be given back.
+    pub async fn submit_order(
+        &self,
+        record: &StepRecord<'_>,
+        price: &FixedPrice<'_>,
+    ) -> Result<Submission, StoreError> {
+        let order = record.order;
         let mut tx = self.pool().begin().await?;
-        // Serialises the organisation's claims: a row lock (PostgreSQL), the write lock (SQLite).
-        sqlx::query("UPDATE organisations SET name = name WHERE id = $1")
-            .bind(org_id)
-            .execute(&mut *tx)
-            .await?;
-        if first_free_taken_on(&mut tx, org_id, Some(order_id)).await? {
-            return Ok(false);
+        // The step first: it takes the order's row (PostgreSQL) or the write lock (SQLite).
+        if !move_by_step(&mut tx, record).await? {
+            return Ok(Submission::OrderChanged);
         }
-        sqlx::query("UPDATE applications SET first_free = 1 WHERE order_id = $1")
-            .bind(order_id)
+        sqlx::query("UPDATE orders SET amount_fen = $1 WHERE id = $2")
+            .bind(price.amount_fen)
+            .bind(order.id)
             .execute(&mut *tx)
             .await?;
+        if price.first_free {
+            // Serialises the organisation's claims: a row lock (PostgreSQL), the write lock
+            // (SQLite).
+            sqlx::query("UPDATE organisations SET name = name WHERE id = $1")
+                .bind(order.org_id)
+                .execute(&mut *tx)
+                .await?;
+            if first_free_taken_on(&mut tx, order.org_id, Some(order.id)).await? {
+                return Ok(Submission::FirstFreeTaken);
+            }
+        }
+        sqlx::query("UPDATE applications SET first_free = $1 WHERE order_id = $2")
+            .bind(i64::from(price.first_free))
+            .bind(order.id)
+            .execute(&mut *tx)
+            .await?;
+        let mut voucher = None;
+        if let Some(code) = price.voucher_code {
+            match redeem_voucher_in(&mut tx, code, order.org_id, order.id, record.at).await? {
+                Redemption::Redeemed(redeemed) => voucher = Some(redeemed),
+                refused => return Ok(Submission::VoucherRefused(refused)),
+            }
+        }
+        if let Some(voucher) = &voucher {
+            append_audit_with_change(
+                &mut tx,
+                &NewAuditEvent {
+                    at: record.at,
+                    actor_account_id: record.actor_account_id,
+                    actor_label: record.audit_actor,
+                    org_id: Some(order.org_id),
+                    action: AuditAction::ConfigurationChanged,
+                    object: &format!("voucher:{}", voucher.id),
+                    detail: &format!("redeemed order_id={}", order.id),
+                },
+            )
+            .await?;
+        }
+        audit_step_in(&mut tx, record).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Submission::Submitted { voucher })
     }
 
     /// Whether any order of the organisation has had its certificate issued (已发证, 配送中,
@@ -411,4 +426,43 @@ async fn org_has_issued_certificate_on(
     .fetch_one(&mut *conn)
     .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+/// Redeems a voucher inside the caller's transaction (see [`Store::redeem_voucher`]).
+async fn redeem_voucher_in(
+    conn: &mut sqlx::AnyConnection,
+    code: &str,
+    org_id: i64,
+    order_id: i64,
+    now: i64,
+) -> Result<Redemption, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE vouchers SET redeemed_order_id = $1, redeemed_at = $2 \
+         WHERE code = $3 AND redeemed_order_id IS NULL AND valid_until > $2 \
+         AND (org_id IS NULL OR org_id = $4)",
+    )
+    .bind(order_id)
+    .bind(now)
+    .bind(code)
+    .bind(org_id)
+    .execute(&mut *conn)
+    .await?;
+    let sql = format!("SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE code = $1");
+    let row = sqlx::query(&sql)
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(voucher) = row.as_ref().map(voucher_from_row).transpose()? else {
+        return Ok(Redemption::UnknownCode);
+    };
+    if updated.rows_affected() == 1 || voucher.redeemed_order_id == Some(order_id) {
+        return Ok(Redemption::Redeemed(voucher));
+    }
+    Ok(if voucher.org_id.is_some_and(|o| o != org_id) {
+        Redemption::OtherOrganisation
+    } else if voucher.redeemed_order_id.is_some() {
+        Redemption::AlreadyUsed
+    } else {
+        Redemption::Expired
+    })
 }

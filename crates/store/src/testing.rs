@@ -72,6 +72,103 @@ fn with_database(url: &str, database: &str) -> String {
     out
 }
 
+// --- orders in tests ----------------------------------------------------------------------
+
+/// When test steps happen (Unix seconds).
+pub const TEST_STEP_AT: i64 = 1_763_000_100;
+
+/// Puts an order in `status` at once, as if its workflow had brought it there: for tests that
+/// start in the middle of a flow. (Outside tests an order moves only by steps.)
+pub async fn put_order_in_status(
+    store: &Store,
+    order_id: i64,
+    status: certdesk_domain::OrderStatus,
+) -> crate::Order {
+    sqlx::query("UPDATE orders SET status = $1 WHERE id = $2")
+        .bind(status.as_str())
+        .bind(order_id)
+        .execute(store.pool())
+        .await
+        .expect("set the order's status");
+    store
+        .order_by_id(order_id)
+        .await
+        .expect("read the order")
+        .expect("the order exists")
+}
+
+impl Store {
+    /// Creates an order already in `status` (its stored name), as if its workflow had brought
+    /// it there: for tests that start in the middle of a flow.
+    pub async fn create_order_in_status(
+        &self,
+        status: &str,
+        new: &crate::NewOrder<'_>,
+    ) -> Result<crate::Order, crate::StoreError> {
+        let status = status
+            .parse()
+            .unwrap_or_else(|_| panic!("{status} is not an order status"));
+        let created = self.create_order(new).await?;
+        Ok(put_order_in_status(self, created.id, status).await)
+    }
+
+    /// [`Store::create_application_order`], the order already in `status` (see
+    /// [`Store::create_order_in_status`]).
+    pub async fn create_application_order_in_status(
+        &self,
+        status: &str,
+        new: &crate::NewOrder<'_>,
+        application: &crate::NewApplication<'_>,
+    ) -> Result<crate::Order, crate::StoreError> {
+        let status = status
+            .parse()
+            .unwrap_or_else(|_| panic!("{status} is not an order status"));
+        let created = self.create_application_order(new, application).await?;
+        Ok(put_order_in_status(self, created.id, status).await)
+    }
+}
+
+/// The step `action` makes on `order` by the first actor its workflow allows (the system
+/// first), with `paid_fen` received and the payment window over; panics when no actor may.
+pub fn test_step<'a>(
+    order: &'a crate::Order,
+    action: certdesk_domain::OrderAction,
+    paid_fen: u64,
+) -> crate::StepRecord<'a> {
+    use certdesk_domain::{Actor, DeliveryMethod, OrderFacts, Role};
+    let facts = OrderFacts {
+        amount_due_fen: u64::try_from(order.amount_fen).unwrap_or(0),
+        paid_amount_fen: paid_fen,
+        payment_window_expired: true,
+        delivery: DeliveryMethod::Mail,
+    };
+    let actors = [
+        Actor::System,
+        Actor::Role(Role::OrgAdmin),
+        Actor::Role(Role::PlatformOperator),
+        Actor::Role(Role::CaOfficer),
+    ];
+    let step = actors
+        .iter()
+        .find_map(|actor| {
+            order
+                .kind
+                .workflow()
+                .step(order.status, action, *actor, &facts)
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{action} is not allowed from {}", order.status));
+    crate::StepRecord {
+        order,
+        step,
+        at: TEST_STEP_AT,
+        actor_account_id: None,
+        actor_label: "系统",
+        audit_actor: "-",
+        note: "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

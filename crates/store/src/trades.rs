@@ -2,8 +2,8 @@
 //! transfers waiting for an operator, and refunds. Every change is compare-and-set on the
 //! record's status, and the order moves in the same transaction, so each happens once.
 
-use crate::orders::{apply_payment_in, move_order};
-use crate::{OrderStep, Payment, PaymentOutcome, Store, StoreError};
+use crate::orders::{apply_payment_in, apply_step_in};
+use crate::{Payment, PaymentOutcome, StepRecord, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -288,7 +288,7 @@ impl Store {
         transfer_id: i64,
         decided_by: i64,
         payment: &Payment,
-        step: &OrderStep<'_>,
+        record: Option<&StepRecord<'_>>,
     ) -> Result<TransferConfirmation, StoreError> {
         let mut tx = self.pool().begin().await?;
         let moved = sqlx::query(
@@ -303,7 +303,7 @@ impl Store {
         if moved.rows_affected() != 1 {
             return Ok(TransferConfirmation::NotPending);
         }
-        let outcome = apply_payment_in(&mut tx, payment, step).await?;
+        let outcome = apply_payment_in(&mut tx, payment, record).await?;
         if matches!(
             outcome,
             PaymentOutcome::AlreadyApplied | PaymentOutcome::PaidTwice
@@ -345,11 +345,11 @@ impl Store {
     /// when a refund was already requested for it.
     pub async fn start_refund(
         &self,
-        step: &OrderStep<'_>,
+        record: &StepRecord<'_>,
         refund: &NewRefund<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        if !move_order(&mut tx, refund.order_id, step).await? {
+        if !apply_step_in(&mut tx, record).await? {
             return Ok(false);
         }
         let inserted = sqlx::query(
@@ -388,20 +388,20 @@ impl Store {
     pub async fn complete_refund(
         &self,
         order_id: i64,
-        step: &OrderStep<'_>,
+        record: &StepRecord<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE refunds SET status = 'completed', completed_at = $1 WHERE order_id = $2 AND status = 'requested'",
         )
-        .bind(step.at)
+        .bind(record.at)
         .bind(order_id)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        if !move_order(&mut tx, order_id, step).await? {
+        if !apply_step_in(&mut tx, record).await? {
             return Ok(false);
         }
         tx.commit().await?;

@@ -1,7 +1,7 @@
 //! The store suite: every test runs on SQLite and on a real PostgreSQL server, in the same run.
 
-use certdesk_domain::Role;
-use certdesk_store::testing::{postgres_store, sqlite_store};
+use certdesk_domain::{BusinessType, OrderAction, OrderStatus, Role};
+use certdesk_store::testing::{postgres_store, put_order_in_status, sqlite_store, test_step};
 use certdesk_store::{
     BindingFilter, Challenge, CrlRecord, Engine, ForeignCrl, NewAccount, NewBinding, NewCaKey,
     NewCertificate, NewProviderCa, RevokeOutcome, Session, Store, StoreError,
@@ -699,7 +699,7 @@ async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
 // --- payments beyond notifications (migration 0008) ----------------------------------------------
 
 /// An organisation with its admin and one order in `status`.
-async fn paying_order(store: &Store, order_no: &str, status: &str) -> (i64, i64) {
+async fn paying_order(store: &Store, order_no: &str, status: OrderStatus) -> (i64, i64) {
     let (org, admin) = store
         .register_organisation(
             &format!("付款测试公司{order_no}"),
@@ -712,8 +712,7 @@ async fn paying_order(store: &Store, order_no: &str, status: &str) -> (i64, i64)
         .create_order(&certdesk_store::NewOrder {
             order_no,
             org_id: org.id,
-            kind: "new",
-            status,
+            kind: BusinessType::NewCertificate,
             amount_fen: 39_900,
             created_by: admin.id,
             on_behalf: false,
@@ -721,23 +720,16 @@ async fn paying_order(store: &Store, order_no: &str, status: &str) -> (i64, i64)
         })
         .await
         .unwrap();
+    put_order_in_status(store, order.id, status).await;
     (order.id, admin.id)
 }
 
-fn step<'a>(from: &'a str, to: &'a str, action: &'a str) -> certdesk_store::OrderStep<'a> {
-    certdesk_store::OrderStep {
-        at: 1_763_000_100,
-        actor_account_id: None,
-        actor_label: "系统",
-        action,
-        from_status: from,
-        to_status: to,
-        note: "",
-    }
+async fn order_now(store: &Store, order_id: i64) -> certdesk_store::Order {
+    store.order_by_id(order_id).await.unwrap().unwrap()
 }
 
 async fn sandbox_trades_are_one_per_order_and_settle_once(store: &Store) {
-    let (order_id, _) = paying_order(store, "1001", "awaiting_payment").await;
+    let (order_id, _) = paying_order(store, "1001", OrderStatus::AwaitingPayment).await;
     let new = |token: &'static str, trade_no: &'static str| certdesk_store::NewSandboxTrade {
         order_id,
         token,
@@ -784,7 +776,7 @@ async fn sandbox_trades_are_one_per_order_and_settle_once(store: &Store) {
 }
 
 async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
-    let (order_id, admin) = paying_order(store, "1002", "awaiting_payment").await;
+    let (order_id, admin) = paying_order(store, "1002", OrderStatus::AwaitingPayment).await;
     let new = certdesk_store::NewOfflineTransfer {
         order_id,
         receipt_blob: &"ab".repeat(32),
@@ -809,21 +801,18 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
         amount_fen: 39_900,
         paid_at: 20,
     };
-    let pay = step(
-        "awaiting_payment",
-        "awaiting_second_review",
-        "pay_confirmed",
-    );
+    let unpaid = order_now(store, order_id).await;
+    let pay = test_step(&unpaid, OrderAction::PayConfirmed, 39_900);
     assert_eq!(
         store
-            .confirm_offline_transfer(transfer.id, admin, &payment, &pay)
+            .confirm_offline_transfer(transfer.id, admin, &payment, Some(&pay))
             .await
             .unwrap(),
         certdesk_store::TransferConfirmation::Confirmed(certdesk_store::PaymentOutcome::Applied)
     );
     assert_eq!(
         store
-            .confirm_offline_transfer(transfer.id, admin, &payment, &pay)
+            .confirm_offline_transfer(transfer.id, admin, &payment, Some(&pay))
             .await
             .unwrap(),
         certdesk_store::TransferConfirmation::NotPending
@@ -834,7 +823,7 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
         .unwrap());
     assert_eq!(store.payments_of_order(order_id).await.unwrap().len(), 1);
     let order = store.order_by_no("1002").await.unwrap().unwrap();
-    assert_eq!(order.status, "awaiting_second_review");
+    assert_eq!(order.status, OrderStatus::AwaitingSecondReview);
     assert_eq!(store.order_events(order_id).await.unwrap().len(), 1);
 
     // A second receipt for a paid order cannot be confirmed: it stays for rejection.
@@ -845,7 +834,7 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
     };
     assert_eq!(
         store
-            .confirm_offline_transfer(second.id, admin, &other, &pay)
+            .confirm_offline_transfer(second.id, admin, &other, Some(&pay))
             .await
             .unwrap(),
         certdesk_store::TransferConfirmation::AlreadyPaid
@@ -892,10 +881,10 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
         certdesk_store::PaymentOutcome::PaidTwice,
         certdesk_store::PaymentOutcome::AlreadyApplied,
     ] {
-        assert_eq!(store.apply_payment(&twice, &pay).await.unwrap(), expected);
+        assert_eq!(store.apply_payment(&twice, Some(&pay)).await.unwrap(), expected);
     }
     assert_eq!(
-        store.apply_payment(&payment, &pay).await.unwrap(),
+        store.apply_payment(&payment, Some(&pay)).await.unwrap(),
         certdesk_store::PaymentOutcome::AlreadyApplied,
         "the order's own payment repeated"
     );
@@ -925,7 +914,7 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
 }
 
 async fn refunds_are_requested_and_completed_once(store: &Store) {
-    let (order_id, _) = paying_order(store, "1003", "awaiting_second_review").await;
+    let (order_id, _) = paying_order(store, "1003", OrderStatus::AwaitingSecondReview).await;
     let refund = certdesk_store::NewRefund {
         order_id,
         gateway: "sandbox",
@@ -934,7 +923,8 @@ async fn refunds_are_requested_and_completed_once(store: &Store) {
         reason: "不需要了",
         requested_at: 50,
     };
-    let withdraw = step("awaiting_second_review", "refunding", "withdraw");
+    let paid = order_now(store, order_id).await;
+    let withdraw = test_step(&paid, OrderAction::Withdraw, 39_900);
     assert!(store.start_refund(&withdraw, &refund).await.unwrap());
     assert!(
         !store.start_refund(&withdraw, &refund).await.unwrap(),
@@ -945,7 +935,8 @@ async fn refunds_are_requested_and_completed_once(store: &Store) {
         (requested.status.as_str(), requested.completed_at),
         ("requested", None)
     );
-    let done = step("refunding", "refunded", "refund_completed");
+    let refunding = order_now(store, order_id).await;
+    let done = test_step(&refunding, OrderAction::RefundCompleted, 39_900);
     assert!(store.complete_refund(order_id, &done).await.unwrap());
     assert!(
         !store.complete_refund(order_id, &done).await.unwrap(),
@@ -955,15 +946,15 @@ async fn refunds_are_requested_and_completed_once(store: &Store) {
     assert_eq!(completed.status, "completed");
     assert_eq!(
         store.order_by_no("1003").await.unwrap().unwrap().status,
-        "refunded"
+        OrderStatus::Refunded
     );
     let events = store.order_events(order_id).await.unwrap();
     assert_eq!(
         events
             .iter()
-            .map(|e| e.to_status.as_str())
+            .map(|e| e.to_status)
             .collect::<Vec<_>>(),
-        ["refunding", "refunded"]
+        [OrderStatus::Refunding, OrderStatus::Refunded]
     );
 
     // An order that is not where the step starts gets no refund row.
@@ -972,8 +963,7 @@ async fn refunds_are_requested_and_completed_once(store: &Store) {
         .create_order(&certdesk_store::NewOrder {
             order_no: "1004",
             org_id: requester.org_id,
-            kind: "new",
-            status: "issuing",
+            kind: BusinessType::NewCertificate,
             amount_fen: 39_900,
             created_by: requester.created_by,
             on_behalf: false,
@@ -982,11 +972,15 @@ async fn refunds_are_requested_and_completed_once(store: &Store) {
         .await
         .unwrap()
         .id;
+    // Read while it waited for review; meanwhile the CA started issuing.
+    let stale = put_order_in_status(store, other, OrderStatus::AwaitingSecondReview).await;
+    put_order_in_status(store, other, OrderStatus::Issuing).await;
+    let late_withdraw = test_step(&stale, OrderAction::Withdraw, 39_900);
     let refund = certdesk_store::NewRefund {
         order_id: other,
         ..refund
     };
-    assert!(!store.start_refund(&withdraw, &refund).await.unwrap());
+    assert!(!store.start_refund(&late_withdraw, &refund).await.unwrap());
     assert!(store.refund_of_order(other).await.unwrap().is_none());
 }
 

@@ -1,10 +1,11 @@
 //! Applications behind orders on both engines: created with their order or not at all, edited
 //! only while editable, issued once, shipped and received with their status steps.
 
-use certdesk_domain::Role;
+use certdesk_domain::{BusinessType, OrderAction, OrderStatus, Role};
+use certdesk_store::testing::{put_order_in_status, test_step};
 use certdesk_store::{
-    IssuedForOrder, NewApplication, NewCertificate, NewOrder, OrderFilter, OrderStep, OrderUpload,
-    Store, StoreError,
+    FixedPrice, IssuedForOrder, NewApplication, NewCertificate, NewOrder, Order, OrderFilter,
+    OrderUpload, Store, StoreError, Submission,
 };
 
 on_both_engines!(
@@ -31,12 +32,11 @@ async fn provider_id(store: &Store) -> i64 {
     store.ca_providers().await.unwrap()[0].id
 }
 
-fn order<'a>(order_no: &'a str, org_id: i64, admin_id: i64, status: &'a str) -> NewOrder<'a> {
+fn order(order_no: &str, org_id: i64, admin_id: i64) -> NewOrder<'_> {
     NewOrder {
         order_no,
         org_id,
-        kind: "new",
-        status,
+        kind: BusinessType::NewCertificate,
         amount_fen: 39_900,
         created_by: admin_id,
         on_behalf: false,
@@ -55,16 +55,31 @@ fn application(provider_id: i64, form_json: &str) -> NewApplication<'_> {
     }
 }
 
-fn step<'a>(from: &'a str, to: &'a str, action: &'a str) -> OrderStep<'a> {
-    OrderStep {
-        at: 1_763_000_100,
-        actor_account_id: None,
-        actor_label: "系统",
-        action,
-        from_status: from,
-        to_status: to,
-        note: "",
-    }
+/// An application order put in `status` (as if its workflow had brought it there).
+async fn application_in(store: &Store, new: NewOrder<'_>, status: OrderStatus) -> Order {
+    let provider = provider_id(store).await;
+    let created = store
+        .create_application_order(&new, &application(provider, "{}"))
+        .await
+        .unwrap();
+    put_order_in_status(store, created.id, status).await
+}
+
+/// Submits a draft as the store's one submission call does.
+async fn submit(store: &Store, order_id: i64, first_free: bool, voucher: Option<&str>) -> Submission {
+    let draft = store.order_by_id(order_id).await.unwrap().unwrap();
+    let record = test_step(&draft, OrderAction::Submit, 0);
+    store
+        .submit_order(
+            &record,
+            &FixedPrice {
+                amount_fen: if first_free { 0 } else { 39_900 },
+                first_free,
+                voucher_code: voucher,
+            },
+        )
+        .await
+        .unwrap()
 }
 
 async fn an_application_is_created_with_its_order_or_not_at_all(store: &Store) {
@@ -72,7 +87,7 @@ async fn an_application_is_created_with_its_order_or_not_at_all(store: &Store) {
     let provider = provider_id(store).await;
     let created = store
         .create_application_order(
-            &order("2026112316000000001", org, admin, "draft"),
+            &order("2026112316000000001", org, admin),
             &application(provider, r#"{"terms_accepted":false}"#),
         )
         .await
@@ -84,7 +99,7 @@ async fn an_application_is_created_with_its_order_or_not_at_all(store: &Store) {
     // A repeated number: neither the order nor a second application is written.
     let repeated = store
         .create_application_order(
-            &order("2026112316000000001", org, admin, "draft"),
+            &order("2026112316000000001", org, admin),
             &application(provider, "{}"),
         )
         .await;
@@ -92,7 +107,7 @@ async fn an_application_is_created_with_its_order_or_not_at_all(store: &Store) {
     // An unknown provider: the order is rolled back with the application.
     let orphan = store
         .create_application_order(
-            &order("2026112316000000002", org, admin, "draft"),
+            &order("2026112316000000002", org, admin),
             &application(999_999, "{}"),
         )
         .await;
@@ -119,16 +134,15 @@ async fn applications_are_edited_only_while_editable(store: &Store) {
     let provider = provider_id(store).await;
     let created = store
         .create_application_order(
-            &order("2026112316000000003", org, admin, "draft"),
+            &order("2026112316000000003", org, admin),
             &application(provider, "{}"),
         )
         .await
         .unwrap();
-    let editable = ["draft", "rejected"];
     let mut changed = application(provider, r#"{"terms_accepted":true}"#);
     changed.years = 2;
     assert!(store
-        .update_application(created.id, &editable, 79_800, &changed, 1_763_000_050)
+        .update_application(created.id, 79_800, &changed, 1_763_000_050)
         .await
         .unwrap());
     let saved = store.application(created.id).await.unwrap().unwrap();
@@ -144,16 +158,13 @@ async fn applications_are_edited_only_while_editable(store: &Store) {
     );
 
     // Submitted: no more edits, and nothing changes.
-    assert!(store
-        .advance_order(
-            created.id,
-            &step("draft", "awaiting_initial_review", "submit")
-        )
-        .await
-        .unwrap());
+    assert!(matches!(
+        submit(store, created.id, false, None).await,
+        Submission::Submitted { voucher: None }
+    ));
     changed.years = 3;
     assert!(!store
-        .update_application(created.id, &editable, 1, &changed, 1_763_000_060)
+        .update_application(created.id, 1, &changed, 1_763_000_060)
         .await
         .unwrap());
     let saved = store.application(created.id).await.unwrap().unwrap();
@@ -199,14 +210,12 @@ async fn applications_are_edited_only_while_editable(store: &Store) {
 
 async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
     let (org, admin) = organisation_admin(store, "91350100M000100Y43", "boss").await;
-    let provider = provider_id(store).await;
-    let created = store
-        .create_application_order(
-            &order("2026112316000000004", org, admin, "issuing"),
-            &application(provider, "{}"),
-        )
-        .await
-        .unwrap();
+    let created = application_in(
+        store,
+        order("2026112316000000004", org, admin),
+        OrderStatus::Issuing,
+    )
+    .await;
     assert!(store.claim_issuance(created.id, 1).await.unwrap());
     assert!(!store.claim_issuance(created.id, 2).await.unwrap());
     store.release_issuance(created.id).await.unwrap();
@@ -240,21 +249,14 @@ async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
         envelope_gmt0009: None,
         envelope_skf: None,
     };
+    let mark_issued = test_step(&created, OrderAction::MarkIssued, 0);
     assert!(store
-        .complete_issuance(
-            created.id,
-            &issued,
-            &step("issuing", "issued", "mark_issued")
-        )
+        .complete_issuance(created.id, &issued, &mark_issued)
         .await
         .unwrap());
     // Done once: a second completion and a release change nothing.
     assert!(!store
-        .complete_issuance(
-            created.id,
-            &issued,
-            &step("issuing", "issued", "mark_issued")
-        )
+        .complete_issuance(created.id, &issued, &mark_issued)
         .await
         .unwrap());
     store.release_issuance(created.id).await.unwrap();
@@ -276,32 +278,27 @@ async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
 
 async fn delivery_and_receipt_move_the_order(store: &Store) {
     let (org, admin) = organisation_admin(store, "91350100M000100Y43", "boss").await;
-    let provider = provider_id(store).await;
-    let created = store
-        .create_application_order(
-            &order("2026112316000000005", org, admin, "issued"),
-            &application(provider, "{}"),
-        )
-        .await
-        .unwrap();
+    let created = application_in(
+        store,
+        order("2026112316000000005", org, admin),
+        OrderStatus::Issued,
+    )
+    .await;
+    let ship = test_step(&created, OrderAction::Ship, 0);
     assert!(store
-        .ship_order(
-            created.id,
-            "顺丰速运",
-            "SF1234567890",
-            &step("issued", "shipping", "ship")
-        )
+        .ship_order(created.id, "顺丰速运", "SF1234567890", &ship)
         .await
         .unwrap());
     // Shipping twice is refused by the status check, and records nothing more.
     assert!(!store
-        .ship_order(created.id, "EMS", "E1", &step("issued", "shipping", "ship"))
+        .ship_order(created.id, "EMS", "E1", &ship)
         .await
         .unwrap());
+    let shipping = store.order_by_id(created.id).await.unwrap().unwrap();
     assert!(store
         .confirm_receipt(
             created.id,
-            &step("shipping", "completed", "confirm_receipt")
+            &test_step(&shipping, OrderAction::ConfirmReceipt, 0)
         )
         .await
         .unwrap());
@@ -311,8 +308,8 @@ async fn delivery_and_receipt_move_the_order(store: &Store) {
     assert_eq!(delivery.received_at, Some(1_763_000_100));
     let events = store.order_events(created.id).await.unwrap();
     assert_eq!(
-        events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
-        vec!["ship", "confirm_receipt"]
+        events.iter().map(|e| e.action).collect::<Vec<_>>(),
+        vec![OrderAction::Ship, OrderAction::ConfirmReceipt]
     );
 }
 
@@ -326,45 +323,41 @@ async fn first_free_is_taken_by_one_submission_at_a_time(store: &Store) {
         "2026112316000000013",
     ] {
         let created = store
-            .create_application_order(
-                &order(no, org, admin, "draft"),
-                &application(provider, "{}"),
-            )
+            .create_application_order(&order(no, org, admin), &application(provider, "{}"))
             .await
             .unwrap();
         drafts.push(created.id);
     }
-    // Two drafts submitted in the same instant: exactly one takes 首张免费.
+    // Two drafts submitted in the same instant: exactly one takes 首张免费; the other is
+    // refused and nothing of it is written.
     let (a, b) = tokio::join!(
-        store.take_first_free(org, drafts[0]),
-        store.take_first_free(org, drafts[1])
+        submit(store, drafts[0], true, None),
+        submit(store, drafts[1], true, None)
     );
-    let (a, b) = (a.unwrap(), b.unwrap());
-    assert!(a ^ b, "both or neither took it: {a} {b}");
-    let (winner, loser) = if a {
-        (drafts[0], drafts[1])
-    } else {
-        (drafts[1], drafts[0])
+    let (winner, loser) = match (a, b) {
+        (Submission::Submitted { .. }, Submission::FirstFreeTaken) => (drafts[0], drafts[1]),
+        (Submission::FirstFreeTaken, Submission::Submitted { .. }) => (drafts[1], drafts[0]),
+        other => panic!("both or neither took it: {other:?}"),
     };
+    let status = |id| async move { store.order_by_id(id).await.unwrap().unwrap() };
+    assert_eq!(status(winner).await.status, OrderStatus::AwaitingInitialReview);
+    let refused = status(loser).await;
+    assert_eq!((refused.status, refused.amount_fen), (OrderStatus::Draft, 39_900));
     assert!(store.first_free_taken(org, Some(loser)).await.unwrap());
     assert!(!store.first_free_taken(org, Some(winner)).await.unwrap());
+    assert!(store.order_events(loser).await.unwrap().is_empty());
 
-    // The winner's submission failed while it was still a draft: it gives 首张免费 back.
-    store
-        .release_first_free_of_unsubmitted(winner, &["draft", "rejected"])
-        .await
-        .unwrap();
-    assert!(!store.first_free_taken(org, Some(loser)).await.unwrap());
-    assert!(store.take_first_free(org, loser).await.unwrap());
+    // A submission refused for its voucher writes nothing either: no step, no price.
+    assert!(matches!(
+        submit(store, loser, false, Some("NOSUCHCODE")).await,
+        Submission::VoucherRefused(certdesk_store::Redemption::UnknownCode)
+    ));
+    assert_eq!(status(loser).await.status, OrderStatus::Draft);
 
-    // Submitted (no longer a draft), it keeps it against a late release and other drafts.
-    let submit = step("draft", "awaiting_initial_review", "submit");
-    assert!(store.advance_order(loser, &submit).await.unwrap());
-    store
-        .release_first_free_of_unsubmitted(loser, &["draft", "rejected"])
-        .await
-        .unwrap();
-    assert!(!store.take_first_free(org, drafts[2]).await.unwrap());
-    store.clear_first_free(loser).await.unwrap();
-    assert!(store.take_first_free(org, drafts[2]).await.unwrap());
+    // The winner priced in full after all: the next draft may take it.
+    store.clear_first_free(winner).await.unwrap();
+    assert!(matches!(
+        submit(store, drafts[2], true, None).await,
+        Submission::Submitted { .. }
+    ));
 }

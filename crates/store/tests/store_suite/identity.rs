@@ -29,8 +29,7 @@ async fn draft_order(store: &Store) -> i64 {
         .create_order(&NewOrder {
             order_no: "20261123000000000001",
             org_id: org.id,
-            kind: "new",
-            status: "draft",
+            kind: certdesk_domain::BusinessType::NewCertificate,
             amount_fen: 0,
             created_by: admin.id,
             on_behalf: false,
