@@ -23,7 +23,7 @@ pub use order::{
 };
 pub mod workflow;
 pub use workflow::{
-    BusinessType, SideEffect, Step, TransitionError, UnmetRequirement, UnknownBusinessType,
+    BusinessType, SideEffect, Step, TransitionError, UnknownBusinessType, UnmetRequirement,
     Workflow,
 };
 pub mod audit;

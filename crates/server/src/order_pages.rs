@@ -80,7 +80,8 @@ pub(crate) async fn issue_for_order(
     order: &Order,
     csr: &[u8],
 ) -> Result<OrderStatus, ApiError> {
-    let CheckedStep { step, .. } = checked_step(state, None, order, OrderAction::MarkIssued).await?;
+    let CheckedStep { step, .. } =
+        checked_step(state, None, order, OrderAction::MarkIssued).await?;
     let application = state
         .store
         .application(order.id)
@@ -181,7 +182,8 @@ pub(crate) async fn issue_if_held(
     if !product.mobile {
         return Ok(None);
     }
-    let CheckedStep { step, .. } = checked_step(state, None, order, OrderAction::MarkIssued).await?;
+    let CheckedStep { step, .. } =
+        checked_step(state, None, order, OrderAction::MarkIssued).await?;
     let organisation = crate::applications::registered_organisation(state, order).await?;
     let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm)
         .ok_or_else(|| ApiError::internal(format!("product algorithm {}", product.algorithm)))?;
@@ -236,7 +238,11 @@ async fn record_issuance(
     let who = StepActor::of(user, &step);
     let moved = state
         .store
-        .complete_issuance(order.id, issued, &who.record(state.now(), order, step, note))
+        .complete_issuance(
+            order.id,
+            issued,
+            &who.record(state.now(), order, step, note),
+        )
         .await?;
     if !moved {
         return Err(order_changed());
@@ -284,7 +290,8 @@ pub(crate) async fn ship(
             "快递单号应为6–40位字母或数字",
         ));
     }
-    let CheckedStep { step, .. } = checked_step(state, Some(user), order, OrderAction::Ship).await?;
+    let CheckedStep { step, .. } =
+        checked_step(state, Some(user), order, OrderAction::Ship).await?;
     let who = StepActor::of(Some(user), &step);
     let note = format!("{courier} {tracking_no}");
     let moved = state
@@ -534,6 +541,9 @@ async fn orders_page(
         }
         other => other.and_then(Result::ok),
     };
+    // A filter that names no type or status there is lists nothing (and says why).
+    let unknown_filter = (!query.kind.trim().is_empty() && kind.is_none())
+        || (!query.status.trim().is_empty() && status.is_none());
     let mut orders = state
         .store
         .orders(&OrderFilter {
@@ -553,6 +563,9 @@ async fn orders_page(
             offset: (page - 1) * PAGE_SIZE,
         })
         .await?;
+    if unknown_filter {
+        orders.clear();
+    }
     let has_next = orders.len() as i64 > PAGE_SIZE;
     orders.truncate(PAGE_SIZE as usize);
     let base_query = serde_urlencoded::to_string([

@@ -2,8 +2,8 @@
 
 use crate::AppState;
 use certdesk_domain::{
-    Actor, DeliveryMethod, OrderAction, OrderFacts, OrderStatus, SideEffect, Step,
-    TransitionError, PAYMENT_WINDOW,
+    Actor, DeliveryMethod, OrderAction, OrderFacts, OrderStatus, SideEffect, Step, TransitionError,
+    PAYMENT_WINDOW,
 };
 use certdesk_store::StepRecord;
 
@@ -286,18 +286,15 @@ pub(crate) async fn review_queue(
     let calendar = WorkCalendar::china_builtin();
     let now = beijing(state.now());
     // Oldest first: the order waiting longest is reviewed first.
-    let orders = state
-        .store
-        .orders_in_status_since(status, i64::MAX)
-        .await?;
+    let orders = state.store.orders_in_status_since(status, i64::MAX).await?;
     Ok(orders
         .iter()
         .map(|order| {
-            let deadline = order.kind.workflow().step_deadline(
-                &calendar,
-                status,
-                beijing(order.updated_at),
-            );
+            let deadline =
+                order
+                    .kind
+                    .workflow()
+                    .step_deadline(&calendar, status, beijing(order.updated_at));
             QueueEntry {
                 order: OrderView::from(order),
                 due: deadline
@@ -535,7 +532,10 @@ pub(crate) fn step_for(
     actor: Actor,
     facts: &OrderFacts,
 ) -> Result<Step, TransitionError> {
-    order.kind.workflow().step(order.status, action, actor, facts)
+    order
+        .kind
+        .workflow()
+        .step(order.status, action, actor, facts)
 }
 
 /// Checks `action` by `user` (or the system) against the workflow and applies it with its
@@ -555,7 +555,7 @@ pub(crate) async fn act_on_order(
     if let Some(effect) = step
         .effects()
         .iter()
-        .find(|e| e.is_write() && **e != SideEffect::ReleaseVoucher)
+        .find(|e| e.is_write() && **e != SideEffect::ReleaseVoucher && step.has(**e))
     {
         return Err(ApiError::internal(format!(
             "{} needs the data of {effect:?}: apply it with its store call",

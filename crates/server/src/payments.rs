@@ -16,6 +16,7 @@ use crate::authz::{relation_to, require};
 use crate::error::ApiError;
 use crate::error::ErrorBody;
 use crate::gateway::{GatewayNotification, NotificationError, NotificationKind, RefundRequest};
+use crate::orders::{money_facts, step_for, transition_refused, StepActor};
 use crate::routes::Registry;
 use crate::AppState;
 use axum::body::Bytes;
@@ -25,7 +26,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use certdesk_domain::product::yuan;
-use crate::orders::{money_facts, step_for, transition_refused, StepActor};
 use certdesk_domain::Relation;
 use certdesk_domain::{Action, Actor, AuditAction, OrderAction, OrderStatus, SideEffect, Step};
 use certdesk_store::{
@@ -209,10 +209,7 @@ async fn apply_gateway_payment(
     let who = StepActor::gateway();
     let note = format!("网关交易号 {}", notification.gateway_txn);
     let record = step.map(|step| who.record(now, &order, step, &note));
-    let outcome = state
-        .store
-        .apply_payment(&payment, record.as_ref())
-        .await?;
+    let outcome = state.store.apply_payment(&payment, record.as_ref()).await?;
     after_payment(state, &order, &payment, outcome).await
 }
 
@@ -438,7 +435,7 @@ async fn apply_gateway_refund(
                 amount_fen: duplicate.amount_fen,
                 paid_at: duplicate.paid_at,
             };
-            audit_duplicate(state, &order, &refunded, "refunded").await;
+            audit_duplicate(state, &order, &refunded, "refund confirmed").await;
         }
         return Ok(());
     }
@@ -557,14 +554,9 @@ pub async fn withdraw_order(
             Ok(order.after(&step))
         }
         _ => {
-            let (after, _) = crate::orders::act_on_order(
-                state,
-                Some(user),
-                order,
-                OrderAction::Withdraw,
-                &note,
-            )
-            .await?;
+            let (after, _) =
+                crate::orders::act_on_order(state, Some(user), order, OrderAction::Withdraw, &note)
+                    .await?;
             Ok(after)
         }
     }

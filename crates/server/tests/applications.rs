@@ -203,7 +203,7 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     }
     assert_eq!(
         store.order_by_no(&order_no).await.unwrap().unwrap().status,
-        "draft"
+        certdesk_domain::OrderStatus::Draft
     );
 
     // Another organisation cannot see or change it.
@@ -484,7 +484,7 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.action)
+        .map(|e| e.action.as_str().to_string())
         .collect();
     assert_eq!(
         actions,
@@ -645,15 +645,18 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
     // Meanwhile another order of the organisation got its certificate: 首张免费 is spent.
     let admin = store.account_by_username("boss").await.unwrap().unwrap();
     store
-        .create_order_in_status("completed", &certdesk_store::NewOrder {
-            order_no: "20261123100000000999",
-            org_id,
-            kind: certdesk_domain::BusinessType::NewCertificate,
-            amount_fen: 0,
-            created_by: admin.id,
-            on_behalf: false,
-            created_at: 0,
-        })
+        .create_order_in_status(
+            "completed",
+            &certdesk_store::NewOrder {
+                order_no: "20261123100000000999",
+                org_id,
+                kind: certdesk_domain::BusinessType::NewCertificate,
+                amount_fen: 0,
+                created_by: admin.id,
+                on_behalf: false,
+                created_at: 0,
+            },
+        )
         .await
         .unwrap();
     upload_all_documents(app, &supplier, &order_no).await;
@@ -728,7 +731,7 @@ async fn an_application_cannot_name_another_organisation() {
     );
     assert_eq!(
         store.order_by_no(&order_no).await.unwrap().unwrap().status,
-        "draft",
+        certdesk_domain::OrderStatus::Draft,
         "nothing changed"
     );
 
@@ -783,7 +786,8 @@ async fn the_order_list_filters_by_number_type_status_provider_and_time_and_page
         async move {
             store
                 .create_application_order_in_status(
-                    status,                    &certdesk_store::NewOrder {
+                    status,
+                    &certdesk_store::NewOrder {
                         order_no: &order_no,
                         org_id: org,
                         kind: certdesk_domain::BusinessType::NewCertificate,
@@ -1019,7 +1023,8 @@ async fn a_key_for_pickup_is_not_shipped_and_is_collected_at_the_counter() {
     let admin = store.account_by_username("boss").await.unwrap().unwrap();
     let order = store
         .create_application_order_in_status(
-                    "issued",            &certdesk_store::NewOrder {
+            "issued",
+            &certdesk_store::NewOrder {
                 order_no: "20261123100000000555",
                 org_id,
                 kind: certdesk_domain::BusinessType::NewCertificate,

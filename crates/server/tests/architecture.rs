@@ -70,10 +70,21 @@ fn order_statuses_are_types_above_the_store() {
         );
     }
     let mut found = Vec::new();
-    for (path, text) in above_the_store() {
+    // The CA knows no orders (its "issuing" is a CA's role); the web side and the binary do.
+    let order_code = ["server/src", "cli/src"]
+        .iter()
+        .flat_map(|dir| rust_sources(&crates_dir().join(dir)));
+    for (path, text) in order_code {
         for (n, line) in text.lines().enumerate() {
-            let literal = names.iter().find(|name| line.contains(&format!("\"{name}\"")));
-            let parsed = line.contains("parse::<OrderStatus>") || line.contains("status.as_str() ==");
+            let literal = names
+                .iter()
+                .find(|name| line.contains(&format!("\"{name}\"")));
+            // Parsing what a user typed into the type is the way in; a stored or carried status
+            // is never parsed or compared as text.
+            let parsed = line.contains("status.parse::<OrderStatus>")
+                || line.contains("status.parse()")
+                || line.contains("status.as_str() ==")
+                || line.contains("status.as_str() !=");
             if literal.is_some() || parsed {
                 found.push(format!("{}:{}: {}", relative(&path), n + 1, line.trim()));
             }
@@ -98,7 +109,8 @@ fn orders_move_only_through_the_step_pipeline() {
         .chain(rust_sources(&crates_dir().join("store/src")));
     for (path, text) in all {
         for (n, line) in text.lines().enumerate() {
-            let builds_record = line.contains("StepRecord {") && !line.contains("struct StepRecord");
+            let builds_record =
+                line.contains("StepRecord {") && !line.contains("struct StepRecord");
             let makes_step = line.contains("workflow().step(");
             if (builds_record || makes_step) && path != pipeline && path != store_testing {
                 found.push(format!("{}:{}: {}", relative(&path), n + 1, line.trim()));

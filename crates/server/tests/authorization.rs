@@ -209,7 +209,8 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
         let order = world
             .store
             .create_application_order_in_status(
-                    "awaiting_initial_review",                &certdesk_store::NewOrder {
+                "awaiting_initial_review",
+                &certdesk_store::NewOrder {
                     order_no: &order_no,
                     org_id,
                     kind: certdesk_domain::BusinessType::NewCertificate,
@@ -261,15 +262,18 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
         };
         let order = world
             .store
-            .create_order_in_status("awaiting_payment", &certdesk_store::NewOrder {
-                order_no: &format!("2026112311000000{:04}", rand_u64()),
-                org_id,
-                kind: certdesk_domain::BusinessType::NewCertificate,
-                amount_fen: 39_900,
-                created_by: creator.id,
-                on_behalf: false,
-                created_at: 0,
-            })
+            .create_order_in_status(
+                "awaiting_payment",
+                &certdesk_store::NewOrder {
+                    order_no: &format!("2026112311000000{:04}", rand_u64()),
+                    org_id,
+                    kind: certdesk_domain::BusinessType::NewCertificate,
+                    amount_fen: 39_900,
+                    created_by: creator.id,
+                    on_behalf: false,
+                    created_at: 0,
+                },
+            )
             .await
             .unwrap();
         let id = if path.contains("{token}") {

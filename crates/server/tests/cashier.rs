@@ -91,15 +91,18 @@ async fn order(world: &World, order_no: &str, status: &str, amount_fen: i64) -> 
     world
         .server
         .store
-        .create_order_in_status(status, &NewOrder {
-            order_no,
-            org_id: world.admin.org_id.unwrap(),
-            kind: certdesk_domain::BusinessType::NewCertificate,
-            amount_fen,
-            created_by: world.admin.id,
-            on_behalf: false,
-            created_at: jiff::Timestamp::now().as_second(),
-        })
+        .create_order_in_status(
+            status,
+            &NewOrder {
+                order_no,
+                org_id: world.admin.org_id.unwrap(),
+                kind: certdesk_domain::BusinessType::NewCertificate,
+                amount_fen,
+                created_by: world.admin.id,
+                on_behalf: false,
+                created_at: jiff::Timestamp::now().as_second(),
+            },
+        )
         .await
         .unwrap()
 }
@@ -146,7 +149,13 @@ where
 }
 
 async fn status_of(store: &Store, order_no: &str) -> String {
-    store.order_by_no(order_no).await.unwrap().unwrap().status
+    store
+        .order_by_no(order_no)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+        .to_string()
 }
 
 /// The href of the cashier's sandbox link.
@@ -551,7 +560,10 @@ async fn withdrawal_follows_the_rules_and_stays_in_the_organisation() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(o.status, "withdrawn");
+    assert_eq!(
+        o.status,
+        "withdrawn".parse::<certdesk_domain::OrderStatus>().unwrap()
+    );
     let events = store.order_events(o.id).await.unwrap();
     assert_eq!(events[0].note, "操作员代办撤销：电话申请");
 }

@@ -38,15 +38,18 @@ struct Fixture {
 impl Fixture {
     async fn order(&self, no: &str, status: &str) -> i64 {
         self.store
-            .create_order_in_status(status, &NewOrder {
-                order_no: no,
-                org_id: self.org_a.0,
-                kind: certdesk_domain::BusinessType::NewCertificate,
-                amount_fen: 0,
-                created_by: self.org_a.1,
-                on_behalf: false,
-                created_at: START,
-            })
+            .create_order_in_status(
+                status,
+                &NewOrder {
+                    order_no: no,
+                    org_id: self.org_a.0,
+                    kind: certdesk_domain::BusinessType::NewCertificate,
+                    amount_fen: 0,
+                    created_by: self.org_a.1,
+                    on_behalf: false,
+                    created_at: START,
+                },
+            )
             .await
             .unwrap()
             .id

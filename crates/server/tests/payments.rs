@@ -66,15 +66,18 @@ async fn awaiting_payment(
 ) -> (String, certdesk_store::Order) {
     let order_no = certdesk_domain::order_number(jiff::Timestamp::now(), sequence);
     let order = store
-        .create_order_in_status("awaiting_payment", &NewOrder {
-            order_no: &order_no,
-            org_id: org.id,
-            kind: certdesk_domain::BusinessType::NewCertificate,
-            amount_fen: 39_900,
-            created_by: admin.id,
-            on_behalf: false,
-            created_at: 0,
-        })
+        .create_order_in_status(
+            "awaiting_payment",
+            &NewOrder {
+                order_no: &order_no,
+                org_id: org.id,
+                kind: certdesk_domain::BusinessType::NewCertificate,
+                amount_fen: 39_900,
+                created_by: admin.id,
+                on_behalf: false,
+                created_at: 0,
+            },
+        )
         .await
         .unwrap();
     (order_no, order)
@@ -146,7 +149,10 @@ async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
     assert_eq!(payments[0].amount_fen, 39_900);
     let paid = store.order_by_no(&order_no).await.unwrap().unwrap();
     assert_eq!(
-        paid.status, "awaiting_second_review",
+        paid.status,
+        "awaiting_second_review"
+            .parse::<certdesk_domain::OrderStatus>()
+            .unwrap(),
         "paid once, and a late 'waiting' does not undo it"
     );
     let events = store.order_events(order.id).await.unwrap();
@@ -214,6 +220,8 @@ async fn each_payment_is_applied_once_and_forgeries_change_nothing() {
     assert_eq!(
         store.order_by_no(&other_no).await.unwrap().unwrap().status,
         "awaiting_payment"
+            .parse::<certdesk_domain::OrderStatus>()
+            .unwrap()
     );
 }
 
@@ -267,7 +275,12 @@ async fn money_paid_twice_is_paid_back_and_the_order_stays_paid_once() {
     );
     assert_eq!(duplicates[0].refunded_at, None);
     let paid = store.order_by_no(&order_no).await.unwrap().unwrap();
-    assert_eq!(paid.status, "awaiting_second_review");
+    assert_eq!(
+        paid.status,
+        "awaiting_second_review"
+            .parse::<certdesk_domain::OrderStatus>()
+            .unwrap()
+    );
 
     // The gateway pays it back (and says so twice): recorded once; the order is untouched.
     assert_eq!(send(note("second", "REFUND_SUCCESS")).await, success);
@@ -277,6 +290,8 @@ async fn money_paid_twice_is_paid_back_and_the_order_stays_paid_once() {
     assert_eq!(
         store.order_by_no(&order_no).await.unwrap().unwrap().status,
         "awaiting_second_review"
+            .parse::<certdesk_domain::OrderStatus>()
+            .unwrap()
     );
     let audited: Vec<String> = store
         .audit_chain()
@@ -287,7 +302,7 @@ async fn money_paid_twice_is_paid_back_and_the_order_stays_paid_once() {
         .map(|e| e.detail)
         .collect();
     assert_eq!(audited.len(), 2, "{audited:?}");
-    assert!(audited[0].ends_with("paid back") && audited[1].ends_with("refunded"));
+    assert!(audited[0].ends_with("paid back") && audited[1].ends_with("refund confirmed"));
 }
 
 #[tokio::test]
@@ -311,11 +326,17 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
         created_at: waiting_since,
     };
     let stale = store
-        .create_order_in_status("awaiting_payment", &order("20261123100000000001", now - 31 * 60))
+        .create_order_in_status(
+            "awaiting_payment",
+            &order("20261123100000000001", now - 31 * 60),
+        )
         .await
         .unwrap();
     store
-        .create_order_in_status("awaiting_payment", &order("20261123100000000002", now - 29 * 60))
+        .create_order_in_status(
+            "awaiting_payment",
+            &order("20261123100000000002", now - 29 * 60),
+        )
         .await
         .unwrap();
     // The stale order took a voucher when its price was fixed.
@@ -350,7 +371,7 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
             .unwrap()
             .unwrap()
             .status,
-        "closed"
+        "closed".parse::<certdesk_domain::OrderStatus>().unwrap()
     );
     assert_eq!(
         store
@@ -360,6 +381,8 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
             .unwrap()
             .status,
         "awaiting_payment"
+            .parse::<certdesk_domain::OrderStatus>()
+            .unwrap()
     );
     assert_eq!(
         certdesk_server::orders::close_unpaid_orders(&state, now)
@@ -391,7 +414,10 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(closed.status, "refunding");
+    assert_eq!(
+        closed.status,
+        "refunding".parse::<certdesk_domain::OrderStatus>().unwrap()
+    );
     assert_eq!(store.payments_of_order(closed.id).await.unwrap().len(), 1);
     let refund = store.refund_of_order(closed.id).await.unwrap().unwrap();
     assert_eq!(
@@ -425,15 +451,18 @@ async fn the_order_list_and_detail_show_the_timeline_and_the_step_deadline() {
         .timestamp()
         .as_second();
     store
-        .create_order_in_status("awaiting_initial_review", &NewOrder {
-            order_no: "20260930170000000001",
-            org_id: org.id,
-            kind: certdesk_domain::BusinessType::NewCertificate,
-            amount_fen: 39_900,
-            created_by: admin.id,
-            on_behalf: true,
-            created_at: submitted,
-        })
+        .create_order_in_status(
+            "awaiting_initial_review",
+            &NewOrder {
+                order_no: "20260930170000000001",
+                org_id: org.id,
+                kind: certdesk_domain::BusinessType::NewCertificate,
+                amount_fen: 39_900,
+                created_by: admin.id,
+                on_behalf: true,
+                created_at: submitted,
+            },
+        )
         .await
         .unwrap();
 
@@ -553,15 +582,18 @@ async fn operators_review_first_ca_officers_second_and_rejections_carry_their_re
         ("20261123000000000013", 0, now),
     ] {
         store
-            .create_order_in_status("awaiting_initial_review", &NewOrder {
-                order_no: no,
-                org_id: org.id,
-                kind: certdesk_domain::BusinessType::NewCertificate,
-                amount_fen: amount,
-                created_by: admin.id,
-                on_behalf: false,
-                created_at: at,
-            })
+            .create_order_in_status(
+                "awaiting_initial_review",
+                &NewOrder {
+                    order_no: no,
+                    org_id: org.id,
+                    kind: certdesk_domain::BusinessType::NewCertificate,
+                    amount_fen: amount,
+                    created_by: admin.id,
+                    on_behalf: false,
+                    created_at: at,
+                },
+            )
             .await
             .unwrap();
     }
@@ -700,15 +732,18 @@ async fn money_that_lands_on_a_withdrawn_order_is_refunded() {
     } = fixture().await;
     let now = jiff::Timestamp::now().as_second();
     let order = store
-        .create_order_in_status("withdrawn", &NewOrder {
-            order_no: "20261123100000000077",
-            org_id: org.id,
-            kind: certdesk_domain::BusinessType::NewCertificate,
-            amount_fen: 39_900,
-            created_by: admin.id,
-            on_behalf: false,
-            created_at: now,
-        })
+        .create_order_in_status(
+            "withdrawn",
+            &NewOrder {
+                order_no: "20261123100000000077",
+                org_id: org.id,
+                kind: certdesk_domain::BusinessType::NewCertificate,
+                amount_fen: 39_900,
+                created_by: admin.id,
+                on_behalf: false,
+                created_at: now,
+            },
+        )
         .await
         .unwrap();
     // The supplier paid on the phone while it withdrew on the computer.
@@ -734,7 +769,10 @@ async fn money_that_lands_on_a_withdrawn_order_is_refunded() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(withdrawn.status, "refunding");
+    assert_eq!(
+        withdrawn.status,
+        "refunding".parse::<certdesk_domain::OrderStatus>().unwrap()
+    );
     assert_eq!(store.payments_of_order(order.id).await.unwrap().len(), 1);
     let refund = store.refund_of_order(order.id).await.unwrap().unwrap();
     assert_eq!(refund.amount_fen, 39_900);

@@ -5,8 +5,9 @@ mod common;
 
 use axum::http::StatusCode;
 use certdesk_domain::Role;
-use certdesk_server::products::{price_order, redeem_voucher_for_order, OrderPricing};
+use certdesk_server::products::{price_order, OrderPricing};
 use certdesk_server::{bootstrap_admin, AppState};
+use certdesk_store::Redemption;
 use certdesk_store::{NewAccount, NewOrder, Store};
 use common::call;
 use serde_json::json;
@@ -92,15 +93,18 @@ fn sm2_ukey() -> serde_json::Value {
 
 async fn order(store: &Store, no: &str, org: (i64, i64), status: &str) -> i64 {
     store
-        .create_order_in_status(status, &NewOrder {
-            order_no: no,
-            org_id: org.0,
-            kind: certdesk_domain::BusinessType::NewCertificate,
-            amount_fen: 0,
-            created_by: org.1,
-            on_behalf: false,
-            created_at: 0,
-        })
+        .create_order_in_status(
+            status,
+            &NewOrder {
+                order_no: no,
+                org_id: org.0,
+                kind: certdesk_domain::BusinessType::NewCertificate,
+                amount_fen: 0,
+                created_by: org.1,
+                on_behalf: false,
+                created_at: 0,
+            },
+        )
         .await
         .unwrap()
         .id
@@ -462,16 +466,25 @@ async fn quotes_apply_first_free_and_vouchers_and_a_voucher_is_used_once() {
     let (_, q) = price_order(&f.state, &pricing).await.unwrap();
     assert_eq!(q.list_price_fen, 39_900 + 20_000);
     assert_eq!(q.amount_due_fen, 39_900 + 20_000 - 10_000);
-    redeem_voucher_for_order(&f.state, f.org_a.0, first, "CDK-100", now)
-        .await
-        .unwrap();
+    let redeem = |order_id: i64, org_id: i64, code: &'static str| {
+        let store = f.store.clone();
+        async move {
+            store
+                .redeem_voucher(code, org_id, order_id, now)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(matches!(
+        redeem(first, f.org_a.0, "CDK-100").await,
+        Redemption::Redeemed(_)
+    ));
     // Priced again for the same order, it still counts.
     assert!(price_order(&f.state, &pricing).await.is_ok());
-    let twice = redeem_voucher_for_order(&f.state, f.org_a.0, second, "CDK-100", now)
-        .await
-        .unwrap_err();
-    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(twice.message.contains("已被使用"), "{}", twice.message);
+    assert!(matches!(
+        redeem(second, f.org_a.0, "CDK-100").await,
+        Redemption::AlreadyUsed
+    ));
     let err = price_order(
         &f.state,
         &OrderPricing {
@@ -493,15 +506,25 @@ async fn quotes_apply_first_free_and_vouchers_and_a_voucher_is_used_once() {
         .unwrap();
     assert_eq!(used["status_label"], "已使用");
     assert_eq!(used["redeemed_order_id"], first);
-    // Withdrawn: the voucher comes back.
-    assert!(f.store.release_voucher(first).await.unwrap());
-    redeem_voucher_for_order(&f.state, f.org_a.0, second, "CDK-100", now)
+    // Withdrawn: the voucher comes back with the withdrawal's step.
+    let withdrawn = f.store.order_by_id(first).await.unwrap().unwrap();
+    assert!(f
+        .store
+        .apply_step(&certdesk_store::testing::test_step(
+            &withdrawn,
+            certdesk_domain::OrderAction::Withdraw,
+            0
+        ))
         .await
-        .unwrap();
-    let err = redeem_voucher_for_order(&f.state, f.org_a.0, first, "FOR-B", now)
-        .await
-        .unwrap_err();
-    assert!(err.message.contains("不属于本单位"));
+        .unwrap());
+    assert!(matches!(
+        redeem(second, f.org_a.0, "CDK-100").await,
+        Redemption::Redeemed(_)
+    ));
+    assert!(matches!(
+        redeem(first, f.org_a.0, "FOR-B").await,
+        Redemption::OtherOrganisation
+    ));
 
     // The audit log names vouchers by id: their codes are bearer secrets, and staff read it.
     let chain = f.store.audit_chain().await.unwrap();

@@ -217,9 +217,10 @@ pub(crate) async fn append_audit_in(
     sqlx::query("UPDATE audit_append_lock SET id = 1 WHERE id = 1")
         .execute(&mut *conn)
         .await?;
-    let last = sqlx::query("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
+    let last =
+        sqlx::query("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
     let (sequence, prev_hash) = match last {
         Some(row) => (
             row.try_get::<i64, _>("sequence")? + 1,

@@ -38,8 +38,7 @@ pub use credentials::{ApiToken, Challenge, FailureWindow};
 pub use error::StoreError;
 pub use identity::{IdentityCheck, NewIdentityCheck};
 pub use orders::{
-    DuplicatePayment, NewOrder, Order, OrderEvent, OrderFilter, Payment, PaymentOutcome,
-    StepRecord,
+    DuplicatePayment, NewOrder, Order, OrderEvent, OrderFilter, Payment, PaymentOutcome, StepRecord,
 };
 pub use organisations::Organisation;
 pub use products::{FixedPrice, NewVoucher, Product, Redemption, Submission, Voucher};

@@ -881,7 +881,10 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
         certdesk_store::PaymentOutcome::PaidTwice,
         certdesk_store::PaymentOutcome::AlreadyApplied,
     ] {
-        assert_eq!(store.apply_payment(&twice, Some(&pay)).await.unwrap(), expected);
+        assert_eq!(
+            store.apply_payment(&twice, Some(&pay)).await.unwrap(),
+            expected
+        );
     }
     assert_eq!(
         store.apply_payment(&payment, Some(&pay)).await.unwrap(),
@@ -950,10 +953,7 @@ async fn refunds_are_requested_and_completed_once(store: &Store) {
     );
     let events = store.order_events(order_id).await.unwrap();
     assert_eq!(
-        events
-            .iter()
-            .map(|e| e.to_status)
-            .collect::<Vec<_>>(),
+        events.iter().map(|e| e.to_status).collect::<Vec<_>>(),
         [OrderStatus::Refunding, OrderStatus::Refunded]
     );
 

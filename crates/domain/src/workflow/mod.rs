@@ -421,8 +421,14 @@ mod tests {
                 }
                 // A step that may lead to 退款中 records the refund and asks for the money back.
                 if targets.contains(&OrderStatus::Refunding) {
-                    assert!(rule.effects.contains(&SideEffect::RequestRefund), "{rule:?}");
-                    assert!(rule.effects.contains(&SideEffect::AskGatewayToPayBack), "{rule:?}");
+                    assert!(
+                        rule.effects.contains(&SideEffect::RequestRefund),
+                        "{rule:?}"
+                    );
+                    assert!(
+                        rule.effects.contains(&SideEffect::AskGatewayToPayBack),
+                        "{rule:?}"
+                    );
                 }
             }
             // At most one rule per (status, action).

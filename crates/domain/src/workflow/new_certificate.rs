@@ -202,11 +202,7 @@ pub static NEW_CERTIFICATE: Workflow = Workflow {
             actors: SUPPLIER,
             guard: None,
             to: Target::RefundIfPaidElse(S::Withdrawn),
-            effects: &[
-                E::ReleaseVoucher,
-                E::RequestRefund,
-                E::AskGatewayToPayBack,
-            ],
+            effects: &[E::ReleaseVoucher, E::RequestRefund, E::AskGatewayToPayBack],
         },
         TransitionRule {
             action: A::StartRefund,
@@ -259,7 +255,6 @@ mod tests {
         *status = transition(*status, action, actor, facts)?;
         Ok(())
     }
-
 
     const ADMIN: Actor = Actor::Role(Role::OrgAdmin);
     const EMPLOYEE: Actor = Actor::Role(Role::Employee);
@@ -440,7 +435,10 @@ mod tests {
         }
         // Every action appears in the table.
         for action in OrderAction::ALL {
-            assert!(WORKFLOW.rules.iter().any(|r| r.action == action), "{action}");
+            assert!(
+                WORKFLOW.rules.iter().any(|r| r.action == action),
+                "{action}"
+            );
         }
     }
 
@@ -449,7 +447,11 @@ mod tests {
         for status in OrderStatus::ALL {
             let has_way_out = WORKFLOW.rules.iter().any(|r| r.from.contains(&status));
             assert_eq!(has_way_out, !status.is_terminal(), "{status}");
-            assert_eq!(WORKFLOW.is_terminal(status), status.is_terminal(), "{status}");
+            assert_eq!(
+                WORKFLOW.is_terminal(status),
+                status.is_terminal(),
+                "{status}"
+            );
         }
     }
 
@@ -689,7 +691,9 @@ mod tests {
             WORKFLOW.available_actions(S::AwaitingInitialReview, ADMIN, &f),
             vec![A::Withdraw]
         );
-        assert!(WORKFLOW.available_actions(S::AwaitingInitialReview, EMPLOYEE, &f).is_empty());
+        assert!(WORKFLOW
+            .available_actions(S::AwaitingInitialReview, EMPLOYEE, &f)
+            .is_empty());
         assert!(WORKFLOW.available_actions(S::Completed, OP, &f).is_empty());
     }
 
@@ -723,11 +727,16 @@ mod tests {
     fn step_deadlines_use_the_calendar() {
         let calendar = WorkCalendar::china_builtin();
         let entered: DateTime = "2026-09-30T16:45:00".parse().unwrap();
-        let review = WORKFLOW.step_deadline(&calendar, S::AwaitingInitialReview, entered).unwrap();
+        let review = WORKFLOW
+            .step_deadline(&calendar, S::AwaitingInitialReview, entered)
+            .unwrap();
         assert_eq!(review.due.to_string(), "2026-10-08T23:59:59.999999999");
-        let issuing = WORKFLOW.step_deadline(&calendar, S::Issuing, entered).unwrap();
+        let issuing = WORKFLOW
+            .step_deadline(&calendar, S::Issuing, entered)
+            .unwrap();
         assert_eq!(issuing.due_date().to_string(), "2026-10-10");
-        assert!(WORKFLOW.step_deadline(&calendar, S::Draft, entered).is_none());
+        assert!(WORKFLOW
+            .step_deadline(&calendar, S::Draft, entered)
+            .is_none());
     }
-
 }

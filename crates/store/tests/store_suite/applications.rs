@@ -66,7 +66,12 @@ async fn application_in(store: &Store, new: NewOrder<'_>, status: OrderStatus) -
 }
 
 /// Submits a draft as the store's one submission call does.
-async fn submit(store: &Store, order_id: i64, first_free: bool, voucher: Option<&str>) -> Submission {
+async fn submit(
+    store: &Store,
+    order_id: i64,
+    first_free: bool,
+    voucher: Option<&str>,
+) -> Submission {
     let draft = store.order_by_id(order_id).await.unwrap().unwrap();
     let record = test_step(&draft, OrderAction::Submit, 0);
     store
@@ -340,9 +345,15 @@ async fn first_free_is_taken_by_one_submission_at_a_time(store: &Store) {
         other => panic!("both or neither took it: {other:?}"),
     };
     let status = |id| async move { store.order_by_id(id).await.unwrap().unwrap() };
-    assert_eq!(status(winner).await.status, OrderStatus::AwaitingInitialReview);
+    assert_eq!(
+        status(winner).await.status,
+        OrderStatus::AwaitingInitialReview
+    );
     let refused = status(loser).await;
-    assert_eq!((refused.status, refused.amount_fen), (OrderStatus::Draft, 39_900));
+    assert_eq!(
+        (refused.status, refused.amount_fen),
+        (OrderStatus::Draft, 39_900)
+    );
     assert!(store.first_free_taken(org, Some(loser)).await.unwrap());
     assert!(!store.first_free_taken(org, Some(winner)).await.unwrap());
     assert!(store.order_events(loser).await.unwrap().is_empty());
