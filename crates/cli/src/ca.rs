@@ -15,6 +15,7 @@ use certdesk_store::Store;
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 pub const PUBLIC_URL_SETTING: &str = "public_url";
 /// The certificate policy OID the operator set (`serve --policy-oid`), for `certdesk ca` too.
@@ -46,40 +47,7 @@ enum CaCommand {
         policy_oid: Option<ObjectIdentifier>,
     },
     /// Issue a certificate from a PKCS#10 request; the issuing CA follows the request's key type.
-    Issue {
-        /// The certificate request (PEM or DER)
-        #[arg(long, value_name = "FILE")]
-        csr: PathBuf,
-        /// sign: signing certificate; enc: encryption certificate; dual: SM2 signing plus
-        /// encryption certificate with the encryption key made here and sealed to the CSR's key
-        #[arg(long, value_enum)]
-        profile: ProfileArg,
-        /// Organisation name (subject O and CN)
-        #[arg(long, value_name = "NAME")]
-        org: String,
-        /// Unified Social Credit Code (统一社会信用代码), checked with its check character
-        #[arg(long, value_name = "CODE")]
-        credit_code: String,
-        /// Validity in days (1–3650)
-        #[arg(long, value_name = "N")]
-        days: u32,
-        /// Where to write the certificate (PEM); for dual, the signing certificate
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Also write the CA chain (issuing CA, then root), PEM
-        #[arg(long, value_name = "FILE")]
-        chain_out: Option<PathBuf>,
-        /// dual only: where to write the encryption certificate (PEM)
-        #[arg(long, value_name = "FILE", required_if_eq("profile", "dual"))]
-        enc_out: Option<PathBuf>,
-        /// dual only: where to write the sealed encryption key (GM/T 0009 SM2EnvelopedKey, DER);
-        /// the GM/T 0016 ENVELOPEDKEYBLOB goes next to it with the extension .skf
-        #[arg(long, value_name = "FILE", required_if_eq("profile", "dual"))]
-        envelope_out: Option<PathBuf>,
-        /// The server's public URL for the CRL and OCSP addresses [default: what `serve` recorded]
-        #[arg(long, env = "CERTDESK_PUBLIC_URL", value_name = "URL")]
-        public_url: Option<String>,
-    },
+    Issue(IssueArgs),
     /// Revoke a certificate and publish a new CRL.
     Revoke {
         /// Serial number in hex (colons and spaces allowed)
@@ -129,6 +97,42 @@ enum CaCommand {
     },
 }
 
+#[derive(Args)]
+struct IssueArgs {
+    /// The certificate request (PEM or DER)
+    #[arg(long, value_name = "FILE")]
+    csr: PathBuf,
+    /// sign: signing certificate; enc: encryption certificate; dual: SM2 signing plus
+    /// encryption certificate with the encryption key made here and sealed to the CSR's key
+    #[arg(long, value_enum)]
+    profile: ProfileArg,
+    /// Organisation name (subject O and CN)
+    #[arg(long, value_name = "NAME")]
+    org: String,
+    /// Unified Social Credit Code (统一社会信用代码), checked with its check character
+    #[arg(long, value_name = "CODE")]
+    credit_code: String,
+    /// Validity in days (1–3650)
+    #[arg(long, value_name = "N")]
+    days: u32,
+    /// Where to write the certificate (PEM); for dual, the signing certificate
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Also write the CA chain (issuing CA, then root), PEM
+    #[arg(long, value_name = "FILE")]
+    chain_out: Option<PathBuf>,
+    /// dual only: where to write the encryption certificate (PEM)
+    #[arg(long, value_name = "FILE", required_if_eq("profile", "dual"))]
+    enc_out: Option<PathBuf>,
+    /// dual only: where to write the sealed encryption key (GM/T 0009 SM2EnvelopedKey, DER);
+    /// the GM/T 0016 ENVELOPEDKEYBLOB goes next to it with the extension .skf
+    #[arg(long, value_name = "FILE", required_if_eq("profile", "dual"))]
+    envelope_out: Option<PathBuf>,
+    /// The server's public URL for the CRL and OCSP addresses [default: what `serve` recorded]
+    #[arg(long, env = "CERTDESK_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ProfileArg {
     Sign,
@@ -165,74 +169,104 @@ pub fn run(args: CaArgs) -> Result<()> {
 }
 
 async fn run_async(args: CaArgs) -> Result<()> {
-    let data_dir = args.data.data_dir.clone();
-    let creating = matches!(args.command, CaCommand::Init { .. });
+    let CaArgs { data, command } = args;
+    let data_dir = data.data_dir.clone();
+    // Only `init` may make a data directory and secrets; every other command works on what
+    // `init` or `serve` made.
+    let creating = matches!(command, CaCommand::Init { .. });
     if creating {
         prepare_data_dir(&data_dir)?;
-    } else if args.data.database_url.is_none() && !data_dir.join("certdesk.db").exists() {
+    } else if data.database_url.is_none() && !data_dir.join("certdesk.db").exists() {
         bail!("no certdesk database in {}: run `certdesk ca init` or `certdesk serve` first, or pass --data-dir", data_dir.display());
     }
-    let store = open_store(&data_dir, args.data.database_url.as_deref()).await?;
+    let store = open_store(&data_dir, data.database_url.as_deref()).await?;
+    let result = run_on_store(&store, &data_dir, creating, command).await;
+    store.close().await;
+    result
+}
+
+/// `init` on the store itself; every other command on the CA opened from it.
+async fn run_on_store(
+    store: &Store,
+    data_dir: &Path,
+    creating: bool,
+    command: CaCommand,
+) -> Result<()> {
     let missing = if creating {
         Missing::Create
     } else {
         Missing::Refuse
     };
-    let passphrase = secrets::ca_key_passphrase(&data_dir, missing)?;
-
-    if let CaCommand::Init { name, policy_oid } = &args.command {
-        let created = ensure_hierarchies(&store, &passphrase, name).await?;
-        let policy = certificate_policy(&store, *policy_oid).await?;
-        println!("certificate policy: {policy}");
-        warn_if_placeholder_policy(policy);
-        secrets::key_management_key(&data_dir, Missing::Create)?;
-        if created.is_empty() {
-            println!("CA already initialised: nothing to do");
-        }
-        for algorithm in created {
-            crate::audit_entry(
-                &store,
-                AuditAction::CaInitialised,
-                &format!("ca:{}", algorithm.slug()),
-                "",
-            )
-            .await?;
-            println!("created the {} root and issuing CA", algorithm.label());
-        }
-        store.close().await;
-        return Ok(());
+    let passphrase = secrets::ca_key_passphrase(data_dir, missing)?;
+    if let CaCommand::Init { name, policy_oid } = command {
+        return init(store, &passphrase, data_dir, &name, policy_oid).await;
     }
+    let ca = open_authority(store, data_dir, &passphrase, &command).await?;
+    run_command(&ca, command).await
+}
 
-    let public_url = match &args.command {
-        CaCommand::Issue {
+/// `certdesk ca init`: the hierarchies, the certificate policy and the key-management key.
+async fn init(
+    store: &Store,
+    passphrase: &Zeroizing<String>,
+    data_dir: &Path,
+    name: &str,
+    policy_oid: Option<ObjectIdentifier>,
+) -> Result<()> {
+    let created = ensure_hierarchies(store, passphrase, name).await?;
+    let policy = certificate_policy(store, policy_oid).await?;
+    println!("certificate policy: {policy}");
+    warn_if_placeholder_policy(policy);
+    secrets::key_management_key(data_dir, Missing::Create)?;
+    if created.is_empty() {
+        println!("CA already initialised: nothing to do");
+    }
+    for algorithm in created {
+        crate::audit_entry(
+            store,
+            AuditAction::CaInitialised,
+            &format!("ca:{}", algorithm.slug()),
+            "",
+        )
+        .await?;
+        println!("created the {} root and issuing CA", algorithm.label());
+    }
+    Ok(())
+}
+
+/// The initialised CA every command but `init` works with, writing the recorded policy (and,
+/// for `issue`, the given public URL); it holds the key-management key only for the commands
+/// that seal or unseal archived keys.
+async fn open_authority(
+    store: &Store,
+    data_dir: &Path,
+    passphrase: &Zeroizing<String>,
+    command: &CaCommand,
+) -> Result<CertificateAuthority> {
+    let public_url = match command {
+        CaCommand::Issue(IssueArgs {
             public_url: Some(url),
             ..
-        } => url.clone(),
-        _ => recorded_public_url(&store).await?,
+        }) => url.clone(),
+        _ => recorded_public_url(store).await?,
     };
-    let policy = certificate_policy(&store, None).await?;
-    let issuing = matches!(args.command, CaCommand::Issue { .. });
-    let mut ca = CertificateAuthority::open(store.clone(), &public_url, &passphrase)
+    let policy = certificate_policy(store, None).await?;
+    let mut ca = CertificateAuthority::open(store.clone(), &public_url, passphrase)
         .await?
         .with_policy(policy);
     if ca.cas().is_empty() {
         bail!("the CA has not been initialised: run `certdesk ca init` first");
     }
     if matches!(
-        &args.command,
-        CaCommand::Issue {
+        command,
+        CaCommand::Issue(IssueArgs {
             profile: ProfileArg::Dual,
             ..
-        } | CaCommand::RecoverKey { .. }
+        }) | CaCommand::RecoverKey { .. }
     ) {
-        ca = ca.with_key_management(secrets::key_management_key(&data_dir, Missing::Refuse)?);
+        ca = ca.with_key_management(secrets::key_management_key(data_dir, Missing::Refuse)?);
     }
-    let result = run_command(&ca, args.command).await;
-    store.close().await;
-    if issuing && result.is_ok() {
-        warn_if_placeholder_policy(policy);
-    }
-    result
+    Ok(ca)
 }
 
 /// The certificate policy to write into certificates: `given` (recorded for later starts and
@@ -281,223 +315,263 @@ async fn recorded_public_url(store: &Store) -> Result<String> {
 
 async fn run_command(ca: &CertificateAuthority, command: CaCommand) -> Result<()> {
     match command {
+        // Handled before the CA is opened: there is none yet.
         CaCommand::Init { .. } => Ok(()),
-        CaCommand::Issue {
-            csr,
-            profile,
-            org,
-            credit_code,
-            days,
-            out,
-            chain_out,
-            enc_out,
-            envelope_out,
-            ..
-        } => {
-            let csr_bytes =
-                std::fs::read(&csr).with_context(|| format!("cannot read {}", csr.display()))?;
-            // Every output must be writable before anything is issued: no certificate is made
-            // that cannot be handed over.
-            let mut outputs = vec![OutputFile::prepare(&out)?];
-            let chain = chain_out.as_deref().map(OutputFile::prepare).transpose()?;
-            let request = IssueRequest {
-                csr: &csr_bytes,
-                profile: match profile {
-                    ProfileArg::Enc => LeafProfile::Enc,
-                    ProfileArg::Sign | ProfileArg::Dual => LeafProfile::Sign,
-                },
-                org_name: &org,
-                credit_code: &credit_code,
-                validity_days: days,
-            };
-            let algorithm = match profile {
-                ProfileArg::Dual => {
-                    let enc_out = enc_out.context("--enc-out is required with --profile dual")?;
-                    let envelope_out =
-                        envelope_out.context("--envelope-out is required with --profile dual")?;
-                    let skf_out = envelope_out.with_extension("skf");
-                    outputs.push(OutputFile::prepare(&enc_out)?);
-                    outputs.push(OutputFile::prepare(&envelope_out)?);
-                    outputs.push(OutputFile::prepare(&skf_out)?);
-                    let dual = ca.issue_dual(&request).await.map_err(refusal)?;
-                    for issued in [&dual.signing, &dual.encryption] {
-                        audit_issued(ca, issued).await?;
-                    }
-                    let [signing, encryption, envelope, skf] = <[OutputFile; 4]>::try_from(outputs)
-                        .map_err(|_| anyhow::anyhow!("internal: output files"))?;
-                    signing.commit(dual.signing.pem.as_bytes())?;
-                    encryption.commit(dual.encryption.pem.as_bytes())?;
-                    envelope.commit(&dual.envelope.gmt0009_der)?;
-                    skf.commit(&dual.envelope.skf_blob)?;
-                    println!(
-                        "signing certificate    {}  -> {}",
-                        dual.signing.record.serial_hex,
-                        out.display()
-                    );
-                    println!(
-                        "encryption certificate {}  -> {}",
-                        dual.encryption.record.serial_hex,
-                        enc_out.display()
-                    );
-                    println!(
-                        "sealed encryption key  -> {} (GM/T 0009), {} (GM/T 0016)",
-                        envelope_out.display(),
-                        skf_out.display()
-                    );
-                    Algorithm::Sm2Sm3
-                }
-                _ => {
-                    let issued = ca.issue(&request).await.map_err(refusal)?;
-                    audit_issued(ca, &issued).await?;
-                    let [certificate] = <[OutputFile; 1]>::try_from(outputs)
-                        .map_err(|_| anyhow::anyhow!("internal: output files"))?;
-                    certificate.commit(issued.pem.as_bytes())?;
-                    println!(
-                        "issued {} ({} {})  -> {}",
-                        issued.record.serial_hex,
-                        issued.record.algorithm,
-                        issued.record.profile,
-                        out.display()
-                    );
-                    algorithm_from_slug(&issued.record.algorithm).unwrap_or(Algorithm::Sm2Sm3)
-                }
-            };
-            if let Some(chain) = chain {
-                chain.commit(ca.ca(algorithm)?.chain_pem()?.as_bytes())?;
-            }
-            Ok(())
-        }
-        CaCommand::Revoke { serial, reason } => {
-            let reason = crl_reason_from_name(&reason).context("unknown reason")?;
-            let record = ca.revoke(&serial, reason).await.map_err(refusal)?;
-            crate::audit_entry(
-                ca.store(),
-                AuditAction::CertificateRevoked,
-                &format!("certificate:{}", record.serial_hex),
-                &format!(
-                    "reason={}",
-                    record.revocation_reason.as_deref().unwrap_or("unspecified")
-                ),
-            )
-            .await?;
-            println!(
-                "revoked {} ({}, reason {}); new CRL published",
-                record.serial_hex,
-                record.org_name,
-                record.revocation_reason.as_deref().unwrap_or("unspecified")
-            );
-            Ok(())
-        }
+        CaCommand::Issue(args) => issue(ca, args).await,
+        CaCommand::Revoke { serial, reason } => revoke(ca, &serial, &reason).await,
         CaCommand::RecoverKey {
             serial,
             officer,
             reason,
             out,
-        } => {
-            let (officer, reason) = (officer.trim(), reason.trim());
-            if officer.is_empty() || reason.is_empty() {
-                anyhow::bail!("密钥恢复须写明申请恢复的审核员（--officer）和原因（--reason），它们会记入审计日志");
-            }
-            let passphrase =
-                zeroize::Zeroizing::new(std::env::var(RECOVERY_PASSPHRASE_ENV).unwrap_or_default());
-            if passphrase.chars().count() < 12 {
-                anyhow::bail!(
-                    "请在环境变量 {RECOVERY_PASSPHRASE_ENV} 中给出至少12个字符的口令，恢复出的私钥将用它加密保存"
-                );
-            }
-            let file = OutputFile::prepare(&out)?;
-            let key = ca.recover_encryption_key(&serial).await.map_err(refusal)?;
-            let pem = key.to_encrypted_pkcs8_pem(&passphrase)?;
-            let serial_hex = certdesk_ca::normalise_serial(&serial).map_err(refusal)?;
-            // Recorded before the key leaves: a recovery that is not in the log does not happen.
-            crate::audit_entry(
-                ca.store(),
-                AuditAction::KeyRecovered,
-                &format!("certificate:{serial_hex}"),
-                &format!("officer={officer} reason={reason}"),
-            )
-            .await?;
-            file.commit(pem.as_bytes())?;
-            println!(
-                "recovered the key of certificate {serial_hex} -> {} (encrypted PKCS#8; recorded in the audit log)",
-                out.display()
-            );
-            Ok(())
-        }
-        CaCommand::Crl { alg, out } => {
-            let file = OutputFile::prepare(&out)?;
-            let crl = ca.current_crl(alg.algorithm()).await?;
-            file.commit(&crl.der)?;
-            println!(
-                "CRL number {} ({}) -> {}",
-                crl.crl_number,
-                alg.algorithm().label(),
-                out.display()
-            );
-            Ok(())
-        }
-        CaCommand::Cert { alg, out, root } => {
-            let file = OutputFile::prepare(&out)?;
-            let loaded = ca.ca(alg.algorithm())?;
-            let cert = if root {
-                &loaded.root_cert
-            } else {
-                &loaded.issuing_cert
-            };
-            file.commit(certificate_to_pem(cert)?.as_bytes())?;
-            Ok(())
-        }
-        CaCommand::List { limit } => {
-            let mut stdout = std::io::stdout().lock();
-            for loaded in ca.cas() {
-                writeln!(
-                    stdout,
-                    "{} issuing CA: {}",
-                    loaded.algorithm.label(),
-                    loaded.issuing_cert.tbs_certificate().subject()
-                )?;
-                writeln!(
-                    stdout,
-                    "{} root CA:    {}",
-                    loaded.algorithm.label(),
-                    loaded.root_cert.tbs_certificate().subject()
-                )?;
-            }
-            writeln!(stdout, "certificate policy: {}", ca.policy())?;
-            let total = ca.store().count_certificates().await?;
-            writeln!(
-                stdout,
-                "\n{total} certificates issued; the newest {}:",
-                limit.min(total)
-            )?;
-            writeln!(
-                stdout,
-                "{:<34} {:<5} {:<5} {:<10} {:<12} organisation",
-                "serial", "alg", "type", "status", "expires"
-            )?;
-            for record in ca.store().recent_certificates(limit).await? {
-                let status = if record.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "valid"
-                };
-                let expires = jiff::Timestamp::from_second(record.not_after)
-                    .map(|t| t.strftime("%Y-%m-%d").to_string())
-                    .unwrap_or_else(|_| "?".into());
-                writeln!(
-                    stdout,
-                    "{:<34} {:<5} {:<5} {:<10} {:<12} {}",
-                    record.serial_hex,
-                    record.algorithm,
-                    record.profile,
-                    status,
-                    expires,
-                    record.org_name
-                )?;
-            }
-            Ok(())
-        }
+        } => recover_key(ca, &serial, &officer, &reason, &out).await,
+        CaCommand::Crl { alg, out } => write_crl(ca, alg, &out).await,
+        CaCommand::Cert { alg, out, root } => write_ca_certificate(ca, alg, &out, root),
+        CaCommand::List { limit } => list(ca, limit).await,
     }
+}
+
+/// `certdesk ca issue`: a single certificate, or an SM2 dual pair with its sealed key.
+async fn issue(ca: &CertificateAuthority, args: IssueArgs) -> Result<()> {
+    let csr_bytes =
+        std::fs::read(&args.csr).with_context(|| format!("cannot read {}", args.csr.display()))?;
+    // Every output must be writable before anything is issued: no certificate is made that
+    // cannot be handed over.
+    let certificate_file = OutputFile::prepare(&args.out)?;
+    let chain_file = args
+        .chain_out
+        .as_deref()
+        .map(OutputFile::prepare)
+        .transpose()?;
+    let request = IssueRequest {
+        csr: &csr_bytes,
+        profile: match args.profile {
+            ProfileArg::Enc => LeafProfile::Enc,
+            ProfileArg::Sign | ProfileArg::Dual => LeafProfile::Sign,
+        },
+        org_name: &args.org,
+        credit_code: &args.credit_code,
+        validity_days: args.days,
+    };
+    let algorithm = match args.profile {
+        ProfileArg::Dual => issue_dual(ca, &request, certificate_file, &args).await?,
+        ProfileArg::Sign | ProfileArg::Enc => {
+            issue_single(ca, &request, certificate_file, &args.out).await?
+        }
+    };
+    if let Some(chain) = chain_file {
+        chain.commit(ca.ca(algorithm)?.chain_pem()?.as_bytes())?;
+    }
+    warn_if_placeholder_policy(ca.policy());
+    Ok(())
+}
+
+/// Issues one certificate into `certificate_file`; answers the algorithm of its issuing CA.
+async fn issue_single(
+    ca: &CertificateAuthority,
+    request: &IssueRequest<'_>,
+    certificate_file: OutputFile,
+    out: &Path,
+) -> Result<Algorithm> {
+    let issued = ca.issue(request).await.map_err(refusal)?;
+    audit_issued(ca, &issued).await?;
+    certificate_file.commit(issued.pem.as_bytes())?;
+    println!(
+        "issued {} ({} {})  -> {}",
+        issued.record.serial_hex,
+        issued.record.algorithm,
+        issued.record.profile,
+        out.display()
+    );
+    Ok(algorithm_from_slug(&issued.record.algorithm).unwrap_or(Algorithm::Sm2Sm3))
+}
+
+/// Issues an SM2 dual pair: the signing certificate into `signing_file`, the encryption
+/// certificate and its sealed key (GM/T 0009, and GM/T 0016 next to it) where `args` say.
+async fn issue_dual(
+    ca: &CertificateAuthority,
+    request: &IssueRequest<'_>,
+    signing_file: OutputFile,
+    args: &IssueArgs,
+) -> Result<Algorithm> {
+    let enc_out = args
+        .enc_out
+        .as_deref()
+        .context("--enc-out is required with --profile dual")?;
+    let envelope_out = args
+        .envelope_out
+        .as_deref()
+        .context("--envelope-out is required with --profile dual")?;
+    let skf_out = envelope_out.with_extension("skf");
+    let encryption_file = OutputFile::prepare(enc_out)?;
+    let envelope_file = OutputFile::prepare(envelope_out)?;
+    let skf_file = OutputFile::prepare(&skf_out)?;
+    let dual = ca.issue_dual(request).await.map_err(refusal)?;
+    for issued in [&dual.signing, &dual.encryption] {
+        audit_issued(ca, issued).await?;
+    }
+    signing_file.commit(dual.signing.pem.as_bytes())?;
+    encryption_file.commit(dual.encryption.pem.as_bytes())?;
+    envelope_file.commit(&dual.envelope.gmt0009_der)?;
+    skf_file.commit(&dual.envelope.skf_blob)?;
+    println!(
+        "signing certificate    {}  -> {}",
+        dual.signing.record.serial_hex,
+        args.out.display()
+    );
+    println!(
+        "encryption certificate {}  -> {}",
+        dual.encryption.record.serial_hex,
+        enc_out.display()
+    );
+    println!(
+        "sealed encryption key  -> {} (GM/T 0009), {} (GM/T 0016)",
+        envelope_out.display(),
+        skf_out.display()
+    );
+    Ok(Algorithm::Sm2Sm3)
+}
+
+/// `certdesk ca revoke`: revokes, publishes a new CRL (the CA does) and records it.
+async fn revoke(ca: &CertificateAuthority, serial: &str, reason: &str) -> Result<()> {
+    let reason = crl_reason_from_name(reason).context("unknown reason")?;
+    let record = ca.revoke(serial, reason).await.map_err(refusal)?;
+    crate::audit_entry(
+        ca.store(),
+        AuditAction::CertificateRevoked,
+        &format!("certificate:{}", record.serial_hex),
+        &format!(
+            "reason={}",
+            record.revocation_reason.as_deref().unwrap_or("unspecified")
+        ),
+    )
+    .await?;
+    println!(
+        "revoked {} ({}, reason {}); new CRL published",
+        record.serial_hex,
+        record.org_name,
+        record.revocation_reason.as_deref().unwrap_or("unspecified")
+    );
+    Ok(())
+}
+
+/// `certdesk ca recover-key`: an archived key, encrypted under the recovery passphrase, for a
+/// named officer with a stated reason.
+async fn recover_key(
+    ca: &CertificateAuthority,
+    serial: &str,
+    officer: &str,
+    reason: &str,
+    out: &Path,
+) -> Result<()> {
+    let (officer, reason) = (officer.trim(), reason.trim());
+    if officer.is_empty() || reason.is_empty() {
+        anyhow::bail!(
+            "密钥恢复须写明申请恢复的审核员（--officer）和原因（--reason），它们会记入审计日志"
+        );
+    }
+    let passphrase = Zeroizing::new(std::env::var(RECOVERY_PASSPHRASE_ENV).unwrap_or_default());
+    if passphrase.chars().count() < 12 {
+        anyhow::bail!(
+            "请在环境变量 {RECOVERY_PASSPHRASE_ENV} 中给出至少12个字符的口令，恢复出的私钥将用它加密保存"
+        );
+    }
+    let file = OutputFile::prepare(out)?;
+    let key = ca.recover_encryption_key(serial).await.map_err(refusal)?;
+    let pem = key.to_encrypted_pkcs8_pem(&passphrase)?;
+    let serial_hex = certdesk_ca::normalise_serial(serial).map_err(refusal)?;
+    // Recorded before the key leaves: a recovery that is not in the log does not happen.
+    crate::audit_entry(
+        ca.store(),
+        AuditAction::KeyRecovered,
+        &format!("certificate:{serial_hex}"),
+        &format!("officer={officer} reason={reason}"),
+    )
+    .await?;
+    file.commit(pem.as_bytes())?;
+    println!(
+        "recovered the key of certificate {serial_hex} -> {} (encrypted PKCS#8; recorded in the audit log)",
+        out.display()
+    );
+    Ok(())
+}
+
+/// `certdesk ca crl`: the current CRL of one issuing CA (DER).
+async fn write_crl(ca: &CertificateAuthority, alg: AlgArg, out: &Path) -> Result<()> {
+    let file = OutputFile::prepare(out)?;
+    let crl = ca.current_crl(alg.algorithm()).await?;
+    file.commit(&crl.der)?;
+    println!(
+        "CRL number {} ({}) -> {}",
+        crl.crl_number,
+        alg.algorithm().label(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `certdesk ca cert`: an issuing CA certificate, or its root (PEM).
+fn write_ca_certificate(
+    ca: &CertificateAuthority,
+    alg: AlgArg,
+    out: &Path,
+    root: bool,
+) -> Result<()> {
+    let file = OutputFile::prepare(out)?;
+    let loaded = ca.ca(alg.algorithm())?;
+    let cert = if root {
+        &loaded.root_cert
+    } else {
+        &loaded.issuing_cert
+    };
+    file.commit(certificate_to_pem(cert)?.as_bytes())
+}
+
+/// `certdesk ca list`: the CAs, the policy and the newest `limit` certificates.
+async fn list(ca: &CertificateAuthority, limit: i64) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    for loaded in ca.cas() {
+        writeln!(
+            stdout,
+            "{} issuing CA: {}",
+            loaded.algorithm.label(),
+            loaded.issuing_cert.tbs_certificate().subject()
+        )?;
+        writeln!(
+            stdout,
+            "{} root CA:    {}",
+            loaded.algorithm.label(),
+            loaded.root_cert.tbs_certificate().subject()
+        )?;
+    }
+    writeln!(stdout, "certificate policy: {}", ca.policy())?;
+    let total = ca.store().count_certificates().await?;
+    writeln!(
+        stdout,
+        "\n{total} certificates issued; the newest {}:",
+        limit.min(total)
+    )?;
+    writeln!(
+        stdout,
+        "{:<34} {:<5} {:<5} {:<10} {:<12} organisation",
+        "serial", "alg", "type", "status", "expires"
+    )?;
+    for record in ca.store().recent_certificates(limit).await? {
+        let status = if record.revoked_at.is_some() {
+            "revoked"
+        } else {
+            "valid"
+        };
+        let expires = jiff::Timestamp::from_second(record.not_after)
+            .map(|t| t.strftime("%Y-%m-%d").to_string())
+            .unwrap_or_else(|_| "?".into());
+        writeln!(
+            stdout,
+            "{:<34} {:<5} {:<5} {:<10} {:<12} {}",
+            record.serial_hex, record.algorithm, record.profile, status, expires, record.org_name
+        )?;
+    }
+    Ok(())
 }
 
 async fn audit_issued(ca: &CertificateAuthority, issued: &certdesk_ca::Issued) -> Result<()> {
