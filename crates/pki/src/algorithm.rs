@@ -1,5 +1,4 @@
-//! Algorithms we issue for or sign with, their object identifiers, and signature
-//! verification.
+//! Algorithms we issue for or verify, their object identifiers, and signature verification.
 
 use std::fmt;
 
@@ -25,8 +24,8 @@ pub const OID_ECDSA_WITH_SHA256: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 /// SM2-with-SM3 (GM/T 0006).
 pub const OID_SM2_WITH_SM3: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.501");
-/// rsaEncryption (RFC 8017): RSA keys, for the RSA-2048 key backend. CSRs with RSA keys are
-/// still refused (we run no RSA CA).
+/// rsaEncryption (RFC 8017): RSA keys, whose signatures we verify (other providers' CAs) and
+/// whose CSRs we refuse (we run no RSA CA).
 pub const OID_RSA_ENCRYPTION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// sha256WithRSAEncryption (RFC 8017, RFC 4055): RSASSA-PKCS1-v1_5 with SHA-256.
@@ -43,37 +42,26 @@ const WEAK_CURVES: [(ObjectIdentifier, &str); 2] = [
 pub const MIN_RSA_BITS: usize = 2048;
 /// Largest RSA modulus we verify signatures of (AWS-LC's `RSA_PKCS1_2048_8192_SHA256`).
 pub const MAX_RSA_BITS: usize = 8192;
-/// The one RSA modulus size the software key backend generates and imports.
-pub const RSA_KEY_BACKEND_BITS: usize = 2048;
 
 /// A key-and-signature algorithm pair that certdesk signs or verifies with.
 ///
-/// Not every variant is one we run CAs for: see [`Algorithm::ALL`] (CAs, issuance) and
-/// [`Algorithm::KEY_BACKENDS`] (keys a [`crate::Signer`] may hold).
+/// Not every variant is one we run CAs for or hold keys of: see [`Algorithm::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
     /// SM2 keys, SM2-with-SM3 signatures (GB/T 32918, GM/T 0015).
     Sm2Sm3,
     /// NIST P-256 keys, ECDSA with SHA-256 signatures.
     EcdsaP256Sha256,
-    /// RSA keys, RSASSA-PKCS1-v1_5 with SHA-256 signatures (sha256WithRSAEncryption).
-    /// Software keys of this kind are exactly 2048 bits; verification accepts 2048 to 8192.
-    /// A key backend only: no CA hierarchy is run for it and CSRs with RSA keys are refused.
+    /// RSA keys, RSASSA-PKCS1-v1_5 with SHA-256 signatures (sha256WithRSAEncryption), of
+    /// 2048 to 8192 bits. Verification only: certificates, CRLs and OCSP answers of other
+    /// providers' RSA CAs. We hold no RSA key, run no RSA CA and refuse CSRs with RSA keys.
     RsaSha256,
 }
 
 impl Algorithm {
-    /// The algorithms we run CAs for (one hierarchy each) and issue certificates for, in a
-    /// stable order. RSA is deliberately absent: see [`Algorithm::KEY_BACKENDS`].
+    /// The algorithms we run CAs for (one hierarchy each), issue certificates for and hold
+    /// keys of ([`crate::SoftwareKey`]), in a stable order. RSA is deliberately absent.
     pub const ALL: [Algorithm; 2] = [Algorithm::Sm2Sm3, Algorithm::EcdsaP256Sha256];
-
-    /// Every algorithm a key backend ([`crate::SoftwareKey`]) can hold and sign with: those of
-    /// [`Algorithm::ALL`] and RSA-2048.
-    pub const KEY_BACKENDS: [Algorithm; 3] = [
-        Algorithm::Sm2Sm3,
-        Algorithm::EcdsaP256Sha256,
-        Algorithm::RsaSha256,
-    ];
 
     /// Whether we run CAs for this algorithm and issue certificates for its keys
     /// (it is in [`Algorithm::ALL`]).
@@ -319,9 +307,13 @@ mod tests {
             Algorithm::RsaSha256.signature_oid().to_string(),
             "1.2.840.113549.1.1.11"
         );
-        let slugs: std::collections::HashSet<_> =
-            Algorithm::KEY_BACKENDS.iter().map(|a| a.slug()).collect();
-        assert_eq!(slugs.len(), Algorithm::KEY_BACKENDS.len());
+        let all = [
+            Algorithm::Sm2Sm3,
+            Algorithm::EcdsaP256Sha256,
+            Algorithm::RsaSha256,
+        ];
+        let slugs: std::collections::HashSet<_> = all.iter().map(|a| a.slug()).collect();
+        assert_eq!(slugs.len(), all.len());
     }
 
     #[test]
@@ -332,9 +324,5 @@ mod tests {
         );
         assert!(Algorithm::ALL.iter().all(|a| a.is_issued()));
         assert!(!Algorithm::RsaSha256.is_issued());
-        assert!(Algorithm::KEY_BACKENDS.contains(&Algorithm::RsaSha256));
-        assert!(Algorithm::ALL
-            .iter()
-            .all(|a| Algorithm::KEY_BACKENDS.contains(a)));
     }
 }

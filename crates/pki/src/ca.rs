@@ -240,55 +240,6 @@ mod tests {
     use der::Encode;
 
     #[test]
-    fn rsa_2048_key_signs_a_self_signed_ca_certificate() {
-        // The RSA key backend as a CA key: same template and signing path as a root above.
-        let dir = TempDir::new("ca-rsa");
-        let key = SoftwareKey::generate(Algorithm::RsaSha256).expect("key");
-        let name = ca_name("certdesk", Algorithm::RsaSha256, "Root CA").expect("name");
-        let ski = key_identifier(key.public_key_spki()).expect("ski");
-        let now = SystemTime::now();
-        let cert = sign_certificate(
-            CertificateTemplate {
-                subject: name.clone(),
-                issuer: name,
-                subject_public_key: key.public_key_spki().clone(),
-                serial: random_serial().expect("serial"),
-                not_before: now - DAY,
-                not_after: now + ROOT_LIFETIME,
-                extensions: vec![
-                    extension(
-                        OID_BASIC_CONSTRAINTS,
-                        true,
-                        &BasicConstraints {
-                            ca: true,
-                            path_len_constraint: None,
-                        },
-                    )
-                    .expect("bc"),
-                    extension(OID_KEY_USAGE, true, &ca_key_usage()).expect("ku"),
-                    extension(OID_SUBJECT_KEY_ID, false, &SubjectKeyIdentifier(ski)).expect("ski"),
-                ],
-            },
-            &key,
-        )
-        .expect("sign");
-        verify_certificate_signature(&cert, &cert).expect("own verify");
-        let ca = dir.write(
-            "rsa-ca.pem",
-            certificate_to_pem(&cert).expect("pem").as_bytes(),
-        );
-        let out = openssl(&["verify", "-CAfile", ca.as_str(), ca.as_str()]);
-        assert!(out.contains(": OK"), "{out}");
-        let text = openssl(&["x509", "-in", ca.as_str(), "-noout", "-text"]);
-        assert!(
-            text.contains("Signature Algorithm: sha256WithRSAEncryption"),
-            "{text}"
-        );
-        assert!(text.contains("Public-Key: (2048 bit)"), "{text}");
-        assert!(text.contains("certdesk RSA-2048 Root CA"), "{text}");
-    }
-
-    #[test]
     fn hierarchies_chain_and_carry_ca_profiles() {
         let dir = TempDir::new("ca");
         for algorithm in Algorithm::ALL {

@@ -266,8 +266,50 @@ pub(crate) fn der_or_pem(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{openssl, TempDir};
     use der::Tagged;
     use rand::SeedableRng;
+
+    #[test]
+    fn verifies_certificates_of_rsa_cas_made_by_openssl() {
+        // Other providers' CAs may be RSA: their certificates are verified, though we hold
+        // no RSA key ourselves.
+        let dir = TempDir::new("cert-rsa");
+        let key = dir.path("rsa-ca.key");
+        let cert_path = dir.path("rsa-ca.pem");
+        openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "rsa:2048",
+            "-sha256",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=peer RSA CA",
+            "-keyout",
+            key.as_str(),
+            "-out",
+            cert_path.as_str(),
+        ]);
+        let pem = std::fs::read(&cert_path).expect("read");
+        let cert = certificate_from_der_or_pem(&pem).expect("parse");
+        assert_eq!(
+            Algorithm::of_public_key(cert.tbs_certificate().subject_public_key_info())
+                .expect("algorithm"),
+            Algorithm::RsaSha256
+        );
+        verify_certificate_signature(&cert, &cert).expect("self-signature");
+
+        let mut der = cert.to_der().expect("der");
+        let last = der.len() - 1;
+        der[last] ^= 0x01;
+        let altered = Certificate::from_der(&der).expect("still parses");
+        let err = verify_certificate_signature(&altered, &cert).expect_err("altered");
+        assert!(matches!(err, PkiError::BadSignature(_)), "{err}");
+    }
 
     #[test]
     fn serials_are_positive_minimal_and_128_bits() {

@@ -129,9 +129,8 @@ pub struct KeyArchive {
 }
 
 impl KeyArchive {
-    /// Archives `key`'s private key under `kmk`. Works for SM2 and P-256 [`SoftwareKey`]s (RSA
-    /// keys are refused with [`PkiError::UnsupportedAlgorithm`]); dual certificates use it
-    /// for SM2.
+    /// Archives `key`'s private key under `kmk`. Works for SM2 and P-256 [`SoftwareKey`]s;
+    /// dual certificates use it for SM2.
     pub fn seal(key: &SoftwareKey, kmk: &KeyManagementKey) -> Result<Self, PkiError> {
         let public_key = key.public_key_spki().clone();
         let aad = associated_data(&kmk.id, &public_key)?;

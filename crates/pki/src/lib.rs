@@ -1,6 +1,6 @@
 //! certdesk-pki: the CA side of certdesk.
 //!
-//! Algorithms (SM2-with-SM3, ECDSA P-256; RSA-2048 as a key backend only), the [`Signer`]
+//! Algorithms (SM2-with-SM3, ECDSA P-256; RSA verified only), the [`Signer`]
 //! trait and its software backend, CA hierarchies, PKCS#10 checks, leaf issuance, CRLs, OCSP
 //! responses, key management for dual certificates (SM2 encryption, GM/T 0009 / GM/T 0016
 //! envelopes, key archive) and a PKCS#11 signer backend. Everything here is synchronous and does no I/O besides what a
@@ -25,7 +25,7 @@ mod test_support;
 pub use algorithm::{
     Algorithm, MAX_RSA_BITS, MIN_RSA_BITS, OID_CURVE_P256, OID_CURVE_SM2, OID_ECDSA_WITH_SHA256,
     OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION, OID_SHA256_WITH_RSA_ENCRYPTION, OID_SM2_WITH_SM3,
-    RSA_KEY_BACKEND_BITS, SM2_DEFAULT_DISTID,
+    SM2_DEFAULT_DISTID,
 };
 pub use ca::{certify_issuing_ca, CaHierarchy};
 pub use cert::{

@@ -1,5 +1,5 @@
-//! The [`Signer`] trait and its software backend: keys held in memory (SM2, ECDSA P-256,
-//! RSA-2048), stored as passphrase-encrypted PKCS#8 PEM.
+//! The [`Signer`] trait and its software backend: keys held in memory (SM2, ECDSA P-256),
+//! stored as passphrase-encrypted PKCS#8 PEM.
 
 use der::asn1::ObjectIdentifier;
 use der::Decode;
@@ -9,10 +9,7 @@ use sm2::elliptic_curve::Generate;
 use spki::{EncodePublicKey, SubjectPublicKeyInfoOwned};
 use zeroize::Zeroizing;
 
-use crate::algorithm::{
-    rsa_modulus_bits, uint_bits, Algorithm, MIN_RSA_BITS, OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION,
-    RSA_KEY_BACKEND_BITS, SM2_DEFAULT_DISTID,
-};
+use crate::algorithm::{Algorithm, OID_EC_PUBLIC_KEY, SM2_DEFAULT_DISTID};
 use crate::PkiError;
 
 /// Something that holds a private key and signs with it: a key in memory, a PKCS#11 token,
@@ -26,7 +23,7 @@ pub trait Signer: Send + Sync {
 
     /// Signs `message` (not a digest: SM2 hashes Z_A || M itself) and returns the signature
     /// as it goes into a certificate's BIT STRING: DER `SEQUENCE { r, s }` for SM2 and
-    /// ECDSA; for RSA the PKCS#1 v1.5 signature integer, big-endian, as long as the modulus.
+    /// ECDSA.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError>;
 }
 
@@ -39,8 +36,6 @@ pub struct SoftwareKey {
 enum SoftwareKeyInner {
     Sm2(sm2::dsa::SigningKey),
     P256(P256Key),
-    /// Always 2048 bits: checked on generation and import.
-    Rsa(aws_lc_rs::rsa::KeyPair),
 }
 
 /// A P-256 key: aws-lc-rs signs (several times faster than RustCrypto's `p256`), and the
@@ -73,44 +68,10 @@ impl SoftwareKey {
                     .map_err(|e| PkiError::Signing(format!("key generation: {e}")))?;
                 Self::from_p256_secret(&secret)
             }
-            Algorithm::RsaSha256 => {
-                let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-                    .map_err(|e| PkiError::Signing(format!("RSA key generation: {e}")))?;
-                Self::from_rsa_key_pair(pair)
-            }
+            Algorithm::RsaSha256 => Err(PkiError::UnsupportedAlgorithm(
+                "RSA keys are verified only, never made here".into(),
+            )),
         }
-    }
-
-    fn from_rsa_key_pair(pair: aws_lc_rs::rsa::KeyPair) -> Result<Self, PkiError> {
-        use aws_lc_rs::encoding::AsDer;
-        use aws_lc_rs::signature::KeyPair;
-        // AWS-LC writes rsaEncryption with NULL parameters, as RFC 3279 asks.
-        let spki_der = pair
-            .public_key()
-            .as_der()
-            .map_err(|e| PkiError::encoding(format!("RSA public key: {e}")))?;
-        let spki =
-            SubjectPublicKeyInfoOwned::from_der(spki_der.as_ref()).map_err(PkiError::encoding)?;
-        let bits = rsa_modulus_bits(&spki)?;
-        if bits != RSA_KEY_BACKEND_BITS {
-            return Err(unsupported_rsa_size(bits));
-        }
-        Ok(SoftwareKey {
-            key: SoftwareKeyInner::Rsa(pair),
-            spki,
-        })
-    }
-
-    /// Imports an RSA `PrivateKeyInfo` (its inner key the PKCS#1 `RSAPrivateKey`), after
-    /// checking the modulus is 2048 bits.
-    fn from_rsa_pkcs8(info: &pkcs8::PrivateKeyInfoRef<'_>, pkcs8: &[u8]) -> Result<Self, PkiError> {
-        let bits = rsa_private_key_bits(info.private_key.as_bytes())?;
-        if bits != RSA_KEY_BACKEND_BITS {
-            return Err(unsupported_rsa_size(bits));
-        }
-        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8)
-            .map_err(|e| PkiError::malformed("RSA private key", e))?;
-        Self::from_rsa_key_pair(pair)
     }
 
     fn from_sm2_secret(secret: &sm2::SecretKey) -> Result<Self, PkiError> {
@@ -158,22 +119,13 @@ impl SoftwareKey {
             SoftwareKeyInner::P256(key) => key
                 .secret
                 .to_pkcs8_encrypted_pem(passphrase, LineEnding::LF),
-            SoftwareKeyInner::Rsa(pair) => {
-                use aws_lc_rs::encoding::AsDer;
-                // PKCS#8 v1 PrivateKeyInfo around RSAPrivateKey; AWS-LC zeroizes the buffer.
-                let plain = pair
-                    .as_der()
-                    .map_err(|e| PkiError::encoding(format!("RSA private key: {e}")))?;
-                Pkcs8Der(plain.as_ref()).to_pkcs8_encrypted_pem(passphrase, LineEnding::LF)
-            }
         };
         pem.map_err(PkiError::encoding)
     }
 
     /// Imports a key written by [`SoftwareKey::to_encrypted_pkcs8_pem`] or by
-    /// `openssl pkcs8 -topk8 -v2 aes-256-cbc`: SM2, P-256 or RSA-2048. A wrong passphrase
-    /// gives [`PkiError::WrongPassphrase`]; RSA keys of other sizes are refused
-    /// ([`PkiError::WeakKey`] below 2048 bits, [`PkiError::UnsupportedAlgorithm`] above).
+    /// `openssl pkcs8 -topk8 -v2 aes-256-cbc`: SM2 or P-256. A wrong passphrase gives
+    /// [`PkiError::WrongPassphrase`]; other keys [`PkiError::UnsupportedAlgorithm`].
     pub fn from_encrypted_pkcs8_pem(pem: &str, passphrase: &str) -> Result<Self, PkiError> {
         let (label, der) = der::pem::decode_vec(pem.as_bytes())
             .map_err(|e| PkiError::malformed("encrypted private key PEM", e))?;
@@ -193,9 +145,6 @@ impl SoftwareKey {
             .map_err(|_| PkiError::WrongPassphrase)?;
         let info = pkcs8::PrivateKeyInfoRef::try_from(plain.as_bytes())
             .map_err(|_| PkiError::WrongPassphrase)?;
-        if info.algorithm.oid == OID_RSA_ENCRYPTION {
-            return Self::from_rsa_pkcs8(&info, plain.as_bytes());
-        }
         if info.algorithm.oid != OID_EC_PUBLIC_KEY {
             return Err(PkiError::UnsupportedAlgorithm(format!(
                 "private key algorithm {}",
@@ -206,7 +155,7 @@ impl SoftwareKey {
             .algorithm
             .parameters_oid()
             .map_err(|_| PkiError::malformed("private key", "EC key without a named curve"))?;
-        let algorithm = Algorithm::KEY_BACKENDS
+        let algorithm = Algorithm::ALL
             .into_iter()
             .find(|a| a.curve_oid() == Some(curve))
             .ok_or_else(|| PkiError::UnsupportedAlgorithm(format!("elliptic curve {curve}")))?;
@@ -226,57 +175,12 @@ impl SoftwareKey {
     }
 }
 
-/// Why an RSA key of `bits` is not taken by the software key backend.
-fn unsupported_rsa_size(bits: usize) -> PkiError {
-    if bits < MIN_RSA_BITS {
-        PkiError::WeakKey(format!(
-            "RSA-{bits}: the RSA key backend takes RSA-{RSA_KEY_BACKEND_BITS} keys only"
-        ))
-    } else {
-        PkiError::UnsupportedAlgorithm(format!(
-            "RSA-{bits}: the RSA key backend takes RSA-{RSA_KEY_BACKEND_BITS} keys only"
-        ))
-    }
-}
-
-/// Modulus size of a PKCS#1 `RSAPrivateKey` (RFC 8017 A.1.2), read before AWS-LC sees it
-/// so that the refusal can name the size.
-fn rsa_private_key_bits(rsa_private_key: &[u8]) -> Result<usize, PkiError> {
-    #[derive(der::Sequence)]
-    #[allow(dead_code)]
-    struct RsaPrivateKey<'a> {
-        version: der::asn1::UintRef<'a>,
-        modulus: der::asn1::UintRef<'a>,
-        public_exponent: der::asn1::UintRef<'a>,
-        private_exponent: der::asn1::UintRef<'a>,
-        prime1: der::asn1::UintRef<'a>,
-        prime2: der::asn1::UintRef<'a>,
-        exponent1: der::asn1::UintRef<'a>,
-        exponent2: der::asn1::UintRef<'a>,
-        coefficient: der::asn1::UintRef<'a>,
-        other_prime_infos: Option<der::asn1::AnyRef<'a>>,
-    }
-    let key = RsaPrivateKey::from_der(rsa_private_key)
-        .map_err(|e| PkiError::malformed("RSA private key", e))?;
-    Ok(uint_bits(key.modulus.as_bytes()))
-}
-
-/// An unencrypted PKCS#8 `PrivateKeyInfo` already encoded, so that RSA keys are encrypted
-/// through the same `pkcs8` PBES2 code (scrypt, AES-256-CBC) as the elliptic-curve ones.
-struct Pkcs8Der<'a>(&'a [u8]);
-
-impl EncodePrivateKey for Pkcs8Der<'_> {
-    fn to_pkcs8_der(&self) -> pkcs8::Result<der::SecretDocument> {
-        Ok(der::SecretDocument::try_from(self.0)?)
-    }
-}
-
 impl SoftwareKey {
     /// Decrypts an SM2 public-key ciphertext (GB/T 32918.4, C1C3C2) in the GM/T 0009 DER form
     /// `SM2Cipher ::= SEQUENCE { XCoordinate INTEGER, YCoordinate INTEGER, HASH OCTET STRING,
     /// CipherText OCTET STRING }`, which is also what `openssl pkeyutl -encrypt` writes.
     ///
-    /// Only SM2 keys decrypt: a P-256 or RSA key gives [`PkiError::AlgorithmMismatch`]. Malformed
+    /// Only SM2 keys decrypt: a P-256 key gives [`PkiError::AlgorithmMismatch`]. Malformed
     /// input gives [`PkiError::Malformed`]; a ciphertext for another key, or one altered in
     /// transit, fails the SM3 check and gives [`PkiError::Decryption`].
     pub fn sm2_decrypt(&self, ciphertext_der: &[u8]) -> Result<Zeroizing<Vec<u8>>, PkiError> {
@@ -302,14 +206,13 @@ impl SoftwareKey {
     }
 
     /// The private scalar, big-endian, 32 bytes: what GM/T 0009 / GM/T 0016 envelopes and the
-    /// key archive encrypt. RSA keys have none: [`PkiError::UnsupportedAlgorithm`].
+    /// key archive encrypt.
     pub(crate) fn private_scalar_bytes(&self) -> Result<Zeroizing<[u8; 32]>, PkiError> {
         let mut out = Zeroizing::new([0u8; 32]);
         // The curve crates hand the scalar out in a plain array: wiped once copied.
         let mut scalar = match &self.key {
             SoftwareKeyInner::Sm2(key) => key.as_nonzero_scalar().to_bytes(),
             SoftwareKeyInner::P256(key) => key.secret.to_bytes(),
-            SoftwareKeyInner::Rsa(_) => return Err(no_scalar(Algorithm::RsaSha256)),
         };
         out.copy_from_slice(&scalar);
         zeroize::Zeroize::zeroize(scalar.as_mut_slice());
@@ -347,7 +250,6 @@ impl Signer for SoftwareKey {
         match self.key {
             SoftwareKeyInner::Sm2(_) => Algorithm::Sm2Sm3,
             SoftwareKeyInner::P256(_) => Algorithm::EcdsaP256Sha256,
-            SoftwareKeyInner::Rsa(_) => Algorithm::RsaSha256,
         }
     }
 
@@ -358,8 +260,7 @@ impl Signer for SoftwareKey {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
         // Hedged signatures, so a weak RNG alone cannot leak the key: SM2 mixes fresh
         // randomness into RFC 6979 nonces; AWS-LC (P-256) feeds a hash of the key and the
-        // digest into its nonce generator next to fresh randomness. RSA PKCS#1 v1.5 is
-        // deterministic and takes no randomness.
+        // digest into its nonce generator next to fresh randomness.
         match &self.key {
             SoftwareKeyInner::Sm2(key) => {
                 let mut rng = rand::rng();
@@ -376,17 +277,6 @@ impl Signer for SoftwareKey {
                     .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
                     .map_err(|e| PkiError::Signing(format!("P-256: {e}")))?;
                 Ok(sig.as_ref().to_vec())
-            }
-            SoftwareKeyInner::Rsa(pair) => {
-                let mut sig = vec![0u8; pair.public_modulus_len()];
-                pair.sign(
-                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
-                    &aws_lc_rs::rand::SystemRandom::new(),
-                    message,
-                    &mut sig,
-                )
-                .map_err(|e| PkiError::Signing(format!("RSA: {e}")))?;
-                Ok(sig)
             }
         }
     }
@@ -439,8 +329,8 @@ pub(crate) fn sign_to_bitstring(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{openssl, openssl_status, TempDir};
-    use der::{Encode, EncodePem};
+    use crate::test_support::{openssl, TempDir};
+    use der::Encode;
 
     #[test]
     fn signatures_verify_and_are_der() {
@@ -523,168 +413,9 @@ mod tests {
         }
     }
 
-    /// `openssl genpkey` RSA of `bits`, encrypted by `openssl pkcs8 -topk8 -v2 aes-256-cbc`.
-    /// Returns (encrypted PEM, path of the plain key).
-    fn openssl_rsa_key(dir: &TempDir, bits: u32, passphrase: &str) -> (String, String) {
-        let plain = dir.path(&format!("rsa{bits}.plain.pem"));
-        let bits_opt = format!("rsa_keygen_bits:{bits}");
-        openssl(&[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            bits_opt.as_str(),
-            "-out",
-            plain.as_str(),
-        ]);
-        let passout = format!("pass:{passphrase}");
-        let enc_pem = openssl(&[
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-in",
-            plain.as_str(),
-            "-passout",
-            passout.as_str(),
-        ]);
-        (enc_pem, plain)
-    }
-
-    /// OpenSSL's verdict on an RSA PKCS#1 v1.5 SHA-256 signature by `key` over `message`.
-    fn openssl_dgst_verify(dir: &TempDir, key: &SoftwareKey, message: &[u8], sig: &[u8]) -> String {
-        let spki_pem = key
-            .public_key_spki()
-            .to_pem(LineEnding::LF)
-            .expect("spki pem");
-        let pub_path = dir.write("pub.pem", spki_pem.as_bytes());
-        let msg_path = dir.write("msg.bin", message);
-        let sig_path = dir.write("sig.bin", sig);
-        let (_, stdout, stderr) = openssl_status(&[
-            "dgst",
-            "-sha256",
-            "-verify",
-            pub_path.as_str(),
-            "-signature",
-            sig_path.as_str(),
-            msg_path.as_str(),
-        ]);
-        format!("{stdout}{stderr}")
-    }
-
-    #[test]
-    fn rsa_2048_generates_signs_and_round_trips_through_openssl() {
-        let dir = TempDir::new("rsa-backend");
-        let key = SoftwareKey::generate(Algorithm::RsaSha256).expect("generate");
-        assert_eq!(key.algorithm(), Algorithm::RsaSha256);
-        let spki = key.public_key_spki();
-        assert_eq!(spki.algorithm.oid, OID_RSA_ENCRYPTION);
-        assert_eq!(rsa_modulus_bits(spki).expect("bits"), 2048);
-        assert_eq!(
-            Algorithm::of_public_key(spki).expect("of_public_key"),
-            Algorithm::RsaSha256
-        );
-
-        // Signatures: PKCS#1 v1.5 SHA-256, as long as the modulus; ours and OpenSSL's verify.
-        let message = b"certdesk RSA-2048 backend";
-        let sig = key.sign(message).expect("sign");
-        assert_eq!(sig.len(), 256);
-        let sig_alg = Algorithm::RsaSha256.signature_algorithm_identifier();
-        Algorithm::RsaSha256
-            .verify(spki, &sig_alg, message, &sig)
-            .expect("verify");
-        let err = Algorithm::RsaSha256
-            .verify(spki, &sig_alg, b"certdesk RSA-2048 backenD", &sig)
-            .expect_err("other message");
-        assert!(matches!(err, PkiError::BadSignature(_)), "{err}");
-        let verdict = openssl_dgst_verify(&dir, &key, message, &sig);
-        assert!(verdict.contains("Verified OK"), "{verdict}");
-        // PKCS#1 v1.5 is deterministic: the same message gives the same signature.
-        assert_eq!(key.sign(message).expect("sign again"), sig);
-
-        // Encrypted PKCS#8 export: we read it back, OpenSSL reads it and agrees on the key.
-        let pem = key.to_encrypted_pkcs8_pem("correct horse").expect("export");
-        assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
-        let back = SoftwareKey::from_encrypted_pkcs8_pem(&pem, "correct horse").expect("import");
-        assert_eq!(back.algorithm(), Algorithm::RsaSha256);
-        assert_eq!(back.public_key_spki(), key.public_key_spki());
-        assert_eq!(back.sign(message).expect("sign"), sig);
-        let err = SoftwareKey::from_encrypted_pkcs8_pem(&pem, "wrong horse").expect_err("wrong");
-        assert!(matches!(err, PkiError::WrongPassphrase), "{err}");
-
-        let key_path = dir.write("rsa.key.pem", pem.as_bytes());
-        let pub_pem = openssl(&[
-            "pkey",
-            "-in",
-            key_path.as_str(),
-            "-passin",
-            "pass:correct horse",
-            "-pubout",
-        ]);
-        let (_, pub_der) = der::pem::decode_vec(pub_pem.as_bytes()).expect("pub pem");
-        assert_eq!(pub_der, key.public_key_spki().to_der().expect("der"));
-        let text = openssl(&[
-            "pkey",
-            "-in",
-            key_path.as_str(),
-            "-passin",
-            "pass:correct horse",
-            "-noout",
-            "-text",
-        ]);
-        assert!(text.contains("Private-Key: (2048 bit"), "{text}");
-
-        // RSA keys have no scalar for envelopes or the key archive.
-        let err = key.private_scalar_bytes().expect_err("no scalar");
-        assert!(matches!(err, PkiError::UnsupportedAlgorithm(_)), "{err}");
-    }
-
-    #[test]
-    fn imports_openssl_encrypted_rsa_2048_and_signs_for_openssl() {
-        let dir = TempDir::new("rsa-openssl");
-        let (enc_pem, plain) = openssl_rsa_key(&dir, 2048, "s3cret");
-        let key = SoftwareKey::from_encrypted_pkcs8_pem(&enc_pem, "s3cret").expect("import");
-        assert_eq!(key.algorithm(), Algorithm::RsaSha256);
-        let pub_pem = openssl(&["pkey", "-in", plain.as_str(), "-pubout"]);
-        let (_, pub_der) = der::pem::decode_vec(pub_pem.as_bytes()).expect("pub pem");
-        assert_eq!(pub_der, key.public_key_spki().to_der().expect("der"));
-
-        let message = b"signed by an OpenSSL-made key";
-        let sig = key.sign(message).expect("sign");
-        let verdict = openssl_dgst_verify(&dir, &key, message, &sig);
-        assert!(verdict.contains("Verified OK"), "{verdict}");
-        let mut bad = sig.clone();
-        bad[10] ^= 0x01;
-        let verdict = openssl_dgst_verify(&dir, &key, message, &bad);
-        assert!(!verdict.contains("Verified OK"), "{verdict}");
-
-        let err = SoftwareKey::from_encrypted_pkcs8_pem(&enc_pem, "S3cret").expect_err("wrong");
-        assert!(matches!(err, PkiError::WrongPassphrase), "{err}");
-    }
-
-    #[test]
-    fn refuses_rsa_keys_other_than_2048_bits() {
-        let dir = TempDir::new("rsa-sizes");
-        let (enc_pem, _) = openssl_rsa_key(&dir, 3072, "s3cret");
-        let err = SoftwareKey::from_encrypted_pkcs8_pem(&enc_pem, "s3cret").expect_err("3072");
-        assert!(matches!(err, PkiError::UnsupportedAlgorithm(_)), "{err}");
-        assert_eq!(
-            err.to_string(),
-            "unsupported algorithm: RSA-3072: the RSA key backend takes RSA-2048 keys only"
-        );
-        // The passphrase is checked first: a wrong one says so, whatever the key size.
-        let err = SoftwareKey::from_encrypted_pkcs8_pem(&enc_pem, "x").expect_err("wrong");
-        assert!(matches!(err, PkiError::WrongPassphrase), "{err}");
-
-        let (enc_pem, _) = openssl_rsa_key(&dir, 1024, "s3cret");
-        let err = SoftwareKey::from_encrypted_pkcs8_pem(&enc_pem, "s3cret").expect_err("1024");
-        assert!(matches!(err, PkiError::WeakKey(_)), "{err}");
-        assert!(err.to_string().contains("RSA-1024"), "{err}");
-    }
-
     #[test]
     fn debug_never_shows_key_material() {
-        for alg in Algorithm::KEY_BACKENDS {
+        for alg in Algorithm::ALL {
             let key = SoftwareKey::generate(alg).expect("generate");
             let debug = format!("{key:?}");
             assert_eq!(debug, format!("SoftwareKey {{ algorithm: {alg:?}, .. }}"));
