@@ -6,6 +6,7 @@ mod audit;
 mod ca;
 mod config;
 mod database;
+mod housekeeping;
 mod secrets;
 mod serve;
 

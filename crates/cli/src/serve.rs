@@ -122,6 +122,9 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         })?,
     );
     let order_job = tokio::spawn(close_unpaid_orders_regularly(state.clone()));
+    let purge_job = tokio::spawn(crate::housekeeping::purge_expired_logins_regularly(
+        state.clone(),
+    ));
     let app = router(state);
     tracing::info!(listen = %settings.listen, public_url = %settings.public_url, "certdesk serving");
     println!("certdesk 已启动: {}", settings.public_url);
@@ -135,6 +138,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     .context("the server stopped with an error")?;
     crl_job.abort();
     order_job.abort();
+    purge_job.abort();
     tracing::info!("in-flight requests finished; closing the database");
     store.close().await;
     tracing::info!("stopped");

@@ -233,6 +233,15 @@ impl Store {
         }))
     }
 
+    /// Removes challenges, used or not, that expired at or before `before`; answers how many.
+    pub async fn delete_expired_challenges(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
+            .bind(before)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Whether a challenge exists at all (to tell "used or expired" from "never issued").
     pub async fn challenge_exists(&self, id: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM challenges WHERE id = $1")

@@ -544,6 +544,22 @@ async fn challenges_are_used_once(store: &Store) {
     );
     assert!(store.challenge_exists("c2").await.unwrap());
     assert!(!store.challenge_exists("c3").await.unwrap());
+
+    // Purging takes those expired by then, used (c1) or not (c2), and keeps later ones.
+    store
+        .create_challenge(&Challenge {
+            id: "c3".into(),
+            purpose: "login".into(),
+            account_id: None,
+            created_at: 300,
+            expires_at: 400,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.delete_expired_challenges(399).await.unwrap(), 2);
+    assert!(!store.challenge_exists("c1").await.unwrap());
+    assert!(!store.challenge_exists("c2").await.unwrap());
+    assert!(store.challenge_exists("c3").await.unwrap());
 }
 
 async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
