@@ -524,272 +524,23 @@ pub async fn start_check(
     let method = parse_method(method)?;
     require_editable(&order)?;
     let who = subject(&req)?;
-    let subject = subject_hash(&who.id_number);
-    let provider_error = |e: ProviderError| {
-        tracing::warn!(error = %e, method = method.as_str(), "identity provider failed");
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "identity_provider_unavailable",
-            "身份核验服务暂时不可用，请稍后重试",
-        )
+    let start = Start {
+        state,
+        user,
+        order: &order,
+        method,
+        subject_hash: subject_hash(&who.id_number),
+        who,
+        req: &req,
+        now,
     };
-    let mut new = NewIdentityCheck {
-        order_id: order.id,
-        method: method.as_str(),
-        subject_hash: &subject,
-        subject_name: &who.name,
-        masked_id: &mask_resident_id(&who.id_number),
-        masked_target: "",
-        status: CheckStatus::Passed.as_str(),
-        failure: "",
-        code_salt: None,
-        code_hash: None,
-        expires_at: None,
-        created_at: now,
+    let started = match method {
+        IdentityMethod::Face => start.face().await?,
+        IdentityMethod::Mobile => start.mobile().await?,
+        IdentityMethod::MicroDeposit => start.micro_deposit().await?,
+        IdentityMethod::BankCard => start.bank_card().await?,
     };
-    let masked_target;
-    let failure;
-    let salt;
-    let hash;
-    let mut face_left = None;
-    match method {
-        IdentityMethod::Face => {
-            let encoded = required(&req.photo, "invalid_photo", "请上传法定代表人的人脸照片")?;
-            let photo = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| {
-                    field_error(
-                        "invalid_photo",
-                        "人脸照片应为 Base64 编码的 JPG、PNG 或 BMP 图片",
-                    )
-                })?;
-            let checked = photo.clone();
-            tokio::task::spawn_blocking(move || {
-                certdesk_store::inspect_image("人脸照片", &checked)
-            })
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(|e| field_error("invalid_photo", e.to_string()))?;
-            let day = beijing_day(now);
-            let tries = state
-                .store
-                .take_face_try(&subject, &day, FACE_TRIES_PER_DAY)
-                .await?;
-            let Some(tries) = tries.filter(|t| face_try_allowed(t - 1)) else {
-                audit(
-                    state,
-                    user,
-                    &order,
-                    "method=face refused=daily_limit".into(),
-                )
-                .await;
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "face_daily_limit",
-                    format!(
-                        "今日人脸识别次数已用完（每人每天最多{FACE_TRIES_PER_DAY}次），请明天再试，或选择其他核验方式"
-                    ),
-                ));
-            };
-            face_left = Some(FACE_TRIES_PER_DAY - tries);
-            let verdict = state
-                .identity
-                .face_match(FaceMatch {
-                    order_id: order.id,
-                    name: &who.name,
-                    id_number: &who.id_number,
-                    photo: &photo,
-                })
-                .await
-                .map_err(provider_error)?;
-            failure = match verdict {
-                Verdict::Passed => String::new(),
-                Verdict::Failed(reason) => reason,
-            };
-            masked_target = String::new();
-        }
-        IdentityMethod::Mobile => {
-            let mobile = validate_mobile(required(
-                &req.mobile,
-                "invalid_mobile",
-                "请填写法定代表人手机号",
-            )?)
-            .map_err(input_error)?;
-            if let Some(last) = state
-                .store
-                .latest_identity_check(order.id, method.as_str())
-                .await?
-            {
-                if last.code_hash.is_some() && now - last.created_at < SMS_RESEND_SECS {
-                    return Err(ApiError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "sms_too_soon",
-                        format!(
-                            "验证码已发送，请{}秒后再重新获取",
-                            SMS_RESEND_SECS - (now - last.created_at)
-                        ),
-                    ));
-                }
-            }
-            let sent_today = state
-                .store
-                .identity_checks_of_subject_since(&subject, method.as_str(), beijing_day_start(now))
-                .await?;
-            if sent_today >= SMS_CODES_PER_DAY {
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "sms_daily_limit",
-                    format!(
-                        "今日已为该法定代表人发送{SMS_CODES_PER_DAY}次短信验证码，请明天再试，或选择其他核验方式"
-                    ),
-                ));
-            }
-            masked_target = mask_mobile(&mobile);
-            let verdict = state
-                .identity
-                .mobile_real_name(MobileRealName {
-                    order_id: order.id,
-                    name: &who.name,
-                    id_number: &who.id_number,
-                    mobile: &mobile,
-                })
-                .await
-                .map_err(provider_error)?;
-            failure = match verdict {
-                Verdict::Passed => String::new(),
-                Verdict::Failed(reason) => reason,
-            };
-            if failure.is_empty() {
-                let code = sms_code(rand::rngs::OsRng.next_u32());
-                salt = random_salt();
-                hash = code_hash(&salt, &code);
-                let text = format!(
-                    "【certdesk】您正在办理CA证书申领身份核验，验证码{code}，{}分钟内有效。请勿告诉他人。",
-                    SMS_CODE_VALIDITY_SECS / 60
-                );
-                state
-                    .identity
-                    .send_sms(Sms {
-                        order_id: order.id,
-                        mobile: &mobile,
-                        text: &text,
-                    })
-                    .await
-                    .map_err(provider_error)?;
-                new.code_salt = Some(&salt);
-                new.code_hash = Some(&hash);
-                new.expires_at = Some(now + method.code_validity_secs());
-            }
-        }
-        IdentityMethod::MicroDeposit => {
-            let account = validate_corporate_account(required(
-                &req.account_number,
-                "invalid_account_number",
-                "请填写单位对公账号",
-            )?)
-            .map_err(input_error)?;
-            let bank = validate_bank_name(required(
-                &req.bank_name,
-                "invalid_bank_name",
-                "请填写开户银行",
-            )?)
-            .map_err(input_error)?;
-            // Each start sends real money: one deposit at a time per order, until its code is
-            // typed, used up, or expired.
-            if let Some(last) = state
-                .store
-                .latest_identity_check(order.id, method.as_str())
-                .await?
-            {
-                let waiting = last.status == CheckStatus::Pending.as_str()
-                    && last.expires_at.is_some_and(|at| now < at);
-                if waiting {
-                    return Err(ApiError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "micro_deposit_pending",
-                        format!(
-                            "已向对公账户 {} 打款 0.01 元，请查看到账附言中的验证码并输入；验证码有效至 {}，过期后才能重新打款",
-                            last.masked_target,
-                            certdesk_ca::trust::format_time(last.expires_at.unwrap_or(now)),
-                        ),
-                    ));
-                }
-            }
-            let org_name = state
-                .store
-                .organisation_by_id(order.org_id)
-                .await?
-                .map(|o| o.name)
-                .unwrap_or_default();
-            masked_target = mask_bank_card(&account);
-            let mut random = [0u8; MICRO_DEPOSIT_CODE_LEN];
-            rand::rngs::OsRng.fill_bytes(&mut random);
-            let memo = memo_code(random);
-            let verdict = state
-                .identity
-                .micro_deposit(MicroDeposit {
-                    order_id: order.id,
-                    account_name: &org_name,
-                    account_number: &account,
-                    bank_name: &bank,
-                    amount_fen: MICRO_DEPOSIT_FEN,
-                    memo: &memo,
-                })
-                .await
-                .map_err(provider_error)?;
-            failure = match verdict {
-                Verdict::Passed => String::new(),
-                Verdict::Failed(reason) => reason,
-            };
-            if failure.is_empty() {
-                salt = random_salt();
-                hash = code_hash(&salt, &memo);
-                new.code_salt = Some(&salt);
-                new.code_hash = Some(&hash);
-                new.expires_at = Some(now + method.code_validity_secs());
-            }
-        }
-        IdentityMethod::BankCard => {
-            let card = validate_bank_card(required(
-                &req.card_number,
-                "invalid_card_number",
-                "请填写法定代表人本人的银行卡号",
-            )?)
-            .map_err(input_error)?;
-            let mobile = validate_mobile(required(
-                &req.mobile,
-                "invalid_mobile",
-                "请填写银行卡预留手机号",
-            )?)
-            .map_err(input_error)?;
-            masked_target = mask_bank_card(&card);
-            let verdict = state
-                .identity
-                .bank_card(BankCardMatch {
-                    order_id: order.id,
-                    name: &who.name,
-                    id_number: &who.id_number,
-                    card_number: &card,
-                    mobile: &mobile,
-                })
-                .await
-                .map_err(provider_error)?;
-            failure = match verdict {
-                Verdict::Passed => String::new(),
-                Verdict::Failed(reason) => reason,
-            };
-        }
-    }
-    new.masked_target = &masked_target;
-    new.failure = &failure;
-    new.status = if !failure.is_empty() {
-        CheckStatus::Failed.as_str()
-    } else if new.code_hash.is_some() {
-        CheckStatus::Pending.as_str()
-    } else {
-        CheckStatus::Passed.as_str()
-    };
-    let check = state.store.create_identity_check(&new).await?;
+    let check = start.record(&started).await?;
     audit(
         state,
         user,
@@ -801,7 +552,373 @@ pub async fn start_check(
         ),
     )
     .await;
-    Ok(check_view(&check, face_left))
+    Ok(check_view(&check, started.face_tries_left))
+}
+
+/// One start request, its order and its checked subject, shared by the methods' steps.
+struct Start<'a> {
+    state: &'a AppState,
+    user: &'a CurrentUser,
+    order: &'a Order,
+    method: IdentityMethod,
+    who: Subject,
+    /// Keys the per-person limits (face tries, SMS codes per day) without the ID number.
+    subject_hash: String,
+    req: &'a StartRequest,
+    now: i64,
+}
+
+/// What a method's start gave, before it is recorded.
+struct Started {
+    /// The masked mobile, card or account number (empty for a face match).
+    masked_target: String,
+    /// Why the provider said no; empty when it did not.
+    failure: String,
+    /// The code sent (SMS, micro-deposit memo), salted and hashed: the check waits for it.
+    code: Option<SaltedCodeHash>,
+    /// For a face match: tries left today for this person.
+    face_tries_left: Option<i64>,
+}
+
+struct SaltedCodeHash {
+    salt: String,
+    hash: String,
+}
+
+impl SaltedCodeHash {
+    fn of(code: &str) -> Self {
+        let salt = random_salt();
+        let hash = code_hash(&salt, code);
+        SaltedCodeHash { salt, hash }
+    }
+}
+
+fn failure_of(verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Passed => String::new(),
+        Verdict::Failed(reason) => reason,
+    }
+}
+
+impl Start<'_> {
+    /// The provider could not be asked: the applicant may retry later; the log says why.
+    fn provider_unavailable(&self, e: ProviderError) -> ApiError {
+        tracing::warn!(error = %e, method = self.method.as_str(), "identity provider failed");
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "identity_provider_unavailable",
+            "身份核验服务暂时不可用，请稍后重试",
+        )
+    }
+
+    /// 人脸识别: the photo against the public-security photo, within the daily tries.
+    async fn face(&self) -> Result<Started, ApiError> {
+        let photo = checked_photo(self.req).await?;
+        let tries_left = self.take_face_try().await?;
+        let verdict = self
+            .state
+            .identity
+            .face_match(FaceMatch {
+                order_id: self.order.id,
+                name: &self.who.name,
+                id_number: &self.who.id_number,
+                photo: &photo,
+            })
+            .await
+            .map_err(|e| self.provider_unavailable(e))?;
+        Ok(Started {
+            masked_target: String::new(),
+            failure: failure_of(verdict),
+            code: None,
+            face_tries_left: Some(tries_left),
+        })
+    }
+
+    /// Counts a face try for this person today; answers the tries left, or refuses (and
+    /// records the refusal) once the day's tries are used.
+    async fn take_face_try(&self) -> Result<i64, ApiError> {
+        let day = beijing_day(self.now);
+        let tries = self
+            .state
+            .store
+            .take_face_try(&self.subject_hash, &day, FACE_TRIES_PER_DAY)
+            .await?;
+        let Some(tries) = tries.filter(|t| face_try_allowed(t - 1)) else {
+            audit(
+                self.state,
+                self.user,
+                self.order,
+                "method=face refused=daily_limit".into(),
+            )
+            .await;
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "face_daily_limit",
+                format!(
+                    "今日人脸识别次数已用完（每人每天最多{FACE_TRIES_PER_DAY}次），请明天再试，或选择其他核验方式"
+                ),
+            ));
+        };
+        Ok(FACE_TRIES_PER_DAY - tries)
+    }
+
+    /// 法人手机号实名核验: the mobile must be the person's; then an SMS code is sent.
+    async fn mobile(&self) -> Result<Started, ApiError> {
+        let mobile = validate_mobile(required(
+            &self.req.mobile,
+            "invalid_mobile",
+            "请填写法定代表人手机号",
+        )?)
+        .map_err(input_error)?;
+        self.sms_allowed().await?;
+        let verdict = self
+            .state
+            .identity
+            .mobile_real_name(MobileRealName {
+                order_id: self.order.id,
+                name: &self.who.name,
+                id_number: &self.who.id_number,
+                mobile: &mobile,
+            })
+            .await
+            .map_err(|e| self.provider_unavailable(e))?;
+        let failure = failure_of(verdict);
+        let code = if failure.is_empty() {
+            Some(self.send_sms_code(&mobile).await?)
+        } else {
+            None
+        };
+        Ok(Started {
+            masked_target: mask_mobile(&mobile),
+            failure,
+            code,
+            face_tries_left: None,
+        })
+    }
+
+    /// SMS codes are rationed: one a minute per order, a few a day per person.
+    async fn sms_allowed(&self) -> Result<(), ApiError> {
+        let now = self.now;
+        if let Some(last) = self
+            .state
+            .store
+            .latest_identity_check(self.order.id, self.method.as_str())
+            .await?
+        {
+            if last.code_hash.is_some() && now - last.created_at < SMS_RESEND_SECS {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "sms_too_soon",
+                    format!(
+                        "验证码已发送，请{}秒后再重新获取",
+                        SMS_RESEND_SECS - (now - last.created_at)
+                    ),
+                ));
+            }
+        }
+        let sent_today = self
+            .state
+            .store
+            .identity_checks_of_subject_since(
+                &self.subject_hash,
+                self.method.as_str(),
+                beijing_day_start(now),
+            )
+            .await?;
+        if sent_today >= SMS_CODES_PER_DAY {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "sms_daily_limit",
+                format!(
+                    "今日已为该法定代表人发送{SMS_CODES_PER_DAY}次短信验证码，请明天再试，或选择其他核验方式"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends a fresh code to `mobile`; only its salted hash is kept.
+    async fn send_sms_code(&self, mobile: &str) -> Result<SaltedCodeHash, ApiError> {
+        let code = sms_code(rand::rngs::OsRng.next_u32());
+        let salted = SaltedCodeHash::of(&code);
+        let text = format!(
+            "【certdesk】您正在办理CA证书申领身份核验，验证码{code}，{}分钟内有效。请勿告诉他人。",
+            SMS_CODE_VALIDITY_SECS / 60
+        );
+        self.state
+            .identity
+            .send_sms(Sms {
+                order_id: self.order.id,
+                mobile,
+                text: &text,
+            })
+            .await
+            .map_err(|e| self.provider_unavailable(e))?;
+        Ok(salted)
+    }
+
+    /// 对公账户打款验证: 0.01元 to the organisation's account, a code in the memo.
+    async fn micro_deposit(&self) -> Result<Started, ApiError> {
+        let account = validate_corporate_account(required(
+            &self.req.account_number,
+            "invalid_account_number",
+            "请填写单位对公账号",
+        )?)
+        .map_err(input_error)?;
+        let bank = validate_bank_name(required(
+            &self.req.bank_name,
+            "invalid_bank_name",
+            "请填写开户银行",
+        )?)
+        .map_err(input_error)?;
+        self.no_deposit_waiting().await?;
+        let org_name = self
+            .state
+            .store
+            .organisation_by_id(self.order.org_id)
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_default();
+        let mut random = [0u8; MICRO_DEPOSIT_CODE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut random);
+        let memo = memo_code(random);
+        let verdict = self
+            .state
+            .identity
+            .micro_deposit(MicroDeposit {
+                order_id: self.order.id,
+                account_name: &org_name,
+                account_number: &account,
+                bank_name: &bank,
+                amount_fen: MICRO_DEPOSIT_FEN,
+                memo: &memo,
+            })
+            .await
+            .map_err(|e| self.provider_unavailable(e))?;
+        let failure = failure_of(verdict);
+        let code = failure.is_empty().then(|| SaltedCodeHash::of(&memo));
+        Ok(Started {
+            masked_target: mask_bank_card(&account),
+            failure,
+            code,
+            face_tries_left: None,
+        })
+    }
+
+    /// Each start sends real money: one deposit at a time per order, until its code is typed,
+    /// used up, or expired.
+    async fn no_deposit_waiting(&self) -> Result<(), ApiError> {
+        let now = self.now;
+        let Some(last) = self
+            .state
+            .store
+            .latest_identity_check(self.order.id, self.method.as_str())
+            .await?
+        else {
+            return Ok(());
+        };
+        let waiting = last.status == CheckStatus::Pending.as_str()
+            && last.expires_at.is_some_and(|at| now < at);
+        if waiting {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "micro_deposit_pending",
+                format!(
+                    "已向对公账户 {} 打款 0.01 元，请查看到账附言中的验证码并输入；验证码有效至 {}，过期后才能重新打款",
+                    last.masked_target,
+                    certdesk_ca::trust::format_time(last.expires_at.unwrap_or(now)),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// 法人银行卡核验: the card's four elements (name, ID, card, reserved mobile).
+    async fn bank_card(&self) -> Result<Started, ApiError> {
+        let card = validate_bank_card(required(
+            &self.req.card_number,
+            "invalid_card_number",
+            "请填写法定代表人本人的银行卡号",
+        )?)
+        .map_err(input_error)?;
+        let mobile = validate_mobile(required(
+            &self.req.mobile,
+            "invalid_mobile",
+            "请填写银行卡预留手机号",
+        )?)
+        .map_err(input_error)?;
+        let verdict = self
+            .state
+            .identity
+            .bank_card(BankCardMatch {
+                order_id: self.order.id,
+                name: &self.who.name,
+                id_number: &self.who.id_number,
+                card_number: &card,
+                mobile: &mobile,
+            })
+            .await
+            .map_err(|e| self.provider_unavailable(e))?;
+        Ok(Started {
+            masked_target: mask_bank_card(&card),
+            failure: failure_of(verdict),
+            code: None,
+            face_tries_left: None,
+        })
+    }
+
+    /// Records the check: failed when the provider said no, pending while a code is awaited,
+    /// else passed.
+    async fn record(&self, started: &Started) -> Result<IdentityCheck, ApiError> {
+        let status = if !started.failure.is_empty() {
+            CheckStatus::Failed
+        } else if started.code.is_some() {
+            CheckStatus::Pending
+        } else {
+            CheckStatus::Passed
+        };
+        let check = self
+            .state
+            .store
+            .create_identity_check(&NewIdentityCheck {
+                order_id: self.order.id,
+                method: self.method.as_str(),
+                subject_hash: &self.subject_hash,
+                subject_name: &self.who.name,
+                masked_id: &mask_resident_id(&self.who.id_number),
+                masked_target: &started.masked_target,
+                status: status.as_str(),
+                failure: &started.failure,
+                code_salt: started.code.as_ref().map(|c| c.salt.as_str()),
+                code_hash: started.code.as_ref().map(|c| c.hash.as_str()),
+                expires_at: started
+                    .code
+                    .as_ref()
+                    .map(|_| self.now + self.method.code_validity_secs()),
+                created_at: self.now,
+            })
+            .await?;
+        Ok(check)
+    }
+}
+
+/// The face photo of the request: Base64 of a JPG, PNG or BMP that passes the image checks.
+async fn checked_photo(req: &StartRequest) -> Result<Vec<u8>, ApiError> {
+    let encoded = required(&req.photo, "invalid_photo", "请上传法定代表人的人脸照片")?;
+    let photo = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| {
+            field_error(
+                "invalid_photo",
+                "人脸照片应为 Base64 编码的 JPG、PNG 或 BMP 图片",
+            )
+        })?;
+    let checked = photo.clone();
+    tokio::task::spawn_blocking(move || certdesk_store::inspect_image("人脸照片", &checked))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| field_error("invalid_photo", e.to_string()))?;
+    Ok(photo)
 }
 
 /// Between two SMS codes of one order.
