@@ -670,17 +670,8 @@ async fn order_page(
 ) -> Result<Response, ApiError> {
     let order = order_for(&state, &user, &order_no, Action::ViewOrder).await?;
     let status = order.status;
-    let workflow = order.kind.workflow();
-    let facts = facts_of(&state, &order).await?;
-    let actions = workflow.available_actions(status, Actor::Role(user.role()), &facts);
-    let may = |action: OrderAction, permission: Action| {
-        actions.contains(&action)
-            && certdesk_domain::permits(
-                user.role(),
-                permission,
-                relation_to(&user, None, Some(order.org_id)),
-            )
-    };
+    let application = state.store.application(order.id).await?;
+    let rights = ViewerRights::decide(&state, &user, &order, status, application.is_some()).await?;
     let events = state.store.order_events(order.id).await?;
     let rejection = (status == OrderStatus::Rejected)
         .then(|| {
@@ -691,141 +682,19 @@ async fn order_page(
                 .map(|e| e.note.clone())
         })
         .flatten();
-    let timeline = events
-        .into_iter()
-        .map(|e| TimelineRow {
-            time: crate::format_beijing(e.at),
-            actor: e.actor_label,
-            action: e.action.label_zh().to_string(),
-            to_status: e.to_status.label_zh().to_string(),
-            note: e.note,
-        })
-        .collect();
-    let beijing = |unix: i64| {
-        jiff::Timestamp::from_second(unix)
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-            .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
-            .datetime()
+    let (deadline, overdue) = step_deadline(&order, state.now());
+    let described = match &application {
+        Some(application) => describe_application(&state, application).await?,
+        None => DescribedApplication::default(),
     };
-    let deadline = workflow.step_deadline(
-        &WorkCalendar::china_builtin(),
-        status,
-        beijing(order.updated_at),
-    );
-    let overdue = deadline
-        .as_ref()
-        .is_some_and(|d| d.is_overdue(beijing(state.now())));
-    let deadline = deadline.map(|d| {
-        format!(
-            "当前环节应于 {} 前完成（{}个工作日）",
-            d.due.strftime("%Y-%m-%d %H:%M"),
-            d.working_days
-        )
-    });
-    let application = state.store.application(order.id).await?;
-    let mut summary = Vec::new();
-    let mut documents = Vec::new();
-    let mut product = String::new();
-    if let Some(application) = &application {
-        product = crate::products::product_facts(&state, application.product_id)
-            .await
-            .map(|p| format!("{}（{}年）", p.name, application.years))
-            .unwrap_or_default();
-        let form: ApplicationForm = crate::applications::form_of(application)?;
-        let masked_id = |id: &str| {
-            if id.is_empty() {
-                String::new()
-            } else {
-                mask_resident_id(id)
-            }
-        };
-        let o = &form.organisation;
-        summary.extend([
-            Summary {
-                label: "单位名称",
-                value: o.name.clone(),
-            },
-            Summary {
-                label: "统一社会信用代码",
-                value: o.credit_code.clone(),
-            },
-            Summary {
-                label: "法定代表人",
-                value: format!(
-                    "{} {} {}",
-                    form.legal_rep.name,
-                    masked_id(&form.legal_rep.id_number),
-                    mask_mobile(&form.legal_rep.mobile)
-                ),
-            },
-            Summary {
-                label: "经办人",
-                value: format!(
-                    "{} {} {}",
-                    form.handler.name,
-                    masked_id(&form.handler.id_number),
-                    mask_mobile(&form.handler.mobile)
-                ),
-            },
-            Summary {
-                label: "领取方式",
-                value: match form.delivery.method.as_str() {
-                    "mail" => format!(
-                        "邮寄：{} {} {}",
-                        form.delivery.recipient,
-                        mask_mobile(&form.delivery.phone),
-                        form.delivery.address
-                    ),
-                    "pickup" => "现场领取".to_string(),
-                    "online" => "在线下载".to_string(),
-                    _ => "未选择".to_string(),
-                },
-            },
-        ]);
-        if certdesk_domain::permits(
-            user.role(),
-            Action::ViewOrderDocument,
-            relation_to(&user, None, Some(order.org_id)),
-        ) {
-            for upload in state.store.order_uploads(order.id).await? {
-                if let Ok(kind) = upload.kind.parse::<UploadKind>() {
-                    documents.push(DocumentLink {
-                        kind: kind.as_str(),
-                        label: kind.label_zh(),
-                        file_name: upload.file_name,
-                    });
-                }
-            }
-        }
-    }
-    let delivery = state.store.delivery(order.id).await?.and_then(|d| {
-        d.tracking_no.map(|t| {
-            format!(
-                "{} {}（{}发出）",
-                d.courier.unwrap_or_default(),
-                t,
-                d.shipped_at.map(crate::format_beijing).unwrap_or_default()
-            )
-        })
-    });
-    let supplier_side = certdesk_domain::permits(
-        user.role(),
-        Action::SubmitCertificateRequest,
-        relation_to(&user, None, Some(order.org_id)),
-    );
-    let issued = match state.store.issuance(order.id).await? {
-        Some(i) if supplier_side => match i.signing_certificate_id {
-            Some(id) => Some(IssuedFiles {
-                dual: i.encryption_certificate_id.is_some(),
-                serial: state
-                    .store
-                    .certificate_serial_by_id(id)
-                    .await?
-                    .unwrap_or_default(),
-            }),
-            None => None,
-        },
-        _ => None,
+    let documents = match &application {
+        Some(_) if rights.may_see_documents => document_links(&state, &order).await?,
+        _ => Vec::new(),
+    };
+    let issued = if rights.supplier_side {
+        issued_files(&state, &order).await?
+    } else {
+        None
     };
     let notice = if query.submitted.is_some() {
         Some("申请已提交，等待平台初审".to_string())
@@ -835,32 +704,246 @@ async fn order_page(
     let page = OrderPage {
         chrome: Chrome::new(&user, "orders"),
         order: OrderView::from(&order),
-        product,
+        product: described.product,
         deadline,
         overdue,
         rejection,
-        summary,
+        summary: described.summary,
         documents,
-        timeline,
-        delivery,
-        can_edit: application.is_some()
-            && (may(OrderAction::Submit, Action::EditApplication)
-                || may(OrderAction::EditAndResubmit, Action::EditApplication)),
-        can_pay: status == OrderStatus::AwaitingPayment
-            && user.account().org_id == Some(order.org_id),
-        can_withdraw: crate::payments::can_withdraw(&state, &user, &order).await?,
-        can_review: [OrderAction::ApproveInitial, OrderAction::ApproveSecond]
-            .into_iter()
-            .any(|a| may(a, Action::ReviewOrder)),
-        can_submit_csr: status == OrderStatus::Issuing && supplier_side,
-        can_ship: may(OrderAction::Ship, Action::DeliverOrder),
-        can_pickup: may(OrderAction::ReadyForPickup, Action::DeliverOrder),
-        can_confirm: may(OrderAction::ConfirmReceipt, Action::ConfirmReceipt),
+        timeline: events.into_iter().map(timeline_row).collect(),
+        delivery: delivery_line(&state, &order).await?,
+        can_edit: rights.can_edit,
+        can_pay: rights.can_pay,
+        can_withdraw: rights.can_withdraw,
+        can_review: rights.can_review,
+        can_submit_csr: rights.can_submit_csr,
+        can_ship: rights.can_ship,
+        can_pickup: rights.can_pickup,
+        can_confirm: rights.can_confirm,
         issued,
         notice,
         error: query.error,
     };
     Ok(render(&page, StatusCode::OK))
+}
+
+/// What the viewer of an order page may do now: the state machine's answer for its role,
+/// within what the role is permitted on this organisation's orders.
+struct ViewerRights {
+    can_edit: bool,
+    can_pay: bool,
+    can_withdraw: bool,
+    can_review: bool,
+    can_submit_csr: bool,
+    can_ship: bool,
+    can_pickup: bool,
+    can_confirm: bool,
+    /// The uploaded documents are listed: only for roles that may open them.
+    may_see_documents: bool,
+    /// The key holder's side: sends the CSR and downloads what was issued.
+    supplier_side: bool,
+}
+
+impl ViewerRights {
+    async fn decide(
+        state: &AppState,
+        user: &CurrentUser,
+        order: &Order,
+        status: OrderStatus,
+        has_application: bool,
+    ) -> Result<Self, ApiError> {
+        let facts = facts_of(state, order).await?;
+        let actions =
+            order
+                .kind
+                .workflow()
+                .available_actions(status, Actor::Role(user.role()), &facts);
+        let permitted = |permission: Action| {
+            certdesk_domain::permits(
+                user.role(),
+                permission,
+                relation_to(user, None, Some(order.org_id)),
+            )
+        };
+        let may = |action: OrderAction, permission: Action| {
+            actions.contains(&action) && permitted(permission)
+        };
+        let supplier_side = permitted(Action::SubmitCertificateRequest);
+        Ok(ViewerRights {
+            can_edit: has_application
+                && (may(OrderAction::Submit, Action::EditApplication)
+                    || may(OrderAction::EditAndResubmit, Action::EditApplication)),
+            can_pay: status == OrderStatus::AwaitingPayment
+                && user.account().org_id == Some(order.org_id),
+            can_withdraw: crate::payments::can_withdraw(state, user, order).await?,
+            can_review: [OrderAction::ApproveInitial, OrderAction::ApproveSecond]
+                .into_iter()
+                .any(|a| may(a, Action::ReviewOrder)),
+            can_submit_csr: status == OrderStatus::Issuing && supplier_side,
+            can_ship: may(OrderAction::Ship, Action::DeliverOrder),
+            can_pickup: may(OrderAction::ReadyForPickup, Action::DeliverOrder),
+            can_confirm: may(OrderAction::ConfirmReceipt, Action::ConfirmReceipt),
+            may_see_documents: permitted(Action::ViewOrderDocument),
+            supplier_side,
+        })
+    }
+}
+
+/// One order event as the timeline shows it, in Chinese where the names are known.
+fn timeline_row(e: certdesk_store::OrderEvent) -> TimelineRow {
+    TimelineRow {
+        time: crate::format_beijing(e.at),
+        actor: e.actor_label,
+        action: e.action.label_zh().to_string(),
+        to_status: e.to_status.label_zh().to_string(),
+        note: e.note,
+    }
+}
+
+/// When the current step is due (working days, Beijing time), and whether that has passed.
+fn step_deadline(order: &Order, now: i64) -> (Option<String>, bool) {
+    let beijing = |unix: i64| {
+        jiff::Timestamp::from_second(unix)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+            .datetime()
+    };
+    let deadline = order.kind.workflow().step_deadline(
+        &WorkCalendar::china_builtin(),
+        order.status,
+        beijing(order.updated_at),
+    );
+    let overdue = deadline
+        .as_ref()
+        .is_some_and(|d| d.is_overdue(beijing(now)));
+    let deadline = deadline.map(|d| {
+        format!(
+            "当前环节应于 {} 前完成（{}个工作日）",
+            d.due.strftime("%Y-%m-%d %H:%M"),
+            d.working_days
+        )
+    });
+    (deadline, overdue)
+}
+
+/// The application behind an order as its page sums it up: ID numbers and mobiles masked.
+#[derive(Default)]
+struct DescribedApplication {
+    /// The product and its term, e.g. 单位证书（1年）.
+    product: String,
+    summary: Vec<Summary>,
+}
+
+async fn describe_application(
+    state: &AppState,
+    application: &certdesk_store::Application,
+) -> Result<DescribedApplication, ApiError> {
+    let product = crate::products::product_facts(state, application.product_id)
+        .await
+        .map(|p| format!("{}（{}年）", p.name, application.years))
+        .unwrap_or_default();
+    let form: ApplicationForm = crate::applications::form_of(application)?;
+    let masked_id = |id: &str| {
+        if id.is_empty() {
+            String::new()
+        } else {
+            mask_resident_id(id)
+        }
+    };
+    let o = &form.organisation;
+    let summary = vec![
+        Summary {
+            label: "单位名称",
+            value: o.name.clone(),
+        },
+        Summary {
+            label: "统一社会信用代码",
+            value: o.credit_code.clone(),
+        },
+        Summary {
+            label: "法定代表人",
+            value: format!(
+                "{} {} {}",
+                form.legal_rep.name,
+                masked_id(&form.legal_rep.id_number),
+                mask_mobile(&form.legal_rep.mobile)
+            ),
+        },
+        Summary {
+            label: "经办人",
+            value: format!(
+                "{} {} {}",
+                form.handler.name,
+                masked_id(&form.handler.id_number),
+                mask_mobile(&form.handler.mobile)
+            ),
+        },
+        Summary {
+            label: "领取方式",
+            value: match form.delivery.method.as_str() {
+                "mail" => format!(
+                    "邮寄：{} {} {}",
+                    form.delivery.recipient,
+                    mask_mobile(&form.delivery.phone),
+                    form.delivery.address
+                ),
+                "pickup" => "现场领取".to_string(),
+                "online" => "在线下载".to_string(),
+                _ => "未选择".to_string(),
+            },
+        },
+    ];
+    Ok(DescribedApplication { product, summary })
+}
+
+/// The order's uploads of known kinds, as download links.
+async fn document_links(state: &AppState, order: &Order) -> Result<Vec<DocumentLink>, ApiError> {
+    Ok(state
+        .store
+        .order_uploads(order.id)
+        .await?
+        .into_iter()
+        .filter_map(|upload| {
+            let kind = upload.kind.parse::<UploadKind>().ok()?;
+            Some(DocumentLink {
+                kind: kind.as_str(),
+                label: kind.label_zh(),
+                file_name: upload.file_name,
+            })
+        })
+        .collect())
+}
+
+/// The courier and tracking number once the certificate was sent.
+async fn delivery_line(state: &AppState, order: &Order) -> Result<Option<String>, ApiError> {
+    Ok(state.store.delivery(order.id).await?.and_then(|d| {
+        d.tracking_no.map(|t| {
+            format!(
+                "{} {}（{}发出）",
+                d.courier.unwrap_or_default(),
+                t,
+                d.shipped_at.map(crate::format_beijing).unwrap_or_default()
+            )
+        })
+    }))
+}
+
+/// What was issued for the order, once its signing certificate exists.
+async fn issued_files(state: &AppState, order: &Order) -> Result<Option<IssuedFiles>, ApiError> {
+    let Some(issuance) = state.store.issuance(order.id).await? else {
+        return Ok(None);
+    };
+    let Some(id) = issuance.signing_certificate_id else {
+        return Ok(None);
+    };
+    Ok(Some(IssuedFiles {
+        dual: issuance.encryption_certificate_id.is_some(),
+        serial: state
+            .store
+            .certificate_serial_by_id(id)
+            .await?
+            .unwrap_or_default(),
+    }))
 }
 
 /// After a page form: back to the order with what happened, or why not.
