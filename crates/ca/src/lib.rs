@@ -37,8 +37,9 @@ use zeroize::Zeroizing;
 
 /// How long a CRL is valid; a new one is signed when less than half of this is left.
 pub const CRL_VALIDITY: Duration = Duration::from_secs(24 * 60 * 60);
-/// The longest validity we certify: 10 years.
-pub const MAX_VALIDITY_DAYS: u32 = 3650;
+/// The longest validity we certify: the domain's limit, which the RA holds requests to too.
+pub use certdesk_domain::limits::MAX_VALIDITY_DAYS;
+use certdesk_domain::limits::{check_fits_issuing_ca, check_subject_name, LimitError};
 /// Certificates start a few minutes back, so that a relying party whose clock runs slow
 /// accepts a certificate the moment it is delivered.
 const BACKDATE: Duration = Duration::from_secs(5 * 60);
@@ -59,6 +60,18 @@ pub struct LoadedCa {
 impl LoadedCa {
     pub fn signer(&self) -> &dyn Signer {
         self.issuing_key.as_ref()
+    }
+
+    /// When the issuing CA's certificate ends, Unix seconds: no certificate it signs may end
+    /// later.
+    pub fn issuing_until(&self) -> i64 {
+        unix_seconds(
+            self.issuing_cert
+                .tbs_certificate()
+                .validity()
+                .not_after
+                .to_system_time(),
+        )
     }
 
     /// The issuing CA and the root, PEM, as `--chain-out` writes them.
@@ -273,6 +286,24 @@ impl CertificateAuthority {
             .ok_or(CaError::NotInitialised(algorithm.label()))
     }
 
+    /// Whether this CA would issue a certificate naming `org_name` for `validity_days` at
+    /// `issue_at` (Unix seconds) with the issuing CA of `algorithm`: the same limits
+    /// [`CertificateAuthority::issue`] holds every request to, for the RA to ask before it lets
+    /// an order reach 制证中.
+    pub fn check_limits(
+        &self,
+        algorithm: Algorithm,
+        org_name: &str,
+        validity_days: u32,
+        issue_at: i64,
+    ) -> Result<(), LimitError> {
+        check_subject_name(org_name)?;
+        let ca = self.ca(algorithm).map_err(|_| LimitError::NoIssuingCa {
+            algorithm: algorithm.label(),
+        })?;
+        check_fits_issuing_ca(validity_days, ca.issuing_until(), issue_at)
+    }
+
     fn ca_by_id(&self, issuing_id: i64) -> Result<&LoadedCa, CaError> {
         self.cas
             .iter()
@@ -294,6 +325,7 @@ impl CertificateAuthority {
             now,
             not_before,
             not_after,
+            ..
         } = checked;
         let org_name = org_name.as_str();
         for _ in 0..SERIAL_ATTEMPTS {
@@ -371,6 +403,7 @@ impl CertificateAuthority {
             now,
             not_before,
             not_after,
+            ..
         } = checked;
         for _ in 0..SERIAL_ATTEMPTS {
             let leaf = |profile, serial| LeafRequest {
@@ -630,6 +663,7 @@ impl CertificateAuthority {
 struct CheckedRequest {
     credit_code: String,
     org_name: String,
+    validity_days: u32,
     now: SystemTime,
     not_before: SystemTime,
     not_after: SystemTime,
@@ -640,19 +674,15 @@ impl CheckedRequest {
         let credit_code = certdesk_domain::validate_credit_code(request.credit_code)
             .map_err(|e| CaError::Refused(e.to_string()))?;
         let org_name = request.org_name.trim().to_string();
-        if org_name.is_empty() {
-            return Err(CaError::Refused("机构名称不能为空".into()));
-        }
-        if !(1..=MAX_VALIDITY_DAYS).contains(&request.validity_days) {
-            return Err(CaError::Refused(format!(
-                "有效期应为 1 到 {MAX_VALIDITY_DAYS} 天，当前为 {} 天",
-                request.validity_days
-            )));
-        }
+        // The messages read "名称…": the organisation's name.
+        check_subject_name(&org_name).map_err(|e| CaError::Refused(format!("机构{e}")))?;
+        certdesk_domain::limits::check_validity_days(request.validity_days)
+            .map_err(|e| CaError::Refused(e.to_string()))?;
         let now = SystemTime::now();
         Ok(CheckedRequest {
             credit_code,
             org_name,
+            validity_days: request.validity_days,
             now,
             not_before: now - BACKDATE,
             not_after: now + Duration::from_secs(u64::from(request.validity_days) * 24 * 60 * 60),
@@ -662,19 +692,12 @@ impl CheckedRequest {
     /// A certificate may not outlive the CA that signs it (RFC 5280 path validation would
     /// reject it after the CA expires while it still claimed to be valid).
     fn fits_under(&self, ca: &LoadedCa) -> Result<(), CaError> {
-        let ca_until = ca
-            .issuing_cert
-            .tbs_certificate()
-            .validity()
-            .not_after
-            .to_system_time();
-        if self.not_after > ca_until {
-            return Err(CaError::Refused(format!(
-                "证书有效期不能超过签发CA的有效期（CA到期时间 {}）：请缩短有效期，或由CA管理员更换签发CA",
-                trust::format_time(unix_seconds(ca_until))
-            )));
-        }
-        Ok(())
+        check_fits_issuing_ca(
+            self.validity_days,
+            ca.issuing_until(),
+            unix_seconds(self.now),
+        )
+        .map_err(|e| CaError::Refused(e.to_string()))
     }
 }
 

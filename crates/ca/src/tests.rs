@@ -166,6 +166,21 @@ async fn refused_requests_record_nothing() {
         .await
         .unwrap_err();
     assert!(no_name.is_input_error());
+    // The name limit is the domain's, counted in characters: 65 are refused before anything is
+    // signed (64 are issued: the_ra_can_ask_what_the_ca_would_refuse).
+    let too_long_name = "字".repeat(certdesk_domain::limits::MAX_SUBJECT_NAME_CHARS + 1);
+    let long_name = ca
+        .issue(&IssueRequest {
+            org_name: &too_long_name,
+            ..request(&csr)
+        })
+        .await
+        .unwrap_err();
+    assert!(long_name.is_input_error());
+    assert!(
+        long_name.to_string().contains("机构名称最多64个字"),
+        "{long_name}"
+    );
 
     // 1,000 random byte strings, from a fixed seed so a failure can be replayed.
     let mut state: u64 = 0x5eed_cafe_f00d_d00d;
@@ -824,4 +839,45 @@ fn foreign_crls_are_read_only_when_their_ca_signed_them_whole() {
         let err = read_foreign_crl(&scoped(refused), &foreign.issuing_cert, URL).unwrap_err();
         assert!(err.contains("只覆盖部分证书"), "{err}");
     }
+}
+
+#[tokio::test]
+async fn the_ra_can_ask_what_the_ca_would_refuse() {
+    use certdesk_domain::limits::{validity_days, LimitError};
+    let (ca, _dir) = ca().await;
+    let sm2 = Algorithm::Sm2Sm3;
+    // 64 Han characters (192 bytes) fit a certificate subject: the CA and pki issue them.
+    let key = SoftwareKey::generate(sm2).unwrap();
+    let csr = csr_for(&key);
+    let longest = "字".repeat(certdesk_domain::limits::MAX_SUBJECT_NAME_CHARS);
+    let issued = ca
+        .issue(&IssueRequest {
+            org_name: &longest,
+            ..request(&csr)
+        })
+        .await
+        .unwrap();
+    assert_eq!(issued.record.org_name, longest);
+    let until = ca.ca(sm2).unwrap().issuing_until();
+    let now = unix_seconds(SystemTime::now());
+    assert_eq!(
+        ca.check_limits(sm2, "福州测试科技有限公司", 365, now),
+        Ok(())
+    );
+    assert_eq!(
+        ca.check_limits(sm2, &"字".repeat(65), 365, now),
+        Err(LimitError::NameTooLong { chars: 65 })
+    );
+    assert_eq!(
+        ca.check_limits(sm2, "福州测试科技有限公司", validity_days(10), now),
+        Err(LimitError::DaysOutOfRange { days: 3652 })
+    );
+    // A year before the issuing CA ends, a one-year certificate still fits and a second later
+    // it does not.
+    let year = 365 * 24 * 60 * 60;
+    assert_eq!(ca.check_limits(sm2, "某公司", 365, until - year), Ok(()));
+    assert!(matches!(
+        ca.check_limits(sm2, "某公司", 365, until - year + 1),
+        Err(LimitError::OutlivesIssuingCa { .. })
+    ));
 }

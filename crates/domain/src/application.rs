@@ -6,6 +6,7 @@
 //! show them next to the fields.
 
 use crate::identifiers::{validate_credit_code, validate_resident_id};
+use crate::limits::MAX_SUBJECT_NAME_CHARS;
 use crate::order::DeliveryMethod;
 use serde::{Deserialize, Serialize};
 
@@ -83,7 +84,11 @@ impl ApplicationForm {
             }
         };
         let o = &self.organisation;
-        check("organisation.name", text(&o.name, "单位名称", 2, 100));
+        // The certificate names the organisation: its name must fit a certificate subject.
+        check(
+            "organisation.name",
+            text(&o.name, "单位名称", 2, MAX_SUBJECT_NAME_CHARS),
+        );
         check(
             "organisation.credit_code",
             required(&o.credit_code, "统一社会信用代码").and_then(|()| {
@@ -439,6 +444,18 @@ mod tests {
     }
 
     #[test]
+    fn the_organisation_name_fits_a_certificate_subject() {
+        let mut form = valid_form();
+        form.organisation.name = "某".repeat(64);
+        assert_eq!(form.validate(DeliveryChoice::UKey), vec![]);
+        form.organisation.name = "某".repeat(70);
+        assert_eq!(
+            fields(&form.validate(DeliveryChoice::UKey)),
+            vec!["organisation.name"]
+        );
+    }
+
+    #[test]
     fn an_empty_form_names_every_required_field() {
         let errors = ApplicationForm::default().validate(DeliveryChoice::UKey);
         assert_eq!(
@@ -471,6 +488,11 @@ mod tests {
     fn each_wrong_field_gets_its_own_message() {
         type Change = fn(&mut ApplicationForm);
         let cases: Vec<(Change, &str, &str)> = vec![
+            (
+                |f| f.organisation.name = "某".repeat(65),
+                "organisation.name",
+                "单位名称最多64个字，当前65个",
+            ),
             (
                 |f| f.organisation.credit_code = "91350100M000100Y44".into(),
                 "organisation.credit_code",

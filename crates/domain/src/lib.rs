@@ -45,3 +45,5 @@ pub use product::{
 };
 pub mod identity;
 pub use identity::{CheckStatus, CodeOutcome, IdentityInputError, IdentityMethod, PendingCode};
+pub mod limits;
+pub use limits::LimitError;

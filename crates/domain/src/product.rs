@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The longest validity any product may offer, in years.
-pub const MAX_PRODUCT_YEARS: u32 = 10;
+/// The longest validity any product may offer, in years: the RA's and the CA's one limit.
+pub use crate::limits::MAX_PRODUCT_YEARS;
 /// The highest price per year a product may carry: ¥100 000.
 pub const MAX_PRICE_PER_YEAR_FEN: i64 = 10_000_000;
 /// The highest value of one voucher: ¥100 000.
@@ -154,6 +154,9 @@ pub enum ProductError {
     Name,
     #[error("有效期年限应为1至{MAX_PRODUCT_YEARS}年的整数，且最短年限不大于最长年限")]
     Years,
+    /// More years than a certificate may have ([`crate::limits`]).
+    #[error("有效期年限最多{MAX_PRODUCT_YEARS}年（CA所能签发的最长有效期），最长年限当前为{0}年")]
+    MaxYears(u32),
     #[error("每年价格应为0至100000元之间的金额（最多两位小数）")]
     Price,
     #[error("子证书每年价格应为0至100000元之间的金额（最多两位小数）")]
@@ -166,6 +169,7 @@ impl ProductError {
         match self {
             ProductError::Name => "name",
             ProductError::Years => "min_years",
+            ProductError::MaxYears(_) => "max_years",
             ProductError::Price => "price_per_year",
             ProductError::SubPrice => "sub_price_per_year",
         }
@@ -178,7 +182,10 @@ pub fn validate_product(spec: &ProductSpec) -> Result<(), ProductError> {
     if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
         return Err(ProductError::Name);
     }
-    if spec.min_years < 1 || spec.max_years > MAX_PRODUCT_YEARS || spec.min_years > spec.max_years {
+    if spec.max_years > MAX_PRODUCT_YEARS {
+        return Err(ProductError::MaxYears(spec.max_years));
+    }
+    if spec.min_years < 1 || spec.max_years < 1 || spec.min_years > spec.max_years {
         return Err(ProductError::Years);
     }
     if !(0..=MAX_PRICE_PER_YEAR_FEN).contains(&spec.price_per_year_fen) {
@@ -572,7 +579,12 @@ mod tests {
             (|p| p.name = "  ".into(), ProductError::Name),
             (|p| p.name = "x".repeat(61), ProductError::Name),
             (|p| p.min_years = 0, ProductError::Years),
-            (|p| p.max_years = MAX_PRODUCT_YEARS + 1, ProductError::Years),
+            (
+                |p| p.max_years = MAX_PRODUCT_YEARS + 1,
+                ProductError::MaxYears(MAX_PRODUCT_YEARS + 1),
+            ),
+            (|p| p.max_years = 10, ProductError::MaxYears(10)),
+            (|p| p.max_years = 0, ProductError::Years),
             (
                 |p| {
                     p.min_years = 3;
@@ -593,6 +605,7 @@ mod tests {
             assert_eq!(validate_product(&p), Err(expected));
         }
         assert_eq!(ProductError::Price.field(), "price_per_year");
+        assert_eq!(ProductError::MaxYears(10).field(), "max_years");
     }
 
     #[test]

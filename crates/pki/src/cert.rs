@@ -29,9 +29,10 @@ pub(crate) const OID_ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwr
 pub(crate) const OID_COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 pub(crate) const OID_SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
 
-/// Upper bounds from RFC 5280 Appendix A.1 (ub-organization-name, ub-common-name).
-pub(crate) const MAX_ORGANIZATION_CHARS: usize = 64;
-pub(crate) const MAX_COMMON_NAME_CHARS: usize = 64;
+/// Upper bounds from RFC 5280 Appendix A.1 (ub-organization-name, ub-common-name): both 64,
+/// the one name limit the RA and the CA share.
+pub(crate) const MAX_ORGANIZATION_CHARS: usize = certdesk_domain::limits::MAX_SUBJECT_NAME_CHARS;
+pub(crate) const MAX_COMMON_NAME_CHARS: usize = certdesk_domain::limits::MAX_SUBJECT_NAME_CHARS;
 
 /// Bytes of randomness in a serial number: 128 bits, well above RFC 5280's "at least 64".
 const SERIAL_RANDOM_BYTES: usize = 16;

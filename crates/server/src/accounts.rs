@@ -95,12 +95,9 @@ async fn register_organisation(
     req: RegistrationRequest,
 ) -> Result<RegistrationResponse, ApiError> {
     let name = req.organisation_name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(field_error(
-            "invalid_organisation_name",
-            "单位名称不能为空，且不超过100个字",
-        ));
-    }
+    // Certificates name the organisation as it registers: the name must fit a certificate.
+    certdesk_domain::limits::check_subject_name(name)
+        .map_err(|e| field_error("invalid_organisation_name", format!("单位{e}")))?;
     let credit_code = validate_credit_code(&req.credit_code)
         .map_err(|e| field_error("invalid_credit_code", e.to_string()))?;
     let (username, display_name) =

@@ -93,6 +93,8 @@ pub(crate) struct ChosenProduct {
     pub voucher: Option<String>,
     pub amount_fen: i64,
     pub delivery: DeliveryChoice,
+    /// The product's key algorithm: which issuing CA makes the certificate.
+    pub algorithm: certdesk_domain::KeyAlgorithm,
     /// The price took 首张免费.
     pub first_free: bool,
 }
@@ -136,6 +138,7 @@ async fn choose_product(
             .discounts
             .iter()
             .any(|d| d.kind == certdesk_domain::product::DiscountKind::FirstFree),
+        algorithm: product.spec.algorithm,
         delivery: if product.spec.medium == certdesk_domain::product::Medium::Mobile {
             DeliveryChoice::Mobile
         } else {
@@ -394,6 +397,15 @@ async fn check_submission(state: &AppState, order: &Order) -> Result<SubmissionC
     }
     let mut problems: Vec<FieldErrorView> =
         field_errors.into_iter().map(FieldErrorView::from).collect();
+    // The years must be ones the CA can still issue: allowed, and within the issuing CA's
+    // remaining life (a product made before a CA change may no longer fit).
+    let years = u32::try_from(application.years).unwrap_or(0);
+    if let Err(e) = crate::issuability::check_years(state, chosen.algorithm, years) {
+        problems.push(FieldErrorView {
+            field: "years".into(),
+            message: format!("所选有效期不能签发：{e}"),
+        });
+    }
     let uploads = state.store.order_uploads(order.id).await?;
     for kind in UploadKind::ALL {
         if !uploads.iter().any(|u| u.kind == kind.as_str()) {

@@ -14,6 +14,7 @@ mod foreign_crls;
 pub mod gateway;
 mod http_client;
 pub mod identity;
+mod issuability;
 mod order_pages;
 pub mod orders;
 mod pages;

@@ -250,10 +250,10 @@ async fn record_issuance(
     Ok(())
 }
 
-/// Whole years as days, leap days included.
+/// The application's years as the CA's days, by the one conversion RA and CA share; years out
+/// of range give 0 days, which the CA refuses.
 fn validity_days(years: i64) -> u32 {
-    let years = years.clamp(1, 10);
-    u32::try_from(years * 365 + years / 4).unwrap_or(365)
+    u32::try_from(years).map_or(0, certdesk_domain::limits::validity_days)
 }
 
 fn algorithm_label(slug: &str) -> &'static str {

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use certdesk_domain::product::{
     normalise_voucher_code, parse_yuan, quote, validate_product, yuan, DiscountKind, KeyAlgorithm,
-    Medium, ProductSpec, Quote, QuoteRequest, MAX_VOUCHER_FEN,
+    Medium, ProductSpec, Quote, QuoteRequest, MAX_PRODUCT_YEARS, MAX_VOUCHER_FEN,
 };
 use certdesk_domain::{Action, AuditAction, Relation};
 use certdesk_store::{NewVoucher, Product, Redemption, Store, StoreError, Voucher};
@@ -373,6 +373,12 @@ async fn product_spec(
             "CA服务商（provider_id）不存在",
         ));
     }
+    // A product on sale of this installation's own CA must be issuable by it for its longest
+    // years; other providers' CAs are not ours to ask.
+    if spec.active && own_provider_id(&state.store).await? == Some(provider_id) {
+        crate::issuability::check_years(state, spec.algorithm, spec.max_years)
+            .map_err(|e| field_error("invalid_years", format!("最长年限不能签发：{e}")))?;
+    }
     Ok((provider_id, spec))
 }
 
@@ -380,7 +386,7 @@ fn product_error(e: certdesk_domain::ProductError) -> ApiError {
     use certdesk_domain::ProductError as E;
     let code = match e {
         E::Name => "invalid_name",
-        E::Years => "invalid_years",
+        E::Years | E::MaxYears(_) => "invalid_years",
         E::Price => "invalid_price_per_year",
         E::SubPrice => "invalid_sub_price_per_year",
     };
@@ -966,9 +972,12 @@ impl Default for ProductForm {
 
 fn form_request(form: ProductForm) -> Result<ProductRequest, ApiError> {
     let years = |v: &str, which: &str| {
-        v.trim()
-            .parse::<u32>()
-            .map_err(|_| field_error("invalid_years", format!("{which}应为1至10之间的整数")))
+        v.trim().parse::<u32>().map_err(|_| {
+            field_error(
+                "invalid_years",
+                format!("{which}应为1至{MAX_PRODUCT_YEARS}之间的整数"),
+            )
+        })
     };
     Ok(ProductRequest {
         provider_id: match form.provider_id.as_deref().map(str::trim) {
