@@ -4,6 +4,7 @@
 //! business type.
 
 use crate::account::Role;
+use crate::limits::LimitError;
 use jiff::tz::Offset;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -166,10 +167,12 @@ pub enum OrderAction {
     Withdraw,
     StartRefund,
     RefundCompleted,
+    /// An operator ends an order the CA can no longer issue (无法制证退款).
+    RefundUnissuable,
 }
 
 impl OrderAction {
-    pub const ALL: [OrderAction; 16] = [
+    pub const ALL: [OrderAction; 17] = [
         OrderAction::Submit,
         OrderAction::ApproveInitial,
         OrderAction::RejectInitial,
@@ -186,6 +189,7 @@ impl OrderAction {
         OrderAction::Withdraw,
         OrderAction::StartRefund,
         OrderAction::RefundCompleted,
+        OrderAction::RefundUnissuable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -206,6 +210,7 @@ impl OrderAction {
             OrderAction::Withdraw => "withdraw",
             OrderAction::StartRefund => "start_refund",
             OrderAction::RefundCompleted => "refund_completed",
+            OrderAction::RefundUnissuable => "refund_unissuable",
         }
     }
 
@@ -228,6 +233,7 @@ impl OrderAction {
             OrderAction::Withdraw => "撤销",
             OrderAction::StartRefund => "发起退款",
             OrderAction::RefundCompleted => "退款完成",
+            OrderAction::RefundUnissuable => "无法制证退款",
         }
     }
 
@@ -331,6 +337,9 @@ pub struct OrderFacts {
     /// [`payment_window_expired`].
     pub payment_window_expired: bool,
     pub delivery: DeliveryMethod,
+    /// Why the CA would refuse the order's certificate now, for an order waiting for or in
+    /// issuance (待复审, 制证中); `None` when nothing stands in the way (or it was not asked).
+    pub cannot_issue: Option<LimitError>,
 }
 
 impl OrderFacts {
@@ -430,6 +439,7 @@ mod tests {
                 "withdraw",
                 "start_refund",
                 "refund_completed",
+                "refund_unissuable",
             ]
         );
         for action in OrderAction::ALL {

@@ -73,6 +73,9 @@ pub enum Action {
     ConfirmOfflinePayment,
     /// Confirming that a refund paid outside any gateway (an offline transfer) has been made.
     ConfirmRefund,
+    /// Ending an order that the CA can no longer issue (e.g. after a CA change) and refunding
+    /// what was paid (无法制证退款).
+    RefundUnissuableOrder,
     /// The products on offer (产品与价格), read by everyone who applies or helps.
     ListProducts,
     /// Create and change products and prices (停用 too).
@@ -206,7 +209,9 @@ pub const fn access(action: Action) -> Access {
         ViewCashier | WithdrawOrder => Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All)]),
         PayOrder => Access::Granted(&[(OrgAdmin, Org)]),
         // Platform operators process offline payments and refunds (DOMAIN.md).
-        ConfirmOfflinePayment | ConfirmRefund => Access::Granted(&[(PlatformOperator, All)]),
+        ConfirmOfflinePayment | ConfirmRefund | RefundUnissuableOrder => {
+            Access::Granted(&[(PlatformOperator, All)])
+        }
     }
 }
 

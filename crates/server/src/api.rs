@@ -61,6 +61,7 @@ pub struct ApiJson<T>(pub T);
         crate::order_pages::pickup_api,
         crate::order_pages::receipt_api,
         crate::payments::withdraw_api,
+        crate::payments::refund_unissuable_api,
         crate::payments::confirm_offline_refund_api,
         crate::payments::retry_refund_api,
         crate::payments::submit_offline_transfer_api,

@@ -644,6 +644,9 @@ struct OrderPage {
     can_ship: bool,
     can_pickup: bool,
     can_confirm: bool,
+    /// 无法制证退款 (operators), with why the CA would refuse the order.
+    cannot_issue: Option<String>,
+    can_refund_unissuable: bool,
     issued: Option<IssuedFiles>,
     notice: Option<String>,
     error: Option<String>,
@@ -720,6 +723,8 @@ async fn order_page(
         can_ship: rights.can_ship,
         can_pickup: rights.can_pickup,
         can_confirm: rights.can_confirm,
+        cannot_issue: rights.cannot_issue,
+        can_refund_unissuable: rights.can_refund_unissuable,
         issued,
         notice,
         error: query.error,
@@ -738,6 +743,9 @@ struct ViewerRights {
     can_ship: bool,
     can_pickup: bool,
     can_confirm: bool,
+    /// Why the CA would refuse this order's certificate now, if it would.
+    cannot_issue: Option<String>,
+    can_refund_unissuable: bool,
     /// The uploaded documents are listed: only for roles that may open them.
     may_see_documents: bool,
     /// The key holder's side: sends the CSR and downloads what was issued.
@@ -783,6 +791,11 @@ impl ViewerRights {
             can_ship: may(OrderAction::Ship, Action::DeliverOrder),
             can_pickup: may(OrderAction::ReadyForPickup, Action::DeliverOrder),
             can_confirm: may(OrderAction::ConfirmReceipt, Action::ConfirmReceipt),
+            cannot_issue: facts.cannot_issue.map(|e| e.to_string()),
+            can_refund_unissuable: may(
+                OrderAction::RefundUnissuable,
+                Action::RefundUnissuableOrder,
+            ),
             may_see_documents: permitted(Action::ViewOrderDocument),
             supplier_side,
         })
@@ -947,7 +960,7 @@ async fn issued_files(state: &AppState, order: &Order) -> Result<Option<IssuedFi
 }
 
 /// After a page form: back to the order with what happened, or why not.
-fn back_to_order(order_no: &str, result: Result<String, ApiError>) -> Response {
+pub(crate) fn back_to_order(order_no: &str, result: Result<String, ApiError>) -> Response {
     let query = match result {
         Ok(done) => serde_urlencoded::to_string([("done", done)]),
         Err(err)

@@ -427,7 +427,8 @@ pub(crate) async fn order_for(
 // --- one way to move an order ------------------------------------------------------------------
 
 /// The facts the state machine needs about an order: what is due, what was paid, how the
-/// certificate is delivered (from its application; mail when it has none).
+/// certificate is delivered (from its application; mail when it has none), and, waiting for
+/// issuance, why the CA would refuse it.
 pub(crate) async fn facts_of(state: &AppState, order: &Order) -> Result<OrderFacts, ApiError> {
     let paid: i64 = state
         .store
@@ -446,6 +447,7 @@ pub(crate) async fn facts_of(state: &AppState, order: &Order) -> Result<OrderFac
     };
     Ok(OrderFacts {
         delivery,
+        cannot_issue: crate::issuability::cannot_issue(state, order).await?,
         ..money_facts(order, paid)
     })
 }
@@ -458,6 +460,7 @@ pub(crate) fn money_facts(order: &Order, paid_fen: i64) -> OrderFacts {
         paid_amount_fen: u64::try_from(paid_fen).unwrap_or(0),
         payment_window_expired: false,
         delivery: DeliveryMethod::Mail,
+        cannot_issue: None,
     }
 }
 

@@ -52,6 +52,16 @@ pub(crate) fn register(registry: Registry) -> Registry {
             withdraw_api,
         )
         .post(
+            "/api/v1/orders/{order_no}/refund-unissuable",
+            Action::RefundUnissuableOrder,
+            refund_unissuable_api,
+        )
+        .post(
+            "/orders/{order_no}/refund-unissuable",
+            Action::RefundUnissuableOrder,
+            refund_unissuable_page,
+        )
+        .post(
             "/api/v1/orders/{order_no}/refund/confirm",
             Action::ConfirmRefund,
             confirm_offline_refund_api,
@@ -545,21 +555,120 @@ pub async fn withdraw_order(
         note.push('：');
         note.push_str(&reason);
     }
-    // A withdrawn order gives its voucher back: the step's ReleaseVoucher, in its transaction.
+    end_order(state, user, order, step, payment, &note).await
+}
+
+/// Ends an order before its certificate is made (撤销, 无法制证退款): with a payment, 退款中 with
+/// the refund recorded and asked of the gateway that took it; without, the step alone. The
+/// voucher is given back by the step (its ReleaseVoucher), in its transaction.
+async fn end_order(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    step: Step,
+    payment: Option<Payment>,
+    note: &str,
+) -> Result<Order, ApiError> {
     match payment {
         Some(payment) if step.has(SideEffect::RequestRefund) => {
-            if !start_refund(state, Some(user), order, step, &payment, &note).await? {
+            if !start_refund(state, Some(user), order, step, &payment, note).await? {
                 return Err(crate::orders::order_changed());
             }
             Ok(order.after(&step))
         }
         _ => {
             let (after, _) =
-                crate::orders::act_on_order(state, Some(user), order, OrderAction::Withdraw, &note)
-                    .await?;
+                crate::orders::act_on_order(state, Some(user), order, step.action(), note).await?;
             Ok(after)
         }
     }
+}
+
+/// An operator ends an order the CA can no longer issue (无法制证退款; e.g. the issuing CA was
+/// changed and its remaining life is shorter than the years bought): from 待复审 or 制证中, to
+/// 退款中 with the payment refunded as on withdrawal, or to 已撤销 when nothing was paid. The
+/// state machine refuses it while the CA would still issue the order. The reason the CA
+/// refuses goes into the order's timeline.
+pub async fn refund_unissuable_order(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    reason: &str,
+) -> Result<Order, ApiError> {
+    require(
+        user,
+        Action::RefundUnissuableOrder,
+        relation_to(user, None, Some(order.org_id)),
+    )?;
+    let facts = crate::orders::facts_of(state, order).await?;
+    let step = step_for(
+        order,
+        OrderAction::RefundUnissuable,
+        Actor::Role(user.role()),
+        &facts,
+    )
+    .map_err(transition_refused)?;
+    let mut note = match facts.cannot_issue {
+        Some(why) => format!("无法制证：{why}"),
+        None => "无法制证".to_string(),
+    };
+    let reason = clean_reason(reason);
+    if !reason.is_empty() {
+        note.push('；');
+        note.push_str(&reason);
+    }
+    let payment = state
+        .store
+        .payments_of_order(order.id)
+        .await?
+        .into_iter()
+        .next();
+    end_order(state, user, order, step, payment, &note).await
+}
+
+/// End an order the CA can no longer issue (无法制证退款, platform operators): 退款中 when it was
+/// paid (refunded through the gateway that took the payment), 已撤销 otherwise. Refused (409)
+/// while the CA would still issue it.
+#[utoipa::path(post, path = "/api/v1/orders/{order_no}/refund-unissuable", params(("order_no" = String, Path)), request_body = WithdrawRequest,
+    responses((status = 200, body = crate::orders::OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn refund_unissuable_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+    crate::api::ApiJson(req): crate::api::ApiJson<WithdrawRequest>,
+) -> Result<Json<crate::orders::OrderView>, ApiError> {
+    let order =
+        crate::orders::order_for(&state, &user, &order_no, Action::RefundUnissuableOrder).await?;
+    let updated = refund_unissuable_order(&state, &user, &order, &req.reason).await?;
+    Ok(Json(crate::orders::OrderView::from(&updated)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RefundUnissuableForm {
+    reason: String,
+}
+
+/// The 无法制证退款 button of the order page: back to the order with what happened, or why not.
+async fn refund_unissuable_page(
+    State(state): State<AppState>,
+    crate::pages::PageUser(user): crate::pages::PageUser,
+    Path(order_no): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let order =
+            crate::orders::order_for(&state, &user, &order_no, Action::RefundUnissuableOrder)
+                .await?;
+        let form: RefundUnissuableForm = crate::pages::form_fields(&body);
+        let updated = refund_unissuable_order(&state, &user, &order, &form.reason).await?;
+        Ok(format!(
+            "已按无法制证处理，订单现为“{}”",
+            updated.status.label_zh()
+        ))
+    }
+    .await;
+    crate::order_pages::back_to_order(&order_no, result)
 }
 
 /// Whether `user` may withdraw `order` now (for showing the 撤销 button): the permission table

@@ -14,6 +14,7 @@
 pub mod new_certificate;
 
 use crate::calendar::{Deadline, WorkCalendar};
+use crate::limits::LimitError;
 use crate::order::{Actor, DeliveryMethod, OrderAction, OrderFacts, OrderStatus};
 use jiff::civil::DateTime;
 use serde::{Deserialize, Serialize};
@@ -88,6 +89,11 @@ pub enum Guard {
     /// Something was paid (so there is something to refund).
     SomethingPaid,
     Delivery(DeliveryMethod),
+    /// Nothing stands in the way of issuing the certificate (only what the CA would issue
+    /// reaches 制证中).
+    Issuable,
+    /// The CA would refuse the certificate.
+    Unissuable,
 }
 
 /// Where a transition leads.
@@ -192,6 +198,10 @@ pub enum UnmetRequirement {
     NothingPaid,
     #[error("该订单的领取方式是“{}”", .actual.label_zh())]
     WrongDelivery { actual: DeliveryMethod },
+    #[error("CA无法为该订单制证：{0}")]
+    CannotIssue(LimitError),
+    #[error("该订单仍可制证，请复审或等待制证")]
+    StillIssuable,
 }
 
 /// Why an action was refused; the order stays in `status`. Messages are shown as they are.
@@ -386,6 +396,13 @@ fn check(guard: Guard, facts: &OrderFacts) -> Result<(), UnmetRequirement> {
             Err(UnmetRequirement::WrongDelivery {
                 actual: facts.delivery,
             })
+        }
+        Guard::Issuable => match facts.cannot_issue {
+            Some(reason) => Err(UnmetRequirement::CannotIssue(reason)),
+            None => Ok(()),
+        },
+        Guard::Unissuable if facts.cannot_issue.is_none() => {
+            Err(UnmetRequirement::StillIssuable)
         }
         _ => Ok(()),
     }

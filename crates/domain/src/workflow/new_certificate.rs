@@ -27,6 +27,11 @@
 //!   configures, it does not process.
 //! - **Refunds** are confirmed by the gateway (the system) or, for offline transfers, by an
 //!   operator.
+//! - **Only what the CA would issue reaches 制证中**: `approve_second` requires that nothing
+//!   stands in the way of issuing (`OrderFacts::cannot_issue`, the limits of
+//!   [`crate::limits`]). An order that can no longer be issued (e.g. after a CA change) is ended
+//!   by an operator with `refund_unissuable` from 待复审 or 制证中: 退款中 when anything was
+//!   paid, 已撤销 otherwise.
 //!
 //! SLAs (working days) of the steps an order waits for:
 //! - 待初审: 1 — "initial review (1 working day)" (DOMAIN.md, 新办).
@@ -137,7 +142,7 @@ pub static NEW_CERTIFICATE: Workflow = Workflow {
             action: A::ApproveSecond,
             from: &[S::AwaitingSecondReview],
             actors: &[CA_OFFICER],
-            guard: None,
+            guard: Some(Guard::Issuable),
             to: Target::To(S::Issuing),
             effects: &[E::IssueHeldKeys],
         },
@@ -220,6 +225,20 @@ pub static NEW_CERTIFICATE: Workflow = Workflow {
             to: Target::To(S::Refunded),
             effects: &[E::CompleteRefund],
         },
+        // The CA can no longer issue it (e.g. after a CA change): an operator ends it, as a
+        // withdrawal would.
+        TransitionRule {
+            action: A::RefundUnissuable,
+            from: &[S::AwaitingSecondReview, S::Issuing],
+            actors: &[OPERATOR],
+            guard: Some(Guard::Unissuable),
+            to: Target::RefundIfPaidElse(S::Withdrawn),
+            effects: &[
+                E::ReleaseVoucher,
+                E::RequestRefund,
+                E::AskGatewayToPayBack,
+            ],
+        },
     ],
 };
 
@@ -228,6 +247,7 @@ mod tests {
     use super::*;
     use crate::calendar::WorkCalendar;
     use crate::order::{OrderAction, OrderFacts, OrderStatus};
+    use crate::limits::LimitError;
     use crate::workflow::{is_on_behalf, TransitionError, UnmetRequirement};
     use jiff::civil::DateTime;
     use OrderAction as A;
@@ -269,6 +289,15 @@ mod tests {
             paid_amount_fen: paid,
             payment_window_expired: expired,
             delivery,
+            cannot_issue: None,
+        }
+    }
+
+    /// Facts of an order the CA would refuse (the name no longer fits, say).
+    fn unissuable(f: OrderFacts) -> OrderFacts {
+        OrderFacts {
+            cannot_issue: Some(LimitError::NameTooLong { chars: 70 }),
+            ..f
         }
     }
 
@@ -283,6 +312,8 @@ mod tests {
             facts(39900, 50000, true, Online),  // overpaid
             facts(0, 0, true, Online),          // free
             facts(0, 0, false, Mail),           // free
+            unissuable(facts(39900, 39900, false, Mail)), // paid, CA would refuse
+            unissuable(facts(0, 0, false, Online)), // free, CA would refuse
         ]
     }
 
@@ -310,6 +341,7 @@ mod tests {
             ) => &[ADMIN, OP],
             (S::Rejected | S::Closed | S::Withdrawn, A::StartRefund) => &[OP, SYS],
             (S::Refunding, A::RefundCompleted) => &[OP, SYS],
+            (S::AwaitingSecondReview | S::Issuing, A::RefundUnissuable) => &[OP],
             _ => return None,
         };
         Some(actors)
@@ -345,7 +377,10 @@ mod tests {
             (_, A::CloseUnpaid) => Ok(S::Closed),
             (_, A::SkipPaymentFree) if free => Ok(S::AwaitingSecondReview),
             (_, A::SkipPaymentFree) => Err(U::OrderIsNotFree),
-            (_, A::ApproveSecond) => Ok(S::Issuing),
+            (_, A::ApproveSecond) => match f.cannot_issue {
+                Some(reason) => Err(U::CannotIssue(reason)),
+                None => Ok(S::Issuing),
+            },
             (_, A::RejectSecond) => Ok(S::Rejected),
             (_, A::MarkIssued) => Ok(S::Issued),
             (_, A::Ship) if f.delivery == Mail => Ok(S::Shipping),
@@ -360,6 +395,9 @@ mod tests {
             (_, A::StartRefund) if paid > 0 => Ok(S::Refunding),
             (_, A::StartRefund) => Err(U::NothingPaid),
             (_, A::RefundCompleted) => Ok(S::Refunded),
+            (_, A::RefundUnissuable) if f.cannot_issue.is_none() => Err(U::StillIssuable),
+            (_, A::RefundUnissuable) if paid > 0 => Ok(S::Refunding),
+            (_, A::RefundUnissuable) => Ok(S::Withdrawn),
             (_, A::Ship | A::ReadyForPickup) => unreachable!("only from 已发证"),
         }
     }
@@ -411,10 +449,10 @@ mod tests {
             }
         }
         // Counted by hand from expected_actors: 1 row of 2 + 2 of 1 + 1 of 2 + 1 of 2 + 2 of 1
-        // + 2 of 1 + 1 of 2 + 2 of 1 + 3 of 2 + 5 of 2 + 3 of 2 + 1 of 2.
+        // + 2 of 1 + 1 of 2 + 2 of 1 + 3 of 2 + 5 of 2 + 3 of 2 + 1 of 2 + 2 of 1.
         assert_eq!(
             allowed_triples,
-            2 + 2 + 2 + 2 + 2 + 2 + 2 + 2 + 6 + 10 + 6 + 2
+            2 + 2 + 2 + 2 + 2 + 2 + 2 + 2 + 6 + 10 + 6 + 2 + 2
         );
     }
 
@@ -453,6 +491,35 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    #[test]
+    fn only_what_the_ca_would_issue_reaches_issuing() {
+        let paid = facts(39900, 39900, false, DeliveryMethod::Mail);
+        let refused = unissuable(paid);
+        let err = transition(S::AwaitingSecondReview, A::ApproveSecond, CA, &refused).unwrap_err();
+        assert_eq!(err.status(), S::AwaitingSecondReview);
+        assert_eq!(
+            err.to_string(),
+            "不能复审通过：CA无法为该订单制证：名称最多64个字（数字证书的主题名称所能容纳的长度），当前70个"
+        );
+        // The operator ends it instead: the money goes back; a free order is simply withdrawn.
+        assert_eq!(
+            transition(S::Issuing, A::RefundUnissuable, OP, &refused),
+            Ok(S::Refunding)
+        );
+        let free = unissuable(facts(0, 0, false, DeliveryMethod::Online));
+        assert_eq!(
+            transition(S::AwaitingSecondReview, A::RefundUnissuable, OP, &free),
+            Ok(S::Withdrawn)
+        );
+        // Not while the CA would still issue it.
+        assert_eq!(
+            transition(S::Issuing, A::RefundUnissuable, OP, &paid)
+                .unwrap_err()
+                .to_string(),
+            "不能无法制证退款：该订单仍可制证，请复审或等待制证"
+        );
     }
 
     #[test]
