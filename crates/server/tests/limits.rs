@@ -562,7 +562,7 @@ async fn ever_issuing(server: &TestServer, order_no: &str) -> bool {
         .await
         .unwrap()
         .iter()
-        .any(|e| e.to_status == "issuing")
+        .any(|e| e.to_status == "issuing".parse::<certdesk_domain::OrderStatus>().unwrap())
 }
 
 #[tokio::test]
@@ -760,6 +760,8 @@ async fn an_order_the_ca_can_no_longer_issue_is_refused_at_review_and_refunded()
             .unwrap()
             .status,
         "awaiting_second_review"
+            .parse::<certdesk_domain::OrderStatus>()
+            .unwrap()
     );
     assert!(!ever_issuing(&server, &waiting).await);
 
@@ -792,7 +794,10 @@ async fn an_order_the_ca_can_no_longer_issue_is_refused_at_review_and_refunded()
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let order = server.store.order_by_no(&waiting).await.unwrap().unwrap();
-    assert_eq!(order.status, "refunding");
+    assert_eq!(
+        order.status,
+        "refunding".parse::<certdesk_domain::OrderStatus>().unwrap()
+    );
     let refund = server
         .store
         .refund_of_order(order.id)
@@ -802,7 +807,12 @@ async fn an_order_the_ca_can_no_longer_issue_is_refused_at_review_and_refunded()
     assert_eq!(refund.amount_fen, order.amount_fen);
     let events = server.store.order_events(order.id).await.unwrap();
     let last = events.last().unwrap();
-    assert_eq!(last.action, "refund_unissuable");
+    assert_eq!(
+        last.action,
+        "refund_unissuable"
+            .parse::<certdesk_domain::OrderAction>()
+            .unwrap()
+    );
     assert!(
         last.note.contains("没有可用的SM2签发CA") && last.note.contains("签发CA已更换"),
         "{}",

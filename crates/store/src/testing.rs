@@ -141,6 +141,7 @@ pub fn test_step<'a>(
         paid_amount_fen: paid_fen,
         payment_window_expired: true,
         delivery: DeliveryMethod::Mail,
+        cannot_issue: None,
     };
     let actors = [
         Actor::System,

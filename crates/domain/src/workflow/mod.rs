@@ -401,9 +401,7 @@ fn check(guard: Guard, facts: &OrderFacts) -> Result<(), UnmetRequirement> {
             Some(reason) => Err(UnmetRequirement::CannotIssue(reason)),
             None => Ok(()),
         },
-        Guard::Unissuable if facts.cannot_issue.is_none() => {
-            Err(UnmetRequirement::StillIssuable)
-        }
+        Guard::Unissuable if facts.cannot_issue.is_none() => Err(UnmetRequirement::StillIssuable),
         _ => Ok(()),
     }
 }

@@ -233,11 +233,7 @@ pub static NEW_CERTIFICATE: Workflow = Workflow {
             actors: &[OPERATOR],
             guard: Some(Guard::Unissuable),
             to: Target::RefundIfPaidElse(S::Withdrawn),
-            effects: &[
-                E::ReleaseVoucher,
-                E::RequestRefund,
-                E::AskGatewayToPayBack,
-            ],
+            effects: &[E::ReleaseVoucher, E::RequestRefund, E::AskGatewayToPayBack],
         },
     ],
 };
@@ -246,8 +242,8 @@ pub static NEW_CERTIFICATE: Workflow = Workflow {
 mod tests {
     use super::*;
     use crate::calendar::WorkCalendar;
-    use crate::order::{OrderAction, OrderFacts, OrderStatus};
     use crate::limits::LimitError;
+    use crate::order::{OrderAction, OrderFacts, OrderStatus};
     use crate::workflow::{is_on_behalf, TransitionError, UnmetRequirement};
     use jiff::civil::DateTime;
     use OrderAction as A;
@@ -305,15 +301,15 @@ mod tests {
     fn sample_facts() -> Vec<OrderFacts> {
         use DeliveryMethod::*;
         vec![
-            facts(39900, 0, false, Mail),       // unpaid, window open
-            facts(39900, 0, true, Pickup),      // unpaid, window over
-            facts(39900, 10000, true, Mail),    // partly paid, window over
-            facts(39900, 39900, false, Pickup), // paid in full
-            facts(39900, 50000, true, Online),  // overpaid
-            facts(0, 0, true, Online),          // free
-            facts(0, 0, false, Mail),           // free
+            facts(39900, 0, false, Mail),                 // unpaid, window open
+            facts(39900, 0, true, Pickup),                // unpaid, window over
+            facts(39900, 10000, true, Mail),              // partly paid, window over
+            facts(39900, 39900, false, Pickup),           // paid in full
+            facts(39900, 50000, true, Online),            // overpaid
+            facts(0, 0, true, Online),                    // free
+            facts(0, 0, false, Mail),                     // free
             unissuable(facts(39900, 39900, false, Mail)), // paid, CA would refuse
-            unissuable(facts(0, 0, false, Online)), // free, CA would refuse
+            unissuable(facts(0, 0, false, Online)),       // free, CA would refuse
         ]
     }
 
