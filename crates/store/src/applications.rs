@@ -2,8 +2,12 @@
 //! certificates issued for it and the key's delivery. Every change that goes with a status
 //! change is written in the same transaction as the compare-and-set on the order's status.
 
+use crate::ca::{
+    certificate_from_row, insert_certificate_in, insert_key_archive_in, revoke_in,
+    CERTIFICATE_COLUMNS,
+};
 use crate::orders::{apply_step_in, order_from_row, ORDER_COLUMNS};
-use crate::{NewOrder, Order, StepRecord, Store, StoreError};
+use crate::{CertificateRecord, NewCertificate, NewOrder, Order, StepRecord, Store, StoreError};
 use certdesk_domain::OrderStatus;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -52,13 +56,73 @@ pub struct Issuance {
     pub issued_at: Option<i64>,
 }
 
-/// What issuance made, recorded with the step to 已发证.
+/// What is recorded before the CA signs (the intent): the serial numbers the certificates will
+/// carry and, for a key holder's CSR, the SHA-256 (hex) of the public key to certify. A crash
+/// after signing leaves the serials to find the certificates by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuanceIntent<'a> {
+    pub serial_hex: &'a str,
+    pub encryption_serial_hex: Option<&'a str>,
+    pub public_key_sha256: Option<&'a str>,
+}
+
+/// An unfinished claim, as recovery sees it. Claims made before intents were recorded have no
+/// serial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuanceClaim {
+    pub order_id: i64,
+    pub claimed_at: i64,
+    pub serial_hex: Option<String>,
+    pub encryption_serial_hex: Option<String>,
+    pub public_key_sha256: Option<String>,
+}
+
+/// A private key the CA keeps for a certificate, already sealed under a key-management key
+/// (a held key's, or an SM2 encryption key). The store never sees a key in the clear.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedKeyArchive<'a> {
+    pub kmk_id: &'a str,
+    pub archive_der: &'a [u8],
+}
+
+/// A certificate signed for an order and not yet recorded, with the key kept for it, if any.
+#[derive(Debug, Clone)]
+pub struct SignedForOrder<'a> {
+    pub certificate: NewCertificate<'a>,
+    pub key_archive: Option<SealedKeyArchive<'a>>,
+}
+
+/// What issuance made, recorded with the step to 已发证. The signing certificate's serial is the
+/// intent's: the claim is completed only if it still holds that serial.
 #[derive(Debug, Clone)]
 pub struct IssuedForOrder<'a> {
-    pub signing_certificate_id: i64,
-    pub encryption_certificate_id: Option<i64>,
+    pub signing: SignedForOrder<'a>,
+    pub encryption: Option<SignedForOrder<'a>>,
     pub envelope_gmt0009: Option<&'a [u8]>,
     pub envelope_skf: Option<&'a [u8]>,
+}
+
+/// How [`Store::complete_issuance`] recorded what was signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuanceRecorded {
+    /// Recorded, linked to the order, and the order moved to 已发证.
+    Linked {
+        signing: CertificateRecord,
+        encryption: Option<CertificateRecord>,
+    },
+    /// The order was no longer this intent's to issue (its claim was released, or the order
+    /// moved on): the certificates are recorded revoked, so that OCSP and the CRL say so,
+    /// and nothing else changed. The CA publishes a new CRL.
+    Revoked(Vec<CertificateRecord>),
+}
+
+/// What [`Store::recover_issuance_claims`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveredClaims {
+    /// Orders whose claim was released: issuance may run again.
+    pub released: Vec<i64>,
+    /// Certificates of a claim's serials found valid and linked to no order, revoked now.
+    pub revoked: Vec<CertificateRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -269,64 +333,249 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
-    /// Claims the issuance of an order; answers false when it was claimed before (issued, or
-    /// being issued by another request).
-    pub async fn claim_issuance(&self, order_id: i64, now: i64) -> Result<bool, StoreError> {
-        let inserted =
-            sqlx::query("INSERT INTO order_issuance (order_id, claimed_at) VALUES ($1, $2)")
-                .bind(order_id)
-                .bind(now)
-                .execute(self.pool())
-                .await;
+    /// Claims the issuance of an order and records its intent; answers false when it was
+    /// claimed before (issued, or being issued by another request). A serial of another intent
+    /// is [`StoreError::Conflict`]`("serial")`.
+    pub async fn claim_issuance(
+        &self,
+        order_id: i64,
+        intent: &IssuanceIntent<'_>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO order_issuance (order_id, claimed_at, serial_hex, encryption_serial_hex, \
+             public_key_sha256) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(order_id)
+        .bind(now)
+        .bind(intent.serial_hex)
+        .bind(intent.encryption_serial_hex)
+        .bind(intent.public_key_sha256)
+        .execute(self.pool())
+        .await;
         match inserted {
             Ok(_) => Ok(true),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                // The order's claim, or (2^-127) another intent's serial.
+                let claimed = sqlx::query("SELECT 1 FROM order_issuance WHERE order_id = $1")
+                    .bind(order_id)
+                    .fetch_optional(self.pool())
+                    .await?;
+                match claimed {
+                    Some(_) => Ok(false),
+                    None => Err(StoreError::Conflict("serial")),
+                }
+            }
             Err(err) => Err(err.into()),
         }
     }
 
-    /// Gives a claim back when issuance was refused (e.g. a bad CSR), so the key holder can try
-    /// again. Only an unfinished claim is released.
-    pub async fn release_issuance(&self, order_id: i64) -> Result<(), StoreError> {
+    /// Gives a claim back when issuance failed before anything was recorded (e.g. a bad CSR),
+    /// so the key holder can try again. Only this intent's unfinished claim is released.
+    pub async fn release_issuance(&self, order_id: i64, serial_hex: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "DELETE FROM order_issuance WHERE order_id = $1 AND signing_certificate_id IS NULL",
+            "DELETE FROM order_issuance WHERE order_id = $1 AND serial_hex = $2 \
+             AND signing_certificate_id IS NULL",
         )
         .bind(order_id)
+        .bind(serial_hex)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// Records the certificates made for a claimed order and applies `step` (制证中 → 已发证)
-    /// in one transaction; answers whether the order moved.
+    /// Records the certificates signed for a claimed order, their key archives, the link to the
+    /// order and `step` (制证中 → 已发证), all in one transaction. If the claim no longer holds
+    /// this intent's serial or the order has moved, none of that is written: the certificates
+    /// are recorded revoked with `unlinked_reason` instead (see [`IssuanceRecorded::Revoked`]).
+    /// A serial already used is [`StoreError::Conflict`]`("serial")`, and nothing is written.
     pub async fn complete_issuance(
         &self,
         order_id: i64,
         issued: &IssuedForOrder<'_>,
         record: &StepRecord<'_>,
-    ) -> Result<bool, StoreError> {
+        unlinked_reason: &str,
+    ) -> Result<IssuanceRecorded, StoreError> {
+        let intent_serial = issued.signing.certificate.serial_hex;
         let mut tx = self.pool().begin().await?;
-        let filled = sqlx::query(
+        let mut records = Vec::with_capacity(2);
+        for signed in std::iter::once(&issued.signing).chain(issued.encryption.as_ref()) {
+            let record = insert_certificate_in(&mut tx, &signed.certificate).await?;
+            if let Some(archive) = signed.key_archive {
+                insert_key_archive_in(
+                    &mut tx,
+                    record.id,
+                    archive.kmk_id,
+                    archive.archive_der,
+                    record.issued_at,
+                )
+                .await?;
+            }
+            records.push(record);
+        }
+        let signing_id = records[0].id;
+        let encryption_id = records.get(1).map(|r| r.id);
+        let linked = sqlx::query(
             "UPDATE order_issuance SET signing_certificate_id = $1, encryption_certificate_id = $2, \
              envelope_gmt0009 = $3, envelope_skf = $4, issued_at = $5 \
-             WHERE order_id = $6 AND signing_certificate_id IS NULL",
+             WHERE order_id = $6 AND serial_hex = $7 AND signing_certificate_id IS NULL",
         )
-        .bind(issued.signing_certificate_id)
-        .bind(issued.encryption_certificate_id)
+        .bind(signing_id)
+        .bind(encryption_id)
         .bind(issued.envelope_gmt0009)
         .bind(issued.envelope_skf)
         .bind(record.at)
         .bind(order_id)
+        .bind(intent_serial)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if linked && apply_step_in(&mut tx, record).await? {
+            crate::failpoint("issuance-before-commit");
+            tx.commit().await?;
+            let mut records = records.into_iter();
+            let signing = records
+                .next()
+                .ok_or_else(|| StoreError::Corrupt("no signing certificate".into()))?;
+            return Ok(IssuanceRecorded::Linked {
+                signing,
+                encryption: records.next(),
+            });
+        }
+        tx.rollback().await?;
+        // Signed but not to be linked: keep the certificates, revoked, so that every signature
+        // the CA made is on record and OCSP and the CRL answer "revoked" for them.
+        let at = record.at;
+        let mut tx = self.pool().begin().await?;
+        let mut revoked = Vec::with_capacity(2);
+        for signed in std::iter::once(&issued.signing).chain(issued.encryption.as_ref()) {
+            let mut record = insert_certificate_in(&mut tx, &signed.certificate).await?;
+            revoke_in(&mut tx, &record.serial_hex, at, unlinked_reason).await?;
+            record.revoked_at = Some(at);
+            record.revocation_reason = Some(unlinked_reason.to_string());
+            revoked.push(record);
+        }
+        // The order moved on under our claim: the claim is of no use any more.
+        sqlx::query(
+            "DELETE FROM order_issuance WHERE order_id = $1 AND serial_hex = $2 \
+             AND signing_certificate_id IS NULL",
+        )
+        .bind(order_id)
+        .bind(intent_serial)
         .execute(&mut *tx)
         .await?;
-        if filled.rows_affected() != 1 {
-            return Ok(false);
-        }
-        if !apply_step_in(&mut tx, record).await? {
-            return Ok(false);
-        }
         tx.commit().await?;
-        Ok(true)
+        Ok(IssuanceRecorded::Revoked(revoked))
+    }
+
+    /// Unfinished claims made at or before `claimed_before`, oldest first.
+    pub async fn stale_issuance_claims(
+        &self,
+        claimed_before: i64,
+    ) -> Result<Vec<IssuanceClaim>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT order_id, claimed_at, serial_hex, encryption_serial_hex, public_key_sha256 \
+             FROM order_issuance WHERE signing_certificate_id IS NULL AND claimed_at <= $1 \
+             ORDER BY claimed_at, order_id",
+        )
+        .bind(claimed_before)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(IssuanceClaim {
+                    order_id: row.try_get("order_id")?,
+                    claimed_at: row.try_get("claimed_at")?,
+                    serial_hex: row.try_get("serial_hex")?,
+                    encryption_serial_hex: row.try_get("encryption_serial_hex")?,
+                    public_key_sha256: row.try_get("public_key_sha256")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Recovers the claims left unfinished since `claimed_before` (a crash, or a request that
+    /// died): a certificate carrying one of a claim's serials that is valid and linked to no
+    /// order is revoked with `reason`, and the claim is released, each claim in one
+    /// transaction. A claim finished or taken again meanwhile is left alone. The caller has the
+    /// CA publish a new CRL when something was revoked.
+    pub async fn recover_issuance_claims(
+        &self,
+        claimed_before: i64,
+        now: i64,
+        reason: &str,
+    ) -> Result<RecoveredClaims, StoreError> {
+        let mut recovered = RecoveredClaims::default();
+        for claim in self.stale_issuance_claims(claimed_before).await? {
+            let mut tx = self.pool().begin().await?;
+            let mut revoked = Vec::new();
+            let serials = [&claim.serial_hex, &claim.encryption_serial_hex];
+            for serial in serials.into_iter().flatten() {
+                let sql = format!(
+                    "SELECT {CERTIFICATE_COLUMNS} FROM certificates c WHERE serial_hex = $1 \
+                     AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM order_issuance i \
+                     WHERE i.signing_certificate_id = c.id OR i.encryption_certificate_id = c.id)"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(serial)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = row {
+                    let mut record = certificate_from_row(&row)?;
+                    if revoke_in(&mut tx, serial, now, reason).await? {
+                        record.revoked_at = Some(now);
+                        record.revocation_reason = Some(reason.to_string());
+                        revoked.push(record);
+                    }
+                }
+            }
+            let released = sqlx::query(
+                "DELETE FROM order_issuance WHERE order_id = $1 AND claimed_at = $2 \
+                 AND COALESCE(serial_hex, '') = $3 AND signing_certificate_id IS NULL",
+            )
+            .bind(claim.order_id)
+            .bind(claim.claimed_at)
+            .bind(claim.serial_hex.as_deref().unwrap_or(""))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !released {
+                tx.rollback().await?;
+                continue;
+            }
+            tx.commit().await?;
+            tracing::warn!(
+                order_id = claim.order_id,
+                serial = claim.serial_hex.as_deref().unwrap_or("-"),
+                revoked = revoked.len(),
+                "an unfinished issuance claim was released"
+            );
+            recovered.released.push(claim.order_id);
+            recovered.revoked.extend(revoked);
+        }
+        Ok(recovered)
+    }
+
+    /// Orders in `status` with no issuance claim, last changed at or before `updated_before`
+    /// (for recovery: held-key orders in 制证中 whose issuance never finished).
+    pub async fn unclaimed_orders(
+        &self,
+        status: OrderStatus,
+        updated_before: i64,
+    ) -> Result<Vec<Order>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE status = $1 AND updated_at <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM order_issuance i WHERE i.order_id = orders.id) \
+             ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(updated_before)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(order_from_row).collect()
     }
 
     pub async fn issuance(&self, order_id: i64) -> Result<Option<Issuance>, StoreError> {

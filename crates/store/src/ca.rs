@@ -81,7 +81,7 @@ pub enum RevokeOutcome {
 }
 
 const CA_KEY_COLUMNS: &str = "id, algorithm, role, certificate_der, private_key_pem, created_at";
-const CERTIFICATE_COLUMNS: &str = "id, serial_hex, issuer_ca_id, algorithm, profile, org_name, \
+pub(crate) const CERTIFICATE_COLUMNS: &str = "id, serial_hex, issuer_ca_id, algorithm, profile, org_name, \
      credit_code, not_before, not_after, der, issued_at, revoked_at, revocation_reason";
 
 fn ca_key_from_row(row: &AnyRow) -> Result<CaKeyRecord, StoreError> {
@@ -95,7 +95,7 @@ fn ca_key_from_row(row: &AnyRow) -> Result<CaKeyRecord, StoreError> {
     })
 }
 
-fn certificate_from_row(row: &AnyRow) -> Result<CertificateRecord, StoreError> {
+pub(crate) fn certificate_from_row(row: &AnyRow) -> Result<CertificateRecord, StoreError> {
     Ok(CertificateRecord {
         id: row.try_get("id")?,
         serial_hex: row.try_get("serial_hex")?,
@@ -141,6 +141,70 @@ fn bind_certificate<'q>(
         .bind(new.not_after)
         .bind(new.der)
         .bind(new.issued_at)
+}
+
+/// Inserts a certificate record on `conn` (a transaction's, usually). A serial already used is
+/// [`StoreError::Conflict`]`("serial")`.
+pub(crate) async fn insert_certificate_in(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewCertificate<'_>,
+) -> Result<CertificateRecord, StoreError> {
+    let sql = format!("{INSERT_CERTIFICATE}{CERTIFICATE_COLUMNS}");
+    let row = bind_certificate(sqlx::query(&sql), new)
+        .fetch_one(conn)
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, "serial"))?;
+    certificate_from_row(&row)
+}
+
+/// Keeps a sealed private key with its certificate on `conn`. A certificate has one archive at
+/// most: a second is [`StoreError::Conflict`]`("key_archive")`.
+pub(crate) async fn insert_key_archive_in(
+    conn: &mut sqlx::AnyConnection,
+    certificate_id: i64,
+    kmk_id: &str,
+    archive_der: &[u8],
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO key_archives (certificate_id, kmk_id, archive_der, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(certificate_id)
+    .bind(kmk_id)
+    .bind(archive_der)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map_err(|e| StoreError::conflict_on_unique(e, "key_archive"))?;
+    Ok(())
+}
+
+/// Marks a certificate revoked on `conn` and moves the revocation counter with it (every
+/// process's OCSP cache watches the counter); answers false when it was revoked before or
+/// does not exist.
+pub(crate) async fn revoke_in(
+    conn: &mut sqlx::AnyConnection,
+    serial_hex: &str,
+    revoked_at: i64,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
+         WHERE serial_hex = $3 AND revoked_at IS NULL",
+    )
+    .bind(revoked_at)
+    .bind(reason)
+    .bind(serial_hex)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE ca_state SET revocation_counter = revocation_counter + 1 WHERE id = 1")
+        .execute(conn)
+        .await?;
+    Ok(true)
 }
 
 impl Store {
@@ -192,12 +256,8 @@ impl Store {
         &self,
         new: &NewCertificate<'_>,
     ) -> Result<CertificateRecord, StoreError> {
-        let sql = format!("{INSERT_CERTIFICATE}{CERTIFICATE_COLUMNS}");
-        let row = bind_certificate(sqlx::query(&sql), new)
-            .fetch_one(self.pool())
-            .await
-            .map_err(|e| StoreError::conflict_on_unique(e, "serial"))?;
-        certificate_from_row(&row)
+        let mut conn = self.pool().acquire().await?;
+        insert_certificate_in(&mut conn, new).await
     }
 
     /// Records the two certificates of a dual pair and the archive of the encryption key, all
@@ -209,31 +269,16 @@ impl Store {
         kmk_id: &str,
         archive_der: &[u8],
     ) -> Result<(CertificateRecord, CertificateRecord), StoreError> {
-        let sql = format!("{INSERT_CERTIFICATE}{CERTIFICATE_COLUMNS}");
         let mut tx = self.pool().begin().await?;
-        let mut records = Vec::with_capacity(2);
-        for new in [signing, encryption] {
-            let row = bind_certificate(sqlx::query(&sql), new)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| StoreError::conflict_on_unique(e, "serial"))?;
-            records.push(certificate_from_row(&row)?);
-        }
-        let encryption_record = records
-            .pop()
-            .ok_or_else(|| StoreError::Corrupt("no row".into()))?;
-        let signing_record = records
-            .pop()
-            .ok_or_else(|| StoreError::Corrupt("no row".into()))?;
-        sqlx::query(
-            "INSERT INTO key_archives (certificate_id, kmk_id, archive_der, created_at) \
-             VALUES ($1, $2, $3, $4)",
+        let signing_record = insert_certificate_in(&mut tx, signing).await?;
+        let encryption_record = insert_certificate_in(&mut tx, encryption).await?;
+        insert_key_archive_in(
+            &mut tx,
+            encryption_record.id,
+            kmk_id,
+            archive_der,
+            encryption.issued_at,
         )
-        .bind(encryption_record.id)
-        .bind(kmk_id)
-        .bind(archive_der)
-        .bind(encryption.issued_at)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok((signing_record, encryption_record))
@@ -249,18 +294,8 @@ impl Store {
         archive_der: &[u8],
         at: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO key_archives (certificate_id, kmk_id, archive_der, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(certificate_id)
-        .bind(kmk_id)
-        .bind(archive_der)
-        .bind(at)
-        .execute(self.pool())
-        .await
-        .map_err(|e| StoreError::conflict_on_unique(e, "key_archive"))?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        insert_key_archive_in(&mut conn, certificate_id, kmk_id, archive_der, at).await
     }
 
     /// The archived encryption key of a certificate, if it has one.
@@ -364,22 +399,7 @@ impl Store {
         reason: &str,
     ) -> Result<RevokeOutcome, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let updated = sqlx::query(
-            "UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
-             WHERE serial_hex = $3 AND revoked_at IS NULL",
-        )
-        .bind(revoked_at)
-        .bind(reason)
-        .bind(serial_hex)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 1 {
-            sqlx::query(
-                "UPDATE ca_state SET revocation_counter = revocation_counter + 1 WHERE id = 1",
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        let revoked = revoke_in(&mut tx, serial_hex, revoked_at, reason).await?;
         let sql = format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE serial_hex = $1");
         let row = sqlx::query(&sql)
             .bind(serial_hex)
@@ -390,7 +410,7 @@ impl Store {
             return Ok(RevokeOutcome::NotFound);
         };
         let record = certificate_from_row(&row)?;
-        Ok(if updated.rows_affected() == 1 {
+        Ok(if revoked {
             RevokeOutcome::Revoked(record)
         } else {
             RevokeOutcome::AlreadyRevoked(record)

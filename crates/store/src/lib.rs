@@ -10,6 +10,7 @@ pub mod blobs;
 mod ca;
 mod credentials;
 mod error;
+mod failpoints;
 mod identity;
 mod orders;
 mod organisations;
@@ -21,7 +22,9 @@ mod trades;
 
 pub use accounts::{Account, NewAccount};
 pub use applications::{
-    Application, Delivery, Issuance, IssuedForOrder, NewApplication, OrderUpload, OrgCertificate,
+    Application, Delivery, Issuance, IssuanceClaim, IssuanceIntent, IssuanceRecorded,
+    IssuedForOrder, NewApplication, OrderUpload, OrgCertificate, RecoveredClaims,
+    SealedKeyArchive, SignedForOrder,
 };
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent, MAX_AUDIT_PAGE};
 pub use bindings::{
@@ -36,6 +39,7 @@ pub use ca::{
 };
 pub use credentials::{ApiToken, Challenge, FailureWindow};
 pub use error::StoreError;
+pub use failpoints::{configure_failpoints_from_env, failpoint, ISSUANCE_FAILPOINTS};
 pub use identity::{IdentityCheck, NewIdentityCheck};
 pub use orders::{
     DuplicatePayment, NewOrder, Order, OrderEvent, OrderFilter, Payment, PaymentOutcome, StepRecord,

@@ -4,14 +4,17 @@
 use certdesk_domain::{BusinessType, OrderAction, OrderStatus, Role};
 use certdesk_store::testing::{put_order_in_status, test_step};
 use certdesk_store::{
-    FixedPrice, IssuedForOrder, NewApplication, NewCertificate, NewOrder, Order, OrderFilter,
-    OrderUpload, Store, StoreError, Submission,
+    FixedPrice, IssuanceIntent, IssuanceRecorded, IssuedForOrder, NewApplication,
+    NewCertificate, NewOrder, Order, OrderFilter, OrderUpload, RecoveredClaims, SealedKeyArchive,
+    SignedForOrder, Store, StoreError, Submission,
 };
 
 on_both_engines!(
     an_application_is_created_with_its_order_or_not_at_all,
     applications_are_edited_only_while_editable,
     issuance_is_claimed_once_and_recorded_with_its_step,
+    issuance_is_written_whole_or_not_at_all,
+    abandoned_issuance_claims_are_recovered,
     delivery_and_receipt_move_the_order,
     first_free_is_taken_by_one_submission_at_a_time,
 );
@@ -213,72 +216,340 @@ async fn applications_are_edited_only_while_editable(store: &Store) {
     assert!(store.blob_is_referenced(&"a".repeat(64)).await.unwrap());
 }
 
-async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
-    let (org, admin) = organisation_admin(store, "91350100M000100Y43", "boss").await;
-    let created = application_in(
-        store,
-        order("2026112316000000004", org, admin),
-        OrderStatus::Issuing,
-    )
-    .await;
-    assert!(store.claim_issuance(created.id, 1).await.unwrap());
-    assert!(!store.claim_issuance(created.id, 2).await.unwrap());
-    store.release_issuance(created.id).await.unwrap();
-    assert!(store.claim_issuance(created.id, 3).await.unwrap());
+fn intent(serial_hex: &str) -> IssuanceIntent<'_> {
+    IssuanceIntent {
+        serial_hex,
+        encryption_serial_hex: None,
+        public_key_sha256: Some("ab12"),
+    }
+}
 
-    let ca = store
-        .insert_ca_hierarchy(
-            &super::ca_key("sm2", "root"),
-            &super::ca_key("sm2", "issuing"),
-        )
-        .await
-        .unwrap();
-    let cert = store
-        .insert_certificate(&NewCertificate {
-            serial_hex: "0a1b2c3d4e5f6071",
-            issuer_ca_id: ca.1.id,
+fn signed<'a>(serial_hex: &'a str, issuer_ca_id: i64, profile: &'a str) -> SignedForOrder<'a> {
+    SignedForOrder {
+        certificate: NewCertificate {
+            serial_hex,
+            issuer_ca_id,
             algorithm: "sm2",
-            profile: "sign",
+            profile,
             org_name: "福州测试科技有限公司",
             credit_code: "91350100M000100Y43",
             not_before: 1_763_000_000,
             not_after: 1_794_536_000,
             der: b"der",
             issued_at: 1_763_000_000,
-        })
+        },
+        key_archive: None,
+    }
+}
+
+/// A dual pair whose encryption key is archived, as the CA hands it over.
+fn dual<'a>(sign: &'a str, enc: &'a str, issuer_ca_id: i64) -> IssuedForOrder<'a> {
+    let mut encryption = signed(enc, issuer_ca_id, "enc");
+    encryption.key_archive = Some(SealedKeyArchive {
+        kmk_id: "kmk-1",
+        archive_der: b"sealed",
+    });
+    IssuedForOrder {
+        signing: signed(sign, issuer_ca_id, "sign"),
+        encryption: Some(encryption),
+        envelope_gmt0009: Some(b"gmt0009"),
+        envelope_skf: Some(b"skf"),
+    }
+}
+
+async fn issuing_order(store: &Store, order_no: &str, org: i64, admin: i64) -> i64 {
+    let provider = provider_id(store).await;
+    let created = store
+        .create_application_order(
+            &order(order_no, org, admin),
+            &application(provider, "{}"),
+        )
         .await
         .unwrap();
-    let issued = IssuedForOrder {
-        signing_certificate_id: cert.id,
-        encryption_certificate_id: None,
-        envelope_gmt0009: None,
-        envelope_skf: None,
-    };
-    let mark_issued = test_step(&created, OrderAction::MarkIssued, 0);
+    put_order_in_status(store, created.id, OrderStatus::Issuing)
+        .await
+        .id
+}
+
+/// The order as a request saw it while it was being issued: its step starts at 制证中.
+async fn seen_issuing(store: &Store, order_id: i64) -> Order {
+    Order {
+        status: OrderStatus::Issuing,
+        ..store.order_by_id(order_id).await.unwrap().unwrap()
+    }
+}
+
+async fn issuing_ca(store: &Store) -> i64 {
+    store
+        .insert_ca_hierarchy(
+            &super::ca_key("sm2", "root"),
+            &super::ca_key("sm2", "issuing"),
+        )
+        .await
+        .unwrap()
+        .1
+        .id
+}
+
+const UNLINKED: &str = "cessationOfOperation";
+
+async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
+    let (org, admin) = organisation_admin(store, "91350100M000100Y43", "boss").await;
+    let order_id = issuing_order(store, "2026112316000000004", org, admin).await;
+    let ca = issuing_ca(store).await;
     assert!(store
-        .complete_issuance(created.id, &issued, &mark_issued)
+        .claim_issuance(order_id, &intent("0a01"), 1)
         .await
         .unwrap());
-    // Done once: a second completion and a release change nothing.
     assert!(!store
-        .complete_issuance(created.id, &issued, &mark_issued)
+        .claim_issuance(order_id, &intent("0a02"), 2)
         .await
         .unwrap());
-    store.release_issuance(created.id).await.unwrap();
-    let issuance = store.issuance(created.id).await.unwrap().unwrap();
-    assert_eq!(issuance.signing_certificate_id, Some(cert.id));
-    let listed = store.org_certificates(org).await.unwrap();
-    assert_eq!(listed.len(), 1);
+    // Only the intent's own serial releases its claim.
+    store.release_issuance(order_id, "0a02").await.unwrap();
+    assert!(!store
+        .claim_issuance(order_id, &intent("0a03"), 2)
+        .await
+        .unwrap());
+    store.release_issuance(order_id, "0a01").await.unwrap();
+    let both = IssuanceIntent {
+        serial_hex: "0a1b2c3d4e5f6071",
+        encryption_serial_hex: Some("0a1b2c3d4e5f6072"),
+        public_key_sha256: Some("ab12"),
+    };
+    assert!(store.claim_issuance(order_id, &both, 3).await.unwrap());
+    let claim = &store.stale_issuance_claims(3).await.unwrap()[0];
     assert_eq!(
         (
-            listed[0].serial_hex.as_str(),
-            listed[0].order_status.as_str()
+            claim.serial_hex.as_deref(),
+            claim.encryption_serial_hex.as_deref(),
+            claim.public_key_sha256.as_deref()
         ),
-        ("0a1b2c3d4e5f6071", "issued")
+        (
+            Some("0a1b2c3d4e5f6071"),
+            Some("0a1b2c3d4e5f6072"),
+            Some("ab12")
+        )
     );
+    // Another order cannot take an intent's serial.
+    let other_order = issuing_order(store, "2026112316000000005", org, admin).await;
+    assert!(matches!(
+        store
+            .claim_issuance(other_order, &intent("0a1b2c3d4e5f6071"), 3)
+            .await,
+        Err(StoreError::Conflict("serial"))
+    ));
+
+    let recorded = store
+        .complete_issuance(
+            order_id,
+            &dual("0a1b2c3d4e5f6071", "0a1b2c3d4e5f6072", ca),
+            &test_step(&seen_issuing(store, order_id).await, OrderAction::MarkIssued, 0),
+            UNLINKED,
+        )
+        .await
+        .unwrap();
+    let IssuanceRecorded::Linked {
+        signing,
+        encryption: Some(encryption),
+    } = recorded
+    else {
+        panic!("not linked: {recorded:?}");
+    };
+    // Certificates, the encryption key's archive, the link and the step: all there.
+    assert!(store.key_archive(encryption.id).await.unwrap().is_some());
+    assert!(store.key_archive(signing.id).await.unwrap().is_none());
+    let issuance = store.issuance(order_id).await.unwrap().unwrap();
+    assert_eq!(issuance.signing_certificate_id, Some(signing.id));
+    assert_eq!(issuance.encryption_certificate_id, Some(encryption.id));
+    assert_eq!(issuance.envelope_skf.as_deref(), Some(&b"skf"[..]));
+    assert_eq!(
+        store.order_by_id(order_id).await.unwrap().unwrap().status,
+        OrderStatus::Issued
+    );
+    assert!(store.stale_issuance_claims(i64::MAX).await.unwrap().is_empty());
+    // Done once: a release changes nothing, and certificates signed again for the order are
+    // recorded revoked (the order has them already).
+    store
+        .release_issuance(order_id, "0a1b2c3d4e5f6071")
+        .await
+        .unwrap();
+    let counter = store.revocation_counter().await.unwrap();
+    let again = store
+        .complete_issuance(
+            order_id,
+            &dual("0b01", "0b02", ca),
+            &test_step(&seen_issuing(store, order_id).await, OrderAction::MarkIssued, 0),
+            UNLINKED,
+        )
+        .await
+        .unwrap();
+    let IssuanceRecorded::Revoked(revoked) = again else {
+        panic!("linked twice: {again:?}");
+    };
+    assert_eq!(revoked.len(), 2);
+    for serial in ["0b01", "0b02"] {
+        let record = store.certificate_by_serial(serial).await.unwrap().unwrap();
+        assert_eq!(record.revocation_reason.as_deref(), Some(UNLINKED));
+        assert!(store.key_archive(record.id).await.unwrap().is_none());
+    }
+    assert_eq!(store.revocation_counter().await.unwrap(), counter + 2);
+    let issuance = store.issuance(order_id).await.unwrap().unwrap();
+    assert_eq!(issuance.signing_certificate_id, Some(signing.id));
+    let listed = store.org_certificates(org).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|c| c.order_status == "issued"));
     // Another organisation sees none of it.
     let (other, _) = organisation_admin(store, "91110000100000589B", "other").await;
     assert!(store.org_certificates(other).await.unwrap().is_empty());
+}
+
+async fn issuance_is_written_whole_or_not_at_all(store: &Store) {
+    let (org, admin) = organisation_admin(store, "91350100M000100Y43", "boss").await;
+    let ca = issuing_ca(store).await;
+    // A serial already used (2^-127, but the database is the judge): nothing is written.
+    store
+        .insert_certificate(&signed("0c02", ca, "sign").certificate)
+        .await
+        .unwrap();
+    let order_id = issuing_order(store, "2026112316000000006", org, admin).await;
+    assert!(store
+        .claim_issuance(order_id, &intent("0c01"), 10)
+        .await
+        .unwrap());
+    let failed = store
+        .complete_issuance(
+            order_id,
+            &dual("0c01", "0c02", ca),
+            &test_step(&seen_issuing(store, order_id).await, OrderAction::MarkIssued, 0),
+            UNLINKED,
+        )
+        .await;
+    assert!(
+        matches!(failed, Err(StoreError::Conflict("serial"))),
+        "{failed:?}"
+    );
+    assert!(store.certificate_by_serial("0c01").await.unwrap().is_none());
+    let issuance = store.issuance(order_id).await.unwrap().unwrap();
+    assert_eq!(issuance.signing_certificate_id, None);
+    assert_eq!(
+        store.order_by_id(order_id).await.unwrap().unwrap().status,
+        OrderStatus::Issuing
+    );
+
+    // The order moved on under the claim (e.g. closed by staff): the certificates are
+    // recorded revoked, the claim goes, and the order keeps its new status.
+    put_order_in_status(store, order_id, OrderStatus::Refunding).await;
+    let recorded = store
+        .complete_issuance(
+            order_id,
+            &dual("0c01", "0c03", ca),
+            &test_step(&seen_issuing(store, order_id).await, OrderAction::MarkIssued, 0),
+            UNLINKED,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&recorded, IssuanceRecorded::Revoked(r) if r.len() == 2),
+        "{recorded:?}"
+    );
+    assert!(store.issuance(order_id).await.unwrap().is_none());
+    assert_eq!(
+        store.order_by_id(order_id).await.unwrap().unwrap().status,
+        OrderStatus::Refunding
+    );
+    let record = store.certificate_by_serial("0c01").await.unwrap().unwrap();
+    assert!(record.revoked_at.is_some());
+}
+
+async fn abandoned_issuance_claims_are_recovered(store: &Store) {
+    let (org, admin) = organisation_admin(store, "91350100M000100Y43", "boss").await;
+    let ca = issuing_ca(store).await;
+    // A: claimed and crashed before signing — no certificate.
+    let a = issuing_order(store, "2026112316000000011", org, admin).await;
+    assert!(store.claim_issuance(a, &intent("0d01"), 100).await.unwrap());
+    // B: a certificate with B's serial exists and is linked to nothing (written by a path
+    // that could not link it), valid.
+    let b = issuing_order(store, "2026112316000000012", org, admin).await;
+    let both = IssuanceIntent {
+        serial_hex: "0d02",
+        encryption_serial_hex: Some("0d03"),
+        public_key_sha256: None,
+    };
+    assert!(store.claim_issuance(b, &both, 200).await.unwrap());
+    store
+        .insert_certificate(&signed("0d03", ca, "enc").certificate)
+        .await
+        .unwrap();
+    // C: claimed just now — a request still at work.
+    let c = issuing_order(store, "2026112316000000013", org, admin).await;
+    assert!(store.claim_issuance(c, &intent("0d04"), 900).await.unwrap());
+    // D: finished long ago.
+    let d = issuing_order(store, "2026112316000000014", org, admin).await;
+    assert!(store.claim_issuance(d, &intent("0d05"), 50).await.unwrap());
+    store
+        .complete_issuance(
+            d,
+            &IssuedForOrder {
+                signing: signed("0d05", ca, "sign"),
+                encryption: None,
+                envelope_gmt0009: None,
+                envelope_skf: None,
+            },
+            &test_step(&seen_issuing(store, d).await, OrderAction::MarkIssued, 0),
+            UNLINKED,
+        )
+        .await
+        .unwrap();
+
+    let counter = store.revocation_counter().await.unwrap();
+    let recovered = store
+        .recover_issuance_claims(500, 1000, UNLINKED)
+        .await
+        .unwrap();
+    assert_eq!(recovered.released, vec![a, b]);
+    assert_eq!(recovered.revoked.len(), 1);
+    assert_eq!(recovered.revoked[0].serial_hex, "0d03");
+    assert_eq!(recovered.revoked[0].revoked_at, Some(1000));
+    let record = store.certificate_by_serial("0d03").await.unwrap().unwrap();
+    assert_eq!(
+        (record.revoked_at, record.revocation_reason.as_deref()),
+        (Some(1000), Some(UNLINKED))
+    );
+    assert_eq!(store.revocation_counter().await.unwrap(), counter + 1);
+    // A and B can be issued again; C is still claimed; D stays issued and valid.
+    assert!(store.issuance(a).await.unwrap().is_none());
+    assert!(store.issuance(b).await.unwrap().is_none());
+    assert!(store.issuance(c).await.unwrap().is_some());
+    let linked = store.certificate_by_serial("0d05").await.unwrap().unwrap();
+    assert!(linked.revoked_at.is_none());
+    let unclaimed: Vec<i64> = store
+        .unclaimed_orders(OrderStatus::Issuing, i64::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(unclaimed, vec![a, b]);
+    assert!(store
+        .unclaimed_orders(OrderStatus::Issuing, 0)
+        .await
+        .unwrap()
+        .is_empty());
+    // Once recovered, nothing is left to do; C is recovered when it is old enough.
+    assert_eq!(
+        store
+            .recover_issuance_claims(500, 1000, UNLINKED)
+            .await
+            .unwrap(),
+        RecoveredClaims::default()
+    );
+    let later = store
+        .recover_issuance_claims(1000, 1100, UNLINKED)
+        .await
+        .unwrap();
+    assert_eq!(later.released, vec![c]);
+    assert!(later.revoked.is_empty());
 }
 
 async fn delivery_and_receipt_move_the_order(store: &Store) {
