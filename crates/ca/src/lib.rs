@@ -27,10 +27,13 @@ use certdesk_pki::x509_cert::Certificate;
 use certdesk_pki::{
     build_crl, certificate_to_pem, issue_dual, issue_leaf, parse_and_verify_csr, random_serial,
     CaHierarchy, CrlRequest, KeyArchive, LeafRequest, RevokedEntry, SealedKey, Signer, SoftwareKey,
+    VerifiedCsr,
 };
 use certdesk_store::{
-    CertificateRecord, CrlRecord, NewCaKey, NewCertificate, RevokeOutcome, Store, StoreError,
+    CertificateRecord, CrlRecord, IssuedForOrder, NewCaKey, NewCertificate, RevokeOutcome,
+    SealedKeyArchive, SignedForOrder, Store, StoreError,
 };
+use sha2::{Digest, Sha256};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use zeroize::Zeroizing;
@@ -108,11 +111,177 @@ pub struct IssuedDual {
     pub envelope: SealedKey,
 }
 
-/// Certificates for a key pair the CA holds (mobile products).
+/// What a certificate for a key pair made and held by the CA (mobile products) is for.
+#[derive(Debug, Clone)]
+pub struct HeldRequest<'a> {
+    pub algorithm: Algorithm,
+    /// SM2 signing and encryption pair.
+    pub dual: bool,
+    pub org_name: &'a str,
+    pub credit_code: &'a str,
+    pub validity_days: u32,
+}
+
+/// The serial numbers an issuance will use, drawn before signing so that the RA can record
+/// them first (the intent): after a crash, the serials find the certificates. Lower-case hex,
+/// as the store keeps serials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuanceSerials {
+    pub signing: String,
+    /// The encryption certificate's, for an SM2 dual pair.
+    pub encryption: Option<String>,
+}
+
+impl IssuanceSerials {
+    /// Fresh random serials (128 bits, positive): one, or two for an SM2 dual pair.
+    pub fn draw(dual: bool) -> Result<Self, CaError> {
+        let signing = hex::encode(random_serial()?.as_bytes());
+        let encryption = if dual {
+            Some(hex::encode(random_serial()?.as_bytes()))
+        } else {
+            None
+        };
+        Ok(IssuanceSerials {
+            signing,
+            encryption,
+        })
+    }
+}
+
+/// A key holder's request, checked and its CSR verified, ready to be signed under serials the
+/// RA has recorded. Holds nothing secret.
+#[derive(Debug, Clone)]
+pub struct PreparedRequest {
+    checked: CheckedRequest,
+    csr: VerifiedCsr,
+    profile: LeafProfile,
+    dual: bool,
+    public_key_sha256: String,
+}
+
+impl PreparedRequest {
+    /// SHA-256 of the DER SubjectPublicKeyInfo to be certified, lower-case hex.
+    pub fn public_key_sha256(&self) -> &str {
+        &self.public_key_sha256
+    }
+
+    pub fn is_dual(&self) -> bool {
+        self.dual
+    }
+}
+
+/// A private key the CA keeps for a certificate, sealed under the key-management key.
+#[derive(Debug, Clone)]
+pub struct SealedArchive {
+    pub kmk_id: String,
+    pub archive_der: Vec<u8>,
+}
+
+/// A certificate signed and not yet recorded, with what its record needs.
 #[derive(Debug)]
-pub struct HeldIssued {
-    pub signing: Issued,
-    pub encryption: Option<Issued>,
+pub struct SignedCertificate {
+    pub certificate: Certificate,
+    pub der: Vec<u8>,
+    pub serial_hex: String,
+    pub issuer_ca_id: i64,
+    pub algorithm: Algorithm,
+    pub profile: LeafProfile,
+    pub org_name: String,
+    pub credit_code: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub issued_at: i64,
+    /// The certificate's private key, when the CA keeps it (held keys, SM2 encryption keys).
+    pub key_archive: Option<SealedArchive>,
+}
+
+impl SignedCertificate {
+    fn new(
+        ca: &LoadedCa,
+        checked: &CheckedRequest,
+        profile: LeafProfile,
+        serial_hex: &str,
+        certificate: Certificate,
+    ) -> Result<Self, CaError> {
+        Ok(SignedCertificate {
+            der: der_of(&certificate)?,
+            certificate,
+            serial_hex: serial_hex.to_string(),
+            issuer_ca_id: ca.issuing_id,
+            algorithm: ca.algorithm,
+            profile,
+            org_name: checked.org_name.clone(),
+            credit_code: checked.credit_code.clone(),
+            not_before: unix_seconds(checked.not_before),
+            not_after: unix_seconds(checked.not_after),
+            issued_at: unix_seconds(checked.now),
+            key_archive: None,
+        })
+    }
+
+    /// The certificate's record, to insert.
+    pub fn new_certificate(&self) -> NewCertificate<'_> {
+        NewCertificate {
+            serial_hex: &self.serial_hex,
+            issuer_ca_id: self.issuer_ca_id,
+            algorithm: self.algorithm.slug(),
+            profile: profile_name(self.profile),
+            org_name: &self.org_name,
+            credit_code: &self.credit_code,
+            not_before: self.not_before,
+            not_after: self.not_after,
+            der: &self.der,
+            issued_at: self.issued_at,
+        }
+    }
+
+    /// The certificate and its kept key, to record with an order.
+    pub fn for_order(&self) -> SignedForOrder<'_> {
+        SignedForOrder {
+            certificate: self.new_certificate(),
+            key_archive: self.key_archive.as_ref().map(|a| SealedKeyArchive {
+                kmk_id: &a.kmk_id,
+                archive_der: &a.archive_der,
+            }),
+        }
+    }
+
+    fn issued(self, record: CertificateRecord) -> Result<Issued, CaError> {
+        Ok(Issued {
+            record,
+            pem: certificate_to_pem(&self.certificate)?,
+            certificate: self.certificate,
+        })
+    }
+}
+
+/// Certificates signed for one issuance and not yet recorded. Keys in it are sealed: the
+/// encryption key under the key-management key (and to the signing key, in `envelope`).
+#[derive(Debug)]
+pub struct SignedIssuance {
+    pub signing: SignedCertificate,
+    pub encryption: Option<SignedCertificate>,
+    /// For an SM2 dual pair from a key holder's CSR: the encryption key sealed to the signing
+    /// key, for the key holder's UKey to import.
+    pub envelope: Option<SealedKey>,
+}
+
+impl SignedIssuance {
+    /// Everything to record with the order, in one transaction.
+    pub fn for_order(&self) -> IssuedForOrder<'_> {
+        IssuedForOrder {
+            signing: self.signing.for_order(),
+            encryption: self.encryption.as_ref().map(SignedCertificate::for_order),
+            envelope_gmt0009: self.envelope.as_ref().map(|e| e.gmt0009_der.as_slice()),
+            envelope_skf: self.envelope.as_ref().map(|e| e.skf_blob.as_slice()),
+        }
+    }
+
+    /// Every serial this issuance signed.
+    pub fn serials(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.signing.serial_hex.as_str())
+            .chain(self.encryption.as_ref().map(|e| e.serial_hex.as_str()))
+    }
 }
 
 pub struct CertificateAuthority {
@@ -311,66 +480,133 @@ impl CertificateAuthority {
             .ok_or_else(|| CaError::Corrupt(format!("certificate names unknown CA {issuing_id}")))
     }
 
+    /// Checks a key holder's request before anything is recorded or signed: the organisation,
+    /// the validity (within the issuing CA's), the CSR's signature, and for an SM2 dual pair
+    /// (`dual`) the key-management key and the algorithm. `request.profile` is ignored when
+    /// `dual`: the pair has both.
+    pub fn prepare(
+        &self,
+        request: &IssueRequest<'_>,
+        dual: bool,
+    ) -> Result<PreparedRequest, CaError> {
+        if dual {
+            self.kmk()?;
+        }
+        let checked = CheckedRequest::of(request)?;
+        let csr = parse_and_verify_csr(request.csr)?;
+        if dual && csr.algorithm != Algorithm::Sm2Sm3 {
+            return Err(CaError::Refused(
+                "双证书只适用于 SM2 产品；ECDSA P-256 证书请申请单证书".into(),
+            ));
+        }
+        checked.fits_under(self.ca(csr.algorithm)?)?;
+        let spki = csr
+            .public_key
+            .to_der()
+            .map_err(|e| CaError::Corrupt(format!("encoding a public key: {e}")))?;
+        Ok(PreparedRequest {
+            checked,
+            profile: request.profile,
+            dual,
+            public_key_sha256: hex::encode(Sha256::digest(&spki)),
+            csr,
+        })
+    }
+
+    /// Signs a prepared request under serials the caller drew (and, for an order, recorded
+    /// first). Nothing is recorded here: the caller records what comes back, and a signature
+    /// that is never recorded never left this process.
+    pub fn sign_prepared(
+        &self,
+        prepared: &PreparedRequest,
+        serials: &IssuanceSerials,
+    ) -> Result<SignedIssuance, CaError> {
+        let ca = self.ca(prepared.csr.algorithm)?;
+        let checked = &prepared.checked;
+        let leaf = |profile, serial_hex: &str| -> Result<LeafRequest, CaError> {
+            Ok(LeafRequest {
+                profile,
+                org_name: checked.org_name.clone(),
+                credit_code: checked.credit_code.clone(),
+                not_before: checked.not_before,
+                not_after: checked.not_after,
+                serial: serial_number(serial_hex)?,
+                base_url: self.public_url.clone(),
+                policy: self.policy,
+            })
+        };
+        if !prepared.dual {
+            let certificate = issue_leaf(
+                ca.signer(),
+                &ca.issuing_cert,
+                &prepared.csr,
+                &leaf(prepared.profile, &serials.signing)?,
+            )?;
+            return Ok(SignedIssuance {
+                signing: SignedCertificate::new(
+                    ca,
+                    checked,
+                    prepared.profile,
+                    &serials.signing,
+                    certificate,
+                )?,
+                encryption: None,
+                envelope: None,
+            });
+        }
+        let kmk = self.kmk()?;
+        let encryption_serial = serials
+            .encryption
+            .as_deref()
+            .ok_or_else(|| CaError::Corrupt("a dual pair needs two serial numbers".into()))?;
+        let dual = issue_dual(
+            ca.signer(),
+            &ca.issuing_cert,
+            &prepared.csr,
+            &leaf(LeafProfile::Sign, &serials.signing)?,
+            &leaf(LeafProfile::Enc, encryption_serial)?,
+            kmk,
+        )?;
+        let mut encryption = SignedCertificate::new(
+            ca,
+            checked,
+            LeafProfile::Enc,
+            encryption_serial,
+            dual.encryption_cert,
+        )?;
+        encryption.key_archive = Some(SealedArchive {
+            kmk_id: dual.encryption_key_archive.kmk_id().to_string(),
+            archive_der: dual.encryption_key_archive.to_der_bytes()?,
+        });
+        Ok(SignedIssuance {
+            signing: SignedCertificate::new(
+                ca,
+                checked,
+                LeafProfile::Sign,
+                &serials.signing,
+                dual.signing_cert,
+            )?,
+            encryption: Some(encryption),
+            envelope: Some(dual.envelope),
+        })
+    }
+
     /// Issues a certificate for the key a CSR proves, by the issuing CA of the CSR's algorithm,
     /// and records it. Nothing is recorded when anything is refused; no certificate leaves
     /// without its record.
     pub async fn issue(&self, request: &IssueRequest<'_>) -> Result<Issued, CaError> {
-        let checked = CheckedRequest::of(request)?;
-        let csr = parse_and_verify_csr(request.csr)?;
-        let ca = self.ca(csr.algorithm)?;
-        checked.fits_under(ca)?;
-        let CheckedRequest {
-            credit_code,
-            org_name,
-            now,
-            not_before,
-            not_after,
-            ..
-        } = checked;
-        let org_name = org_name.as_str();
+        let prepared = self.prepare(request, false)?;
         for _ in 0..SERIAL_ATTEMPTS {
-            let serial = random_serial()?;
-            let certificate = issue_leaf(
-                ca.signer(),
-                &ca.issuing_cert,
-                &csr,
-                &LeafRequest {
-                    profile: request.profile,
-                    org_name: org_name.to_string(),
-                    credit_code: credit_code.clone(),
-                    not_before,
-                    not_after,
-                    serial: serial.clone(),
-                    base_url: self.public_url.clone(),
-                    policy: self.policy,
-                },
-            )?;
-            let der = der_of(&certificate)?;
-            let serial_hex = hex::encode(serial.as_bytes());
-            let stored = self
+            let SignedIssuance { signing, .. } =
+                self.sign_prepared(&prepared, &IssuanceSerials::draw(false)?)?;
+            match self
                 .store
-                .insert_certificate(&NewCertificate {
-                    serial_hex: &serial_hex,
-                    issuer_ca_id: ca.issuing_id,
-                    algorithm: ca.algorithm.slug(),
-                    profile: profile_name(request.profile),
-                    org_name,
-                    credit_code: &credit_code,
-                    not_before: unix_seconds(not_before),
-                    not_after: unix_seconds(not_after),
-                    der: &der,
-                    issued_at: unix_seconds(now),
-                })
-                .await;
-            match stored {
+                .insert_certificate(&signing.new_certificate())
+                .await
+            {
                 Ok(record) => {
-                    tracing::info!(serial = %serial_hex, algorithm = ca.algorithm.label(), profile = profile_name(request.profile), "certificate issued");
-                    let pem = certificate_to_pem(&certificate)?;
-                    return Ok(Issued {
-                        record,
-                        certificate,
-                        pem,
-                    });
+                    tracing::info!(serial = %record.serial_hex, algorithm = signing.algorithm.label(), profile = profile_name(signing.profile), "certificate issued");
+                    return signing.issued(record);
                 }
                 // 2^-127 per pair, but the database is the judge: draw again.
                 Err(StoreError::Conflict("serial")) => continue,
@@ -387,87 +623,34 @@ impl CertificateAuthority {
     /// to the signing key. Both certificates and the archive are recorded together or not at
     /// all. `request.profile` is ignored: the pair has both.
     pub async fn issue_dual(&self, request: &IssueRequest<'_>) -> Result<IssuedDual, CaError> {
-        let kmk = self.kmk()?;
-        let checked = CheckedRequest::of(request)?;
-        let csr = parse_and_verify_csr(request.csr)?;
-        if csr.algorithm != Algorithm::Sm2Sm3 {
-            return Err(CaError::Refused(
-                "双证书只适用于 SM2 产品；ECDSA P-256 证书请申请单证书".into(),
-            ));
-        }
-        let ca = self.ca(Algorithm::Sm2Sm3)?;
-        checked.fits_under(ca)?;
-        let CheckedRequest {
-            credit_code,
-            org_name,
-            now,
-            not_before,
-            not_after,
-            ..
-        } = checked;
+        let prepared = self.prepare(request, true)?;
         for _ in 0..SERIAL_ATTEMPTS {
-            let leaf = |profile, serial| LeafRequest {
-                profile,
-                org_name: org_name.clone(),
-                credit_code: credit_code.clone(),
-                not_before,
-                not_after,
-                serial,
-                base_url: self.public_url.clone(),
-                policy: self.policy,
+            let signed = self.sign_prepared(&prepared, &IssuanceSerials::draw(true)?)?;
+            let (Some(encryption), Some(envelope)) = (signed.encryption, signed.envelope) else {
+                return Err(CaError::Corrupt("a dual issuance without its pair".into()));
             };
-            let (sign_serial, enc_serial) = (random_serial()?, random_serial()?);
-            let dual = issue_dual(
-                ca.signer(),
-                &ca.issuing_cert,
-                &csr,
-                &leaf(LeafProfile::Sign, sign_serial.clone()),
-                &leaf(LeafProfile::Enc, enc_serial.clone()),
-                kmk,
-            )?;
-            let sign_der = der_of(&dual.signing_cert)?;
-            let enc_der = der_of(&dual.encryption_cert)?;
-            let (sign_hex, enc_hex) = (
-                hex::encode(sign_serial.as_bytes()),
-                hex::encode(enc_serial.as_bytes()),
-            );
-            let record = |serial_hex, profile, der| NewCertificate {
-                serial_hex,
-                issuer_ca_id: ca.issuing_id,
-                algorithm: ca.algorithm.slug(),
-                profile,
-                org_name: &org_name,
-                credit_code: &credit_code,
-                not_before: unix_seconds(not_before),
-                not_after: unix_seconds(not_after),
-                der,
-                issued_at: unix_seconds(now),
+            let Some(archive) = encryption.key_archive.as_ref() else {
+                return Err(CaError::Corrupt(
+                    "an encryption key without its archive".into(),
+                ));
             };
-            let archive = dual.encryption_key_archive.to_der_bytes()?;
+            let signing = signed.signing;
             let stored = self
                 .store
                 .insert_dual_certificates(
-                    &record(&sign_hex, "sign", &sign_der),
-                    &record(&enc_hex, "enc", &enc_der),
-                    dual.encryption_key_archive.kmk_id(),
-                    &archive,
+                    &signing.new_certificate(),
+                    &encryption.new_certificate(),
+                    &archive.kmk_id,
+                    &archive.archive_der,
                 )
                 .await;
             match stored {
                 Ok((sign_record, enc_record)) => {
-                    tracing::info!(signing = %sign_hex, encryption = %enc_hex, "SM2 dual certificates issued; encryption key archived");
+                    tracing::info!(signing = %sign_record.serial_hex, encryption = %enc_record.serial_hex, "SM2 dual certificates issued; encryption key archived");
                     return Ok(IssuedDual {
-                        signing: Issued {
-                            record: sign_record,
-                            pem: certificate_to_pem(&dual.signing_cert)?,
-                            certificate: dual.signing_cert,
-                        },
-                        encryption: Issued {
-                            record: enc_record,
-                            pem: certificate_to_pem(&dual.encryption_cert)?,
-                            certificate: dual.encryption_cert,
-                        },
-                        envelope: dual.envelope,
+                        signing: signing.issued(sign_record)?,
+                        encryption: encryption.issued(enc_record)?,
+                        envelope,
                     });
                 }
                 Err(StoreError::Conflict("serial")) => continue,
@@ -479,63 +662,59 @@ impl CertificateAuthority {
         ))
     }
 
-    /// A certificate (with its SM2 encryption partner when `dual`) for a key pair made and held
-    /// here, for mobile products (移动版): the user has no UKey, so the key pair never leaves the
-    /// CA side; it is sealed under the key-management key with the certificate. If the key
-    /// cannot be kept, the certificates are revoked again: a held certificate without its key
-    /// is of no use to anyone.
-    pub async fn issue_held(
+    /// Signs a certificate (with its SM2 encryption partner when `dual`) for a key pair made
+    /// here and held here, for mobile products (移动版): the user has no UKey, so the key pair
+    /// never leaves the CA side. The signing key comes back sealed under the key-management key
+    /// with its certificate, so that the caller records the certificates and the keys in one
+    /// transaction: a held certificate without its key would be of no use to anyone. Nothing is
+    /// recorded here.
+    pub fn sign_held(
         &self,
-        algorithm: Algorithm,
-        dual: bool,
-        org_name: &str,
-        credit_code: &str,
-        validity_days: u32,
-    ) -> Result<HeldIssued, CaError> {
+        held: &HeldRequest<'_>,
+        serials: &IssuanceSerials,
+    ) -> Result<SignedIssuance, CaError> {
         let kmk = self.kmk()?;
-        let key = SoftwareKey::generate(algorithm)?;
+        let key = SoftwareKey::generate(held.algorithm)?;
         let subject = certdesk_pki::x509_cert::name::Name::from_str("CN=mobile")
             .map_err(|e| CaError::Corrupt(format!("subject of a held key's request: {e}")))?;
         let csr = certdesk_pki::make_csr(&key, subject)?;
-        let request = IssueRequest {
-            csr: &csr,
-            profile: LeafProfile::Sign,
-            org_name,
-            credit_code,
-            validity_days,
-        };
-        let (signing, encryption) = if dual {
-            let pair = self.issue_dual(&request).await?;
-            (pair.signing, Some(pair.encryption))
-        } else {
-            (self.issue(&request).await?, None)
-        };
-        let archive = KeyArchive::seal(&key, kmk)?.to_der_bytes()?;
-        let kept = self
-            .store
-            .archive_key(
-                signing.record.id,
-                kmk.id(),
-                &archive,
-                signing.record.issued_at,
-            )
-            .await;
-        if let Err(err) = kept {
-            for issued in std::iter::once(&signing).chain(encryption.as_ref()) {
-                if let Err(revoke_err) = self
-                    .revoke(&issued.record.serial_hex, CrlReason::CessationOfOperation)
-                    .await
-                {
-                    tracing::error!(serial = %issued.record.serial_hex, error = %revoke_err, "a held certificate whose key could not be kept could not be revoked");
-                }
-            }
-            return Err(err.into());
+        let prepared = self.prepare(
+            &IssueRequest {
+                csr: &csr,
+                profile: LeafProfile::Sign,
+                org_name: held.org_name,
+                credit_code: held.credit_code,
+                validity_days: held.validity_days,
+            },
+            held.dual,
+        )?;
+        let mut signed = self.sign_prepared(&prepared, serials)?;
+        signed.signing.key_archive = Some(SealedArchive {
+            kmk_id: kmk.id().to_string(),
+            archive_der: KeyArchive::seal(&key, kmk)?.to_der_bytes()?,
+        });
+        // The envelope is for a UKey to import the encryption key; here the CA holds both.
+        signed.envelope = None;
+        Ok(signed)
+    }
+
+    /// After revocations written to the store directly (issuance recovery, or certificates
+    /// signed for an order that could no longer take them): forgets this process's cached OCSP
+    /// answers and signs a new CRL for each CA concerned.
+    pub async fn publish_revocations(&self, revoked: &[CertificateRecord]) -> Result<(), CaError> {
+        if revoked.is_empty() {
+            return Ok(());
         }
-        tracing::info!(serial = %signing.record.serial_hex, "certificate issued for a key held by the CA (mobile)");
-        Ok(HeldIssued {
-            signing,
-            encryption,
-        })
+        self.ocsp_cache.clear();
+        let mut signed: Vec<i64> = Vec::new();
+        for record in revoked {
+            if signed.contains(&record.issuer_ca_id) {
+                continue;
+            }
+            signed.push(record.issuer_ca_id);
+            self.sign_crl(self.ca_by_id(record.issuer_ca_id)?).await?;
+        }
+        Ok(())
     }
 
     /// Recovers the archived encryption private key of an encryption certificate. The caller
@@ -660,6 +839,7 @@ impl CertificateAuthority {
 }
 
 /// The checks every issuance makes before touching keys, and the validity it will get.
+#[derive(Debug, Clone)]
 struct CheckedRequest {
     credit_code: String,
     org_name: String,
@@ -702,10 +882,7 @@ impl CheckedRequest {
 }
 
 fn revoked_entry(record: &CertificateRecord) -> Result<RevokedEntry, CaError> {
-    let bytes = hex::decode(&record.serial_hex)
-        .map_err(|e| CaError::Corrupt(format!("serial {}: {e}", record.serial_hex)))?;
-    let serial = SerialNumber::new(&bytes)
-        .map_err(|e| CaError::Corrupt(format!("serial {}: {e}", record.serial_hex)))?;
+    let serial = serial_number(&record.serial_hex)?;
     let reason = record
         .revocation_reason
         .as_deref()
@@ -716,6 +893,13 @@ fn revoked_entry(record: &CertificateRecord) -> Result<RevokedEntry, CaError> {
         revoked_at: UNIX_EPOCH + Duration::from_secs(record.revoked_at.unwrap_or(0).max(0) as u64),
         reason,
     })
+}
+
+/// A serial as the store keeps it (lower-case hex of the content bytes), as X.509 encodes it.
+fn serial_number(serial_hex: &str) -> Result<SerialNumber, CaError> {
+    let bytes = hex::decode(serial_hex)
+        .map_err(|e| CaError::Corrupt(format!("serial {serial_hex}: {e}")))?;
+    SerialNumber::new(&bytes).map_err(|e| CaError::Corrupt(format!("serial {serial_hex}: {e}")))
 }
 
 /// A serial as users write it (hex, any case, with or without colons or spaces, `0x`),

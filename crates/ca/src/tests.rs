@@ -538,6 +538,136 @@ async fn sm2_dual_pairs_are_issued_archived_and_recoverable() {
 }
 
 #[tokio::test]
+async fn prepared_requests_are_signed_under_the_serials_drawn_and_record_nothing() {
+    let (ca, _dir) = ca().await;
+    let ca = ca.with_key_management(KeyManagementKey::generate("kmk-test").unwrap());
+    let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+    let csr = csr_for(&key);
+    let prepared = ca.prepare(&request(&csr), true).unwrap();
+    // The intent's public-key hash is the SHA-256 of the SubjectPublicKeyInfo.
+    let spki = key.public_key_spki().to_der().unwrap();
+    assert_eq!(
+        prepared.public_key_sha256(),
+        hex::encode(Sha256::digest(&spki))
+    );
+    let serials = IssuanceSerials::draw(true).unwrap();
+    assert_eq!(serials.signing.len(), 32);
+    assert_ne!(Some(&serials.signing), serials.encryption.as_ref());
+    let signed = ca.sign_prepared(&prepared, &serials).unwrap();
+    let encryption = signed.encryption.as_ref().unwrap();
+    assert_eq!(
+        signed.serials().collect::<Vec<_>>(),
+        vec![
+            serials.signing.as_str(),
+            serials.encryption.as_deref().unwrap()
+        ]
+    );
+    assert_eq!(
+        hex::encode(
+            signed
+                .signing
+                .certificate
+                .tbs_certificate()
+                .serial_number()
+                .as_bytes()
+        ),
+        serials.signing
+    );
+    assert!(signed.envelope.is_some());
+    assert!(signed.signing.key_archive.is_none());
+    assert_eq!(encryption.key_archive.as_ref().unwrap().kmk_id, "kmk-test");
+    assert_eq!(
+        ca.store().count_certificates().await.unwrap(),
+        0,
+        "signing records nothing: the RA records it with the order"
+    );
+    // A dual pair is refused for a P-256 key before anything is signed or recorded.
+    let p256 = csr_for(&SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap());
+    assert!(ca
+        .prepare(&request(&p256), true)
+        .unwrap_err()
+        .is_input_error());
+    // The records the store receives carry the serials and DER, and no key in the clear.
+    let records = signed.for_order();
+    assert_eq!(records.signing.certificate.serial_hex, serials.signing);
+    assert_eq!(
+        records.signing.certificate.der,
+        signed.signing.der.as_slice()
+    );
+    assert!(records.envelope_skf.is_some());
+}
+
+#[tokio::test]
+async fn held_keys_come_back_sealed_with_their_certificates() {
+    let (ca, _dir) = ca().await;
+    let ca = ca.with_key_management(KeyManagementKey::generate("kmk-test").unwrap());
+    let serials = IssuanceSerials::draw(true).unwrap();
+    let signed = ca
+        .sign_held(
+            &HeldRequest {
+                algorithm: Algorithm::Sm2Sm3,
+                dual: true,
+                org_name: "福州测试科技有限公司",
+                credit_code: CREDIT_CODE,
+                validity_days: 365,
+            },
+            &serials,
+        )
+        .unwrap();
+    assert!(signed.envelope.is_none(), "the CA holds both keys");
+    for certificate in std::iter::once(&signed.signing).chain(signed.encryption.as_ref()) {
+        let archive = certificate.key_archive.as_ref().expect("key kept");
+        let key = KeyArchive::from_der_bytes(&archive.archive_der)
+            .unwrap()
+            .recover(ca.kmk().unwrap())
+            .unwrap();
+        assert_eq!(
+            key.public_key_spki(),
+            certificate
+                .certificate
+                .tbs_certificate()
+                .subject_public_key_info()
+        );
+    }
+    assert_eq!(ca.store().count_certificates().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn revocations_written_by_the_store_are_published() {
+    let (ca, _dir) = ca().await;
+    let issued = ca
+        .issue(&request(&csr_for(
+            &SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap(),
+        )))
+        .await
+        .unwrap();
+    let RevokeOutcome::Revoked(record) = ca
+        .store()
+        .revoke_certificate(&issued.record.serial_hex, 1, "cessationOfOperation")
+        .await
+        .unwrap()
+    else {
+        panic!("not revoked");
+    };
+    ca.publish_revocations(&[record.clone(), record])
+        .await
+        .unwrap();
+    let crl = ca
+        .store()
+        .latest_crl(Algorithm::EcdsaP256Sha256.slug())
+        .await
+        .unwrap()
+        .unwrap();
+    let crl = crl_from_der_or_pem(&crl.der).unwrap();
+    let listed = crl.tbs_cert_list.revoked_certificates.unwrap_or_default();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        hex::encode(listed[0].serial_number.as_bytes()),
+        issued.record.serial_hex
+    );
+}
+
+#[tokio::test]
 async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
     use crate::trust::{
         challenge_message, verify_challenge_signature, CertificateProblem, CheckError,

@@ -13,12 +13,14 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./certdesk-data";
 pub const DEFAULT_SESSION_HOURS: i64 = 8;
+/// How old an unfinished issuance is before `serve` recovers it, in seconds.
+pub const DEFAULT_ISSUANCE_RECOVERY_SECS: i64 = 300;
 
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, policy_oid,
-    /// trusted_proxies, session_hours, payee_name, payee_bank, payee_account, log. Unknown keys
-    /// are an error.
+    /// trusted_proxies, session_hours, issuance_recovery_secs, payee_name, payee_bank,
+    /// payee_account, log. Unknown keys are an error.
     #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080]
@@ -48,6 +50,11 @@ pub struct ServeArgs {
     /// How long a login session lasts, in hours (1–720) [default: 8]
     #[arg(long, env = "CERTDESK_SESSION_HOURS", value_name = "HOURS")]
     pub session_hours: Option<i64>,
+    /// How old an unfinished issuance (a crash, a request that died) must be before it is
+    /// recovered: certificates signed under it and linked to no order are revoked, the order
+    /// may be issued again. In seconds, 10–86400 [default: 300]
+    #[arg(long, env = "CERTDESK_ISSUANCE_RECOVERY_SECS", value_name = "SECS")]
+    pub issuance_recovery_secs: Option<i64>,
     /// 收款单位 shown at the cashier and on offline-transfer instructions [default: a sample
     /// payee marked 演示账户]; set together with --payee-bank and --payee-account
     #[arg(long, env = "CERTDESK_PAYEE_NAME", value_name = "NAME")]
@@ -83,6 +90,7 @@ struct FileConfig {
     policy_oid: Option<String>,
     trusted_proxies: Option<String>,
     session_hours: Option<i64>,
+    issuance_recovery_secs: Option<i64>,
     payee_name: Option<String>,
     payee_bank: Option<String>,
     payee_account: Option<String>,
@@ -101,6 +109,8 @@ pub struct ServeSettings {
     pub policy_oid: Option<ObjectIdentifier>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub session_hours: i64,
+    /// See [`ServeArgs::issuance_recovery_secs`].
+    pub issuance_recovery_secs: i64,
     /// Who is paid (name, bank, account); `None`: the sample payee marked 演示账户.
     pub payee: Option<(String, String, String)>,
     pub log: String,
@@ -149,6 +159,15 @@ impl ServeSettings {
         if !(1..=720).contains(&session_hours) {
             bail!("invalid session_hours {session_hours}: it must be between 1 and 720");
         }
+        let issuance_recovery_secs = args
+            .issuance_recovery_secs
+            .or(file.issuance_recovery_secs)
+            .unwrap_or(DEFAULT_ISSUANCE_RECOVERY_SECS);
+        if !(10..=86_400).contains(&issuance_recovery_secs) {
+            bail!(
+                "invalid issuance_recovery_secs {issuance_recovery_secs}: it must be between 10 and 86400"
+            );
+        }
         let payee = match (
             args.payee_name.or(file.payee_name),
             args.payee_bank.or(file.payee_bank),
@@ -186,6 +205,7 @@ impl ServeSettings {
             policy_oid,
             trusted_proxies,
             session_hours,
+            issuance_recovery_secs,
             payee,
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_string()),
             admin_password: args.admin_password,

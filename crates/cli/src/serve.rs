@@ -36,6 +36,15 @@ pub fn run(args: ServeArgs) -> Result<()> {
 }
 
 async fn serve(settings: ServeSettings) -> Result<()> {
+    // Only a build with the store's `failpoints` feature (the crash tests') has any.
+    let failpoints = certdesk_store::configure_failpoints_from_env()
+        .map_err(|e| anyhow::anyhow!("invalid FAILPOINTS: {e}"))?;
+    if failpoints > 0 {
+        tracing::warn!(
+            failpoints,
+            "failpoints are set: this process may stop on purpose"
+        );
+    }
     prepare_data_dir(&settings.data_dir)?;
     // Bind before touching the database, so that a port in use changes nothing.
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -125,6 +134,10 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     let purge_job = tokio::spawn(crate::housekeeping::purge_expired_logins_regularly(
         state.clone(),
     ));
+    let recovery_job = tokio::spawn(recover_issuance_regularly(
+        state.clone(),
+        settings.issuance_recovery_secs,
+    ));
     let app = router(state);
     tracing::info!(listen = %settings.listen, public_url = %settings.public_url, "certdesk serving");
     println!("certdesk 已启动: {}", settings.public_url);
@@ -139,6 +152,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     crl_job.abort();
     order_job.abort();
     purge_job.abort();
+    recovery_job.abort();
     tracing::info!("in-flight requests finished; closing the database");
     store.close().await;
     tracing::info!("stopped");
@@ -165,6 +179,26 @@ async fn close_unpaid_orders_regularly(state: AppState) {
             Ok(0) => {}
             Ok(closed) => tracing::info!(closed, "unpaid orders closed"),
             Err(err) => tracing::error!(error = %err, "closing unpaid orders failed"),
+        }
+    }
+}
+
+/// Recovers issuance left unfinished for `after_secs` (a crash, a request that died), at start
+/// and then every `after_secs` (at most every minute).
+async fn recover_issuance_regularly(state: AppState, after_secs: i64) {
+    let every = Duration::from_secs(u64::try_from(after_secs.clamp(1, 60)).unwrap_or(60));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match certdesk_server::issuance::recover_abandoned(&state, after_secs).await {
+            Ok(recovery) if recovery == Default::default() => {}
+            Ok(recovery) => tracing::warn!(
+                released = recovery.released,
+                revoked = recovery.revoked,
+                reissued = recovery.reissued,
+                "unfinished issuance recovered"
+            ),
+            Err(err) => tracing::error!(error = %err, "recovering unfinished issuance failed"),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod gateway;
 mod http_client;
 pub mod identity;
 mod issuability;
+pub mod issuance;
 mod order_pages;
 pub mod orders;
 mod pages;

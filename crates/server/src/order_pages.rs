@@ -5,6 +5,7 @@
 use crate::auth::CurrentUser;
 use crate::authz::{relation_to, require};
 use crate::error::{ApiError, ErrorBody};
+use crate::issuance::issue_for_order;
 use crate::orders::{
     act_on_order, checked_step, facts_of, order_changed, order_for, review_order, CheckedStep,
     OrderView, StepActor,
@@ -19,13 +20,12 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use certdesk_ca::{CaError, IssueRequest, LeafProfile};
 use certdesk_domain::application::ApplicationForm;
 use certdesk_domain::{
     certificate_state, mask_mobile, mask_resident_id, Action, Actor, BusinessType, OrderAction,
     OrderStatus, Relation, UploadKind, WorkCalendar,
 };
-use certdesk_store::{IssuedForOrder, Order, OrderFilter};
+use certdesk_store::{Order, OrderFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -67,201 +67,6 @@ pub(crate) fn register(registry: Registry) -> Registry {
             ConfirmReceipt,
             receipt_api,
         )
-}
-
-// --- issuance -------------------------------------------------------------------------------
-
-/// Issues the certificates of an order in 制证中 for the key the CSR proves: a signing
-/// certificate, plus the encryption certificate and its sealed key for SM2 dual products. The
-/// order moves to 已发证 with what was made, or nothing happens at all.
-pub(crate) async fn issue_for_order(
-    state: &AppState,
-    user: &CurrentUser,
-    order: &Order,
-    csr: &[u8],
-) -> Result<OrderStatus, ApiError> {
-    let CheckedStep { step, .. } =
-        checked_step(state, None, order, OrderAction::MarkIssued).await?;
-    let application = state
-        .store
-        .application(order.id)
-        .await?
-        .ok_or_else(|| ApiError::conflict("no_application", "该订单没有申请资料，不能制证"))?;
-    let product = crate::products::product_facts(state, application.product_id).await?;
-    if product.mobile {
-        return Err(ApiError::conflict(
-            "held_keys",
-            "移动版证书的密钥由CA托管，无需提交证书请求",
-        ));
-    }
-    // The certificate names the organisation as it registered (the form was held to it).
-    let organisation = crate::applications::registered_organisation(state, order).await?;
-    let refused = |e: CaError| {
-        if e.is_input_error() {
-            ApiError::unprocessable("csr_refused", format!("证书请求（CSR）不能使用：{e}"))
-        } else {
-            ApiError::internal(e)
-        }
-    };
-    let algorithm = certdesk_ca::csr_algorithm(csr).map_err(refused)?;
-    if algorithm != product.algorithm {
-        return Err(ApiError::unprocessable(
-            "csr_algorithm_mismatch",
-            format!(
-                "证书请求的密钥算法与所购产品不符：产品为 {}，请求为 {}",
-                algorithm_label(product.algorithm),
-                algorithm_label(algorithm)
-            ),
-        ));
-    }
-    if !state.store.claim_issuance(order.id, state.now()).await? {
-        return Err(ApiError::conflict(
-            "already_issuing",
-            "该订单正在制证或已经发证，请刷新页面查看",
-        ));
-    }
-    let request = IssueRequest {
-        csr,
-        profile: LeafProfile::Sign,
-        org_name: &organisation.name,
-        credit_code: &organisation.credit_code,
-        validity_days: validity_days(application.years),
-    };
-    let issued = if product.dual {
-        state.ca.issue_dual(&request).await.map(|dual| {
-            (
-                dual.signing.record.id,
-                Some(dual.encryption.record.id),
-                Some(dual.envelope.gmt0009_der),
-                Some(dual.envelope.skf_blob),
-            )
-        })
-    } else {
-        state
-            .ca
-            .issue(&request)
-            .await
-            .map(|single| (single.record.id, None, None, None))
-    };
-    let (signing, encryption, gmt0009, skf) = match issued {
-        Ok(parts) => parts,
-        Err(err) => {
-            state.store.release_issuance(order.id).await?;
-            return Err(refused(err));
-        }
-    };
-    let note = format!("证书请求由 {} 提交，证书已签发", user.account().username);
-    record_issuance(
-        state,
-        Some(user),
-        order,
-        step,
-        &IssuedForOrder {
-            signing_certificate_id: signing,
-            encryption_certificate_id: encryption,
-            envelope_gmt0009: gmt0009.as_deref(),
-            envelope_skf: skf.as_deref(),
-        },
-        &note,
-    )
-    .await?;
-    Ok(step.to())
-}
-
-/// For a mobile product (移动版), makes the certificates for key pairs the CA holds as soon as
-/// the order reaches 制证中, and moves it to 已发证; answers the new status, or `None` for a
-/// UKey product (whose key holder sends a CSR).
-pub(crate) async fn issue_if_held(
-    state: &AppState,
-    order: &Order,
-) -> Result<Option<OrderStatus>, ApiError> {
-    let Some(application) = state.store.application(order.id).await? else {
-        return Ok(None);
-    };
-    let product = crate::products::product_facts(state, application.product_id).await?;
-    if !product.mobile {
-        return Ok(None);
-    }
-    let CheckedStep { step, .. } =
-        checked_step(state, None, order, OrderAction::MarkIssued).await?;
-    let organisation = crate::applications::registered_organisation(state, order).await?;
-    let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm)
-        .ok_or_else(|| ApiError::internal(format!("product algorithm {}", product.algorithm)))?;
-    if !state.store.claim_issuance(order.id, state.now()).await? {
-        return Ok(None);
-    }
-    let issued = state
-        .ca
-        .issue_held(
-            algorithm,
-            product.dual,
-            &organisation.name,
-            &organisation.credit_code,
-            validity_days(application.years),
-        )
-        .await;
-    let issued = match issued {
-        Ok(issued) => issued,
-        Err(err) => {
-            state.store.release_issuance(order.id).await?;
-            return Err(ApiError::internal(err));
-        }
-    };
-    record_issuance(
-        state,
-        None,
-        order,
-        step,
-        &IssuedForOrder {
-            signing_certificate_id: issued.signing.record.id,
-            encryption_certificate_id: issued.encryption.as_ref().map(|e| e.record.id),
-            envelope_gmt0009: None,
-            envelope_skf: None,
-        },
-        "移动版证书已签发，密钥由CA托管，请在手机上扫码下载",
-    )
-    .await?;
-    Ok(Some(step.to()))
-}
-
-/// Records what issuance made with the order's step to 已发证 (the system's step; `user` is who
-/// asked for it, if anyone), its history and audit entries, in one transaction.
-async fn record_issuance(
-    state: &AppState,
-    user: Option<&CurrentUser>,
-    order: &Order,
-    step: certdesk_domain::Step,
-    issued: &IssuedForOrder<'_>,
-    note: &str,
-) -> Result<(), ApiError> {
-    // The history names the system (the CA issues); the audit entry whoever asked for it.
-    let who = StepActor::of(user, &step);
-    let moved = state
-        .store
-        .complete_issuance(
-            order.id,
-            issued,
-            &who.record(state.now(), order, step, note),
-        )
-        .await?;
-    if !moved {
-        return Err(order_changed());
-    }
-    Ok(())
-}
-
-/// The application's years as the CA's days, by the one conversion RA and CA share; years out
-/// of range give 0 days, which the CA refuses.
-fn validity_days(years: i64) -> u32 {
-    u32::try_from(years).map_or(0, certdesk_domain::limits::validity_days)
-}
-
-fn algorithm_label(slug: &str) -> &'static str {
-    match slug {
-        "sm2" => "SM2",
-        "p256" => "ECDSA P-256",
-        _ => "其他",
-    }
 }
 
 /// Ships a key by courier (已发证 → 配送中), with the courier and tracking number.
@@ -1243,7 +1048,7 @@ async fn certificates_page(
             } else {
                 "签名证书"
             },
-            algorithm: algorithm_label(&c.algorithm),
+            algorithm: crate::issuance::algorithm_label(&c.algorithm),
             provider: c.provider_name,
             valid_from: crate::format_beijing(c.not_before),
             valid_to: crate::format_beijing(c.not_after),

@@ -400,7 +400,7 @@ pub(crate) async fn review_order(
         return Ok(OrderStatus::Refunding);
     }
     if step.has(SideEffect::IssueHeldKeys) {
-        if let Some(issued) = crate::order_pages::issue_if_held(state, &after).await? {
+        if let Some(issued) = crate::issuance::issue_if_held(state, &after).await? {
             return Ok(issued);
         }
     }

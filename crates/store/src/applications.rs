@@ -107,8 +107,8 @@ pub struct IssuedForOrder<'a> {
 pub enum IssuanceRecorded {
     /// Recorded, linked to the order, and the order moved to 已发证.
     Linked {
-        signing: CertificateRecord,
-        encryption: Option<CertificateRecord>,
+        signing: Box<CertificateRecord>,
+        encryption: Option<Box<CertificateRecord>>,
     },
     /// The order was no longer this intent's to issue (its claim was released, or the order
     /// moved on): the certificates are recorded revoked, so that OCSP and the CRL say so,
@@ -372,7 +372,11 @@ impl Store {
 
     /// Gives a claim back when issuance failed before anything was recorded (e.g. a bad CSR),
     /// so the key holder can try again. Only this intent's unfinished claim is released.
-    pub async fn release_issuance(&self, order_id: i64, serial_hex: &str) -> Result<(), StoreError> {
+    pub async fn release_issuance(
+        &self,
+        order_id: i64,
+        serial_hex: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "DELETE FROM order_issuance WHERE order_id = $1 AND serial_hex = $2 \
              AND signing_certificate_id IS NULL",
@@ -439,8 +443,8 @@ impl Store {
                 .next()
                 .ok_or_else(|| StoreError::Corrupt("no signing certificate".into()))?;
             return Ok(IssuanceRecorded::Linked {
-                signing,
-                encryption: records.next(),
+                signing: Box::new(signing),
+                encryption: records.next().map(Box::new),
             });
         }
         tx.rollback().await?;

@@ -81,7 +81,8 @@ pub enum RevokeOutcome {
 }
 
 const CA_KEY_COLUMNS: &str = "id, algorithm, role, certificate_der, private_key_pem, created_at";
-pub(crate) const CERTIFICATE_COLUMNS: &str = "id, serial_hex, issuer_ca_id, algorithm, profile, org_name, \
+pub(crate) const CERTIFICATE_COLUMNS: &str =
+    "id, serial_hex, issuer_ca_id, algorithm, profile, org_name, \
      credit_code, not_before, not_after, der, issued_at, revoked_at, revocation_reason";
 
 fn ca_key_from_row(row: &AnyRow) -> Result<CaKeyRecord, StoreError> {

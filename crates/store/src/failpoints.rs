@@ -24,7 +24,10 @@ pub const ISSUANCE_FAILPOINTS: [&str; 5] = [
 /// reached (so that a test knows when to kill).
 #[cfg(feature = "failpoints")]
 pub fn failpoint(name: &str) {
-    if fail::list().iter().any(|(configured, _)| configured == name) {
+    if fail::list()
+        .iter()
+        .any(|(configured, _)| configured == name)
+    {
         eprintln!("failpoint {name} reached");
     }
     fail::fail_point!(name);

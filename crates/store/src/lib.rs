@@ -23,8 +23,8 @@ mod trades;
 pub use accounts::{Account, NewAccount};
 pub use applications::{
     Application, Delivery, Issuance, IssuanceClaim, IssuanceIntent, IssuanceRecorded,
-    IssuedForOrder, NewApplication, OrderUpload, OrgCertificate, RecoveredClaims,
-    SealedKeyArchive, SignedForOrder,
+    IssuedForOrder, NewApplication, OrderUpload, OrgCertificate, RecoveredClaims, SealedKeyArchive,
+    SignedForOrder,
 };
 pub use audit::{AuditEvent, AuditQuery, NewAuditEvent, MAX_AUDIT_PAGE};
 pub use bindings::{

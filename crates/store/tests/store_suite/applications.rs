@@ -4,9 +4,9 @@
 use certdesk_domain::{BusinessType, OrderAction, OrderStatus, Role};
 use certdesk_store::testing::{put_order_in_status, test_step};
 use certdesk_store::{
-    FixedPrice, IssuanceIntent, IssuanceRecorded, IssuedForOrder, NewApplication,
-    NewCertificate, NewOrder, Order, OrderFilter, OrderUpload, RecoveredClaims, SealedKeyArchive,
-    SignedForOrder, Store, StoreError, Submission,
+    FixedPrice, IssuanceIntent, IssuanceRecorded, IssuedForOrder, NewApplication, NewCertificate,
+    NewOrder, Order, OrderFilter, OrderUpload, RecoveredClaims, SealedKeyArchive, SignedForOrder,
+    Store, StoreError, Submission,
 };
 
 on_both_engines!(
@@ -260,10 +260,7 @@ fn dual<'a>(sign: &'a str, enc: &'a str, issuer_ca_id: i64) -> IssuedForOrder<'a
 async fn issuing_order(store: &Store, order_no: &str, org: i64, admin: i64) -> i64 {
     let provider = provider_id(store).await;
     let created = store
-        .create_application_order(
-            &order(order_no, org, admin),
-            &application(provider, "{}"),
-        )
+        .create_application_order(&order(order_no, org, admin), &application(provider, "{}"))
         .await
         .unwrap();
     put_order_in_status(store, created.id, OrderStatus::Issuing)
@@ -344,7 +341,11 @@ async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
         .complete_issuance(
             order_id,
             &dual("0a1b2c3d4e5f6071", "0a1b2c3d4e5f6072", ca),
-            &test_step(&seen_issuing(store, order_id).await, OrderAction::MarkIssued, 0),
+            &test_step(
+                &seen_issuing(store, order_id).await,
+                OrderAction::MarkIssued,
+                0,
+            ),
             UNLINKED,
         )
         .await
@@ -367,7 +368,11 @@ async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
         store.order_by_id(order_id).await.unwrap().unwrap().status,
         OrderStatus::Issued
     );
-    assert!(store.stale_issuance_claims(i64::MAX).await.unwrap().is_empty());
+    assert!(store
+        .stale_issuance_claims(i64::MAX)
+        .await
+        .unwrap()
+        .is_empty());
     // Done once: a release changes nothing, and certificates signed again for the order are
     // recorded revoked (the order has them already).
     store
@@ -379,7 +384,11 @@ async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
         .complete_issuance(
             order_id,
             &dual("0b01", "0b02", ca),
-            &test_step(&seen_issuing(store, order_id).await, OrderAction::MarkIssued, 0),
+            &test_step(
+                &seen_issuing(store, order_id).await,
+                OrderAction::MarkIssued,
+                0,
+            ),
             UNLINKED,
         )
         .await
@@ -421,7 +430,11 @@ async fn issuance_is_written_whole_or_not_at_all(store: &Store) {
         .complete_issuance(
             order_id,
             &dual("0c01", "0c02", ca),
-            &test_step(&seen_issuing(store, order_id).await, OrderAction::MarkIssued, 0),
+            &test_step(
+                &seen_issuing(store, order_id).await,
+                OrderAction::MarkIssued,
+                0,
+            ),
             UNLINKED,
         )
         .await;
@@ -444,7 +457,11 @@ async fn issuance_is_written_whole_or_not_at_all(store: &Store) {
         .complete_issuance(
             order_id,
             &dual("0c01", "0c03", ca),
-            &test_step(&seen_issuing(store, order_id).await, OrderAction::MarkIssued, 0),
+            &test_step(
+                &seen_issuing(store, order_id).await,
+                OrderAction::MarkIssued,
+                0,
+            ),
             UNLINKED,
         )
         .await

@@ -1,0 +1,464 @@
+//! Issuance survives a crash at any point (issue 10): `certdesk serve` is killed with SIGKILL at
+//! each issuance failpoint, 50 times, for a key holder's CSR and for keys the CA holds (移动版).
+//! Then a server that recovers unfinished issuance runs, and every order is issued and linked
+//! or can be issued again; no valid certificate is linked to no order; no serial is used twice.
+
+mod common;
+
+use certdesk_domain::product::{KeyAlgorithm, Medium, ProductSpec};
+use certdesk_domain::{BusinessType, OrderStatus, Role};
+use certdesk_pki::{csr_to_pem, make_csr, Algorithm, SoftwareKey};
+use certdesk_store::{NewAccount, NewApplication, NewOrder, Store, ISSUANCE_FAILPOINTS};
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::str::FromStr;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const KILLS: usize = 50;
+const SUPPLIER_TOKEN: &str = "cdk_crash_supplier";
+const OFFICER_TOKEN: &str = "cdk_crash_officer";
+/// The recovering server's age of an unfinished issuance (its smallest setting).
+const RECOVERY_SECS: u64 = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// The key holder sends a CSR for an order in 制证中.
+    Csr,
+    /// The CA officer's 复审 approval issues keys the CA holds.
+    HeldKeys,
+}
+
+struct Setup {
+    csr_product: i64,
+    held_product: i64,
+    provider: i64,
+    org_id: i64,
+    admin_id: i64,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn open_store(data_dir: &Path) -> Store {
+    runtime().block_on(async { Store::open(&database_url(data_dir)).await.unwrap() })
+}
+
+/// The organisation, its admin (the key holder), a CA officer and two products.
+fn set_up(data_dir: &Path) -> Setup {
+    let store = open_store(data_dir);
+    let setup = runtime().block_on(async {
+        let account = |username, role| NewAccount {
+            username,
+            display_name: username,
+            role,
+            org_id: None,
+            password_hash: "x",
+            created_at: 0,
+        };
+        let (org, admin) = store
+            .register_organisation(
+                "北京测试科技有限公司",
+                "91350100M000100Y43",
+                &account("crash.admin", Role::OrgAdmin),
+            )
+            .await
+            .unwrap();
+        let officer = store
+            .create_account(&account("crash.officer", Role::CaOfficer))
+            .await
+            .unwrap();
+        for (account_id, token) in [(admin.id, SUPPLIER_TOKEN), (officer.id, OFFICER_TOKEN)] {
+            store
+                .create_api_token(
+                    account_id,
+                    "crash test",
+                    &certdesk_server::auth::token_hash(token),
+                    0,
+                )
+                .await
+                .unwrap();
+        }
+        let provider = store.ca_providers().await.unwrap()[0].id;
+        let product = |name: &str, medium| ProductSpec {
+            name: name.into(),
+            medium,
+            algorithm: KeyAlgorithm::Sm2,
+            dual: true,
+            min_years: 1,
+            max_years: 3,
+            price_per_year_fen: 0,
+            sub_price_per_year_fen: 0,
+            first_free: false,
+            active: true,
+        };
+        let csr_product = store
+            .create_product(
+                provider,
+                &product("SM2 双证书 UKey（崩溃测试）", Medium::UKey),
+                0,
+            )
+            .await
+            .unwrap()
+            .id;
+        let held_product = store
+            .create_product(
+                provider,
+                &product("SM2 移动版（崩溃测试）", Medium::Mobile),
+                0,
+            )
+            .await
+            .unwrap()
+            .id;
+        Setup {
+            csr_product,
+            held_product,
+            provider,
+            org_id: org.id,
+            admin_id: admin.id,
+        }
+    });
+    runtime().block_on(store.close());
+    setup
+}
+
+/// A free order of `way`, in 制证中 (CSR) or 待复审 (held keys), made now.
+fn new_order(data_dir: &Path, setup: &Setup, way: Way, n: usize) -> String {
+    let store = open_store(data_dir);
+    let order_no = format!("CRASH{n:04}");
+    let (status, product_id) = match way {
+        Way::Csr => ("issuing", setup.csr_product),
+        Way::HeldKeys => ("awaiting_second_review", setup.held_product),
+    };
+    let form =
+        serde_json::to_string(&certdesk_domain::application::ApplicationForm::default()).unwrap();
+    runtime().block_on(async {
+        store
+            .create_application_order_in_status(
+                status,
+                &NewOrder {
+                    order_no: &order_no,
+                    org_id: setup.org_id,
+                    kind: BusinessType::NewCertificate,
+                    amount_fen: 0,
+                    created_by: setup.admin_id,
+                    on_behalf: false,
+                    created_at: now(),
+                },
+                &NewApplication {
+                    provider_id: setup.provider,
+                    product_id,
+                    years: 1,
+                    voucher_code: None,
+                    delivery_method: "mail",
+                    form_json: &form,
+                },
+            )
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    order_no
+}
+
+/// POSTs JSON with a bearer token; answers the status, or `None` when the connection died.
+fn post(port: u16, path: &str, token: &str, json: &str) -> Option<u16> {
+    post_reply(port, path, token, json).map(|(status, _)| status)
+}
+
+/// [`post`], with the whole reply.
+fn post_reply(port: u16, path: &str, token: &str, json: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .ok()?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    )
+    .ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    Some((reply.split_whitespace().nth(1)?.parse().ok()?, reply))
+}
+
+fn csr_json() -> String {
+    let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+    let name = certdesk_pki::x509_cert::name::Name::from_str("CN=ukey").unwrap();
+    let pem = csr_to_pem(&make_csr(&key, name).unwrap()).unwrap();
+    serde_json::json!({ "csr": pem }).to_string()
+}
+
+/// Starts the work that issues the order, in a thread (it hangs until the kill).
+fn start_issuance(
+    port: u16,
+    way: Way,
+    order_no: &str,
+) -> std::thread::JoinHandle<Option<(u16, String)>> {
+    let order_no = order_no.to_string();
+    std::thread::spawn(move || match way {
+        Way::Csr => post_reply(
+            port,
+            &format!("/api/v1/orders/{order_no}/csr"),
+            SUPPLIER_TOKEN,
+            &csr_json(),
+        ),
+        Way::HeldKeys => post_reply(
+            port,
+            &format!("/api/v1/orders/{order_no}/review"),
+            OFFICER_TOKEN,
+            r#"{"decision":"approve"}"#,
+        ),
+    })
+}
+
+fn serve(data_dir: &Path, port: u16, failpoints: Option<&str>) -> Child {
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = certdesk(&[
+        "serve",
+        "--listen",
+        &listen,
+        "--data-dir",
+        path_str(data_dir),
+        "--issuance-recovery-secs",
+        &RECOVERY_SECS.to_string(),
+    ]);
+    cmd.env_remove("FAILPOINTS");
+    if let Some(spec) = failpoints {
+        cmd.env("FAILPOINTS", spec);
+    }
+    cmd.env("CERTDESK_ADMIN_PASSWORD", "Crash-Test-Admin-1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Standard error's lines, as they come.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let (send, receive) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+/// Waits for a line of standard error; answers what else it said when it did not come.
+fn wait_for_line(
+    lines: &mpsc::Receiver<String>,
+    wanted: &str,
+    child: &mut Child,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        match lines.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) if line.contains(wanted) => return Ok(()),
+            Ok(line) => seen.push(line),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("certdesk serve exited with {status} before '{wanted}'");
+        }
+    }
+    Err(seen.join("\n"))
+}
+
+fn issuance_state(
+    store: &Store,
+    order_no: &str,
+) -> (OrderStatus, Option<certdesk_store::Issuance>) {
+    runtime().block_on(async {
+        let order = store.order_by_no(order_no).await.unwrap().unwrap();
+        (order.status, store.issuance(order.id).await.unwrap())
+    })
+}
+
+#[test]
+fn issuance_killed_at_every_point_leaves_every_order_issued_or_claimable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    // A first start prepares the data directory, the CAs and the default products.
+    let port = free_port();
+    let mut child = serve(&data_dir, port, None);
+    wait_until_healthy(port, &mut child);
+    assert!(terminate(&mut child).success());
+    let setup = set_up(&data_dir);
+
+    let mut orders = Vec::new();
+    for n in 0..KILLS {
+        let point = ISSUANCE_FAILPOINTS[n % ISSUANCE_FAILPOINTS.len()];
+        let way = if (n / ISSUANCE_FAILPOINTS.len()) % 2 == 0 {
+            Way::Csr
+        } else {
+            Way::HeldKeys
+        };
+        let order_no = new_order(&data_dir, &setup, way, n);
+        let port = free_port();
+        let mut child = serve(&data_dir, port, Some(&format!("{point}=sleep(120000)")));
+        let lines = lines_of(&mut child);
+        wait_until_healthy(port, &mut child);
+        let request = start_issuance(port, way, &order_no);
+        if let Err(seen) = wait_for_line(&lines, &format!("failpoint {point} reached"), &mut child)
+        {
+            let _ = child.kill();
+            panic!(
+                "{order_no}: '{point}' was not reached; the request had {:?}; the server said:\n{seen}",
+                request.join().unwrap()
+            );
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        assert_eq!(
+            request.join().unwrap(),
+            None,
+            "{order_no}: answered before the kill"
+        );
+        orders.push((order_no, way, point));
+    }
+
+    // Right after the kills, nothing is half-made: an order is issued with its certificates
+    // linked, or holds at most a claim with no certificate.
+    let store = open_store(&data_dir);
+    let mut left_claimed = Vec::new();
+    for (order_no, way, point) in &orders {
+        let (status, issuance) = issuance_state(&store, order_no);
+        if status == OrderStatus::Issuing && issuance.is_some() {
+            left_claimed.push(order_no.clone());
+        }
+        match status {
+            OrderStatus::Issued => {
+                let issuance = issuance.unwrap();
+                assert!(issuance.signing_certificate_id.is_some(), "{order_no}");
+                assert!(issuance.encryption_certificate_id.is_some(), "{order_no}");
+            }
+            OrderStatus::Issuing => assert!(
+                issuance.is_none_or(|i| i.signing_certificate_id.is_none()),
+                "{order_no} ({way:?} at {point}): linked but not issued"
+            ),
+            other => panic!("{order_no} ({way:?} at {point}) is {other:?}"),
+        }
+    }
+    runtime().block_on(store.close());
+
+    // A server that recovers: unfinished claims older than RECOVERY_SECS are released, held-key
+    // orders issued again.
+    let port = free_port();
+    let mut child = serve(&data_dir, port, None);
+    wait_until_healthy(port, &mut child);
+    let store = open_store(&data_dir);
+    let deadline = Instant::now() + Duration::from_secs(RECOVERY_SECS * 6);
+    loop {
+        let unfinished: Vec<&String> = orders
+            .iter()
+            .filter(|(order_no, way, _)| {
+                let (status, issuance) = issuance_state(&store, order_no);
+                match status {
+                    OrderStatus::Issuing => *way == Way::HeldKeys || issuance.is_some(),
+                    _ => false,
+                }
+            })
+            .map(|(order_no, _, _)| order_no)
+            .collect();
+        if unfinished.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not recovered within {} s: {unfinished:?}",
+            RECOVERY_SECS * 6
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Every CSR order left in 制证中 can be issued again, once.
+    let mut issued_again = 0;
+    for (order_no, way, _) in &orders {
+        if issuance_state(&store, order_no).0 == OrderStatus::Issuing {
+            assert_eq!(*way, Way::Csr);
+            let path = format!("/api/v1/orders/{order_no}/csr");
+            assert_eq!(post(port, &path, SUPPLIER_TOKEN, &csr_json()), Some(201));
+            assert_eq!(post(port, &path, SUPPLIER_TOKEN, &csr_json()), Some(409));
+            issued_again += 1;
+        }
+        let (status, issuance) = issuance_state(&store, order_no);
+        assert_eq!(status, OrderStatus::Issued, "{order_no}");
+        assert!(issuance.unwrap().encryption_certificate_id.is_some());
+    }
+    assert!(issued_again > 0, "no CSR order was left to issue again");
+    // The kills after the intent left claims; recovery released each one.
+    assert!(
+        left_claimed.len() >= KILLS / 5,
+        "only {left_claimed:?} were left claimed"
+    );
+    assert!(terminate(&mut child).success());
+
+    // No valid certificate is linked to no order; no serial is used twice; every order has its
+    // own two certificates.
+    runtime().block_on(store.close());
+    runtime().block_on(async {
+        use sqlx::{Connection, Row};
+        let mut conn = sqlx::SqliteConnection::connect(&database_url(&data_dir))
+            .await
+            .unwrap();
+        let pool = &mut conn;
+        let unlinked: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM certificates c WHERE c.revoked_at IS NULL AND NOT EXISTS \
+             (SELECT 1 FROM order_issuance i WHERE i.signing_certificate_id = c.id \
+             OR i.encryption_certificate_id = c.id)",
+        )
+        .fetch_one(&mut *pool)
+        .await
+        .unwrap()
+        .get("n");
+        assert_eq!(unlinked, 0, "valid certificates linked to no order");
+        let duplicates: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM (SELECT serial_hex FROM certificates \
+             GROUP BY serial_hex HAVING COUNT(*) > 1) d",
+        )
+        .fetch_one(&mut *pool)
+        .await
+        .unwrap()
+        .get("n");
+        assert_eq!(duplicates, 0, "a serial used twice");
+        let linked: i64 = sqlx::query(
+            "SELECT COUNT(DISTINCT c.id) AS n FROM certificates c JOIN order_issuance i \
+             ON i.signing_certificate_id = c.id OR i.encryption_certificate_id = c.id \
+             WHERE c.revoked_at IS NULL",
+        )
+        .fetch_one(&mut *pool)
+        .await
+        .unwrap()
+        .get("n");
+        assert_eq!(linked, 2 * KILLS as i64);
+        // Held keys are kept with their certificates: both keys of every held-key order.
+        let held_keys: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM key_archives k JOIN order_issuance i \
+             ON i.signing_certificate_id = k.certificate_id",
+        )
+        .fetch_one(&mut *pool)
+        .await
+        .unwrap()
+        .get("n");
+        let held_orders = orders
+            .iter()
+            .filter(|(_, w, _)| *w == Way::HeldKeys)
+            .count();
+        assert_eq!(held_keys, held_orders as i64);
+    });
+}

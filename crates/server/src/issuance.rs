@@ -1,0 +1,298 @@
+//! Issuance for an order in 制证中, in Boulder's order so that a crash anywhere is harmless:
+//! the request is checked, the intent (serials, public-key hash) is recorded as the order's
+//! claim, the CA signs, and the certificates, kept keys, link and step to 已发证 are written in
+//! one transaction. A claim left unfinished (a crash, a request that died) is recovered by
+//! [`recover_abandoned`]: a certificate it finds signed and unlinked is revoked, the claim
+//! released, and a held-key order issued again.
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::orders::{checked_step, order_changed, CheckedStep, StepActor};
+use crate::AppState;
+use certdesk_ca::{CaError, HeldRequest, IssuanceSerials, IssueRequest, LeafProfile};
+use certdesk_domain::{OrderAction, OrderStatus, Step};
+use certdesk_store::{failpoint, IssuanceIntent, IssuanceRecorded, Order};
+
+/// The revocation reason of a certificate that was signed but could not be linked to its order
+/// (RFC 5280 `cessationOfOperation`: it was never in service).
+pub const UNLINKED_REASON: &str = "cessationOfOperation";
+
+/// Issues the certificates of an order in 制证中 for the key the CSR proves: a signing
+/// certificate, plus the encryption certificate and its sealed key for SM2 dual products. The
+/// order moves to 已发证 with what was made, or nothing of it is kept.
+pub async fn issue_for_order(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    csr: &[u8],
+) -> Result<OrderStatus, ApiError> {
+    let CheckedStep { step, .. } =
+        checked_step(state, None, order, OrderAction::MarkIssued).await?;
+    let application = state
+        .store
+        .application(order.id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("no_application", "该订单没有申请资料，不能制证"))?;
+    let product = crate::products::product_facts(state, application.product_id).await?;
+    if product.mobile {
+        return Err(ApiError::conflict(
+            "held_keys",
+            "移动版证书的密钥由CA托管，无需提交证书请求",
+        ));
+    }
+    // The certificate names the organisation as it registered (the form was held to it).
+    let organisation = crate::applications::registered_organisation(state, order).await?;
+    let algorithm = certdesk_ca::csr_algorithm(csr).map_err(refused)?;
+    if algorithm != product.algorithm {
+        return Err(ApiError::unprocessable(
+            "csr_algorithm_mismatch",
+            format!(
+                "证书请求的密钥算法与所购产品不符：产品为 {}，请求为 {}",
+                algorithm_label(product.algorithm),
+                algorithm_label(algorithm)
+            ),
+        ));
+    }
+    let prepared = state
+        .ca
+        .prepare(
+            &IssueRequest {
+                csr,
+                profile: LeafProfile::Sign,
+                org_name: &organisation.name,
+                credit_code: &organisation.credit_code,
+                validity_days: validity_days(application.years),
+            },
+            product.dual,
+        )
+        .map_err(refused)?;
+    failpoint("issuance-before-intent");
+    let serials = IssuanceSerials::draw(product.dual).map_err(ApiError::internal)?;
+    let intent = IssuanceIntent {
+        serial_hex: &serials.signing,
+        encryption_serial_hex: serials.encryption.as_deref(),
+        public_key_sha256: Some(prepared.public_key_sha256()),
+    };
+    if !state
+        .store
+        .claim_issuance(order.id, &intent, state.now())
+        .await?
+    {
+        return Err(ApiError::conflict(
+            "already_issuing",
+            "该订单正在制证或已经发证，请刷新页面查看",
+        ));
+    }
+    failpoint("issuance-after-intent");
+    let signed = match state.ca.sign_prepared(&prepared, &serials) {
+        Ok(signed) => signed,
+        Err(err) => {
+            state
+                .store
+                .release_issuance(order.id, &serials.signing)
+                .await?;
+            return Err(refused(err));
+        }
+    };
+    failpoint("issuance-after-sign");
+    let note = format!("证书请求由 {} 提交，证书已签发", user.account().username);
+    record_issuance(
+        state,
+        Some(user),
+        order,
+        step,
+        &serials,
+        &signed.for_order(),
+        &note,
+    )
+    .await?;
+    failpoint("issuance-after-commit");
+    Ok(step.to())
+}
+
+/// For a mobile product (移动版), makes the certificates for key pairs the CA holds as soon as
+/// the order reaches 制证中, and moves it to 已发证; answers the new status, or `None` for a
+/// UKey product (whose key holder sends a CSR) or an order another request is issuing.
+pub async fn issue_if_held(
+    state: &AppState,
+    order: &Order,
+) -> Result<Option<OrderStatus>, ApiError> {
+    let Some(application) = state.store.application(order.id).await? else {
+        return Ok(None);
+    };
+    let product = crate::products::product_facts(state, application.product_id).await?;
+    if !product.mobile {
+        return Ok(None);
+    }
+    let CheckedStep { step, .. } =
+        checked_step(state, None, order, OrderAction::MarkIssued).await?;
+    let organisation = crate::applications::registered_organisation(state, order).await?;
+    let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm)
+        .ok_or_else(|| ApiError::internal(format!("product algorithm {}", product.algorithm)))?;
+    failpoint("issuance-before-intent");
+    let serials = IssuanceSerials::draw(product.dual).map_err(ApiError::internal)?;
+    // The key pair is made only when signing: the intent records the serials alone.
+    let intent = IssuanceIntent {
+        serial_hex: &serials.signing,
+        encryption_serial_hex: serials.encryption.as_deref(),
+        public_key_sha256: None,
+    };
+    if !state
+        .store
+        .claim_issuance(order.id, &intent, state.now())
+        .await?
+    {
+        return Ok(None);
+    }
+    failpoint("issuance-after-intent");
+    let held = HeldRequest {
+        algorithm,
+        dual: product.dual,
+        org_name: &organisation.name,
+        credit_code: &organisation.credit_code,
+        validity_days: validity_days(application.years),
+    };
+    let signed = match state.ca.sign_held(&held, &serials) {
+        Ok(signed) => signed,
+        Err(err) => {
+            state
+                .store
+                .release_issuance(order.id, &serials.signing)
+                .await?;
+            return Err(ApiError::internal(err));
+        }
+    };
+    failpoint("issuance-after-sign");
+    record_issuance(
+        state,
+        None,
+        order,
+        step,
+        &serials,
+        &signed.for_order(),
+        "移动版证书已签发，密钥由CA托管，请在手机上扫码下载",
+    )
+    .await?;
+    failpoint("issuance-after-commit");
+    Ok(Some(step.to()))
+}
+
+/// Records what issuance made with the order's step to 已发证 (the system's step; `user` is who
+/// asked for it, if anyone), its keys, history and audit entries, in one transaction. When the
+/// order was no longer the claim's, the certificates are on record revoked and the CA publishes
+/// that; when recording failed, the claim is given back (nothing signed left this process).
+async fn record_issuance(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    order: &Order,
+    step: Step,
+    serials: &IssuanceSerials,
+    issued: &certdesk_store::IssuedForOrder<'_>,
+    note: &str,
+) -> Result<(), ApiError> {
+    // The history names the system (the CA issues); the audit entry whoever asked for it.
+    let who = StepActor::of(user, &step);
+    let recorded = state
+        .store
+        .complete_issuance(
+            order.id,
+            issued,
+            &who.record(state.now(), order, step, note),
+            UNLINKED_REASON,
+        )
+        .await;
+    match recorded {
+        Ok(IssuanceRecorded::Linked { .. }) => Ok(()),
+        Ok(IssuanceRecorded::Revoked(revoked)) => {
+            tracing::warn!(order = %order.order_no, "certificates signed for an order that moved on were recorded revoked");
+            state
+                .ca
+                .publish_revocations(&revoked)
+                .await
+                .map_err(ApiError::internal)?;
+            Err(order_changed())
+        }
+        Err(err) => {
+            // Nothing was written; if the database is away, recovery releases the claim later.
+            if let Err(release) = state
+                .store
+                .release_issuance(order.id, &serials.signing)
+                .await
+            {
+                tracing::warn!(order = %order.order_no, error = %release, "an issuance claim could not be released; recovery will");
+            }
+            Err(err.into())
+        }
+    }
+}
+
+/// What one pass of [`recover_abandoned`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Orders whose unfinished claim was released (issuance may run again).
+    pub released: usize,
+    /// Certificates found signed for a released claim and linked to no order, now revoked.
+    pub revoked: usize,
+    /// Held-key (移动版) orders issued again.
+    pub reissued: usize,
+}
+
+/// Recovers issuance left unfinished for `after_secs` or longer: claims are released (revoking,
+/// and publishing the revocation of, any certificate signed under them and linked to no order),
+/// then held-key orders still in 制证中 without a claim are issued. Safe to run beside live
+/// requests: a claim finished or taken again meanwhile is left alone.
+pub async fn recover_abandoned(state: &AppState, after_secs: i64) -> Result<Recovery, ApiError> {
+    let now = state.now();
+    let before = now.saturating_sub(after_secs);
+    let recovered = state
+        .store
+        .recover_issuance_claims(before, now, UNLINKED_REASON)
+        .await?;
+    state
+        .ca
+        .publish_revocations(&recovered.revoked)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut recovery = Recovery {
+        released: recovered.released.len(),
+        revoked: recovered.revoked.len(),
+        reissued: 0,
+    };
+    for order in state
+        .store
+        .unclaimed_orders(OrderStatus::Issuing, before)
+        .await?
+    {
+        match issue_if_held(state, &order).await {
+            Ok(Some(_)) => recovery.reissued += 1,
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(order = %order.order_no, error = %err, "a held-key order could not be issued on recovery");
+            }
+        }
+    }
+    Ok(recovery)
+}
+
+/// A refusal by the CA as the key holder should read it; anything else is ours.
+fn refused(err: CaError) -> ApiError {
+    if err.is_input_error() {
+        ApiError::unprocessable("csr_refused", format!("证书请求（CSR）不能使用：{err}"))
+    } else {
+        ApiError::internal(err)
+    }
+}
+
+/// The application's years as the CA's days, by the one conversion RA and CA share; years out
+/// of range give 0 days, which the CA refuses.
+fn validity_days(years: i64) -> u32 {
+    u32::try_from(years).map_or(0, certdesk_domain::limits::validity_days)
+}
+
+pub(crate) fn algorithm_label(slug: &str) -> &'static str {
+    match slug {
+        "sm2" => "SM2",
+        "p256" => "ECDSA P-256",
+        _ => "其他",
+    }
+}
