@@ -175,7 +175,7 @@ async fn close_unpaid_orders_regularly(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        match certdesk_server::orders::close_unpaid_orders(&state, state.now()).await {
+        match certdesk_server::payments::close_unpaid_orders(&state, state.now()).await {
             Ok(0) => {}
             Ok(closed) => tracing::info!(closed, "unpaid orders closed"),
             Err(err) => tracing::error!(error = %err, "closing unpaid orders failed"),

@@ -221,7 +221,13 @@ fn start_issuance(
     })
 }
 
+/// `certdesk serve`; with `failpoints`, recovery is held off (a day) so that the failpoint
+/// reached is the request's, not the recovery job's.
 fn serve(data_dir: &Path, port: u16, failpoints: Option<&str>) -> Child {
+    let recovery_secs = match failpoints {
+        Some(_) => 86_400,
+        None => RECOVERY_SECS,
+    };
     let listen = format!("127.0.0.1:{port}");
     let mut cmd = certdesk(&[
         "serve",
@@ -230,7 +236,7 @@ fn serve(data_dir: &Path, port: u16, failpoints: Option<&str>) -> Child {
         "--data-dir",
         path_str(data_dir),
         "--issuance-recovery-secs",
-        &RECOVERY_SECS.to_string(),
+        &recovery_secs.to_string(),
     ]);
     cmd.env_remove("FAILPOINTS");
     if let Some(spec) = failpoints {

@@ -1,28 +1,24 @@
 //! certdesk's web side: the JSON API under `/api/v1/`, the server-rendered pages (zh-CN) and
 //! `/healthz`. The router is built by [`router`]; `certdesk serve` binds and runs it.
 
+// Shared plumbing first, then the order pipeline every order feature moves orders through, then
+// one folder per feature (its routes, service and pages). A feature uses another only through
+// what that feature's mod.rs exports; tests/architecture.rs checks the layering.
+pub mod pipeline;
+pub mod web;
+
 mod accounts;
-pub mod api;
 mod applications;
 mod audit;
-pub mod auth;
-mod authz;
 mod bindings;
-mod cashier;
-pub mod error;
-mod foreign_crls;
-pub mod gateway;
-mod http_client;
+mod delivery;
 pub mod identity;
-mod issuability;
 pub mod issuance;
-mod order_pages;
-pub mod orders;
-mod pages;
+mod orders;
 pub mod payments;
-mod pki_routes;
+mod pki;
 pub mod products;
-pub mod routes;
+mod reviews;
 
 use axum::http::HeaderValue;
 use axum::http::{HeaderName, Request};
@@ -35,6 +31,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
+pub use web::{auth, error, routes};
 
 /// What the web side needs to know about its deployment.
 #[derive(Debug, Clone)]
@@ -124,7 +121,7 @@ pub struct AppState {
     pub blobs: BlobStore,
     /// The payment gateway in use: the built-in sandbox unless [`AppState::with_gateway`]
     /// plugs in another.
-    pub gateway: Arc<dyn gateway::PaymentGateway>,
+    pub gateway: Arc<dyn payments::PaymentGateway>,
     /// Who checks identities (face, mobile real name, SMS, micro-deposit, bank card): the
     /// built-in sandbox unless a real provider is plugged in with
     /// [`AppState::with_identity_provider`].
@@ -142,7 +139,7 @@ impl AppState {
         config: ServerConfig,
         blobs: BlobStore,
     ) -> Self {
-        let sandbox = gateway::SandboxGateway::from_config(store.clone(), &config);
+        let sandbox = payments::SandboxGateway::from_config(store.clone(), &config);
         AppState {
             store,
             ca,
@@ -155,7 +152,7 @@ impl AppState {
     }
 
     /// Plugs in a payment gateway other than the sandbox.
-    pub fn with_gateway(mut self, gateway: Arc<dyn gateway::PaymentGateway>) -> Self {
+    pub fn with_gateway(mut self, gateway: Arc<dyn payments::PaymentGateway>) -> Self {
         self.gateway = gateway;
         self
     }
@@ -192,32 +189,75 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// PKI endpoints. The authorization test walks this list.
 pub fn route_table() -> Vec<routes::RouteSpec> {
     let (_, mut specs) = app_routes().into_parts();
-    specs.extend(pki_routes::register(routes::Registry::new()).into_parts().1);
+    specs.extend(pki::register(routes::Registry::new()).into_parts().1);
     specs
 }
 
 fn app_routes() -> routes::Registry {
     let registry =
         routes::Registry::new().get("/healthz", certdesk_domain::Action::Health, healthz);
-    let registry = pages::register(registry);
+    let registry = web::pages::register(registry);
     let registry = accounts::register(registry);
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
     let registry = payments::register(registry);
-    let registry = cashier::register(registry);
     let registry = orders::register(registry);
-    let registry = orders::register_reviews(registry);
+    let registry = reviews::register(registry);
     let registry = applications::register(registry);
-    let registry = order_pages::register(registry);
+    let registry = issuance::register(registry);
+    let registry = delivery::register(registry);
     let registry = products::register(registry);
     let registry = identity::register(registry);
-    api::register(registry)
+    registry.get(
+        "/api/v1/openapi.json",
+        certdesk_domain::Action::ReadApiDescription,
+        openapi,
+    )
+}
+
+/// The API's description: each feature contributes its own paths and schemas.
+pub struct ApiDoc;
+
+impl ApiDoc {
+    pub fn openapi() -> utoipa::openapi::OpenApi {
+        use utoipa::OpenApi;
+        #[derive(OpenApi)]
+        #[openapi(
+            info(
+                title = "certdesk API",
+                description = "CA证书自助服务台接口。所有错误的形状为 {\"error\":{\"code\":…,\"message\":…}}。"
+            ),
+            components(schemas(web::error::ErrorBody))
+        )]
+        struct Base;
+        let mut doc = Base::openapi();
+        for fragment in [
+            accounts::openapi(),
+            bindings::openapi(),
+            audit::openapi(),
+            payments::openapi(),
+            orders::openapi(),
+            reviews::openapi(),
+            applications::openapi(),
+            issuance::openapi(),
+            delivery::openapi(),
+            products::openapi(),
+            identity::openapi(),
+        ] {
+            doc.merge(fragment);
+        }
+        doc
+    }
+}
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
 }
 
 /// The whole application: pages, API, health, with request ids, request logs and CSRF checks.
 pub fn router(state: AppState) -> Router {
     let (app, _) = app_routes().into_parts();
-    let (pki, _) = pki_routes::register(routes::Registry::new()).into_parts();
+    let (pki, _) = pki::register(routes::Registry::new()).into_parts();
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -266,7 +306,7 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     if routes::is_api(uri.path()) {
         error::ApiError::not_found().into_response()
     } else {
-        pages::not_found_page().await
+        web::pages::not_found_page().await
     }
 }
 
@@ -344,4 +384,12 @@ pub async fn bootstrap_admin(
 /// Unix seconds as Beijing time, the way users read dates.
 pub(crate) fn format_beijing(unix: i64) -> String {
     certdesk_ca::trust::format_time(unix)
+}
+
+/// Unix seconds as a Beijing civil date and time (for deadlines in working days).
+pub(crate) fn beijing(unix: i64) -> jiff::civil::DateTime {
+    jiff::Timestamp::from_second(unix)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .datetime()
 }

@@ -101,7 +101,7 @@ fn order_statuses_are_types_above_the_store() {
 fn orders_move_only_through_the_step_pipeline() {
     // A step is made by a workflow table (certdesk_domain::Step has private fields); it is
     // turned into a StepRecord for the store in one place on the web side.
-    let pipeline = crates_dir().join("server/src/orders.rs");
+    let pipeline = crates_dir().join("server/src/pipeline/mod.rs");
     let store_testing = crates_dir().join("store/src/testing.rs");
     let mut found = Vec::new();
     let all = above_the_store()

@@ -489,8 +489,7 @@ fn routes_are_registered_once_and_the_api_is_documented() {
             route.path
         );
     }
-    let doc =
-        serde_json::to_value(<certdesk_server::api::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+    let doc = serde_json::to_value(certdesk_server::ApiDoc::openapi()).unwrap();
     let documented: std::collections::HashSet<String> = doc["paths"]
         .as_object()
         .unwrap()

@@ -653,7 +653,7 @@ async fn an_offline_transfer_needs_a_real_receipt_and_an_operator_pays_it_once()
     // Waiting for the operator keeps the order from closing.
     let later = jiff::Timestamp::now().as_second() + 3600;
     assert_eq!(
-        certdesk_server::orders::close_unpaid_orders(&w.server.state, later)
+        certdesk_server::payments::close_unpaid_orders(&w.server.state, later)
             .await
             .unwrap(),
         0
@@ -815,7 +815,7 @@ async fn the_sandbox_retries_a_notification_until_the_server_says_success() {
     let server = tokio::spawn(async move { axum::serve(listener, merchant).await });
     let (store, _dir) = certdesk_store::testing::sqlite_store().await;
     let sandbox =
-        certdesk_server::gateway::SandboxGateway::new(store, common::SANDBOX_SECRET, &url);
+        certdesk_server::payments::SandboxGateway::new(store, common::SANDBOX_SECRET, &url);
     let notification = SandboxNotification {
         gateway_txn: "SBX-R".into(),
         order_no: "1".into(),

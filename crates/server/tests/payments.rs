@@ -359,7 +359,7 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
     ));
 
     assert_eq!(
-        certdesk_server::orders::close_unpaid_orders(&state, now)
+        certdesk_server::payments::close_unpaid_orders(&state, now)
             .await
             .unwrap(),
         1
@@ -385,7 +385,7 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
             .unwrap()
     );
     assert_eq!(
-        certdesk_server::orders::close_unpaid_orders(&state, now)
+        certdesk_server::payments::close_unpaid_orders(&state, now)
             .await
             .unwrap(),
         0,

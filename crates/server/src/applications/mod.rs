@@ -2,12 +2,13 @@
 //! documents, and submitting it for initial review (or resubmitting it after a rejection).
 //! Pages and API share one service function per step.
 
-use crate::auth::CurrentUser;
-use crate::authz::{relation_to, require};
-use crate::error::{ApiError, ErrorBody};
-use crate::orders::{checked_step, CheckedStep, OrderView, StepActor};
-use crate::pages::{form_fields, render, Chrome, PageUser};
-use crate::routes::Registry;
+use crate::pipeline::registered_organisation;
+use crate::pipeline::{checked_step, CheckedStep, OrderView, StepActor};
+use crate::web::auth::CurrentUser;
+use crate::web::authz::{relation_to, require};
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::pages::{form_fields, render, Chrome, PageUser};
+use crate::web::routes::Registry;
 use crate::AppState;
 use askama::Template;
 use axum::body::Bytes;
@@ -258,7 +259,7 @@ pub(crate) async fn start_application(
             .await;
         match created {
             Ok(order) => {
-                crate::audit::record(
+                crate::web::audit_trail::record(
                     state,
                     Some(user.account()),
                     Some(org_id),
@@ -287,7 +288,7 @@ async fn editable_order(
     user: &CurrentUser,
     order_no: &str,
 ) -> Result<Order, ApiError> {
-    let order = crate::orders::order_for(state, user, order_no, Action::EditApplication).await?;
+    let order = crate::pipeline::order_for(state, user, order_no, Action::EditApplication).await?;
     if !order.status.is_editable() {
         return Err(ApiError::conflict(
             "not_editable",
@@ -338,7 +339,7 @@ pub(crate) async fn save_application(
         )
         .await?;
     if !changed {
-        return Err(crate::orders::order_changed());
+        return Err(crate::pipeline::order_changed());
     }
     Ok(())
 }
@@ -347,7 +348,7 @@ pub(crate) async fn save_application(
 /// is missing or wrong.
 #[derive(Serialize, ToSchema)]
 pub struct SubmitRefusal {
-    pub error: crate::error::ErrorDetail,
+    pub error: crate::web::error::ErrorDetail,
     pub field_errors: Vec<FieldErrorView>,
 }
 
@@ -400,7 +401,7 @@ async fn check_submission(state: &AppState, order: &Order) -> Result<SubmissionC
     // The years must be ones the CA can still issue: allowed, and within the issuing CA's
     // remaining life (a product made before a CA change may no longer fit).
     let years = u32::try_from(application.years).unwrap_or(0);
-    if let Err(e) = crate::issuability::check_years(state, chosen.algorithm, years) {
+    if let Err(e) = crate::products::check_years(state, chosen.algorithm, years) {
         problems.push(FieldErrorView {
             field: "years".into(),
             message: format!("所选有效期不能签发：{e}"),
@@ -429,18 +430,6 @@ async fn check_submission(state: &AppState, order: &Order) -> Result<SubmissionC
         chosen,
         problems,
     })
-}
-
-/// The organisation an order is for, as it registered: what its certificate names.
-pub(crate) async fn registered_organisation(
-    state: &AppState,
-    order: &Order,
-) -> Result<certdesk_store::Organisation, ApiError> {
-    state
-        .store
-        .organisation_by_id(order.org_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("order {} has no organisation", order.order_no)))
 }
 
 /// Submits a draft (提交审核) or resubmits a rejected application (修改后重新提交).
@@ -498,7 +487,7 @@ pub(crate) async fn submit_application(
         .await?;
     match submitted {
         Submission::Submitted { .. } => Ok(Ok(step.to())),
-        Submission::OrderChanged => Err(crate::orders::order_changed()),
+        Submission::OrderChanged => Err(crate::pipeline::order_changed()),
         // Of two applications submitted in the same instant, one takes it and the other is
         // told to submit again (and is then priced in full).
         Submission::FirstFreeTaken => Err(ApiError::conflict(
@@ -661,7 +650,7 @@ async fn application_view(state: &AppState, order: &Order) -> Result<Application
 pub(crate) async fn create_api(
     State(state): State<AppState>,
     user: CurrentUser,
-    crate::api::ApiJson(req): crate::api::ApiJson<ApplicationRequest>,
+    crate::web::json::ApiJson(req): crate::web::json::ApiJson<ApplicationRequest>,
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
     let org_id = applying_org(&state, &user, req.for_credit_code.as_deref()).await?;
     let order = start_application(
@@ -688,7 +677,7 @@ pub(crate) async fn application_api(
     user: CurrentUser,
     Path(order_no): Path<String>,
 ) -> Result<Json<ApplicationView>, ApiError> {
-    let order = crate::orders::order_for(&state, &user, &order_no, Action::ViewOrder).await?;
+    let order = crate::pipeline::order_for(&state, &user, &order_no, Action::ViewOrder).await?;
     Ok(Json(application_view(&state, &order).await?))
 }
 
@@ -699,7 +688,7 @@ pub(crate) async fn update_api(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(order_no): Path<String>,
-    crate::api::ApiJson(req): crate::api::ApiJson<ApplicationRequest>,
+    crate::web::json::ApiJson(req): crate::web::json::ApiJson<ApplicationRequest>,
 ) -> Result<Json<ApplicationView>, ApiError> {
     let order = editable_order(&state, &user, &order_no).await?;
     save_application(
@@ -742,7 +731,7 @@ pub(crate) async fn submit_api(
         Err(problems) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(SubmitRefusal {
-                error: crate::error::ErrorDetail {
+                error: crate::web::error::ErrorDetail {
                     code: "application_incomplete".into(),
                     message: format!("申请资料还有{}处需要补充或更正", problems.len()),
                 },
@@ -802,7 +791,7 @@ async fn download_upload(
     Path((order_no, kind)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let order =
-        crate::orders::order_for(&state, &user, &order_no, Action::ViewOrderDocument).await?;
+        crate::pipeline::order_for(&state, &user, &order_no, Action::ViewOrderDocument).await?;
     let upload = state
         .store
         .order_uploads(order.id)
@@ -1478,4 +1467,12 @@ async fn face_page(
     )
     .await;
     back_to_identity(&order_no, result)
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(create_api, application_api, update_api, submit_api, upload_api))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

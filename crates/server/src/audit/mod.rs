@@ -1,11 +1,11 @@
 //! The audit log from the web side: appending from request handlers, and the staff search
 //! (page and API).
 
-use crate::auth::CurrentUser;
-use crate::authz::require;
-use crate::error::{ApiError, ErrorBody};
-use crate::pages::{render, Chrome, PageUser};
-use crate::routes::Registry;
+use crate::web::auth::CurrentUser;
+use crate::web::authz::require;
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::pages::{render, Chrome, PageUser};
+use crate::web::routes::Registry;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use certdesk_ca::trust::format_time;
 use certdesk_domain::{Action, AuditAction, Relation};
-use certdesk_store::{Account, AuditQuery, NewAuditEvent};
+use certdesk_store::AuditQuery;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -22,35 +22,6 @@ pub(crate) fn register(registry: Registry) -> Registry {
     registry
         .get("/api/v1/audit", Action::SearchAudit, search_api)
         .get("/audit", Action::SearchAudit, search_page)
-}
-
-/// Appends an audit entry. The change it describes has already happened, so a failure to
-/// append is logged as an error rather than undoing it.
-pub(crate) async fn record(
-    state: &AppState,
-    actor: Option<&Account>,
-    org_id: Option<i64>,
-    action: AuditAction,
-    object: &str,
-    detail: &str,
-) {
-    // The user name is kept with the entry, so that the log reads without joins.
-    let label = actor.map(|a| a.username.as_str()).unwrap_or("-");
-    let appended = state
-        .store
-        .append_audit(&NewAuditEvent {
-            at: state.now(),
-            actor_account_id: actor.map(|a| a.id),
-            actor_label: label,
-            org_id,
-            action,
-            object,
-            detail,
-        })
-        .await;
-    if let Err(err) = appended {
-        tracing::error!(error = %err, action = action.as_str(), object, "audit entry could not be appended");
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -187,4 +158,12 @@ async fn search_page(
         }
         Err(err) => err.into_response(),
     }
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(search_api))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

@@ -4,10 +4,10 @@
 //!
 //! The gate checks that the actor's role has the action at all (401 without an account, 403
 //! without a grant). Whose object it is — own account, own organisation, another one — is
-//! decided by the handler once it has loaded the object, with [`crate::authz::require`].
+//! decided by the handler once it has loaded the object, with [`crate::web::authz::require`].
 
-use crate::auth::CurrentUser;
-use crate::error::ApiError;
+use crate::web::auth::CurrentUser;
+use crate::web::error::ApiError;
 use crate::AppState;
 use axum::extract::Request;
 use axum::handler::Handler;
@@ -132,7 +132,7 @@ pub(crate) fn forbidden(api: bool) -> Response {
     } else {
         (
             StatusCode::FORBIDDEN,
-            axum::response::Html(crate::pages::forbidden_page()),
+            axum::response::Html(crate::web::pages::forbidden_page()),
         )
             .into_response()
     }

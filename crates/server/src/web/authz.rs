@@ -1,8 +1,8 @@
 //! Object-level permission checks: where an object stands relative to the actor, and the
 //! answer the permission table gives for it.
 
-use crate::auth::CurrentUser;
-use crate::error::ApiError;
+use crate::web::auth::CurrentUser;
+use crate::web::error::ApiError;
 use certdesk_domain::permissions::{authorize, Action, Refusal, Relation};
 
 /// The relation of an object owned by `owner_account` in `owner_org` to the actor.

@@ -4,7 +4,7 @@
 //! certificate that CRL revokes, and refuse to guess when no current CRL can be had: the
 //! user can still log in with a password, while a revoked key must not open an account.
 
-use crate::http_client;
+use crate::web::http_client;
 use crate::AppState;
 use axum::http::{Method, StatusCode};
 use certdesk_ca::trust::{

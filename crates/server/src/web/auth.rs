@@ -6,7 +6,7 @@
 //! pre-login token of its own cookie (double submit). One middleware enforces both, so no
 //! handler can forget it.
 
-use crate::error::ApiError;
+use crate::web::error::ApiError;
 use crate::AppState;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -413,5 +413,30 @@ mod tests {
             client_ip(ip("127.0.0.1"), &["198.51.100.7"], &[]),
             ip("127.0.0.1")
         );
+    }
+}
+
+/// An account as the API shows it: never its password hash.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AccountView {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    /// One of org_admin, employee, platform_operator, ca_officer, system_admin.
+    pub role: String,
+    pub role_label: String,
+    pub org_id: Option<i64>,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        AccountView {
+            id: a.id,
+            username: a.username.clone(),
+            display_name: a.display_name.clone(),
+            role: a.role.as_str().to_string(),
+            role_label: a.role.label_zh().to_string(),
+            org_id: a.org_id,
+        }
     }
 }

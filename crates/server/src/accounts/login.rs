@@ -1,10 +1,14 @@
-//! The JSON API under `/api/v1/`. Every failure answers the one error shape of [`ApiError`].
+//! Signing in and out with a user name and password: the API session and me, the login page,
+//! and the throttle that locks an account or a client address after repeated failures.
 
-use crate::auth::{self, CurrentUser};
-use crate::error::{ApiError, ErrorBody};
-use crate::routes::Registry;
+use crate::web::auth::AccountView;
+use crate::web::auth::{self, CurrentUser};
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::json::ApiJson;
+use crate::web::pages::render;
+use crate::web::routes::Registry;
 use crate::AppState;
-use axum::extract::{FromRequest, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,119 +16,18 @@ use axum::Json;
 use certdesk_domain::Action;
 use certdesk_store::Account;
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
-/// `Json<T>` whose rejections answer in our error shape.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "certdesk API",
-        description = "CA证书自助服务台接口。所有错误的形状为 {\"error\":{\"code\":…,\"message\":…}}。"
-    ),
-    paths(
-        login,
-        logout,
-        me,
-        crate::accounts::register_api,
-        crate::accounts::list_accounts_api,
-        crate::accounts::create_account_api,
-        crate::accounts::change_password_api,
-        crate::accounts::list_tokens_api,
-        crate::accounts::create_token_api,
-        crate::accounts::revoke_token_api,
-        crate::bindings::login_challenge_api,
-        crate::bindings::certificate_login_api,
-        crate::bindings::providers_api,
-        crate::bindings::import_ca_api,
-        crate::bindings::list_bindings_api,
-        crate::bindings::binding_challenge_api,
-        crate::bindings::bind_api,
-        crate::bindings::unbind_api,
-        crate::audit::search_api,
-        crate::payments::sandbox_notify,
-        crate::orders::list_orders_api,
-        crate::orders::order_detail_api,
-        crate::orders::initial_queue_api,
-        crate::orders::second_queue_api,
-        crate::orders::review_api,
-        crate::applications::create_api,
-        crate::applications::application_api,
-        crate::applications::update_api,
-        crate::applications::submit_api,
-        crate::applications::upload_api,
-        crate::order_pages::csr_api,
-        crate::order_pages::ship_api,
-        crate::order_pages::pickup_api,
-        crate::order_pages::receipt_api,
-        crate::payments::withdraw_api,
-        crate::payments::refund_unissuable_api,
-        crate::payments::confirm_offline_refund_api,
-        crate::payments::retry_refund_api,
-        crate::payments::submit_offline_transfer_api,
-        crate::payments::pending_transfers_api,
-        crate::payments::transfer_decision_api,
-        crate::products::list_products_api,
-        crate::products::product_api,
-        crate::products::create_product_api,
-        crate::products::update_product_api,
-        crate::products::quote_api,
-        crate::products::list_vouchers_api,
-        crate::products::create_voucher_api,
-        crate::identity::identity_api,
-        crate::identity::sandbox_api,
-        crate::identity::start_api,
-        crate::identity::verify_api,
-    ),
-    components(schemas(LoginRequest, LoginResponse, AccountView, ErrorBody))
-)]
-pub struct ApiDoc;
-
-pub(crate) fn register(registry: Registry) -> Registry {
-    registry
-        .post("/api/v1/session", Action::LogIn, login)
-        .delete("/api/v1/session", Action::LogOut, logout)
-        .get("/api/v1/me", Action::ViewOwnAccount, me)
-        .get("/api/v1/openapi.json", Action::ReadApiDescription, openapi)
-}
-
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
-}
+use askama::Template;
+use axum::http::HeaderMap;
+use axum::response::Redirect;
+use axum::Form;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
-}
-
-/// An account as the API shows it: never its password hash.
-#[derive(Serialize, ToSchema)]
-pub struct AccountView {
-    pub id: i64,
-    pub username: String,
-    pub display_name: String,
-    /// One of org_admin, employee, platform_operator, ca_officer, system_admin.
-    pub role: String,
-    pub role_label: String,
-    pub org_id: Option<i64>,
-}
-
-impl From<&Account> for AccountView {
-    fn from(a: &Account) -> Self {
-        AccountView {
-            id: a.id,
-            username: a.username.clone(),
-            display_name: a.display_name.clone(),
-            role: a.role.as_str().to_string(),
-            role_label: a.role.label_zh().to_string(),
-            org_id: a.org_id,
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -136,11 +39,23 @@ pub struct LoginResponse {
     pub expires_at: i64,
 }
 
+pub(super) fn register(registry: Registry) -> Registry {
+    registry
+        .post("/api/v1/session", Action::LogIn, login)
+        .delete("/api/v1/session", Action::LogOut, logout)
+        .get("/api/v1/me", Action::ViewOwnAccount, me)
+        .get("/login", Action::ViewLoginPage, login_page)
+        .post("/login", Action::LogIn, login_submit)
+        .post("/logout", Action::LogOut, logout_page)
+}
+
 /// Failed password logins allowed per account, and per client address, in [`FAILURE_WINDOW`].
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+
 /// A client address may try more accounts than one account may be tried (offices share
 /// addresses), but not without limit.
 pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
+
 pub const FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
 
 /// Checks a user name and password, throttled: after too many failures in the window the
@@ -183,7 +98,7 @@ pub(crate) async fn authenticate(
             client,
             "password login refused: too many failures"
         );
-        crate::audit::record(
+        crate::web::audit_trail::record(
             state,
             None,
             None,
@@ -211,7 +126,7 @@ pub(crate) async fn authenticate(
                 .record_login_failure(username, client, now)
                 .await?;
             tracing::info!(username, client, "password login refused");
-            crate::audit::record(
+            crate::web::audit_trail::record(
                 state,
                 maybe.as_ref(),
                 maybe.as_ref().and_then(|a| a.org_id),
@@ -253,7 +168,7 @@ async fn login(
     let account = authenticate(&state, &req.username, req.password, &client.0).await?;
     let (token, session) = auth::start_session(&state, &account).await?;
     tracing::info!(account = account.id, "password login");
-    crate::audit::record(
+    crate::web::audit_trail::record(
         &state,
         Some(&account),
         account.org_id,
@@ -281,7 +196,7 @@ async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
     if let Some(session) = &user.session {
         state.store.delete_session(&session.token_hash).await?;
     }
-    crate::audit::record(
+    crate::web::audit_trail::record(
         &state,
         Some(user.account()),
         user.account().org_id,
@@ -302,4 +217,102 @@ async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
     responses((status = 200, body = AccountView), (status = 401, body = ErrorBody)))]
 async fn me(user: CurrentUser) -> Json<AccountView> {
     Json(AccountView::from(user.account()))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    username: String,
+    error: Option<String>,
+}
+
+async fn login_page(State(state): State<AppState>, user: Option<CurrentUser>) -> Response {
+    if user.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    login_form(&state, String::new(), None, StatusCode::OK)
+}
+
+/// The login form with a fresh pre-login CSRF token in its cookie and hidden field.
+fn login_form(
+    state: &AppState,
+    username: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let csrf = auth::random_token();
+    let mut response = render(
+        &LoginPage {
+            csrf: csrf.clone(),
+            username,
+            error,
+        },
+        status,
+    );
+    response
+        .headers_mut()
+        .append(SET_COOKIE, auth::prelogin_csrf_cookie(state, &csrf));
+    response
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    client: auth::ClientAddr,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if form.username.trim().is_empty() || form.password.is_empty() {
+        return login_form(
+            &state,
+            form.username,
+            Some("请输入用户名和密码".into()),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let account = match authenticate(&state, &form.username, form.password, &client.0).await {
+        Ok(account) => account,
+        // Wrong password, or locked: the form again, with the reason and the name kept.
+        Err(err) if err.status.is_client_error() => {
+            return login_form(&state, form.username, Some(err.message), err.status);
+        }
+        Err(err) => return err.into_response(),
+    };
+    let token = match auth::start_session(&state, &account).await {
+        Ok((token, _)) => token,
+        Err(err) => return err.into_response(),
+    };
+    tracing::info!(account = account.id, "password login");
+    crate::web::audit_trail::record(
+        &state,
+        Some(&account),
+        account.org_id,
+        certdesk_domain::AuditAction::LoginSucceeded,
+        &format!("account:{}", account.username),
+        "method=password",
+    )
+    .await;
+    let mut headers = HeaderMap::new();
+    headers.append(SET_COOKIE, auth::session_cookie(&state, Some(&token)));
+    (headers, Redirect::to("/")).into_response()
+}
+
+async fn logout_page(State(state): State<AppState>, user: Option<CurrentUser>) -> Response {
+    if let Some(user) = user {
+        if let Some(session) = &user.session {
+            if let Err(err) = state.store.delete_session(&session.token_hash).await {
+                return crate::web::error::ApiError::from(err).into_response();
+            }
+        }
+    }
+    (
+        [(SET_COOKIE, auth::session_cookie(&state, None))],
+        Redirect::to("/login"),
+    )
+        .into_response()
 }

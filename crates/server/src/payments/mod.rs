@@ -11,13 +11,20 @@
 //! gateway that took the payment ([`withdraw_order`]), refunds of payments that landed on
 //! closed orders, and offline bank transfers (线下转账) confirmed by an operator.
 
-use crate::auth::CurrentUser;
-use crate::authz::{relation_to, require};
-use crate::error::ApiError;
-use crate::error::ErrorBody;
-use crate::gateway::{GatewayNotification, NotificationError, NotificationKind, RefundRequest};
-use crate::orders::{money_facts, step_for, transition_refused, StepActor};
-use crate::routes::Registry;
+mod cashier;
+mod gateway;
+
+pub use gateway::{
+    GatewayNotification, NotificationError, NotificationKind, PaymentGateway, RefundRequest,
+    SandboxGateway,
+};
+
+use crate::pipeline::{money_facts, step_for, transition_refused, StepActor};
+use crate::web::auth::CurrentUser;
+use crate::web::authz::{relation_to, require};
+use crate::web::error::ApiError;
+use crate::web::error::ErrorBody;
+use crate::web::routes::Registry;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -28,6 +35,7 @@ use axum::Json;
 use certdesk_domain::product::yuan;
 use certdesk_domain::Relation;
 use certdesk_domain::{Action, Actor, AuditAction, OrderAction, OrderStatus, SideEffect, Step};
+use certdesk_domain::{OrderFacts, PAYMENT_WINDOW};
 use certdesk_store::{
     NewOfflineTransfer, NewRefund, OfflineTransfer, Order, Payment, PaymentOutcome, StoreError,
     TransferConfirmation,
@@ -40,6 +48,7 @@ pub const SANDBOX_GATEWAY: &str = "sandbox";
 pub const SIGNATURE_HEADER: &str = "x-sandbox-signature";
 
 pub(crate) fn register(registry: Registry) -> Registry {
+    let registry = cashier::register(registry);
     registry
         .post(
             "/api/v1/payments/sandbox/notify",
@@ -143,13 +152,13 @@ const MAX_REASON_CHARS: usize = 200;
 /// (`TRADE_SUCCESS`), refunds (`REFUND_SUCCESS`), and statuses that change nothing. Answers
 /// `success` once handled, repeats included.
 #[utoipa::path(post, path = "/api/v1/payments/sandbox/notify", request_body = SandboxNotification,
-    responses((status = 200, description = "success"), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "success"), (status = 400, body = crate::web::error::ErrorBody), (status = 404, body = crate::web::error::ErrorBody), (status = 422, body = crate::web::error::ErrorBody)))]
 pub(crate) async fn sandbox_notify(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let notification = crate::gateway::parse_sandbox_notification(
+    let notification = crate::payments::gateway::parse_sandbox_notification(
         &state.config.sandbox_payment_secret,
         &headers,
         &body,
@@ -406,7 +415,7 @@ async fn refund_duplicate_payment(
 
 /// The audit entry of a duplicate payment's step (`paid back`, `refunded`).
 async fn audit_duplicate(state: &AppState, order: &Order, payment: &Payment, step: &str) {
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         None,
         Some(order.org_id),
@@ -572,13 +581,14 @@ async fn end_order(
     match payment {
         Some(payment) if step.has(SideEffect::RequestRefund) => {
             if !start_refund(state, Some(user), order, step, &payment, note).await? {
-                return Err(crate::orders::order_changed());
+                return Err(crate::pipeline::order_changed());
             }
             Ok(order.after(&step))
         }
         _ => {
             let (after, _) =
-                crate::orders::act_on_order(state, Some(user), order, step.action(), note).await?;
+                crate::pipeline::act_on_order(state, Some(user), order, step.action(), note)
+                    .await?;
             Ok(after)
         }
     }
@@ -600,7 +610,7 @@ pub async fn refund_unissuable_order(
         Action::RefundUnissuableOrder,
         relation_to(user, None, Some(order.org_id)),
     )?;
-    let facts = crate::orders::facts_of(state, order).await?;
+    let facts = crate::pipeline::facts_of(state, order).await?;
     let step = step_for(
         order,
         OrderAction::RefundUnissuable,
@@ -630,17 +640,17 @@ pub async fn refund_unissuable_order(
 /// paid (refunded through the gateway that took the payment), 已撤销 otherwise. Refused (409)
 /// while the CA would still issue it.
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/refund-unissuable", params(("order_no" = String, Path)), request_body = WithdrawRequest,
-    responses((status = 200, body = crate::orders::OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = crate::pipeline::OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn refund_unissuable_api(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(order_no): Path<String>,
-    crate::api::ApiJson(req): crate::api::ApiJson<WithdrawRequest>,
-) -> Result<Json<crate::orders::OrderView>, ApiError> {
+    crate::web::json::ApiJson(req): crate::web::json::ApiJson<WithdrawRequest>,
+) -> Result<Json<crate::pipeline::OrderView>, ApiError> {
     let order =
-        crate::orders::order_for(&state, &user, &order_no, Action::RefundUnissuableOrder).await?;
+        crate::pipeline::order_for(&state, &user, &order_no, Action::RefundUnissuableOrder).await?;
     let updated = refund_unissuable_order(&state, &user, &order, &req.reason).await?;
-    Ok(Json(crate::orders::OrderView::from(&updated)))
+    Ok(Json(crate::pipeline::OrderView::from(&updated)))
 }
 
 #[derive(Deserialize, Default)]
@@ -652,15 +662,15 @@ struct RefundUnissuableForm {
 /// The 无法制证退款 button of the order page: back to the order with what happened, or why not.
 async fn refund_unissuable_page(
     State(state): State<AppState>,
-    crate::pages::PageUser(user): crate::pages::PageUser,
+    crate::web::pages::PageUser(user): crate::web::pages::PageUser,
     Path(order_no): Path<String>,
     body: Bytes,
 ) -> Response {
     let result = async {
         let order =
-            crate::orders::order_for(&state, &user, &order_no, Action::RefundUnissuableOrder)
+            crate::pipeline::order_for(&state, &user, &order_no, Action::RefundUnissuableOrder)
                 .await?;
-        let form: RefundUnissuableForm = crate::pages::form_fields(&body);
+        let form: RefundUnissuableForm = crate::web::pages::form_fields(&body);
         let updated = refund_unissuable_order(&state, &user, &order, &form.reason).await?;
         Ok(format!(
             "已按无法制证处理，订单现为“{}”",
@@ -668,7 +678,7 @@ async fn refund_unissuable_page(
         ))
     }
     .await;
-    crate::order_pages::back_to_order(&order_no, result)
+    crate::pipeline::back_to_order(&order_no, result)
 }
 
 /// Whether `user` may withdraw `order` now (for showing the 撤销 button): the permission table
@@ -712,28 +722,28 @@ pub struct WithdrawRequest {
 /// Withdraw an order (撤销) before issuance. Paid orders go to 退款中 and are refunded through
 /// the gateway that took the payment (3–15 working days).
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/withdraw", params(("order_no" = String, Path)), request_body = WithdrawRequest,
-    responses((status = 200, body = crate::orders::OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = crate::pipeline::OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn withdraw_api(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(order_no): Path<String>,
-    crate::api::ApiJson(req): crate::api::ApiJson<WithdrawRequest>,
-) -> Result<Json<crate::orders::OrderView>, ApiError> {
+    crate::web::json::ApiJson(req): crate::web::json::ApiJson<WithdrawRequest>,
+) -> Result<Json<crate::pipeline::OrderView>, ApiError> {
     let order = order_by_no(&state, &order_no).await?;
     let updated = withdraw_order(&state, &user, &order, &req.reason).await?;
-    Ok(Json(crate::orders::OrderView::from(&updated)))
+    Ok(Json(crate::pipeline::OrderView::from(&updated)))
 }
 
 /// An operator confirms that the refund of an offline transfer (or of a payment taken by a
 /// gateway no longer configured) has been paid back (退款中 → 已退款). Refunds through the
 /// configured gateway are confirmed by the gateway.
 #[utoipa::path(post, path = "/api/v1/orders/{order_no}/refund/confirm", params(("order_no" = String, Path)),
-    responses((status = 200, body = crate::orders::OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = crate::pipeline::OrderView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn confirm_offline_refund_api(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(order_no): Path<String>,
-) -> Result<Json<crate::orders::OrderView>, ApiError> {
+) -> Result<Json<crate::pipeline::OrderView>, ApiError> {
     let order = order_by_no(&state, &order_no).await?;
     require(
         &user,
@@ -756,7 +766,7 @@ pub(crate) async fn confirm_offline_refund_api(
     if !complete_refund(&state, Some(&user), &order).await? {
         return Err(ApiError::conflict("refund_done", "该退款已确认完成"));
     }
-    Ok(Json(crate::orders::OrderView::from(
+    Ok(Json(crate::pipeline::OrderView::from(
         &order_by_no(&state, &order_no).await?,
     )))
 }
@@ -912,7 +922,7 @@ pub async fn submit_offline_transfer(
             StoreError::Conflict(_) => already_pending(),
             other => ApiError::from(other),
         })?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         Some(order.org_id),
@@ -1026,7 +1036,7 @@ pub async fn decide_transfer(
         {
             return Err(not_pending());
         }
-        crate::audit::record(
+        crate::web::audit_trail::record(
             state,
             Some(user.account()),
             Some(order.org_id),
@@ -1080,7 +1090,7 @@ pub(crate) async fn transfer_decision_api(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(transfer_id): Path<i64>,
-    crate::api::ApiJson(req): crate::api::ApiJson<TransferDecision>,
+    crate::web::json::ApiJson(req): crate::web::json::ApiJson<TransferDecision>,
 ) -> Result<Json<TransferView>, ApiError> {
     let confirm = match req.decision.as_str() {
         "confirm" => true,
@@ -1095,4 +1105,58 @@ pub(crate) async fn transfer_decision_api(
     };
     let transfer = decide_transfer(&state, &user, transfer_id, confirm, &req.reason).await?;
     Ok(Json(TransferView::from(&transfer)))
+}
+
+/// Closes every order that has waited for payment longer than [`PAYMENT_WINDOW`] (30 minutes)
+/// at `now`; answers how many were closed. An order paid meanwhile is left alone: the close is
+/// compare-and-set on 待支付, and a payment that lands after the close is refunded. An order
+/// whose bank-transfer receipt waits for an operator is not closed: the money is on its way.
+pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, ApiError> {
+    let cutoff = now - PAYMENT_WINDOW.as_secs();
+    let mut closed = 0;
+    for order in state
+        .store
+        .orders_in_status_since(OrderStatus::AwaitingPayment, cutoff)
+        .await?
+    {
+        let transfers = state.store.offline_transfers_of_order(order.id).await?;
+        if transfers.iter().any(|t| t.status == "pending") {
+            continue;
+        }
+        let facts = OrderFacts {
+            payment_window_expired: true,
+            ..money_facts(&order, 0)
+        };
+        let Ok(step) = step_for(&order, OrderAction::CloseUnpaid, Actor::System, &facts) else {
+            continue; // e.g. a free order: it does not wait for money.
+        };
+        // Closing gives the order's voucher back (the step's ReleaseVoucher), in its
+        // transaction.
+        let who = StepActor::of(None, &step);
+        if state
+            .store
+            .apply_step(&who.record(now, &order, step, "超过30分钟未支付，订单已关闭"))
+            .await?
+        {
+            closed += 1;
+        }
+    }
+    Ok(closed)
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(
+        sandbox_notify,
+        withdraw_api,
+        refund_unissuable_api,
+        confirm_offline_refund_api,
+        retry_refund_api,
+        submit_offline_transfer_api,
+        pending_transfers_api,
+        transfer_decision_api
+    ))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

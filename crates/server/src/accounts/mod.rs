@@ -1,12 +1,17 @@
 //! Organisations and accounts: registration with the first admin, employees and staff,
 //! password changes, API tokens. JSON API and pages share the functions at the top.
 
-use crate::api::{AccountView, ApiJson};
-use crate::auth::{self, CurrentUser};
-use crate::authz::{relation_to, require};
-use crate::error::{ApiError, ErrorBody};
-use crate::pages::{render, Chrome, PageUser};
-use crate::routes::Registry;
+mod login;
+
+pub(crate) use login::LoginResponse;
+
+use crate::web::auth::AccountView;
+use crate::web::auth::{self, CurrentUser};
+use crate::web::authz::{relation_to, require};
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::json::ApiJson;
+use crate::web::pages::{render, Chrome, PageUser};
+use crate::web::routes::Registry;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -21,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub(crate) fn register(registry: Registry) -> Registry {
+    let registry = login::register(registry);
     use Action::*;
     registry
         .post("/api/v1/organisations", RegisterOrganisation, register_api)
@@ -128,7 +134,7 @@ async fn register_organisation(
             }
             other => other.into(),
         })?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(&account),
         Some(organisation.id),
@@ -233,7 +239,7 @@ async fn create_account(
             }
             other => other.into(),
         })?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         user.account().org_id,
@@ -271,7 +277,7 @@ async fn change_password(
         .store
         .set_password_hash(user.account().id, &hash)
         .await?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         user.account().org_id,
@@ -323,7 +329,7 @@ async fn create_token(
             state.now(),
         )
         .await?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         user.account().org_id,
@@ -359,7 +365,7 @@ async fn revoke_token(state: &AppState, user: &CurrentUser, token_id: i64) -> Re
         .store
         .revoke_api_token(user.account().id, token_id, state.now())
         .await?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         user.account().org_id,
@@ -759,4 +765,26 @@ async fn revoke_token_submit(
         Ok(()) => Redirect::to("/account").into_response(),
         Err(err) => err.into_response(),
     }
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(
+        paths(
+            login::login,
+            login::logout,
+            login::me,
+            register_api,
+            list_accounts_api,
+            create_account_api,
+            change_password_api,
+            list_tokens_api,
+            create_token_api,
+            revoke_token_api
+        ),
+        components(schemas(login::LoginRequest, LoginResponse, AccountView))
+    )]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

@@ -1,12 +1,16 @@
 //! Certificates and accounts: one-time challenges, certificate login, binding and unbinding
 //! (CA绑定与解绑), and the CA providers whose certificates are recognised.
 
-use crate::api::{AccountView, ApiJson, LoginResponse};
-use crate::auth::{self, CurrentUser};
-use crate::authz::{relation_to, require};
-use crate::error::{ApiError, ErrorBody};
-use crate::pages::{render, Chrome, PageUser};
-use crate::routes::Registry;
+mod foreign_crls;
+
+use crate::accounts::LoginResponse;
+use crate::web::auth::AccountView;
+use crate::web::auth::{self, CurrentUser};
+use crate::web::authz::{relation_to, require};
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::json::ApiJson;
+use crate::web::pages::{render, Chrome, PageUser};
+use crate::web::routes::Registry;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -189,9 +193,14 @@ async fn prove_key(
         .map_err(certificate_refusal)?;
     // Only a key holder gets as far as making us fetch another CA's CRL.
     if let Some(foreign_ca) = &recognition.foreign_ca {
-        crate::foreign_crls::check_not_revoked(state, &presented, foreign_ca, unix_seconds(now))
-            .await
-            .map_err(check_error)?;
+        crate::bindings::foreign_crls::check_not_revoked(
+            state,
+            &presented,
+            foreign_ca,
+            unix_seconds(now),
+        )
+        .await
+        .map_err(check_error)?;
     }
     Ok((presented, recognition))
 }
@@ -257,7 +266,7 @@ async fn certificate_login_api(
         })?;
     let (token, session) = auth::start_session(&state, &account).await?;
     tracing::info!(account = account.id, "certificate login");
-    crate::audit::record(
+    crate::web::audit_trail::record(
         &state,
         Some(&account),
         account.org_id,
@@ -359,7 +368,7 @@ async fn import_ca_api(
         ),
         e => ApiError::internal(e),
     })?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         &state,
         Some(user.account()),
         None,
@@ -574,7 +583,7 @@ async fn bind(
             ),
             other => other.into(),
         })?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         Some(org_id),
@@ -601,7 +610,7 @@ async fn unbind(state: &AppState, user: &CurrentUser, binding_id: i64) -> Result
         relation_to(user, Some(binding.account_id), Some(binding.org_id)),
     )?;
     state.store.delete_binding(binding_id).await?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         Some(binding.org_id),
@@ -801,4 +810,21 @@ async fn unbind_submit(
         }
         Err(err) => err.into_response(),
     }
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(
+        login_challenge_api,
+        certificate_login_api,
+        providers_api,
+        import_ca_api,
+        list_bindings_api,
+        binding_challenge_api,
+        bind_api,
+        unbind_api
+    ))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

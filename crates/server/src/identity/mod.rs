@@ -9,12 +9,12 @@
 //! match a bank card's four elements. Resident ID numbers, mobiles and card numbers reach the
 //! provider, never the log, the database (hashed or masked there) or an answer (masked).
 
-use crate::api::ApiJson;
-use crate::auth::CurrentUser;
+use crate::web::auth::CurrentUser;
+use crate::web::json::ApiJson;
 
-use crate::error::{ApiError, ErrorBody};
-use crate::orders::order_for;
-use crate::routes::Registry;
+use crate::pipeline::order_for;
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::routes::Registry;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -352,7 +352,7 @@ fn actor_note(user: &CurrentUser) -> &'static str {
 }
 
 async fn audit(state: &AppState, user: &CurrentUser, order: &Order, detail: String) {
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         Some(order.org_id),
@@ -506,7 +506,7 @@ fn subject(req: &StartRequest) -> Result<Subject, ApiError> {
 }
 
 fn random_salt() -> String {
-    crate::auth::random_token()[..32].to_string()
+    crate::web::auth::random_token()[..32].to_string()
 }
 
 /// Starts a check of `method` on order `order_no` at `now` (see the module and the sandbox's
@@ -1157,4 +1157,12 @@ pub(crate) async fn verify_api(
     Ok(Json(
         verify_check(&state, &user, &order_no, &method, req.code.as_deref(), now).await?,
     ))
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(identity_api, sandbox_api, start_api, verify_api))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

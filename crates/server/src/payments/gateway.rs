@@ -223,7 +223,7 @@ impl SandboxGateway {
 
 /// One POST of a signed notification; `Ok(true)` when the server answered `success`.
 async fn post(url: &str, body: &[u8], signature: &str) -> Result<bool, String> {
-    let answer = crate::http_client::exchange(
+    let answer = crate::web::http_client::exchange(
         Method::POST,
         url,
         &[
@@ -272,7 +272,7 @@ impl PaymentGateway for SandboxGateway {
 
     fn create_trade<'a>(&'a self, order: &'a Order, now: i64) -> GatewayFuture<'a, Trade> {
         Box::pin(async move {
-            let token = crate::auth::random_token();
+            let token = crate::web::auth::random_token();
             // Alipay-like: date, then digits; unique because the token behind it is random.
             let trade_no = format!("SBX{}{}", order.order_no, &token[..12]);
             let trade = self

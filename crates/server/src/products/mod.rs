@@ -3,12 +3,16 @@
 //! default catalogue made at first start, and [`price_order`] / [`redeem_voucher_for_order`]
 //! for the order flow.
 
-use crate::api::ApiJson;
-use crate::auth::CurrentUser;
-use crate::authz::require;
-use crate::error::{ApiError, ErrorBody};
-use crate::pages::{render, Chrome, PageUser};
-use crate::routes::Registry;
+mod limits;
+
+pub(crate) use limits::check_years;
+
+use crate::web::auth::CurrentUser;
+use crate::web::authz::require;
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::json::ApiJson;
+use crate::web::pages::{render, Chrome, PageUser};
+use crate::web::routes::Registry;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -376,7 +380,7 @@ async fn product_spec(
     // A product on sale of this installation's own CA must be issuable by it for its longest
     // years; other providers' CAs are not ours to ask.
     if spec.active && own_provider_id(&state.store).await? == Some(provider_id) {
-        crate::issuability::check_years(state, spec.algorithm, spec.max_years)
+        crate::products::check_years(state, spec.algorithm, spec.max_years)
             .map_err(|e| field_error("invalid_years", format!("最长年限不能签发：{e}")))?;
     }
     Ok((provider_id, spec))
@@ -413,7 +417,7 @@ async fn create_product(
         .store
         .create_product(provider_id, &spec, state.now())
         .await?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         None,
@@ -446,7 +450,7 @@ async fn update_product(
         .update_product(id, &spec, state.now())
         .await?
         .ok_or_else(ApiError::not_found)?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         None,
@@ -519,7 +523,7 @@ async fn create_voucher(
             field_error("invalid_code", "抵扣券券码应为4至32位字母、数字或短横线“-”")
         })?,
         None => {
-            let random = crate::auth::random_token().to_ascii_uppercase();
+            let random = crate::web::auth::random_token().to_ascii_uppercase();
             let body: String = random
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric())
@@ -573,7 +577,7 @@ async fn create_voucher(
             }
             other => other.into(),
         })?;
-    crate::audit::record(
+    crate::web::audit_trail::record(
         state,
         Some(user.account()),
         req.org_id,
@@ -1214,4 +1218,20 @@ pub(crate) async fn product_facts(
         dual: product.spec.dual,
         mobile: product.spec.medium == Medium::Mobile,
     })
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(
+        list_products_api,
+        product_api,
+        create_product_api,
+        update_product_api,
+        quote_api,
+        list_vouchers_api,
+        create_voucher_api
+    ))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

@@ -3,7 +3,7 @@
 //! and the OCSP responder (`POST /ocsp`, `GET /ocsp/{base64 request}`). These routes carry no
 //! session and no CSRF check: they are public and change nothing.
 
-use crate::routes::Registry;
+use crate::web::routes::Registry;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -2,13 +2,13 @@
 //! gateway's payer page (what a phone shows after scanning the QR code), and the operators'
 //! list of bank-transfer receipts to confirm.
 
-use crate::auth::{self, CurrentUser};
-use crate::authz::{relation_to, require};
-use crate::error::ApiError;
-use crate::orders::OrderView;
-use crate::pages::{render, Chrome, PageUser};
 use crate::payments::TransferView;
-use crate::routes::Registry;
+use crate::pipeline::OrderView;
+use crate::web::auth::{self, CurrentUser};
+use crate::web::authz::{relation_to, require};
+use crate::web::error::ApiError;
+use crate::web::pages::{render, Chrome, PageUser};
+use crate::web::routes::Registry;
 use crate::{AppState, Payee};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -142,7 +142,7 @@ async fn cashier_page(
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    let order = crate::orders::order_for(&state, &user, &order_no, Action::ViewCashier).await?;
+    let order = crate::pipeline::order_for(&state, &user, &order_no, Action::ViewCashier).await?;
     let status = order.status;
     let why_not = why_not_payable(status, order.amount_fen == 0);
     let (qr_svg, pay_url) = if why_not.is_none() {
@@ -208,7 +208,7 @@ async fn withdraw_form(
     Path(order_no): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let order = crate::orders::order_for(&state, &user, &order_no, Action::WithdrawOrder).await?;
+    let order = crate::pipeline::order_for(&state, &user, &order_no, Action::WithdrawOrder).await?;
     let form: WithdrawForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::bad_request("invalid_form", "表单内容无法识别，请刷新页面后重试"))?;
     let back = format!("/orders/{}", order.order_no);
@@ -252,7 +252,7 @@ async fn sandbox_trade_and_order(
 
 fn sandbox_page(
     state: &AppState,
-    user: Option<&crate::auth::CurrentUser>,
+    user: Option<&crate::web::auth::CurrentUser>,
     trade: &certdesk_store::SandboxTrade,
     order: &Order,
     message: Option<&'static str>,
@@ -296,7 +296,7 @@ fn sandbox_page(
 async fn sandbox_pay_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    user: Option<crate::auth::CurrentUser>,
+    user: Option<crate::web::auth::CurrentUser>,
 ) -> Result<Response, ApiError> {
     let (trade, order) = sandbox_trade_and_order(&state, &token).await?;
     Ok(sandbox_page(&state, user.as_ref(), &trade, &order, None))
@@ -313,7 +313,7 @@ struct SandboxPayForm {
 async fn sandbox_pay_submit(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    user: Option<crate::auth::CurrentUser>,
+    user: Option<crate::web::auth::CurrentUser>,
     Form(form): Form<SandboxPayForm>,
 ) -> Result<Response, ApiError> {
     let (trade, order) = sandbox_trade_and_order(&state, &token).await?;
@@ -325,8 +325,10 @@ async fn sandbox_pay_submit(
                 .settle_sandbox_trade(trade.id, "waiting", "paid", now)
                 .await?
             {
-                let sandbox =
-                    crate::gateway::SandboxGateway::from_config(state.store.clone(), &state.config);
+                let sandbox = crate::payments::gateway::SandboxGateway::from_config(
+                    state.store.clone(),
+                    &state.config,
+                );
                 sandbox.notify_paid(&trade, &order.order_no, now);
                 tracing::info!(order = %order.order_no, "sandbox trade paid");
                 "支付成功（沙箱）。支付结果将通知商户，请返回电脑上的收银台页面。"

@@ -1,274 +1,182 @@
-//! 业务单 pages and the steps after payment: the order list and detail (timeline, deadline,
-//! what the viewer may do next), the review queues, issuance from the key holder's CSR,
-//! delivery by courier or at the counter, the supplier's receipt, and 我的证书.
+//! 业务单: the order list and detail (API and pages: timeline, deadline, what the viewer may do
+//! next), the key holder's downloads, and 我的证书.
 
-use crate::auth::CurrentUser;
-use crate::authz::{relation_to, require};
-use crate::error::{ApiError, ErrorBody};
-use crate::issuance::issue_for_order;
-use crate::orders::{
-    act_on_order, checked_step, facts_of, order_changed, order_for, review_order, CheckedStep,
-    OrderView, StepActor,
-};
-use crate::pages::{form_fields, render, Chrome, PageUser};
-use crate::routes::Registry;
+use crate::issuance::certificate_pem;
+use crate::pipeline::page_number;
 use crate::AppState;
-use askama::Template;
-use axum::body::Bytes;
+use certdesk_domain::{Actor, OrderAction, OrderStatus};
+
+use crate::web::auth::CurrentUser;
+use crate::web::authz::{relation_to, require};
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::routes::Registry;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use certdesk_domain::application::ApplicationForm;
-use certdesk_domain::{
-    certificate_state, mask_mobile, mask_resident_id, Action, Actor, BusinessType, OrderAction,
-    OrderStatus, Relation, UploadKind, WorkCalendar,
-};
+use certdesk_domain::{Action, BusinessType, Relation, WorkCalendar};
 use certdesk_store::{Order, OrderFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::pipeline::{facts_of, order_for, OrderView};
+use crate::web::pages::{render, Chrome, PageUser};
+use askama::Template;
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use certdesk_domain::application::ApplicationForm;
+use certdesk_domain::{certificate_state, mask_mobile, mask_resident_id, UploadKind};
+
+#[derive(Deserialize, Default)]
+pub(crate) struct OrderQuery {
+    #[serde(default)]
+    order_no: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    /// 1-based.
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+const ORDERS_PER_PAGE: i64 = 20;
+
+/// 业务单: the organisation's orders (organisation admin) or every organisation's (staff), newest
+/// first, 20 a page.
+#[utoipa::path(get, path = "/api/v1/orders",
+    params(("order_no" = Option<String>, Query), ("status" = Option<String>, Query), ("kind" = Option<String>, Query), ("page" = Option<i64>, Query)),
+    responses((status = 200, body = [OrderView]), (status = 403, body = ErrorBody)))]
+pub(crate) async fn list_orders_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(query): Query<OrderQuery>,
+) -> Result<Json<Vec<OrderView>>, ApiError> {
+    let scope = relation_to(&user, None, user.account().org_id);
+    require(&user, Action::ListOrders, scope)?;
+    let non_empty = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let order_no = non_empty(&query.order_no);
+    let status = non_empty(&query.status)
+        .map(|s| s.parse::<OrderStatus>())
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("invalid_status", e.to_string()))?;
+    let kind = non_empty(&query.kind)
+        .map(|k| k.parse::<BusinessType>())
+        .transpose()
+        .map_err(|e| ApiError::unprocessable("invalid_kind", e.to_string()))?;
+    let page = page_number(query.page);
+    let orders = state
+        .store
+        .orders(&OrderFilter {
+            // Staff see every organisation's; everyone else only their own.
+            org_id: if scope == Relation::Platform {
+                None
+            } else {
+                user.account().org_id
+            },
+            provider_id: None,
+            order_no: order_no.as_deref(),
+            status,
+            kind,
+            created_since: None,
+            created_until: None,
+            limit: ORDERS_PER_PAGE,
+            offset: (page - 1) * ORDERS_PER_PAGE,
+        })
+        .await?;
+    Ok(Json(orders.iter().map(OrderView::from).collect()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub time: String,
+    pub actor: String,
+    pub action: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub note: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StepDeadline {
+    pub working_days: u32,
+    /// When the current step is due, Beijing time.
+    pub due: String,
+    pub overdue: bool,
+    /// E.g. a year without holiday data: counted with weekends only.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderDetail {
+    pub order: OrderView,
+    pub timeline: Vec<TimelineEntry>,
+    /// The working-day deadline of the current step, where the step has one.
+    pub current_step: Option<StepDeadline>,
+}
+
+/// One order with its status timeline and the deadline of its current step.
+#[utoipa::path(get, path = "/api/v1/orders/{order_no}", params(("order_no" = String, Path)),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody)))]
+pub(crate) async fn order_detail_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+) -> Result<Json<OrderDetail>, ApiError> {
+    let order = crate::pipeline::order_for(&state, &user, &order_no, Action::ViewOrder).await?;
+    let timeline = state
+        .store
+        .order_events(order.id)
+        .await?
+        .into_iter()
+        .map(|e| TimelineEntry {
+            time: crate::format_beijing(e.at),
+            actor: e.actor_label,
+            action: e.action.label_zh().to_string(),
+            from_status: e.from_status.label_zh().to_string(),
+            to_status: e.to_status.label_zh().to_string(),
+            note: e.note,
+        })
+        .collect();
+    let current_step = order
+        .kind
+        .workflow()
+        .step_deadline(
+            &WorkCalendar::china_builtin(),
+            order.status,
+            crate::beijing(order.updated_at),
+        )
+        .map(|deadline| StepDeadline {
+            working_days: deadline.working_days,
+            due: deadline.due.strftime("%Y-%m-%d %H:%M").to_string(),
+            overdue: deadline.is_overdue(crate::beijing(state.now())),
+            warnings: deadline.warnings.iter().map(ToString::to_string).collect(),
+        });
+    Ok(Json(OrderDetail {
+        order: OrderView::from(&order),
+        timeline,
+        current_step,
+    }))
+}
 
 pub(crate) fn register(registry: Registry) -> Registry {
     use Action::*;
     registry
         .get("/orders", ListOrders, orders_page)
         .get("/orders/{order_no}", ViewOrder, order_page)
-        .post("/orders/{order_no}/review", ReviewOrder, review_page)
-        .post("/orders/{order_no}/csr", SubmitCertificateRequest, csr_page)
-        .post("/orders/{order_no}/ship", DeliverOrder, ship_page)
-        .post("/orders/{order_no}/pickup", DeliverOrder, pickup_page)
-        .post("/orders/{order_no}/receipt", ConfirmReceipt, receipt_page)
         .get(
             "/orders/{order_no}/files/{file}",
             SubmitCertificateRequest,
             download_issued,
         )
-        .get("/reviews/initial", ReviewOrder, |s, u| {
-            queue_page(s, u, OrderStatus::AwaitingInitialReview)
-        })
-        .get("/reviews/second", ReviewOrder, |s, u| {
-            queue_page(s, u, OrderStatus::AwaitingSecondReview)
-        })
         .get("/certificates", ListOrgCertificates, certificates_page)
-        .post(
-            "/api/v1/orders/{order_no}/csr",
-            SubmitCertificateRequest,
-            csr_api,
-        )
-        .post("/api/v1/orders/{order_no}/ship", DeliverOrder, ship_api)
-        .post(
-            "/api/v1/orders/{order_no}/ready-for-pickup",
-            DeliverOrder,
-            pickup_api,
-        )
-        .post(
-            "/api/v1/orders/{order_no}/confirm-receipt",
-            ConfirmReceipt,
-            receipt_api,
-        )
+        .get("/api/v1/orders", ListOrders, list_orders_api)
+        .get("/api/v1/orders/{order_no}", ViewOrder, order_detail_api)
 }
-
-/// Ships a key by courier (已发证 → 配送中), with the courier and tracking number.
-pub(crate) async fn ship(
-    state: &AppState,
-    user: &CurrentUser,
-    order: &Order,
-    courier: &str,
-    tracking_no: &str,
-) -> Result<OrderStatus, ApiError> {
-    let (courier, tracking_no) = (courier.trim(), tracking_no.trim());
-    if courier.is_empty() || courier.chars().count() > 30 {
-        return Err(ApiError::unprocessable(
-            "courier_invalid",
-            "请填写快递公司（不超过30个字）",
-        ));
-    }
-    if tracking_no.len() < 6
-        || tracking_no.len() > 40
-        || !tracking_no
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
-        return Err(ApiError::unprocessable(
-            "tracking_no_invalid",
-            "快递单号应为6–40位字母或数字",
-        ));
-    }
-    let CheckedStep { step, .. } =
-        checked_step(state, Some(user), order, OrderAction::Ship).await?;
-    let who = StepActor::of(Some(user), &step);
-    let note = format!("{courier} {tracking_no}");
-    let moved = state
-        .store
-        .ship_order(
-            order.id,
-            courier,
-            tracking_no,
-            &who.record(state.now(), order, step, &note),
-        )
-        .await?;
-    if !moved {
-        return Err(order_changed());
-    }
-    Ok(step.to())
-}
-
-/// 确认收货: the supplier has its key (or downloaded its mobile certificate).
-pub(crate) async fn confirm_receipt(
-    state: &AppState,
-    user: &CurrentUser,
-    order: &Order,
-) -> Result<OrderStatus, ApiError> {
-    let CheckedStep { step, .. } =
-        checked_step(state, Some(user), order, OrderAction::ConfirmReceipt).await?;
-    let who = StepActor::of(Some(user), &step);
-    let moved = state
-        .store
-        .confirm_receipt(order.id, &who.record(state.now(), order, step, ""))
-        .await?;
-    if !moved {
-        return Err(order_changed());
-    }
-    Ok(step.to())
-}
-
-// --- API ------------------------------------------------------------------------------------
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CsrRequest {
-    /// PKCS#10, PEM.
-    #[serde(default)]
-    pub csr: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct IssuedView {
-    pub order: OrderView,
-    /// The signing certificate, PEM.
-    pub signing_certificate: String,
-    pub encryption_certificate: Option<String>,
-    /// GM/T 0009 SM2EnvelopedKey of the encryption key, base64 DER.
-    pub envelope_gmt0009: Option<String>,
-    /// GM/T 0016 ENVELOPEDKEYBLOB, base64.
-    pub envelope_skf: Option<String>,
-}
-
-async fn issued_view(state: &AppState, order: &Order) -> Result<IssuedView, ApiError> {
-    use base64::Engine as _;
-    let issuance = state
-        .store
-        .issuance(order.id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let pem_of = |id: Option<i64>| async move {
-        match id {
-            Some(id) => Ok::<_, ApiError>(Some(certificate_pem(state, id).await?)),
-            None => Ok(None),
-        }
-    };
-    Ok(IssuedView {
-        order: OrderView::from(order),
-        signing_certificate: pem_of(issuance.signing_certificate_id)
-            .await?
-            .unwrap_or_default(),
-        encryption_certificate: pem_of(issuance.encryption_certificate_id).await?,
-        envelope_gmt0009: issuance
-            .envelope_gmt0009
-            .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
-        envelope_skf: issuance
-            .envelope_skf
-            .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
-    })
-}
-
-async fn certificate_pem(state: &AppState, certificate_id: i64) -> Result<String, ApiError> {
-    use base64::Engine as _;
-    let der = state
-        .store
-        .certificate_der_by_id(certificate_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in body.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    Ok(pem)
-}
-
-/// The key holder's CSR for an order in 制证中: the CA issues, the order moves to 已发证.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/csr", params(("order_no" = String, Path)), request_body = CsrRequest,
-    responses((status = 201, body = IssuedView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub(crate) async fn csr_api(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(order_no): Path<String>,
-    crate::api::ApiJson(req): crate::api::ApiJson<CsrRequest>,
-) -> Result<(StatusCode, Json<IssuedView>), ApiError> {
-    let order = order_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
-    let status = issue_for_order(&state, &user, &order, req.csr.as_bytes()).await?;
-    let order = Order { status, ..order };
-    Ok((
-        StatusCode::CREATED,
-        Json(issued_view(&state, &order).await?),
-    ))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ShipRequest {
-    #[serde(default)]
-    pub courier: String,
-    #[serde(default)]
-    pub tracking_no: String,
-}
-
-/// 邮寄发货: the operator enters the courier and tracking number.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/ship", params(("order_no" = String, Path)), request_body = ShipRequest,
-    responses((status = 200, body = OrderView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub(crate) async fn ship_api(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(order_no): Path<String>,
-    crate::api::ApiJson(req): crate::api::ApiJson<ShipRequest>,
-) -> Result<Json<OrderView>, ApiError> {
-    let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
-    let status = ship(&state, &user, &order, &req.courier, &req.tracking_no).await?;
-    Ok(Json(OrderView::from(&Order { status, ..order })))
-}
-
-/// 通知现场领取.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/ready-for-pickup", params(("order_no" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub(crate) async fn pickup_api(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(order_no): Path<String>,
-) -> Result<Json<OrderView>, ApiError> {
-    let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
-    let (after, _) =
-        act_on_order(&state, Some(&user), &order, OrderAction::ReadyForPickup, "").await?;
-    Ok(Json(OrderView::from(&after)))
-}
-
-/// 确认收货.
-#[utoipa::path(post, path = "/api/v1/orders/{order_no}/confirm-receipt", params(("order_no" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub(crate) async fn receipt_api(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(order_no): Path<String>,
-) -> Result<Json<OrderView>, ApiError> {
-    let order = order_for(&state, &user, &order_no, Action::ConfirmReceipt).await?;
-    let status = confirm_receipt(&state, &user, &order).await?;
-    Ok(Json(OrderView::from(&Order { status, ..order })))
-}
-
-// --- pages ----------------------------------------------------------------------------------
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -329,7 +237,7 @@ async fn orders_page(
     };
     let since = date(&query.from, "开始日期", false);
     let until = date(&query.to, "结束日期", true);
-    let page = crate::orders::page_number(query.page);
+    let page = crate::pipeline::page_number(query.page);
     let trimmed = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
     let order_no = trimmed(&query.order_no);
     let kind = match trimmed(&query.kind).map(|k| k.parse::<BusinessType>()) {
@@ -620,7 +528,7 @@ fn timeline_row(e: certdesk_store::OrderEvent) -> TimelineRow {
 
 /// When the current step is due (working days, Beijing time), and whether that has passed.
 fn step_deadline(order: &Order, now: i64) -> (Option<String>, bool) {
-    let beijing = |unix: i64| {
+    let _beijing = |unix: i64| {
         jiff::Timestamp::from_second(unix)
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
             .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
@@ -629,11 +537,11 @@ fn step_deadline(order: &Order, now: i64) -> (Option<String>, bool) {
     let deadline = order.kind.workflow().step_deadline(
         &WorkCalendar::china_builtin(),
         order.status,
-        beijing(order.updated_at),
+        crate::beijing(order.updated_at),
     );
     let overdue = deadline
         .as_ref()
-        .is_some_and(|d| d.is_overdue(beijing(now)));
+        .is_some_and(|d| d.is_overdue(crate::beijing(now)));
     let deadline = deadline.map(|d| {
         format!(
             "当前环节应于 {} 前完成（{}个工作日）",
@@ -764,125 +672,6 @@ async fn issued_files(state: &AppState, order: &Order) -> Result<Option<IssuedFi
     }))
 }
 
-/// After a page form: back to the order with what happened, or why not.
-pub(crate) fn back_to_order(order_no: &str, result: Result<String, ApiError>) -> Response {
-    let query = match result {
-        Ok(done) => serde_urlencoded::to_string([("done", done)]),
-        Err(err)
-            if err.status.is_client_error()
-                && !matches!(err.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) =>
-        {
-            serde_urlencoded::to_string([("error", err.message)])
-        }
-        Err(err) => return err.into_response(),
-    };
-    Redirect::to(&format!("/orders/{order_no}?{}", query.unwrap_or_default())).into_response()
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct ReviewForm {
-    decision: String,
-    reason: String,
-}
-
-async fn review_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    Path(order_no): Path<String>,
-    body: Bytes,
-) -> Response {
-    let result = async {
-        let order = order_for(&state, &user, &order_no, Action::ReviewOrder).await?;
-        let form: ReviewForm = form_fields(&body);
-        let approve = form.decision == "approve";
-        let to = review_order(&state, &user, &order, approve, &form.reason).await?;
-        let done = if approve { "审核通过" } else { "已驳回" };
-        Ok(format!("{done}，订单现为“{}”", to.label_zh()))
-    }
-    .await;
-    back_to_order(&order_no, result)
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct CsrForm {
-    csr: String,
-}
-
-async fn csr_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    Path(order_no): Path<String>,
-    body: Bytes,
-) -> Response {
-    let result = async {
-        let order = order_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
-        let form: CsrForm = form_fields(&body);
-        if form.csr.trim().is_empty() {
-            return Err(ApiError::unprocessable(
-                "csr_required",
-                "请粘贴证书请求（CSR，以 -----BEGIN CERTIFICATE REQUEST----- 开头）",
-            ));
-        }
-        issue_for_order(&state, &user, &order, form.csr.as_bytes()).await?;
-        Ok("证书已签发，请下载证书写入CA锁".to_string())
-    }
-    .await;
-    back_to_order(&order_no, result)
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct ShipForm {
-    courier: String,
-    tracking_no: String,
-}
-
-async fn ship_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    Path(order_no): Path<String>,
-    body: Bytes,
-) -> Response {
-    let result = async {
-        let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
-        let form: ShipForm = form_fields(&body);
-        ship(&state, &user, &order, &form.courier, &form.tracking_no).await?;
-        Ok("已登记发货".to_string())
-    }
-    .await;
-    back_to_order(&order_no, result)
-}
-
-async fn pickup_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    Path(order_no): Path<String>,
-) -> Response {
-    let result = async {
-        let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
-        act_on_order(&state, Some(&user), &order, OrderAction::ReadyForPickup, "").await?;
-        Ok("已通知申请人现场领取".to_string())
-    }
-    .await;
-    back_to_order(&order_no, result)
-}
-
-async fn receipt_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    Path(order_no): Path<String>,
-) -> Response {
-    let result = async {
-        let order = order_for(&state, &user, &order_no, Action::ConfirmReceipt).await?;
-        confirm_receipt(&state, &user, &order).await?;
-        Ok("已确认收货，证书已生效".to_string())
-    }
-    .await;
-    back_to_order(&order_no, result)
-}
-
 /// The files issued for an order: `sign.pem`, `enc.pem`, `envelope-gmt0009.der`,
 /// `envelope-skf.bin`.
 async fn download_issued(
@@ -941,71 +730,6 @@ async fn download_issued(
         bytes,
     )
         .into_response())
-}
-
-pub(crate) struct QueueRow {
-    pub order: OrderView,
-    pub org_name: String,
-    pub due: String,
-    pub overdue: bool,
-}
-
-#[derive(Template)]
-#[template(path = "reviews.html")]
-struct ReviewsPage {
-    chrome: Chrome,
-    title: &'static str,
-    hint: &'static str,
-    rows: Vec<QueueRow>,
-}
-
-async fn queue_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    status: OrderStatus,
-) -> Result<Response, ApiError> {
-    require(&user, Action::ReviewOrder, Relation::Platform)?;
-    let entries = crate::orders::review_queue(&state, &user, status).await?;
-    let mut rows = Vec::new();
-    for entry in entries {
-        let org_name = match state.store.order_by_no(&entry.order.order_no).await? {
-            Some(order) => state
-                .store
-                .organisation_by_id(order.org_id)
-                .await?
-                .map(|o| o.name)
-                .unwrap_or_default(),
-            None => continue,
-        };
-        rows.push(QueueRow {
-            org_name,
-            due: entry.due.unwrap_or_default(),
-            overdue: entry.overdue,
-            order: entry.order,
-        });
-    }
-    let (title, hint, active) = if status == OrderStatus::AwaitingSecondReview {
-        (
-            "复审（CA审核）",
-            "已支付（或免费）的申请，由CA审核员复审；通过后进入制证。最早提交的排在最前。",
-            "reviews_second",
-        )
-    } else {
-        (
-            "初审",
-            "申请人提交的新办申请，由平台审核员核对资料与身份核验结果；通过后申请人付款。最早提交的排在最前，时限按工作日计算（16:40后提交的从下一个工作日起算）。",
-            "reviews_initial",
-        )
-    };
-    Ok(render(
-        &ReviewsPage {
-            chrome: Chrome::new(&user, active),
-            title,
-            hint,
-            rows,
-        },
-        StatusCode::OK,
-    ))
 }
 
 pub(crate) struct CertificateRow {
@@ -1071,4 +795,12 @@ async fn certificates_page(
         },
         StatusCode::OK,
     ))
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(list_orders_api, order_detail_api))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

@@ -1,26 +1,20 @@
 //! Server-rendered pages in Chinese, shaped like the seeds' workbench: a left menu and a top bar.
 
-use crate::api::{authenticate, AccountView};
-use crate::auth::{self, CurrentUser};
-use crate::routes::Registry;
-use crate::AppState;
+use crate::web::auth::AccountView;
+use crate::web::auth::CurrentUser;
+use crate::web::routes::Registry;
 use askama::Template;
-use axum::extract::{FromRequestParts, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::extract::FromRequestParts;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
 use certdesk_domain::Action;
-use serde::Deserialize;
 
 pub(crate) fn register(registry: Registry) -> Registry {
     use Action::*;
     registry
         .get("/", ViewWorkbench, overview)
-        .get("/login", ViewLoginPage, login_page)
-        .post("/login", LogIn, login_submit)
-        .post("/logout", LogOut, logout)
         .get("/ca/renewals", ViewWorkbench, |u| {
             section(u, Section::CaRenewals)
         })
@@ -122,104 +116,6 @@ async fn overview(PageUser(user): PageUser) -> Response {
     )
 }
 
-#[derive(Template)]
-#[template(path = "login.html")]
-struct LoginPage {
-    csrf: String,
-    username: String,
-    error: Option<String>,
-}
-
-async fn login_page(State(state): State<AppState>, user: Option<CurrentUser>) -> Response {
-    if user.is_some() {
-        return Redirect::to("/").into_response();
-    }
-    login_form(&state, String::new(), None, StatusCode::OK)
-}
-
-/// The login form with a fresh pre-login CSRF token in its cookie and hidden field.
-fn login_form(
-    state: &AppState,
-    username: String,
-    error: Option<String>,
-    status: StatusCode,
-) -> Response {
-    let csrf = auth::random_token();
-    let mut response = render(
-        &LoginPage {
-            csrf: csrf.clone(),
-            username,
-            error,
-        },
-        status,
-    );
-    response
-        .headers_mut()
-        .append(SET_COOKIE, auth::prelogin_csrf_cookie(state, &csrf));
-    response
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    username: String,
-    password: String,
-}
-
-async fn login_submit(
-    State(state): State<AppState>,
-    client: auth::ClientAddr,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    if form.username.trim().is_empty() || form.password.is_empty() {
-        return login_form(
-            &state,
-            form.username,
-            Some("请输入用户名和密码".into()),
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    let account = match authenticate(&state, &form.username, form.password, &client.0).await {
-        Ok(account) => account,
-        // Wrong password, or locked: the form again, with the reason and the name kept.
-        Err(err) if err.status.is_client_error() => {
-            return login_form(&state, form.username, Some(err.message), err.status);
-        }
-        Err(err) => return err.into_response(),
-    };
-    let token = match auth::start_session(&state, &account).await {
-        Ok((token, _)) => token,
-        Err(err) => return err.into_response(),
-    };
-    tracing::info!(account = account.id, "password login");
-    crate::audit::record(
-        &state,
-        Some(&account),
-        account.org_id,
-        certdesk_domain::AuditAction::LoginSucceeded,
-        &format!("account:{}", account.username),
-        "method=password",
-    )
-    .await;
-    let mut headers = HeaderMap::new();
-    headers.append(SET_COOKIE, auth::session_cookie(&state, Some(&token)));
-    (headers, Redirect::to("/")).into_response()
-}
-
-async fn logout(State(state): State<AppState>, user: Option<CurrentUser>) -> Response {
-    if let Some(user) = user {
-        if let Some(session) = &user.session {
-            if let Err(err) = state.store.delete_session(&session.token_hash).await {
-                return crate::error::ApiError::from(err).into_response();
-            }
-        }
-    }
-    (
-        [(SET_COOKIE, auth::session_cookie(&state, None))],
-        Redirect::to("/login"),
-    )
-        .into_response()
-}
-
 /// The workbench sections whose pages arrive with later features.
 #[derive(Clone, Copy)]
 enum Section {
@@ -266,7 +162,7 @@ async fn stylesheet() -> Response {
             (CONTENT_TYPE, "text/css; charset=utf-8"),
             (CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../../web/static/app.css"),
+        include_str!("../../../../web/static/app.css"),
     )
         .into_response()
 }

@@ -5,9 +5,29 @@
 //! [`recover_abandoned`]: a certificate it finds signed and unlinked is revoked, the claim
 //! released, and a held-key order issued again.
 
-use crate::auth::CurrentUser;
-use crate::error::ApiError;
-use crate::orders::{checked_step, order_changed, CheckedStep, StepActor};
+mod csr;
+
+pub(crate) use csr::certificate_pem;
+
+pub(crate) fn register(registry: Registry) -> Registry {
+    use certdesk_domain::Action::SubmitCertificateRequest;
+    registry
+        .post(
+            "/orders/{order_no}/csr",
+            SubmitCertificateRequest,
+            csr::csr_page,
+        )
+        .post(
+            "/api/v1/orders/{order_no}/csr",
+            SubmitCertificateRequest,
+            csr::csr_api,
+        )
+}
+
+use crate::pipeline::{checked_step, order_changed, CheckedStep, StepActor};
+use crate::web::auth::CurrentUser;
+use crate::web::error::ApiError;
+use crate::web::routes::Registry;
 use crate::AppState;
 use certdesk_ca::{CaError, HeldRequest, IssuanceSerials, IssueRequest, LeafProfile};
 use certdesk_domain::{OrderAction, OrderStatus, Step};
@@ -41,7 +61,7 @@ pub async fn issue_for_order(
         ));
     }
     // The certificate names the organisation as it registered (the form was held to it).
-    let organisation = crate::applications::registered_organisation(state, order).await?;
+    let organisation = crate::pipeline::registered_organisation(state, order).await?;
     let algorithm = certdesk_ca::csr_algorithm(csr).map_err(refused)?;
     if algorithm != product.algorithm {
         return Err(ApiError::unprocessable(
@@ -126,7 +146,7 @@ pub async fn issue_if_held(
     }
     let CheckedStep { step, .. } =
         checked_step(state, None, order, OrderAction::MarkIssued).await?;
-    let organisation = crate::applications::registered_organisation(state, order).await?;
+    let organisation = crate::pipeline::registered_organisation(state, order).await?;
     let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm)
         .ok_or_else(|| ApiError::internal(format!("product algorithm {}", product.algorithm)))?;
     failpoint("issuance-before-intent");
@@ -295,4 +315,12 @@ pub(crate) fn algorithm_label(slug: &str) -> &'static str {
         "p256" => "ECDSA P-256",
         _ => "其他",
     }
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(csr::csr_api))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

@@ -1,0 +1,35 @@
+//! Audit entries for what happened outside an order's step (a step's entry is written with the
+//! step, by the store).
+
+use crate::AppState;
+use certdesk_domain::AuditAction;
+use certdesk_store::{Account, NewAuditEvent};
+
+/// Appends an audit entry. The change it describes has already happened, so a failure to
+/// append is logged as an error rather than undoing it.
+pub(crate) async fn record(
+    state: &AppState,
+    actor: Option<&Account>,
+    org_id: Option<i64>,
+    action: AuditAction,
+    object: &str,
+    detail: &str,
+) {
+    // The user name is kept with the entry, so that the log reads without joins.
+    let label = actor.map(|a| a.username.as_str()).unwrap_or("-");
+    let appended = state
+        .store
+        .append_audit(&NewAuditEvent {
+            at: state.now(),
+            actor_account_id: actor.map(|a| a.id),
+            actor_label: label,
+            org_id,
+            action,
+            object,
+            detail,
+        })
+        .await;
+    if let Err(err) = appended {
+        tracing::error!(error = %err, action = action.as_str(), object, "audit entry could not be appended");
+    }
+}
