@@ -129,3 +129,231 @@ fn orders_move_only_through_the_step_pipeline() {
         found.join("\n")
     );
 }
+
+/// The folders of `crates/server/src`: `web` (shared plumbing), `pipeline` (the order step
+/// pipeline) and one per feature; files at the top (lib.rs) are the crate root.
+fn server_folders() -> Vec<String> {
+    let src = crates_dir().join("server/src");
+    let mut folders: Vec<String> = fs::read_dir(&src)
+        .expect("read crates/server/src")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    folders
+}
+
+/// The folder of a source file under `crates/server/src`, `None` at the crate root.
+fn folder_of(path: &Path) -> Option<String> {
+    let relative = path
+        .strip_prefix(crates_dir().join("server/src"))
+        .expect("a server source");
+    let mut parts = relative.components();
+    let first = parts.next()?.as_os_str().to_string_lossy().into_owned();
+    parts.next().map(|_| first)
+}
+
+/// Every `crate::a::b…` path in `text` (in `use` lines and in code), as its segments. Grouped
+/// imports (`crate::a::{b, c::d}`) give one path per member.
+fn crate_paths(text: &str) -> Vec<Vec<String>> {
+    let mut paths = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("crate::") {
+        // `certdesk_store::…` and the like are other crates: only a bare `crate::` counts.
+        let before = rest[..at].chars().next_back();
+        rest = &rest[at + "crate::".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let mut prefix = Vec::new();
+        let mut chars = rest;
+        loop {
+            let len = chars
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(chars.len());
+            if len == 0 {
+                break;
+            }
+            prefix.push(chars[..len].to_string());
+            chars = &chars[len..];
+            if let Some(after) = chars.strip_prefix("::") {
+                if let Some(group) = after.strip_prefix('{') {
+                    let end = group.find('}').unwrap_or(group.len());
+                    for member in group[..end].split(',') {
+                        let mut path = prefix.clone();
+                        path.extend(
+                            member
+                                .split(" as ")
+                                .next()
+                                .unwrap_or("")
+                                .split("::")
+                                .map(|s| s.trim().to_string())
+                                .filter(|s| !s.is_empty()),
+                        );
+                        paths.push(path);
+                    }
+                    prefix.clear();
+                    break;
+                }
+                chars = after;
+            } else {
+                break;
+            }
+        }
+        if !prefix.is_empty() {
+            paths.push(prefix);
+        }
+    }
+    paths
+}
+
+#[test]
+fn features_use_each_other_only_through_what_they_export_and_in_no_circle() {
+    let folders = server_folders();
+    for expected in [
+        "web",
+        "pipeline",
+        "accounts",
+        "bindings",
+        "applications",
+        "reviews",
+        "payments",
+        "identity",
+        "products",
+        "issuance",
+        "delivery",
+        "audit",
+        "pki",
+        "orders",
+    ] {
+        assert!(
+            folders.iter().any(|f| f == expected),
+            "crates/server/src/{expected}/ is missing (ARCHITECTURE.md lists it)"
+        );
+    }
+    let sources = rust_sources(&crates_dir().join("server/src"));
+    // A feature's own parts (the files and folders inside it) are private to it: its mod.rs
+    // declares them without `pub`, so the compiler keeps other features out, and exports what
+    // others may use. The web plumbing is public by design.
+    let mut problems = Vec::new();
+    for (path, text) in &sources {
+        let Some(folder) = folder_of(path) else {
+            continue;
+        };
+        if folder == "web"
+            || !path.ends_with("mod.rs")
+            || path.parent().unwrap().file_name().unwrap() != folder.as_str()
+        {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if (line.starts_with("pub mod ") || line.starts_with("pub(crate) mod "))
+                && line.ends_with(';')
+            {
+                problems.push(format!(
+                    "{}:{}: `{line}`: a feature's parts are private; export items instead",
+                    relative(path),
+                    n + 1
+                ));
+            }
+        }
+    }
+    // No feature reaches into another's parts, and the folders depend on each other in no
+    // circle; the web plumbing depends on no feature.
+    let parts_of = |folder: &str| -> Vec<String> {
+        fs::read_dir(crates_dir().join("server/src").join(folder))
+            .expect("read a feature folder")
+            .map(|e| e.expect("directory entry").path())
+            .filter_map(|p| {
+                let name = p.file_stem()?.to_string_lossy().into_owned();
+                (name != "mod").then_some(name)
+            })
+            .collect()
+    };
+    let mut depends: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        folders
+            .iter()
+            .map(|f| (f.clone(), Default::default()))
+            .collect();
+    for (path, text) in &sources {
+        let Some(folder) = folder_of(path) else {
+            continue;
+        };
+        for segments in crate_paths(text) {
+            let Some(target) = segments.first() else {
+                continue;
+            };
+            if target == &folder || !folders.contains(target) {
+                continue;
+            }
+            depends.get_mut(&folder).unwrap().insert(target.clone());
+            if target != "web" {
+                if let Some(part) = segments.get(1) {
+                    if parts_of(target).contains(part) {
+                        problems.push(format!(
+                            "{}: crate::{} reaches into {target}'s private part {part}",
+                            relative(path),
+                            segments.join("::")
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if !depends["web"].is_empty() {
+        problems.push(format!(
+            "the web plumbing depends on features: {:?}",
+            depends["web"]
+        ));
+    }
+    // Depth-first search for a circle.
+    fn visit(
+        node: &str,
+        depends: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        trail: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+        circles: &mut Vec<String>,
+    ) {
+        if let Some(at) = trail.iter().position(|n| n == node) {
+            let mut circle = trail[at..].to_vec();
+            circle.push(node.to_string());
+            circles.push(circle.join(" → "));
+            return;
+        }
+        if !done.insert(node.to_string()) {
+            return;
+        }
+        trail.push(node.to_string());
+        for next in &depends[node] {
+            visit(next, depends, trail, done, circles);
+        }
+        trail.pop();
+    }
+    let mut circles = Vec::new();
+    let mut done = std::collections::BTreeSet::new();
+    for folder in &folders {
+        visit(folder, &depends, &mut Vec::new(), &mut done, &mut circles);
+    }
+    for circle in circles {
+        problems.push(format!("import circle: {circle}"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_use_line_reader_finds_grouped_and_nested_paths() {
+    let found = crate_paths(
+        "use crate::payments::{refund_paid_order, gateway::SandboxGateway as Sandbox};\n\
+         let x = crate::pipeline::order_for(); certdesk_store::crate_thing();",
+    );
+    assert_eq!(
+        found,
+        vec![
+            vec!["payments".to_string(), "refund_paid_order".into()],
+            vec!["payments".into(), "gateway".into(), "SandboxGateway".into()],
+            vec!["pipeline".into(), "order_for".into()],
+        ]
+    );
+}
