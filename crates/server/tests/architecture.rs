@@ -357,3 +357,29 @@ fn the_use_line_reader_finds_grouped_and_nested_paths() {
         ]
     );
 }
+
+#[test]
+fn architecture_md_names_every_server_folder_and_no_other() {
+    let text =
+        fs::read_to_string(crates_dir().join("../ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let folders = server_folders();
+    let prefix = "crates/server/src/";
+    let named: std::collections::BTreeSet<String> = text
+        .match_indices(prefix)
+        .filter_map(|(at, _)| {
+            let rest = &text[at + prefix.len()..];
+            let end = rest.find('/')?;
+            let name = &rest[..end];
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_')
+                .then(|| name.to_string())
+        })
+        .filter(|name| !name.is_empty())
+        .collect();
+    let missing: Vec<&String> = folders.iter().filter(|f| !named.contains(*f)).collect();
+    let gone: Vec<&String> = named.iter().filter(|n| !folders.contains(n)).collect();
+    assert!(
+        missing.is_empty() && gone.is_empty(),
+        "ARCHITECTURE.md does not name {missing:?}; it names folders that do not exist: {gone:?}"
+    );
+}
