@@ -243,9 +243,11 @@ pub fn permits(role: Role, action: Action, relation: Relation) -> bool {
 }
 
 /// How a refusal is answered: another organisation's object does not exist for the actor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    #[error("请求的资源不存在")]
     NotFound,
+    #[error("您没有权限进行此操作")]
     Forbidden,
 }
 

@@ -681,3 +681,102 @@ async fn every_answer_carries_the_browser_safety_headers() {
         }
     }
 }
+
+/// A page form's failure is shown the way its kind asks (issue 10: features' errors are mapped
+/// to pages in one place): a broken rule or an order that moved on as a banner on the order
+/// page; an order that does not exist as the 404 page, never as JSON.
+#[tokio::test]
+async fn a_page_form_shows_its_failure_by_kind_and_never_as_json() {
+    let app = app().await;
+    let hash = certdesk_server::auth::hash_password("Operator-Pass-1".into())
+        .await
+        .unwrap();
+    app.store
+        .create_account(&certdesk_store::NewAccount {
+            username: "page.operator",
+            display_name: "审核员",
+            role: certdesk_domain::Role::PlatformOperator,
+            org_id: None,
+            password_hash: &hash,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let login = send(
+        &app,
+        json_post(
+            "/api/v1/session",
+            r#"{"username":"page.operator","password":"Operator-Pass-1"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let csrf = login.json()["csrf_token"].as_str().unwrap().to_string();
+    let session = login.cookie("certdesk_session");
+    let review = |order_no: &str, body: &str| {
+        Request::post(format!("/orders/{order_no}/review"))
+            .header(header::COOKIE, &session)
+            .header("x-csrf-token", &csrf)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+
+    let missing = send(
+        &app,
+        review("20260101000000000000000000", "decision=approve"),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{:?}",
+        missing.headers
+    );
+    assert!(missing.body.contains("页面不存在"), "{}", missing.body);
+
+    // An order in 草稿 cannot be reviewed: the order page says so.
+    let (org, _) = app
+        .store
+        .register_organisation(
+            "福州页面测试有限公司",
+            "91350100M000100Y43",
+            &certdesk_store::NewAccount {
+                username: "page.admin",
+                display_name: "管理员",
+                role: certdesk_domain::Role::OrgAdmin,
+                org_id: None,
+                password_hash: "x",
+                created_at: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let draft = app
+        .store
+        .create_order(&certdesk_store::NewOrder {
+            order_no: "20260101000000000000000001",
+            org_id: org.id,
+            kind: certdesk_domain::BusinessType::NewCertificate,
+            amount_fen: 0,
+            created_by: org.id,
+            on_behalf: false,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let refused = send(&app, review(&draft.order_no, "decision=reject&reason=")).await;
+    assert_eq!(refused.status, StatusCode::SEE_OTHER, "{}", refused.body);
+    let location = refused.headers[header::LOCATION].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!("/orders/{}?error=", draft.order_no)),
+        "{location}"
+    );
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(location.split('?').nth(1).unwrap()).unwrap();
+    let message = &query.iter().find(|(k, _)| k == "error").unwrap().1;
+    assert_eq!(message, "驳回时请填写原因，申请人将看到这一原因");
+}

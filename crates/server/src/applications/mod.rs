@@ -339,7 +339,7 @@ pub(crate) async fn save_application(
         )
         .await?;
     if !changed {
-        return Err(crate::pipeline::order_changed());
+        return Err(crate::pipeline::StepError::OrderChanged.into());
     }
     Ok(())
 }
@@ -487,7 +487,7 @@ pub(crate) async fn submit_application(
         .await?;
     match submitted {
         Submission::Submitted { .. } => Ok(Ok(step.to())),
-        Submission::OrderChanged => Err(crate::pipeline::order_changed()),
+        Submission::OrderChanged => Err(crate::pipeline::StepError::OrderChanged.into()),
         // Of two applications submitted in the same instant, one takes it and the other is
         // told to submit again (and is then priced in full).
         Submission::FirstFreeTaken => Err(ApiError::conflict(

@@ -1,10 +1,12 @@
 //! Delivery of a UKey after issuance: by courier (快递, with a tracking number) or at the
 //! counter (自取), and the supplier's confirmation of receipt.
 
-use crate::pipeline::back_to_order;
-use crate::pipeline::{
-    act_on_order, checked_step, order_changed, order_for, CheckedStep, OrderView, StepActor,
-};
+mod error;
+
+pub(crate) use error::DeliveryError;
+
+use crate::pipeline::{act_on_order, checked_step, order_for, CheckedStep, OrderView, StepActor};
+use crate::pipeline::{back_to_order, StepError};
 use crate::web::auth::CurrentUser;
 use crate::web::error::{ApiError, ErrorBody};
 use crate::web::pages::{form_fields, PageUser};
@@ -45,13 +47,10 @@ pub(crate) async fn ship(
     order: &Order,
     courier: &str,
     tracking_no: &str,
-) -> Result<OrderStatus, ApiError> {
+) -> Result<OrderStatus, DeliveryError> {
     let (courier, tracking_no) = (courier.trim(), tracking_no.trim());
     if courier.is_empty() || courier.chars().count() > 30 {
-        return Err(ApiError::unprocessable(
-            "courier_invalid",
-            "请填写快递公司（不超过30个字）",
-        ));
+        return Err(DeliveryError::CourierInvalid);
     }
     if tracking_no.len() < 6
         || tracking_no.len() > 40
@@ -59,10 +58,7 @@ pub(crate) async fn ship(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-')
     {
-        return Err(ApiError::unprocessable(
-            "tracking_no_invalid",
-            "快递单号应为6–40位字母或数字",
-        ));
+        return Err(DeliveryError::TrackingNoInvalid);
     }
     let CheckedStep { step, .. } =
         checked_step(state, Some(user), order, OrderAction::Ship).await?;
@@ -78,7 +74,7 @@ pub(crate) async fn ship(
         )
         .await?;
     if !moved {
-        return Err(order_changed());
+        return Err(StepError::OrderChanged.into());
     }
     Ok(step.to())
 }
@@ -88,7 +84,7 @@ pub(crate) async fn confirm_receipt(
     state: &AppState,
     user: &CurrentUser,
     order: &Order,
-) -> Result<OrderStatus, ApiError> {
+) -> Result<OrderStatus, DeliveryError> {
     let CheckedStep { step, .. } =
         checked_step(state, Some(user), order, OrderAction::ConfirmReceipt).await?;
     let who = StepActor::of(Some(user), &step);
@@ -97,7 +93,7 @@ pub(crate) async fn confirm_receipt(
         .confirm_receipt(order.id, &who.record(state.now(), order, step, ""))
         .await?;
     if !moved {
-        return Err(order_changed());
+        return Err(StepError::OrderChanged.into());
     }
     Ok(step.to())
 }
@@ -165,14 +161,14 @@ async fn ship_page(
     Path(order_no): Path<String>,
     body: Bytes,
 ) -> Response {
-    let result = async {
+    let result: Result<String, DeliveryError> = async {
         let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
         let form: ShipForm = form_fields(&body);
         ship(&state, &user, &order, &form.courier, &form.tracking_no).await?;
         Ok("已登记发货".to_string())
     }
     .await;
-    back_to_order(&order_no, result)
+    back_to_order(&order_no, result).await
 }
 
 async fn pickup_page(
@@ -180,13 +176,13 @@ async fn pickup_page(
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
 ) -> Response {
-    let result = async {
+    let result: Result<String, DeliveryError> = async {
         let order = order_for(&state, &user, &order_no, Action::DeliverOrder).await?;
         act_on_order(&state, Some(&user), &order, OrderAction::ReadyForPickup, "").await?;
         Ok("已通知申请人现场领取".to_string())
     }
     .await;
-    back_to_order(&order_no, result)
+    back_to_order(&order_no, result).await
 }
 
 async fn receipt_page(
@@ -194,13 +190,13 @@ async fn receipt_page(
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
 ) -> Response {
-    let result = async {
+    let result: Result<String, DeliveryError> = async {
         let order = order_for(&state, &user, &order_no, Action::ConfirmReceipt).await?;
         confirm_receipt(&state, &user, &order).await?;
         Ok("已确认收货，证书已生效".to_string())
     }
     .await;
-    back_to_order(&order_no, result)
+    back_to_order(&order_no, result).await
 }
 
 /// This feature's part of the API description.

@@ -1,6 +1,7 @@
 //! The key holder's certificate request (CSR) for an order in 制证中, by API and page, and what
 //! issuance made, as the key holder downloads it.
 
+use super::IssuanceError;
 use crate::issuance::issue_for_order;
 use crate::pipeline::back_to_order;
 use crate::pipeline::{order_for, OrderView};
@@ -38,16 +39,19 @@ pub(crate) struct IssuedView {
     pub envelope_skf: Option<String>,
 }
 
-pub(crate) async fn issued_view(state: &AppState, order: &Order) -> Result<IssuedView, ApiError> {
+pub(crate) async fn issued_view(
+    state: &AppState,
+    order: &Order,
+) -> Result<IssuedView, IssuanceError> {
     use base64::Engine as _;
     let issuance = state
         .store
         .issuance(order.id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(IssuanceError::NotIssued)?;
     let pem_of = |id: Option<i64>| async move {
         match id {
-            Some(id) => Ok::<_, ApiError>(Some(certificate_pem(state, id).await?)),
+            Some(id) => Ok::<_, IssuanceError>(Some(certificate_pem(state, id).await?)),
             None => Ok(None),
         }
     };
@@ -69,13 +73,13 @@ pub(crate) async fn issued_view(state: &AppState, order: &Order) -> Result<Issue
 pub(crate) async fn certificate_pem(
     state: &AppState,
     certificate_id: i64,
-) -> Result<String, ApiError> {
+) -> Result<String, IssuanceError> {
     use base64::Engine as _;
     let der = state
         .store
         .certificate_der_by_id(certificate_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(IssuanceError::NotIssued)?;
     let body = base64::engine::general_purpose::STANDARD.encode(der);
     let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
     for line in body.as_bytes().chunks(64) {
@@ -116,18 +120,15 @@ pub(crate) async fn csr_page(
     Path(order_no): Path<String>,
     body: Bytes,
 ) -> Response {
-    let result = async {
+    let result: Result<String, IssuanceError> = async {
         let order = order_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
         let form: CsrForm = form_fields(&body);
         if form.csr.trim().is_empty() {
-            return Err(ApiError::unprocessable(
-                "csr_required",
-                "请粘贴证书请求（CSR，以 -----BEGIN CERTIFICATE REQUEST----- 开头）",
-            ));
+            return Err(IssuanceError::CsrRequired);
         }
         issue_for_order(&state, &user, &order, form.csr.as_bytes()).await?;
         Ok("证书已签发，请下载证书写入CA锁".to_string())
     }
     .await;
-    back_to_order(&order_no, result)
+    back_to_order(&order_no, result).await
 }

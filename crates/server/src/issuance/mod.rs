@@ -6,6 +6,9 @@
 //! released, and a held-key order issued again.
 
 mod csr;
+mod error;
+
+pub(crate) use error::IssuanceError;
 
 pub(crate) use csr::certificate_pem;
 
@@ -24,12 +27,11 @@ pub(crate) fn register(registry: Registry) -> Registry {
         )
 }
 
-use crate::pipeline::{checked_step, order_changed, CheckedStep, StepActor};
+use crate::pipeline::{checked_step, CheckedStep, StepActor, StepError};
 use crate::web::auth::CurrentUser;
-use crate::web::error::ApiError;
 use crate::web::routes::Registry;
 use crate::AppState;
-use certdesk_ca::{CaError, HeldRequest, IssuanceSerials, IssueRequest, LeafProfile};
+use certdesk_ca::{HeldRequest, IssuanceSerials, IssueRequest, LeafProfile};
 use certdesk_domain::{OrderAction, OrderStatus, Step};
 use certdesk_store::{failpoint, IssuanceIntent, IssuanceRecorded, Order};
 
@@ -45,33 +47,26 @@ pub async fn issue_for_order(
     user: &CurrentUser,
     order: &Order,
     csr: &[u8],
-) -> Result<OrderStatus, ApiError> {
+) -> Result<OrderStatus, IssuanceError> {
     let CheckedStep { step, .. } =
         checked_step(state, None, order, OrderAction::MarkIssued).await?;
     let application = state
         .store
         .application(order.id)
         .await?
-        .ok_or_else(|| ApiError::conflict("no_application", "该订单没有申请资料，不能制证"))?;
+        .ok_or(IssuanceError::NoApplication)?;
     let product = crate::products::product_facts(state, application.product_id).await?;
     if product.mobile {
-        return Err(ApiError::conflict(
-            "held_keys",
-            "移动版证书的密钥由CA托管，无需提交证书请求",
-        ));
+        return Err(IssuanceError::HeldKeys);
     }
     // The certificate names the organisation as it registered (the form was held to it).
     let organisation = crate::pipeline::registered_organisation(state, order).await?;
-    let algorithm = certdesk_ca::csr_algorithm(csr).map_err(refused)?;
+    let algorithm = certdesk_ca::csr_algorithm(csr).map_err(IssuanceError::of_ca)?;
     if algorithm != product.algorithm {
-        return Err(ApiError::unprocessable(
-            "csr_algorithm_mismatch",
-            format!(
-                "证书请求的密钥算法与所购产品不符：产品为 {}，请求为 {}",
-                algorithm_label(product.algorithm),
-                algorithm_label(algorithm)
-            ),
-        ));
+        return Err(IssuanceError::AlgorithmMismatch {
+            product: algorithm_label(product.algorithm),
+            request: algorithm_label(algorithm),
+        });
     }
     let prepared = state
         .ca
@@ -85,9 +80,9 @@ pub async fn issue_for_order(
             },
             product.dual,
         )
-        .map_err(refused)?;
+        .map_err(IssuanceError::of_ca)?;
     failpoint("issuance-before-intent");
-    let serials = IssuanceSerials::draw(product.dual).map_err(ApiError::internal)?;
+    let serials = IssuanceSerials::draw(product.dual).map_err(IssuanceError::Ca)?;
     let intent = IssuanceIntent {
         serial_hex: &serials.signing,
         encryption_serial_hex: serials.encryption.as_deref(),
@@ -98,10 +93,7 @@ pub async fn issue_for_order(
         .claim_issuance(order.id, &intent, state.now())
         .await?
     {
-        return Err(ApiError::conflict(
-            "already_issuing",
-            "该订单正在制证或已经发证，请刷新页面查看",
-        ));
+        return Err(IssuanceError::AlreadyIssuing);
     }
     failpoint("issuance-after-intent");
     let signed = match state.ca.sign_prepared(&prepared, &serials) {
@@ -111,7 +103,7 @@ pub async fn issue_for_order(
                 .store
                 .release_issuance(order.id, &serials.signing)
                 .await?;
-            return Err(refused(err));
+            return Err(IssuanceError::of_ca(err));
         }
     };
     failpoint("issuance-after-sign");
@@ -136,7 +128,7 @@ pub async fn issue_for_order(
 pub async fn issue_if_held(
     state: &AppState,
     order: &Order,
-) -> Result<Option<OrderStatus>, ApiError> {
+) -> Result<Option<OrderStatus>, IssuanceError> {
     let Some(application) = state.store.application(order.id).await? else {
         return Ok(None);
     };
@@ -147,10 +139,11 @@ pub async fn issue_if_held(
     let CheckedStep { step, .. } =
         checked_step(state, None, order, OrderAction::MarkIssued).await?;
     let organisation = crate::pipeline::registered_organisation(state, order).await?;
-    let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm)
-        .ok_or_else(|| ApiError::internal(format!("product algorithm {}", product.algorithm)))?;
+    let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm).ok_or_else(|| {
+        StepError::Inconsistent(format!("product algorithm {}", product.algorithm))
+    })?;
     failpoint("issuance-before-intent");
-    let serials = IssuanceSerials::draw(product.dual).map_err(ApiError::internal)?;
+    let serials = IssuanceSerials::draw(product.dual).map_err(IssuanceError::Ca)?;
     // The key pair is made only when signing: the intent records the serials alone.
     let intent = IssuanceIntent {
         serial_hex: &serials.signing,
@@ -179,7 +172,7 @@ pub async fn issue_if_held(
                 .store
                 .release_issuance(order.id, &serials.signing)
                 .await?;
-            return Err(ApiError::internal(err));
+            return Err(IssuanceError::Ca(err));
         }
     };
     failpoint("issuance-after-sign");
@@ -209,7 +202,7 @@ async fn record_issuance(
     serials: &IssuanceSerials,
     issued: &certdesk_store::IssuedForOrder<'_>,
     note: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), IssuanceError> {
     // The history names the system (the CA issues); the audit entry whoever asked for it.
     let who = StepActor::of(user, &step);
     let recorded = state
@@ -229,8 +222,8 @@ async fn record_issuance(
                 .ca
                 .publish_revocations(&revoked)
                 .await
-                .map_err(ApiError::internal)?;
-            Err(order_changed())
+                .map_err(IssuanceError::Ca)?;
+            Err(StepError::OrderChanged.into())
         }
         Err(err) => {
             // Nothing was written; if the database is away, recovery releases the claim later.
@@ -261,7 +254,10 @@ pub struct Recovery {
 /// and publishing the revocation of, any certificate signed under them and linked to no order),
 /// then held-key orders still in 制证中 without a claim are issued. Safe to run beside live
 /// requests: a claim finished or taken again meanwhile is left alone.
-pub async fn recover_abandoned(state: &AppState, after_secs: i64) -> Result<Recovery, ApiError> {
+pub async fn recover_abandoned(
+    state: &AppState,
+    after_secs: i64,
+) -> Result<Recovery, IssuanceError> {
     let now = state.now();
     let before = now.saturating_sub(after_secs);
     let recovered = state
@@ -272,7 +268,7 @@ pub async fn recover_abandoned(state: &AppState, after_secs: i64) -> Result<Reco
         .ca
         .publish_revocations(&recovered.revoked)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(IssuanceError::Ca)?;
     let mut recovery = Recovery {
         released: recovered.released.len(),
         revoked: recovered.revoked.len(),
@@ -292,15 +288,6 @@ pub async fn recover_abandoned(state: &AppState, after_secs: i64) -> Result<Reco
         }
     }
     Ok(recovery)
-}
-
-/// A refusal by the CA as the key holder should read it; anything else is ours.
-fn refused(err: CaError) -> ApiError {
-    if err.is_input_error() {
-        ApiError::unprocessable("csr_refused", format!("证书请求（CSR）不能使用：{err}"))
-    } else {
-        ApiError::internal(err)
-    }
 }
 
 /// The application's years as the CA's days, by the one conversion RA and CA share; years out

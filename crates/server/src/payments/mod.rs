@@ -19,7 +19,7 @@ pub use gateway::{
     SandboxGateway,
 };
 
-use crate::pipeline::{money_facts, step_for, transition_refused, StepActor};
+use crate::pipeline::{money_facts, step_for, StepActor, StepError};
 use crate::web::auth::CurrentUser;
 use crate::web::authz::{relation_to, require};
 use crate::web::error::ApiError;
@@ -493,7 +493,7 @@ async fn complete_refund(
         Ok(step) => step,
         // Already refunded: a repeat.
         Err(_) if order.status == OrderStatus::Refunded => return Ok(false),
-        Err(err) => return Err(transition_refused(err)),
+        Err(err) => return Err(StepError::from(err).into()),
     };
     let who = match user {
         Some(_) => StepActor::of(user, &step),
@@ -553,7 +553,7 @@ pub async fn withdraw_order(
         actor,
         &money_facts(order, paid),
     )
-    .map_err(transition_refused)?;
+    .map_err(StepError::from)?;
     let reason = clean_reason(reason);
     let mut note = if step.on_behalf() {
         "操作员代办撤销".to_string()
@@ -581,7 +581,7 @@ async fn end_order(
     match payment {
         Some(payment) if step.has(SideEffect::RequestRefund) => {
             if !start_refund(state, Some(user), order, step, &payment, note).await? {
-                return Err(crate::pipeline::order_changed());
+                return Err(crate::pipeline::StepError::OrderChanged.into());
             }
             Ok(order.after(&step))
         }
@@ -617,7 +617,7 @@ pub async fn refund_unissuable_order(
         Actor::Role(user.role()),
         &facts,
     )
-    .map_err(transition_refused)?;
+    .map_err(StepError::from)?;
     let mut note = match facts.cannot_issue {
         Some(why) => format!("无法制证：{why}"),
         None => "无法制证".to_string(),
@@ -666,7 +666,7 @@ async fn refund_unissuable_page(
     Path(order_no): Path<String>,
     body: Bytes,
 ) -> Response {
-    let result = async {
+    let result: Result<String, ApiError> = async {
         let order =
             crate::pipeline::order_for(&state, &user, &order_no, Action::RefundUnissuableOrder)
                 .await?;
@@ -678,7 +678,7 @@ async fn refund_unissuable_page(
         ))
     }
     .await;
-    crate::pipeline::back_to_order(&order_no, result)
+    crate::pipeline::back_to_order(&order_no, result).await
 }
 
 /// Whether `user` may withdraw `order` now (for showing the 撤销 button): the permission table

@@ -3,6 +3,10 @@
 //! with its side writes and audit entry in one transaction ([`StepActor::record`]). Every
 //! feature that moves an order goes through here; nothing else builds a step.
 
+mod error;
+
+pub(crate) use error::StepError;
+
 use crate::AppState;
 use certdesk_domain::{
     Actor, DeliveryMethod, OrderAction, OrderFacts, OrderStatus, SideEffect, Step, TransitionError,
@@ -11,8 +15,7 @@ use certdesk_store::StepRecord;
 
 use crate::web::auth::CurrentUser;
 use crate::web::authz::{relation_to, require};
-use crate::web::error::ApiError;
-use axum::http::StatusCode;
+use crate::web::pages::PageFailure;
 use certdesk_domain::Action;
 use certdesk_store::Order;
 use serde::Serialize;
@@ -28,12 +31,12 @@ pub(crate) async fn order_for(
     user: &CurrentUser,
     order_no: &str,
     action: Action,
-) -> Result<Order, ApiError> {
+) -> Result<Order, StepError> {
     let order = state
         .store
         .order_by_no(order_no)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(StepError::OrderNotFound)?;
     require(user, action, relation_to(user, None, Some(order.org_id)))?;
     Ok(order)
 }
@@ -41,7 +44,7 @@ pub(crate) async fn order_for(
 /// The facts the state machine needs about an order: what is due, what was paid, how the
 /// certificate is delivered (from its application; mail when it has none), and, waiting for
 /// issuance, why the CA would refuse it.
-pub(crate) async fn facts_of(state: &AppState, order: &Order) -> Result<OrderFacts, ApiError> {
+pub(crate) async fn facts_of(state: &AppState, order: &Order) -> Result<OrderFacts, StepError> {
     let paid: i64 = state
         .store
         .payments_of_order(order.id)
@@ -165,14 +168,14 @@ pub(crate) async fn act_on_order(
     order: &Order,
     action: OrderAction,
     note: &str,
-) -> Result<(Order, Step), ApiError> {
+) -> Result<(Order, Step), StepError> {
     let CheckedStep { step, facts } = checked_step(state, user, order, action).await?;
     if let Some(effect) = step
         .effects()
         .iter()
         .find(|e| e.is_write() && **e != SideEffect::ReleaseVoucher && step.has(**e))
     {
-        return Err(ApiError::internal(format!(
+        return Err(StepError::Inconsistent(format!(
             "{} needs the data of {effect:?}: apply it with its store call",
             step.action()
         )));
@@ -183,7 +186,7 @@ pub(crate) async fn act_on_order(
         .apply_step(&who.record(state.now(), order, step, note))
         .await?
     {
-        return Err(order_changed());
+        return Err(StepError::OrderChanged);
     }
     let after = order.after(&step);
     if step.has(SideEffect::SkipPaymentIfFree) && facts.is_free() {
@@ -212,26 +215,11 @@ pub(crate) async fn checked_step(
     user: Option<&CurrentUser>,
     order: &Order,
     action: OrderAction,
-) -> Result<CheckedStep, ApiError> {
+) -> Result<CheckedStep, StepError> {
     let facts = facts_of(state, order).await?;
     let actor = user.map_or(Actor::System, |u| Actor::Role(u.role()));
-    let step = step_for(order, action, actor, &facts).map_err(transition_refused)?;
+    let step = step_for(order, action, actor, &facts)?;
     Ok(CheckedStep { step, facts })
-}
-
-/// A refusal of the state machine as the API answers it: 403 when the role may not take the
-/// step at all, 409 when the order is not in a status (or state) that allows it.
-pub(crate) fn transition_refused(err: TransitionError) -> ApiError {
-    match err {
-        TransitionError::NotAllowedForActor { .. } => {
-            ApiError::new(StatusCode::FORBIDDEN, "not_your_step", err.to_string())
-        }
-        other => ApiError::conflict("transition_refused", other.to_string()),
-    }
-}
-
-pub(crate) fn order_changed() -> ApiError {
-    ApiError::conflict("order_changed", "订单状态已被他人更新，请刷新后再处理")
 }
 
 /// The page asked for in a list, from 1 up to a bound that keeps `(page - 1) × page size`
@@ -277,17 +265,18 @@ impl From<&Order> for OrderView {
     }
 }
 
-/// After a page form: back to the order with what happened, or why not.
-pub(crate) fn back_to_order(order_no: &str, result: Result<String, ApiError>) -> Response {
-    let query = match result {
+/// After a page form: back to the order with what happened, or why not (a rule broken, the order
+/// moved on); what cannot be told there (not found, forbidden, ours) gets a page of its own.
+pub(crate) async fn back_to_order<E: Into<PageFailure>>(
+    order_no: &str,
+    result: Result<String, E>,
+) -> Response {
+    let query = match result.map_err(Into::into) {
         Ok(done) => serde_urlencoded::to_string([("done", done)]),
-        Err(err)
-            if err.status.is_client_error()
-                && !matches!(err.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) =>
-        {
-            serde_urlencoded::to_string([("error", err.message)])
+        Err(failure) if failure.belongs_on_the_page() => {
+            serde_urlencoded::to_string([("error", failure.message)])
         }
-        Err(err) => return err.into_response(),
+        Err(failure) => return failure.into_page().await,
     };
     Redirect::to(&format!("/orders/{order_no}?{}", query.unwrap_or_default())).into_response()
 }
@@ -299,7 +288,7 @@ pub(crate) fn back_to_order(order_no: &str, result: Result<String, ApiError>) ->
 pub(crate) async fn cannot_issue(
     state: &AppState,
     order: &Order,
-) -> Result<Option<LimitError>, ApiError> {
+) -> Result<Option<LimitError>, StepError> {
     let issue_at = match order.status {
         OrderStatus::AwaitingSecondReview => state.now().saturating_add(RA_ISSUANCE_ALLOWANCE_SECS),
         OrderStatus::Issuing => state.now(),
@@ -309,8 +298,9 @@ pub(crate) async fn cannot_issue(
         return Ok(None);
     };
     let product = crate::products::product_facts(state, application.product_id).await?;
-    let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm)
-        .ok_or_else(|| ApiError::internal(format!("product algorithm {}", product.algorithm)))?;
+    let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm).ok_or_else(|| {
+        StepError::Inconsistent(format!("product algorithm {}", product.algorithm))
+    })?;
     // The certificate names the organisation as it registered.
     let organisation = crate::pipeline::registered_organisation(state, order).await?;
     // Years out of range give 0 days, which the CA refuses too.
@@ -325,10 +315,12 @@ pub(crate) async fn cannot_issue(
 pub(crate) async fn registered_organisation(
     state: &AppState,
     order: &Order,
-) -> Result<certdesk_store::Organisation, ApiError> {
+) -> Result<certdesk_store::Organisation, StepError> {
     state
         .store
         .organisation_by_id(order.org_id)
         .await?
-        .ok_or_else(|| ApiError::internal(format!("order {} has no organisation", order.order_no)))
+        .ok_or_else(|| {
+            StepError::Inconsistent(format!("order {} has no organisation", order.order_no))
+        })
 }

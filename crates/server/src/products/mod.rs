@@ -3,8 +3,10 @@
 //! default catalogue made at first start, and [`price_order`] / [`redeem_voucher_for_order`]
 //! for the order flow.
 
+mod error;
 mod limits;
 
+pub(crate) use error::ProductError;
 pub(crate) use limits::check_years;
 
 use crate::web::auth::CurrentUser;
@@ -1204,14 +1206,12 @@ pub(crate) struct ProductFacts {
 pub(crate) async fn product_facts(
     state: &AppState,
     product_id: i64,
-) -> Result<ProductFacts, ApiError> {
+) -> Result<ProductFacts, ProductError> {
     let product = state
         .store
         .product_by_id(product_id)
         .await?
-        .ok_or_else(|| {
-            ApiError::internal(format!("order refers to missing product {product_id}"))
-        })?;
+        .ok_or(ProductError::Missing(product_id))?;
     Ok(ProductFacts {
         name: product.spec.name,
         algorithm: product.spec.algorithm.as_str(),

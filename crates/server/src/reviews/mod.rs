@@ -1,6 +1,10 @@
 //! 初审 and 复审: the review queues of platform operators and CA officers, and their decisions
 //! (a paid order sent back is refunded; a held-key order approved at 复审 is issued at once).
 
+mod error;
+
+pub(crate) use error::ReviewError;
+
 use crate::pipeline::back_to_order;
 use crate::AppState;
 use certdesk_domain::{OrderAction, OrderStatus, SideEffect};
@@ -65,7 +69,7 @@ pub(crate) async fn review_queue(
     state: &AppState,
     user: &CurrentUser,
     status: OrderStatus,
-) -> Result<Vec<QueueEntry>, ApiError> {
+) -> Result<Vec<QueueEntry>, ReviewError> {
     require(user, Action::ReviewOrder, Relation::Platform)?;
     let calendar = WorkCalendar::china_builtin();
     let now = crate::beijing(state.now());
@@ -136,13 +140,7 @@ pub(crate) async fn review_api(
     let approve = match req.decision.as_str() {
         "approve" => true,
         "reject" => false,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_decision",
-                "审核结论应为 approve（通过）或 reject（驳回）",
-            ))
-        }
+        _ => return Err(ReviewError::InvalidDecision.into()),
     };
     let final_status = review_order(&state, &user, &order, approve, &req.reason).await?;
     Ok(Json(OrderView::from(&Order {
@@ -160,14 +158,10 @@ pub(crate) async fn review_order(
     order: &Order,
     approve: bool,
     reason: &str,
-) -> Result<OrderStatus, ApiError> {
+) -> Result<OrderStatus, ReviewError> {
     let reason = reason.trim();
     if !approve && reason.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "reason_required",
-            "驳回时请填写原因，申请人将看到这一原因",
-        ));
+        return Err(ReviewError::ReasonRequired);
     }
     let action = match (order.status, approve) {
         (OrderStatus::AwaitingSecondReview, true) => OrderAction::ApproveSecond,
@@ -179,7 +173,9 @@ pub(crate) async fn review_order(
     // A paid order sent back is refunded by the system (guide 002: 审批退回后会自动退款).
     if step.has(SideEffect::RefundIfPaid)
         && facts_of(state, order).await?.paid_amount_fen > 0
-        && crate::payments::refund_paid_order(state, &after).await?
+        && crate::payments::refund_paid_order(state, &after)
+            .await
+            .map_err(ReviewError::Refund)?
     {
         return Ok(OrderStatus::Refunding);
     }
@@ -204,7 +200,7 @@ async fn review_page(
     Path(order_no): Path<String>,
     body: Bytes,
 ) -> Response {
-    let result = async {
+    let result: Result<String, ReviewError> = async {
         let order = order_for(&state, &user, &order_no, Action::ReviewOrder).await?;
         let form: ReviewForm = form_fields(&body);
         let approve = form.decision == "approve";
@@ -213,7 +209,7 @@ async fn review_page(
         Ok(format!("{done}，订单现为“{}”", to.label_zh()))
     }
     .await;
-    back_to_order(&order_no, result)
+    back_to_order(&order_no, result).await
 }
 
 pub(crate) struct QueueRow {

@@ -2,7 +2,7 @@
 //! answer the permission table gives for it.
 
 use crate::web::auth::CurrentUser;
-use crate::web::error::ApiError;
+use crate::web::error::{Failure, FeatureError};
 use certdesk_domain::permissions::{authorize, Action, Refusal, Relation};
 
 /// The relation of an object owned by `owner_account` in `owner_org` to the actor.
@@ -24,9 +24,22 @@ pub fn relation_to(
 
 /// `Ok` when the table permits; another organisation's object answers 404, as if it did not
 /// exist, and a refusal within reach 403.
-pub fn require(user: &CurrentUser, action: Action, relation: Relation) -> Result<(), ApiError> {
-    authorize(user.role(), action, relation).map_err(|refusal| match refusal {
-        Refusal::NotFound => ApiError::not_found(),
-        Refusal::Forbidden => ApiError::forbidden(),
-    })
+pub fn require(user: &CurrentUser, action: Action, relation: Relation) -> Result<(), Refusal> {
+    authorize(user.role(), action, relation)
+}
+
+impl FeatureError for Refusal {
+    fn failure(&self) -> Failure {
+        match self {
+            Refusal::NotFound => Failure::NotFound,
+            Refusal::Forbidden => Failure::Forbidden,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Refusal::NotFound => "not_found",
+            Refusal::Forbidden => "forbidden",
+        }
+    }
 }

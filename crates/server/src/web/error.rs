@@ -5,6 +5,80 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// What kind of failure an error is, whichever feature it comes from. A feature's error enum
+/// says which kind each of its variants is ([`FeatureError`]); the API answer's status and what a
+/// page shows are decided from the kind, each in one place ([`Failure::status`] and
+/// `web::pages::PageFailure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// What was sent breaks a rule (a field, a file, a request): 422, shown beside the form.
+    Invalid,
+    /// The object is not in a state that allows this (it moved on, it was done before): 409.
+    Conflict,
+    /// Not there, or another organisation's: 404.
+    NotFound,
+    /// The role may not do this here: 403.
+    Forbidden,
+    /// A service certdesk needs is away for now: 503.
+    Unavailable,
+    /// Ours: 500; the details go to the log, the user reads a generic message.
+    Internal,
+}
+
+impl Failure {
+    /// The HTTP status the API answers this kind with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Failure::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            Failure::Conflict => StatusCode::CONFLICT,
+            Failure::NotFound => StatusCode::NOT_FOUND,
+            Failure::Forbidden => StatusCode::FORBIDDEN,
+            Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The kind an HTTP status stands for: for errors that still arrive as an [`ApiError`].
+    pub fn of_status(status: StatusCode) -> Failure {
+        match status {
+            StatusCode::NOT_FOUND => Failure::NotFound,
+            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => Failure::Forbidden,
+            StatusCode::CONFLICT => Failure::Conflict,
+            StatusCode::SERVICE_UNAVAILABLE => Failure::Unavailable,
+            s if s.is_client_error() => Failure::Invalid,
+            _ => Failure::Internal,
+        }
+    }
+}
+
+/// A feature's error enum: each variant's kind, and a stable code for programs. Its `Display`
+/// is the message users read (Chinese). Converted to the API answer by `From` (below), and to a
+/// page by `web::pages::PageFailure`.
+pub trait FeatureError: std::error::Error {
+    fn failure(&self) -> Failure;
+    fn code(&self) -> &'static str;
+}
+
+/// How a store error reads in any feature's error: the database away, or ours.
+pub fn store_failure(err: &certdesk_store::StoreError) -> (Failure, &'static str) {
+    match err {
+        certdesk_store::StoreError::Connect { .. } => {
+            (Failure::Unavailable, "database_unavailable")
+        }
+        _ => (Failure::Internal, "internal_error"),
+    }
+}
+
+/// The one mapping of a feature's error to the API answer.
+impl<E: FeatureError> From<E> for ApiError {
+    fn from(err: E) -> Self {
+        match err.failure() {
+            Failure::Internal => ApiError::internal(&err),
+            failure => ApiError::new(failure.status(), err.code(), err.to_string()),
+        }
+    }
+}
+
 /// An API failure: an HTTP status, a stable machine-readable code, and a message for people.
 #[derive(Debug, Clone)]
 pub struct ApiError {

@@ -2,6 +2,7 @@
 
 use crate::web::auth::AccountView;
 use crate::web::auth::CurrentUser;
+use crate::web::error::{ApiError, Failure, FeatureError};
 use crate::web::routes::Registry;
 use askama::Template;
 use axum::extract::FromRequestParts;
@@ -176,4 +177,69 @@ pub(crate) fn forbidden_page() -> String {
     ForbiddenPage
         .render()
         .unwrap_or_else(|_| "您没有权限访问此页面".to_string())
+}
+
+/// An error as a page shows it: a rule broken or an order moved on is told on the page it came
+/// from; not found and forbidden get their own pages; a failure of ours a notice that names no
+/// detail. The one mapping of errors to pages.
+#[derive(Debug)]
+pub(crate) struct PageFailure {
+    pub failure: Failure,
+    pub message: String,
+}
+
+impl<E: FeatureError> From<E> for PageFailure {
+    fn from(err: E) -> Self {
+        let failure = err.failure();
+        if failure == Failure::Internal {
+            // Logged with its details, as the API does.
+            let generic = ApiError::internal(&err);
+            return PageFailure {
+                failure,
+                message: generic.message,
+            };
+        }
+        PageFailure {
+            failure,
+            message: err.to_string(),
+        }
+    }
+}
+
+/// For features whose services still answer [`ApiError`]: the kind its status stands for.
+impl From<ApiError> for PageFailure {
+    fn from(err: ApiError) -> Self {
+        PageFailure {
+            failure: Failure::of_status(err.status),
+            message: err.message,
+        }
+    }
+}
+
+impl PageFailure {
+    /// Whether the page it came from should show it as a banner.
+    pub fn belongs_on_the_page(&self) -> bool {
+        matches!(self.failure, Failure::Invalid | Failure::Conflict)
+    }
+
+    /// A page of its own, for what cannot be shown where it came from.
+    pub async fn into_page(self) -> Response {
+        match self.failure {
+            Failure::NotFound => not_found_page().await,
+            Failure::Forbidden => (StatusCode::FORBIDDEN, Html(forbidden_page())).into_response(),
+            failure => (
+                failure.status(),
+                Html(format!(
+                    "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+                     <title>出错了 · certdesk</title><link rel=\"stylesheet\" href=\"/static/app.css\">\
+                     </head><body class=\"login-body\"><main class=\"login-box\"><h1>出错了</h1>\
+                     <p>{}</p><p><a href=\"/\">返回总览</a></p></main></body></html>",
+                    askama::filters::escape(&self.message, askama::filters::Html)
+                        .map(|m| m.to_string())
+                        .unwrap_or_default()
+                )),
+            )
+                .into_response(),
+        }
+    }
 }

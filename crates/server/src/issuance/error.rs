@@ -1,0 +1,86 @@
+//! What issuance can fail with.
+
+use crate::pipeline::StepError;
+use crate::products::ProductError;
+use crate::web::error::{store_failure, Failure, FeatureError};
+use certdesk_ca::CaError;
+use certdesk_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssuanceError {
+    #[error("该订单没有申请资料，不能制证")]
+    NoApplication,
+    /// Mobile products: the CA makes and holds the keys; there is nothing to request.
+    #[error("移动版证书的密钥由CA托管，无需提交证书请求")]
+    HeldKeys,
+    #[error("请粘贴证书请求（CSR，以 -----BEGIN CERTIFICATE REQUEST----- 开头）")]
+    CsrRequired,
+    #[error("证书请求的密钥算法与所购产品不符：产品为 {product}，请求为 {request}")]
+    AlgorithmMismatch {
+        product: &'static str,
+        request: &'static str,
+    },
+    /// The CA refused what the key holder sent (a bad CSR, a name or validity it will not sign).
+    #[error("证书请求（CSR）不能使用：{0}")]
+    CsrRefused(CaError),
+    /// Another request holds the order's claim, or the order was issued.
+    #[error("该订单正在制证或已经发证，请刷新页面查看")]
+    AlreadyIssuing,
+    /// Nothing was issued for this order (yet).
+    #[error("该订单尚未发证")]
+    NotIssued,
+    /// The CA failed on our side (a key, a record, an encoding).
+    #[error("the CA failed: {0}")]
+    Ca(CaError),
+    #[error(transparent)]
+    Step(#[from] StepError),
+    #[error(transparent)]
+    Product(#[from] ProductError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl IssuanceError {
+    /// A CA error as the key holder should read it: a refusal of what they sent, or ours.
+    pub fn of_ca(err: CaError) -> Self {
+        if err.is_input_error() {
+            IssuanceError::CsrRefused(err)
+        } else {
+            IssuanceError::Ca(err)
+        }
+    }
+}
+
+impl FeatureError for IssuanceError {
+    fn failure(&self) -> Failure {
+        match self {
+            IssuanceError::CsrRequired
+            | IssuanceError::AlgorithmMismatch { .. }
+            | IssuanceError::CsrRefused(_) => Failure::Invalid,
+            IssuanceError::NoApplication
+            | IssuanceError::HeldKeys
+            | IssuanceError::AlreadyIssuing => Failure::Conflict,
+            IssuanceError::NotIssued => Failure::NotFound,
+            IssuanceError::Ca(_) => Failure::Internal,
+            IssuanceError::Step(err) => err.failure(),
+            IssuanceError::Product(err) => err.failure(),
+            IssuanceError::Store(err) => store_failure(err).0,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            IssuanceError::NoApplication => "no_application",
+            IssuanceError::HeldKeys => "held_keys",
+            IssuanceError::CsrRequired => "csr_required",
+            IssuanceError::AlgorithmMismatch { .. } => "csr_algorithm_mismatch",
+            IssuanceError::CsrRefused(_) => "csr_refused",
+            IssuanceError::AlreadyIssuing => "already_issuing",
+            IssuanceError::NotIssued => "not_found",
+            IssuanceError::Ca(_) => "internal_error",
+            IssuanceError::Step(err) => err.code(),
+            IssuanceError::Product(err) => err.code(),
+            IssuanceError::Store(err) => store_failure(err).1,
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! What a review can fail with.
+
+use crate::issuance::IssuanceError;
+use crate::pipeline::StepError;
+use crate::web::error::{store_failure, ApiError, Failure, FeatureError};
+use certdesk_domain::permissions::Refusal;
+use certdesk_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("审核结论应为 approve（通过）或 reject（驳回）")]
+    InvalidDecision,
+    #[error("驳回时请填写原因，申请人将看到这一原因")]
+    ReasonRequired,
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Step(#[from] StepError),
+    /// The held keys of a mobile product could not be issued at 复审.
+    #[error(transparent)]
+    Issuance(#[from] IssuanceError),
+    /// Paying back an order sent back after payment failed (the payments feature still answers
+    /// in the API's shape).
+    #[error("{}", .0.message)]
+    Refund(ApiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl FeatureError for ReviewError {
+    fn failure(&self) -> Failure {
+        match self {
+            ReviewError::InvalidDecision | ReviewError::ReasonRequired => Failure::Invalid,
+            ReviewError::Refused(err) => err.failure(),
+            ReviewError::Step(err) => err.failure(),
+            ReviewError::Issuance(err) => err.failure(),
+            ReviewError::Refund(err) => Failure::of_status(err.status),
+            ReviewError::Store(err) => store_failure(err).0,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ReviewError::InvalidDecision => "invalid_decision",
+            ReviewError::ReasonRequired => "reason_required",
+            ReviewError::Refused(err) => err.code(),
+            ReviewError::Step(err) => err.code(),
+            ReviewError::Issuance(err) => err.code(),
+            ReviewError::Refund(err) => err.code,
+            ReviewError::Store(err) => store_failure(err).1,
+        }
+    }
+}
