@@ -7,6 +7,7 @@ use crate::pipeline::{checked_step, CheckedStep, OrderView, StepActor};
 use crate::web::auth::CurrentUser;
 use crate::web::authz::{relation_to, require};
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::pages::PageFailure;
 use crate::web::pages::{form_fields, render, Chrome, PageUser};
 use crate::web::routes::Registry;
 use crate::AppState;
@@ -789,7 +790,7 @@ async fn download_upload(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path((order_no, kind)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let order =
         crate::pipeline::order_for(&state, &user, &order_no, Action::ViewOrderDocument).await?;
     let upload = state
@@ -1031,7 +1032,7 @@ async fn edit_page(
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
     Query(notice): Query<NoticeQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let order = editable_order(&state, &user, &order_no).await?;
     let (application, form) = application_of(&state, &order).await?;
     let fields = EditForm::of(
@@ -1109,7 +1110,7 @@ async fn edit_page_with(
     problems: Vec<FieldErrorView>,
     messages: PageMessages,
     status: StatusCode,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let PageMessages {
         notice,
         upload_error,
@@ -1173,7 +1174,7 @@ async fn save_page(
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let order = editable_order(&state, &user, &order_no).await?;
     let fields: EditForm = form_fields(&body);
     // The product, period and voucher decide the price: a problem with them is shown at the
@@ -1186,7 +1187,7 @@ async fn save_page(
             {
                 Ok(()) => Ok(()),
                 Err(err) if err.status == StatusCode::UNPROCESSABLE_ENTITY => Err(err.message),
-                Err(err) => return Err(err),
+                Err(err) => return Err(err.into()),
             }
         }
         _ => Err("请选择产品和有效期".to_string()),
@@ -1237,7 +1238,7 @@ async fn upload_page(
     PageUser(user): PageUser,
     Path((order_no, kind)): Path<(String, String)>,
     request: Request,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let order = editable_order(&state, &user, &order_no).await?;
     let kind = upload_kind(&kind)?;
     let mut multipart = Multipart::from_request(request, &state)
@@ -1274,7 +1275,7 @@ async fn upload_page(
         return match store_upload(&state, &order, kind, &file_name, &bytes).await {
             Ok(_) => Ok(back(format!("uploaded={}", kind.as_str()))),
             Err(err) if err.status.is_client_error() => Ok(refused(err.message)),
-            Err(err) => Err(err),
+            Err(err) => Err(err.into()),
         };
     }
 }
@@ -1358,7 +1359,7 @@ async fn identity_page(
     PageUser(user): PageUser,
     Path((order_no, method)): Path<(String, String)>,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let order = editable_order(&state, &user, &order_no).await?;
     let fields: IdentityForm = form_fields(&body);
     let (_, form) = application_of(&state, &order).await?;
@@ -1404,13 +1405,13 @@ async fn identity_page(
 fn back_to_identity(
     order_no: &str,
     result: Result<crate::identity::CheckView, ApiError>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let query = match result {
         Ok(check) => serde_urlencoded::to_string([("identity", check.next_step)]),
         Err(err) if err.status.is_client_error() && err.status != StatusCode::NOT_FOUND => {
             serde_urlencoded::to_string([("identity_error", err.message)])
         }
-        Err(err) => return Err(err),
+        Err(err) => return Err(err.into()),
     };
     Ok(Redirect::to(&format!(
         "/orders/{order_no}/edit?{}#identity",
@@ -1425,7 +1426,7 @@ async fn face_page(
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
     request: Request,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     use base64::Engine as _;
     let order = editable_order(&state, &user, &order_no).await?;
     let (_, form) = application_of(&state, &order).await?;

@@ -3,6 +3,7 @@
 
 use crate::issuance::certificate_pem;
 use crate::pipeline::page_number;
+use crate::web::pages::PageFailure;
 use crate::AppState;
 use certdesk_domain::{Actor, OrderAction, OrderStatus};
 
@@ -219,7 +220,7 @@ async fn orders_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Query(query): Query<OrdersPageQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let scope = relation_to(&user, None, user.account().org_id);
     require(&user, Action::ListOrders, scope)?;
     let mut error = None;
@@ -383,7 +384,7 @@ async fn order_page(
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
     Query(query): Query<OrderPageQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let order = order_for(&state, &user, &order_no, Action::ViewOrder).await?;
     let status = order.status;
     let application = state.store.application(order.id).await?;
@@ -678,7 +679,7 @@ async fn download_issued(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path((order_no, file)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let order = order_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
     let issuance = state
         .store
@@ -716,7 +717,7 @@ async fn download_issued(
             issuance.envelope_skf.ok_or_else(ApiError::not_found)?,
             "application/octet-stream",
         ),
-        _ => return Err(ApiError::not_found()),
+        _ => return Err(ApiError::not_found().into()),
     };
     Ok((
         [
@@ -753,7 +754,7 @@ struct CertificatesPage {
 async fn certificates_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let org_id = user.account().org_id.ok_or_else(ApiError::forbidden)?;
     require(
         &user,

@@ -7,6 +7,7 @@ use crate::pipeline::OrderView;
 use crate::web::auth::{self, CurrentUser};
 use crate::web::authz::{relation_to, require};
 use crate::web::error::ApiError;
+use crate::web::pages::PageFailure;
 use crate::web::pages::{render, Chrome, PageUser};
 use crate::web::routes::Registry;
 use crate::{AppState, Payee};
@@ -141,7 +142,7 @@ async fn cashier_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let order = crate::pipeline::order_for(&state, &user, &order_no, Action::ViewCashier).await?;
     let status = order.status;
     let why_not = why_not_payable(status, order.amount_fen == 0);
@@ -207,7 +208,7 @@ async fn withdraw_form(
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let order = crate::pipeline::order_for(&state, &user, &order_no, Action::WithdrawOrder).await?;
     let form: WithdrawForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::bad_request("invalid_form", "表单内容无法识别，请刷新页面后重试"))?;
@@ -297,7 +298,7 @@ async fn sandbox_pay_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
     user: Option<crate::web::auth::CurrentUser>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let (trade, order) = sandbox_trade_and_order(&state, &token).await?;
     Ok(sandbox_page(&state, user.as_ref(), &trade, &order, None))
 }
@@ -315,7 +316,7 @@ async fn sandbox_pay_submit(
     Path(token): Path<String>,
     user: Option<crate::web::auth::CurrentUser>,
     Form(form): Form<SandboxPayForm>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let (trade, order) = sandbox_trade_and_order(&state, &token).await?;
     let now = state.now();
     let message = match form.action.as_str() {
@@ -342,7 +343,8 @@ async fn sandbox_pay_submit(
             return Err(ApiError::bad_request(
                 "invalid_action",
                 "操作应为 pay（确认支付）或 cancel（取消）",
-            ))
+            )
+            .into())
         }
     };
     let (trade, order) = sandbox_trade_and_order(&state, &token).await?;
@@ -368,7 +370,7 @@ struct TransfersPage {
 async fn transfers_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     require(&user, Action::ConfirmOfflinePayment, Relation::Platform)?;
     let transfers = state.store.offline_transfers("pending", 200).await?;
     Ok(render(
@@ -385,7 +387,7 @@ async fn receipt_image(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(transfer_id): Path<i64>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     let transfer = state
         .store
         .offline_transfer(transfer_id)

@@ -276,7 +276,7 @@ pub(crate) async fn back_to_order<E: Into<PageFailure>>(
         Err(failure) if failure.belongs_on_the_page() => {
             serde_urlencoded::to_string([("error", failure.message)])
         }
-        Err(failure) => return failure.into_page().await,
+        Err(failure) => return failure.into_page(),
     };
     Redirect::to(&format!("/orders/{order_no}?{}", query.unwrap_or_default())).into_response()
 }

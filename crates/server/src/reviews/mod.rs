@@ -6,6 +6,7 @@ mod error;
 pub(crate) use error::ReviewError;
 
 use crate::pipeline::back_to_order;
+use crate::web::pages::PageFailure;
 use crate::AppState;
 use certdesk_domain::{OrderAction, OrderStatus, SideEffect};
 
@@ -232,7 +233,7 @@ async fn queue_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     status: OrderStatus,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageFailure> {
     require(&user, Action::ReviewOrder, Relation::Platform)?;
     let entries = crate::reviews::review_queue(&state, &user, status).await?;
     let mut rows = Vec::new();

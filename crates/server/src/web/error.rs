@@ -166,16 +166,14 @@ impl ApiError {
     }
 }
 
-impl From<certdesk_store::StoreError> for ApiError {
-    fn from(err: certdesk_store::StoreError) -> Self {
-        match err {
-            certdesk_store::StoreError::Connect { .. } => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_unavailable",
-                "数据库暂时不可用，请稍后重试",
-            ),
-            other => Self::internal(other),
-        }
+/// The store fails as the database being away (503) or as ours.
+impl FeatureError for certdesk_store::StoreError {
+    fn failure(&self) -> Failure {
+        store_failure(self).0
+    }
+
+    fn code(&self) -> &'static str {
+        store_failure(self).1
     }
 }
 

@@ -223,23 +223,29 @@ impl PageFailure {
     }
 
     /// A page of its own, for what cannot be shown where it came from.
-    pub async fn into_page(self) -> Response {
+    pub fn into_page(self) -> Response {
         match self.failure {
-            Failure::NotFound => not_found_page().await,
+            Failure::NotFound => render(&NotFoundPage, StatusCode::NOT_FOUND),
             Failure::Forbidden => (StatusCode::FORBIDDEN, Html(forbidden_page())).into_response(),
-            failure => (
+            failure => render(
+                &FailurePage {
+                    message: self.message,
+                },
                 failure.status(),
-                Html(format!(
-                    "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-                     <title>出错了 · certdesk</title><link rel=\"stylesheet\" href=\"/static/app.css\">\
-                     </head><body class=\"login-body\"><main class=\"login-box\"><h1>出错了</h1>\
-                     <p>{}</p><p><a href=\"/\">返回总览</a></p></main></body></html>",
-                    askama::filters::escape(&self.message, askama::filters::Html)
-                        .map(|m| m.to_string())
-                        .unwrap_or_default()
-                )),
-            )
-                .into_response(),
+            ),
         }
     }
+}
+
+/// A page handler's failure answers as a page, never as the API's JSON.
+impl IntoResponse for PageFailure {
+    fn into_response(self) -> Response {
+        self.into_page()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "failure.html")]
+struct FailurePage {
+    message: String,
 }
