@@ -67,18 +67,20 @@ struct NoticePage {
     back: String,
 }
 
-fn notice(user: &CurrentUser, err: ApiError, back: String) -> Response {
-    if err.status == StatusCode::NOT_FOUND {
-        return err.into_response();
+fn notice(user: &CurrentUser, err: impl Into<PageFailure>, back: String) -> Response {
+    let failure: PageFailure = err.into();
+    if !failure.belongs_on_the_page() {
+        return failure.into_page();
     }
+    let status = failure.failure.status();
     render(
         &NoticePage {
             chrome: Chrome::new(user, "orders"),
             title: "无法完成操作",
-            message: err.message,
+            message: failure.message,
             back,
         },
-        err.status,
+        status,
     )
 }
 

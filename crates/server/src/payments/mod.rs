@@ -12,7 +12,10 @@
 //! closed orders, and offline bank transfers (线下转账) confirmed by an operator.
 
 mod cashier;
+mod error;
 mod gateway;
+
+pub(crate) use error::PaymentError;
 
 pub use gateway::{
     GatewayNotification, NotificationError, NotificationKind, PaymentGateway, RefundRequest,
@@ -166,22 +169,20 @@ pub(crate) async fn sandbox_notify(
     .map_err(|err| match err {
         NotificationError::BadSignature => {
             tracing::warn!("payment notification with a bad signature refused");
-            ApiError::bad_request("signature_invalid", err.to_string())
+            PaymentError::SignatureInvalid(err.to_string())
         }
-        NotificationError::Malformed(_) => {
-            ApiError::bad_request("invalid_notification", err.to_string())
-        }
+        NotificationError::Malformed(_) => PaymentError::InvalidNotification(err.to_string()),
     })?;
     apply_notification(&state, SANDBOX_GATEWAY, &notification).await?;
     Ok(acknowledged())
 }
 
-async fn order_by_no(state: &AppState, order_no: &str) -> Result<Order, ApiError> {
+async fn order_by_no(state: &AppState, order_no: &str) -> Result<Order, PaymentError> {
     state
         .store
         .order_by_no(order_no)
         .await?
-        .ok_or_else(ApiError::not_found)
+        .ok_or(PaymentError::OrderNotFound)
 }
 
 /// Applies a verified notification of `gateway` exactly once: a payment moves its order on
@@ -191,7 +192,7 @@ pub async fn apply_notification(
     state: &AppState,
     gateway: &'static str,
     notification: &GatewayNotification,
-) -> Result<(), ApiError> {
+) -> Result<(), PaymentError> {
     match notification.kind {
         // Waiting or closed: nothing to apply; a late "waiting" never undoes a payment.
         NotificationKind::Informational => Ok(()),
@@ -204,15 +205,11 @@ async fn apply_gateway_payment(
     state: &AppState,
     gateway: &'static str,
     notification: &GatewayNotification,
-) -> Result<(), ApiError> {
+) -> Result<(), PaymentError> {
     let order = order_by_no(state, &notification.order_no).await?;
     if notification.amount_fen != order.amount_fen {
         tracing::error!(order = %order.order_no, paid = notification.amount_fen, due = order.amount_fen, "payment amount does not match the order");
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "amount_mismatch",
-            "支付金额与订单金额不一致，已记录待人工核对",
-        ));
+        return Err(PaymentError::AmountMismatch);
     }
     // Where the rules take a payable order; money for an order that is not (closed, say) is
     // recorded without a step, and paid back.
@@ -250,7 +247,7 @@ async fn after_payment(
     order: &Order,
     payment: &Payment,
     outcome: PaymentOutcome,
-) -> Result<(), ApiError> {
+) -> Result<(), PaymentError> {
     match outcome {
         PaymentOutcome::Applied => {
             tracing::info!(order = %order.order_no, gateway = %payment.gateway, "payment applied");
@@ -274,7 +271,7 @@ async fn refund_late_payment(
     state: &AppState,
     order: &Order,
     payment: &Payment,
-) -> Result<(), ApiError> {
+) -> Result<(), PaymentError> {
     let current = order_by_no(state, &order.order_no).await?;
     let started = system_refund(
         state,
@@ -294,7 +291,7 @@ async fn refund_late_payment(
 /// that took the payment. Answers whether a refund was started (`false`: nothing was paid, or
 /// the rules do not allow it from the order's status). For the review code to call after
 /// rejecting a paid order (guide 002: "审批退回后会自动退款").
-pub async fn refund_paid_order(state: &AppState, order: &Order) -> Result<bool, ApiError> {
+pub async fn refund_paid_order(state: &AppState, order: &Order) -> Result<bool, PaymentError> {
     let current = order_by_no(state, &order.order_no).await?;
     let Some(payment) = state
         .store
@@ -313,7 +310,7 @@ async fn system_refund(
     current: &Order,
     payment: &Payment,
     note: &str,
-) -> Result<bool, ApiError> {
+) -> Result<bool, PaymentError> {
     let Ok(step) = step_for(
         current,
         OrderAction::StartRefund,
@@ -334,9 +331,9 @@ async fn start_refund(
     step: Step,
     payment: &Payment,
     note: &str,
-) -> Result<bool, ApiError> {
+) -> Result<bool, PaymentError> {
     if !step.has(SideEffect::RequestRefund) {
-        return Err(ApiError::internal(format!(
+        return Err(PaymentError::Inconsistent(format!(
             "{} does not lead to a refund",
             step.action()
         )));
@@ -395,7 +392,7 @@ async fn refund_duplicate_payment(
     state: &AppState,
     order: &Order,
     payment: &Payment,
-) -> Result<(), ApiError> {
+) -> Result<(), PaymentError> {
     tracing::warn!(order = %order.order_no, gateway = %payment.gateway, txn = %payment.gateway_txn, "order paid twice: the second payment is paid back");
     audit_duplicate(state, order, payment, "paid back").await;
     if ask_gateway_to_pay_back(state, order, payment).await {
@@ -433,7 +430,7 @@ async fn apply_gateway_refund(
     state: &AppState,
     gateway: &'static str,
     notification: &GatewayNotification,
-) -> Result<(), ApiError> {
+) -> Result<(), PaymentError> {
     let order = order_by_no(state, &notification.order_no).await?;
     // The pay-back of a second payment (the order itself stays as it is).
     if let Some(duplicate) = state
@@ -462,17 +459,13 @@ async fn apply_gateway_refund(
         .store
         .refund_of_order(order.id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(PaymentError::RefundNotFound)?;
     if refund.gateway != gateway
         || refund.gateway_txn != notification.gateway_txn
         || refund.amount_fen != notification.amount_fen
     {
         tracing::error!(order = %order.order_no, "refund notification does not match the refund requested");
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "refund_mismatch",
-            "退款通知与退款申请不一致，已记录待人工核对",
-        ));
+        return Err(PaymentError::RefundMismatch);
     }
     complete_refund(state, None, &order).await.map(|_| ())
 }
@@ -482,7 +475,7 @@ async fn complete_refund(
     state: &AppState,
     user: Option<&CurrentUser>,
     order: &Order,
-) -> Result<bool, ApiError> {
+) -> Result<bool, PaymentError> {
     let actor = user.map(|u| Actor::Role(u.role())).unwrap_or(Actor::System);
     let step = match step_for(
         order,
@@ -533,7 +526,7 @@ pub async fn withdraw_order(
     user: &CurrentUser,
     order: &Order,
     reason: &str,
-) -> Result<Order, ApiError> {
+) -> Result<Order, PaymentError> {
     require(
         user,
         Action::WithdrawOrder,
@@ -577,7 +570,7 @@ async fn end_order(
     step: Step,
     payment: Option<Payment>,
     note: &str,
-) -> Result<Order, ApiError> {
+) -> Result<Order, PaymentError> {
     match payment {
         Some(payment) if step.has(SideEffect::RequestRefund) => {
             if !start_refund(state, Some(user), order, step, &payment, note).await? {
@@ -604,7 +597,7 @@ pub async fn refund_unissuable_order(
     user: &CurrentUser,
     order: &Order,
     reason: &str,
-) -> Result<Order, ApiError> {
+) -> Result<Order, PaymentError> {
     require(
         user,
         Action::RefundUnissuableOrder,
@@ -666,7 +659,7 @@ async fn refund_unissuable_page(
     Path(order_no): Path<String>,
     body: Bytes,
 ) -> Response {
-    let result: Result<String, ApiError> = async {
+    let result: Result<String, PaymentError> = async {
         let order =
             crate::pipeline::order_for(&state, &user, &order_no, Action::RefundUnissuableOrder)
                 .await?;
@@ -687,7 +680,7 @@ pub async fn can_withdraw(
     state: &AppState,
     user: &CurrentUser,
     order: &Order,
-) -> Result<bool, ApiError> {
+) -> Result<bool, PaymentError> {
     if !certdesk_domain::permits(
         user.role(),
         Action::WithdrawOrder,
@@ -754,17 +747,14 @@ pub(crate) async fn confirm_offline_refund_api(
         .store
         .refund_of_order(order.id)
         .await?
-        .ok_or_else(|| ApiError::conflict("no_refund", "该订单没有待处理的退款"))?;
+        .ok_or(PaymentError::NoRefund)?;
     // The configured gateway confirms its own refunds; offline transfers, and payments taken
     // by a gateway no longer configured, are paid back by hand and confirmed here.
     if refund.gateway == state.gateway.name() {
-        return Err(ApiError::conflict(
-            "refund_by_gateway",
-            "该退款由支付网关原路退回，网关确认后自动完成，无需人工确认",
-        ));
+        return Err(PaymentError::RefundByGateway.into());
     }
     if !complete_refund(&state, Some(&user), &order).await? {
-        return Err(ApiError::conflict("refund_done", "该退款已确认完成"));
+        return Err(PaymentError::RefundDone.into());
     }
     Ok(Json(crate::pipeline::OrderView::from(
         &order_by_no(&state, &order_no).await?,
@@ -791,12 +781,9 @@ pub(crate) async fn retry_refund_api(
         .refund_of_order(order.id)
         .await?
         .filter(|r| r.status == "requested")
-        .ok_or_else(|| ApiError::conflict("no_refund", "该订单没有待处理的退款"))?;
+        .ok_or(PaymentError::NoRefund)?;
     if refund.gateway != state.gateway.name() {
-        return Err(ApiError::conflict(
-            "refund_by_hand",
-            "该款项不经当前支付网关退回，请人工退款后确认退款完成",
-        ));
+        return Err(PaymentError::RefundByHand.into());
     }
     state
         .gateway
@@ -806,13 +793,7 @@ pub(crate) async fn retry_refund_api(
             amount_fen: refund.amount_fen,
         })
         .await
-        .map_err(|err| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "gateway_unavailable",
-                err.to_string(),
-            )
-        })?;
+        .map_err(|err| PaymentError::GatewayUnavailable(err.to_string()))?;
     tracing::info!(order = %order.order_no, operator = user.account().id, "refund asked of the gateway again");
     Ok(StatusCode::ACCEPTED)
 }
@@ -873,20 +854,17 @@ pub async fn submit_offline_transfer(
     order: &Order,
     file_name: &str,
     bytes: Bytes,
-) -> Result<OfflineTransfer, ApiError> {
+) -> Result<OfflineTransfer, PaymentError> {
     require(
         user,
         Action::PayOrder,
         relation_to(user, None, Some(order.org_id)),
     )?;
     if order.status != OrderStatus::AwaitingPayment {
-        return Err(ApiError::conflict(
-            "not_awaiting_payment",
-            format!("订单当前为“{}”状态，无需付款", order.status.label_zh()),
-        ));
+        return Err(PaymentError::NotAwaitingPayment(order.status));
     }
     if order.amount_fen == 0 {
-        return Err(ApiError::conflict("order_is_free", "免费订单无需支付"));
+        return Err(PaymentError::OrderIsFree);
     }
     let pending = state.store.offline_transfers_of_order(order.id).await?;
     if pending.iter().any(|t| t.status == "pending") {
@@ -898,14 +876,12 @@ pub async fn submit_offline_transfer(
     let stored =
         tokio::task::spawn_blocking(move || blobs.check_and_store_image(&checked_name, &bytes))
             .await
-            .map_err(ApiError::internal)?
+            .map_err(|err| PaymentError::Inconsistent(format!("checking an upload: {err}")))?
             .map_err(|err| match err {
-                certdesk_store::UploadError::Refused(refusal) => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    refusal.code(),
-                    refusal.to_string(),
-                ),
-                certdesk_store::UploadError::Store(err) => ApiError::from(err),
+                certdesk_store::UploadError::Refused(refusal) => {
+                    PaymentError::UploadRefused(refusal)
+                }
+                certdesk_store::UploadError::Store(err) => PaymentError::Store(err),
             })?;
     let transfer = state
         .store
@@ -920,7 +896,7 @@ pub async fn submit_offline_transfer(
         .await
         .map_err(|err| match err {
             StoreError::Conflict(_) => already_pending(),
-            other => ApiError::from(other),
+            other => PaymentError::Store(other),
         })?;
     crate::web::audit_trail::record(
         state,
@@ -934,11 +910,8 @@ pub async fn submit_offline_transfer(
     Ok(transfer)
 }
 
-fn already_pending() -> ApiError {
-    ApiError::conflict(
-        "transfer_pending",
-        "该订单已提交付款凭证，正在等待平台确认，请勿重复提交",
-    )
+fn already_pending() -> PaymentError {
+    PaymentError::TransferPending
 }
 
 /// Upload the receipt of an offline bank transfer (线下转账): the image file as the request
@@ -954,13 +927,7 @@ pub(crate) async fn submit_offline_transfer_api(
     Query(query): Query<ReceiptQuery>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<TransferView>, ApiError> {
-    let body = body.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "upload_too_large",
-            "付款凭证文件超过 5 MB 的上限，请压缩后重新上传",
-        )
-    })?;
+    let body = body.map_err(|_| PaymentError::UploadTooLarge)?;
     let order = order_by_no(&state, &order_no).await?;
     let transfer = submit_offline_transfer(
         &state,
@@ -1003,18 +970,18 @@ pub async fn decide_transfer(
     transfer_id: i64,
     confirm: bool,
     reason: &str,
-) -> Result<OfflineTransfer, ApiError> {
+) -> Result<OfflineTransfer, PaymentError> {
     let transfer = state
         .store
         .offline_transfer(transfer_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(PaymentError::TransferNotFound)?;
     require(
         user,
         Action::ConfirmOfflinePayment,
         relation_to(user, None, Some(transfer.org_id)),
     )?;
-    let not_pending = || ApiError::conflict("transfer_decided", "该付款凭证已处理，请刷新后查看");
+    let not_pending = || PaymentError::TransferDecided;
     if transfer.status != "pending" {
         return Err(not_pending());
     }
@@ -1023,11 +990,7 @@ pub async fn decide_transfer(
     if !confirm {
         let reason = clean_reason(reason);
         if reason.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "reason_required",
-                "驳回时请填写原因，付款单位将看到这一原因",
-            ));
+            return Err(PaymentError::ReasonRequired);
         }
         if !state
             .store
@@ -1065,12 +1028,7 @@ pub async fn decide_transfer(
             .await?;
         match outcome {
             TransferConfirmation::NotPending => return Err(not_pending()),
-            TransferConfirmation::AlreadyPaid => {
-                return Err(ApiError::conflict(
-                    "already_paid",
-                    "该订单已通过其他方式付款，请驳回此凭证并将转账款项退回",
-                ))
-            }
+            TransferConfirmation::AlreadyPaid => return Err(PaymentError::AlreadyPaid),
             TransferConfirmation::Confirmed(outcome) => {
                 after_payment(state, &order, &payment, outcome).await?
             }
@@ -1080,7 +1038,7 @@ pub async fn decide_transfer(
         .store
         .offline_transfer(transfer.id)
         .await?
-        .ok_or_else(ApiError::not_found)
+        .ok_or(PaymentError::TransferNotFound)
 }
 
 /// Confirm (the money arrived) or reject (with the reason) a bank-transfer receipt.
@@ -1095,13 +1053,7 @@ pub(crate) async fn transfer_decision_api(
     let confirm = match req.decision.as_str() {
         "confirm" => true,
         "reject" => false,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_decision",
-                "处理结论应为 confirm（确认到账）或 reject（驳回）",
-            ))
-        }
+        _ => return Err(PaymentError::InvalidDecision.into()),
     };
     let transfer = decide_transfer(&state, &user, transfer_id, confirm, &req.reason).await?;
     Ok(Json(TransferView::from(&transfer)))
@@ -1111,7 +1063,7 @@ pub(crate) async fn transfer_decision_api(
 /// at `now`; answers how many were closed. An order paid meanwhile is left alone: the close is
 /// compare-and-set on 待支付, and a payment that lands after the close is refunded. An order
 /// whose bank-transfer receipt waits for an operator is not closed: the money is on its way.
-pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, ApiError> {
+pub async fn close_unpaid_orders(state: &AppState, now: i64) -> Result<usize, PaymentError> {
     let cutoff = now - PAYMENT_WINDOW.as_secs();
     let mut closed = 0;
     for order in state

@@ -1,8 +1,9 @@
 //! What a review can fail with.
 
 use crate::issuance::IssuanceError;
+use crate::payments::PaymentError;
 use crate::pipeline::StepError;
-use crate::web::error::{store_failure, ApiError, Failure, FeatureError};
+use crate::web::error::{store_failure, Failure, FeatureError};
 use certdesk_domain::permissions::Refusal;
 use certdesk_store::StoreError;
 
@@ -19,10 +20,9 @@ pub enum ReviewError {
     /// The held keys of a mobile product could not be issued at 复审.
     #[error(transparent)]
     Issuance(#[from] IssuanceError),
-    /// Paying back an order sent back after payment failed (the payments feature still answers
-    /// in the API's shape).
-    #[error("{}", .0.message)]
-    Refund(ApiError),
+    /// Paying back an order sent back after payment failed.
+    #[error(transparent)]
+    Refund(#[from] PaymentError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -34,7 +34,7 @@ impl FeatureError for ReviewError {
             ReviewError::Refused(err) => err.failure(),
             ReviewError::Step(err) => err.failure(),
             ReviewError::Issuance(err) => err.failure(),
-            ReviewError::Refund(err) => Failure::of_status(err.status),
+            ReviewError::Refund(err) => err.failure(),
             ReviewError::Store(err) => store_failure(err).0,
         }
     }
@@ -46,7 +46,7 @@ impl FeatureError for ReviewError {
             ReviewError::Refused(err) => err.code(),
             ReviewError::Step(err) => err.code(),
             ReviewError::Issuance(err) => err.code(),
-            ReviewError::Refund(err) => err.code,
+            ReviewError::Refund(err) => err.code(),
             ReviewError::Store(err) => store_failure(err).1,
         }
     }

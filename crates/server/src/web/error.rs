@@ -11,8 +11,16 @@ use utoipa::ToSchema;
 /// `web::pages::PageFailure`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
+    /// What was sent cannot be read at all (not the format asked for, a bad signature): 400.
+    Malformed,
     /// What was sent breaks a rule (a field, a file, a request): 422, shown beside the form.
     Invalid,
+    /// A file beyond the size allowed: 413.
+    TooLarge,
+    /// Too many tries in too short a time: 429.
+    TooMany,
+    /// Who is asking is not known (a login that failed): 401.
+    Unauthenticated,
     /// The object is not in a state that allows this (it moved on, it was done before): 409.
     Conflict,
     /// Not there, or another organisation's: 404.
@@ -29,7 +37,11 @@ impl Failure {
     /// The HTTP status the API answers this kind with.
     pub fn status(self) -> StatusCode {
         match self {
+            Failure::Malformed => StatusCode::BAD_REQUEST,
             Failure::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            Failure::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Failure::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            Failure::Unauthenticated => StatusCode::UNAUTHORIZED,
             Failure::Conflict => StatusCode::CONFLICT,
             Failure::NotFound => StatusCode::NOT_FOUND,
             Failure::Forbidden => StatusCode::FORBIDDEN,
@@ -42,7 +54,11 @@ impl Failure {
     pub fn of_status(status: StatusCode) -> Failure {
         match status {
             StatusCode::NOT_FOUND => Failure::NotFound,
-            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => Failure::Forbidden,
+            StatusCode::FORBIDDEN => Failure::Forbidden,
+            StatusCode::UNAUTHORIZED => Failure::Unauthenticated,
+            StatusCode::BAD_REQUEST => Failure::Malformed,
+            StatusCode::PAYLOAD_TOO_LARGE => Failure::TooLarge,
+            StatusCode::TOO_MANY_REQUESTS => Failure::TooMany,
             StatusCode::CONFLICT => Failure::Conflict,
             StatusCode::SERVICE_UNAVAILABLE => Failure::Unavailable,
             s if s.is_client_error() => Failure::Invalid,

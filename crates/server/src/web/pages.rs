@@ -219,7 +219,14 @@ impl From<ApiError> for PageFailure {
 impl PageFailure {
     /// Whether the page it came from should show it as a banner.
     pub fn belongs_on_the_page(&self) -> bool {
-        matches!(self.failure, Failure::Invalid | Failure::Conflict)
+        matches!(
+            self.failure,
+            Failure::Malformed
+                | Failure::Invalid
+                | Failure::TooLarge
+                | Failure::TooMany
+                | Failure::Conflict
+        )
     }
 
     /// A page of its own, for what cannot be shown where it came from.
