@@ -1,11 +1,14 @@
 //! Signing in and out with a user name and password: the API session and me, the login page,
 //! and the throttle that locks an account or a client address after repeated failures.
 
+use super::AccountError;
 use crate::web::auth::AccountView;
 use crate::web::auth::{self, CurrentUser};
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::error::{Failure, FeatureError};
 use crate::web::json::ApiJson;
 use crate::web::pages::render;
+use crate::web::pages::PageFailure;
 use crate::web::routes::Registry;
 use crate::AppState;
 use axum::extract::State;
@@ -66,12 +69,12 @@ pub(crate) async fn authenticate(
     username: &str,
     password: String,
     client: &str,
-) -> Result<Account, ApiError> {
+) -> Result<Account, AccountError> {
     let username = username.trim();
     // No account has a name like this: refuse before anything is counted, logged or audited,
     // so that arbitrary text (megabytes of it) never reaches the log or the audit chain.
     if certdesk_domain::validate_username(username).is_err() {
-        return Err(invalid_credentials());
+        return Err(AccountError::InvalidCredentials);
     }
     let now = state.now();
     let since = now - FAILURE_WINDOW_SECONDS;
@@ -135,26 +138,15 @@ pub(crate) async fn authenticate(
                 &format!("client={client}"),
             )
             .await;
-            Err(invalid_credentials())
+            Err(AccountError::InvalidCredentials)
         }
     }
 }
 
-fn locked(wait_seconds: i64) -> ApiError {
-    let minutes = (wait_seconds.max(1) + 59) / 60;
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "login_locked",
-        format!("登录失败次数过多，账号已暂时锁定，请 {minutes} 分钟后再试"),
-    )
-}
-
-pub(crate) fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "用户名或密码错误",
-    )
+fn locked(wait_seconds: i64) -> AccountError {
+    AccountError::Locked {
+        minutes: (wait_seconds.max(1) + 59) / 60,
+    }
 }
 
 /// Log in with a user name and password; sets the session cookie.
@@ -278,10 +270,15 @@ async fn login_submit(
     let account = match authenticate(&state, &form.username, form.password, &client.0).await {
         Ok(account) => account,
         // Wrong password, or locked: the form again, with the reason and the name kept.
-        Err(err) if err.status.is_client_error() => {
-            return login_form(&state, form.username, Some(err.message), err.status);
+        Err(err) => {
+            let (failure, message) = (err.failure(), err.to_string());
+            return match failure {
+                Failure::Unauthenticated | Failure::TooMany => {
+                    login_form(&state, form.username, Some(message), failure.status())
+                }
+                _ => PageFailure::from(err).into_page(),
+            };
         }
-        Err(err) => return err.into_response(),
     };
     let token = match auth::start_session(&state, &account).await {
         Ok((token, _)) => token,

@@ -1,7 +1,10 @@
 //! Organisations and accounts: registration with the first admin, employees and staff,
 //! password changes, API tokens. JSON API and pages share the functions at the top.
 
+mod error;
 mod login;
+
+pub(crate) use error::AccountError;
 
 pub(crate) use login::LoginResponse;
 
@@ -10,6 +13,7 @@ use crate::web::auth::{self, CurrentUser};
 use crate::web::authz::{relation_to, require};
 use crate::web::error::{ApiError, ErrorBody};
 use crate::web::json::ApiJson;
+use crate::web::pages::PageFailure;
 use crate::web::pages::{render, Chrome, PageUser};
 use crate::web::routes::Registry;
 use crate::AppState;
@@ -62,10 +66,6 @@ pub(crate) fn register(registry: Registry) -> Registry {
         )
 }
 
-fn field_error(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-}
-
 // --- shared rules -----------------------------------------------------------------------------
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -99,16 +99,18 @@ pub struct RegistrationResponse {
 async fn register_organisation(
     state: &AppState,
     req: RegistrationRequest,
-) -> Result<RegistrationResponse, ApiError> {
+) -> Result<RegistrationResponse, AccountError> {
     let name = req.organisation_name.trim();
     // Certificates name the organisation as it registers: the name must fit a certificate.
     certdesk_domain::limits::check_subject_name(name)
-        .map_err(|e| field_error("invalid_organisation_name", format!("单位{e}")))?;
+        .map_err(AccountError::InvalidOrganisationName)?;
     let credit_code = validate_credit_code(&req.credit_code)
-        .map_err(|e| field_error("invalid_credit_code", e.to_string()))?;
+        .map_err(|e| AccountError::InvalidCreditCode(e.to_string()))?;
     let (username, display_name) =
         check_new_account(&req.admin_username, &req.admin_name, &req.password)?;
-    let hash = auth::hash_password(req.password).await?;
+    let hash = auth::hash_password(req.password)
+        .await
+        .map_err(AccountError::Hashing)?;
     let (organisation, account) = state
         .store
         .register_organisation(
@@ -125,14 +127,9 @@ async fn register_organisation(
         )
         .await
         .map_err(|e| match e {
-            StoreError::Conflict("credit_code") => ApiError::conflict(
-                "organisation_exists",
-                "该统一社会信用代码已注册，请由本单位管理员登录，或联系客服",
-            ),
-            StoreError::Conflict("username") => {
-                ApiError::conflict("username_taken", "该用户名已被使用，请换一个")
-            }
-            other => other.into(),
+            StoreError::Conflict("credit_code") => AccountError::OrganisationExists,
+            StoreError::Conflict("username") => AccountError::UsernameTaken,
+            other => AccountError::Store(other),
         })?;
     crate::web::audit_trail::record(
         state,
@@ -161,14 +158,14 @@ fn check_new_account(
     username: &str,
     display_name: &str,
     password: &str,
-) -> Result<(String, String), ApiError> {
+) -> Result<(String, String), AccountError> {
     let username = username.trim();
-    validate_username(username).map_err(|e| field_error("invalid_username", e.to_string()))?;
+    validate_username(username).map_err(|e| AccountError::InvalidUsername(e.to_string()))?;
     let display_name = display_name.trim();
     if display_name.is_empty() || display_name.chars().count() > 50 {
-        return Err(field_error("invalid_name", "姓名不能为空，且不超过50个字"));
+        return Err(AccountError::InvalidName);
     }
-    validate_new_password(password).map_err(|e| field_error("weak_password", e.to_string()))?;
+    validate_new_password(password).map_err(|e| AccountError::WeakPassword(e.to_string()))?;
     Ok((username.to_string(), display_name.to_string()))
 }
 
@@ -194,30 +191,28 @@ async fn create_account(
     state: &AppState,
     user: &CurrentUser,
     req: NewAccountRequest,
-) -> Result<AccountView, ApiError> {
+) -> Result<AccountView, AccountError> {
     require(user, Action::CreateAccount, account_scope(user))?;
     let (username, display_name) =
         check_new_account(&req.username, &req.display_name, &req.password)?;
     let role = match (user.role(), req.role.as_deref()) {
         (Role::OrgAdmin, None | Some("employee")) => Role::Employee,
         (Role::OrgAdmin, Some(_)) => {
-            return Err(field_error(
-                "invalid_role",
-                "机构管理员只能创建其他员工账号",
-            ))
+            return Err(AccountError::InvalidRole("机构管理员只能创建其他员工账号"))
         }
         (_, Some(role)) => match role.parse::<Role>() {
             Ok(role) if role.is_staff() => role,
             _ => {
-                return Err(field_error(
-                    "invalid_role",
+                return Err(AccountError::InvalidRole(
                     "请选择平台审核员、CA审核员或系统管理员",
                 ))
             }
         },
-        (_, None) => return Err(field_error("invalid_role", "请选择要创建的账号角色")),
+        (_, None) => return Err(AccountError::InvalidRole("请选择要创建的账号角色")),
     };
-    let hash = auth::hash_password(req.password).await?;
+    let hash = auth::hash_password(req.password)
+        .await
+        .map_err(AccountError::Hashing)?;
     let account = state
         .store
         .create_account(&NewAccount {
@@ -234,10 +229,8 @@ async fn create_account(
         })
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => {
-                ApiError::conflict("username_taken", "该用户名已被使用，请换一个")
-            }
-            other => other.into(),
+            StoreError::Conflict(_) => AccountError::UsernameTaken,
+            other => AccountError::Store(other),
         })?;
     crate::web::audit_trail::record(
         state,
@@ -251,7 +244,10 @@ async fn create_account(
     Ok(AccountView::from(&account))
 }
 
-async fn list_accounts(state: &AppState, user: &CurrentUser) -> Result<Vec<AccountView>, ApiError> {
+async fn list_accounts(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<Vec<AccountView>, AccountError> {
     require(user, Action::ListAccounts, account_scope(user))?;
     let accounts = state.store.accounts_of(user.account().org_id).await?;
     Ok(accounts.iter().map(AccountView::from).collect())
@@ -262,17 +258,15 @@ async fn change_password(
     user: &CurrentUser,
     current: String,
     new: String,
-) -> Result<(), ApiError> {
+) -> Result<(), AccountError> {
     require(user, Action::ChangeOwnPassword, Relation::OwnAccount)?;
-    validate_new_password(&new).map_err(|e| field_error("weak_password", e.to_string()))?;
+    validate_new_password(&new).map_err(|e| AccountError::WeakPassword(e.to_string()))?;
     if !auth::verify_password(current, Some(user.account().password_hash.clone())).await {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_password",
-            "当前密码不正确",
-        ));
+        return Err(AccountError::WrongPassword);
     }
-    let hash = auth::hash_password(new).await?;
+    let hash = auth::hash_password(new)
+        .await
+        .map_err(AccountError::Hashing)?;
     state
         .store
         .set_password_hash(user.account().id, &hash)
@@ -310,14 +304,11 @@ async fn create_token(
     state: &AppState,
     user: &CurrentUser,
     name: &str,
-) -> Result<NewApiToken, ApiError> {
+) -> Result<NewApiToken, AccountError> {
     require(user, Action::ManageOwnApiTokens, Relation::OwnAccount)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 50 {
-        return Err(field_error(
-            "invalid_token_name",
-            "请为令牌起一个不超过50个字的名称，例如“夜间导出脚本”",
-        ));
+        return Err(AccountError::InvalidTokenName);
     }
     let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::random_token());
     let stored = state
@@ -345,17 +336,21 @@ async fn create_token(
     })
 }
 
-async fn revoke_token(state: &AppState, user: &CurrentUser, token_id: i64) -> Result<(), ApiError> {
+async fn revoke_token(
+    state: &AppState,
+    user: &CurrentUser,
+    token_id: i64,
+) -> Result<(), AccountError> {
     let token = state
         .store
         .api_token_by_id(token_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(AccountError::TokenNotFound)?;
     let owner = state
         .store
         .account_by_id(token.account_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(AccountError::TokenNotFound)?;
     require(
         user,
         Action::ManageOwnApiTokens,
@@ -445,7 +440,10 @@ async fn list_tokens_api(
     Ok(Json(token_views(&state, &user).await?))
 }
 
-async fn token_views(state: &AppState, user: &CurrentUser) -> Result<Vec<ApiTokenView>, ApiError> {
+async fn token_views(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<Vec<ApiTokenView>, AccountError> {
     require(user, Action::ManageOwnApiTokens, Relation::OwnAccount)?;
     Ok(state
         .store
@@ -571,8 +569,14 @@ async fn register_submit(
     };
     match register_organisation(&state, req).await {
         Ok(_) => Redirect::to("/login?registered=1").into_response(),
-        Err(err) if err.status.is_client_error() => again(err.message, err.status),
-        Err(err) => err.into_response(),
+        Err(err) => {
+            let failure = PageFailure::from(err);
+            if failure.belongs_on_the_page() {
+                again(failure.message, failure.failure.status())
+            } else {
+                failure.into_page()
+            }
+        }
     }
 }
 
@@ -607,7 +611,7 @@ async fn accounts_view(
                 status,
             )
         }
-        Err(err) => err.into_response(),
+        Err(err) => PageFailure::from(err).into_page(),
     }
 }
 
@@ -649,10 +653,15 @@ async fn create_account_submit(
             )
             .await
         }
-        Err(err) if err.status.is_client_error() => {
-            accounts_view(&state, user, Some(err.message), None, err.status).await
+        Err(err) => {
+            let failure = PageFailure::from(err);
+            if failure.belongs_on_the_page() {
+                let status = failure.failure.status();
+                accounts_view(&state, user, Some(failure.message), None, status).await
+            } else {
+                failure.into_page()
+            }
         }
-        Err(err) => err.into_response(),
     }
 }
 
@@ -685,7 +694,7 @@ async fn account_view(
             },
             status,
         ),
-        Err(err) => err.into_response(),
+        Err(err) => PageFailure::from(err).into_page(),
     }
 }
 
@@ -728,10 +737,15 @@ async fn change_password_submit(
             )
             .await
         }
-        Err(err) if err.status.is_client_error() => {
-            account_view(&state, user, None, Some(err.message), None, err.status).await
+        Err(err) => {
+            let failure = PageFailure::from(err);
+            if failure.belongs_on_the_page() {
+                let status = failure.failure.status();
+                account_view(&state, user, None, Some(failure.message), None, status).await
+            } else {
+                failure.into_page()
+            }
         }
-        Err(err) => err.into_response(),
     }
 }
 
@@ -749,10 +763,15 @@ async fn create_token_submit(
         Ok(token) => {
             account_view(&state, user, Some(token.token), None, None, StatusCode::OK).await
         }
-        Err(err) if err.status.is_client_error() => {
-            account_view(&state, user, None, Some(err.message), None, err.status).await
+        Err(err) => {
+            let failure = PageFailure::from(err);
+            if failure.belongs_on_the_page() {
+                let status = failure.failure.status();
+                account_view(&state, user, None, Some(failure.message), None, status).await
+            } else {
+                failure.into_page()
+            }
         }
-        Err(err) => err.into_response(),
     }
 }
 
@@ -763,7 +782,7 @@ async fn revoke_token_submit(
 ) -> Response {
     match revoke_token(&state, &user, token_id).await {
         Ok(()) => Redirect::to("/account").into_response(),
-        Err(err) => err.into_response(),
+        Err(err) => PageFailure::from(err).into_page(),
     }
 }
 
