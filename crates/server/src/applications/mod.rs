@@ -882,7 +882,7 @@ async fn start_page(
         Err(err) if err.status.is_client_error() && err.status != StatusCode::NOT_FOUND => {
             apply_page_with(&state, &user, Some(err.message), err.status).await
         }
-        Err(err) => err.into_response(),
+        Err(err) => crate::web::pages::PageFailure::from(err).into_page(),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use certdesk_ca::trust::format_time;
 use certdesk_domain::{Action, AuditAction, Relation};
@@ -156,7 +156,7 @@ async fn search_page(
                 StatusCode::OK,
             )
         }
-        Err(err) => err.into_response(),
+        Err(err) => crate::web::pages::PageFailure::from(err).into_page(),
     }
 }
 

@@ -1,7 +1,10 @@
 //! Certificates and accounts: one-time challenges, certificate login, binding and unbinding
 //! (CA绑定与解绑), and the CA providers whose certificates are recognised.
 
+mod error;
 mod foreign_crls;
+
+pub(crate) use error::BindingError;
 
 use crate::accounts::LoginResponse;
 use crate::web::auth::AccountView;
@@ -9,6 +12,7 @@ use crate::web::auth::{self, CurrentUser};
 use crate::web::authz::{relation_to, require};
 use crate::web::error::{ApiError, ErrorBody};
 use crate::web::json::ApiJson;
+use crate::web::pages::PageFailure;
 use crate::web::pages::{render, Chrome, PageUser};
 use crate::web::routes::Registry;
 use crate::AppState;
@@ -20,8 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use base64::Engine;
 use certdesk_ca::trust::{
-    challenge_message, format_time, verify_challenge_signature, CertificateProblem, CheckError,
-    PresentedCertificate, Recognition,
+    challenge_message, format_time, verify_challenge_signature, PresentedCertificate, Recognition,
 };
 use certdesk_ca::unix_seconds;
 use certdesk_domain::{Action, Relation, Role};
@@ -90,7 +93,7 @@ async fn new_challenge(
     state: &AppState,
     purpose: &str,
     account_id: Option<i64>,
-) -> Result<ChallengeView, ApiError> {
+) -> Result<ChallengeView, BindingError> {
     let now = state.now();
     let challenge = Challenge {
         id: auth::random_token(),
@@ -108,42 +111,15 @@ async fn new_challenge(
 }
 
 /// Uses up a challenge, or says why it cannot be used.
-async fn consume(state: &AppState, id: &str, purpose: &str) -> Result<Challenge, ApiError> {
+async fn consume(state: &AppState, id: &str, purpose: &str) -> Result<Challenge, BindingError> {
     match state
         .store
         .consume_challenge(id, purpose, state.now())
         .await?
     {
         Some(challenge) => Ok(challenge),
-        None if state.store.challenge_exists(id).await? => Err(ApiError::bad_request(
-            "challenge_used",
-            "挑战值已使用或已过期，不能重复使用，请重新获取",
-        )),
-        None => Err(ApiError::bad_request(
-            "challenge_invalid",
-            "挑战值无效，请重新获取",
-        )),
-    }
-}
-
-fn certificate_refusal(problem: CertificateProblem) -> ApiError {
-    let code = match problem {
-        CertificateProblem::Malformed => "certificate_malformed",
-        CertificateProblem::UnrecognisedCa => "certificate_unrecognised",
-        CertificateProblem::NotYetValid => "certificate_not_yet_valid",
-        CertificateProblem::Expired(_) => "certificate_expired",
-        CertificateProblem::Revoked => "certificate_revoked",
-        CertificateProblem::BadSignature => "signature_invalid",
-        CertificateProblem::RevocationUnknown(_) => "certificate_revocation_unknown",
-        CertificateProblem::NotForSigning => "certificate_not_for_signing",
-    };
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, problem.to_string())
-}
-
-fn check_error(err: CheckError) -> ApiError {
-    match err {
-        CheckError::Problem(problem) => certificate_refusal(problem),
-        CheckError::Internal(err) => ApiError::internal(err),
+        None if state.store.challenge_exists(id).await? => Err(BindingError::ChallengeUsed),
+        None => Err(BindingError::ChallengeInvalid),
     }
 }
 
@@ -159,17 +135,11 @@ fn certificate_bytes(text: &str) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-fn signature_bytes(text: &str) -> Result<Vec<u8>, ApiError> {
+fn signature_bytes(text: &str) -> Result<Vec<u8>, BindingError> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(compact)
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "signature_invalid",
-                "签名值应为 Base64 编码的 DER 签名",
-            )
-        })
+        .map_err(|_| BindingError::SignatureNotBase64)
 }
 
 /// Checks a presented certificate (recognised CA, validity, revocation — for another
@@ -181,16 +151,15 @@ async fn prove_key(
     challenge_id: &str,
     certificate: &str,
     signature: &str,
-) -> Result<(PresentedCertificate, Recognition), ApiError> {
+) -> Result<(PresentedCertificate, Recognition), BindingError> {
     let now = SystemTime::now();
     let (presented, recognition) = state
         .ca
         .check_presented_certificate(&certificate_bytes(certificate), now)
-        .await
-        .map_err(check_error)?;
+        .await?;
     let message = challenge_message(purpose, challenge_id);
     verify_challenge_signature(&presented, message.as_bytes(), &signature_bytes(signature)?)
-        .map_err(certificate_refusal)?;
+        .map_err(BindingError::Certificate)?;
     // Only a key holder gets as far as making us fetch another CA's CRL.
     if let Some(foreign_ca) = &recognition.foreign_ca {
         crate::bindings::foreign_crls::check_not_revoked(
@@ -199,8 +168,7 @@ async fn prove_key(
             foreign_ca,
             unix_seconds(now),
         )
-        .await
-        .map_err(check_error)?;
+        .await?;
     }
     Ok((presented, recognition))
 }
@@ -245,25 +213,13 @@ async fn certificate_login_api(
         .store
         .binding_by_fingerprint(&presented.fingerprint)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "certificate_unbound",
-                "该证书尚未绑定账号：请先用账号密码登录，在“CA绑定与解绑”中绑定后再使用证书登录",
-            )
-        })?;
+        .ok_or(BindingError::CertificateUnbound)?;
     let account = state
         .store
         .account_by_id(binding.account_id)
         .await?
         .filter(|a| !a.disabled)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "account_disabled",
-                "证书绑定的账号已停用",
-            )
-        })?;
+        .ok_or(BindingError::AccountDisabled)?;
     let (token, session) = auth::start_session(&state, &account).await?;
     tracing::info!(account = account.id, "certificate login");
     crate::web::audit_trail::record(
@@ -349,7 +305,7 @@ async fn import_ca_api(
         .await?
         .into_iter()
         .find(|p| p.id == provider_id)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(BindingError::NotFound)?;
     let imported = certdesk_ca::import_provider_ca(
         &state.store,
         provider.id,
@@ -358,15 +314,9 @@ async fn import_ca_api(
     )
     .await
     .map_err(|e| match e {
-        certdesk_ca::CaError::Store(StoreError::Conflict(_)) => {
-            ApiError::conflict("ca_already_imported", "该CA证书已导入")
-        }
-        e if e.is_input_error() => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "certificate_invalid",
-            format!("不是有效的CA证书：{e}"),
-        ),
-        e => ApiError::internal(e),
+        certdesk_ca::CaError::Store(StoreError::Conflict(_)) => BindingError::CaAlreadyImported,
+        e if e.is_input_error() => BindingError::NotACaCertificate(e),
+        e => BindingError::Ca(e),
     })?;
     crate::web::audit_trail::record(
         &state,
@@ -430,7 +380,7 @@ async fn list_bindings(
     state: &AppState,
     user: &CurrentUser,
     query: &BindingQuery,
-) -> Result<Vec<BindingView>, ApiError> {
+) -> Result<Vec<BindingView>, BindingError> {
     let own_org = relation_to(user, None, user.account().org_id);
     let whole_org = certdesk_domain::permits(user.role(), Action::ListBindings, own_org)
         && user.account().org_id.is_some();
@@ -500,29 +450,26 @@ async fn bind(
     state: &AppState,
     user: &CurrentUser,
     req: BindRequest,
-) -> Result<BindingView, ApiError> {
+) -> Result<BindingView, BindingError> {
     let target = state
         .store
         .account_by_id(req.account_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(BindingError::NotFound)?;
     require(
         user,
         Action::BindCertificate,
         relation_to(user, Some(target.id), target.org_id),
     )?;
-    let org_id = target.org_id.ok_or_else(ApiError::not_found)?;
+    let org_id = target.org_id.ok_or(BindingError::NotFound)?;
     let organisation = state
         .store
         .organisation_by_id(org_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(BindingError::NotFound)?;
     let challenge = consume(state, &req.challenge_id, BIND).await?;
     if challenge.account_id != Some(user.account().id) {
-        return Err(ApiError::bad_request(
-            "challenge_invalid",
-            "挑战值不是为当前账号生成的，请刷新页面重新获取",
-        ));
+        return Err(BindingError::ChallengeOfAnotherAccount);
     }
     let (presented, recognition) = prove_key(
         state,
@@ -539,11 +486,7 @@ async fn bind(
         .as_deref()
         != Some(organisation.credit_code.as_str())
     {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "certificate_not_of_organisation",
-            "该证书不属于本单位：证书中的统一社会信用代码与本单位不一致",
-        ));
+        return Err(BindingError::NotOfOrganisation);
     }
     if let Some(existing) = state
         .store
@@ -555,10 +498,7 @@ async fn bind(
         } else {
             "其他单位的账号".to_string()
         };
-        return Err(ApiError::conflict(
-            "certificate_already_bound",
-            format!("该证书已绑定{whom}，请先解除绑定"),
-        ));
+        return Err(BindingError::AlreadyBound { whom });
     }
     let binding = state
         .store
@@ -577,11 +517,10 @@ async fn bind(
         })
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::conflict(
-                "certificate_already_bound",
-                "该证书已绑定其他账号，请先解除绑定",
-            ),
-            other => other.into(),
+            StoreError::Conflict(_) => BindingError::AlreadyBound {
+                whom: "其他账号".to_string(),
+            },
+            other => BindingError::Store(other),
         })?;
     crate::web::audit_trail::record(
         state,
@@ -598,12 +537,12 @@ async fn bind(
     Ok(BindingView::from(&binding))
 }
 
-async fn unbind(state: &AppState, user: &CurrentUser, binding_id: i64) -> Result<(), ApiError> {
+async fn unbind(state: &AppState, user: &CurrentUser, binding_id: i64) -> Result<(), BindingError> {
     let binding = state
         .store
         .binding_by_id(binding_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(BindingError::NotFound)?;
     require(
         user,
         Action::UnbindCertificate,
@@ -709,7 +648,7 @@ async fn bindings_view(
     .await;
     match result {
         Ok(page) => render(&page, status),
-        Err(err) => err.into_response(),
+        Err(err) => crate::web::pages::PageFailure::from(err).into_page(),
     }
 }
 
@@ -775,18 +714,22 @@ async fn bind_submit(
             )
             .await
         }
-        Err(err) if err.status.is_client_error() => {
+        Err(err) => {
+            let failure = PageFailure::from(err);
+            if !failure.belongs_on_the_page() {
+                return failure.into_page();
+            }
+            let status = failure.failure.status();
             bindings_view(
                 &state,
                 user,
                 BindingQuery::default(),
-                Some(err.message),
+                Some(failure.message),
                 None,
-                err.status,
+                status,
             )
             .await
         }
-        Err(err) => err.into_response(),
     }
 }
 
@@ -797,18 +740,22 @@ async fn unbind_submit(
 ) -> Response {
     match unbind(&state, &user, binding_id).await {
         Ok(()) => Redirect::to("/ca/bindings").into_response(),
-        Err(err) if err.status.is_client_error() => {
+        Err(err) => {
+            let failure = PageFailure::from(err);
+            if !failure.belongs_on_the_page() {
+                return failure.into_page();
+            }
+            let status = failure.failure.status();
             bindings_view(
                 &state,
                 user,
                 BindingQuery::default(),
-                Some(err.message),
+                Some(failure.message),
                 None,
-                err.status,
+                status,
             )
             .await
         }
-        Err(err) => err.into_response(),
     }
 }
 

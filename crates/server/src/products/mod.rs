@@ -1032,7 +1032,7 @@ async fn create_product_submit(
         Err(err) if err.status.is_client_error() => {
             products_view(&state, user, (Some(err.message), None), typed, err.status).await
         }
-        Err(err) => err.into_response(),
+        Err(err) => crate::web::pages::PageFailure::from(err).into_page(),
     }
 }
 
@@ -1058,7 +1058,7 @@ async fn update_product_submit(
             )
             .await
         }
-        Err(err) => err.into_response(),
+        Err(err) => crate::web::pages::PageFailure::from(err).into_page(),
     }
 }
 
@@ -1091,7 +1091,7 @@ async fn vouchers_view(
             },
             status,
         ),
-        Err(err) => err.into_response(),
+        Err(err) => crate::web::pages::PageFailure::from(err).into_page(),
     }
 }
 
@@ -1161,7 +1161,7 @@ async fn create_voucher_submit(
         Err(err) if err.status.is_client_error() => {
             vouchers_view(&state, user, (Some(err.message), None), typed, err.status).await
         }
-        Err(err) => err.into_response(),
+        Err(err) => crate::web::pages::PageFailure::from(err).into_page(),
     }
 }
 
