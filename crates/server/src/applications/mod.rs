@@ -2,6 +2,7 @@
 //! documents, and submitting it for initial review (or resubmitting it after a rejection).
 //! Pages and API share one service function per step.
 
+use crate::identity::IdentityError;
 use crate::pipeline::registered_organisation;
 use crate::pipeline::{checked_step, CheckedStep, OrderView, StepActor};
 use crate::web::auth::CurrentUser;
@@ -1404,14 +1405,14 @@ async fn identity_page(
 /// Back to the application's 身份核验 section with what the check said, or why not.
 fn back_to_identity(
     order_no: &str,
-    result: Result<crate::identity::CheckView, ApiError>,
+    result: Result<crate::identity::CheckView, IdentityError>,
 ) -> Result<Response, PageFailure> {
-    let query = match result {
+    let query = match result.map_err(PageFailure::from) {
         Ok(check) => serde_urlencoded::to_string([("identity", check.next_step)]),
-        Err(err) if err.status.is_client_error() && err.status != StatusCode::NOT_FOUND => {
-            serde_urlencoded::to_string([("identity_error", err.message)])
+        Err(failure) if failure.belongs_on_the_page() => {
+            serde_urlencoded::to_string([("identity_error", failure.message)])
         }
-        Err(err) => return Err(err.into()),
+        Err(failure) => return Err(failure),
     };
     Ok(Redirect::to(&format!(
         "/orders/{order_no}/edit?{}#identity",
@@ -1433,7 +1434,10 @@ async fn face_page(
     let refused = |message: String| {
         back_to_identity(
             &order_no,
-            Err(ApiError::unprocessable("photo_invalid", message)),
+            Err(IdentityError::InvalidField {
+                code: "photo_invalid",
+                message,
+            }),
         )
     };
     let mut multipart = match Multipart::from_request(request, &state).await {

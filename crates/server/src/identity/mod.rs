@@ -9,6 +9,10 @@
 //! match a bank card's four elements. Resident ID numbers, mobiles and card numbers reach the
 //! provider, never the log, the database (hashed or masked there) or an answer (masked).
 
+mod error;
+
+pub(crate) use error::IdentityError;
+
 use crate::web::auth::CurrentUser;
 use crate::web::json::ApiJson;
 
@@ -17,7 +21,6 @@ use crate::web::error::{ApiError, ErrorBody};
 use crate::web::routes::Registry;
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
 use certdesk_domain::audit::{mask_bank_card, mask_mobile, mask_resident_id};
@@ -305,11 +308,14 @@ pub(crate) fn register(registry: Registry) -> Registry {
 /// The largest start request: a photo of at most 5 MB in Base64, and the other fields.
 const START_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
-fn field_error(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+fn field_error(code: &'static str, message: impl Into<String>) -> IdentityError {
+    IdentityError::InvalidField {
+        code,
+        message: message.into(),
+    }
 }
 
-fn input_error(e: IdentityInputError) -> ApiError {
+fn input_error(e: IdentityInputError) -> IdentityError {
     let code = match e.field() {
         "name" => "invalid_name",
         "mobile" => "invalid_mobile",
@@ -322,25 +328,17 @@ fn input_error(e: IdentityInputError) -> ApiError {
 }
 
 /// Identity checks belong to the application: only while it is 草稿 or 审核未通过.
-fn require_editable(order: &Order) -> Result<(), ApiError> {
+fn require_editable(order: &Order) -> Result<(), IdentityError> {
     if order.status.is_editable() {
         return Ok(());
     }
-    let label = order.status.label_zh();
-    Err(ApiError::conflict(
-        "order_not_editable",
-        format!("业务单当前状态为“{label}”，只有草稿或审核未通过的业务单可以进行身份核验"),
-    ))
+    Err(IdentityError::NotEditable(order.status))
 }
 
-fn parse_method(method: &str) -> Result<IdentityMethod, ApiError> {
-    method.parse::<IdentityMethod>().map_err(|e| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_identity_method",
-            e.to_string(),
-        )
-    })
+fn parse_method(method: &str) -> Result<IdentityMethod, IdentityError> {
+    method
+        .parse::<IdentityMethod>()
+        .map_err(|e| IdentityError::UnknownMethod(e.to_string()))
 }
 
 fn actor_note(user: &CurrentUser) -> &'static str {
@@ -480,7 +478,7 @@ fn required<'a>(
     value: &'a Option<String>,
     code: &'static str,
     message: &str,
-) -> Result<&'a str, ApiError> {
+) -> Result<&'a str, IdentityError> {
     value
         .as_deref()
         .filter(|v| !v.trim().is_empty())
@@ -493,7 +491,7 @@ struct Subject {
     id_number: String,
 }
 
-fn subject(req: &StartRequest) -> Result<Subject, ApiError> {
+fn subject(req: &StartRequest) -> Result<Subject, IdentityError> {
     let name = validate_person_name(required(&req.name, "invalid_name", "请填写法定代表人姓名")?)
         .map_err(input_error)?;
     let id_number = validate_resident_id(required(
@@ -519,7 +517,7 @@ pub async fn start_check(
     method: &str,
     req: StartRequest,
     now: i64,
-) -> Result<CheckView, ApiError> {
+) -> Result<CheckView, IdentityError> {
     let order = order_for(state, user, order_no, Action::RunIdentityCheck).await?;
     let method = parse_method(method)?;
     require_editable(&order)?;
@@ -602,17 +600,13 @@ fn failure_of(verdict: Verdict) -> String {
 
 impl Start<'_> {
     /// The provider could not be asked: the applicant may retry later; the log says why.
-    fn provider_unavailable(&self, e: ProviderError) -> ApiError {
+    fn provider_unavailable(&self, e: ProviderError) -> IdentityError {
         tracing::warn!(error = %e, method = self.method.as_str(), "identity provider failed");
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "identity_provider_unavailable",
-            "身份核验服务暂时不可用，请稍后重试",
-        )
+        IdentityError::ProviderUnavailable
     }
 
     /// 人脸识别: the photo against the public-security photo, within the daily tries.
-    async fn face(&self) -> Result<Started, ApiError> {
+    async fn face(&self) -> Result<Started, IdentityError> {
         let photo = checked_photo(self.req).await?;
         let tries_left = self.take_face_try().await?;
         let verdict = self
@@ -636,7 +630,7 @@ impl Start<'_> {
 
     /// Counts a face try for this person today; answers the tries left, or refuses (and
     /// records the refusal) once the day's tries are used.
-    async fn take_face_try(&self) -> Result<i64, ApiError> {
+    async fn take_face_try(&self) -> Result<i64, IdentityError> {
         let day = beijing_day(self.now);
         let tries = self
             .state
@@ -651,19 +645,13 @@ impl Start<'_> {
                 "method=face refused=daily_limit".into(),
             )
             .await;
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "face_daily_limit",
-                format!(
-                    "今日人脸识别次数已用完（每人每天最多{FACE_TRIES_PER_DAY}次），请明天再试，或选择其他核验方式"
-                ),
-            ));
+            return Err(IdentityError::FaceDailyLimit(FACE_TRIES_PER_DAY));
         };
         Ok(FACE_TRIES_PER_DAY - tries)
     }
 
     /// 法人手机号实名核验: the mobile must be the person's; then an SMS code is sent.
-    async fn mobile(&self) -> Result<Started, ApiError> {
+    async fn mobile(&self) -> Result<Started, IdentityError> {
         let mobile = validate_mobile(required(
             &self.req.mobile,
             "invalid_mobile",
@@ -697,7 +685,7 @@ impl Start<'_> {
     }
 
     /// SMS codes are rationed: one a minute per order, a few a day per person.
-    async fn sms_allowed(&self) -> Result<(), ApiError> {
+    async fn sms_allowed(&self) -> Result<(), IdentityError> {
         let now = self.now;
         if let Some(last) = self
             .state
@@ -706,13 +694,8 @@ impl Start<'_> {
             .await?
         {
             if last.code_hash.is_some() && now - last.created_at < SMS_RESEND_SECS {
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "sms_too_soon",
-                    format!(
-                        "验证码已发送，请{}秒后再重新获取",
-                        SMS_RESEND_SECS - (now - last.created_at)
-                    ),
+                return Err(IdentityError::SmsTooSoon(
+                    SMS_RESEND_SECS - (now - last.created_at),
                 ));
             }
         }
@@ -726,19 +709,13 @@ impl Start<'_> {
             )
             .await?;
         if sent_today >= SMS_CODES_PER_DAY {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "sms_daily_limit",
-                format!(
-                    "今日已为该法定代表人发送{SMS_CODES_PER_DAY}次短信验证码，请明天再试，或选择其他核验方式"
-                ),
-            ));
+            return Err(IdentityError::SmsDailyLimit(SMS_CODES_PER_DAY));
         }
         Ok(())
     }
 
     /// Sends a fresh code to `mobile`; only its salted hash is kept.
-    async fn send_sms_code(&self, mobile: &str) -> Result<SaltedCodeHash, ApiError> {
+    async fn send_sms_code(&self, mobile: &str) -> Result<SaltedCodeHash, IdentityError> {
         let code = sms_code(rand::rngs::OsRng.next_u32());
         let salted = SaltedCodeHash::of(&code);
         let text = format!(
@@ -758,7 +735,7 @@ impl Start<'_> {
     }
 
     /// 对公账户打款验证: 0.01元 to the organisation's account, a code in the memo.
-    async fn micro_deposit(&self) -> Result<Started, ApiError> {
+    async fn micro_deposit(&self) -> Result<Started, IdentityError> {
         let account = validate_corporate_account(required(
             &self.req.account_number,
             "invalid_account_number",
@@ -807,7 +784,7 @@ impl Start<'_> {
 
     /// Each start sends real money: one deposit at a time per order, until its code is typed,
     /// used up, or expired.
-    async fn no_deposit_waiting(&self) -> Result<(), ApiError> {
+    async fn no_deposit_waiting(&self) -> Result<(), IdentityError> {
         let now = self.now;
         let Some(last) = self
             .state
@@ -820,21 +797,16 @@ impl Start<'_> {
         let waiting = last.status == CheckStatus::Pending.as_str()
             && last.expires_at.is_some_and(|at| now < at);
         if waiting {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "micro_deposit_pending",
-                format!(
-                    "已向对公账户 {} 打款 0.01 元，请查看到账附言中的验证码并输入；验证码有效至 {}，过期后才能重新打款",
-                    last.masked_target,
-                    certdesk_ca::trust::format_time(last.expires_at.unwrap_or(now)),
-                ),
-            ));
+            return Err(IdentityError::MicroDepositPending {
+                account: last.masked_target.clone(),
+                until: certdesk_ca::trust::format_time(last.expires_at.unwrap_or(now)),
+            });
         }
         Ok(())
     }
 
     /// 法人银行卡核验: the card's four elements (name, ID, card, reserved mobile).
-    async fn bank_card(&self) -> Result<Started, ApiError> {
+    async fn bank_card(&self) -> Result<Started, IdentityError> {
         let card = validate_bank_card(required(
             &self.req.card_number,
             "invalid_card_number",
@@ -869,7 +841,7 @@ impl Start<'_> {
 
     /// Records the check: failed when the provider said no, pending while a code is awaited,
     /// else passed.
-    async fn record(&self, started: &Started) -> Result<IdentityCheck, ApiError> {
+    async fn record(&self, started: &Started) -> Result<IdentityCheck, IdentityError> {
         let status = if !started.failure.is_empty() {
             CheckStatus::Failed
         } else if started.code.is_some() {
@@ -903,7 +875,7 @@ impl Start<'_> {
 }
 
 /// The face photo of the request: Base64 of a JPG, PNG or BMP that passes the image checks.
-async fn checked_photo(req: &StartRequest) -> Result<Vec<u8>, ApiError> {
+async fn checked_photo(req: &StartRequest) -> Result<Vec<u8>, IdentityError> {
     let encoded = required(&req.photo, "invalid_photo", "请上传法定代表人的人脸照片")?;
     let photo = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
@@ -916,7 +888,7 @@ async fn checked_photo(req: &StartRequest) -> Result<Vec<u8>, ApiError> {
     let checked = photo.clone();
     tokio::task::spawn_blocking(move || certdesk_store::inspect_image("人脸照片", &checked))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| IdentityError::Inconsistent(format!("checking a photo: {e}")))?
         .map_err(|e| field_error("invalid_photo", e.to_string()))?;
     Ok(photo)
 }
@@ -944,15 +916,12 @@ pub async fn verify_check(
     method: &str,
     code: Option<&str>,
     now: i64,
-) -> Result<CheckView, ApiError> {
+) -> Result<CheckView, IdentityError> {
     let order = order_for(state, user, order_no, Action::RunIdentityCheck).await?;
     let method = parse_method(method)?;
     require_editable(&order)?;
     if !method.needs_code() {
-        return Err(ApiError::conflict(
-            "no_code_for_method",
-            format!("{}不需要输入验证码", method.label_zh()),
-        ));
+        return Err(IdentityError::NoCodeForMethod(method));
     }
     let code = normalise_code(method, code.unwrap_or_default()).map_err(input_error)?;
     let check = state
@@ -960,23 +929,18 @@ pub async fn verify_check(
         .latest_identity_check(order.id, method.as_str())
         .await?;
     let Some(check) = check.filter(|c| c.code_hash.is_some()) else {
-        return Err(ApiError::conflict("no_pending_code", "请先获取验证码"));
+        return Err(IdentityError::NoPendingCode);
     };
     match check.status.parse::<CheckStatus>().ok() {
         Some(CheckStatus::Pending) => {}
-        Some(CheckStatus::Passed) => {
-            return Err(ApiError::conflict(
-                "already_passed",
-                "身份核验已通过，无需再次输入验证码",
-            ))
-        }
+        Some(CheckStatus::Passed) => return Err(IdentityError::AlreadyPassed),
         _ => return Err(locked()),
     }
     let (Some(salt), Some(stored), Some(expires_at)) =
         (&check.code_salt, &check.code_hash, check.expires_at)
     else {
-        return Err(ApiError::internal(
-            "pending identity check without its code",
+        return Err(IdentityError::Inconsistent(
+            "pending identity check without its code".into(),
         ));
     };
     let matches = code_hash(salt, &code) == *stored;
@@ -1000,10 +964,7 @@ pub async fn verify_check(
         .record_code_attempt(check.id, check.attempts, attempts, status.as_str(), now)
         .await?;
     if !recorded {
-        return Err(ApiError::conflict(
-            "code_changed",
-            "验证码状态已变化（可能已在别处输入或重新获取），请刷新后重试",
-        ));
+        return Err(IdentityError::CodeChanged);
     }
     audit(
         state,
@@ -1018,13 +979,10 @@ pub async fn verify_check(
                 .store
                 .latest_identity_check(order.id, method.as_str())
                 .await?
-                .ok_or_else(|| ApiError::internal("identity check vanished"))?;
+                .ok_or_else(|| IdentityError::Inconsistent("identity check vanished".into()))?;
             Ok(check_view(&check, None))
         }
-        CodeOutcome::Wrong { remaining } => Err(field_error(
-            "wrong_code",
-            format!("验证码不正确，还可以再试{remaining}次"),
-        )),
+        CodeOutcome::Wrong { remaining } => Err(IdentityError::WrongCode { remaining }),
         CodeOutcome::WrongAndLocked | CodeOutcome::AlreadyLocked => Err(locked()),
         CodeOutcome::Expired => Err(field_error(
             "code_expired",
@@ -1037,8 +995,8 @@ pub async fn verify_check(
     }
 }
 
-fn locked() -> ApiError {
-    field_error("code_locked", "验证码错误次数过多，已失效，请重新获取")
+fn locked() -> IdentityError {
+    IdentityError::CodeLocked
 }
 
 // --- reading ----------------------------------------------------------------------------------
@@ -1048,7 +1006,7 @@ pub async fn identity_of_order(
     state: &AppState,
     user: &CurrentUser,
     order_no: &str,
-) -> Result<IdentityView, ApiError> {
+) -> Result<IdentityView, IdentityError> {
     let order = order_for(state, user, order_no, Action::ViewIdentityChecks).await?;
     let all = state.store.identity_checks_of_order(order.id).await?;
     let day = beijing_day(state.now());
@@ -1080,7 +1038,7 @@ pub async fn passed_identity_check(
     state: &AppState,
     order_id: i64,
     legal_rep_id_number: &str,
-) -> Result<Option<IdentityMethod>, ApiError> {
+) -> Result<Option<IdentityMethod>, IdentityError> {
     let id = validate_resident_id(legal_rep_id_number)
         .map_err(|e| field_error("invalid_id_number", format!("法定代表人{e}")))?;
     Ok(state
@@ -1114,7 +1072,7 @@ pub(crate) async fn sandbox_api(
 ) -> Result<Json<SandboxView>, ApiError> {
     let order = order_for(&state, &user, &order_no, Action::ViewIdentityChecks).await?;
     if !state.identity.is_sandbox() {
-        return Err(ApiError::not_found());
+        return Err(IdentityError::NoSandbox.into());
     }
     Ok(Json(SandboxView {
         label: "沙箱短信与沙箱银行流水：仅用于测试和演示，真实环境中验证码发送到法定代表人手机或单位对公账户".into(),
