@@ -838,7 +838,7 @@ async fn apply_page_with(
 ) -> Response {
     let products = match crate::products::choices(state).await {
         Ok(products) => products,
-        Err(err) => return err.into_response(),
+        Err(err) => return PageFailure::from(err).into_page(),
     };
     render(
         &ApplyPage {

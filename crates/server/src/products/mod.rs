@@ -11,6 +11,7 @@ pub(crate) use limits::check_years;
 
 use crate::web::auth::CurrentUser;
 use crate::web::authz::require;
+use crate::web::error::FeatureError;
 use crate::web::error::{ApiError, ErrorBody};
 use crate::web::json::ApiJson;
 use crate::web::pages::{render, Chrome, PageUser};
@@ -59,8 +60,11 @@ pub(crate) fn register(registry: Registry) -> Registry {
         .post("/admin/vouchers", ManageVouchers, create_voucher_submit)
 }
 
-fn field_error(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+fn field_error(code: &'static str, message: impl Into<String>) -> ProductError {
+    ProductError::InvalidField {
+        code,
+        message: message.into(),
+    }
 }
 
 // --- views ------------------------------------------------------------------------------------
@@ -258,7 +262,7 @@ fn money(
     current: Option<i64>,
     code: &'static str,
     label: &str,
-) -> Result<i64, ApiError> {
+) -> Result<i64, ProductError> {
     let text = match value {
         None | Some(serde_json::Value::Null) => {
             return current.ok_or_else(|| field_error(code, format!("请填写{label}（元）")))
@@ -281,7 +285,7 @@ async fn product_spec(
     state: &AppState,
     req: &ProductRequest,
     current: Option<&Product>,
-) -> Result<(i64, ProductSpec), ApiError> {
+) -> Result<(i64, ProductSpec), ProductError> {
     let cur = current.map(|p| &p.spec);
     let name = match (&req.name, cur) {
         (Some(n), _) => n.trim().to_string(),
@@ -388,7 +392,7 @@ async fn product_spec(
     Ok((provider_id, spec))
 }
 
-fn product_error(e: certdesk_domain::ProductError) -> ApiError {
+fn product_error(e: certdesk_domain::ProductError) -> ProductError {
     use certdesk_domain::ProductError as E;
     let code = match e {
         E::Name => "invalid_name",
@@ -412,7 +416,7 @@ async fn create_product(
     state: &AppState,
     user: &CurrentUser,
     req: ProductRequest,
-) -> Result<ProductView, ApiError> {
+) -> Result<ProductView, ProductError> {
     require(user, Action::ManageProducts, Relation::Platform)?;
     let (provider_id, spec) = product_spec(state, &req, None).await?;
     let product = state
@@ -439,19 +443,19 @@ async fn update_product(
     user: &CurrentUser,
     id: i64,
     req: ProductRequest,
-) -> Result<ProductView, ApiError> {
+) -> Result<ProductView, ProductError> {
     require(user, Action::ManageProducts, Relation::Platform)?;
     let current = state
         .store
         .product_by_id(id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(ProductError::NotFound)?;
     let (_, spec) = product_spec(state, &req, Some(&current)).await?;
     let product = state
         .store
         .update_product(id, &spec, state.now())
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(ProductError::NotFound)?;
     crate::web::audit_trail::record(
         state,
         Some(user.account()),
@@ -471,7 +475,7 @@ async fn product_views(
     state: &AppState,
     user: &CurrentUser,
     all: bool,
-) -> Result<Vec<ProductView>, ApiError> {
+) -> Result<Vec<ProductView>, ProductError> {
     require(user, Action::ListProducts, Relation::Platform)?;
     Ok(state
         .store
@@ -518,7 +522,7 @@ async fn create_voucher(
     state: &AppState,
     user: &CurrentUser,
     req: VoucherRequest,
-) -> Result<VoucherView, ApiError> {
+) -> Result<VoucherView, ProductError> {
     require(user, Action::ManageVouchers, Relation::Platform)?;
     let code = match req.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(code) => normalise_voucher_code(code).ok_or_else(|| {
@@ -574,9 +578,7 @@ async fn create_voucher(
         })
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => {
-                ApiError::conflict("voucher_exists", format!("抵扣券券码 {code} 已存在"))
-            }
+            StoreError::Conflict(_) => ProductError::VoucherExists(code.to_string()),
             other => other.into(),
         })?;
     crate::web::audit_trail::record(
@@ -592,7 +594,10 @@ async fn create_voucher(
     Ok(voucher_view(&voucher, now))
 }
 
-async fn voucher_views(state: &AppState, user: &CurrentUser) -> Result<Vec<VoucherView>, ApiError> {
+async fn voucher_views(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<Vec<VoucherView>, ProductError> {
     require(user, Action::ManageVouchers, Relation::Platform)?;
     let now = state.now();
     Ok(state
@@ -606,7 +611,7 @@ async fn voucher_views(state: &AppState, user: &CurrentUser) -> Result<Vec<Vouch
 
 // --- pricing for the order flow ---------------------------------------------------------------
 
-fn quote_error(e: certdesk_domain::QuoteError) -> ApiError {
+fn quote_error(e: certdesk_domain::QuoteError) -> ProductError {
     let code = match e.field() {
         "years" => "invalid_years",
         "voucher" => "invalid_voucher",
@@ -642,7 +647,7 @@ pub struct OrderPricing<'a> {
 pub async fn price_order(
     state: &AppState,
     pricing: &OrderPricing<'_>,
-) -> Result<(Product, Quote), ApiError> {
+) -> Result<(Product, Quote), ProductError> {
     let OrderPricing {
         org_id,
         product_id,
@@ -771,7 +776,7 @@ pub(crate) async fn product_api(
         .store
         .product_by_id(product_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(ProductError::NotFound)?;
     Ok(Json(ProductView::from(&product)))
 }
 
@@ -825,12 +830,16 @@ pub(crate) async fn quote_api(
     Query(query): Query<QuoteQuery>,
 ) -> Result<Json<QuoteView>, ApiError> {
     require(&user, Action::QuoteProduct, Relation::Platform)?;
-    let org_id = user.account().org_id.ok_or_else(ApiError::forbidden)?;
+    let org_id = user.account().org_id.ok_or(ProductError::Refused(
+        certdesk_domain::permissions::Refusal::Forbidden,
+    ))?;
     if state.store.product_by_id(product_id).await?.is_none() {
-        return Err(ApiError::not_found());
+        return Err(ProductError::NotFound.into());
     }
     let years = match query.years.as_deref().map(str::trim) {
-        None | Some("") => return Err(field_error("invalid_years", "请选择有效期年限（years）")),
+        None | Some("") => {
+            return Err(field_error("invalid_years", "请选择有效期年限（years）").into())
+        }
         Some(y) => y
             .parse::<u32>()
             .map_err(|_| field_error("invalid_years", "有效期年限（years）应为整数年"))?,
@@ -907,7 +916,7 @@ async fn products_view(
 ) -> Response {
     let products = match product_views(state, &user, true).await {
         Ok(p) => p,
-        Err(err) => return err.into_response(),
+        Err(err) => return crate::web::pages::PageFailure::from(err).into_page(),
     };
     let providers = match state.store.ca_providers().await {
         Ok(p) => p.into_iter().map(|p| (p.id, p.name)).collect(),
@@ -976,7 +985,7 @@ impl Default for ProductForm {
     }
 }
 
-fn form_request(form: ProductForm) -> Result<ProductRequest, ApiError> {
+fn form_request(form: ProductForm) -> Result<ProductRequest, ProductError> {
     let years = |v: &str, which: &str| {
         v.trim().parse::<u32>().map_err(|_| {
             field_error(
@@ -1029,8 +1038,9 @@ async fn create_product_submit(
             .await
         }
         // Refused: the form again as typed, with the reason; nothing was saved.
-        Err(err) if err.status.is_client_error() => {
-            products_view(&state, user, (Some(err.message), None), typed, err.status).await
+        Err(err) if err.failure().status().is_client_error() => {
+            let status = err.failure().status();
+            products_view(&state, user, (Some(err.to_string()), None), typed, status).await
         }
         Err(err) => crate::web::pages::PageFailure::from(err).into_page(),
     }
@@ -1048,13 +1058,14 @@ async fn update_product_submit(
     };
     match result {
         Ok(_) => Redirect::to("/admin/products").into_response(),
-        Err(err) if err.status.is_client_error() => {
+        Err(err) if err.failure().status().is_client_error() => {
+            let status = err.failure().status();
             products_view(
                 &state,
                 user,
-                (Some(err.message), None),
+                (Some(err.to_string()), None),
                 ProductForm::default(),
-                err.status,
+                status,
             )
             .await
         }
@@ -1158,8 +1169,9 @@ async fn create_voucher_submit(
             .await
         }
         // Refused: the form again as typed, with the reason; nothing was saved.
-        Err(err) if err.status.is_client_error() => {
-            vouchers_view(&state, user, (Some(err.message), None), typed, err.status).await
+        Err(err) if err.failure().status().is_client_error() => {
+            let status = err.failure().status();
+            vouchers_view(&state, user, (Some(err.to_string()), None), typed, status).await
         }
         Err(err) => crate::web::pages::PageFailure::from(err).into_page(),
     }
@@ -1175,7 +1187,7 @@ pub(crate) struct ProductChoice {
 }
 
 /// The active products, in the catalogue's order.
-pub(crate) async fn choices(state: &AppState) -> Result<Vec<ProductChoice>, ApiError> {
+pub(crate) async fn choices(state: &AppState) -> Result<Vec<ProductChoice>, ProductError> {
     Ok(state
         .store
         .products(true)
