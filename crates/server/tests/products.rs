@@ -494,7 +494,7 @@ async fn quotes_apply_first_free_and_vouchers_and_a_voucher_is_used_once() {
     )
     .await
     .unwrap_err();
-    assert!(err.message.contains("已被使用"));
+    assert!(err.to_string().contains("已被使用"), "{err}");
     let (_, q) = quote("years=1&voucher=CDK-100".into()).await;
     assert_eq!(q["error"]["code"], "invalid_voucher");
     let (_, list) = call(&f.app, "GET", "/api/v1/vouchers", Some(ADMIN), None).await;
