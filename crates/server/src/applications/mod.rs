@@ -2,12 +2,17 @@
 //! documents, and submitting it for initial review (or resubmitting it after a rejection).
 //! Pages and API share one service function per step.
 
+mod error;
+
+pub(crate) use error::ApplicationError;
+
 use crate::identity::IdentityError;
 use crate::pipeline::registered_organisation;
 use crate::pipeline::{checked_step, CheckedStep, OrderView, StepActor};
 use crate::web::auth::CurrentUser;
 use crate::web::authz::{relation_to, require};
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::error::{Failure, FeatureError};
 use crate::web::pages::PageFailure;
 use crate::web::pages::{form_fields, render, Chrome, PageUser};
 use crate::web::routes::Registry;
@@ -110,7 +115,7 @@ async fn choose_product(
     years: i64,
     voucher: Option<&str>,
     order_id: Option<i64>,
-) -> Result<ChosenProduct, ApiError> {
+) -> Result<ChosenProduct, ApplicationError> {
     let voucher = voucher.map(str::trim).filter(|v| !v.is_empty());
     let (product, quote) = crate::products::price_order(
         state,
@@ -126,10 +131,7 @@ async fn choose_product(
     )
     .await?;
     if !product.spec.active {
-        return Err(ApiError::unprocessable(
-            "product_inactive",
-            "该产品已停用，请选择其他产品",
-        ));
+        return Err(ApplicationError::ProductInactive);
     }
     Ok(ChosenProduct {
         provider_id: product.provider_id,
@@ -153,20 +155,21 @@ async fn choose_product(
 /// The form saved with an application (JSON of [`ApplicationForm`], kept as typed).
 pub(crate) fn form_of(
     application: &certdesk_store::Application,
-) -> Result<ApplicationForm, ApiError> {
-    serde_json::from_str(&application.form_json).map_err(ApiError::internal)
+) -> Result<ApplicationForm, ApplicationError> {
+    serde_json::from_str(&application.form_json)
+        .map_err(|e| ApplicationError::Inconsistent(e.to_string()))
 }
 
 /// An order's application and its form; an order without one answers 404.
 pub(crate) async fn application_of(
     state: &AppState,
     order: &Order,
-) -> Result<(certdesk_store::Application, ApplicationForm), ApiError> {
+) -> Result<(certdesk_store::Application, ApplicationForm), ApplicationError> {
     let application = state
         .store
         .application(order.id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(ApplicationError::NotFound)?;
     let form = form_of(&application)?;
     Ok((application, form))
 }
@@ -176,24 +179,19 @@ async fn applying_org(
     state: &AppState,
     user: &CurrentUser,
     for_credit_code: Option<&str>,
-) -> Result<i64, ApiError> {
+) -> Result<i64, ApplicationError> {
     if let Some(org_id) = user.account().org_id {
         return Ok(org_id);
     }
     let code = for_credit_code.map(str::trim).unwrap_or("");
     if code.is_empty() {
-        return Err(ApiError::unprocessable(
-            "org_required",
-            "操作员代办时请填写申请单位的统一社会信用代码",
-        ));
+        return Err(ApplicationError::OrganisationRequired);
     }
     let org = state
         .store
         .organisation_by_credit_code(code)
         .await?
-        .ok_or_else(|| {
-            ApiError::unprocessable("org_unknown", "没有以该统一社会信用代码注册的单位")
-        })?;
+        .ok_or(ApplicationError::OrganisationUnknown)?;
     Ok(org.id)
 }
 
@@ -207,7 +205,7 @@ pub(crate) async fn start_application(
     years: i64,
     voucher: Option<&str>,
     form: Option<ApplicationForm>,
-) -> Result<Order, ApiError> {
+) -> Result<Order, ApplicationError> {
     require(
         user,
         Action::ApplyForCertificate,
@@ -218,7 +216,7 @@ pub(crate) async fn start_application(
         .store
         .organisation_by_id(org_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(ApplicationError::NotFound)?;
     let mut form = form.unwrap_or_default().normalised();
     if form.organisation.name.is_empty() {
         form.organisation.name = org.name.clone();
@@ -229,12 +227,14 @@ pub(crate) async fn start_application(
     if form.delivery.method.is_empty() && chosen.delivery == DeliveryChoice::Mobile {
         form.delivery.method = "online".into();
     }
-    let form_json = serde_json::to_string(&form).map_err(ApiError::internal)?;
+    let form_json =
+        serde_json::to_string(&form).map_err(|e| ApplicationError::Inconsistent(e.to_string()))?;
     let now = state.now();
     let on_behalf = user.account().org_id.is_none();
     for _ in 0..3 {
         let order_no = order_number(
-            jiff::Timestamp::from_second(now).map_err(ApiError::internal)?,
+            jiff::Timestamp::from_second(now)
+                .map_err(|e| ApplicationError::Inconsistent(e.to_string()))?,
             rand::random::<u32>() % 1_000_000_000,
         );
         let created = state
@@ -281,7 +281,9 @@ pub(crate) async fn start_application(
             Err(err) => return Err(err.into()),
         }
     }
-    Err(ApiError::internal("could not draw an unused order number"))
+    Err(ApplicationError::Inconsistent(
+        "could not draw an unused order number".into(),
+    ))
 }
 
 /// Loads an order of kind 新办 the user may edit, or the reason it may not be edited.
@@ -289,16 +291,10 @@ async fn editable_order(
     state: &AppState,
     user: &CurrentUser,
     order_no: &str,
-) -> Result<Order, ApiError> {
+) -> Result<Order, ApplicationError> {
     let order = crate::pipeline::order_for(state, user, order_no, Action::EditApplication).await?;
     if !order.status.is_editable() {
-        return Err(ApiError::conflict(
-            "not_editable",
-            format!(
-                "订单当前为“{}”状态，不能再修改申请",
-                order.status.label_zh()
-            ),
-        ));
+        return Err(ApplicationError::NotEditable(order.status));
     }
     Ok(order)
 }
@@ -312,7 +308,7 @@ pub(crate) async fn save_application(
     years: i64,
     voucher: Option<&str>,
     form: ApplicationForm,
-) -> Result<(), ApiError> {
+) -> Result<(), ApplicationError> {
     let chosen = choose_product(
         state,
         order.org_id,
@@ -323,7 +319,8 @@ pub(crate) async fn save_application(
     )
     .await?;
     let form = form.normalised();
-    let form_json = serde_json::to_string(&form).map_err(ApiError::internal)?;
+    let form_json =
+        serde_json::to_string(&form).map_err(|e| ApplicationError::Inconsistent(e.to_string()))?;
     let changed = state
         .store
         .update_application(
@@ -378,7 +375,10 @@ struct SubmissionCheck {
     problems: Vec<FieldErrorView>,
 }
 
-async fn check_submission(state: &AppState, order: &Order) -> Result<SubmissionCheck, ApiError> {
+async fn check_submission(
+    state: &AppState,
+    order: &Order,
+) -> Result<SubmissionCheck, ApplicationError> {
     let (application, form) = application_of(state, order).await?;
     let chosen = choose_product(
         state,
@@ -439,7 +439,7 @@ pub(crate) async fn submit_application(
     state: &AppState,
     user: &CurrentUser,
     order: &Order,
-) -> Result<Result<OrderStatus, Vec<FieldErrorView>>, ApiError> {
+) -> Result<Result<OrderStatus, Vec<FieldErrorView>>, ApplicationError> {
     let SubmissionCheck {
         application,
         chosen,
@@ -492,10 +492,7 @@ pub(crate) async fn submit_application(
         Submission::OrderChanged => Err(crate::pipeline::StepError::OrderChanged.into()),
         // Of two applications submitted in the same instant, one takes it and the other is
         // told to submit again (and is then priced in full).
-        Submission::FirstFreeTaken => Err(ApiError::conflict(
-            "first_free_taken",
-            "首张免费已被本单位另一份同时提交的申请使用，本申请需按标准价格支付：请刷新页面后重新提交",
-        )),
+        Submission::FirstFreeTaken => Err(ApplicationError::FirstFreeTaken),
         Submission::VoucherRefused(refusal) => {
             let code = voucher.unwrap_or_default();
             Ok(Err(vec![FieldErrorView {
@@ -513,15 +510,13 @@ pub(crate) async fn store_upload(
     kind: UploadKind,
     file_name: &str,
     bytes: &[u8],
-) -> Result<OrderUpload, ApiError> {
+) -> Result<OrderUpload, ApplicationError> {
     let stored = state
         .blobs
         .check_and_store_image(file_name, bytes)
         .map_err(|e| match e {
-            UploadError::Refused(refusal) => {
-                ApiError::unprocessable(refusal.code(), refusal.to_string())
-            }
-            UploadError::Store(err) => ApiError::from(err),
+            UploadError::Refused(refusal) => ApplicationError::UploadRefused(refusal),
+            UploadError::Store(err) => ApplicationError::Store(err),
         })?;
     let upload = OrderUpload {
         kind: kind.as_str().to_string(),
@@ -559,16 +554,9 @@ async fn forget_blob_if_unused(state: &AppState, blob_id: &str) {
     }
 }
 
-fn upload_kind(kind: &str) -> Result<UploadKind, ApiError> {
-    kind.parse::<UploadKind>().map_err(|_| {
-        ApiError::unprocessable(
-            "unknown_upload_kind",
-            format!(
-                "未知的资料类型“{kind}”，应为：{}",
-                UploadKind::ALL.map(|k| k.as_str()).join("、")
-            ),
-        )
-    })
+fn upload_kind(kind: &str) -> Result<UploadKind, ApplicationError> {
+    kind.parse::<UploadKind>()
+        .map_err(|_| ApplicationError::UnknownUploadKind(kind.to_string()))
 }
 
 // --- API ------------------------------------------------------------------------------------
@@ -612,7 +600,10 @@ pub struct UploadView {
     pub size_bytes: i64,
 }
 
-async fn application_view(state: &AppState, order: &Order) -> Result<ApplicationView, ApiError> {
+async fn application_view(
+    state: &AppState,
+    order: &Order,
+) -> Result<ApplicationView, ApplicationError> {
     let (application, mut form) = application_of(state, order).await?;
     for person in [&mut form.legal_rep, &mut form.handler] {
         if !person.id_number.is_empty() {
@@ -706,7 +697,7 @@ pub(crate) async fn update_api(
         .store
         .order_by_no(&order_no)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(ApplicationError::NotFound)?;
     Ok(Json(application_view(&state, &order).await?))
 }
 
@@ -727,7 +718,7 @@ pub(crate) async fn submit_api(
                 .store
                 .order_by_no(&order_no)
                 .await?
-                .ok_or_else(ApiError::not_found)?;
+                .ok_or(ApplicationError::NotFound)?;
             Ok(Json(OrderView::from(&order)).into_response())
         }
         Err(problems) => Ok((
@@ -761,13 +752,7 @@ pub(crate) async fn upload_api(
     Query(query): Query<UploadQuery>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<UploadView>), ApiError> {
-    let body = body.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "upload_too_large",
-            "文件超过 5 MB 的上限，请压缩后重新上传",
-        )
-    })?;
+    let body = body.map_err(|_| ApplicationError::UploadTooLarge)?;
     let order = editable_order(&state, &user, &order_no).await?;
     let kind = upload_kind(&kind)?;
     let file_name = query
@@ -800,9 +785,15 @@ async fn download_upload(
         .await?
         .into_iter()
         .find(|u| u.kind == kind)
-        .ok_or_else(ApiError::not_found)?;
-    let id: certdesk_store::BlobId = upload.blob_id.parse().map_err(ApiError::internal)?;
-    let bytes = state.blobs.get(&id)?.ok_or_else(ApiError::not_found)?;
+        .ok_or(ApplicationError::NotFound)?;
+    let id: certdesk_store::BlobId =
+        upload
+            .blob_id
+            .parse()
+            .map_err(|e: certdesk_store::InvalidBlobId| {
+                ApplicationError::Inconsistent(e.to_string())
+            })?;
+    let bytes = state.blobs.get(&id)?.ok_or(ApplicationError::NotFound)?;
     let mime = match upload.format.as_str() {
         "PNG" => "image/png",
         "BMP" => "image/bmp",
@@ -880,8 +871,9 @@ async fn start_page(
     .await;
     match started {
         Ok(order) => Redirect::to(&format!("/orders/{}/edit", order.order_no)).into_response(),
-        Err(err) if err.status.is_client_error() && err.status != StatusCode::NOT_FOUND => {
-            apply_page_with(&state, &user, Some(err.message), err.status).await
+        Err(err) if PageFailure::from_kind(err.failure()).belongs_on_the_page() => {
+            let status = err.failure().status();
+            apply_page_with(&state, &user, Some(err.to_string()), status).await
         }
         Err(err) => crate::web::pages::PageFailure::from(err).into_page(),
     }
@@ -1187,7 +1179,7 @@ async fn save_page(
                 .await
             {
                 Ok(()) => Ok(()),
-                Err(err) if err.status == StatusCode::UNPROCESSABLE_ENTITY => Err(err.message),
+                Err(err) if err.failure() == Failure::Invalid => Err(err.to_string()),
                 Err(err) => return Err(err.into()),
             }
         }
@@ -1216,7 +1208,7 @@ async fn save_page(
         .store
         .order_by_no(&order_no)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(ApplicationError::NotFound)?;
     match submit_application(&state, &user, &order).await? {
         Ok(_) => Ok(Redirect::to(&format!("/orders/{order_no}?submitted=1")).into_response()),
         Err(problems) => {
@@ -1244,12 +1236,7 @@ async fn upload_page(
     let kind = upload_kind(&kind)?;
     let mut multipart = Multipart::from_request(request, &state)
         .await
-        .map_err(|e| {
-            ApiError::bad_request(
-                "upload_form_invalid",
-                format!("上传表单格式错误：{}", e.body_text()),
-            )
-        })?;
+        .map_err(|e| ApplicationError::UploadFormInvalid(e.body_text()))?;
     let back = |query: String| {
         Redirect::to(&format!("/orders/{order_no}/edit?{query}#uploads")).into_response()
     };
@@ -1275,7 +1262,9 @@ async fn upload_page(
         }
         return match store_upload(&state, &order, kind, &file_name, &bytes).await {
             Ok(_) => Ok(back(format!("uploaded={}", kind.as_str()))),
-            Err(err) if err.status.is_client_error() => Ok(refused(err.message)),
+            Err(err) if PageFailure::from_kind(err.failure()).belongs_on_the_page() => {
+                Ok(refused(err.to_string()))
+            }
             Err(err) => Err(err.into()),
         };
     }
@@ -1289,7 +1278,7 @@ async fn identity_problem(
     state: &AppState,
     order: &Order,
     legal_rep_id_number: &str,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, ApplicationError> {
     if certdesk_domain::validate_resident_id(legal_rep_id_number).is_err() {
         // The form's own check names the ID number; the identity check waits for it.
         return Ok(Some(
@@ -1322,7 +1311,7 @@ async fn identity_panel(
     state: &AppState,
     user: &CurrentUser,
     order: &Order,
-) -> Result<IdentityPanel, ApiError> {
+) -> Result<IdentityPanel, ApplicationError> {
     let view = crate::identity::identity_of_order(state, user, &order.order_no).await?;
     let pending = |method: &str| {
         view.checks

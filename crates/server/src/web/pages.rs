@@ -217,6 +217,14 @@ impl From<ApiError> for PageFailure {
 }
 
 impl PageFailure {
+    /// A failure of this kind, to ask where it is shown before the error is turned into one.
+    pub fn from_kind(failure: Failure) -> PageFailure {
+        PageFailure {
+            failure,
+            message: String::new(),
+        }
+    }
+
     /// Whether the page it came from should show it as a banner.
     pub fn belongs_on_the_page(&self) -> bool {
         matches!(
