@@ -1,6 +1,10 @@
 //! The audit log from the web side: appending from request handlers, and the staff search
 //! (page and API).
 
+mod error;
+
+pub(crate) use error::AuditError;
+
 use crate::web::auth::CurrentUser;
 use crate::web::authz::require;
 use crate::web::error::{ApiError, ErrorBody};
@@ -57,12 +61,12 @@ async fn search(
     state: &AppState,
     user: &CurrentUser,
     query: &AuditSearch,
-) -> Result<Vec<AuditEntryView>, ApiError> {
+) -> Result<Vec<AuditEntryView>, AuditError> {
     require(user, Action::SearchAudit, Relation::Platform)?;
     let action = match query.action.as_deref().filter(|a| !a.is_empty()) {
         Some(name) => Some(
             name.parse::<AuditAction>()
-                .map_err(|e| ApiError::bad_request("invalid_action", e.to_string()))?,
+                .map_err(|e| AuditError::InvalidAction(e.to_string()))?,
         ),
         None => None,
     };
@@ -72,10 +76,7 @@ async fn search(
         .map(str::trim)
         .filter(|o| !o.is_empty())
     {
-        Some(text) => Some(
-            text.parse::<i64>()
-                .map_err(|_| ApiError::bad_request("invalid_org_id", "单位编号应为数字"))?,
-        ),
+        Some(text) => Some(text.parse::<i64>().map_err(|_| AuditError::InvalidOrgId)?),
         None => None,
     };
     let entries = state

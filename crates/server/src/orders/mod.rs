@@ -1,6 +1,10 @@
 //! 业务单: the order list and detail (API and pages: timeline, deadline, what the viewer may do
 //! next), the key holder's downloads, and 我的证书.
 
+mod error;
+
+pub(crate) use error::OrdersError;
+
 use crate::issuance::certificate_pem;
 use crate::pipeline::page_number;
 use crate::web::pages::PageFailure;
@@ -64,11 +68,11 @@ pub(crate) async fn list_orders_api(
     let status = non_empty(&query.status)
         .map(|s| s.parse::<OrderStatus>())
         .transpose()
-        .map_err(|e| ApiError::unprocessable("invalid_status", e.to_string()))?;
+        .map_err(|e| OrdersError::InvalidStatus(e.to_string()))?;
     let kind = non_empty(&query.kind)
         .map(|k| k.parse::<BusinessType>())
         .transpose()
-        .map_err(|e| ApiError::unprocessable("invalid_kind", e.to_string()))?;
+        .map_err(|e| OrdersError::InvalidKind(e.to_string()))?;
     let page = page_number(query.page);
     let orders = state
         .store
@@ -473,7 +477,7 @@ impl ViewerRights {
         order: &Order,
         status: OrderStatus,
         has_application: bool,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, OrdersError> {
         let facts = facts_of(state, order).await?;
         let actions =
             order
@@ -564,7 +568,7 @@ struct DescribedApplication {
 async fn describe_application(
     state: &AppState,
     application: &certdesk_store::Application,
-) -> Result<DescribedApplication, ApiError> {
+) -> Result<DescribedApplication, OrdersError> {
     let product = crate::products::product_facts(state, application.product_id)
         .await
         .map(|p| format!("{}（{}年）", p.name, application.years))
@@ -624,7 +628,7 @@ async fn describe_application(
 }
 
 /// The order's uploads of known kinds, as download links.
-async fn document_links(state: &AppState, order: &Order) -> Result<Vec<DocumentLink>, ApiError> {
+async fn document_links(state: &AppState, order: &Order) -> Result<Vec<DocumentLink>, OrdersError> {
     Ok(state
         .store
         .order_uploads(order.id)
@@ -642,7 +646,7 @@ async fn document_links(state: &AppState, order: &Order) -> Result<Vec<DocumentL
 }
 
 /// The courier and tracking number once the certificate was sent.
-async fn delivery_line(state: &AppState, order: &Order) -> Result<Option<String>, ApiError> {
+async fn delivery_line(state: &AppState, order: &Order) -> Result<Option<String>, OrdersError> {
     Ok(state.store.delivery(order.id).await?.and_then(|d| {
         d.tracking_no.map(|t| {
             format!(
@@ -656,7 +660,7 @@ async fn delivery_line(state: &AppState, order: &Order) -> Result<Option<String>
 }
 
 /// What was issued for the order, once its signing certificate exists.
-async fn issued_files(state: &AppState, order: &Order) -> Result<Option<IssuedFiles>, ApiError> {
+async fn issued_files(state: &AppState, order: &Order) -> Result<Option<IssuedFiles>, OrdersError> {
     let Some(issuance) = state.store.issuance(order.id).await? else {
         return Ok(None);
     };
@@ -685,14 +689,14 @@ async fn download_issued(
         .store
         .issuance(order.id)
         .await?
-        .ok_or_else(|| ApiError::conflict("not_issued", "该订单的证书尚未签发"))?;
+        .ok_or(OrdersError::NotIssued)?;
     let (bytes, mime): (Vec<u8>, &str) = match file.as_str() {
         "sign.pem" => (
             certificate_pem(
                 &state,
                 issuance
                     .signing_certificate_id
-                    .ok_or_else(ApiError::not_found)?,
+                    .ok_or(OrdersError::FileNotFound)?,
             )
             .await?
             .into_bytes(),
@@ -703,21 +707,21 @@ async fn download_issued(
                 &state,
                 issuance
                     .encryption_certificate_id
-                    .ok_or_else(ApiError::not_found)?,
+                    .ok_or(OrdersError::FileNotFound)?,
             )
             .await?
             .into_bytes(),
             "application/x-pem-file",
         ),
         "envelope-gmt0009.der" => (
-            issuance.envelope_gmt0009.ok_or_else(ApiError::not_found)?,
+            issuance.envelope_gmt0009.ok_or(OrdersError::FileNotFound)?,
             "application/octet-stream",
         ),
         "envelope-skf.bin" => (
-            issuance.envelope_skf.ok_or_else(ApiError::not_found)?,
+            issuance.envelope_skf.ok_or(OrdersError::FileNotFound)?,
             "application/octet-stream",
         ),
-        _ => return Err(ApiError::not_found().into()),
+        _ => return Err(OrdersError::FileNotFound.into()),
     };
     Ok((
         [
@@ -755,7 +759,9 @@ async fn certificates_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
 ) -> Result<Response, PageFailure> {
-    let org_id = user.account().org_id.ok_or_else(ApiError::forbidden)?;
+    let org_id = user.account().org_id.ok_or(OrdersError::Refused(
+        certdesk_domain::permissions::Refusal::Forbidden,
+    ))?;
     require(
         &user,
         Action::ListOrgCertificates,
