@@ -282,7 +282,7 @@ async fn login_submit(
     };
     let token = match auth::start_session(&state, &account).await {
         Ok((token, _)) => token,
-        Err(err) => return err.into_response(),
+        Err(err) => return PageFailure::from(err).into_page(),
     };
     tracing::info!(account = account.id, "password login");
     crate::web::audit_trail::record(
@@ -303,7 +303,7 @@ async fn logout_page(State(state): State<AppState>, user: Option<CurrentUser>) -
     if let Some(user) = user {
         if let Some(session) = &user.session {
             if let Err(err) = state.store.delete_session(&session.token_hash).await {
-                return crate::web::error::ApiError::from(err).into_response();
+                return PageFailure::from(err).into_page();
             }
         }
     }

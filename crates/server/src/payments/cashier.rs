@@ -2,11 +2,11 @@
 //! gateway's payer page (what a phone shows after scanning the QR code), and the operators'
 //! list of bank-transfer receipts to confirm.
 
+use super::PaymentError;
 use crate::payments::TransferView;
 use crate::pipeline::OrderView;
 use crate::web::auth::{self, CurrentUser};
 use crate::web::authz::{relation_to, require};
-use crate::web::error::ApiError;
 use crate::web::pages::PageFailure;
 use crate::web::pages::{render, Chrome, PageUser};
 use crate::web::routes::Registry;
@@ -85,8 +85,9 @@ fn notice(user: &CurrentUser, err: impl Into<PageFailure>, back: String) -> Resp
 }
 
 /// The QR code of `text` as inline SVG.
-fn qr_svg(text: &str) -> Result<String, ApiError> {
-    let code = qrcode::QrCode::new(text.as_bytes()).map_err(ApiError::internal)?;
+fn qr_svg(text: &str) -> Result<String, PaymentError> {
+    let code = qrcode::QrCode::new(text.as_bytes())
+        .map_err(|e| PaymentError::Inconsistent(format!("a QR code of the pay URL: {e}")))?;
     let svg = code
         .render::<qrcode::render::svg::Color>()
         .min_dimensions(200, 200)
@@ -155,7 +156,7 @@ async fn cashier_page(
             .await
             .map_err(|err| {
                 tracing::error!(order = %order.order_no, error = %err, "no trade from the payment gateway");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "gateway_unavailable", err.to_string())
+                PaymentError::GatewayUnavailable(err.to_string())
             })?;
         (qr_svg(&trade.pay_url)?, trade.pay_url)
     } else {
@@ -212,8 +213,8 @@ async fn withdraw_form(
     body: axum::body::Bytes,
 ) -> Result<Response, PageFailure> {
     let order = crate::pipeline::order_for(&state, &user, &order_no, Action::WithdrawOrder).await?;
-    let form: WithdrawForm = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| ApiError::bad_request("invalid_form", "表单内容无法识别，请刷新页面后重试"))?;
+    let form: WithdrawForm =
+        serde_urlencoded::from_bytes(&body).map_err(|_| PaymentError::InvalidForm)?;
     let back = format!("/orders/{}", order.order_no);
     match crate::payments::withdraw_order(&state, &user, &order, &form.reason).await {
         Ok(_) => Ok(Redirect::to(&back).into_response()),
@@ -239,17 +240,17 @@ struct SandboxPayPage {
 async fn sandbox_trade_and_order(
     state: &AppState,
     token: &str,
-) -> Result<(certdesk_store::SandboxTrade, Order), ApiError> {
+) -> Result<(certdesk_store::SandboxTrade, Order), PaymentError> {
     let trade = state
         .store
         .sandbox_trade_by_token(token)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(PaymentError::TradeNotFound)?;
     let order = state
         .store
         .order_by_id(trade.order_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(PaymentError::TradeNotFound)?;
     Ok((trade, order))
 }
 
@@ -341,13 +342,7 @@ async fn sandbox_pay_submit(
         }
         // As on a phone: closing the payment leaves the trade open until the order closes.
         "cancel" => "已取消支付。30 分钟内仍可在收银台重新扫码支付。",
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_action",
-                "操作应为 pay（确认支付）或 cancel（取消）",
-            )
-            .into())
-        }
+        _ => return Err(PaymentError::InvalidPayerAction.into()),
     };
     let (trade, order) = sandbox_trade_and_order(&state, &token).await?;
     Ok(sandbox_page(
@@ -394,18 +389,21 @@ async fn receipt_image(
         .store
         .offline_transfer(transfer_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(PaymentError::TransferNotFound)?;
     require(
         &user,
         Action::ConfirmOfflinePayment,
         relation_to(&user, None, Some(transfer.org_id)),
     )?;
-    let id: BlobId = transfer.receipt_blob.parse().map_err(ApiError::internal)?;
+    let id: BlobId = transfer
+        .receipt_blob
+        .parse()
+        .map_err(|e: certdesk_store::InvalidBlobId| PaymentError::Inconsistent(e.to_string()))?;
     let blobs = state.blobs.clone();
     let bytes = tokio::task::spawn_blocking(move || blobs.get(&id))
         .await
-        .map_err(ApiError::internal)??
-        .ok_or_else(ApiError::not_found)?;
+        .map_err(|e| PaymentError::Inconsistent(format!("reading a receipt: {e}")))??
+        .ok_or(PaymentError::ReceiptNotFound)?;
     let mime = ImageFormat::detect(&bytes)
         .map(ImageFormat::mime_type)
         .unwrap_or("application/octet-stream");

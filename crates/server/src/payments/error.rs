@@ -57,6 +57,15 @@ pub enum PaymentError {
     AlreadyPaid,
     #[error("处理结论应为 confirm（确认到账）或 reject（驳回）")]
     InvalidDecision,
+    #[error("操作应为 pay（确认支付）或 cancel（取消）")]
+    InvalidPayerAction,
+    #[error("表单内容无法识别，请刷新页面后重试")]
+    InvalidForm,
+    /// A sandbox trade, or its order, that is not there.
+    #[error("支付交易不存在")]
+    TradeNotFound,
+    #[error("付款凭证文件不存在")]
+    ReceiptNotFound,
     /// Records that do not fit, or a step applied the wrong way: ours.
     #[error("{0}")]
     Inconsistent(String),
@@ -70,7 +79,10 @@ impl FeatureError for PaymentError {
     fn failure(&self) -> Failure {
         use PaymentError::*;
         match self {
-            SignatureInvalid(_) | InvalidNotification(_) => Failure::Malformed,
+            SignatureInvalid(_) | InvalidNotification(_) | InvalidPayerAction | InvalidForm => {
+                Failure::Malformed
+            }
+            TradeNotFound | ReceiptNotFound => Failure::NotFound,
             OrderNotFound | TransferNotFound | RefundNotFound => Failure::NotFound,
             Refused(refusal) => refusal.failure(),
             AmountMismatch | RefundMismatch | UploadRefused(_) | ReasonRequired
@@ -115,6 +127,9 @@ impl FeatureError for PaymentError {
             ReasonRequired => "reason_required",
             AlreadyPaid => "already_paid",
             InvalidDecision => "invalid_decision",
+            InvalidPayerAction => "invalid_action",
+            InvalidForm => "invalid_form",
+            TradeNotFound | ReceiptNotFound => "not_found",
             Inconsistent(_) => "internal_error",
             Step(err) => err.code(),
             Store(err) => err.code(),

@@ -920,7 +920,7 @@ async fn products_view(
     };
     let providers = match state.store.ca_providers().await {
         Ok(p) => p.into_iter().map(|p| (p.id, p.name)).collect(),
-        Err(err) => return ApiError::from(err).into_response(),
+        Err(err) => return crate::web::pages::PageFailure::from(err).into_page(),
     };
     render(
         &ProductsPage {
