@@ -383,3 +383,47 @@ fn architecture_md_names_every_server_folder_and_no_other() {
         "ARCHITECTURE.md does not name {missing:?}; it names folders that do not exist: {gone:?}"
     );
 }
+
+#[test]
+fn features_fail_with_their_own_errors_mapped_in_one_place() {
+    // A feature's service says what went wrong with its own error enum (`error.rs`, a
+    // `FeatureError`); only the web plumbing turns a kind of failure into an HTTP status or a
+    // page. So no feature builds an API error itself or reads one's status to decide a page.
+    let mut found = Vec::new();
+    for (path, text) in rust_sources(&crates_dir().join("server/src")) {
+        let Some(folder) = folder_of(&path) else {
+            continue;
+        };
+        if folder == "web" {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            let builds_api_error = line.contains("ApiError::");
+            let reads_status =
+                line.contains("err.status") || line.contains(".status.is_client_error");
+            if builds_api_error || reads_status {
+                found.push(format!("{}:{}: {}", relative(&path), n + 1, line.trim()));
+            }
+        }
+    }
+    for folder in server_folders() {
+        if folder == "web" || folder == "pki" {
+            continue;
+        }
+        let error = crates_dir()
+            .join("server/src")
+            .join(&folder)
+            .join("error.rs");
+        let text = fs::read_to_string(&error).unwrap_or_default();
+        if !text.contains("impl FeatureError for") {
+            found.push(format!(
+                "server/src/{folder}/error.rs: no error enum implementing FeatureError"
+            ));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "errors built or read as HTTP outside the web plumbing:\n{}",
+        found.join("\n")
+    );
+}
