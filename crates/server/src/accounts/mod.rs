@@ -737,16 +737,19 @@ async fn change_password_submit(
             )
             .await
         }
-        Err(err) => {
-            let failure = PageFailure::from(err);
-            if failure.belongs_on_the_page() {
-                let status = failure.failure.status();
-                account_view(&state, user, None, Some(failure.message), None, status).await
-            } else {
-                failure.into_page()
-            }
-        }
+        Err(err) => account_refused(&state, user, err).await,
     }
+}
+
+/// The account page again with why a form was refused, or a page of its own for what does not
+/// belong there.
+async fn account_refused(state: &AppState, user: CurrentUser, err: AccountError) -> Response {
+    let failure = PageFailure::from(err);
+    if !failure.belongs_on_the_page() {
+        return failure.into_page();
+    }
+    let status = failure.failure.status();
+    account_view(state, user, None, Some(failure.message), None, status).await
 }
 
 #[derive(Deserialize)]
@@ -763,15 +766,7 @@ async fn create_token_submit(
         Ok(token) => {
             account_view(&state, user, Some(token.token), None, None, StatusCode::OK).await
         }
-        Err(err) => {
-            let failure = PageFailure::from(err);
-            if failure.belongs_on_the_page() {
-                let status = failure.failure.status();
-                account_view(&state, user, None, Some(failure.message), None, status).await
-            } else {
-                failure.into_page()
-            }
-        }
+        Err(err) => account_refused(&state, user, err).await,
     }
 }
 

@@ -714,23 +714,27 @@ async fn bind_submit(
             )
             .await
         }
-        Err(err) => {
-            let failure = PageFailure::from(err);
-            if !failure.belongs_on_the_page() {
-                return failure.into_page();
-            }
-            let status = failure.failure.status();
-            bindings_view(
-                &state,
-                user,
-                BindingQuery::default(),
-                Some(failure.message),
-                None,
-                status,
-            )
-            .await
-        }
+        Err(err) => bindings_refused(&state, user, err).await,
     }
+}
+
+/// The bindings page again with why a form was refused, or a page of its own for what does not
+/// belong there.
+async fn bindings_refused(state: &AppState, user: CurrentUser, err: BindingError) -> Response {
+    let failure = PageFailure::from(err);
+    if !failure.belongs_on_the_page() {
+        return failure.into_page();
+    }
+    let status = failure.failure.status();
+    bindings_view(
+        state,
+        user,
+        BindingQuery::default(),
+        Some(failure.message),
+        None,
+        status,
+    )
+    .await
 }
 
 async fn unbind_submit(
@@ -740,22 +744,7 @@ async fn unbind_submit(
 ) -> Response {
     match unbind(&state, &user, binding_id).await {
         Ok(()) => Redirect::to("/ca/bindings").into_response(),
-        Err(err) => {
-            let failure = PageFailure::from(err);
-            if !failure.belongs_on_the_page() {
-                return failure.into_page();
-            }
-            let status = failure.failure.status();
-            bindings_view(
-                &state,
-                user,
-                BindingQuery::default(),
-                Some(failure.message),
-                None,
-                status,
-            )
-            .await
-        }
+        Err(err) => bindings_refused(&state, user, err).await,
     }
 }
 
