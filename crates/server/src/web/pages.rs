@@ -179,9 +179,10 @@ pub(crate) fn forbidden_page() -> String {
         .unwrap_or_else(|_| "您没有权限访问此页面".to_string())
 }
 
-/// An error as a page shows it: a rule broken or an order moved on is told on the page it came
-/// from; not found and forbidden get their own pages; a failure of ours a notice that names no
-/// detail. The one mapping of errors to pages.
+/// An error as a page shows it: a rule broken, a step that is not the user's or an order moved on
+/// is told on the page it came from; not found gets the 404 page (and a page handler's refusal
+/// the 403 page); a failure of ours a notice that names no detail. The one mapping of errors to
+/// pages.
 #[derive(Debug)]
 pub(crate) struct PageFailure {
     pub failure: Failure,
@@ -225,7 +226,9 @@ impl PageFailure {
         }
     }
 
-    /// Whether the page it came from should show it as a banner.
+    /// Whether the page it came from should show it as a banner: what the user sent or may do
+    /// there (a rule broken, a step not theirs, an order moved on). What is not there for them
+    /// (not found) and failures of ours get a page of their own.
     pub fn belongs_on_the_page(&self) -> bool {
         matches!(
             self.failure,
@@ -233,6 +236,8 @@ impl PageFailure {
                 | Failure::Invalid
                 | Failure::TooLarge
                 | Failure::TooMany
+                | Failure::Unauthenticated
+                | Failure::Forbidden
                 | Failure::Conflict
         )
     }
