@@ -18,8 +18,8 @@ pub use calendar::{
 };
 pub mod order;
 pub use order::{
-    order_number, payment_window_expired, Actor, DeliveryMethod, OrderAction, OrderFacts,
-    OrderStatus, PAYMENT_WINDOW,
+    order_number, payment_window_expired, reviews_own_order, Actor, DeliveryMethod, OrderAction,
+    OrderFacts, OrderStatus, PAYMENT_WINDOW,
 };
 pub mod workflow;
 pub use workflow::{

@@ -504,3 +504,22 @@ mod tests {
         assert!(order_number(t, 1) < order_number(t, 2));
     }
 }
+
+/// Separation of duties: the operator who made an order on a supplier's behalf (代办) does not
+/// review it; another operator does. Answers whether `reviewer` would review their own order.
+pub fn reviews_own_order(on_behalf: bool, created_by: i64, reviewer: i64) -> bool {
+    on_behalf && created_by == reviewer
+}
+
+#[cfg(test)]
+mod separation_of_duties {
+    use super::reviews_own_order;
+
+    #[test]
+    fn an_operator_does_not_review_a_proxy_order_they_made() {
+        assert!(reviews_own_order(true, 7, 7));
+        assert!(!reviews_own_order(true, 7, 8));
+        // A supplier's own order was made by the supplier: any operator reviews it.
+        assert!(!reviews_own_order(false, 7, 7));
+    }
+}

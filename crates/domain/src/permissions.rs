@@ -84,9 +84,11 @@ pub enum Action {
     ManageVouchers,
     /// Price an order of a product for one's organisation.
     QuoteProduct,
-    /// See an order's identity checks (masked) and, with the sandbox provider, its 沙箱短信 and
-    /// sandbox bank statement.
+    /// See an order's identity checks (masked).
     ViewIdentityChecks,
+    /// The sandbox identity provider's outbox of an order (its 沙箱短信 and bank statement): what a
+    /// real provider would send to the supplier's phone and bank, so the supplier's alone.
+    ViewSandboxOutbox,
     /// Start an identity check of an order and type its code.
     RunIdentityCheck,
 }
@@ -187,6 +189,9 @@ pub const fn access(action: Action) -> Access {
         ViewIdentityChecks | RunIdentityCheck => {
             Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All)])
         }
+        // Separation of duties: codes sent to the supplier's phone and bank are the supplier's;
+        // staff never read them (a 代办 operator asks the supplier, as on the phone).
+        ViewSandboxOutbox => Access::Granted(&[(OrgAdmin, Org)]),
         SearchAudit => Access::Granted(STAFF_EVERYWHERE),
         // 初审 and 复审: which of the two a role may do is the order state machine's rule.
         ReviewOrder => Access::Granted(&[(PlatformOperator, All), (CaOfficer, All)]),
@@ -196,9 +201,13 @@ pub const fn access(action: Action) -> Access {
             Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All), (CaOfficer, All)])
         }
         // The supplier's steps: the organisation admin, or an operator on its behalf (代办).
-        ApplyForCertificate | EditApplication | SubmitCertificateRequest | ConfirmReceipt => {
+        ApplyForCertificate | EditApplication | ConfirmReceipt => {
             Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All)])
         }
+        // Separation of duties: only the organisation's admin hands in its key (the CSR) and
+        // takes what was issued for it (certificates, the sealed encryption key); an operator
+        // would otherwise get a certificate in the organisation's name for a key of their own.
+        SubmitCertificateRequest => Access::Granted(&[(OrgAdmin, Org)]),
         ViewOrderDocument => {
             Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All), (CaOfficer, All)])
         }

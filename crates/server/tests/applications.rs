@@ -535,7 +535,17 @@ async fn an_operator_applies_for_a_mobile_certificate_whose_keys_the_ca_holds() 
     assert_eq!(draft["order"]["amount"], "0.00");
     let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
     upload_all_documents(app, &operator, &order_no).await;
-    common::pass_identity_check(&server, &operator, &order_no).await;
+    // Staff never read the supplier's codes: the supplier tells the operator, as on the phone.
+    let (status, _) = call(
+        app,
+        "GET",
+        &format!("/api/v1/orders/{order_no}/identity/sandbox"),
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    common::pass_identity_check_told_by(&server, &operator, &supplier, &order_no).await;
     let (status, body) = call(
         app,
         "POST",
@@ -546,12 +556,25 @@ async fn an_operator_applies_for_a_mobile_certificate_whose_keys_the_ca_holds() 
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
+    // Separation of duties: the operator who made the 代办 order does not pass its 初审;
+    // another operator does.
     let review = format!("/api/v1/orders/{order_no}/review");
-    let (_, body) = call(
+    let (status, body) = call(
         app,
         "POST",
         &review,
         Some(&operator),
+        Some(json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "own_order");
+    let second_operator = staff_token(store, "operator2", Role::PlatformOperator).await;
+    let (_, body) = call(
+        app,
+        "POST",
+        &review,
+        Some(&second_operator),
         Some(json!({"decision": "approve"})),
     )
     .await;

@@ -520,3 +520,35 @@ fn routes_are_registered_once_and_the_api_is_documented() {
         );
     }
 }
+
+/// Separation of duties (issue 11), as the walk above enforces it on every route: no staff role
+/// hands in a key (the CSR) for an order or takes what was issued for it, and none reads the
+/// codes the sandbox "sent" to a supplier. (The 初审 of a 代办 order by the operator who made it
+/// is refused by the review itself: tests/applications.rs.)
+#[test]
+fn staff_hand_in_no_key_and_read_no_supplier_codes() {
+    let routes = route_table();
+    let keyed: Vec<_> = routes.iter().filter(|r| r.path.ends_with("/csr")).collect();
+    assert_eq!(keyed.len(), 2, "the CSR page form and API");
+    let outbox: Vec<_> = routes
+        .iter()
+        .filter(|r| r.path.ends_with("/identity/sandbox"))
+        .collect();
+    assert_eq!(outbox.len(), 1);
+    for route in keyed.into_iter().chain(outbox) {
+        for role in [
+            Role::PlatformOperator,
+            Role::CaOfficer,
+            Role::SystemAdmin,
+            Role::Employee,
+        ] {
+            assert!(
+                reach(role, route.action).is_none(),
+                "{role:?} may {} {}",
+                route.method,
+                route.path
+            );
+        }
+        assert!(reach(Role::OrgAdmin, route.action).is_some());
+    }
+}

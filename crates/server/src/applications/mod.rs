@@ -1322,9 +1322,15 @@ async fn identity_panel(
         passed: view.passed,
         mobile_pending: pending("mobile"),
         deposit_pending: pending("micro_deposit"),
-        sandbox: view
-            .sandbox
-            .then(|| state.identity.sandbox_notices(order.id)),
+        // Staff never read what the sandbox "sent" to the supplier (separation of duties).
+        sandbox: (view.sandbox
+            && crate::web::authz::require(
+                user,
+                Action::ViewSandboxOutbox,
+                crate::web::authz::relation_to(user, None, Some(order.org_id)),
+            )
+            .is_ok())
+        .then(|| state.identity.sandbox_notices(order.id)),
         checks: view.checks,
         error: None,
     })

@@ -286,7 +286,7 @@ pub(crate) fn register(registry: Registry) -> Registry {
         )
         .get(
             "/api/v1/orders/{order_no}/identity/sandbox",
-            ViewIdentityChecks,
+            ViewSandboxOutbox,
             sandbox_api,
         )
         .post(
@@ -1070,7 +1070,7 @@ pub(crate) async fn sandbox_api(
     user: CurrentUser,
     Path(order_no): Path<String>,
 ) -> Result<Json<SandboxView>, ApiError> {
-    let order = order_for(&state, &user, &order_no, Action::ViewIdentityChecks).await?;
+    let order = order_for(&state, &user, &order_no, Action::ViewSandboxOutbox).await?;
     if !state.identity.is_sandbox() {
         return Err(IdentityError::NoSandbox.into());
     }

@@ -504,7 +504,12 @@ impl ViewerRights {
             can_withdraw: crate::payments::can_withdraw(state, user, order).await?,
             can_review: [OrderAction::ApproveInitial, OrderAction::ApproveSecond]
                 .into_iter()
-                .any(|a| may(a, Action::ReviewOrder)),
+                .any(|a| may(a, Action::ReviewOrder))
+                && !certdesk_domain::reviews_own_order(
+                    order.on_behalf,
+                    order.created_by,
+                    user.account().id,
+                ),
             can_submit_csr: status == OrderStatus::Issuing && supplier_side,
             can_ship: may(OrderAction::Ship, Action::DeliverOrder),
             can_pickup: may(OrderAction::ReadyForPickup, Action::DeliverOrder),

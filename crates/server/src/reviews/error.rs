@@ -13,6 +13,9 @@ pub enum ReviewError {
     InvalidDecision,
     #[error("驳回时请填写原因，申请人将看到这一原因")]
     ReasonRequired,
+    /// Separation of duties: the operator who made a 代办 order does not review it.
+    #[error("这是您代办创建的业务单，须由其他审核员审核")]
+    OwnOrder,
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error(transparent)]
@@ -31,6 +34,7 @@ impl FeatureError for ReviewError {
     fn failure(&self) -> Failure {
         match self {
             ReviewError::InvalidDecision | ReviewError::ReasonRequired => Failure::Invalid,
+            ReviewError::OwnOrder => Failure::Forbidden,
             ReviewError::Refused(err) => err.failure(),
             ReviewError::Step(err) => err.failure(),
             ReviewError::Issuance(err) => err.failure(),
@@ -43,6 +47,7 @@ impl FeatureError for ReviewError {
         match self {
             ReviewError::InvalidDecision => "invalid_decision",
             ReviewError::ReasonRequired => "reason_required",
+            ReviewError::OwnOrder => "own_order",
             ReviewError::Refused(err) => err.code(),
             ReviewError::Step(err) => err.code(),
             ReviewError::Issuance(err) => err.code(),

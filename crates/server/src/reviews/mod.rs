@@ -164,6 +164,9 @@ pub(crate) async fn review_order(
     if !approve && reason.is_empty() {
         return Err(ReviewError::ReasonRequired);
     }
+    if certdesk_domain::reviews_own_order(order.on_behalf, order.created_by, user.account().id) {
+        return Err(ReviewError::OwnOrder);
+    }
     let action = match (order.status, approve) {
         (OrderStatus::AwaitingSecondReview, true) => OrderAction::ApproveSecond,
         (OrderStatus::AwaitingSecondReview, false) => OrderAction::RejectSecond,

@@ -189,6 +189,17 @@ pub async fn paid_sm2_dual_product(server: &TestServer) -> i64 {
 /// Passes the legal representative's mobile check (法人手机号实名核验) of an order through the
 /// sandbox: start, read the code from the sandbox outbox, type it.
 pub async fn pass_identity_check(server: &TestServer, token: &str, order_no: &str) {
+    pass_identity_check_told_by(server, token, token, order_no).await
+}
+
+/// [`pass_identity_check`] run by `token` (an operator's 代办) with the code read from the
+/// sandbox outbox by `supplier`, whose phone it went to, and told to the operator.
+pub async fn pass_identity_check_told_by(
+    server: &TestServer,
+    token: &str,
+    supplier: &str,
+    order_no: &str,
+) {
     let (status, body) = call(
         &server.router,
         "POST",
@@ -202,7 +213,7 @@ pub async fn pass_identity_check(server: &TestServer, token: &str, order_no: &st
         &server.router,
         "GET",
         &format!("/api/v1/orders/{order_no}/identity/sandbox"),
-        Some(token),
+        Some(supplier),
         None,
     )
     .await;
