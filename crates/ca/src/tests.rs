@@ -686,13 +686,18 @@ async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
         assert_eq!(presented.subject_name, "福州测试科技有限公司");
         assert_eq!(presented.subject_serial.as_deref(), Some(CREDIT_CODE));
         assert_eq!(presented.key_id.len(), 40);
-        let message = challenge_message("login", "abc");
+        let message = challenge_message("ca.example.cn", "login", "abc");
         let signature = key.sign(message.as_bytes()).unwrap();
         verify_challenge_signature(&presented, message.as_bytes(), &signature).unwrap();
-        assert_eq!(
-            verify_challenge_signature(&presented, b"certdesk:bind:abc", &signature),
-            Err(CertificateProblem::BadSignature)
-        );
+        for other in [
+            "certdesk:ca.example.cn:bind:abc",
+            "certdesk:evil.example:login:abc",
+        ] {
+            assert_eq!(
+                verify_challenge_signature(&presented, other.as_bytes(), &signature),
+                Err(CertificateProblem::BadSignature)
+            );
+        }
 
         ca.revoke(&issued.record.serial_hex, CrlReason::KeyCompromise)
             .await

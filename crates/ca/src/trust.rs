@@ -93,10 +93,11 @@ pub enum CertificateProblem {
     RevocationUnknown(String),
 }
 
-/// The message a key holder signs for a challenge: tied to its purpose so that a signature
-/// made to bind cannot be replayed to log in.
-pub fn challenge_message(purpose: &str, challenge_id: &str) -> String {
-    format!("certdesk:{purpose}:{challenge_id}")
+/// The message a key holder signs for a challenge: naming the site (the host it is served at) and
+/// the purpose, so that a signature made to bind cannot be replayed to log in, nor one made for
+/// another site here.
+pub fn challenge_message(site: &str, purpose: &str, challenge_id: &str) -> String {
+    format!("certdesk:{site}:{purpose}:{challenge_id}")
 }
 
 pub fn fingerprint(der: &[u8]) -> String {

@@ -93,6 +93,7 @@ mod tests {
                     id: id.into(),
                     purpose: "login".into(),
                     account_id: None,
+                    holder_hash: "browser".into(),
                     created_at: expires_at - 300,
                     expires_at,
                 })

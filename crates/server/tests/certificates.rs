@@ -44,12 +44,28 @@ async fn call(
     auth: Option<&str>,
     body: Value,
 ) -> (StatusCode, Value) {
+    let (status, body, _) = call_as_browser(app, method, uri, auth, None, body).await;
+    (status, body)
+}
+
+/// [`call`] with the browser's cookie (`name=value`), if any; answers the cookie the reply sets.
+async fn call_as_browser(
+    app: &App,
+    method: &str,
+    uri: &str,
+    auth: Option<&str>,
+    cookie: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value, Option<String>) {
     let mut request = Request::builder()
         .method(method)
         .uri(uri)
         .header(header::CONTENT_TYPE, "application/json");
     if let Some(token) = auth {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
     }
     let body = if body.is_null() {
         Body::empty()
@@ -63,10 +79,15 @@ async fn call(
         .await
         .unwrap();
     let status = response.status();
+    let set_cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        set_cookie,
     )
 }
 
@@ -160,18 +181,38 @@ async fn bind(
     .await
 }
 
+/// A certificate-login challenge for a new browser: its id, message and the browser's cookie.
+async fn login_challenge(app: &App) -> (String, String, String) {
+    let (status, body, cookie) = call_as_browser(
+        app,
+        "POST",
+        "/api/v1/session/challenge",
+        None,
+        None,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (
+        body["challenge_id"].as_str().unwrap().to_string(),
+        body["message"].as_str().unwrap().to_string(),
+        cookie.expect("the challenge gives the browser its pre-login cookie"),
+    )
+}
+
 async fn certificate_login(
     app: &App,
     key: &SoftwareKey,
     certificate: &str,
 ) -> (StatusCode, Value, String) {
-    let (id, message) = challenge(app, "/api/v1/session/challenge", None).await;
+    let (id, message, cookie) = login_challenge(app).await;
     let signature = b64(&key.sign(message.as_bytes()).unwrap());
-    let (status, body) = call(
+    let (status, body, _) = call_as_browser(
         app,
         "POST",
         "/api/v1/session/certificate",
         None,
+        Some(&cookie),
         json!({"challenge_id": id, "certificate": certificate, "signature": signature}),
     )
     .await;
@@ -208,23 +249,48 @@ async fn certificate_login_with_sm2_and_p256_keys_and_its_refusals() {
         assert_eq!(status, StatusCode::OK, "{algorithm}: {body}");
         assert_eq!(body["account"]["username"], "fz.admin");
 
-        // A challenge answered once cannot be answered again.
-        let (id, message) = challenge(&app, "/api/v1/session/challenge", None).await;
+        // A challenge names the site and its purpose, belongs to the browser that asked for
+        // it, and is answered once.
+        let (id, message, cookie) = login_challenge(&app).await;
+        assert_eq!(message, format!("certdesk:127.0.0.1:8080:login:{id}"));
         let signature = b64(&key.sign(message.as_bytes()).unwrap());
         let login = json!({"challenge_id": id, "certificate": certificate, "signature": signature});
-        assert_eq!(
-            call(
+        let (_, _, other_browser) = login_challenge(&app).await;
+        for stranger in [None, Some(other_browser.as_str())] {
+            let (status, body, _) = call_as_browser(
                 &app,
                 "POST",
                 "/api/v1/session/certificate",
                 None,
-                login.clone()
+                stranger,
+                login.clone(),
             )
-            .await
-            .0,
+            .await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("challenge_invalid")),
+                "another browser: {body}"
+            );
+        }
+        let answer = |cookie: String, login: Value| {
+            let app = &app;
+            async move {
+                call_as_browser(
+                    app,
+                    "POST",
+                    "/api/v1/session/certificate",
+                    None,
+                    Some(&cookie),
+                    login,
+                )
+                .await
+            }
+        };
+        assert_eq!(
+            answer(cookie.clone(), login.clone()).await.0,
             StatusCode::OK
         );
-        let (status, body) = call(&app, "POST", "/api/v1/session/certificate", None, login).await;
+        let (status, body, _) = answer(cookie, login).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some("challenge_used")),

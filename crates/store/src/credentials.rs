@@ -27,6 +27,9 @@ pub struct Challenge {
     pub id: String,
     pub purpose: String,
     pub account_id: Option<i64>,
+    /// SHA-256 (hex) of what identifies who asked for it (a browser's pre-login cookie, a
+    /// session): only the same holder can use it.
+    pub holder_hash: String,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -187,11 +190,13 @@ impl Store {
 
     pub async fn create_challenge(&self, challenge: &Challenge) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO challenges (id, purpose, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO challenges (id, purpose, account_id, holder_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&challenge.id)
         .bind(&challenge.purpose)
         .bind(challenge.account_id)
+        .bind(&challenge.holder_hash)
         .bind(challenge.created_at)
         .bind(challenge.expires_at)
         .execute(self.pool())
@@ -199,27 +204,32 @@ impl Store {
         Ok(())
     }
 
-    /// Uses up a challenge: answers it when it exists for this purpose, is unused and has not
-    /// expired at `now`; it can never be used again, even by a concurrent request.
+    /// Uses up a challenge: answers it when it exists for this purpose and this holder, is unused
+    /// and has not expired at `now`; it can never be used again, even by a concurrent request.
+    /// Another holder's attempt changes nothing (it cannot use the challenge up either).
     pub async fn consume_challenge(
         &self,
         id: &str,
         purpose: &str,
+        holder_hash: &str,
         now: i64,
     ) -> Result<Option<Challenge>, StoreError> {
         let done = sqlx::query(
-            "UPDATE challenges SET used_at = $1 WHERE id = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
+            "UPDATE challenges SET used_at = $1 WHERE id = $2 AND purpose = $3 AND holder_hash = $4 \
+             AND used_at IS NULL AND expires_at > $1",
         )
         .bind(now)
         .bind(id)
         .bind(purpose)
+        .bind(holder_hash)
         .execute(self.pool())
         .await?;
         if done.rows_affected() != 1 {
             return Ok(None);
         }
         let row = sqlx::query(
-            "SELECT id, purpose, account_id, created_at, expires_at FROM challenges WHERE id = $1",
+            "SELECT id, purpose, account_id, holder_hash, created_at, expires_at FROM challenges \
+             WHERE id = $1",
         )
         .bind(id)
         .fetch_one(self.pool())
@@ -228,6 +238,7 @@ impl Store {
             id: row.try_get("id")?,
             purpose: row.try_get("purpose")?,
             account_id: row.try_get("account_id")?,
+            holder_hash: row.try_get("holder_hash")?,
             created_at: row.try_get("created_at")?,
             expires_at: row.try_get("expires_at")?,
         }))
@@ -243,6 +254,17 @@ impl Store {
     }
 
     /// Whether a challenge exists at all (to tell "used or expired" from "never issued").
+    /// Whether the challenge `id` exists and is `holder_hash`'s (used or not).
+    pub async fn challenge_held_by(&self, id: &str, holder_hash: &str) -> Result<bool, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM challenges WHERE id = $1 AND holder_hash = $2")
+                .bind(id)
+                .bind(holder_hash)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
     pub async fn challenge_exists(&self, id: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM challenges WHERE id = $1")
             .bind(id)

@@ -503,25 +503,37 @@ async fn challenges_are_used_once(store: &Store) {
         id: "c1".into(),
         purpose: "login".into(),
         account_id: None,
+        holder_hash: "browser-a".into(),
         created_at: 100,
         expires_at: 200,
     };
     store.create_challenge(&challenge).await.unwrap();
     assert!(
         store
-            .consume_challenge("c1", "bind", 150)
+            .consume_challenge("c1", "bind", "browser-a", 150)
             .await
             .unwrap()
             .is_none(),
         "another purpose"
     );
+    assert!(
+        store
+            .consume_challenge("c1", "login", "browser-b", 150)
+            .await
+            .unwrap()
+            .is_none(),
+        "another browser"
+    );
     assert_eq!(
-        store.consume_challenge("c1", "login", 150).await.unwrap(),
+        store
+            .consume_challenge("c1", "login", "browser-a", 150)
+            .await
+            .unwrap(),
         Some(challenge.clone())
     );
     assert!(
         store
-            .consume_challenge("c1", "login", 151)
+            .consume_challenge("c1", "login", "browser-a", 151)
             .await
             .unwrap()
             .is_none(),
@@ -536,13 +548,15 @@ async fn challenges_are_used_once(store: &Store) {
         .unwrap();
     assert!(
         store
-            .consume_challenge("c2", "login", 200)
+            .consume_challenge("c2", "login", "browser-a", 200)
             .await
             .unwrap()
             .is_none(),
         "expired"
     );
     assert!(store.challenge_exists("c2").await.unwrap());
+    assert!(store.challenge_held_by("c2", "browser-a").await.unwrap());
+    assert!(!store.challenge_held_by("c2", "browser-b").await.unwrap());
     assert!(!store.challenge_exists("c3").await.unwrap());
 
     // Purging takes those expired by then, used (c1) or not (c2), and keeps later ones.
@@ -551,6 +565,7 @@ async fn challenges_are_used_once(store: &Store) {
             id: "c3".into(),
             purpose: "login".into(),
             account_id: None,
+            holder_hash: "browser-a".into(),
             created_at: 300,
             expires_at: 400,
         })

@@ -19,6 +19,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header::SET_COOKIE;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
@@ -89,36 +90,71 @@ pub struct ChallengeView {
     pub expires_at: i64,
 }
 
+/// A new challenge for `purpose`, held by `holder` (see [`login_holder`], [`binding_holder`]).
 async fn new_challenge(
     state: &AppState,
     purpose: &str,
     account_id: Option<i64>,
+    holder: &str,
 ) -> Result<ChallengeView, BindingError> {
     let now = state.now();
     let challenge = Challenge {
         id: auth::random_token(),
         purpose: purpose.to_string(),
         account_id,
+        holder_hash: auth::token_hash(holder),
         created_at: now,
         expires_at: now + CHALLENGE_SECONDS,
     };
     state.store.create_challenge(&challenge).await?;
     Ok(ChallengeView {
-        message: challenge_message(purpose, &challenge.id),
+        message: challenge_message(site(state), purpose, &challenge.id),
         challenge_id: challenge.id,
         expires_at: challenge.expires_at,
     })
 }
 
-/// Uses up a challenge, or says why it cannot be used.
-async fn consume(state: &AppState, id: &str, purpose: &str) -> Result<Challenge, BindingError> {
+/// The site a challenge names: the host (and port) of the public URL.
+fn site(state: &AppState) -> &str {
+    let url = state.config.public_url.as_str();
+    url.split_once("://").map_or(url, |(_, rest)| rest)
+}
+
+/// Who holds a certificate-login challenge: the browser, by its pre-login cookie (made for it
+/// when it has none; the caller sets it). Answers the cookie's token and whether it is new.
+fn login_holder(headers: &HeaderMap) -> (String, bool) {
+    match auth::cookie(headers, auth::PRELOGIN_CSRF_COOKIE) {
+        Some(token) if !token.is_empty() => (token.to_string(), false),
+        _ => (auth::random_token(), true),
+    }
+}
+
+/// Who holds a binding challenge: the session that asked (or, for an API token, the account).
+fn binding_holder(user: &CurrentUser) -> String {
+    match &user.session {
+        Some(session) => format!("session:{}", session.token_hash),
+        None => format!("account:{}", user.account().id),
+    }
+}
+
+/// Uses up a challenge of `holder`, or says why it cannot be used.
+async fn consume(
+    state: &AppState,
+    id: &str,
+    purpose: &str,
+    holder: &str,
+) -> Result<Challenge, BindingError> {
+    let holder_hash = auth::token_hash(holder);
     match state
         .store
-        .consume_challenge(id, purpose, state.now())
+        .consume_challenge(id, purpose, &holder_hash, state.now())
         .await?
     {
         Some(challenge) => Ok(challenge),
-        None if state.store.challenge_exists(id).await? => Err(BindingError::ChallengeUsed),
+        // Used or expired; another holder's is as if it did not exist.
+        None if state.store.challenge_held_by(id, &holder_hash).await? => {
+            Err(BindingError::ChallengeUsed)
+        }
         None => Err(BindingError::ChallengeInvalid),
     }
 }
@@ -157,7 +193,7 @@ async fn prove_key(
         .ca
         .check_presented_certificate(&certificate_bytes(certificate), now)
         .await?;
-    let message = challenge_message(purpose, challenge_id);
+    let message = challenge_message(site(state), purpose, challenge_id);
     verify_challenge_signature(&presented, message.as_bytes(), &signature_bytes(signature)?)
         .map_err(BindingError::Certificate)?;
     // Only a key holder gets as far as making us fetch another CA's CRL.
@@ -179,8 +215,20 @@ async fn prove_key(
 #[utoipa::path(post, path = "/api/v1/session/challenge", responses((status = 200, body = ChallengeView)))]
 async fn login_challenge_api(
     State(state): State<AppState>,
-) -> Result<Json<ChallengeView>, ApiError> {
-    Ok(Json(new_challenge(&state, LOGIN, None).await?))
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (holder, new_cookie) = login_holder(&headers);
+    let challenge = Json(new_challenge(&state, LOGIN, None, &holder).await?);
+    // The challenge belongs to this browser: it sends the cookie back with the signature.
+    Ok(if new_cookie {
+        (
+            [(SET_COOKIE, auth::prelogin_csrf_cookie(&state, &holder))],
+            challenge,
+        )
+            .into_response()
+    } else {
+        challenge.into_response()
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -198,9 +246,14 @@ pub struct CertificateLoginRequest {
     responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn certificate_login_api(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<CertificateLoginRequest>,
 ) -> Result<Response, ApiError> {
-    consume(&state, &req.challenge_id, LOGIN).await?;
+    // Only the browser the challenge was made for may use it.
+    let holder = auth::cookie(&headers, auth::PRELOGIN_CSRF_COOKIE)
+        .filter(|token| !token.is_empty())
+        .ok_or(BindingError::ChallengeInvalid)?;
+    consume(&state, &req.challenge_id, LOGIN, holder).await?;
     let (presented, _) = prove_key(
         &state,
         LOGIN,
@@ -429,7 +482,13 @@ async fn binding_challenge_api(
 ) -> Result<Json<ChallengeView>, ApiError> {
     require(&user, Action::RequestBindingChallenge, Relation::OwnAccount)?;
     Ok(Json(
-        new_challenge(&state, BIND, Some(user.account().id)).await?,
+        new_challenge(
+            &state,
+            BIND,
+            Some(user.account().id),
+            &binding_holder(&user),
+        )
+        .await?,
     ))
 }
 
@@ -467,7 +526,7 @@ async fn bind(
         .organisation_by_id(org_id)
         .await?
         .ok_or(BindingError::NotFound)?;
-    let challenge = consume(state, &req.challenge_id, BIND).await?;
+    let challenge = consume(state, &req.challenge_id, BIND, &binding_holder(user)).await?;
     if challenge.account_id != Some(user.account().id) {
         return Err(BindingError::ChallengeOfAnotherAccount);
     }
@@ -625,7 +684,8 @@ async fn bindings_view(
         } else {
             Vec::new()
         };
-        let challenge = new_challenge(state, BIND, Some(user.account().id)).await?;
+        let challenge =
+            new_challenge(state, BIND, Some(user.account().id), &binding_holder(&user)).await?;
         let providers = state
             .store
             .ca_providers()
