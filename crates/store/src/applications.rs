@@ -2,13 +2,17 @@
 //! certificates issued for it and the key's delivery. Every change that goes with a status
 //! change is written in the same transaction as the compare-and-set on the order's status.
 
+use crate::audit::append_audit_with_change;
 use crate::ca::{
     certificate_from_row, insert_certificate_in, insert_key_archive_in, revoke_in,
     CERTIFICATE_COLUMNS,
 };
 use crate::orders::{apply_step_in, order_from_row, ORDER_COLUMNS};
-use crate::{CertificateRecord, NewCertificate, NewOrder, Order, StepRecord, Store, StoreError};
-use certdesk_domain::OrderStatus;
+use crate::{
+    CertificateRecord, NewAuditEvent, NewCertificate, NewOrder, Order, StepRecord, Store,
+    StoreError,
+};
+use certdesk_domain::{AuditAction, OrderStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -436,6 +440,29 @@ impl Store {
         .rows_affected()
             == 1;
         if linked && apply_step_in(&mut tx, record).await? {
+            // Every certificate signed for the order is on the audit chain with the order, in
+            // the transaction that records it.
+            for issued in &records {
+                append_audit_with_change(
+                    &mut tx,
+                    &NewAuditEvent {
+                        at: record.at,
+                        actor_account_id: record.actor_account_id,
+                        actor_label: record.audit_actor,
+                        org_id: Some(record.order.org_id),
+                        action: AuditAction::CertificateIssued,
+                        object: &format!("certificate:{}", issued.serial_hex),
+                        detail: &format!(
+                            "order={} algorithm={} profile={} credit_code={}",
+                            record.order.order_no,
+                            issued.algorithm,
+                            issued.profile,
+                            certdesk_domain::mask_credit_code(&issued.credit_code)
+                        ),
+                    },
+                )
+                .await?;
+            }
             crate::failpoint("issuance-before-commit");
             tx.commit().await?;
             let mut records = records.into_iter();

@@ -373,6 +373,27 @@ async fn issuance_is_claimed_once_and_recorded_with_its_step(store: &Store) {
         .await
         .unwrap()
         .is_empty());
+    // Both certificates are on the audit chain with the order, written with them.
+    let order_no = store.order_by_id(order_id).await.unwrap().unwrap().order_no;
+    let issued: Vec<_> = store
+        .audit_chain()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "certificate_issued")
+        .map(|e| (e.object, e.detail))
+        .collect();
+    assert_eq!(issued.len(), 2, "{issued:?}");
+    for (serial, (object, detail)) in [&signing.serial_hex, &encryption.serial_hex]
+        .into_iter()
+        .zip(&issued)
+    {
+        assert_eq!(object, &format!("certificate:{serial}"));
+        assert!(
+            detail.starts_with(&format!("order={order_no} ")),
+            "{detail}"
+        );
+    }
     // Done once: a release changes nothing, and certificates signed again for the order are
     // recorded revoked (the order has them already).
     store
