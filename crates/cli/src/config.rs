@@ -20,7 +20,7 @@ pub const DEFAULT_ISSUANCE_RECOVERY_SECS: i64 = 300;
 pub struct ServeArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, policy_oid,
     /// trusted_proxies, session_hours, issuance_recovery_secs, payee_name, payee_bank,
-    /// payee_account, log. Unknown keys are an error.
+    /// payee_account, payment_gateway, identity_provider, demo, log. Unknown keys are an error.
     #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080]
@@ -65,6 +65,18 @@ pub struct ServeArgs {
     /// 银行账号 of the payee (8–32 digits; spaces allowed)
     #[arg(long, env = "CERTDESK_PAYEE_ACCOUNT", value_name = "ACCOUNT")]
     pub payee_account: Option<String>,
+    /// The payment gateway: `sandbox` (the built-in demo gateway: payments are simulated) or
+    /// `none` (offline bank transfers only) [default: sandbox]
+    #[arg(long, env = "CERTDESK_PAYMENT_GATEWAY", value_name = "GATEWAY")]
+    pub payment_gateway: Option<String>,
+    /// The identity provider: `sandbox` (the built-in demo provider: checks are simulated) or
+    /// `none` (no online identity checks) [default: sandbox]
+    #[arg(long, env = "CERTDESK_IDENTITY_PROVIDER", value_name = "PROVIDER")]
+    pub identity_provider: Option<String>,
+    /// Run as a demonstration although the public URL is not on this machine: needed to use a
+    /// sandbox there; every page then says 演示环境
+    #[arg(long, env = "CERTDESK_DEMO")]
+    pub demo: bool,
     /// Log filter, e.g. `info` or `certdesk_server=debug` [default: info]
     #[arg(long, env = "CERTDESK_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -94,6 +106,9 @@ struct FileConfig {
     payee_name: Option<String>,
     payee_bank: Option<String>,
     payee_account: Option<String>,
+    payment_gateway: Option<String>,
+    identity_provider: Option<String>,
+    demo: Option<bool>,
     log: Option<String>,
 }
 
@@ -113,6 +128,10 @@ pub struct ServeSettings {
     pub issuance_recovery_secs: i64,
     /// Who is paid (name, bank, account); `None`: the sample payee marked 演示账户.
     pub payee: Option<(String, String, String)>,
+    /// The sandbox payment gateway is in use.
+    pub sandbox_payments: bool,
+    /// The sandbox identity provider is in use.
+    pub sandbox_identity: bool,
     pub log: String,
     pub admin_password: Option<String>,
 }
@@ -189,6 +208,20 @@ impl ServeSettings {
                 bail!("payee_name, payee_bank and payee_account go together: set all three or none")
             }
         };
+        let sandbox_payments = sandbox_choice(
+            "payment_gateway",
+            args.payment_gateway.or(file.payment_gateway),
+        )?;
+        let sandbox_identity = sandbox_choice(
+            "identity_provider",
+            args.identity_provider.or(file.identity_provider),
+        )?;
+        let demo = args.demo || file.demo.unwrap_or(false);
+        if (sandbox_payments || sandbox_identity) && !is_loopback_url(&public_url) && !demo {
+            bail!(
+                "a sandbox (payment_gateway or identity_provider = sandbox, the default) would simulate payments and identity checks at {public_url}: set both to none, or pass --demo to run a demonstration there"
+            );
+        }
         if let Some(password) = &args.admin_password {
             if let Err(why) = certdesk_domain::validate_new_password(password) {
                 bail!("CERTDESK_ADMIN_PASSWORD is not acceptable: {why}");
@@ -207,10 +240,38 @@ impl ServeSettings {
             session_hours,
             issuance_recovery_secs,
             payee,
+            sandbox_payments,
+            sandbox_identity,
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_string()),
             admin_password: args.admin_password,
         })
     }
+}
+
+/// Whether `choice` (of `key`) is the sandbox: `sandbox` (the default) or `none`.
+fn sandbox_choice(key: &str, choice: Option<String>) -> Result<bool> {
+    match choice.as_deref().map(str::trim) {
+        None | Some("sandbox") => Ok(true),
+        Some("none") => Ok(false),
+        Some(other) => bail!("invalid {key} '{other}': it must be sandbox or none"),
+    }
+}
+
+/// Whether a public URL names this machine (127.0.0.0/8, ::1 or localhost): then only its own
+/// users can reach a demonstration.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `127.0.0.1, 10.0.0.0/8, ::1`: addresses (one host each) and networks.
@@ -441,6 +502,31 @@ mod tests {
             },
         ] {
             assert!(ServeSettings::resolve(args).is_err());
+        }
+    }
+}
+
+#[cfg(test)]
+mod public_url_tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn loopback_urls_are_this_machine_only() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/",
+            "https://[::1]:8443",
+            "http://127.1.2.3",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://ca.example.cn",
+            "http://10.0.0.5:8080",
+            "https://[2001:db8::1]",
+            "http://localhost.example.cn",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
         }
     }
 }

@@ -115,6 +115,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
             .with_sandbox_payment_secret(secrets::sandbox_payment_secret(&settings.data_dir)?)
             .with_sandbox_notify_base(loopback_url(listener.local_addr()?))
             .with_trusted_proxies(settings.trusted_proxies.clone())
+            .with_sandboxes(settings.sandbox_payments, settings.sandbox_identity)
             .with_payee(match &settings.payee {
                 Some((name, bank, account_no)) => Payee {
                     name: name.clone(),

@@ -186,6 +186,9 @@ fn help_documents_every_option() {
         "--database-url",
         "--public-url",
         "--session-hours",
+        "--payment-gateway",
+        "--identity-provider",
+        "--demo",
         "--log",
     ] {
         assert!(help.contains(option), "--help lacks {option}");
@@ -193,4 +196,51 @@ fn help_documents_every_option() {
     for var in ["CERTDESK_LISTEN", "CERTDESK_DATABASE_URL"] {
         assert!(help.contains(var), "--help lacks {var}");
     }
+}
+
+/// A sandbox simulates payments and identity checks: at a public URL that is not this machine it
+/// is refused with one line, unless the operator asks for a demonstration, whose every page then
+/// says 演示环境. With no sandbox, nothing is simulated and no ribbon is shown.
+#[test]
+fn a_sandbox_runs_in_public_only_as_a_marked_demonstration() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let data_dir = data.path().to_str().unwrap().to_string();
+    let public = ["--public-url", "https://ca.example.cn"];
+    let base = ["serve", "--listen", &listen, "--data-dir", &data_dir];
+    let line = refused(&mut certdesk(&[&base[..], &public[..]].concat()));
+    assert!(
+        line.contains("--demo") && line.contains("sandbox"),
+        "{line}"
+    );
+    assert!(
+        !data.path().join("certdesk.db").exists(),
+        "a refused start changes nothing"
+    );
+
+    for (flags, demo) in [
+        (vec!["--demo"], true),
+        (
+            vec!["--payment-gateway", "none", "--identity-provider", "none"],
+            false,
+        ),
+    ] {
+        let mut child = certdesk(&[&base[..], &public[..], &flags[..]].concat())
+            .env("CERTDESK_ADMIN_PASSWORD", "Demo-Admin-Pass-1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_until_healthy(port, &mut child);
+        for path in ["/login", "/no-such-page"] {
+            let (_, page) = http_get(port, path).unwrap();
+            assert_eq!(page.contains("演示环境"), demo, "{flags:?} {path}: {page}");
+        }
+        assert!(terminate(&mut child).success());
+    }
+    let line = refused(&mut certdesk(
+        &[&base[..], &["--payment-gateway", "paypal"][..]].concat(),
+    ));
+    assert!(line.contains("invalid payment_gateway 'paypal'"), "{line}");
 }

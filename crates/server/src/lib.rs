@@ -50,6 +50,12 @@ pub struct ServerConfig {
     pub sandbox_notify_base: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (`auth::ClientAddr`); none by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The built-in sandbox payment gateway is in use (its payer pages and notify route exist);
+    /// without it the cashier offers offline transfer only. On by default (the demo).
+    pub sandbox_payments: bool,
+    /// The built-in sandbox identity provider is in use (and its outbox route); without it no
+    /// identity provider is configured. On by default (the demo).
+    pub sandbox_identity: bool,
 }
 
 /// The payee the cashier shows, with its bank account for offline transfers (对公转账).
@@ -86,7 +92,21 @@ impl ServerConfig {
             payee: Payee::default(),
             sandbox_notify_base: None,
             trusted_proxies: Vec::new(),
+            sandbox_payments: true,
+            sandbox_identity: true,
         }
+    }
+
+    /// Which sandboxes are in use.
+    pub fn with_sandboxes(mut self, payments: bool, identity: bool) -> Self {
+        self.sandbox_payments = payments;
+        self.sandbox_identity = identity;
+        self
+    }
+
+    /// A demonstration: some sandbox stands in for a real service (every page says so).
+    pub fn is_demo(&self) -> bool {
+        self.sandbox_payments || self.sandbox_identity
     }
 
     pub fn with_trusted_proxies(mut self, proxies: Vec<ipnet::IpNet>) -> Self {
@@ -119,9 +139,9 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Uploaded files (bank-transfer receipts), checked before they are stored.
     pub blobs: BlobStore,
-    /// The payment gateway in use: the built-in sandbox unless [`AppState::with_gateway`]
-    /// plugs in another.
-    pub gateway: Arc<dyn payments::PaymentGateway>,
+    /// The payment gateway in use: the built-in sandbox when configured, another plugged in
+    /// with [`AppState::with_gateway`], or none (offline transfers only).
+    pub gateway: Option<Arc<dyn payments::PaymentGateway>>,
     /// Who checks identities (face, mobile real name, SMS, micro-deposit, bank card): the
     /// built-in sandbox unless a real provider is plugged in with
     /// [`AppState::with_identity_provider`].
@@ -139,21 +159,32 @@ impl AppState {
         config: ServerConfig,
         blobs: BlobStore,
     ) -> Self {
-        let sandbox = payments::SandboxGateway::from_config(store.clone(), &config);
+        let gateway: Option<Arc<dyn payments::PaymentGateway>> =
+            config.sandbox_payments.then(|| {
+                Arc::new(payments::SandboxGateway::from_config(
+                    store.clone(),
+                    &config,
+                )) as Arc<dyn payments::PaymentGateway>
+            });
+        let identity: Arc<dyn identity::IdentityProvider> = if config.sandbox_identity {
+            Arc::new(identity::SandboxIdentityProvider::default())
+        } else {
+            Arc::new(identity::NoIdentityProvider)
+        };
         AppState {
             store,
             ca,
             config: Arc::new(config),
             blobs,
-            gateway: Arc::new(sandbox),
-            identity: Arc::new(identity::SandboxIdentityProvider::default()),
+            gateway,
+            identity,
             clock: None,
         }
     }
 
     /// Plugs in a payment gateway other than the sandbox.
     pub fn with_gateway(mut self, gateway: Arc<dyn payments::PaymentGateway>) -> Self {
-        self.gateway = gateway;
+        self.gateway = Some(gateway);
         self
     }
 
@@ -188,26 +219,27 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route of the application with its action: the pages, the API, health, and the public
 /// PKI endpoints. The authorization test walks this list.
 pub fn route_table() -> Vec<routes::RouteSpec> {
-    let (_, mut specs) = app_routes().into_parts();
+    let (_, mut specs) = app_routes(&ServerConfig::new(String::new(), 0)).into_parts();
     specs.extend(pki::register(routes::Registry::new()).into_parts().1);
     specs
 }
 
-fn app_routes() -> routes::Registry {
+/// The routes of a configuration: the sandboxes' only when they are in use.
+fn app_routes(config: &ServerConfig) -> routes::Registry {
     let registry =
         routes::Registry::new().get("/healthz", certdesk_domain::Action::Health, healthz);
     let registry = web::pages::register(registry);
     let registry = accounts::register(registry);
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
-    let registry = payments::register(registry);
+    let registry = payments::register(registry, config.sandbox_payments);
     let registry = orders::register(registry);
     let registry = reviews::register(registry);
     let registry = applications::register(registry);
     let registry = issuance::register(registry);
     let registry = delivery::register(registry);
     let registry = products::register(registry);
-    let registry = identity::register(registry);
+    let registry = identity::register(registry, config.sandbox_identity);
     registry.get(
         "/api/v1/openapi.json",
         certdesk_domain::Action::ReadApiDescription,
@@ -256,9 +288,11 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
 
 /// The whole application: pages, API, health, with request ids, request logs and CSRF checks.
 pub fn router(state: AppState) -> Router {
-    let (app, _) = app_routes().into_parts();
+    let (app, _) = app_routes(&state.config).into_parts();
     let (pki, _) = pki::register(routes::Registry::new()).into_parts();
-    app.fallback(not_found)
+    let demo = state.config.is_demo();
+    let app = app
+        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -298,7 +332,13 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             axum::http::header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
-        ))
+        ));
+    // A demonstration says so on every page, the 404 page included.
+    if demo {
+        app.layer(axum::middleware::from_fn(web::pages::demo_ribbon))
+    } else {
+        app
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> axum::response::Response {

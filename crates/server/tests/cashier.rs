@@ -831,3 +831,80 @@ async fn the_sandbox_retries_a_notification_until_the_server_says_success() {
     );
     server.abort();
 }
+
+/// Without the sandboxes nothing is simulated (issue 11): the cashier offers offline transfer
+/// only and says so, the sandbox gateway's routes do not exist, identity checks say no provider
+/// is configured, and pages carry no 演示环境 ribbon (which the demo's pages do).
+#[tokio::test]
+async fn without_sandboxes_the_cashier_offers_offline_transfer_only_and_nothing_is_simulated() {
+    let w = world(NOWHERE).await;
+    order(&w, "20261123120000000000000009", "awaiting_payment", 39_900).await;
+    let (_, demo_page) = send(
+        &w.server.router,
+        get("/orders/20261123120000000000000009/pay", &w.admin_token),
+    )
+    .await;
+    assert!(demo_page.contains("演示环境"), "the demo says so");
+
+    let config =
+        certdesk_server::ServerConfig::new(NOWHERE.into(), 3600).with_sandboxes(false, false);
+    let blobs = certdesk_store::BlobStore::open(w.server.dir.path().join("real-blobs")).unwrap();
+    let state =
+        certdesk_server::AppState::new(w.server.store.clone(), w.server.ca.clone(), config, blobs);
+    let app = certdesk_server::router(state);
+    let (status, html) = send(
+        &app,
+        get("/orders/20261123120000000000000009/pay", &w.admin_token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("本平台暂未接入在线支付"), "{html}");
+    assert!(
+        !html.contains("<svg") && !html.contains("沙箱"),
+        "no QR code, no sandbox"
+    );
+    assert!(html.contains("上传付款凭证"), "offline transfer is offered");
+    assert!(!html.contains("演示环境"));
+
+    let (status, _) = send(
+        &app,
+        Request::post("/api/v1/payments/sandbox/notify")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no sandbox notify route");
+    let (status, _) = send(
+        &app,
+        Request::get("/sandbox/pay/anything")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let draft = order(&w, "20261123120000000000000010", "draft", 39_900).await;
+    let (status, body) = send(
+        &app,
+        post_json(
+            &format!("/api/v1/orders/{}/identity/mobile/start", draft.order_no),
+            &w.admin_token,
+            serde_json::json!({"name": "张三", "id_number": "11010519491231002X", "mobile": "13800138000"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        json(&body)["error"]["code"],
+        "identity_provider_not_configured"
+    );
+    let (status, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/orders/{}/identity/sandbox", draft.order_no),
+            &w.admin_token,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no sandbox outbox");
+}

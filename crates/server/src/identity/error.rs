@@ -18,6 +18,9 @@ pub enum IdentityError {
     /// The identity provider could not be asked; the log says why.
     #[error("身份核验服务暂时不可用，请稍后重试")]
     ProviderUnavailable,
+    /// No identity provider is configured here.
+    #[error("{}", super::NO_PROVIDER)]
+    NoProvider,
     #[error("今日人脸识别次数已用完（每人每天最多{0}次），请明天再试，或选择其他核验方式")]
     FaceDailyLimit(i64),
     #[error("验证码已发送，请{0}秒后再重新获取")]
@@ -61,7 +64,7 @@ impl FeatureError for IdentityError {
                 Failure::Conflict
             }
             UnknownMethod(_) | NoSandbox => Failure::NotFound,
-            ProviderUnavailable => Failure::Unavailable,
+            ProviderUnavailable | NoProvider => Failure::Unavailable,
             FaceDailyLimit(_) | SmsTooSoon(_) | SmsDailyLimit(_) | MicroDepositPending { .. } => {
                 Failure::TooMany
             }
@@ -79,6 +82,7 @@ impl FeatureError for IdentityError {
             NotEditable(_) => "order_not_editable",
             UnknownMethod(_) => "unknown_identity_method",
             ProviderUnavailable => "identity_provider_unavailable",
+            NoProvider => "identity_provider_not_configured",
             FaceDailyLimit(_) => "face_daily_limit",
             SmsTooSoon(_) => "sms_too_soon",
             SmsDailyLimit(_) => "sms_daily_limit",

@@ -191,6 +191,39 @@ fn now_unix() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
+/// No identity provider configured (a deployment without the sandbox that has not plugged in a
+/// real one): every check is refused with that reason, and nothing is sent anywhere.
+pub struct NoIdentityProvider;
+
+/// Why checks cannot run without a provider.
+pub const NO_PROVIDER: &str = "本平台尚未接入身份核验服务，暂时无法在线核验身份，请联系平台客服";
+
+impl IdentityProvider for NoIdentityProvider {
+    fn name(&self) -> &'static str {
+        "未配置"
+    }
+
+    fn face_match<'a>(&'a self, _request: FaceMatch<'a>) -> ProviderFuture<'a, Verdict> {
+        ready(Err(ProviderError(NO_PROVIDER.into())))
+    }
+
+    fn mobile_real_name<'a>(&'a self, _request: MobileRealName<'a>) -> ProviderFuture<'a, Verdict> {
+        ready(Err(ProviderError(NO_PROVIDER.into())))
+    }
+
+    fn send_sms<'a>(&'a self, _sms: Sms<'a>) -> ProviderFuture<'a, ()> {
+        ready(Err(ProviderError(NO_PROVIDER.into())))
+    }
+
+    fn micro_deposit<'a>(&'a self, _request: MicroDeposit<'a>) -> ProviderFuture<'a, Verdict> {
+        ready(Err(ProviderError(NO_PROVIDER.into())))
+    }
+
+    fn bank_card<'a>(&'a self, _request: BankCardMatch<'a>) -> ProviderFuture<'a, Verdict> {
+        ready(Err(ProviderError(NO_PROVIDER.into())))
+    }
+}
+
 impl IdentityProvider for SandboxIdentityProvider {
     fn name(&self) -> &'static str {
         "沙箱"
@@ -276,18 +309,23 @@ impl IdentityProvider for SandboxIdentityProvider {
 
 // --- routes -----------------------------------------------------------------------------------
 
-pub(crate) fn register(registry: Registry) -> Registry {
+/// The identity routes; the sandbox's outbox only when the sandbox is in use.
+pub(crate) fn register(registry: Registry, sandbox: bool) -> Registry {
     use Action::*;
+    let registry = if sandbox {
+        registry.get(
+            "/api/v1/orders/{order_no}/identity/sandbox",
+            ViewSandboxOutbox,
+            sandbox_api,
+        )
+    } else {
+        registry
+    };
     registry
         .get(
             "/api/v1/orders/{order_no}/identity",
             ViewIdentityChecks,
             identity_api,
-        )
-        .get(
-            "/api/v1/orders/{order_no}/identity/sandbox",
-            ViewSandboxOutbox,
-            sandbox_api,
         )
         .post(
             "/api/v1/orders/{order_no}/identity/{method}/start",
@@ -601,6 +639,9 @@ fn failure_of(verdict: Verdict) -> String {
 impl Start<'_> {
     /// The provider could not be asked: the applicant may retry later; the log says why.
     fn provider_unavailable(&self, e: ProviderError) -> IdentityError {
+        if e.0 == NO_PROVIDER {
+            return IdentityError::NoProvider;
+        }
         tracing::warn!(error = %e, method = self.method.as_str(), "identity provider failed");
         IdentityError::ProviderUnavailable
     }

@@ -22,23 +22,29 @@ use certdesk_domain::{Action, ImageFormat, OrderStatus, Relation, PAYMENT_WINDOW
 use certdesk_store::{BlobId, Order};
 use serde::Deserialize;
 
-pub(crate) fn register(registry: Registry) -> Registry {
+/// The cashier's routes; the sandbox gateway's payer page only when it is in use.
+pub(crate) fn register(registry: Registry, sandbox: bool) -> Registry {
+    let registry = if sandbox {
+        registry
+            .get(
+                "/sandbox/pay/{token}",
+                Action::UseSandboxGateway,
+                sandbox_pay_page,
+            )
+            .post(
+                "/sandbox/pay/{token}",
+                Action::UseSandboxGateway,
+                sandbox_pay_submit,
+            )
+    } else {
+        registry
+    };
     registry
         .get("/orders/{order_no}/pay", Action::ViewCashier, cashier_page)
         .post(
             "/orders/{order_no}/withdraw",
             Action::WithdrawOrder,
             withdraw_form,
-        )
-        .get(
-            "/sandbox/pay/{token}",
-            Action::UseSandboxGateway,
-            sandbox_pay_page,
-        )
-        .post(
-            "/sandbox/pay/{token}",
-            Action::UseSandboxGateway,
-            sandbox_pay_submit,
         )
         .get(
             "/admin/transfers",
@@ -127,6 +133,8 @@ struct CashierPage {
     payer: String,
     payee: Payee,
     why_not: Option<&'static str>,
+    /// An online gateway is configured (its QR code); otherwise offline transfer only.
+    online: bool,
     qr_svg: String,
     pay_url: String,
     /// When the order closes, Beijing time.
@@ -149,9 +157,9 @@ async fn cashier_page(
     let order = crate::pipeline::order_for(&state, &user, &order_no, Action::ViewCashier).await?;
     let status = order.status;
     let why_not = why_not_payable(status, order.amount_fen == 0);
-    let (qr_svg, pay_url) = if why_not.is_none() {
-        let trade = state
-            .gateway
+    let online = state.gateway.as_ref().filter(|_| why_not.is_none());
+    let (qr_svg, pay_url) = if let Some(gateway) = online {
+        let trade = gateway
             .create_trade(&order, state.now())
             .await
             .map_err(|err| {
@@ -184,6 +192,7 @@ async fn cashier_page(
             payer,
             payee: state.config.payee.clone(),
             why_not,
+            online: state.gateway.is_some(),
             qr_svg,
             pay_url,
             close_at: crate::format_beijing(closes),

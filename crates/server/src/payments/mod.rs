@@ -50,14 +50,20 @@ use sha2::Sha256;
 pub const SANDBOX_GATEWAY: &str = "sandbox";
 pub const SIGNATURE_HEADER: &str = "x-sandbox-signature";
 
-pub(crate) fn register(registry: Registry) -> Registry {
-    let registry = cashier::register(registry);
-    registry
-        .post(
+/// The payment routes; the sandbox gateway's payer pages and notify route only when it is in
+/// use.
+pub(crate) fn register(registry: Registry, sandbox: bool) -> Registry {
+    let registry = cashier::register(registry, sandbox);
+    let registry = if sandbox {
+        registry.post(
             "/api/v1/payments/sandbox/notify",
             Action::ReceivePaymentNotification,
             sandbox_notify,
         )
+    } else {
+        registry
+    };
+    registry
         .post(
             "/api/v1/orders/{order_no}/withdraw",
             Action::WithdrawOrder,
@@ -368,13 +374,17 @@ async fn start_refund(
 /// Asks the gateway that took `payment` to pay it back; answers whether it was asked. Offline
 /// transfers are paid back by an operator; a gateway not configured here is logged for one.
 async fn ask_gateway_to_pay_back(state: &AppState, order: &Order, payment: &Payment) -> bool {
-    if payment.gateway == state.gateway.name() {
+    if let Some(gateway) = state
+        .gateway
+        .as_ref()
+        .filter(|g| g.name() == payment.gateway)
+    {
         let request = RefundRequest {
             order_no: order.order_no.clone(),
             gateway_txn: payment.gateway_txn.clone(),
             amount_fen: payment.amount_fen,
         };
-        match state.gateway.request_refund(request).await {
+        match gateway.request_refund(request).await {
             Ok(()) => return true,
             Err(err) => {
                 tracing::error!(order = %order.order_no, error = %err, "refund request to the gateway failed")
@@ -750,7 +760,11 @@ pub(crate) async fn confirm_offline_refund_api(
         .ok_or(PaymentError::NoRefund)?;
     // The configured gateway confirms its own refunds; offline transfers, and payments taken
     // by a gateway no longer configured, are paid back by hand and confirmed here.
-    if refund.gateway == state.gateway.name() {
+    if state
+        .gateway
+        .as_ref()
+        .is_some_and(|g| g.name() == refund.gateway)
+    {
         return Err(PaymentError::RefundByGateway.into());
     }
     if !complete_refund(&state, Some(&user), &order).await? {
@@ -782,11 +796,14 @@ pub(crate) async fn retry_refund_api(
         .await?
         .filter(|r| r.status == "requested")
         .ok_or(PaymentError::NoRefund)?;
-    if refund.gateway != state.gateway.name() {
-        return Err(PaymentError::RefundByHand.into());
-    }
-    state
+    let Some(gateway) = state
         .gateway
+        .as_ref()
+        .filter(|g| g.name() == refund.gateway)
+    else {
+        return Err(PaymentError::RefundByHand.into());
+    };
+    gateway
         .request_refund(RefundRequest {
             order_no: order.order_no.clone(),
             gateway_txn: refund.gateway_txn,

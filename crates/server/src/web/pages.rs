@@ -269,3 +269,41 @@ impl IntoResponse for PageFailure {
 struct FailurePage {
     message: String,
 }
+
+/// The ribbon every page carries while a sandbox stands in for a real service.
+const DEMO_RIBBON: &str = "<div class=\"demo-ribbon\" role=\"note\" data-testid=\"demo-ribbon\">\
+演示环境：支付与身份核验由沙箱模拟，不产生真实扣款或核验，请勿用于真实业务</div>";
+
+/// Largest page the ribbon is put into (pages are far smaller; anything larger passes as is).
+const RIBBON_PAGE_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Puts the 演示环境 ribbon at the top of every HTML page (used only in demo mode), so that no
+/// page of a demonstration can be taken for the real service.
+pub(crate) async fn demo_ribbon(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !is_html {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, RIBBON_PAGE_LIMIT).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "page too large").into_response();
+    };
+    let page = String::from_utf8_lossy(&bytes);
+    let with_ribbon = match page
+        .find("<body")
+        .and_then(|at| page[at..].find('>').map(|end| at + end + 1))
+    {
+        Some(at) => format!("{}{DEMO_RIBBON}{}", &page[..at], &page[at..]),
+        None => page.into_owned(),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(with_ribbon))
+}
