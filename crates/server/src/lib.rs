@@ -393,6 +393,10 @@ pub struct BootstrappedAdmin {
 
 pub const BOOTSTRAP_ADMIN_USERNAME: &str = "admin";
 
+/// Set while the system admin's generated one-time password has not been changed: the login
+/// page then says where it was printed.
+pub(crate) const ONE_TIME_PASSWORD_SETTING: &str = "admin_one_time_password_pending";
+
 /// Creates the first system admin when there is none. The password is `preset` (from
 /// `CERTDESK_ADMIN_PASSWORD`) or a new random one that the caller prints once.
 pub async fn bootstrap_admin(
@@ -405,7 +409,7 @@ pub async fn bootstrap_admin(
     let generated = preset.is_none();
     let password = preset.unwrap_or_else(|| auth::random_token()[..20].to_string());
     let hash = auth::hash_password(password.clone()).await?;
-    store
+    let admin = store
         .create_account(&NewAccount {
             username: BOOTSTRAP_ADMIN_USERNAME,
             display_name: "系统管理员",
@@ -415,6 +419,11 @@ pub async fn bootstrap_admin(
             created_at: jiff::Timestamp::now().as_second(),
         })
         .await?;
+    if generated {
+        store
+            .set_setting(ONE_TIME_PASSWORD_SETTING, &admin.id.to_string())
+            .await?;
+    }
     Ok(Some(BootstrappedAdmin {
         username: BOOTSTRAP_ADMIN_USERNAME.to_string(),
         generated_password: generated.then_some(password),

@@ -780,3 +780,54 @@ async fn a_page_form_shows_its_failure_by_kind_and_never_as_json() {
     let message = &query.iter().find(|(k, _)| k == "error").unwrap().1;
     assert_eq!(message, "驳回时请填写原因，申请人将看到这一原因");
 }
+
+/// The login page says where the system admin's one-time password was printed only until that
+/// password is changed (issue 11).
+#[tokio::test]
+async fn the_one_time_password_hint_leaves_once_the_password_is_changed() {
+    let server = common::test_server().await;
+    let admin = bootstrap_admin(&server.store, None)
+        .await
+        .unwrap()
+        .expect("a new admin");
+    let password = admin.generated_password.expect("a generated password");
+    let app = App {
+        router: server.router,
+        store: server.store,
+        _dir: server.dir,
+    };
+    let login_page = |app: &App| {
+        let request = Request::get("/login").body(Body::empty()).unwrap();
+        let app = app.router.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    };
+    assert!(login_page(&app).await.contains("one-time-password-hint"));
+    let login = send(
+        &app,
+        json_post(
+            "/api/v1/session",
+            &format!(r#"{{"username":"admin","password":"{password}"}}"#),
+        ),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let csrf = login.json()["csrf_token"].as_str().unwrap().to_string();
+    let changed = send(
+        &app,
+        Request::put("/api/v1/me/password")
+            .header(header::COOKIE, login.cookie("certdesk_session"))
+            .header("x-csrf-token", &csrf)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(format!(
+                r#"{{"current_password":"{password}","new_password":"Changed-Admin-Pass-2026"}}"#
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+    assert!(!login_page(&app).await.contains("one-time-password-hint"));
+}

@@ -331,6 +331,16 @@ impl Store {
             .transpose()
     }
 
+    /// Removes a setting if it holds `value`; answers whether it did.
+    pub async fn clear_setting_if(&self, name: &str, value: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM settings WHERE name = $1 AND value = $2")
+            .bind(name)
+            .bind(value)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO settings (name, value) VALUES ($1, $2) \

@@ -217,28 +217,40 @@ struct LoginPage {
     csrf: String,
     username: String,
     error: Option<String>,
+    /// The system admin's one-time password (printed at first start) has not been changed yet:
+    /// the page says where to find it.
+    one_time_password_pending: bool,
 }
 
 async fn login_page(State(state): State<AppState>, user: Option<CurrentUser>) -> Response {
     if user.is_some() {
         return Redirect::to("/").into_response();
     }
-    login_form(&state, String::new(), None, StatusCode::OK)
+    login_form(&state, String::new(), None, StatusCode::OK).await
 }
 
 /// The login form with a fresh pre-login CSRF token in its cookie and hidden field.
-fn login_form(
+async fn login_form(
     state: &AppState,
     username: String,
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
     let csrf = auth::random_token();
+    // A database that cannot say keeps the hint away rather than the page.
+    let one_time_password_pending = state
+        .store
+        .setting(crate::ONE_TIME_PASSWORD_SETTING)
+        .await
+        .ok()
+        .flatten()
+        .is_some();
     let mut response = render(
         &LoginPage {
             csrf: csrf.clone(),
             username,
             error,
+            one_time_password_pending,
         },
         status,
     );
@@ -265,7 +277,8 @@ async fn login_submit(
             form.username,
             Some("请输入用户名和密码".into()),
             StatusCode::BAD_REQUEST,
-        );
+        )
+        .await;
     }
     let account = match authenticate(&state, &form.username, form.password, &client.0).await {
         Ok(account) => account,
@@ -274,7 +287,7 @@ async fn login_submit(
             let (failure, message) = (err.failure(), err.to_string());
             return match failure {
                 Failure::Unauthenticated | Failure::TooMany => {
-                    login_form(&state, form.username, Some(message), failure.status())
+                    login_form(&state, form.username, Some(message), failure.status()).await
                 }
                 _ => PageFailure::from(err).into_page(),
             };

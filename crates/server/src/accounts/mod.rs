@@ -271,6 +271,15 @@ async fn change_password(
         .store
         .set_password_hash(user.account().id, &hash)
         .await?;
+    // The one-time password printed at first start is no more: the login page stops pointing
+    // at it.
+    state
+        .store
+        .clear_setting_if(
+            crate::ONE_TIME_PASSWORD_SETTING,
+            &user.account().id.to_string(),
+        )
+        .await?;
     crate::web::audit_trail::record(
         state,
         Some(user.account()),
