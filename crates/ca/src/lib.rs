@@ -30,8 +30,8 @@ use certdesk_pki::{
     VerifiedCsr,
 };
 use certdesk_store::{
-    CertificateRecord, CrlRecord, IssuedForOrder, NewCaKey, NewCertificate, RevokeOutcome,
-    SealedKeyArchive, SignedForOrder, Store, StoreError,
+    AuditSeal, CertificateRecord, CrlRecord, IssuedForOrder, NewCaKey, NewCertificate,
+    RevokeOutcome, SealedKeyArchive, SignedForOrder, Store, StoreError,
 };
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
@@ -696,6 +696,24 @@ impl CertificateAuthority {
         // The envelope is for a UKey to import the encryption key; here the CA holds both.
         signed.envelope = None;
         Ok(signed)
+    }
+
+    /// Seals the audit chain's head with the audit seal key (derived from the key-management
+    /// key, so held only in the CA zone) and keeps the seal; answers it, or `None` while the log
+    /// is empty. A rewritten chain or a cut-off tail then shows against the seal.
+    pub async fn seal_audit_head(&self, sealed_at: i64) -> Result<Option<AuditSeal>, CaError> {
+        let key = certdesk_pki::AuditSealKey::from_kmk(self.kmk()?);
+        let Some((sequence, hash)) = self.store.audit_head().await? else {
+            return Ok(None);
+        };
+        let seal = AuditSeal {
+            sealed_at,
+            sequence,
+            seal: key.seal(sequence, &hash, sealed_at),
+            hash,
+        };
+        self.store.add_audit_seal(&seal).await?;
+        Ok(Some(seal))
     }
 
     /// After revocations written to the store directly (issuance recovery, or certificates

@@ -83,6 +83,8 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     );
     drop(passphrase);
     let crl_job = tokio::spawn(keep_crls_fresh(ca.clone()));
+    let seal_job = tokio::spawn(seal_audit_regularly(ca.clone()));
+    let sealer = ca.clone();
 
     if let Some(admin) = bootstrap_admin(&store, settings.admin_password.clone())
         .await
@@ -151,6 +153,17 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     .await
     .context("the server stopped with an error")?;
     crl_job.abort();
+    seal_job.abort();
+    // The last entries of this run are sealed: a tail cut off after shutdown shows.
+    match sealer
+        .seal_audit_head(jiff::Timestamp::now().as_second())
+        .await
+    {
+        Ok(_) => tracing::info!("audit chain head sealed"),
+        Err(err) => {
+            tracing::error!(error = %err, "sealing the audit chain head at shutdown failed")
+        }
+    }
     order_job.abort();
     purge_job.abort();
     recovery_job.abort();
@@ -200,6 +213,20 @@ async fn recover_issuance_regularly(state: AppState, after_secs: i64) {
                 "unfinished issuance recovered"
             ),
             Err(err) => tracing::error!(error = %err, "recovering unfinished issuance failed"),
+        }
+    }
+}
+
+/// How often the audit chain's head is sealed (also at start and at shutdown).
+const AUDIT_SEAL_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Seals the audit chain's head at start and then hourly.
+async fn seal_audit_regularly(ca: Arc<CertificateAuthority>) {
+    let mut tick = tokio::time::interval(AUDIT_SEAL_INTERVAL);
+    loop {
+        tick.tick().await;
+        if let Err(err) = ca.seal_audit_head(jiff::Timestamp::now().as_second()).await {
+            tracing::error!(error = %err, "sealing the audit chain head failed");
         }
     }
 }

@@ -161,3 +161,135 @@ fn a_missing_database_is_an_error_not_an_empty_log() {
     assert!(err.contains("no certdesk database"), "{err}");
     assert!(!dir.path().join("certdesk.db").exists());
 }
+
+/// A data directory `certdesk serve` has run on once (so its chain is sealed at start and at
+/// shutdown), with `n` more entries appended afterwards by the service's own call and sealed the
+/// way the service seals: answers the directory and the chain's length.
+fn sealed_data_dir(n: i64) -> (tempfile::TempDir, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = spawn_serve(dir.path(), port, Some("Sealed-Admin-Pass-1"));
+    wait_until_healthy(port, &mut child);
+    assert!(terminate(&mut child).success());
+    let mut child = spawn_serve(dir.path(), port, Some("Sealed-Admin-Pass-1"));
+    wait_until_healthy(port, &mut child);
+    // Entries while it runs, then a stop: the stop seals them.
+    runtime().block_on(async {
+        let store = Store::open(&database_url(dir.path())).await.unwrap();
+        for i in 1..=n {
+            store
+                .append_audit(&NewAuditEvent {
+                    at: 1_763_000_000 + i,
+                    actor_account_id: Some(1),
+                    actor_label: "admin",
+                    org_id: Some(7),
+                    action: AuditAction::CertificateIssued,
+                    object: &format!("certificate:{i:04x}"),
+                    detail: &format!(r#"{{"n":{i}}}"#),
+                })
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    });
+    assert!(terminate(&mut child).success());
+    let length = runtime().block_on(async {
+        let store = Store::open(&database_url(dir.path())).await.unwrap();
+        let length = store.audit_chain().await.unwrap().len() as i64;
+        let sealed = store.audit_seals().await.unwrap();
+        store.close().await;
+        assert!(
+            sealed.iter().any(|s| s.sequence == length),
+            "the stop sealed the head: {sealed:?}"
+        );
+        length
+    });
+    (dir, length)
+}
+
+#[test]
+fn a_sealed_chain_shows_a_rewrite_and_a_cut_off_tail() {
+    let (dir, length) = sealed_data_dir(6);
+    let (ok, out, err) = verify(dir.path());
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!("sealed through entry {length}")),
+        "{out}"
+    );
+
+    // The whole chain recomputed from one entry on, by someone who can write the table but
+    // holds no seal key: every link holds, the seal does not.
+    let (dir, length) = sealed_data_dir(6);
+    let from = length - 3;
+    let chain = runtime().block_on(async {
+        let store = Store::open(&database_url(dir.path())).await.unwrap();
+        let chain = store.audit_chain().await.unwrap();
+        store.close().await;
+        chain
+    });
+    let mut prev = chain[(from - 2) as usize].hash.clone();
+    for mut entry in chain.into_iter().filter(|e| e.sequence >= from) {
+        if entry.sequence == from {
+            entry.detail = format!("{} (rewritten)", entry.detail);
+        }
+        entry.prev_hash = prev.clone();
+        let hash = entry_hash(&entry.prev_hash, &entry.fields());
+        tamper(
+            dir.path(),
+            &format!(
+                "UPDATE audit_events SET detail = '{}', prev_hash = '{}', hash = '{hash}' WHERE sequence = {}",
+                entry.detail.replace('\'', "''"),
+                entry.prev_hash,
+                entry.sequence
+            ),
+        );
+        prev = hash;
+    }
+    let (ok, out, err) = verify(dir.path());
+    assert!(!ok, "a recomputed chain verified: {out}");
+    assert!(
+        err.contains(&format!("the chain was rewritten between entries"))
+            && err.contains(&format!(
+                "and {length}: entry {length} no longer matches its seal"
+            )),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // The last three entries deleted: the chain alone still holds; the seal names the cut.
+    let (dir, length) = sealed_data_dir(6);
+    assert_eq!(
+        tamper(
+            dir.path(),
+            &format!("DELETE FROM audit_events WHERE sequence > {}", length - 3)
+        ),
+        3
+    );
+    let (ok, out, err) = verify(dir.path());
+    assert!(!ok, "a cut-off chain verified: {out}");
+    assert!(
+        err.contains(&format!("entries after {} were cut off", length - 3))
+            && err.contains(&format!("covers entry {length}")),
+        "{err}"
+    );
+
+    // One changed byte is named by the chain itself.
+    let (dir, _) = sealed_data_dir(6);
+    tamper(
+        dir.path(),
+        r#"UPDATE audit_events SET detail = replace(detail, '"n":3', '"n":4') WHERE detail LIKE '%"n":3%'"#,
+    );
+    let (ok, _, err) = verify(dir.path());
+    assert!(!ok);
+    assert!(err.contains("hash does not match its contents"), "{err}");
+
+    // A forged seal is refused.
+    let (dir, _) = sealed_data_dir(1);
+    tamper(dir.path(), "UPDATE audit_seals SET seal = replace(seal, substr(seal, 1, 1), CASE substr(seal, 1, 1) WHEN '0' THEN '1' ELSE '0' END)");
+    let (ok, _, err) = verify(dir.path());
+    assert!(!ok);
+    assert!(
+        err.contains("does not verify: seals were forged or altered"),
+        "{err}"
+    );
+}

@@ -7,6 +7,7 @@
 //! [`Signer`] backend does.
 
 mod algorithm;
+mod audit_seal;
 mod ca;
 mod cert;
 mod crl;
@@ -27,6 +28,7 @@ pub use algorithm::{
     OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION, OID_SHA256_WITH_RSA_ENCRYPTION, OID_SM2_WITH_SM3,
     SM2_DEFAULT_DISTID,
 };
+pub use audit_seal::AuditSealKey;
 pub use ca::{certify_issuing_ca, CaHierarchy};
 pub use cert::{
     certificate_from_der_or_pem, certificate_to_pem, random_serial, verify_certificate_signature,

@@ -10,6 +10,15 @@ use sqlx::Row;
 /// (and then named by verification) instead of failing to load.
 pub use certdesk_domain::AuditEntry as AuditEvent;
 
+/// A seal of the chain's head: entry `sequence` had `hash` at `sealed_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSeal {
+    pub sealed_at: i64,
+    pub sequence: i64,
+    pub hash: String,
+    pub seal: String,
+}
+
 /// What a caller records; the store adds the sequence number and the hashes.
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent<'a> {
@@ -187,6 +196,50 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(audit_event_from_row).collect()
+    }
+
+    /// The chain's head: the last entry's sequence and hash, `None` while the log is empty.
+    pub async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row =
+            sqlx::query("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1")
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|row| Ok((row.try_get("sequence")?, row.try_get("hash")?)))
+            .transpose()
+    }
+
+    /// Keeps a seal of the chain's head (made in the CA zone).
+    pub async fn add_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_seals (sealed_at, sequence, hash, seal) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sequence, sealed_at) DO NOTHING",
+        )
+        .bind(seal.sealed_at)
+        .bind(seal.sequence)
+        .bind(&seal.hash)
+        .bind(&seal.seal)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Every seal, in the order of the entries they seal.
+    pub async fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sealed_at, sequence, hash, seal FROM audit_seals ORDER BY sequence, sealed_at",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditSeal {
+                    sealed_at: row.try_get("sealed_at")?,
+                    sequence: row.try_get("sequence")?,
+                    hash: row.try_get("hash")?,
+                    seal: row.try_get("seal")?,
+                })
+            })
+            .collect()
     }
 
     /// Every entry in sequence order, for verification.
