@@ -248,7 +248,7 @@ fn a_sealed_chain_shows_a_rewrite_and_a_cut_off_tail() {
     let (ok, out, err) = verify(dir.path());
     assert!(!ok, "a recomputed chain verified: {out}");
     assert!(
-        err.contains(&format!("the chain was rewritten between entries"))
+        err.contains("the chain was rewritten between entries")
             && err.contains(&format!(
                 "and {length}: entry {length} no longer matches its seal"
             )),
