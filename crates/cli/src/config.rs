@@ -330,7 +330,7 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_file() {
-        let file = file_with("listen = \"127.0.0.1:9000\"\nsession_hours = 2\npublic_url = \"https://ca.example.cn/\"\n");
+        let file = file_with("listen = \"127.0.0.1:9000\"\nsession_hours = 2\npublic_url = \"https://ca.example.cn/\"\ndemo = true\n");
         let s = ServeSettings::resolve(ServeArgs {
             config: Some(file.path().to_path_buf()),
             listen: Some("127.0.0.1:9100".into()),
