@@ -308,6 +308,37 @@ pub fn algorithm_from_slug(slug: &str) -> Option<Algorithm> {
     Algorithm::ALL.into_iter().find(|a| a.slug() == slug)
 }
 
+/// Where a new root CA's private key is kept.
+pub enum RootCustody<'a> {
+    /// Online, in the store, encrypted under the CA passphrase (the embedded demo's default;
+    /// `certdesk ca export-root-key` takes it offline later).
+    Online,
+    /// Offline: only the root certificate is stored; the key comes back, encrypted PKCS#8 under
+    /// this passphrase, for the operator to take away.
+    Offline { passphrase: &'a Zeroizing<String> },
+}
+
+/// A hierarchy [`ensure_hierarchies`] made.
+pub struct CreatedHierarchy {
+    pub algorithm: Algorithm,
+    /// The root private key, encrypted PKCS#8 PEM, when its custody is offline.
+    pub offline_root_key_pem: Option<Zeroizing<String>>,
+}
+
+/// The stored private key of a root kept offline (none: the row holds only the certificate).
+pub const OFFLINE_ROOT_KEY: &str = "";
+
+/// A root key stored online (encrypted under the CA passphrase) as it goes offline: encrypted
+/// PKCS#8 PEM under the offline passphrase.
+pub fn root_key_for_offline(
+    stored_pem: &str,
+    passphrase: &Zeroizing<String>,
+    offline_passphrase: &Zeroizing<String>,
+) -> Result<Zeroizing<String>, CaError> {
+    let key = SoftwareKey::from_encrypted_pkcs8_pem(stored_pem, passphrase)?;
+    Ok(key.to_encrypted_pkcs8_pem(offline_passphrase)?)
+}
+
 /// Creates the root and issuing CA of every algorithm that has none yet; answers which were
 /// made. Safe to run from several processes at once: the store keeps the first hierarchy.
 pub async fn ensure_hierarchies(
@@ -315,6 +346,22 @@ pub async fn ensure_hierarchies(
     passphrase: &Zeroizing<String>,
     name_prefix: &str,
 ) -> Result<Vec<Algorithm>, CaError> {
+    Ok(
+        ensure_hierarchies_with(store, passphrase, name_prefix, RootCustody::Online)
+            .await?
+            .into_iter()
+            .map(|created| created.algorithm)
+            .collect(),
+    )
+}
+
+/// [`ensure_hierarchies`], with the roots' keys kept as `custody` says.
+pub async fn ensure_hierarchies_with(
+    store: &Store,
+    passphrase: &Zeroizing<String>,
+    name_prefix: &str,
+    custody: RootCustody<'_>,
+) -> Result<Vec<CreatedHierarchy>, CaError> {
     let existing = store.ca_keys().await?;
     let mut created = Vec::new();
     for algorithm in Algorithm::ALL {
@@ -324,7 +371,13 @@ pub async fn ensure_hierarchies(
         let hierarchy = CaHierarchy::generate(algorithm, name_prefix)?;
         let root_der = der_of(&hierarchy.root_cert)?;
         let issuing_der = der_of(&hierarchy.issuing_cert)?;
-        let root_pem = hierarchy.root_key.to_encrypted_pkcs8_pem(passphrase)?;
+        let (root_pem, offline_root_key_pem) = match &custody {
+            RootCustody::Online => (hierarchy.root_key.to_encrypted_pkcs8_pem(passphrase)?, None),
+            RootCustody::Offline { passphrase } => (
+                Zeroizing::new(OFFLINE_ROOT_KEY.to_string()),
+                Some(hierarchy.root_key.to_encrypted_pkcs8_pem(passphrase)?),
+            ),
+        };
         let issuing_pem = hierarchy.issuing_key.to_encrypted_pkcs8_pem(passphrase)?;
         let now = unix_seconds(SystemTime::now());
         let stored = store
@@ -348,7 +401,10 @@ pub async fn ensure_hierarchies(
         match stored {
             Ok(_) => {
                 tracing::info!(algorithm = algorithm.label(), "CA hierarchy created");
-                created.push(algorithm);
+                created.push(CreatedHierarchy {
+                    algorithm,
+                    offline_root_key_pem,
+                });
             }
             // Another process made it between our look and our insert: theirs stands.
             Err(StoreError::Conflict(_)) => {}

@@ -5,8 +5,8 @@ use crate::database::{open_store, prepare_data_dir, DataArgs};
 use crate::secrets::{self, Missing};
 use anyhow::{bail, Context, Result};
 use certdesk_ca::{
-    algorithm_from_slug, crl_reason_from_name, ensure_hierarchies, parse_policy_oid,
-    CertificateAuthority, IssueRequest, CRL_REASON_NAMES, PLACEHOLDER_POLICY_OID,
+    algorithm_from_slug, crl_reason_from_name, parse_policy_oid, CertificateAuthority,
+    IssueRequest, CRL_REASON_NAMES, PLACEHOLDER_POLICY_OID,
 };
 use certdesk_domain::AuditAction;
 use certdesk_pki::der::asn1::ObjectIdentifier;
@@ -34,6 +34,9 @@ pub struct CaArgs {
 /// The passphrase a recovered key is encrypted under.
 const RECOVERY_PASSPHRASE_ENV: &str = "CERTDESK_RECOVERY_PASSPHRASE";
 
+/// The passphrase a root CA's private key is encrypted under when it goes offline.
+const ROOT_KEY_PASSPHRASE_ENV: &str = "CERTDESK_ROOT_KEY_PASSPHRASE";
+
 #[derive(Subcommand)]
 enum CaCommand {
     /// Create the SM2 and P-256 root and issuing CAs where they do not exist yet.
@@ -45,6 +48,19 @@ enum CaCommand {
         /// from now on (also settable later with `serve --policy-oid`)
         #[arg(long, env = "CERTDESK_POLICY_OID", value_name = "OID", value_parser = policy_oid_arg)]
         policy_oid: Option<ObjectIdentifier>,
+        /// Where the new roots' private keys are written (root-sm2.key.pem, root-p256.key.pem:
+        /// encrypted PKCS#8 under the passphrase in CERTDESK_ROOT_KEY_PASSPHRASE, never on the
+        /// command line), for the operator to take offline; the database keeps only the root
+        /// certificates.
+        #[arg(long, value_name = "DIR")]
+        root_key_dir: PathBuf,
+    },
+    /// Take the root keys of an installation made before roots were kept offline out of the
+    /// database: written to DIR as `init` writes them, then deleted from the database.
+    ExportRootKey {
+        /// Where to write the keys (encrypted PKCS#8 under CERTDESK_ROOT_KEY_PASSPHRASE)
+        #[arg(long, value_name = "DIR")]
+        root_key_dir: PathBuf,
     },
     /// Issue a certificate from a PKCS#10 request; the issuing CA follows the request's key type.
     Issue(IssueArgs),
@@ -198,8 +214,24 @@ async fn run_on_store(
         Missing::Refuse
     };
     let passphrase = secrets::ca_key_passphrase(data_dir, missing)?;
-    if let CaCommand::Init { name, policy_oid } = command {
-        return init(store, &passphrase, data_dir, &name, policy_oid).await;
+    if let CaCommand::Init {
+        name,
+        policy_oid,
+        root_key_dir,
+    } = command
+    {
+        return init(
+            store,
+            &passphrase,
+            data_dir,
+            &name,
+            policy_oid,
+            &root_key_dir,
+        )
+        .await;
+    }
+    if let CaCommand::ExportRootKey { root_key_dir } = command {
+        return export_root_keys(store, &passphrase, &root_key_dir).await;
     }
     let ca = open_authority(store, data_dir, &passphrase, &command).await?;
     run_command(&ca, command).await
@@ -212,8 +244,28 @@ async fn init(
     data_dir: &Path,
     name: &str,
     policy_oid: Option<ObjectIdentifier>,
+    root_key_dir: &Path,
 ) -> Result<()> {
-    let created = ensure_hierarchies(store, passphrase, name).await?;
+    let root_passphrase = root_key_passphrase()?;
+    let created = certdesk_ca::ensure_hierarchies_with(
+        store,
+        passphrase,
+        name,
+        certdesk_ca::RootCustody::Offline {
+            passphrase: &root_passphrase,
+        },
+    )
+    .await?;
+    for hierarchy in &created {
+        if let Some(pem) = &hierarchy.offline_root_key_pem {
+            let path = write_root_key(root_key_dir, hierarchy.algorithm, pem)?;
+            println!(
+                "root key written to {} (take it offline; the database keeps only the root certificate)",
+                path.display()
+            );
+        }
+    }
+    let created: Vec<_> = created.into_iter().map(|h| h.algorithm).collect();
     let policy = certificate_policy(store, policy_oid).await?;
     println!("certificate policy: {policy}");
     warn_if_placeholder_policy(policy);
@@ -230,6 +282,61 @@ async fn init(
         )
         .await?;
         println!("created the {} root and issuing CA", algorithm.label());
+    }
+    Ok(())
+}
+
+/// The passphrase for root keys going offline: from the environment only, never a flag.
+fn root_key_passphrase() -> Result<Zeroizing<String>> {
+    let passphrase = Zeroizing::new(std::env::var(ROOT_KEY_PASSPHRASE_ENV).unwrap_or_default());
+    if passphrase.chars().count() < 16 {
+        bail!("set {ROOT_KEY_PASSPHRASE_ENV} (at least 16 characters): the root keys written offline are encrypted under it");
+    }
+    Ok(passphrase)
+}
+
+/// Writes a root key (encrypted PKCS#8 PEM) as `DIR/root-<algorithm>.key.pem`, readable by its
+/// owner only; an existing file is never overwritten.
+fn write_root_key(dir: &Path, algorithm: Algorithm, pem: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the root key directory {}", dir.display()))?;
+    let path = dir.join(format!("root-{}.key.pem", algorithm.slug()));
+    crate::secrets::write_private(&path, pem.as_bytes())?;
+    Ok(path)
+}
+
+/// `certdesk ca export-root-key`: the online root keys written to `dir`, then deleted from the
+/// database, one algorithm at a time (a key is deleted only once its file is written).
+async fn export_root_keys(store: &Store, passphrase: &Zeroizing<String>, dir: &Path) -> Result<()> {
+    let root_passphrase = root_key_passphrase()?;
+    let mut exported = 0;
+    for key in store.ca_keys().await? {
+        if key.role != "root" || key.private_key_pem == certdesk_ca::OFFLINE_ROOT_KEY {
+            continue;
+        }
+        let algorithm = algorithm_from_slug(&key.algorithm)
+            .with_context(|| format!("unknown CA algorithm {}", key.algorithm))?;
+        let pem =
+            certdesk_ca::root_key_for_offline(&key.private_key_pem, passphrase, &root_passphrase)
+                .context("cannot read the root key with the CA key passphrase")?;
+        let path = write_root_key(dir, algorithm, &pem)?;
+        store.take_root_key_offline(key.id).await?;
+        crate::audit_entry(
+            store,
+            AuditAction::CaRootKeyExported,
+            &format!("ca:{}", algorithm.slug()),
+            "root key taken offline",
+        )
+        .await?;
+        println!(
+            "{} root key written to {} and deleted from the database",
+            algorithm.label(),
+            path.display()
+        );
+        exported += 1;
+    }
+    if exported == 0 {
+        println!("no root key is online: nothing to do");
     }
     Ok(())
 }
@@ -302,6 +409,26 @@ pub fn warn_if_placeholder_policy(policy: ObjectIdentifier) {
     }
 }
 
+/// Says, at every start, which root CA keys are still in the database, until
+/// `certdesk ca export-root-key` has taken them offline.
+pub async fn warn_if_root_keys_online(store: &Store) -> Result<()> {
+    let online: Vec<String> = store
+        .ca_keys()
+        .await?
+        .into_iter()
+        .filter(|k| k.role == "root" && k.private_key_pem != certdesk_ca::OFFLINE_ROOT_KEY)
+        .map(|k| k.algorithm)
+        .collect();
+    if !online.is_empty() {
+        eprintln!(
+            "注意: 根CA私钥（{}）仍保存在数据库中。请运行 certdesk ca export-root-key --root-key-dir 目录 将其导出离线保存。 \
+             (Root CA keys are online: take them offline with certdesk ca export-root-key.)",
+            online.join("、")
+        );
+    }
+    Ok(())
+}
+
 fn policy_oid_arg(text: &str) -> Result<ObjectIdentifier, String> {
     parse_policy_oid(text).map_err(|e| e.to_string())
 }
@@ -316,7 +443,7 @@ async fn recorded_public_url(store: &Store) -> Result<String> {
 async fn run_command(ca: &CertificateAuthority, command: CaCommand) -> Result<()> {
     match command {
         // Handled before the CA is opened: there is none yet.
-        CaCommand::Init { .. } => Ok(()),
+        CaCommand::Init { .. } | CaCommand::ExportRootKey { .. } => Ok(()),
         CaCommand::Issue(args) => issue(ca, args).await,
         CaCommand::Revoke { serial, reason } => revoke(ca, &serial, &reason).await,
         CaCommand::RecoverKey {

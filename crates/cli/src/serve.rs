@@ -75,6 +75,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         .await?;
     let policy = certificate_policy(&store, settings.policy_oid).await?;
     warn_if_placeholder_policy(policy);
+    crate::ca::warn_if_root_keys_online(&store).await?;
     let ca = Arc::new(
         CertificateAuthority::open(store.clone(), &settings.public_url, &passphrase)
             .await?

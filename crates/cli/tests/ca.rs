@@ -96,10 +96,10 @@ fn serial_of(stdout: &str) -> String {
 fn issued_chains_verify_with_openssl() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (ok, out, err) = run_certdesk(&["ca", "--data-dir", path_str(&data), "init"]);
+    let (ok, out, err) = ca_init(&data, &[]);
     assert!(ok, "{err}");
     assert!(out.contains("SM2") && out.contains("P-256"), "{out}");
-    let (ok, out, _) = run_certdesk(&["ca", "--data-dir", path_str(&data), "init"]);
+    let (ok, out, _) = ca_init(&data, &[]);
     assert!(ok && out.contains("nothing to do"), "{out}");
 
     // P-256: the whole chain up to our root.
@@ -212,7 +212,7 @@ fn issued_chains_verify_with_openssl() {
 fn bad_csrs_are_refused_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    assert!(run_certdesk(&["ca", "--data-dir", path_str(&data), "init"]).0);
+    assert!(ca_init(&data, &[]).0);
 
     let rsa_key = dir.path().join("rsa.key");
     let rsa_csr = dir.path().join("rsa.csr");
@@ -507,7 +507,7 @@ fn ocsp_and_crl_of_a_running_server_follow_revocation() {
 fn an_imported_provider_ca_is_recorded_and_audited() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    assert!(run_certdesk(&["ca", "--data-dir", path_str(&data), "init"]).0);
+    assert!(ca_init(&data, &[]).0);
     let ca_key = dir.path().join("foreign-ca.key");
     let ca_pem = dir.path().join("foreign-ca.pem");
     let (ok, _, err) = openssl(&[
@@ -583,7 +583,7 @@ fn an_imported_provider_ca_is_recorded_and_audited() {
 fn an_archived_encryption_key_is_recovered_for_an_officer_and_audited() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (ok, _, err) = run_certdesk(&["ca", "--data-dir", path_str(&data), "init"]);
+    let (ok, _, err) = ca_init(&data, &[]);
     assert!(ok, "{err}");
     let sign = dir.path().join("sign.pem");
     let enc = dir.path().join("enc.pem");
@@ -694,6 +694,9 @@ fn the_certificate_policy_is_the_operators_once_set() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let ca = |args: &[&str]| {
+        if args.first() == Some(&"init") {
+            return ca_init(&data, &args[1..]);
+        }
         let mut all = vec!["ca", "--data-dir", path_str(&data)];
         all.extend_from_slice(args);
         run_certdesk(&all)
@@ -751,4 +754,163 @@ fn the_certificate_policy_is_the_operators_once_set() {
         out.contains("certificate policy: 1.2.156.112562.1.1"),
         "{out}"
     );
+}
+
+/// (table, public key DER) of a private key found in the database.
+type KeyFound = (String, Vec<u8>);
+
+/// Every private key PEM anywhere in the database that decrypts under the CA passphrase, as
+/// (table, its public key DER); and the roots' public keys (from their certificates).
+fn keys_in_database(data: &Path) -> (Vec<KeyFound>, Vec<Vec<u8>>) {
+    use certdesk_pki::der::{Decode, Encode};
+    use certdesk_pki::Signer;
+    use sqlx::{Connection, Row, ValueRef};
+    let passphrase =
+        std::fs::read_to_string(data.join("secrets").join("ca-key-passphrase")).unwrap();
+    runtime().block_on(async {
+        let mut conn = sqlx::SqliteConnection::connect(&database_url(data))
+            .await
+            .unwrap();
+        let tables: Vec<String> =
+            sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>("name"))
+                .collect();
+        let mut found = Vec::new();
+        for table in &tables {
+            let rows = sqlx::query(&format!("SELECT * FROM \"{table}\""))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            for row in &rows {
+                for (i, _) in row.columns().iter().enumerate() {
+                    if row.try_get_raw(i).unwrap().is_null() {
+                        continue;
+                    }
+                    let text = row
+                        .try_get::<String, _>(i)
+                        .ok()
+                        .or_else(|| {
+                            row.try_get::<Vec<u8>, _>(i)
+                                .ok()
+                                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        })
+                        .unwrap_or_default();
+                    if text.contains("PRIVATE KEY") {
+                        let key = certdesk_pki::SoftwareKey::from_encrypted_pkcs8_pem(
+                            &text,
+                            passphrase.trim(),
+                        )
+                        .unwrap_or_else(|e| panic!("a key in {table} that is not the CA's: {e}"));
+                        found.push((table.clone(), key.public_key_spki().to_der().unwrap()));
+                    }
+                }
+            }
+        }
+        let roots = sqlx::query("SELECT certificate_der FROM ca_keys WHERE role = 'root'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let der: Vec<u8> = r.get("certificate_der");
+                let cert = certdesk_pki::x509_cert::Certificate::from_der(&der).unwrap();
+                cert.tbs_certificate()
+                    .subject_public_key_info()
+                    .to_der()
+                    .unwrap()
+            })
+            .collect();
+        conn.close().await.unwrap();
+        (found, roots)
+    })
+}
+
+#[test]
+fn init_keeps_the_root_keys_offline_and_an_old_installation_exports_them() {
+    use certdesk_pki::der::Encode;
+    use certdesk_pki::Signer;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Without the offline passphrase nothing is made.
+    let (ok, _, err) = run_certdesk(&[
+        "ca",
+        "--data-dir",
+        path_str(&data),
+        "init",
+        "--root-key-dir",
+        path_str(&dir.path().join("roots")),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("CERTDESK_ROOT_KEY_PASSPHRASE"), "{err}");
+
+    let (ok, out, err) = ca_init(&data, &[]);
+    assert!(ok, "{err}");
+    assert!(out.contains("root key written to"), "{out}");
+    let (in_database, roots) = keys_in_database(&data);
+    assert_eq!(roots.len(), 2, "SM2 and P-256 roots");
+    assert_eq!(
+        in_database.len(),
+        2,
+        "the two issuing keys: {in_database:?}"
+    );
+    for (table, public_key) in &in_database {
+        assert!(
+            !roots.contains(public_key),
+            "a root private key is in table {table}"
+        );
+    }
+    // The keys written out are the roots' and open with the offline passphrase only.
+    for algorithm in ["sm2", "p256"] {
+        let pem =
+            std::fs::read_to_string(root_key_dir(&data).join(format!("root-{algorithm}.key.pem")))
+                .unwrap();
+        let key =
+            certdesk_pki::SoftwareKey::from_encrypted_pkcs8_pem(&pem, ROOT_KEY_PASSPHRASE).unwrap();
+        assert!(roots.contains(&key.public_key_spki().to_der().unwrap()));
+    }
+
+    // An installation made by `certdesk serve` (the demo) keeps its roots online and says so at
+    // every start, until it exports them.
+    let served = dir.path().join("served");
+    let port = free_port();
+    let mut child = spawn_serve(&served, port, Some("Served-Admin-Pass-1"));
+    wait_until_healthy(port, &mut child);
+    terminate(&mut child);
+    let stderr = read_all(child.stderr.take());
+    assert!(stderr.contains("export-root-key"), "{stderr}");
+    let (online, roots) = keys_in_database(&served);
+    assert!(online.iter().any(|(_, k)| roots.contains(k)));
+    let export_dir = dir.path().join("exported");
+    let export = |passphrase: &str| {
+        let out = certdesk(&[
+            "ca",
+            "--data-dir",
+            path_str(&served),
+            "export-root-key",
+            "--root-key-dir",
+            path_str(&export_dir),
+        ])
+        .env("CERTDESK_ROOT_KEY_PASSPHRASE", passphrase)
+        .output()
+        .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = export(ROOT_KEY_PASSPHRASE);
+    assert!(ok && out.contains("deleted from the database"), "{out}");
+    let (left, roots) = keys_in_database(&served);
+    assert!(left.iter().all(|(_, k)| !roots.contains(k)), "{left:?}");
+    let (ok, out) = export(ROOT_KEY_PASSPHRASE);
+    assert!(ok && out.contains("nothing to do"), "{out}");
+    let mut child = spawn_serve(&served, port, Some("Served-Admin-Pass-1"));
+    wait_until_healthy(port, &mut child);
+    terminate(&mut child);
+    let stderr = read_all(child.stderr.take());
+    assert!(!stderr.contains("export-root-key"), "{stderr}");
 }

@@ -41,6 +41,8 @@ pub enum AuditAction {
     CertificateRevoked,
     CrlPublished,
     CaInitialised,
+    /// A root CA's private key written out for the operator and deleted from the database.
+    CaRootKeyExported,
     CaProviderCaImported,
     ConfigurationChanged,
     KeyRecovered,
@@ -56,7 +58,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -73,6 +75,7 @@ impl AuditAction {
         AuditAction::CertificateRevoked,
         AuditAction::CrlPublished,
         AuditAction::CaInitialised,
+        AuditAction::CaRootKeyExported,
         AuditAction::CaProviderCaImported,
         AuditAction::ConfigurationChanged,
         AuditAction::KeyRecovered,
@@ -102,6 +105,7 @@ impl AuditAction {
             AuditAction::CertificateRevoked => "certificate_revoked",
             AuditAction::CrlPublished => "crl_published",
             AuditAction::CaInitialised => "ca_initialised",
+            AuditAction::CaRootKeyExported => "ca_root_key_exported",
             AuditAction::CaProviderCaImported => "ca_provider_ca_imported",
             AuditAction::ConfigurationChanged => "configuration_changed",
             AuditAction::KeyRecovered => "key_recovered",
@@ -132,6 +136,7 @@ impl AuditAction {
             AuditAction::CertificateRevoked => "证书吊销",
             AuditAction::CrlPublished => "发布CRL",
             AuditAction::CaInitialised => "初始化CA",
+            AuditAction::CaRootKeyExported => "根CA私钥转为离线保存",
             AuditAction::CaProviderCaImported => "导入CA服务商证书",
             AuditAction::ConfigurationChanged => "修改配置",
             AuditAction::KeyRecovered => "密钥恢复",

@@ -341,6 +341,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Deletes a root CA's private key from the database (it has been written out to be kept
+    /// offline); the certificate stays. Answers whether a key was there.
+    pub async fn take_root_key_offline(&self, ca_key_id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE ca_keys SET private_key_pem = '' WHERE id = $1 AND role = 'root' \
+             AND private_key_pem <> ''",
+        )
+        .bind(ca_key_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO settings (name, value) VALUES ($1, $2) \

@@ -185,3 +185,36 @@ pub fn read_audit(data_dir: &Path) -> Vec<(String, String, String)> {
             .collect()
     })
 }
+
+/// The passphrase the tests' offline root keys are encrypted under.
+pub const ROOT_KEY_PASSPHRASE: &str = "offline-root-passphrase-2026";
+
+/// Where `ca_init` writes the roots' keys: beside the data directory, as an operator would
+/// before taking them away.
+pub fn root_key_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.with_file_name("root-keys")
+}
+
+/// `certdesk ca --data-dir DIR init --root-key-dir … [extra]`, the passphrase in the environment.
+pub fn ca_init(data_dir: &Path, extra: &[&str]) -> (bool, String, String) {
+    let roots = root_key_dir(data_dir);
+    let mut args = vec![
+        "ca",
+        "--data-dir",
+        path_str(data_dir),
+        "init",
+        "--root-key-dir",
+        path_str(&roots),
+    ];
+    args.extend_from_slice(extra);
+    let out = certdesk(&args)
+        .env("CERTDESK_ROOT_KEY_PASSPHRASE", ROOT_KEY_PASSPHRASE)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
