@@ -8,6 +8,7 @@
 mod error;
 mod ocsp;
 mod reason;
+mod service;
 pub mod trust;
 pub use trust::import_provider_ca;
 
@@ -19,6 +20,7 @@ pub use certdesk_pki::{
 pub use error::CaError;
 pub use ocsp::{OCSP_VALIDITY, REVOCATION_CHECK_INTERVAL};
 pub use reason::{crl_reason_from_name, crl_reason_name, CRL_REASON_NAMES};
+pub use service::{CaCertificates, CaFuture, CaService};
 
 use certdesk_pki::der::asn1::ObjectIdentifier;
 use certdesk_pki::der::{Decode, Encode};
@@ -61,7 +63,8 @@ pub struct LoadedCa {
 }
 
 impl LoadedCa {
-    pub fn signer(&self) -> &dyn Signer {
+    /// The issuing key signs only inside this crate: the RA gets certificates, never the key.
+    pub(crate) fn signer(&self) -> &dyn Signer {
         self.issuing_key.as_ref()
     }
 

@@ -23,7 +23,7 @@ mod reviews;
 use axum::http::HeaderValue;
 use axum::http::{HeaderName, Request};
 use axum::Router;
-use certdesk_ca::CertificateAuthority;
+use certdesk_ca::CaService;
 use certdesk_domain::Role;
 use certdesk_store::{BlobStore, NewAccount, Store};
 use std::sync::Arc;
@@ -134,8 +134,9 @@ impl ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    /// The CA side: the web layer asks it to issue, revoke, publish; it holds the keys.
-    pub ca: Arc<CertificateAuthority>,
+    /// The CA side, behind its boundary: the web layer asks it to check, sign and publish; it
+    /// holds the keys and never hands one out.
+    pub ca: Arc<dyn CaService>,
     pub config: Arc<ServerConfig>,
     /// Uploaded files (bank-transfer receipts), checked before they are stored.
     pub blobs: BlobStore,
@@ -155,7 +156,7 @@ impl AppState {
     /// notifies this server at its public URL.
     pub fn new(
         store: Store,
-        ca: Arc<CertificateAuthority>,
+        ca: Arc<dyn CaService>,
         config: ServerConfig,
         blobs: BlobStore,
     ) -> Self {

@@ -427,3 +427,20 @@ fn features_fail_with_their_own_errors_mapped_in_one_place() {
         found.join("\n")
     );
 }
+
+#[test]
+fn the_web_side_knows_the_ca_only_by_its_service() {
+    // The RA/CA boundary (issue 11): the server holds an `Arc<dyn CaService>` and never names
+    // the in-process CA, so the CA can run elsewhere behind the same trait.
+    let found: Vec<String> = rust_sources(&crates_dir().join("server/src"))
+        .into_iter()
+        .flat_map(|(path, text)| {
+            text.lines()
+                .enumerate()
+                .filter(|(_, line)| line.contains("CertificateAuthority"))
+                .map(|(n, line)| format!("{}:{}: {}", relative(&path), n + 1, line.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}

@@ -66,14 +66,10 @@ async fn ca_certificate(State(state): State<AppState>, Path(file): Path<String>)
         (None, Some(algorithm)) => (algorithm, false),
         _ => return not_found(),
     };
-    let Ok(ca) = state.ca.ca(algorithm) else {
+    let Some(ca) = state.ca.certificates(algorithm) else {
         return not_found();
     };
-    let der = if root {
-        ca.root_der.clone()
-    } else {
-        ca.issuing_der.clone()
-    };
+    let der = if root { ca.root_der } else { ca.issuing_der };
     (
         [
             (CONTENT_TYPE, "application/pkix-cert"),

@@ -8,7 +8,7 @@ use certdesk_domain::KeyAlgorithm;
 /// When the issuing CA of `algorithm` ends (Unix seconds), if this installation has one.
 pub(crate) fn issuing_ca_until(state: &AppState, algorithm: KeyAlgorithm) -> Option<i64> {
     let algorithm = certdesk_ca::algorithm_from_slug(algorithm.as_str())?;
-    state.ca.ca(algorithm).ok().map(|ca| ca.issuing_until())
+    state.ca.certificates(algorithm).map(|ca| ca.issuing_until)
 }
 
 /// Whether certificates of `years` of `algorithm` may be asked of this installation's CA now:

@@ -1,0 +1,137 @@
+//! The RA/CA boundary as a type (issue 11): what the registration authority (the web side) may
+//! ask of the certificate authority, and nothing more. The server holds an
+//! `Arc<dyn CaService>`; the in-process [`CertificateAuthority`] is one implementation, and a
+//! CA run as its own process can be another. No method hands out a private key.
+
+use crate::trust::{CheckError, PresentedCertificate, Recognition};
+use crate::{
+    CaError, CertificateAuthority, HeldRequest, IssuanceSerials, IssueRequest, PreparedRequest,
+    SignedIssuance,
+};
+use certdesk_domain::limits::LimitError;
+use certdesk_pki::Algorithm;
+use certdesk_store::{CertificateRecord, CrlRecord};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// A future the CA answers with (boxed: the trait is used as an object).
+pub type CaFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The certificates of one algorithm's CA, DER, as the public endpoints serve them.
+#[derive(Debug, Clone)]
+pub struct CaCertificates {
+    pub root_der: Vec<u8>,
+    pub issuing_der: Vec<u8>,
+    /// When the issuing CA's certificate ends (Unix seconds).
+    pub issuing_until: i64,
+}
+
+/// What the RA asks of the CA.
+pub trait CaService: Send + Sync {
+    /// Checks a key holder's request before anything is recorded or signed.
+    fn prepare(&self, request: &IssueRequest<'_>, dual: bool) -> Result<PreparedRequest, CaError>;
+    /// Signs a prepared request under serials the RA recorded first.
+    fn sign_prepared(
+        &self,
+        prepared: &PreparedRequest,
+        serials: &IssuanceSerials,
+    ) -> Result<SignedIssuance, CaError>;
+    /// Makes and signs a key pair the CA keeps (mobile products), the key sealed.
+    fn sign_held(
+        &self,
+        held: &HeldRequest<'_>,
+        serials: &IssuanceSerials,
+    ) -> Result<SignedIssuance, CaError>;
+    /// Whether this CA would issue for `org_name` for `validity_days` at `issue_at`.
+    fn check_limits(
+        &self,
+        algorithm: Algorithm,
+        org_name: &str,
+        validity_days: u32,
+        issue_at: i64,
+    ) -> Result<(), LimitError>;
+    /// The CA certificates of `algorithm`, if this installation has that CA.
+    fn certificates(&self, algorithm: Algorithm) -> Option<CaCertificates>;
+    /// Publishes revocations written to the store directly (a new CRL, fresh OCSP answers).
+    fn publish_revocations<'a>(
+        &'a self,
+        revoked: &'a [CertificateRecord],
+    ) -> CaFuture<'a, Result<(), CaError>>;
+    /// The current CRL of `algorithm`'s issuing CA, signing a new one when due.
+    fn current_crl(&self, algorithm: Algorithm) -> CaFuture<'_, Result<CrlRecord, CaError>>;
+    /// The DER OCSP response to a DER request (an error response when it cannot be answered).
+    fn answer_ocsp<'a>(&'a self, request_der: &'a [u8]) -> CaFuture<'a, Arc<[u8]>>;
+    /// Recognises a presented certificate (ours or an imported CA's) valid at `now`.
+    fn check_presented_certificate<'a>(
+        &'a self,
+        der_or_pem: &'a [u8],
+        now: SystemTime,
+    ) -> CaFuture<'a, Result<(PresentedCertificate, Recognition), CheckError>>;
+}
+
+impl CaService for CertificateAuthority {
+    fn prepare(&self, request: &IssueRequest<'_>, dual: bool) -> Result<PreparedRequest, CaError> {
+        CertificateAuthority::prepare(self, request, dual)
+    }
+
+    fn sign_prepared(
+        &self,
+        prepared: &PreparedRequest,
+        serials: &IssuanceSerials,
+    ) -> Result<SignedIssuance, CaError> {
+        CertificateAuthority::sign_prepared(self, prepared, serials)
+    }
+
+    fn sign_held(
+        &self,
+        held: &HeldRequest<'_>,
+        serials: &IssuanceSerials,
+    ) -> Result<SignedIssuance, CaError> {
+        CertificateAuthority::sign_held(self, held, serials)
+    }
+
+    fn check_limits(
+        &self,
+        algorithm: Algorithm,
+        org_name: &str,
+        validity_days: u32,
+        issue_at: i64,
+    ) -> Result<(), LimitError> {
+        CertificateAuthority::check_limits(self, algorithm, org_name, validity_days, issue_at)
+    }
+
+    fn certificates(&self, algorithm: Algorithm) -> Option<CaCertificates> {
+        self.ca(algorithm).ok().map(|ca| CaCertificates {
+            root_der: ca.root_der.clone(),
+            issuing_der: ca.issuing_der.clone(),
+            issuing_until: ca.issuing_until(),
+        })
+    }
+
+    fn publish_revocations<'a>(
+        &'a self,
+        revoked: &'a [CertificateRecord],
+    ) -> CaFuture<'a, Result<(), CaError>> {
+        Box::pin(CertificateAuthority::publish_revocations(self, revoked))
+    }
+
+    fn current_crl(&self, algorithm: Algorithm) -> CaFuture<'_, Result<CrlRecord, CaError>> {
+        Box::pin(CertificateAuthority::current_crl(self, algorithm))
+    }
+
+    fn answer_ocsp<'a>(&'a self, request_der: &'a [u8]) -> CaFuture<'a, Arc<[u8]>> {
+        Box::pin(CertificateAuthority::answer_ocsp(self, request_der))
+    }
+
+    fn check_presented_certificate<'a>(
+        &'a self,
+        der_or_pem: &'a [u8],
+        now: SystemTime,
+    ) -> CaFuture<'a, Result<(PresentedCertificate, Recognition), CheckError>> {
+        Box::pin(CertificateAuthority::check_presented_certificate(
+            self, der_or_pem, now,
+        ))
+    }
+}
