@@ -96,16 +96,14 @@ pub async fn issue_for_order(
         return Err(IssuanceError::AlreadyIssuing);
     }
     failpoint("issuance-after-intent");
-    let signed = match state.ca.sign_prepared(&prepared, &serials) {
-        Ok(signed) => signed,
-        Err(err) => {
-            state
-                .store
-                .release_issuance(order.id, &serials.signing)
-                .await?;
-            return Err(IssuanceError::of_ca(err));
-        }
-    };
+    let signed = signed_or_released(
+        state,
+        order,
+        &serials,
+        state.ca.sign_prepared(&prepared, &serials),
+        IssuanceError::of_ca,
+    )
+    .await?;
     failpoint("issuance-after-sign");
     let note = format!("证书请求由 {} 提交，证书已签发", user.account().username);
     record_issuance(
@@ -165,16 +163,14 @@ pub async fn issue_if_held(
         credit_code: &organisation.credit_code,
         validity_days: validity_days(application.years),
     };
-    let signed = match state.ca.sign_held(&held, &serials) {
-        Ok(signed) => signed,
-        Err(err) => {
-            state
-                .store
-                .release_issuance(order.id, &serials.signing)
-                .await?;
-            return Err(IssuanceError::Ca(err));
-        }
-    };
+    let signed = signed_or_released(
+        state,
+        order,
+        &serials,
+        state.ca.sign_held(&held, &serials),
+        IssuanceError::Ca,
+    )
+    .await?;
     failpoint("issuance-after-sign");
     record_issuance(
         state,
@@ -188,6 +184,27 @@ pub async fn issue_if_held(
     .await?;
     failpoint("issuance-after-commit");
     Ok(Some(step.to()))
+}
+
+/// What the CA signed; when it refused, the claim is given back first (nothing was signed, the
+/// key holder may try again), and the refusal told as `refusal` says.
+async fn signed_or_released(
+    state: &AppState,
+    order: &Order,
+    serials: &IssuanceSerials,
+    signed: Result<certdesk_ca::SignedIssuance, certdesk_ca::CaError>,
+    refusal: fn(certdesk_ca::CaError) -> IssuanceError,
+) -> Result<certdesk_ca::SignedIssuance, IssuanceError> {
+    match signed {
+        Ok(signed) => Ok(signed),
+        Err(err) => {
+            state
+                .store
+                .release_issuance(order.id, &serials.signing)
+                .await?;
+            Err(refusal(err))
+        }
+    }
 }
 
 /// Records what issuance made with the order's step to 已发证 (the system's step; `user` is who
