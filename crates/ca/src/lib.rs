@@ -331,6 +331,37 @@ pub struct CreatedHierarchy {
 /// The stored private key of a root kept offline (none: the row holds only the certificate).
 pub const OFFLINE_ROOT_KEY: &str = "";
 
+/// A PKCS#11 token that holds the P-256 issuing key (an HSM; SoftHSM2 in the tests). SM2 issuing
+/// keys stay in software: common modules have no SM2 mechanisms (ARCHITECTURE.md).
+pub struct TokenConfig {
+    pub module: std::path::PathBuf,
+    pub token_label: String,
+    pub pin: certdesk_pki::TokenPin,
+}
+
+/// The label of the P-256 issuing key on its token.
+pub const P256_ISSUING_KEY_LABEL: &str = "certdesk-issuing-p256";
+
+/// How the store names an issuing key held on a token (RFC 7512 style), instead of its PEM.
+fn token_key_reference(token_label: &str, key_label: &str) -> String {
+    format!("pkcs11:token={token_label};object={key_label}")
+}
+
+/// The (token, object) labels of a stored token reference.
+fn parse_token_key_reference(stored: &str) -> Option<(&str, &str)> {
+    let rest = stored.strip_prefix("pkcs11:")?;
+    let mut token = None;
+    let mut object = None;
+    for part in rest.split(';') {
+        match part.split_once('=') {
+            Some(("token", v)) => token = Some(v),
+            Some(("object", v)) => object = Some(v),
+            _ => {}
+        }
+    }
+    Some((token?, object?))
+}
+
 /// A root key stored online (encrypted under the CA passphrase) as it goes offline: encrypted
 /// PKCS#8 PEM under the offline passphrase.
 pub fn root_key_for_offline(
@@ -350,7 +381,7 @@ pub async fn ensure_hierarchies(
     name_prefix: &str,
 ) -> Result<Vec<Algorithm>, CaError> {
     Ok(
-        ensure_hierarchies_with(store, passphrase, name_prefix, RootCustody::Online)
+        ensure_hierarchies_with(store, passphrase, name_prefix, RootCustody::Online, None)
             .await?
             .into_iter()
             .map(|created| created.algorithm)
@@ -364,6 +395,7 @@ pub async fn ensure_hierarchies_with(
     passphrase: &Zeroizing<String>,
     name_prefix: &str,
     custody: RootCustody<'_>,
+    token: Option<&TokenConfig>,
 ) -> Result<Vec<CreatedHierarchy>, CaError> {
     let existing = store.ca_keys().await?;
     let mut created = Vec::new();
@@ -373,7 +405,33 @@ pub async fn ensure_hierarchies_with(
         }
         let hierarchy = CaHierarchy::generate(algorithm, name_prefix)?;
         let root_der = der_of(&hierarchy.root_cert)?;
-        let issuing_der = der_of(&hierarchy.issuing_cert)?;
+        // A P-256 issuing key made on the token, certified by the new root, replaces the one
+        // made in memory; the store then names the token's key instead of holding a PEM.
+        let on_token = match token {
+            Some(token) if algorithm == Algorithm::EcdsaP256Sha256 => {
+                let key = certdesk_pki::Pkcs11Key::generate_p256(
+                    &token.module,
+                    &token.token_label,
+                    &token.pin,
+                    P256_ISSUING_KEY_LABEL,
+                )?;
+                let cert = certdesk_pki::certify_issuing_ca(
+                    &hierarchy.root_key,
+                    &hierarchy.root_cert,
+                    &key,
+                    name_prefix,
+                )?;
+                Some((
+                    der_of(&cert)?,
+                    token_key_reference(&token.token_label, P256_ISSUING_KEY_LABEL),
+                ))
+            }
+            _ => None,
+        };
+        let issuing_der = match &on_token {
+            Some((der, _)) => der.clone(),
+            None => der_of(&hierarchy.issuing_cert)?,
+        };
         let (root_pem, offline_root_key_pem) = match &custody {
             RootCustody::Online => (hierarchy.root_key.to_encrypted_pkcs8_pem(passphrase)?, None),
             RootCustody::Offline { passphrase } => (
@@ -381,7 +439,10 @@ pub async fn ensure_hierarchies_with(
                 Some(hierarchy.root_key.to_encrypted_pkcs8_pem(passphrase)?),
             ),
         };
-        let issuing_pem = hierarchy.issuing_key.to_encrypted_pkcs8_pem(passphrase)?;
+        let issuing_pem = match on_token {
+            Some((_, reference)) => Zeroizing::new(reference),
+            None => hierarchy.issuing_key.to_encrypted_pkcs8_pem(passphrase)?,
+        };
         let now = unix_seconds(SystemTime::now());
         let stored = store
             .insert_ca_hierarchy(
@@ -424,6 +485,16 @@ impl CertificateAuthority {
         public_url: &str,
         passphrase: &Zeroizing<String>,
     ) -> Result<Self, CaError> {
+        Self::open_with_token(store, public_url, passphrase, None).await
+    }
+
+    /// [`CertificateAuthority::open`], with the token that holds an issuing key kept in an HSM.
+    pub async fn open_with_token(
+        store: Store,
+        public_url: &str,
+        passphrase: &Zeroizing<String>,
+        token: Option<&TokenConfig>,
+    ) -> Result<Self, CaError> {
         let keys = store.ca_keys().await?;
         let mut cas = Vec::new();
         for algorithm in Algorithm::ALL {
@@ -434,13 +505,32 @@ impl CertificateAuthority {
             let (Some(root), Some(issuing)) = (find("root"), find("issuing")) else {
                 continue;
             };
-            let issuing_key =
-                SoftwareKey::from_encrypted_pkcs8_pem(&issuing.private_key_pem, passphrase)
-                    .map_err(|source| CaError::KeyDecryption {
-                        algorithm: algorithm.label(),
-                        role: issuing.role.clone(),
-                        source,
+            let issuing_key: Box<dyn Signer> = match parse_token_key_reference(
+                &issuing.private_key_pem,
+            ) {
+                Some((token_label, key_label)) => {
+                    let token = token.filter(|t| t.token_label == token_label).ok_or_else(|| {
+                        CaError::Refused(format!(
+                            "the {} issuing key is on the PKCS#11 token {token_label:?}: give its module (--pkcs11-module) and its PIN (CERTDESK_PKCS11_PIN)",
+                            algorithm.label()
+                        ))
                     })?;
+                    Box::new(certdesk_pki::Pkcs11Key::open(
+                        &token.module,
+                        token_label,
+                        &token.pin,
+                        key_label,
+                    )?)
+                }
+                None => Box::new(
+                    SoftwareKey::from_encrypted_pkcs8_pem(&issuing.private_key_pem, passphrase)
+                        .map_err(|source| CaError::KeyDecryption {
+                            algorithm: algorithm.label(),
+                            role: issuing.role.clone(),
+                            source,
+                        })?,
+                ),
+            };
             let root_cert = Certificate::from_der(&root.certificate_der).map_err(|e| {
                 CaError::Corrupt(format!("{} root certificate: {e}", algorithm.label()))
             })?;
@@ -456,7 +546,7 @@ impl CertificateAuthority {
                 issuing_der: issuing.certificate_der.clone(),
                 root_cert,
                 issuing_cert,
-                issuing_key: Box::new(issuing_key),
+                issuing_key,
             });
         }
         let revocations_seen = store.revocation_counter().await?;

@@ -27,12 +27,50 @@ pub const DEFAULT_CA_NAME: &str = "certdesk";
 pub struct CaArgs {
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    token: TokenArgs,
     #[command(subcommand)]
     command: CaCommand,
 }
 
 /// The passphrase a recovered key is encrypted under.
 const RECOVERY_PASSPHRASE_ENV: &str = "CERTDESK_RECOVERY_PASSPHRASE";
+
+/// The PIN of the token holding the P-256 issuing key: from the environment only.
+const PKCS11_PIN_ENV: &str = "CERTDESK_PKCS11_PIN";
+
+/// The PKCS#11 token (an HSM) holding the P-256 issuing key, if any.
+#[derive(Args, Debug, Default, Clone)]
+pub struct TokenArgs {
+    /// PKCS#11 module of the token that holds the P-256 issuing key, e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so (its PIN in CERTDESK_PKCS11_PIN, never a flag)
+    #[arg(long, env = "CERTDESK_PKCS11_MODULE", value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// Label of that token
+    #[arg(long, env = "CERTDESK_PKCS11_TOKEN", value_name = "LABEL")]
+    pub pkcs11_token: Option<String>,
+}
+
+impl TokenArgs {
+    /// The token, when one is named: module and label go together, the PIN is required.
+    pub fn config(&self) -> Result<Option<certdesk_ca::TokenConfig>> {
+        match (&self.pkcs11_module, &self.pkcs11_token) {
+            (None, None) => Ok(None),
+            (Some(module), Some(token_label)) => {
+                let pin = std::env::var(PKCS11_PIN_ENV).unwrap_or_default();
+                if pin.is_empty() {
+                    bail!("set {PKCS11_PIN_ENV} to the PIN of the PKCS#11 token {token_label:?}");
+                }
+                Ok(Some(certdesk_ca::TokenConfig {
+                    module: module.clone(),
+                    token_label: token_label.clone(),
+                    pin: certdesk_pki::TokenPin::new(pin),
+                }))
+            }
+            _ => bail!("--pkcs11-module and --pkcs11-token go together"),
+        }
+    }
+}
 
 /// The passphrase a root CA's private key is encrypted under when it goes offline.
 const ROOT_KEY_PASSPHRASE_ENV: &str = "CERTDESK_ROOT_KEY_PASSPHRASE";
@@ -185,7 +223,12 @@ pub fn run(args: CaArgs) -> Result<()> {
 }
 
 async fn run_async(args: CaArgs) -> Result<()> {
-    let CaArgs { data, command } = args;
+    let CaArgs {
+        data,
+        token,
+        command,
+    } = args;
+    let token = token.config()?;
     let data_dir = data.data_dir.clone();
     // Only `init` may make a data directory and secrets; every other command works on what
     // `init` or `serve` made.
@@ -196,7 +239,7 @@ async fn run_async(args: CaArgs) -> Result<()> {
         bail!("no certdesk database in {}: run `certdesk ca init` or `certdesk serve` first, or pass --data-dir", data_dir.display());
     }
     let store = open_store(&data_dir, data.database_url.as_deref()).await?;
-    let result = run_on_store(&store, &data_dir, creating, command).await;
+    let result = run_on_store(&store, &data_dir, creating, token.as_ref(), command).await;
     store.close().await;
     result
 }
@@ -206,6 +249,7 @@ async fn run_on_store(
     store: &Store,
     data_dir: &Path,
     creating: bool,
+    token: Option<&certdesk_ca::TokenConfig>,
     command: CaCommand,
 ) -> Result<()> {
     let missing = if creating {
@@ -227,13 +271,14 @@ async fn run_on_store(
             &name,
             policy_oid,
             &root_key_dir,
+            token,
         )
         .await;
     }
     if let CaCommand::ExportRootKey { root_key_dir } = command {
         return export_root_keys(store, &passphrase, &root_key_dir).await;
     }
-    let ca = open_authority(store, data_dir, &passphrase, &command).await?;
+    let ca = open_authority(store, data_dir, &passphrase, token, &command).await?;
     run_command(&ca, command).await
 }
 
@@ -245,6 +290,7 @@ async fn init(
     name: &str,
     policy_oid: Option<ObjectIdentifier>,
     root_key_dir: &Path,
+    token: Option<&certdesk_ca::TokenConfig>,
 ) -> Result<()> {
     let root_passphrase = root_key_passphrase()?;
     let created = certdesk_ca::ensure_hierarchies_with(
@@ -254,8 +300,20 @@ async fn init(
         certdesk_ca::RootCustody::Offline {
             passphrase: &root_passphrase,
         },
+        token,
     )
     .await?;
+    if let Some(token) = token {
+        if created
+            .iter()
+            .any(|h| h.algorithm == Algorithm::EcdsaP256Sha256)
+        {
+            println!(
+                "P-256 issuing key made on the PKCS#11 token {:?} (not extractable)",
+                token.token_label
+            );
+        }
+    }
     for hierarchy in &created {
         if let Some(pem) = &hierarchy.offline_root_key_pem {
             let path = write_root_key(root_key_dir, hierarchy.algorithm, pem)?;
@@ -348,6 +406,7 @@ async fn open_authority(
     store: &Store,
     data_dir: &Path,
     passphrase: &Zeroizing<String>,
+    token: Option<&certdesk_ca::TokenConfig>,
     command: &CaCommand,
 ) -> Result<CertificateAuthority> {
     let public_url = match command {
@@ -358,9 +417,10 @@ async fn open_authority(
         _ => recorded_public_url(store).await?,
     };
     let policy = certificate_policy(store, None).await?;
-    let mut ca = CertificateAuthority::open(store.clone(), &public_url, passphrase)
-        .await?
-        .with_policy(policy);
+    let mut ca =
+        CertificateAuthority::open_with_token(store.clone(), &public_url, passphrase, token)
+            .await?
+            .with_policy(policy);
     if ca.cas().is_empty() {
         bail!("the CA has not been initialised: run `certdesk ca init` first");
     }

@@ -80,6 +80,8 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `certdesk_server=debug` [default: info]
     #[arg(long, env = "CERTDESK_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    #[command(flatten)]
+    pub token: crate::ca::TokenArgs,
     /// Password for the system admin `admin` made on first start; without it a one-time
     /// password is generated and printed once.
     #[arg(
@@ -132,6 +134,8 @@ pub struct ServeSettings {
     pub sandbox_payments: bool,
     /// The sandbox identity provider is in use.
     pub sandbox_identity: bool,
+    /// The PKCS#11 token holding the P-256 issuing key, if named.
+    pub token: crate::ca::TokenArgs,
     pub log: String,
     pub admin_password: Option<String>,
 }
@@ -242,6 +246,7 @@ impl ServeSettings {
             payee,
             sandbox_payments,
             sandbox_identity,
+            token: args.token,
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_string()),
             admin_password: args.admin_password,
         })

@@ -76,11 +76,17 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     let policy = certificate_policy(&store, settings.policy_oid).await?;
     warn_if_placeholder_policy(policy);
     crate::ca::warn_if_root_keys_online(&store).await?;
+    let token = settings.token.config()?;
     let ca = Arc::new(
-        CertificateAuthority::open(store.clone(), &settings.public_url, &passphrase)
-            .await?
-            .with_key_management(kmk)
-            .with_policy(policy),
+        CertificateAuthority::open_with_token(
+            store.clone(),
+            &settings.public_url,
+            &passphrase,
+            token.as_ref(),
+        )
+        .await?
+        .with_key_management(kmk)
+        .with_policy(policy),
     );
     drop(passphrase);
     let crl_job = tokio::spawn(keep_crls_fresh(ca.clone()));

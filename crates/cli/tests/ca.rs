@@ -914,3 +914,172 @@ fn init_keeps_the_root_keys_offline_and_an_old_installation_exports_them() {
     let stderr = read_all(child.stderr.take());
     assert!(!stderr.contains("export-root-key"), "{stderr}");
 }
+
+/// A SoftHSM2 token for this test: (module, SOFTHSM2_CONF, the directory they live in).
+fn softhsm_token(
+    label: &str,
+    pin: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, tempfile::TempDir) {
+    let module = [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ]
+    .iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.is_file())
+    .expect("SoftHSM2 is not installed: apt-get install -y softhsm2");
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", &conf)
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--pin",
+            pin,
+            "--so-pin",
+            "5678",
+        ])
+        .output()
+        .expect("softhsm2-util");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (module, conf, dir)
+}
+
+#[test]
+fn the_p256_issuing_key_lives_on_a_token_and_signs_what_openssl_verifies() {
+    const TOKEN: &str = "certdesk-ca";
+    const PIN: &str = "4321";
+    let (module, conf, _hsm) = softhsm_token(TOKEN, PIN);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let with_token = |args: &[&str], pin: Option<&str>| {
+        let mut all = vec![
+            "ca",
+            "--data-dir",
+            path_str(&data),
+            "--pkcs11-module",
+            path_str(&module),
+            "--pkcs11-token",
+            TOKEN,
+        ];
+        all.extend_from_slice(args);
+        let mut cmd = certdesk(&all);
+        cmd.env("SOFTHSM2_CONF", &conf)
+            .env("CERTDESK_ROOT_KEY_PASSPHRASE", ROOT_KEY_PASSPHRASE);
+        if let Some(pin) = pin {
+            cmd.env("CERTDESK_PKCS11_PIN", pin);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let roots = root_key_dir(&data);
+    let (ok, _, err) = with_token(&["init", "--root-key-dir", path_str(&roots)], None);
+    assert!(!ok && err.contains("CERTDESK_PKCS11_PIN"), "{err}");
+    let (ok, out, err) = with_token(&["init", "--root-key-dir", path_str(&roots)], Some(PIN));
+    assert!(ok, "{err}");
+    assert!(out.contains("on the PKCS#11 token"), "{out}");
+
+    // Only the SM2 issuing key is in the database; P-256's is on the token.
+    let (in_database, _) = keys_in_database(&data);
+    assert_eq!(in_database.len(), 1, "{in_database:?}");
+
+    // Without the token the CA does not open; with it, it signs.
+    let csr = p256_csr(dir.path(), "hsm");
+    let leaf = dir.path().join("hsm.pem");
+    let chain = dir.path().join("hsm-chain.pem");
+    let (ok, _, err) = issue(&data, &csr, "sign", &leaf, &[]);
+    assert!(!ok && err.contains("--pkcs11-module"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let issue_args = [
+        "issue",
+        "--csr",
+        path_str(&csr),
+        "--profile",
+        "sign",
+        "--org",
+        "福州测试科技有限公司",
+        "--credit-code",
+        CREDIT_CODE,
+        "--days",
+        "365",
+        "--out",
+        path_str(&leaf),
+        "--chain-out",
+        path_str(&chain),
+    ];
+    let (ok, _, err) = with_token(&issue_args, Some(PIN));
+    assert!(ok, "{err}");
+    let root = dir.path().join("hsm-root.pem");
+    let (ok, _, err) = with_token(
+        &["cert", "--alg", "p256", "--root", "--out", path_str(&root)],
+        Some(PIN),
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = openssl(&[
+        "verify",
+        "-CAfile",
+        path_str(&root),
+        "-untrusted",
+        path_str(&chain),
+        path_str(&leaf),
+    ]);
+    assert!(ok && out.contains(": OK"), "{out}{err}");
+
+    // The CRL the token's key signs verifies too.
+    let crl = dir.path().join("hsm.crl");
+    let (ok, _, err) = with_token(
+        &["crl", "--alg", "p256", "--out", path_str(&crl)],
+        Some(PIN),
+    );
+    assert!(ok, "{err}");
+    let issuing = dir.path().join("hsm-issuing.pem");
+    let (ok, _, err) = with_token(
+        &["cert", "--alg", "p256", "--out", path_str(&issuing)],
+        Some(PIN),
+    );
+    assert!(ok, "{err}");
+    let (_, out, err) = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        path_str(&crl),
+        "-noout",
+        "-CAfile",
+        path_str(&issuing),
+    ]);
+    assert!(format!("{out}{err}").contains("verify OK"), "{out}{err}");
+
+    // The token itself says the key cannot leave it. (SOFTHSM2_CONF is read when the module
+    // loads; no other test of this binary loads a PKCS#11 module.)
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let key = certdesk_pki::Pkcs11Key::open(
+        &module,
+        TOKEN,
+        &certdesk_pki::TokenPin::new(PIN),
+        "certdesk-issuing-p256",
+    )
+    .unwrap();
+    assert!(!key.private_key_extractable().unwrap());
+}

@@ -173,6 +173,31 @@ impl Pkcs11Key {
         &self.token_label
     }
 
+    /// Whether the token would let the private key out: `false` when it is sensitive and not
+    /// extractable, as the token itself reports.
+    pub fn private_key_extractable(&self) -> Result<bool, PkiError> {
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| PkiError::Token("PKCS#11 session lock poisoned".into()))?;
+        let attributes = session
+            .get_attributes(
+                self.private_key,
+                &[AttributeType::Sensitive, AttributeType::Extractable],
+            )
+            .map_err(|e| token_error("reading the key's attributes", e))?;
+        let mut sensitive = false;
+        let mut extractable = true;
+        for attribute in attributes {
+            match attribute {
+                Attribute::Sensitive(on) => sensitive = on,
+                Attribute::Extractable(on) => extractable = on,
+                _ => {}
+            }
+        }
+        Ok(extractable || !sensitive)
+    }
+
     pub fn key_label(&self) -> &str {
         &self.key_label
     }
