@@ -1071,6 +1071,35 @@ fn the_p256_issuing_key_lives_on_a_token_and_signs_what_openssl_verifies() {
     ]);
     assert!(format!("{out}{err}").contains("verify OK"), "{out}{err}");
 
+    // `certdesk serve` signs with the token too: its OCSP answer verifies.
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = certdesk(&[
+        "serve",
+        "--listen",
+        &listen,
+        "--data-dir",
+        path_str(&data),
+        "--pkcs11-module",
+        path_str(&module),
+        "--pkcs11-token",
+        TOKEN,
+    ])
+    .env("SOFTHSM2_CONF", &conf)
+    .env("CERTDESK_PKCS11_PIN", PIN)
+    .env("CERTDESK_ADMIN_PASSWORD", "Token-Admin-Pass-1")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_until_healthy(port, &mut server);
+    let answer = ask_ocsp(port, &issuing, &leaf, &root, true);
+    assert!(
+        answer.contains("Response verify OK") && answer.contains(": good"),
+        "{answer}"
+    );
+    assert!(terminate(&mut server).success());
+
     // The token itself says the key cannot leave it. (SOFTHSM2_CONF is read when the module
     // loads; no other test of this binary loads a PKCS#11 module.)
     std::env::set_var("SOFTHSM2_CONF", &conf);
