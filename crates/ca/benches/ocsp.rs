@@ -67,9 +67,13 @@ fn ocsp(c: &mut Criterion) {
         ensure_hierarchies(&store, &passphrase, "certdesk bench")
             .await
             .expect("hierarchies");
-        let ca = CertificateAuthority::open(store, "http://ca.example.cn", &passphrase)
-            .await
-            .expect("open CA");
+        let ca = CertificateAuthority::open(
+            std::sync::Arc::new(store),
+            "http://ca.example.cn",
+            &passphrase,
+        )
+        .await
+        .expect("open CA");
         (ca, dir)
     });
 

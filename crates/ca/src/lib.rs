@@ -8,6 +8,7 @@
 mod error;
 mod ocsp;
 mod reason;
+mod records;
 mod service;
 pub mod trust;
 pub use trust::import_provider_ca;
@@ -20,7 +21,9 @@ pub use certdesk_pki::{
 pub use error::CaError;
 pub use ocsp::{OCSP_VALIDITY, REVOCATION_CHECK_INTERVAL};
 pub use reason::{crl_reason_from_name, crl_reason_name, CRL_REASON_NAMES};
+pub use records::{CaRecords, RecordsFuture};
 pub use service::{CaCertificates, CaFuture, CaService};
+use std::sync::Arc;
 
 use certdesk_pki::der::asn1::ObjectIdentifier;
 use certdesk_pki::der::{Decode, Encode};
@@ -33,7 +36,7 @@ use certdesk_pki::{
 };
 use certdesk_store::{
     AuditSeal, CertificateRecord, CrlRecord, IssuedForOrder, NewCaKey, NewCertificate,
-    RevokeOutcome, SealedKeyArchive, SignedForOrder, Store, StoreError,
+    RevokeOutcome, SealedKeyArchive, SignedForOrder, StoreError,
 };
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
@@ -288,7 +291,8 @@ impl SignedIssuance {
 }
 
 pub struct CertificateAuthority {
-    store: Store,
+    /// What the CA keeps, through its own narrow interface.
+    store: Arc<dyn CaRecords>,
     public_url: String,
     cas: Vec<LoadedCa>,
     ocsp_cache: ocsp::OcspCache,
@@ -376,7 +380,7 @@ pub fn root_key_for_offline(
 /// Creates the root and issuing CA of every algorithm that has none yet; answers which were
 /// made. Safe to run from several processes at once: the store keeps the first hierarchy.
 pub async fn ensure_hierarchies(
-    store: &Store,
+    store: &dyn CaRecords,
     passphrase: &Zeroizing<String>,
     name_prefix: &str,
 ) -> Result<Vec<Algorithm>, CaError> {
@@ -391,7 +395,7 @@ pub async fn ensure_hierarchies(
 
 /// [`ensure_hierarchies`], with the roots' keys kept as `custody` says.
 pub async fn ensure_hierarchies_with(
-    store: &Store,
+    store: &dyn CaRecords,
     passphrase: &Zeroizing<String>,
     name_prefix: &str,
     custody: RootCustody<'_>,
@@ -481,7 +485,7 @@ pub async fn ensure_hierarchies_with(
 impl CertificateAuthority {
     /// Loads every CA hierarchy from the store and decrypts the issuing keys.
     pub async fn open(
-        store: Store,
+        store: Arc<dyn CaRecords>,
         public_url: &str,
         passphrase: &Zeroizing<String>,
     ) -> Result<Self, CaError> {
@@ -490,7 +494,7 @@ impl CertificateAuthority {
 
     /// [`CertificateAuthority::open`], with the token that holds an issuing key kept in an HSM.
     pub async fn open_with_token(
-        store: Store,
+        store: Arc<dyn CaRecords>,
         public_url: &str,
         passphrase: &Zeroizing<String>,
         token: Option<&TokenConfig>,
@@ -582,10 +586,6 @@ impl CertificateAuthority {
     /// The certificate policy written into new certificates.
     pub fn policy(&self) -> ObjectIdentifier {
         self.policy
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     pub fn public_url(&self) -> &str {

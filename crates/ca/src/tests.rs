@@ -14,16 +14,47 @@ fn passphrase() -> Zeroizing<String> {
     Zeroizing::new("test-ca-passphrase".to_string())
 }
 
-async fn ca() -> (CertificateAuthority, tempfile::TempDir) {
+/// The CA under test, with the whole store beside it for the tests' own reads and writes (the
+/// CA itself sees only its records).
+struct TestCa {
+    ca: CertificateAuthority,
+    store: certdesk_store::Store,
+}
+
+impl std::ops::Deref for TestCa {
+    type Target = CertificateAuthority;
+    fn deref(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+}
+
+impl TestCa {
+    fn store(&self) -> &certdesk_store::Store {
+        &self.store
+    }
+
+    fn with_key_management(self, kmk: KeyManagementKey) -> TestCa {
+        TestCa {
+            ca: self.ca.with_key_management(kmk),
+            store: self.store,
+        }
+    }
+}
+
+async fn ca() -> (TestCa, tempfile::TempDir) {
     let (store, dir) = sqlite_store().await;
     let created = ensure_hierarchies(&store, &passphrase(), "certdesk test")
         .await
         .unwrap();
     assert_eq!(created, Algorithm::ALL.to_vec());
-    let ca = CertificateAuthority::open(store, "http://127.0.0.1:8080/", &passphrase())
-        .await
-        .unwrap();
-    (ca, dir)
+    let ca = CertificateAuthority::open(
+        std::sync::Arc::new(store.clone()),
+        "http://127.0.0.1:8080/",
+        &passphrase(),
+    )
+    .await
+    .unwrap();
+    (TestCa { ca, store }, dir)
 }
 
 fn csr_for(key: &SoftwareKey) -> Vec<u8> {
@@ -52,7 +83,7 @@ async fn hierarchies_are_made_once_and_need_the_passphrase() {
         verify_certificate_signature(&loaded.issuing_cert, &loaded.root_cert).unwrap();
     }
     let wrong = CertificateAuthority::open(
-        ca.store().clone(),
+        std::sync::Arc::new(ca.store().clone()),
         "http://x",
         &Zeroizing::new("wrong".into()),
     )
@@ -368,9 +399,13 @@ async fn revocations_by_another_process_reach_the_cache() {
     assert_eq!(ca.cached_ocsp_answers(), 1);
 
     // A second CA instance on the same store stands for `certdesk ca revoke` in another process.
-    let other = CertificateAuthority::open(ca.store().clone(), ca.public_url(), &passphrase())
-        .await
-        .unwrap();
+    let other = CertificateAuthority::open(
+        std::sync::Arc::new(ca.store().clone()),
+        ca.public_url(),
+        &passphrase(),
+    )
+    .await
+    .unwrap();
     other
         .revoke(&issued.record.serial_hex, CrlReason::Superseded)
         .await

@@ -131,7 +131,7 @@ impl CertificateAuthority {
         }
         if recognition.is_ours() {
             let record = self
-                .store()
+                .store
                 .certificate_by_serial(&presented.serial_hex)
                 .await
                 .map_err(CaError::from)?;
@@ -149,7 +149,7 @@ impl CertificateAuthority {
     ) -> Result<Recognition, CheckError> {
         let issuer = certificate.tbs_certificate().issuer();
         let operated_here = self
-            .store()
+            .store
             .ca_providers()
             .await
             .map_err(CaError::from)?
@@ -169,7 +169,7 @@ impl CertificateAuthority {
                 });
             }
         }
-        for imported in self.store().provider_cas().await.map_err(CaError::from)? {
+        for imported in self.store.provider_cas().await.map_err(CaError::from)? {
             let Ok(ca_cert) = Certificate::from_der(&imported.certificate_der) else {
                 continue;
             };
@@ -433,7 +433,7 @@ pub fn format_time(unix: i64) -> String {
 /// Adds a provider's CA certificate to the recognised ones. Only CA certificates
 /// (basicConstraints CA:true) are taken.
 pub async fn import_provider_ca(
-    store: &certdesk_store::Store,
+    store: &dyn crate::CaRecords,
     provider_id: i64,
     der_or_pem: &[u8],
     now: i64,

@@ -15,6 +15,7 @@ use certdesk_store::Store;
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub const PUBLIC_URL_SETTING: &str = "public_url";
@@ -399,16 +400,36 @@ async fn export_root_keys(store: &Store, passphrase: &Zeroizing<String>, dir: &P
     Ok(())
 }
 
+/// The CA a command works with, and the installation's store beside it (the CA itself reads and
+/// writes only its own records; the command also lists and audits).
+struct Authority<'a> {
+    ca: CertificateAuthority,
+    store: &'a Store,
+}
+
+impl std::ops::Deref for Authority<'_> {
+    type Target = CertificateAuthority;
+    fn deref(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+}
+
+impl Authority<'_> {
+    fn store(&self) -> &Store {
+        self.store
+    }
+}
+
 /// The initialised CA every command but `init` works with, writing the recorded policy (and,
 /// for `issue`, the given public URL); it holds the key-management key only for the commands
 /// that seal or unseal archived keys.
-async fn open_authority(
-    store: &Store,
+async fn open_authority<'a>(
+    store: &'a Store,
     data_dir: &Path,
     passphrase: &Zeroizing<String>,
     token: Option<&certdesk_ca::TokenConfig>,
     command: &CaCommand,
-) -> Result<CertificateAuthority> {
+) -> Result<Authority<'a>> {
     let public_url = match command {
         CaCommand::Issue(IssueArgs {
             public_url: Some(url),
@@ -417,10 +438,14 @@ async fn open_authority(
         _ => recorded_public_url(store).await?,
     };
     let policy = certificate_policy(store, None).await?;
-    let mut ca =
-        CertificateAuthority::open_with_token(store.clone(), &public_url, passphrase, token)
-            .await?
-            .with_policy(policy);
+    let mut ca = CertificateAuthority::open_with_token(
+        Arc::new(store.clone()),
+        &public_url,
+        passphrase,
+        token,
+    )
+    .await?
+    .with_policy(policy);
     if ca.cas().is_empty() {
         bail!("the CA has not been initialised: run `certdesk ca init` first");
     }
@@ -433,7 +458,7 @@ async fn open_authority(
     ) {
         ca = ca.with_key_management(secrets::key_management_key(data_dir, Missing::Refuse)?);
     }
-    Ok(ca)
+    Ok(Authority { ca, store })
 }
 
 /// The certificate policy to write into certificates: `given` (recorded for later starts and
@@ -500,7 +525,7 @@ async fn recorded_public_url(store: &Store) -> Result<String> {
         .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string()))
 }
 
-async fn run_command(ca: &CertificateAuthority, command: CaCommand) -> Result<()> {
+async fn run_command(ca: &Authority<'_>, command: CaCommand) -> Result<()> {
     match command {
         // Handled before the CA is opened: there is none yet.
         CaCommand::Init { .. } | CaCommand::ExportRootKey { .. } => Ok(()),
@@ -519,7 +544,7 @@ async fn run_command(ca: &CertificateAuthority, command: CaCommand) -> Result<()
 }
 
 /// `certdesk ca issue`: a single certificate, or an SM2 dual pair with its sealed key.
-async fn issue(ca: &CertificateAuthority, args: IssueArgs) -> Result<()> {
+async fn issue(ca: &Authority<'_>, args: IssueArgs) -> Result<()> {
     let csr_bytes =
         std::fs::read(&args.csr).with_context(|| format!("cannot read {}", args.csr.display()))?;
     // Every output must be writable before anything is issued: no certificate is made that
@@ -555,7 +580,7 @@ async fn issue(ca: &CertificateAuthority, args: IssueArgs) -> Result<()> {
 
 /// Issues one certificate into `certificate_file`; answers the algorithm of its issuing CA.
 async fn issue_single(
-    ca: &CertificateAuthority,
+    ca: &Authority<'_>,
     request: &IssueRequest<'_>,
     certificate_file: OutputFile,
     out: &Path,
@@ -576,7 +601,7 @@ async fn issue_single(
 /// Issues an SM2 dual pair: the signing certificate into `signing_file`, the encryption
 /// certificate and its sealed key (GM/T 0009, and GM/T 0016 next to it) where `args` say.
 async fn issue_dual(
-    ca: &CertificateAuthority,
+    ca: &Authority<'_>,
     request: &IssueRequest<'_>,
     signing_file: OutputFile,
     args: &IssueArgs,
@@ -620,7 +645,7 @@ async fn issue_dual(
 }
 
 /// `certdesk ca revoke`: revokes, publishes a new CRL (the CA does) and records it.
-async fn revoke(ca: &CertificateAuthority, serial: &str, reason: &str) -> Result<()> {
+async fn revoke(ca: &Authority<'_>, serial: &str, reason: &str) -> Result<()> {
     let reason = crl_reason_from_name(reason).context("unknown reason")?;
     let record = ca.revoke(serial, reason).await.map_err(refusal)?;
     crate::audit_entry(
@@ -645,7 +670,7 @@ async fn revoke(ca: &CertificateAuthority, serial: &str, reason: &str) -> Result
 /// `certdesk ca recover-key`: an archived key, encrypted under the recovery passphrase, for a
 /// named officer with a stated reason.
 async fn recover_key(
-    ca: &CertificateAuthority,
+    ca: &Authority<'_>,
     serial: &str,
     officer: &str,
     reason: &str,
@@ -684,7 +709,7 @@ async fn recover_key(
 }
 
 /// `certdesk ca crl`: the current CRL of one issuing CA (DER).
-async fn write_crl(ca: &CertificateAuthority, alg: AlgArg, out: &Path) -> Result<()> {
+async fn write_crl(ca: &Authority<'_>, alg: AlgArg, out: &Path) -> Result<()> {
     let file = OutputFile::prepare(out)?;
     let crl = ca.current_crl(alg.algorithm()).await?;
     file.commit(&crl.der)?;
@@ -698,12 +723,7 @@ async fn write_crl(ca: &CertificateAuthority, alg: AlgArg, out: &Path) -> Result
 }
 
 /// `certdesk ca cert`: an issuing CA certificate, or its root (PEM).
-fn write_ca_certificate(
-    ca: &CertificateAuthority,
-    alg: AlgArg,
-    out: &Path,
-    root: bool,
-) -> Result<()> {
+fn write_ca_certificate(ca: &Authority<'_>, alg: AlgArg, out: &Path, root: bool) -> Result<()> {
     let file = OutputFile::prepare(out)?;
     let loaded = ca.ca(alg.algorithm())?;
     let cert = if root {
@@ -715,7 +735,7 @@ fn write_ca_certificate(
 }
 
 /// `certdesk ca list`: the CAs, the policy and the newest `limit` certificates.
-async fn list(ca: &CertificateAuthority, limit: i64) -> Result<()> {
+async fn list(ca: &Authority<'_>, limit: i64) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     for loaded in ca.cas() {
         writeln!(
@@ -761,7 +781,7 @@ async fn list(ca: &CertificateAuthority, limit: i64) -> Result<()> {
     Ok(())
 }
 
-async fn audit_issued(ca: &CertificateAuthority, issued: &certdesk_ca::Issued) -> Result<()> {
+async fn audit_issued(ca: &Authority<'_>, issued: &certdesk_ca::Issued) -> Result<()> {
     let record = &issued.record;
     crate::audit_entry(
         ca.store(),

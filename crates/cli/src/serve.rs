@@ -79,7 +79,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     let token = settings.token.config()?;
     let ca = Arc::new(
         CertificateAuthority::open_with_token(
-            store.clone(),
+            Arc::new(store.clone()),
             &settings.public_url,
             &passphrase,
             token.as_ref(),

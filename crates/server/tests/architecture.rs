@@ -444,3 +444,36 @@ fn the_web_side_knows_the_ca_only_by_its_service() {
         .collect();
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+#[test]
+fn the_ca_sees_only_its_own_records() {
+    // Issue 11: the CA reads and writes through its narrow `CaRecords` interface, never the
+    // whole `Store` (only records.rs, which implements it for the store, names the type).
+    let ca_src = crates_dir().join("ca/src");
+    let found: Vec<String> = rust_sources(&ca_src)
+        .into_iter()
+        .filter(|(path, _)| !path.ends_with("records.rs") && !path.ends_with("tests.rs"))
+        .flat_map(|(path, text)| {
+            text.lines()
+                .enumerate()
+                .filter(|(_, line)| {
+                    let code = line.trim_start();
+                    let names_type = ["&Store", ": Store", "Store::", "<Store>"]
+                        .iter()
+                        .any(|p| code.contains(p));
+                    let imports_it = code.starts_with("use ")
+                        && code
+                            .split(|c: char| !c.is_alphanumeric() && c != '_')
+                            .any(|word| word == "Store");
+                    !code.starts_with("//") && (names_type || imports_it)
+                })
+                .map(|(n, line)| format!("{}:{}: {}", relative(&path), n + 1, line.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "the CA names the whole store:\n{}",
+        found.join("\n")
+    );
+}

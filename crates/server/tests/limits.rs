@@ -668,9 +668,10 @@ async fn no_order_reaches_issuing_that_the_ca_would_refuse() {
 async fn after_a_ca_change(server: &TestServer) -> axum::Router {
     let (empty, dir) = certdesk_store::testing::sqlite_store().await;
     let passphrase = zeroize::Zeroizing::new("server-test-passphrase".to_string());
-    let ca = CertificateAuthority::open(empty, common::PUBLIC_URL, &passphrase)
-        .await
-        .unwrap();
+    let ca =
+        CertificateAuthority::open(std::sync::Arc::new(empty), common::PUBLIC_URL, &passphrase)
+            .await
+            .unwrap();
     assert!(ca.cas().is_empty());
     // The test keeps the directory for the test's life.
     std::mem::forget(dir);

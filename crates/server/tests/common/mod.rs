@@ -39,7 +39,7 @@ pub async fn test_server_notified_at(public_url: &str, notify_base: Option<&str>
         .await
         .unwrap();
     let ca = Arc::new(
-        CertificateAuthority::open(store.clone(), public_url, &passphrase)
+        CertificateAuthority::open(Arc::new(store.clone()), public_url, &passphrase)
             .await
             .unwrap()
             .with_key_management(certdesk_ca::KeyManagementKey::generate("kmk-test").unwrap()),
