@@ -9,7 +9,7 @@ use crate::{
     SignedIssuance,
 };
 use certdesk_domain::limits::LimitError;
-use certdesk_pki::Algorithm;
+use certdesk_pki::{Algorithm, CrlReason, SoftwareKey};
 use certdesk_store::{CertificateRecord, CrlRecord};
 use std::future::Future;
 use std::pin::Pin;
@@ -69,6 +69,18 @@ pub trait CaService: Send + Sync {
         der_or_pem: &'a [u8],
         now: SystemTime,
     ) -> CaFuture<'a, Result<(PresentedCertificate, Recognition), CheckError>>;
+    /// Revokes a certificate and publishes the revocation.
+    fn revoke<'a>(
+        &'a self,
+        serial: &'a str,
+        reason: CrlReason,
+    ) -> CaFuture<'a, Result<CertificateRecord, CaError>>;
+    /// Recovers the archived private key of a certificate (an SM2 encryption key, or a key the
+    /// CA holds) for an authorised officer; the caller audits who and why.
+    fn recover_archived_key<'a>(
+        &'a self,
+        serial: &'a str,
+    ) -> CaFuture<'a, Result<SoftwareKey, CaError>>;
 }
 
 impl CaService for CertificateAuthority {
@@ -133,5 +145,20 @@ impl CaService for CertificateAuthority {
         Box::pin(CertificateAuthority::check_presented_certificate(
             self, der_or_pem, now,
         ))
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        serial: &'a str,
+        reason: CrlReason,
+    ) -> CaFuture<'a, Result<CertificateRecord, CaError>> {
+        Box::pin(CertificateAuthority::revoke(self, serial, reason))
+    }
+
+    fn recover_archived_key<'a>(
+        &'a self,
+        serial: &'a str,
+    ) -> CaFuture<'a, Result<SoftwareKey, CaError>> {
+        Box::pin(CertificateAuthority::recover_encryption_key(self, serial))
     }
 }

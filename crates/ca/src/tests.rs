@@ -1051,3 +1051,37 @@ async fn the_ra_can_ask_what_the_ca_would_refuse() {
         Err(LimitError::OutlivesIssuingCa { .. })
     ));
 }
+
+#[tokio::test]
+async fn the_ca_answers_through_its_service_boundary() {
+    let (ca, _dir) = ca().await;
+    let service: &dyn crate::CaService = &ca.ca;
+    let key = SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap();
+    let csr = csr_for(&key);
+    let prepared = service.prepare(&request(&csr), false).unwrap();
+    let serials = crate::IssuanceSerials::draw(false).unwrap();
+    let signed = service.sign_prepared(&prepared, &serials).unwrap();
+    // The service signs; recording is the RA's (here, as the RA would).
+    ca.store()
+        .insert_certificate(&signed.signing.new_certificate())
+        .await
+        .unwrap();
+    let certificates = service
+        .certificates(Algorithm::EcdsaP256Sha256)
+        .expect("a P-256 CA");
+    verify_certificate_signature(
+        &signed.signing.certificate,
+        &certdesk_pki::x509_cert::Certificate::from_der(&certificates.issuing_der).unwrap(),
+    )
+    .unwrap();
+    let revoked = service
+        .revoke(&serials.signing, CrlReason::KeyCompromise)
+        .await
+        .unwrap();
+    assert!(revoked.revoked_at.is_some());
+    let crl = service
+        .current_crl(Algorithm::EcdsaP256Sha256)
+        .await
+        .unwrap();
+    assert!(crl.crl_number >= 1 && !crl.der.is_empty());
+}
