@@ -136,19 +136,28 @@ async fn binding_for(world: &World, account: &Account, org_id: i64) -> Object {
     let fingerprint = format!("{:064x}", rand_u64());
     let binding = world
         .store
-        .create_binding(&NewBinding {
-            account_id: account.id,
-            org_id,
-            provider_id: world.provider_id,
-            fingerprint: &fingerprint,
-            serial_hex: "01",
-            key_id: "AA",
-            subject_name: "x",
-            not_after: i64::MAX / 2,
-            certificate_der: &[0x30],
-            bound_by: account.id,
-            bound_at: 0,
-        })
+        .create_binding(
+            &NewBinding {
+                account_id: account.id,
+                org_id,
+                provider_id: world.provider_id,
+                fingerprint: &fingerprint,
+                serial_hex: "01",
+                key_id: "AA",
+                subject_name: "x",
+                not_after: i64::MAX / 2,
+                certificate_der: &[0x30],
+                bound_by: account.id,
+                bound_at: 0,
+            },
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: Some(account.id),
+                actor_label: "test",
+                org_id: Some(org_id),
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     Object {

@@ -10,6 +10,32 @@ use sqlx::Row;
 /// (and then named by verification) instead of failing to load.
 pub use certdesk_domain::AuditEntry as AuditEvent;
 
+/// Who made a change and when, for the audit entry a store call writes in the change's own
+/// transaction (the call names the action and the object).
+#[derive(Debug, Clone, Copy)]
+pub struct AuditNote<'a> {
+    pub at: i64,
+    pub actor_account_id: Option<i64>,
+    pub actor_label: &'a str,
+    pub org_id: Option<i64>,
+    pub detail: &'a str,
+}
+
+impl<'a> AuditNote<'a> {
+    /// The entry for `action` on `object`.
+    pub fn event(&self, action: AuditAction, object: &'a str) -> NewAuditEvent<'a> {
+        NewAuditEvent {
+            at: self.at,
+            actor_account_id: self.actor_account_id,
+            actor_label: self.actor_label,
+            org_id: self.org_id,
+            action,
+            object,
+            detail: self.detail,
+        }
+    }
+}
+
 /// A seal of the chain's head: entry `sequence` had `hash` at `sealed_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditSeal {

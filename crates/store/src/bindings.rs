@@ -1,7 +1,9 @@
 //! CA providers, the CA certificates we recognise for them, and certificates bound to
 //! accounts (CA绑定与解绑).
 
-use crate::{Store, StoreError};
+use crate::audit::append_audit_with_change;
+use crate::{AuditNote, Store, StoreError};
+use certdesk_domain::AuditAction;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -245,7 +247,13 @@ impl Store {
     }
 
     /// Binds a certificate; a certificate bound already is `Conflict("certificate")`.
-    pub async fn create_binding(&self, new: &NewBinding<'_>) -> Result<Binding, StoreError> {
+    /// Binds a certificate, with its `certificate_bound` audit entry in the same transaction.
+    pub async fn create_binding(
+        &self,
+        new: &NewBinding<'_>,
+        audit: &AuditNote<'_>,
+    ) -> Result<Binding, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "INSERT INTO bindings (account_id, org_id, provider_id, fingerprint, serial_hex, key_id, \
              subject_name, not_after, certificate_der, bound_by, bound_at) \
@@ -262,10 +270,17 @@ impl Store {
         .bind(new.certificate_der)
         .bind(new.bound_by)
         .bind(new.bound_at)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_on_unique(e, "certificate"))?;
         let id: i64 = row.try_get("id")?;
+        let object = format!("binding:{id}");
+        append_audit_with_change(
+            &mut tx,
+            &audit.event(AuditAction::CertificateBound, &object),
+        )
+        .await?;
+        tx.commit().await?;
         self.binding_by_id(id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("binding vanished after insert".into()))
@@ -331,12 +346,25 @@ impl Store {
     }
 
     /// Removes a binding; answers whether it existed.
-    pub async fn delete_binding(&self, id: i64) -> Result<bool, StoreError> {
+    /// Unbinds a certificate, with its `certificate_unbound` audit entry in the same
+    /// transaction; answers whether it was bound.
+    pub async fn delete_binding(&self, id: i64, audit: &AuditNote<'_>) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query("DELETE FROM bindings WHERE id = $1")
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let object = format!("binding:{id}");
+        append_audit_with_change(
+            &mut tx,
+            &audit.event(AuditAction::CertificateUnbound, &object),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

@@ -26,7 +26,7 @@ pub use applications::{
     IssuedForOrder, NewApplication, OrderUpload, OrgCertificate, RecoveredClaims, SealedKeyArchive,
     SignedForOrder,
 };
-pub use audit::{AuditEvent, AuditQuery, AuditSeal, NewAuditEvent, MAX_AUDIT_PAGE};
+pub use audit::{AuditEvent, AuditNote, AuditQuery, AuditSeal, NewAuditEvent, MAX_AUDIT_PAGE};
 pub use bindings::{
     Binding, BindingFilter, CaProvider, ForeignCrl, NewBinding, NewProviderCa, ProviderCa,
 };

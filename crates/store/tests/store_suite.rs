@@ -653,7 +653,18 @@ async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
         bound_by: admin.id,
         bound_at: 1000,
     };
-    let bound = store.create_binding(&binding("fp-1")).await.unwrap();
+    let note = certdesk_store::AuditNote {
+        at: 1000,
+        actor_account_id: Some(admin.id),
+        actor_label: "admin",
+        org_id: Some(org.id),
+        detail: "serial=0a",
+    };
+    let entries = || async { store.audit_chain().await.unwrap().len() };
+    let before = entries().await;
+    let bound = store.create_binding(&binding("fp-1"), &note).await.unwrap();
+    // The binding and its audit entry are written together.
+    assert_eq!(entries().await, before + 1);
     assert_eq!(
         (
             bound.account_name.as_str(),
@@ -663,14 +674,22 @@ async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
         ("王小明", "张三", "CFCA")
     );
     let again = store
-        .create_binding(&NewBinding {
-            account_id: admin.id,
-            ..binding("fp-1")
-        })
+        .create_binding(
+            &NewBinding {
+                account_id: admin.id,
+                ..binding("fp-1")
+            },
+            &note,
+        )
         .await;
     assert!(
         matches!(again, Err(StoreError::Conflict("certificate"))),
         "{again:?}"
+    );
+    assert_eq!(
+        entries().await,
+        before + 1,
+        "a refused binding audits nothing"
     );
 
     let by_name = |name| BindingFilter {
@@ -715,14 +734,23 @@ async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
             .map(|b| b.id),
         Some(bound.id)
     );
-    assert!(store.delete_binding(bound.id).await.unwrap());
-    assert!(!store.delete_binding(bound.id).await.unwrap());
+    assert!(store.delete_binding(bound.id, &note).await.unwrap());
+    assert_eq!(entries().await, before + 2);
+    assert!(!store.delete_binding(bound.id, &note).await.unwrap());
+    assert_eq!(
+        entries().await,
+        before + 2,
+        "nothing unbound, nothing audited"
+    );
     // Unbound, the certificate may bind another account.
     store
-        .create_binding(&NewBinding {
-            account_id: admin.id,
-            ..binding("fp-1")
-        })
+        .create_binding(
+            &NewBinding {
+                account_id: admin.id,
+                ..binding("fp-1")
+            },
+            &note,
+        )
         .await
         .unwrap();
 }

@@ -29,6 +29,7 @@ use certdesk_ca::trust::{
 };
 use certdesk_ca::unix_seconds;
 use certdesk_domain::{Action, Relation, Role};
+use certdesk_store::AuditNote;
 use certdesk_store::{Binding, BindingFilter, Challenge, NewBinding, StoreError};
 use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
@@ -561,19 +562,31 @@ async fn bind(
     }
     let binding = state
         .store
-        .create_binding(&NewBinding {
-            account_id: target.id,
-            org_id,
-            provider_id: recognition.provider_id,
-            fingerprint: &presented.fingerprint,
-            serial_hex: &presented.serial_hex,
-            key_id: &presented.key_id,
-            subject_name: &presented.subject_name,
-            not_after: presented.not_after,
-            certificate_der: &presented.der,
-            bound_by: user.account().id,
-            bound_at: state.now(),
-        })
+        .create_binding(
+            &NewBinding {
+                account_id: target.id,
+                org_id,
+                provider_id: recognition.provider_id,
+                fingerprint: &presented.fingerprint,
+                serial_hex: &presented.serial_hex,
+                key_id: &presented.key_id,
+                subject_name: &presented.subject_name,
+                not_after: presented.not_after,
+                certificate_der: &presented.der,
+                bound_by: user.account().id,
+                bound_at: state.now(),
+            },
+            &AuditNote {
+                at: state.now(),
+                actor_account_id: Some(user.account().id),
+                actor_label: &user.account().username,
+                org_id: Some(org_id),
+                detail: &format!(
+                    "account={} serial={} key_id={}",
+                    target.id, presented.serial_hex, presented.key_id
+                ),
+            },
+        )
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => BindingError::AlreadyBound {
@@ -581,18 +594,6 @@ async fn bind(
             },
             other => BindingError::Store(other),
         })?;
-    crate::web::audit_trail::record(
-        state,
-        Some(user.account()),
-        Some(org_id),
-        certdesk_domain::AuditAction::CertificateBound,
-        &format!("binding:{}", binding.id),
-        &format!(
-            "account={} serial={} key_id={}",
-            target.id, presented.serial_hex, presented.key_id
-        ),
-    )
-    .await;
     Ok(BindingView::from(&binding))
 }
 
@@ -607,19 +608,22 @@ async fn unbind(state: &AppState, user: &CurrentUser, binding_id: i64) -> Result
         Action::UnbindCertificate,
         relation_to(user, Some(binding.account_id), Some(binding.org_id)),
     )?;
-    state.store.delete_binding(binding_id).await?;
-    crate::web::audit_trail::record(
-        state,
-        Some(user.account()),
-        Some(binding.org_id),
-        certdesk_domain::AuditAction::CertificateUnbound,
-        &format!("binding:{binding_id}"),
-        &format!(
-            "account={} serial={}",
-            binding.account_id, binding.serial_hex
-        ),
-    )
-    .await;
+    state
+        .store
+        .delete_binding(
+            binding_id,
+            &AuditNote {
+                at: state.now(),
+                actor_account_id: Some(user.account().id),
+                actor_label: &user.account().username,
+                org_id: Some(binding.org_id),
+                detail: &format!(
+                    "account={} serial={}",
+                    binding.account_id, binding.serial_hex
+                ),
+            },
+        )
+        .await?;
     Ok(())
 }
 
