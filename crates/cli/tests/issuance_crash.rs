@@ -82,6 +82,13 @@ fn set_up(data_dir: &Path) -> Setup {
                     "crash test",
                     &certdesk_server::auth::token_hash(token),
                     0,
+                    &certdesk_store::AuditNote {
+                        at: 0,
+                        actor_account_id: None,
+                        actor_label: "test",
+                        org_id: None,
+                        detail: "",
+                    },
                 )
                 .await
                 .unwrap();

@@ -181,6 +181,13 @@ async fn token_of(world: &World, account: &Account) -> Object {
             "victim",
             &format!("{:064x}", rand_u64() + 1_000_000),
             0,
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
         )
         .await
         .unwrap();

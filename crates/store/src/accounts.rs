@@ -1,7 +1,8 @@
 //! Accounts of every role.
 
-use crate::{Store, StoreError};
-use certdesk_domain::Role;
+use crate::audit::append_audit_with_change;
+use crate::{AuditNote, Store, StoreError};
+use certdesk_domain::{AuditAction, Role};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -94,16 +95,27 @@ impl Store {
     }
 
     /// Replaces an account's password hash; answers whether the account exists.
+    /// Sets an account's password hash, with its `password_changed` audit entry in the same
+    /// transaction; answers whether the account exists.
     pub async fn set_password_hash(
         &self,
         id: i64,
         password_hash: &str,
+        audit: &AuditNote<'_>,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let object = format!("account:{id}");
+        append_audit_with_change(&mut tx, &audit.event(AuditAction::PasswordChanged, &object))
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -2,7 +2,9 @@
 //! logins that throttles guessing, and one-time challenges for key holders to sign.
 
 use crate::accounts::{account_from_row, Account};
-use crate::{Store, StoreError};
+use crate::audit::append_audit_with_change;
+use crate::{AuditNote, Store, StoreError};
+use certdesk_domain::AuditAction;
 use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,26 +39,35 @@ pub struct Challenge {
 const TOKEN_COLUMNS: &str = "id, account_id, name, created_at, last_used_at, revoked_at";
 
 impl Store {
+    /// Creates an API token (kept as its hash), with its `api_token_created` audit entry in the
+    /// same transaction.
     pub async fn create_api_token(
         &self,
         account_id: i64,
         name: &str,
         token_hash: &str,
         now: i64,
+        audit: &AuditNote<'_>,
     ) -> Result<ApiToken, StoreError> {
         let sql = format!(
             "INSERT INTO api_tokens (account_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) \
              RETURNING {TOKEN_COLUMNS}"
         );
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(&sql)
             .bind(account_id)
             .bind(name)
             .bind(token_hash)
             .bind(now)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| StoreError::conflict_on_unique(e, "token"))?;
-        token_from_row(&row)
+        let token = token_from_row(&row)?;
+        let object = format!("api_token:{}", token.id);
+        append_audit_with_change(&mut tx, &audit.event(AuditAction::ApiTokenCreated, &object))
+            .await?;
+        tx.commit().await?;
+        Ok(token)
     }
 
     /// The account's tokens, newest first, revoked ones included.
@@ -81,21 +92,32 @@ impl Store {
     }
 
     /// Revokes one of the account's own tokens; answers whether a live token was revoked.
+    /// Revokes one of `account_id`'s tokens, with its `api_token_revoked` audit entry in the
+    /// same transaction; answers whether it was live.
     pub async fn revoke_api_token(
         &self,
         account_id: i64,
         token_id: i64,
         now: i64,
+        audit: &AuditNote<'_>,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(token_id)
         .bind(account_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let object = format!("api_token:{token_id}");
+        append_audit_with_change(&mut tx, &audit.event(AuditAction::ApiTokenRevoked, &object))
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The enabled account a live token belongs to; notes the token's use.

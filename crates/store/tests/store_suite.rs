@@ -108,13 +108,33 @@ async fn accounts_are_created_and_found(store: &Store) {
     );
 
     assert!(store
-        .set_password_hash(created.id, "new-hash")
+        .set_password_hash(
+            created.id,
+            "new-hash",
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            }
+        )
         .await
         .unwrap());
     let changed = store.account_by_id(created.id).await.unwrap().unwrap();
     assert_eq!(changed.password_hash, "new-hash");
     assert!(!store
-        .set_password_hash(created.id + 1000, "x")
+        .set_password_hash(
+            created.id + 1000,
+            "x",
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            }
+        )
         .await
         .unwrap());
 }
@@ -414,7 +434,19 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
         .await
         .unwrap();
     let token = store
-        .create_api_token(account.id, "nightly export", &"h".repeat(64), 100)
+        .create_api_token(
+            account.id,
+            "nightly export",
+            &"h".repeat(64),
+            100,
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -431,15 +463,47 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
     );
     assert!(
         !store
-            .revoke_api_token(account.id + 1, token.id, 300)
+            .revoke_api_token(
+                account.id + 1,
+                token.id,
+                300,
+                &certdesk_store::AuditNote {
+                    at: 0,
+                    actor_account_id: None,
+                    actor_label: "test",
+                    org_id: None,
+                    detail: "",
+                }
+            )
             .await
             .unwrap(),
         "only the owner revokes"
     );
     assert!(store
-        .revoke_api_token(account.id, token.id, 300)
+        .revoke_api_token(
+            account.id,
+            token.id,
+            300,
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            }
+        )
         .await
         .unwrap());
+    // Created and revoked, each with its audit entry; the refused revocation wrote none.
+    let token_entries: Vec<String> = store
+        .audit_chain()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.object == format!("api_token:{}", token.id))
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(token_entries, ["api_token_created", "api_token_revoked"]);
     assert!(store
         .account_by_api_token(&"h".repeat(64), 400)
         .await

@@ -269,7 +269,11 @@ async fn change_password(
         .map_err(AccountError::Hashing)?;
     state
         .store
-        .set_password_hash(user.account().id, &hash)
+        .set_password_hash(
+            user.account().id,
+            &hash,
+            &crate::web::audit_trail::note_by(state, user.account(), ""),
+        )
         .await?;
     // The one-time password printed at first start is no more: the login page stops pointing
     // at it.
@@ -280,15 +284,6 @@ async fn change_password(
             &user.account().id.to_string(),
         )
         .await?;
-    crate::web::audit_trail::record(
-        state,
-        Some(user.account()),
-        user.account().org_id,
-        certdesk_domain::AuditAction::PasswordChanged,
-        &format!("account:{}", user.account().id),
-        "",
-    )
-    .await;
     Ok(())
 }
 
@@ -327,17 +322,9 @@ async fn create_token(
             name,
             &auth::token_hash(&token),
             state.now(),
+            &crate::web::audit_trail::note_by(state, user.account(), ""),
         )
         .await?;
-    crate::web::audit_trail::record(
-        state,
-        Some(user.account()),
-        user.account().org_id,
-        certdesk_domain::AuditAction::ApiTokenCreated,
-        &format!("api_token:{}", stored.id),
-        "",
-    )
-    .await;
     Ok(NewApiToken {
         id: stored.id,
         name: stored.name,
@@ -367,17 +354,13 @@ async fn revoke_token(
     )?;
     state
         .store
-        .revoke_api_token(user.account().id, token_id, state.now())
+        .revoke_api_token(
+            user.account().id,
+            token_id,
+            state.now(),
+            &crate::web::audit_trail::note_by(state, user.account(), ""),
+        )
         .await?;
-    crate::web::audit_trail::record(
-        state,
-        Some(user.account()),
-        user.account().org_id,
-        certdesk_domain::AuditAction::ApiTokenRevoked,
-        &format!("api_token:{token_id}"),
-        "",
-    )
-    .await;
     Ok(())
 }
 

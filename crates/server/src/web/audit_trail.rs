@@ -1,9 +1,22 @@
-//! Audit entries for what happened outside an order's step (a step's entry is written with the
-//! step, by the store).
+//! Audit entries: `note_by` for the entries the store writes with their change (order steps,
+//! issuance, bindings, passwords, API tokens), `record` for what is not a stored change (logins)
+//! or not yet written that way.
 
 use crate::AppState;
 use certdesk_domain::AuditAction;
-use certdesk_store::{Account, NewAuditEvent};
+use certdesk_store::{Account, AuditNote, NewAuditEvent};
+
+/// Who (`actor`, on its organisation) and when, for an audit entry the store writes in the
+/// same transaction as the change it records.
+pub(crate) fn note_by<'a>(state: &AppState, actor: &'a Account, detail: &'a str) -> AuditNote<'a> {
+    AuditNote {
+        at: state.now(),
+        actor_account_id: Some(actor.id),
+        actor_label: &actor.username,
+        org_id: actor.org_id,
+        detail,
+    }
+}
 
 /// Appends an audit entry. The change it describes has already happened, so a failure to
 /// append is logged as an error rather than undoing it.

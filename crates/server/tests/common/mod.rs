@@ -69,6 +69,13 @@ pub async fn give_api_token(store: &Store, account_id: i64, token: &str) {
             "test",
             &certdesk_server::auth::token_hash(token),
             0,
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
         )
         .await
         .unwrap();
