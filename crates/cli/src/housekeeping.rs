@@ -60,14 +60,23 @@ mod tests {
             .await
             .expect("store");
         let account = store
-            .create_account(&NewAccount {
-                username: "zhao.liu",
-                display_name: "赵六",
-                role: Role::OrgAdmin,
-                org_id: None,
-                password_hash: "x",
-                created_at: 0,
-            })
+            .create_account(
+                &NewAccount {
+                    username: "zhao.liu",
+                    display_name: "赵六",
+                    role: Role::OrgAdmin,
+                    org_id: None,
+                    password_hash: "x",
+                    created_at: 0,
+                },
+                &certdesk_store::AuditNote {
+                    at: 0,
+                    actor_account_id: None,
+                    actor_label: "test",
+                    org_id: None,
+                    detail: "",
+                },
+            )
             .await
             .expect("account");
         let now = 100_000;

@@ -72,7 +72,16 @@ fn set_up(data_dir: &Path) -> Setup {
             .await
             .unwrap();
         let officer = store
-            .create_account(&account("crash.officer", Role::CaOfficer))
+            .create_account(
+                &account("crash.officer", Role::CaOfficer),
+                &certdesk_store::AuditNote {
+                    at: 0,
+                    actor_account_id: None,
+                    actor_label: "test",
+                    org_id: None,
+                    detail: "",
+                },
+            )
             .await
             .unwrap();
         for (account_id, token) in [(admin.id, SUPPLIER_TOKEN), (officer.id, OFFICER_TOKEN)] {

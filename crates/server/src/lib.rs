@@ -411,14 +411,23 @@ pub async fn bootstrap_admin(
     let password = preset.unwrap_or_else(|| auth::random_token()[..20].to_string());
     let hash = auth::hash_password(password.clone()).await?;
     let admin = store
-        .create_account(&NewAccount {
-            username: BOOTSTRAP_ADMIN_USERNAME,
-            display_name: "系统管理员",
-            role: Role::SystemAdmin,
-            org_id: None,
-            password_hash: &hash,
-            created_at: jiff::Timestamp::now().as_second(),
-        })
+        .create_account(
+            &NewAccount {
+                username: BOOTSTRAP_ADMIN_USERNAME,
+                display_name: "系统管理员",
+                role: Role::SystemAdmin,
+                org_id: None,
+                password_hash: &hash,
+                created_at: jiff::Timestamp::now().as_second(),
+            },
+            &certdesk_store::AuditNote {
+                at: jiff::Timestamp::now().as_second(),
+                actor_account_id: None,
+                actor_label: "system",
+                org_id: None,
+                detail: "role=system_admin (first start)",
+            },
+        )
         .await?;
     if generated {
         store

@@ -38,14 +38,23 @@ struct World {
 
 async fn account(store: &Store, username: &str, role: Role, org_id: Option<i64>) -> Account {
     store
-        .create_account(&NewAccount {
-            username,
-            display_name: username,
-            role,
-            org_id,
-            password_hash: "x",
-            created_at: 0,
-        })
+        .create_account(
+            &NewAccount {
+                username,
+                display_name: username,
+                role,
+                org_id,
+                password_hash: "x",
+                created_at: 0,
+            },
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap()
 }

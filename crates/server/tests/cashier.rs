@@ -29,14 +29,23 @@ struct World {
 
 async fn token_for(store: &Store, username: &str, role: Role, org_id: Option<i64>) -> String {
     let account = store
-        .create_account(&NewAccount {
-            username,
-            display_name: username,
-            role,
-            org_id,
-            password_hash: "x",
-            created_at: 0,
-        })
+        .create_account(
+            &NewAccount {
+                username,
+                display_name: username,
+                role,
+                org_id,
+                password_hash: "x",
+                created_at: 0,
+            },
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     let token = format!("cdk_{username}");

@@ -478,14 +478,23 @@ async fn certificates_of_imported_cas_bind_and_unknown_ones_do_not() {
     // The system admin imports CFCA's issuing CA; now the certificate binds, under CFCA.
     let sysadmin = app
         .store
-        .create_account(&NewAccount {
-            username: "root",
-            display_name: "系统管理员",
-            role: Role::SystemAdmin,
-            org_id: None,
-            password_hash: "x",
-            created_at: 0,
-        })
+        .create_account(
+            &NewAccount {
+                username: "root",
+                display_name: "系统管理员",
+                role: Role::SystemAdmin,
+                org_id: None,
+                password_hash: "x",
+                created_at: 0,
+            },
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     let admin_token = "cdk_sysadmin_test_token";

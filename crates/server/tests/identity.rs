@@ -120,19 +120,37 @@ async fn fixture() -> Fixture {
     common::give_api_token(&store, a_admin.id, ORG_A).await;
     common::give_api_token(&store, b_admin.id, ORG_B).await;
     let operator = store
-        .create_account(&NewAccount {
-            role: Role::PlatformOperator,
-            ..admin("operator")
-        })
+        .create_account(
+            &NewAccount {
+                role: Role::PlatformOperator,
+                ..admin("operator")
+            },
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     common::give_api_token(&store, operator.id, OPERATOR).await;
     let employee = store
-        .create_account(&NewAccount {
-            role: Role::Employee,
-            org_id: Some(a.id),
-            ..admin("a.employee")
-        })
+        .create_account(
+            &NewAccount {
+                role: Role::Employee,
+                org_id: Some(a.id),
+                ..admin("a.employee")
+            },
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     common::give_api_token(&store, employee.id, EMPLOYEE).await;

@@ -522,14 +522,23 @@ async fn the_order_list_and_detail_show_the_timeline_and_the_step_deadline() {
 
 async fn staff_token(store: &certdesk_store::Store, username: &'static str, role: Role) -> String {
     let account = store
-        .create_account(&NewAccount {
-            username,
-            display_name: username,
-            role,
-            org_id: None,
-            password_hash: "x",
-            created_at: 0,
-        })
+        .create_account(
+            &NewAccount {
+                username,
+                display_name: username,
+                role,
+                org_id: None,
+                password_hash: "x",
+                created_at: 0,
+            },
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     let token = format!("cdk_{username}");

@@ -692,14 +692,23 @@ async fn a_page_form_shows_its_failure_by_kind_and_never_as_json() {
         .await
         .unwrap();
     app.store
-        .create_account(&certdesk_store::NewAccount {
-            username: "page.operator",
-            display_name: "审核员",
-            role: certdesk_domain::Role::PlatformOperator,
-            org_id: None,
-            password_hash: &hash,
-            created_at: 0,
-        })
+        .create_account(
+            &certdesk_store::NewAccount {
+                username: "page.operator",
+                display_name: "审核员",
+                role: certdesk_domain::Role::PlatformOperator,
+                org_id: None,
+                password_hash: &hash,
+                created_at: 0,
+            },
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     let login = send(

@@ -50,11 +50,17 @@ pub(crate) fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
 
 impl Store {
     /// Adds an account. A taken user name is [`StoreError::Conflict`]`("username")`.
-    pub async fn create_account(&self, new: &NewAccount<'_>) -> Result<Account, StoreError> {
+    /// Creates an account, with its `account_created` audit entry in the same transaction.
+    pub async fn create_account(
+        &self,
+        new: &NewAccount<'_>,
+        audit: &AuditNote<'_>,
+    ) -> Result<Account, StoreError> {
         let sql = format!(
             "INSERT INTO accounts (username, display_name, role, org_id, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {ACCOUNT_COLUMNS}"
         );
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(&sql)
             .bind(new.username)
             .bind(new.display_name)
@@ -62,10 +68,15 @@ impl Store {
             .bind(new.org_id)
             .bind(new.password_hash)
             .bind(new.created_at)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| StoreError::conflict_on_unique(e, "username"))?;
-        account_from_row(&row)
+        let account = account_from_row(&row)?;
+        let object = format!("account:{}", account.id);
+        append_audit_with_change(&mut tx, &audit.event(AuditAction::AccountCreated, &object))
+            .await?;
+        tx.commit().await?;
+        Ok(account)
     }
 
     pub async fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError> {

@@ -79,7 +79,16 @@ async fn accounts_are_created_and_found(store: &Store) {
         0
     );
     let created = store
-        .create_account(&new_account("admin", Role::SystemAdmin))
+        .create_account(
+            &new_account("admin", Role::SystemAdmin),
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     assert_eq!(created.username, "admin");
@@ -141,11 +150,29 @@ async fn accounts_are_created_and_found(store: &Store) {
 
 async fn usernames_are_unique(store: &Store) {
     store
-        .create_account(&new_account("li.si", Role::Employee))
+        .create_account(
+            &new_account("li.si", Role::Employee),
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     let second = store
-        .create_account(&new_account("li.si", Role::OrgAdmin))
+        .create_account(
+            &new_account("li.si", Role::OrgAdmin),
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await;
     assert!(
         matches!(second, Err(StoreError::Conflict("username"))),
@@ -163,7 +190,16 @@ async fn usernames_are_unique(store: &Store) {
 
 async fn sessions_live_expire_and_end(store: &Store) {
     let account = store
-        .create_account(&new_account("wang.wu", Role::OrgAdmin))
+        .create_account(
+            &new_account("wang.wu", Role::OrgAdmin),
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     let session = Session {
@@ -430,7 +466,16 @@ async fn organisations_register_with_their_admin_or_not_at_all(store: &Store) {
 
 async fn api_tokens_authenticate_until_revoked(store: &Store) {
     let account = store
-        .create_account(&new_account("script.user", Role::OrgAdmin))
+        .create_account(
+            &new_account("script.user", Role::OrgAdmin),
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     let token = store
@@ -697,11 +742,20 @@ async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
         .await
         .unwrap();
     let employee = store
-        .create_account(&NewAccount {
-            org_id: Some(org.id),
-            display_name: "王小明",
-            ..new_account("bind.employee", Role::Employee)
-        })
+        .create_account(
+            &NewAccount {
+                org_id: Some(org.id),
+                display_name: "王小明",
+                ..new_account("bind.employee", Role::Employee)
+            },
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     let binding = |fingerprint| NewBinding {

@@ -213,34 +213,29 @@ async fn create_account(
     let hash = auth::hash_password(req.password)
         .await
         .map_err(AccountError::Hashing)?;
+    let detail = format!("role={}", role.as_str());
     let account = state
         .store
-        .create_account(&NewAccount {
-            username: &username,
-            display_name: &display_name,
-            role,
-            org_id: if role.is_staff() {
-                None
-            } else {
-                user.account().org_id
+        .create_account(
+            &NewAccount {
+                username: &username,
+                display_name: &display_name,
+                role,
+                org_id: if role.is_staff() {
+                    None
+                } else {
+                    user.account().org_id
+                },
+                password_hash: &hash,
+                created_at: state.now(),
             },
-            password_hash: &hash,
-            created_at: state.now(),
-        })
+            &crate::web::audit_trail::note_by(state, user.account(), &detail),
+        )
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => AccountError::UsernameTaken,
             other => AccountError::Store(other),
         })?;
-    crate::web::audit_trail::record(
-        state,
-        Some(user.account()),
-        user.account().org_id,
-        certdesk_domain::AuditAction::AccountCreated,
-        &format!("account:{}", account.id),
-        &format!("role={}", role.as_str()),
-    )
-    .await;
     Ok(AccountView::from(&account))
 }
 

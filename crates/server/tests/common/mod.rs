@@ -123,14 +123,23 @@ pub async fn staff_token(
     role: certdesk_domain::Role,
 ) -> String {
     let account = store
-        .create_account(&certdesk_store::NewAccount {
-            username,
-            display_name: username,
-            role,
-            org_id: None,
-            password_hash: "x",
-            created_at: 0,
-        })
+        .create_account(
+            &certdesk_store::NewAccount {
+                username,
+                display_name: username,
+                role,
+                org_id: None,
+                password_hash: "x",
+                created_at: 0,
+            },
+            &certdesk_store::AuditNote {
+                at: 0,
+                actor_account_id: None,
+                actor_label: "test",
+                org_id: None,
+                detail: "",
+            },
+        )
         .await
         .unwrap();
     let token = format!("cdk_{username}");
