@@ -42,6 +42,7 @@ on_both_engines!(
     api_tokens_authenticate_until_revoked,
     login_failures_are_counted_in_their_window,
     challenges_are_used_once,
+    a_challenge_answered_at_once_by_many_is_used_once,
     providers_are_seeded_and_bindings_are_unique,
     sandbox_trades_are_one_per_order_and_settle_once,
     offline_transfers_pay_once_and_only_while_pending,
@@ -81,13 +82,7 @@ async fn accounts_are_created_and_found(store: &Store) {
     let created = store
         .create_account(
             &new_account("admin", Role::SystemAdmin),
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
@@ -120,13 +115,7 @@ async fn accounts_are_created_and_found(store: &Store) {
         .set_password_hash(
             created.id,
             "new-hash",
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            }
+            &certdesk_store::testing::test_audit_note()
         )
         .await
         .unwrap());
@@ -136,13 +125,7 @@ async fn accounts_are_created_and_found(store: &Store) {
         .set_password_hash(
             created.id + 1000,
             "x",
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            }
+            &certdesk_store::testing::test_audit_note()
         )
         .await
         .unwrap());
@@ -152,26 +135,14 @@ async fn usernames_are_unique(store: &Store) {
     store
         .create_account(
             &new_account("li.si", Role::Employee),
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
     let second = store
         .create_account(
             &new_account("li.si", Role::OrgAdmin),
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await;
     assert!(
@@ -192,13 +163,7 @@ async fn sessions_live_expire_and_end(store: &Store) {
     let account = store
         .create_account(
             &new_account("wang.wu", Role::OrgAdmin),
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
@@ -468,13 +433,7 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
     let account = store
         .create_account(
             &new_account("script.user", Role::OrgAdmin),
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
@@ -484,13 +443,7 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
             "nightly export",
             &"h".repeat(64),
             100,
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
@@ -512,13 +465,7 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
                 account.id + 1,
                 token.id,
                 300,
-                &certdesk_store::AuditNote {
-                    at: 0,
-                    actor_account_id: None,
-                    actor_label: "test",
-                    org_id: None,
-                    detail: "",
-                }
+                &certdesk_store::testing::test_audit_note()
             )
             .await
             .unwrap(),
@@ -529,13 +476,7 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
             account.id,
             token.id,
             300,
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            }
+            &certdesk_store::testing::test_audit_note()
         )
         .await
         .unwrap());
@@ -748,13 +689,7 @@ async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
                 display_name: "王小明",
                 ..new_account("bind.employee", Role::Employee)
             },
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
@@ -1205,4 +1140,38 @@ async fn foreign_crls_are_kept_newest_first(store: &Store) {
     };
     assert!(store.keep_foreign_crl(&again).await.unwrap());
     assert_eq!(store.foreign_crl(url).await.unwrap(), Some(again));
+}
+
+/// Eight answers to one challenge at the same instant: exactly one uses it.
+async fn a_challenge_answered_at_once_by_many_is_used_once(store: &Store) {
+    store
+        .create_challenge(&Challenge {
+            id: "race".into(),
+            purpose: "login".into(),
+            account_id: None,
+            holder_hash: "browser-a".into(),
+            created_at: 100,
+            expires_at: 200,
+        })
+        .await
+        .unwrap();
+    let answers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .consume_challenge("race", "login", "browser-a", 150)
+                    .await
+                    .unwrap()
+                    .is_some()
+            })
+        })
+        .collect();
+    let mut used = 0;
+    for answer in answers {
+        if answer.await.unwrap() {
+            used += 1;
+        }
+    }
+    assert_eq!(used, 1);
 }

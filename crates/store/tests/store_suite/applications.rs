@@ -13,6 +13,7 @@ on_both_engines!(
     an_application_is_created_with_its_order_or_not_at_all,
     applications_are_edited_only_while_editable,
     issuance_is_claimed_once_and_recorded_with_its_step,
+    an_issuance_claim_goes_to_one_of_many_at_the_same_instant,
     issuance_is_written_whole_or_not_at_all,
     abandoned_issuance_claims_are_recovered,
     delivery_and_receipt_move_the_order,
@@ -680,4 +681,32 @@ async fn first_free_is_taken_by_one_submission_at_a_time(store: &Store) {
         submit(store, drafts[2], true, None).await,
         Submission::Submitted { .. }
     ));
+}
+
+/// Eight requests claim the same order's issuance at the same instant, each with its own
+/// serials: exactly one wins, and only its intent is kept.
+async fn an_issuance_claim_goes_to_one_of_many_at_the_same_instant(store: &Store) {
+    let (org, admin) = organisation_admin(store, "91350100M000100Y43", "racer").await;
+    let order_id = issuing_order(store, "2026112316000000099", org, admin).await;
+    let serials: Vec<String> = (0..8).map(|i| format!("0e{i:02}")).collect();
+    let claims = serials.iter().map(|serial| {
+        let store = store.clone();
+        let serial = serial.clone();
+        tokio::spawn(async move {
+            store
+                .claim_issuance(order_id, &intent(&serial), 10)
+                .await
+                .map(|won| won.then_some(serial))
+        })
+    });
+    let mut winners = Vec::new();
+    for claim in claims.collect::<Vec<_>>() {
+        if let Some(serial) = claim.await.unwrap().unwrap() {
+            winners.push(serial);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let kept = store.stale_issuance_claims(10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].serial_hex.as_deref(), Some(winners[0].as_str()));
 }
