@@ -69,13 +69,7 @@ mod tests {
                     password_hash: "x",
                     created_at: 0,
                 },
-                &certdesk_store::AuditNote {
-                    at: 0,
-                    actor_account_id: None,
-                    actor_label: "test",
-                    org_id: None,
-                    detail: "",
-                },
+                &certdesk_store::testing::test_audit_note(),
             )
             .await
             .expect("account");

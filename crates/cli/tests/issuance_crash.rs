@@ -74,13 +74,7 @@ fn set_up(data_dir: &Path) -> Setup {
         let officer = store
             .create_account(
                 &account("crash.officer", Role::CaOfficer),
-                &certdesk_store::AuditNote {
-                    at: 0,
-                    actor_account_id: None,
-                    actor_label: "test",
-                    org_id: None,
-                    detail: "",
-                },
+                &certdesk_store::testing::test_audit_note(),
             )
             .await
             .unwrap();
@@ -91,13 +85,7 @@ fn set_up(data_dir: &Path) -> Setup {
                     "crash test",
                     &certdesk_server::auth::token_hash(token),
                     0,
-                    &certdesk_store::AuditNote {
-                        at: 0,
-                        actor_account_id: None,
-                        actor_label: "test",
-                        org_id: None,
-                        detail: "",
-                    },
+                    &certdesk_store::testing::test_audit_note(),
                 )
                 .await
                 .unwrap();

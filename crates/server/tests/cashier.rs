@@ -38,13 +38,7 @@ async fn token_for(store: &Store, username: &str, role: Role, org_id: Option<i64
                 password_hash: "x",
                 created_at: 0,
             },
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();

@@ -487,13 +487,7 @@ async fn certificates_of_imported_cas_bind_and_unknown_ones_do_not() {
                 password_hash: "x",
                 created_at: 0,
             },
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();

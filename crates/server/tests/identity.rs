@@ -125,13 +125,7 @@ async fn fixture() -> Fixture {
                 role: Role::PlatformOperator,
                 ..admin("operator")
             },
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
@@ -143,13 +137,7 @@ async fn fixture() -> Fixture {
                 org_id: Some(a.id),
                 ..admin("a.employee")
             },
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();

@@ -65,13 +65,7 @@ async fn fixture() -> Fixture {
                 org_id: Some(a.id),
                 ..admin("a.employee")
             },
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();

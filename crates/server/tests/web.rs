@@ -701,13 +701,7 @@ async fn a_page_form_shows_its_failure_by_kind_and_never_as_json() {
                 password_hash: &hash,
                 created_at: 0,
             },
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();

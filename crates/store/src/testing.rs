@@ -170,6 +170,17 @@ pub fn test_step<'a>(
     }
 }
 
+/// Who tests act as in the audit entries the store writes with a change.
+pub fn test_audit_note() -> crate::AuditNote<'static> {
+    crate::AuditNote {
+        at: 0,
+        actor_account_id: None,
+        actor_label: "test",
+        org_id: None,
+        detail: "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -169,16 +169,27 @@ async fn login(
         "method=password",
     )
     .await;
+    Ok(signed_in(&state, &account, &token, session))
+}
+
+/// The answer to a successful login (password or certificate): the session cookie, and the
+/// account with the session's CSRF token.
+pub(crate) fn signed_in(
+    state: &AppState,
+    account: &Account,
+    token: &str,
+    session: certdesk_store::Session,
+) -> Response {
     let body = LoginResponse {
-        account: AccountView::from(&account),
+        account: AccountView::from(account),
         csrf_token: session.csrf_token,
         expires_at: session.expires_at,
     };
-    Ok((
-        [(SET_COOKIE, auth::session_cookie(&state, Some(&token)))],
+    (
+        [(SET_COOKIE, auth::session_cookie(state, Some(token)))],
         Json(body),
     )
-        .into_response())
+        .into_response()
 }
 
 /// End the current session.

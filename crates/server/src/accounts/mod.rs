@@ -6,7 +6,7 @@ mod login;
 
 pub(crate) use error::AccountError;
 
-pub(crate) use login::LoginResponse;
+pub(crate) use login::{signed_in, LoginResponse};
 
 use crate::web::auth::AccountView;
 use crate::web::auth::{self, CurrentUser};

@@ -285,16 +285,9 @@ async fn certificate_login_api(
         &format!("key_id={}", presented.key_id),
     )
     .await;
-    let body = LoginResponse {
-        account: AccountView::from(&account),
-        csrf_token: session.csrf_token,
-        expires_at: session.expires_at,
-    };
-    Ok((
-        [(SET_COOKIE, auth::session_cookie(&state, Some(&token)))],
-        Json(body),
-    )
-        .into_response())
+    Ok(crate::accounts::signed_in(
+        &state, &account, &token, session,
+    ))
 }
 
 // --- CA providers -----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 //! What delivery can fail with.
 
 use crate::pipeline::StepError;
-use crate::web::error::{store_failure, Failure, FeatureError};
+use crate::web::error::{Failure, FeatureError};
 use certdesk_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +21,7 @@ impl FeatureError for DeliveryError {
         match self {
             DeliveryError::CourierInvalid | DeliveryError::TrackingNoInvalid => Failure::Invalid,
             DeliveryError::Step(err) => err.failure(),
-            DeliveryError::Store(err) => store_failure(err).0,
+            DeliveryError::Store(err) => err.failure(),
         }
     }
 
@@ -30,7 +30,7 @@ impl FeatureError for DeliveryError {
             DeliveryError::CourierInvalid => "courier_invalid",
             DeliveryError::TrackingNoInvalid => "tracking_no_invalid",
             DeliveryError::Step(err) => err.code(),
-            DeliveryError::Store(err) => store_failure(err).1,
+            DeliveryError::Store(err) => err.code(),
         }
     }
 }

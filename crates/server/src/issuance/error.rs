@@ -2,7 +2,7 @@
 
 use crate::pipeline::StepError;
 use crate::products::ProductError;
-use crate::web::error::{store_failure, Failure, FeatureError};
+use crate::web::error::{Failure, FeatureError};
 use certdesk_ca::CaError;
 use certdesk_store::StoreError;
 
@@ -64,7 +64,7 @@ impl FeatureError for IssuanceError {
             IssuanceError::Ca(_) => Failure::Internal,
             IssuanceError::Step(err) => err.failure(),
             IssuanceError::Product(err) => err.failure(),
-            IssuanceError::Store(err) => store_failure(err).0,
+            IssuanceError::Store(err) => err.failure(),
         }
     }
 
@@ -80,7 +80,7 @@ impl FeatureError for IssuanceError {
             IssuanceError::Ca(_) => "internal_error",
             IssuanceError::Step(err) => err.code(),
             IssuanceError::Product(err) => err.code(),
-            IssuanceError::Store(err) => store_failure(err).1,
+            IssuanceError::Store(err) => err.code(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Why a step could not be taken, as the pipeline says it.
 
 use crate::products::ProductError;
-use crate::web::error::{store_failure, Failure, FeatureError};
+use crate::web::error::{Failure, FeatureError};
 use certdesk_domain::permissions::Refusal;
 use certdesk_domain::TransitionError;
 use certdesk_store::StoreError;
@@ -49,7 +49,7 @@ impl FeatureError for StepError {
             StepError::NotNow(_) | StepError::OrderChanged => Failure::Conflict,
             StepError::Inconsistent(_) => Failure::Internal,
             StepError::Product(err) => err.failure(),
-            StepError::Store(err) => store_failure(err).0,
+            StepError::Store(err) => err.failure(),
         }
     }
 
@@ -62,7 +62,7 @@ impl FeatureError for StepError {
             StepError::OrderChanged => "order_changed",
             StepError::Inconsistent(_) => "internal_error",
             StepError::Product(err) => err.code(),
-            StepError::Store(err) => store_failure(err).1,
+            StepError::Store(err) => err.code(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! What the product catalogue can fail with.
 
-use crate::web::error::{store_failure, Failure, FeatureError};
+use crate::web::error::{Failure, FeatureError};
 use certdesk_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,7 @@ impl FeatureError for ProductError {
             ProductError::VoucherExists(_) => Failure::Conflict,
             ProductError::Refused(refusal) => refusal.failure(),
             ProductError::Missing(_) => Failure::Internal,
-            ProductError::Store(err) => store_failure(err).0,
+            ProductError::Store(err) => err.failure(),
         }
     }
 
@@ -41,7 +41,7 @@ impl FeatureError for ProductError {
             ProductError::VoucherExists(_) => "voucher_exists",
             ProductError::Refused(refusal) => refusal.code(),
             ProductError::Missing(_) => "internal_error",
-            ProductError::Store(err) => store_failure(err).1,
+            ProductError::Store(err) => err.code(),
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::issuance::IssuanceError;
 use crate::payments::PaymentError;
 use crate::pipeline::StepError;
-use crate::web::error::{store_failure, Failure, FeatureError};
+use crate::web::error::{Failure, FeatureError};
 use certdesk_domain::permissions::Refusal;
 use certdesk_store::StoreError;
 
@@ -39,7 +39,7 @@ impl FeatureError for ReviewError {
             ReviewError::Step(err) => err.failure(),
             ReviewError::Issuance(err) => err.failure(),
             ReviewError::Refund(err) => err.failure(),
-            ReviewError::Store(err) => store_failure(err).0,
+            ReviewError::Store(err) => err.failure(),
         }
     }
 
@@ -52,7 +52,7 @@ impl FeatureError for ReviewError {
             ReviewError::Step(err) => err.code(),
             ReviewError::Issuance(err) => err.code(),
             ReviewError::Refund(err) => err.code(),
-            ReviewError::Store(err) => store_failure(err).1,
+            ReviewError::Store(err) => err.code(),
         }
     }
 }

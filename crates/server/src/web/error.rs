@@ -76,7 +76,7 @@ pub trait FeatureError: std::error::Error {
 }
 
 /// How a store error reads in any feature's error: the database away, or ours.
-pub fn store_failure(err: &certdesk_store::StoreError) -> (Failure, &'static str) {
+fn store_failure(err: &certdesk_store::StoreError) -> (Failure, &'static str) {
     match err {
         certdesk_store::StoreError::Connect { .. } => {
             (Failure::Unavailable, "database_unavailable")

@@ -69,13 +69,7 @@ pub async fn give_api_token(store: &Store, account_id: i64, token: &str) {
             "test",
             &certdesk_server::auth::token_hash(token),
             0,
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
@@ -132,13 +126,7 @@ pub async fn staff_token(
                 password_hash: "x",
                 created_at: 0,
             },
-            &certdesk_store::AuditNote {
-                at: 0,
-                actor_account_id: None,
-                actor_label: "test",
-                org_id: None,
-                detail: "",
-            },
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
