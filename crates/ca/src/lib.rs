@@ -366,6 +366,20 @@ fn parse_token_key_reference(stored: &str) -> Option<(&str, &str)> {
     Some((token?, object?))
 }
 
+/// Whether an offline root key file (under `offline_passphrase`) holds the same key as the one
+/// stored online (under `passphrase`): an export cut short after writing the file is finished
+/// by deleting the online copy, and a file holding another key is never taken for it.
+pub fn same_root_key(
+    offline_pem: &str,
+    offline_passphrase: &Zeroizing<String>,
+    stored_pem: &str,
+    passphrase: &Zeroizing<String>,
+) -> Result<bool, CaError> {
+    let offline = SoftwareKey::from_encrypted_pkcs8_pem(offline_pem, offline_passphrase)?;
+    let stored = SoftwareKey::from_encrypted_pkcs8_pem(stored_pem, passphrase)?;
+    Ok(offline.public_key_spki() == stored.public_key_spki())
+}
+
 /// A root key stored online (encrypted under the CA passphrase) as it goes offline: encrypted
 /// PKCS#8 PEM under the offline passphrase.
 pub fn root_key_for_offline(

@@ -354,12 +354,17 @@ fn root_key_passphrase() -> Result<Zeroizing<String>> {
     Ok(passphrase)
 }
 
+/// Where a root key is written: `DIR/root-<algorithm>.key.pem`.
+fn root_key_path(dir: &Path, algorithm: Algorithm) -> PathBuf {
+    dir.join(format!("root-{}.key.pem", algorithm.slug()))
+}
+
 /// Writes a root key (encrypted PKCS#8 PEM) as `DIR/root-<algorithm>.key.pem`, readable by its
 /// owner only; an existing file is never overwritten.
 fn write_root_key(dir: &Path, algorithm: Algorithm, pem: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the root key directory {}", dir.display()))?;
-    let path = dir.join(format!("root-{}.key.pem", algorithm.slug()));
+    let path = root_key_path(dir, algorithm);
     crate::secrets::write_private(&path, pem.as_bytes())?;
     Ok(path)
 }
@@ -375,10 +380,33 @@ async fn export_root_keys(store: &Store, passphrase: &Zeroizing<String>, dir: &P
         }
         let algorithm = algorithm_from_slug(&key.algorithm)
             .with_context(|| format!("unknown CA algorithm {}", key.algorithm))?;
-        let pem =
-            certdesk_ca::root_key_for_offline(&key.private_key_pem, passphrase, &root_passphrase)
-                .context("cannot read the root key with the CA key passphrase")?;
-        let path = write_root_key(dir, algorithm, &pem)?;
+        let path = root_key_path(dir, algorithm);
+        if path.exists() {
+            // An export cut short after writing the file: finish it if the file holds this key.
+            let written = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if !certdesk_ca::same_root_key(
+                &written,
+                &root_passphrase,
+                &key.private_key_pem,
+                passphrase,
+            )
+            .with_context(|| format!("cannot read the root key in {}", path.display()))?
+            {
+                bail!(
+                    "{} holds another key: move it away and export again",
+                    path.display()
+                );
+            }
+        } else {
+            let pem = certdesk_ca::root_key_for_offline(
+                &key.private_key_pem,
+                passphrase,
+                &root_passphrase,
+            )
+            .context("cannot read the root key with the CA key passphrase")?;
+            write_root_key(dir, algorithm, &pem)?;
+        }
         store.take_root_key_offline(key.id).await?;
         crate::audit_entry(
             store,

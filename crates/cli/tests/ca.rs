@@ -902,6 +902,29 @@ fn init_keeps_the_root_keys_offline_and_an_old_installation_exports_them() {
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
+    // The online root keys as they were, to put back as a crash between writing the files and
+    // deleting the keys would leave them.
+    let online_roots = root_rows(&served);
+    let (ok, out) = export(ROOT_KEY_PASSPHRASE);
+    assert!(ok && out.contains("deleted from the database"), "{out}");
+    for (id, pem) in &online_roots {
+        tamper_sql(
+            &served,
+            &format!("UPDATE ca_keys SET private_key_pem = '{pem}' WHERE id = {id}"),
+        );
+    }
+    // Run again, it finishes the export with the files already written (and refuses a file
+    // that holds another key).
+    let sm2_file = export_dir.join("root-sm2.key.pem");
+    let sm2_written = std::fs::read_to_string(&sm2_file).unwrap();
+    std::fs::write(
+        &sm2_file,
+        std::fs::read_to_string(root_key_dir(&data).join("root-sm2.key.pem")).unwrap(),
+    )
+    .unwrap();
+    let (ok, _) = export(ROOT_KEY_PASSPHRASE);
+    assert!(!ok, "a file holding another key was taken for the root key");
+    std::fs::write(&sm2_file, sm2_written).unwrap();
     let (ok, out) = export(ROOT_KEY_PASSPHRASE);
     assert!(ok && out.contains("deleted from the database"), "{out}");
     let (left, roots) = keys_in_database(&served);
@@ -1111,4 +1134,37 @@ fn the_p256_issuing_key_lives_on_a_token_and_signs_what_openssl_verifies() {
     )
     .unwrap();
     assert!(!key.private_key_extractable().unwrap());
+}
+
+/// (id, private key PEM) of the root rows that hold their key online.
+fn root_rows(data: &Path) -> Vec<(i64, String)> {
+    use sqlx::{Connection, Row};
+    runtime().block_on(async {
+        let mut conn = sqlx::SqliteConnection::connect(&database_url(data))
+            .await
+            .unwrap();
+        let rows = sqlx::query(
+            "SELECT id, private_key_pem FROM ca_keys WHERE role = 'root' AND private_key_pem <> ''",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<i64, _>("id"), r.get::<String, _>("private_key_pem")))
+        .collect();
+        conn.close().await.unwrap();
+        rows
+    })
+}
+
+/// One SQL statement on a data directory's database.
+fn tamper_sql(data: &Path, sql: &str) {
+    use sqlx::Connection;
+    runtime().block_on(async {
+        let mut conn = sqlx::SqliteConnection::connect(&database_url(data))
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    })
 }
