@@ -26,6 +26,13 @@ pub enum CaError {
     Corrupt(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The CA runs as its own process and cannot be reached (`certdesk ca serve` not running,
+    /// the socket's permissions).
+    #[error("the CA service cannot be reached: {0}")]
+    Unreachable(String),
+    /// The CA process failed on its side; its log says more.
+    #[error("the CA service failed: {0}")]
+    Remote(String),
 }
 
 impl CaError {

@@ -9,6 +9,7 @@ mod error;
 mod ocsp;
 mod reason;
 mod records;
+pub mod remote;
 mod service;
 pub mod trust;
 pub use trust::import_provider_ca;
@@ -159,6 +160,8 @@ impl IssuanceSerials {
 #[derive(Debug, Clone)]
 pub struct PreparedRequest {
     checked: CheckedRequest,
+    /// The CSR as the key holder sent it: a CA in another process checks it again itself.
+    csr_bytes: Vec<u8>,
     csr: VerifiedCsr,
     profile: LeafProfile,
     dual: bool,
@@ -174,6 +177,64 @@ impl PreparedRequest {
     pub fn is_dual(&self) -> bool {
         self.dual
     }
+
+    /// The request this was prepared from, for a CA in another process to check again.
+    pub fn request(&self) -> IssueRequest<'_> {
+        IssueRequest {
+            csr: &self.csr_bytes,
+            profile: self.profile,
+            org_name: &self.checked.org_name,
+            credit_code: &self.checked.credit_code,
+            validity_days: self.checked.validity_days,
+        }
+    }
+}
+
+/// Checks a key holder's request before anything is recorded or signed: the organisation, the
+/// validity (within the issuing CA's, which `issuing_until` tells for the CSR's algorithm), the
+/// CSR's signature, and for an SM2 dual pair (`dual`) the algorithm. Pure: the RA side of a
+/// CA in another process checks with it too, and the CA checks again.
+pub fn prepare_request(
+    request: &IssueRequest<'_>,
+    dual: bool,
+    issuing_until: impl Fn(Algorithm) -> Result<i64, CaError>,
+) -> Result<PreparedRequest, CaError> {
+    let checked = CheckedRequest::of(request)?;
+    let csr = parse_and_verify_csr(request.csr)?;
+    if dual && csr.algorithm != Algorithm::Sm2Sm3 {
+        return Err(CaError::Refused(
+            "双证书只适用于 SM2 产品；ECDSA P-256 证书请申请单证书".into(),
+        ));
+    }
+    checked.fits_under(issuing_until(csr.algorithm)?)?;
+    let spki = csr
+        .public_key
+        .to_der()
+        .map_err(|e| CaError::Corrupt(format!("encoding a public key: {e}")))?;
+    Ok(PreparedRequest {
+        checked,
+        csr_bytes: request.csr.to_vec(),
+        profile: request.profile,
+        dual,
+        public_key_sha256: hex::encode(Sha256::digest(&spki)),
+        csr,
+    })
+}
+
+/// The limits every issuance is held to, for the issuing CA of `algorithm` ending at
+/// `issuing_until` (`None`: this installation has no such CA).
+pub fn limits_under(
+    issuing_until: Option<i64>,
+    algorithm: Algorithm,
+    org_name: &str,
+    validity_days: u32,
+    issue_at: i64,
+) -> Result<(), LimitError> {
+    check_subject_name(org_name)?;
+    let issuing_until = issuing_until.ok_or(LimitError::NoIssuingCa {
+        algorithm: algorithm.label(),
+    })?;
+    check_fits_issuing_ca(validity_days, issuing_until, issue_at)
 }
 
 /// A private key the CA keeps for a certificate, sealed under the key-management key.
@@ -629,11 +690,13 @@ impl CertificateAuthority {
         validity_days: u32,
         issue_at: i64,
     ) -> Result<(), LimitError> {
-        check_subject_name(org_name)?;
-        let ca = self.ca(algorithm).map_err(|_| LimitError::NoIssuingCa {
-            algorithm: algorithm.label(),
-        })?;
-        check_fits_issuing_ca(validity_days, ca.issuing_until(), issue_at)
+        limits_under(
+            self.ca(algorithm).ok().map(LoadedCa::issuing_until),
+            algorithm,
+            org_name,
+            validity_days,
+            issue_at,
+        )
     }
 
     fn ca_by_id(&self, issuing_id: i64) -> Result<&LoadedCa, CaError> {
@@ -655,24 +718,8 @@ impl CertificateAuthority {
         if dual {
             self.kmk()?;
         }
-        let checked = CheckedRequest::of(request)?;
-        let csr = parse_and_verify_csr(request.csr)?;
-        if dual && csr.algorithm != Algorithm::Sm2Sm3 {
-            return Err(CaError::Refused(
-                "双证书只适用于 SM2 产品；ECDSA P-256 证书请申请单证书".into(),
-            ));
-        }
-        checked.fits_under(self.ca(csr.algorithm)?)?;
-        let spki = csr
-            .public_key
-            .to_der()
-            .map_err(|e| CaError::Corrupt(format!("encoding a public key: {e}")))?;
-        Ok(PreparedRequest {
-            checked,
-            profile: request.profile,
-            dual,
-            public_key_sha256: hex::encode(Sha256::digest(&spki)),
-            csr,
+        prepare_request(request, dual, |algorithm| {
+            self.ca(algorithm).map(LoadedCa::issuing_until)
         })
     }
 
@@ -898,6 +945,15 @@ impl CertificateAuthority {
         Ok(())
     }
 
+    /// The record of the certificate with `serial` (hex, colons and spaces allowed).
+    pub async fn certificate_record(&self, serial: &str) -> Result<CertificateRecord, CaError> {
+        let serial_hex = normalise_serial(serial)?;
+        self.store
+            .certificate_by_serial(&serial_hex)
+            .await?
+            .ok_or(CaError::UnknownSerial(serial_hex))
+    }
+
     /// Recovers the archived encryption private key of an encryption certificate. The caller
     /// has checked that an authorised officer asks, and records the recovery in the audit log.
     pub async fn recover_encryption_key(&self, serial: &str) -> Result<SoftwareKey, CaError> {
@@ -1052,13 +1108,9 @@ impl CheckedRequest {
 
     /// A certificate may not outlive the CA that signs it (RFC 5280 path validation would
     /// reject it after the CA expires while it still claimed to be valid).
-    fn fits_under(&self, ca: &LoadedCa) -> Result<(), CaError> {
-        check_fits_issuing_ca(
-            self.validity_days,
-            ca.issuing_until(),
-            unix_seconds(self.now),
-        )
-        .map_err(|e| CaError::Refused(e.to_string()))
+    fn fits_under(&self, issuing_until: i64) -> Result<(), CaError> {
+        check_fits_issuing_ca(self.validity_days, issuing_until, unix_seconds(self.now))
+            .map_err(|e| CaError::Refused(e.to_string()))
     }
 }
 

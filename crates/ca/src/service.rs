@@ -22,6 +22,7 @@ pub type CaFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// The certificates of one algorithm's CA, DER, as the public endpoints serve them.
 #[derive(Debug, Clone)]
 pub struct CaCertificates {
+    pub algorithm: Algorithm,
     pub root_der: Vec<u8>,
     pub issuing_der: Vec<u8>,
     /// When the issuing CA's certificate ends (Unix seconds).
@@ -33,17 +34,17 @@ pub trait CaService: Send + Sync {
     /// Checks a key holder's request before anything is recorded or signed.
     fn prepare(&self, request: &IssueRequest<'_>, dual: bool) -> Result<PreparedRequest, CaError>;
     /// Signs a prepared request under serials the RA recorded first.
-    fn sign_prepared(
-        &self,
-        prepared: &PreparedRequest,
-        serials: &IssuanceSerials,
-    ) -> Result<SignedIssuance, CaError>;
+    fn sign_prepared<'a>(
+        &'a self,
+        prepared: &'a PreparedRequest,
+        serials: &'a IssuanceSerials,
+    ) -> CaFuture<'a, Result<SignedIssuance, CaError>>;
     /// Makes and signs a key pair the CA keeps (mobile products), the key sealed.
-    fn sign_held(
-        &self,
-        held: &HeldRequest<'_>,
-        serials: &IssuanceSerials,
-    ) -> Result<SignedIssuance, CaError>;
+    fn sign_held<'a>(
+        &'a self,
+        held: &'a HeldRequest<'a>,
+        serials: &'a IssuanceSerials,
+    ) -> CaFuture<'a, Result<SignedIssuance, CaError>>;
     /// Whether this CA would issue for `org_name` for `validity_days` at `issue_at`.
     fn check_limits(
         &self,
@@ -88,20 +89,22 @@ impl CaService for CertificateAuthority {
         CertificateAuthority::prepare(self, request, dual)
     }
 
-    fn sign_prepared(
-        &self,
-        prepared: &PreparedRequest,
-        serials: &IssuanceSerials,
-    ) -> Result<SignedIssuance, CaError> {
-        CertificateAuthority::sign_prepared(self, prepared, serials)
+    fn sign_prepared<'a>(
+        &'a self,
+        prepared: &'a PreparedRequest,
+        serials: &'a IssuanceSerials,
+    ) -> CaFuture<'a, Result<SignedIssuance, CaError>> {
+        let signed = CertificateAuthority::sign_prepared(self, prepared, serials);
+        Box::pin(std::future::ready(signed))
     }
 
-    fn sign_held(
-        &self,
-        held: &HeldRequest<'_>,
-        serials: &IssuanceSerials,
-    ) -> Result<SignedIssuance, CaError> {
-        CertificateAuthority::sign_held(self, held, serials)
+    fn sign_held<'a>(
+        &'a self,
+        held: &'a HeldRequest<'a>,
+        serials: &'a IssuanceSerials,
+    ) -> CaFuture<'a, Result<SignedIssuance, CaError>> {
+        let signed = CertificateAuthority::sign_held(self, held, serials);
+        Box::pin(std::future::ready(signed))
     }
 
     fn check_limits(
@@ -116,6 +119,7 @@ impl CaService for CertificateAuthority {
 
     fn certificates(&self, algorithm: Algorithm) -> Option<CaCertificates> {
         self.ca(algorithm).ok().map(|ca| CaCertificates {
+            algorithm,
             root_der: ca.root_der.clone(),
             issuing_der: ca.issuing_der.clone(),
             issuing_until: ca.issuing_until(),

@@ -10,13 +10,13 @@ use std::str::FromStr;
 
 const CREDIT_CODE: &str = "91350100M000100Y43";
 
-fn passphrase() -> Zeroizing<String> {
+pub(crate) fn passphrase() -> Zeroizing<String> {
     Zeroizing::new("test-ca-passphrase".to_string())
 }
 
 /// The CA under test, with the whole store beside it for the tests' own reads and writes (the
 /// CA itself sees only its records).
-struct TestCa {
+pub(crate) struct TestCa {
     ca: CertificateAuthority,
     store: certdesk_store::Store,
 }
@@ -29,7 +29,7 @@ impl std::ops::Deref for TestCa {
 }
 
 impl TestCa {
-    fn store(&self) -> &certdesk_store::Store {
+    pub(crate) fn store(&self) -> &certdesk_store::Store {
         &self.store
     }
 
@@ -41,7 +41,7 @@ impl TestCa {
     }
 }
 
-async fn ca() -> (TestCa, tempfile::TempDir) {
+pub(crate) async fn ca() -> (TestCa, tempfile::TempDir) {
     let (store, dir) = sqlite_store().await;
     let created = ensure_hierarchies(&store, &passphrase(), "certdesk test")
         .await
@@ -57,11 +57,11 @@ async fn ca() -> (TestCa, tempfile::TempDir) {
     (TestCa { ca, store }, dir)
 }
 
-fn csr_for(key: &SoftwareKey) -> Vec<u8> {
+pub(crate) fn csr_for(key: &SoftwareKey) -> Vec<u8> {
     make_csr(key, Name::from_str("CN=applicant").unwrap()).unwrap()
 }
 
-fn request(csr: &[u8]) -> IssueRequest<'_> {
+pub(crate) fn request(csr: &[u8]) -> IssueRequest<'_> {
     IssueRequest {
         csr,
         profile: LeafProfile::Sign,
@@ -1055,14 +1055,24 @@ async fn the_ra_can_ask_what_the_ca_would_refuse() {
 #[tokio::test]
 async fn the_ca_answers_through_its_service_boundary() {
     let (ca, _dir) = ca().await;
-    let service: &dyn crate::CaService = &ca.ca;
+    answers_through_the_boundary(&ca.ca, ca.store()).await;
+}
+
+/// What any [`crate::CaService`] must do, in-process or across the process boundary: prepare,
+/// sign under the RA's serials, hand out its certificates, revoke, publish a CRL, answer OCSP
+/// and recognise a presented certificate.
+pub(crate) async fn answers_through_the_boundary(
+    service: &dyn crate::CaService,
+    store: &certdesk_store::Store,
+) {
     let key = SoftwareKey::generate(Algorithm::EcdsaP256Sha256).unwrap();
     let csr = csr_for(&key);
     let prepared = service.prepare(&request(&csr), false).unwrap();
     let serials = crate::IssuanceSerials::draw(false).unwrap();
-    let signed = service.sign_prepared(&prepared, &serials).unwrap();
+    let signed = service.sign_prepared(&prepared, &serials).await.unwrap();
+    assert_eq!(signed.signing.serial_hex, serials.signing);
     // The service signs; recording is the RA's (here, as the RA would).
-    ca.store()
+    store
         .insert_certificate(&signed.signing.new_certificate())
         .await
         .unwrap();
@@ -1074,14 +1084,46 @@ async fn the_ca_answers_through_its_service_boundary() {
         &certdesk_pki::x509_cert::Certificate::from_der(&certificates.issuing_der).unwrap(),
     )
     .unwrap();
+    let (presented, recognition) = service
+        .check_presented_certificate(&signed.signing.der, std::time::SystemTime::now())
+        .await
+        .unwrap();
+    assert_eq!(presented.serial_hex, serials.signing);
+    assert!(recognition.is_ours());
+    assert!(matches!(
+        service
+            .check_presented_certificate(b"not a certificate", std::time::SystemTime::now())
+            .await,
+        Err(crate::trust::CheckError::Problem(
+            crate::trust::CertificateProblem::Malformed
+        ))
+    ));
+    // A dual pair is for SM2 only: refused before anything is signed.
+    assert!(matches!(
+        service.prepare(&request(&csr), true),
+        Err(CaError::Refused(_))
+    ));
     let revoked = service
         .revoke(&serials.signing, CrlReason::KeyCompromise)
         .await
         .unwrap();
     assert!(revoked.revoked_at.is_some());
+    service
+        .publish_revocations(std::slice::from_ref(&revoked))
+        .await
+        .unwrap();
+    assert!(matches!(
+        service.revoke("00ff00ff", CrlReason::KeyCompromise).await,
+        Err(CaError::UnknownSerial(_))
+    ));
     let crl = service
         .current_crl(Algorithm::EcdsaP256Sha256)
         .await
         .unwrap();
     assert!(crl.crl_number >= 1 && !crl.der.is_empty());
+    // An OCSP request that is not one is answered with malformedRequest (RFC 6960 4.2.1).
+    assert_eq!(
+        &service.answer_ocsp(b"junk").await[..],
+        &[0x30, 0x03, 0x0a, 0x01, 0x01]
+    );
 }

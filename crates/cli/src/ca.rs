@@ -101,6 +101,19 @@ enum CaCommand {
         #[arg(long, value_name = "DIR")]
         root_key_dir: PathBuf,
     },
+    /// Run the CA as its own process: answer the web process (`certdesk serve --ca unix:PATH`)
+    /// on a Unix socket. Only this process reads the CA keys, the passphrase and the
+    /// key-management key; it also keeps the CRLs fresh and seals the audit chain.
+    Serve {
+        /// Where to answer, unix:PATH (the socket is made mode 0660: its directory and group
+        /// decide which web process may ask for signatures)
+        #[arg(long, env = "CERTDESK_CA_LISTEN", value_name = "unix:PATH")]
+        listen: String,
+        /// The server's public URL for the CRL and OCSP addresses [default: what `serve`
+        /// recorded]
+        #[arg(long, env = "CERTDESK_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
+    },
     /// Issue a certificate from a PKCS#10 request; the issuing CA follows the request's key type.
     Issue(IssueArgs),
     /// Revoke a certificate and publish a new CRL.
@@ -213,10 +226,13 @@ impl AlgArg {
 
 pub fn run(args: CaArgs) -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CERTDESK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?
@@ -431,7 +447,7 @@ async fn export_root_keys(store: &Store, passphrase: &Zeroizing<String>, dir: &P
 /// The CA a command works with, and the installation's store beside it (the CA itself reads and
 /// writes only its own records; the command also lists and audits).
 struct Authority<'a> {
-    ca: CertificateAuthority,
+    ca: Arc<CertificateAuthority>,
     store: &'a Store,
 }
 
@@ -462,7 +478,11 @@ async fn open_authority<'a>(
         CaCommand::Issue(IssueArgs {
             public_url: Some(url),
             ..
-        }) => url.clone(),
+        })
+        | CaCommand::Serve {
+            public_url: Some(url),
+            ..
+        } => url.trim_end_matches('/').to_string(),
         _ => recorded_public_url(store).await?,
     };
     let policy = certificate_policy(store, None).await?;
@@ -483,10 +503,14 @@ async fn open_authority<'a>(
             profile: ProfileArg::Dual,
             ..
         }) | CaCommand::RecoverKey { .. }
+            | CaCommand::Serve { .. }
     ) {
         ca = ca.with_key_management(secrets::key_management_key(data_dir, Missing::Refuse)?);
     }
-    Ok(Authority { ca, store })
+    Ok(Authority {
+        ca: Arc::new(ca),
+        store,
+    })
 }
 
 /// The certificate policy to write into certificates: `given` (recorded for later starts and
@@ -553,10 +577,30 @@ async fn recorded_public_url(store: &Store) -> Result<String> {
         .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string()))
 }
 
+/// `certdesk ca serve`: the CA service on its socket until SIGINT/SIGTERM, then the audit
+/// chain sealed.
+async fn serve_ca(ca: &Authority<'_>, listen: &str) -> Result<()> {
+    let socket = crate::config::unix_socket_address(listen)?;
+    warn_if_root_keys_online(ca.store()).await?;
+    warn_if_placeholder_policy(ca.policy());
+    let shared = ca.ca.clone();
+    let jobs = crate::serve::CaJobs::start(&shared);
+    println!(
+        "CA 服务已启动 (CA service listening): unix:{}",
+        socket.display()
+    );
+    let served =
+        certdesk_ca::remote::serve_unix(shared.clone(), &socket, crate::serve::shutdown_signal())
+            .await;
+    jobs.stop(&shared).await;
+    served.map_err(Into::into)
+}
+
 async fn run_command(ca: &Authority<'_>, command: CaCommand) -> Result<()> {
     match command {
         // Handled before the CA is opened: there is none yet.
         CaCommand::Init { .. } | CaCommand::ExportRootKey { .. } => Ok(()),
+        CaCommand::Serve { listen, .. } => serve_ca(ca, &listen).await,
         CaCommand::Issue(args) => issue(ca, args).await,
         CaCommand::Revoke { serial, reason } => revoke(ca, &serial, &reason).await,
         CaCommand::RecoverKey {

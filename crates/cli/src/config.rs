@@ -20,7 +20,7 @@ pub const DEFAULT_ISSUANCE_RECOVERY_SECS: i64 = 300;
 pub struct ServeArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, policy_oid,
     /// trusted_proxies, session_hours, issuance_recovery_secs, payee_name, payee_bank,
-    /// payee_account, payment_gateway, identity_provider, demo, log. Unknown keys are an error.
+    /// payee_account, payment_gateway, identity_provider, demo, log, ca. Unknown keys are an error.
     #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080]
@@ -80,6 +80,11 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `certdesk_server=debug` [default: info]
     #[arg(long, env = "CERTDESK_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// The CA service to sign with, `unix:PATH` (a `certdesk ca serve` on the same database):
+    /// this process then holds no CA key, passphrase or key-management key. Without it the CA
+    /// runs inside this process (the embedded default).
+    #[arg(long, env = "CERTDESK_CA", value_name = "unix:PATH")]
+    pub ca: Option<String>,
     #[command(flatten)]
     pub token: crate::ca::TokenArgs,
     /// Password for the system admin `admin` made on first start; without it a one-time
@@ -112,6 +117,7 @@ struct FileConfig {
     identity_provider: Option<String>,
     demo: Option<bool>,
     log: Option<String>,
+    ca: Option<String>,
 }
 
 /// Everything `serve` needs, checked.
@@ -138,6 +144,8 @@ pub struct ServeSettings {
     pub token: crate::ca::TokenArgs,
     pub log: String,
     pub admin_password: Option<String>,
+    /// The Unix socket of the CA service, when the CA runs as its own process.
+    pub ca_socket: Option<PathBuf>,
 }
 
 impl ServeSettings {
@@ -231,8 +239,23 @@ impl ServeSettings {
                 bail!("CERTDESK_ADMIN_PASSWORD is not acceptable: {why}");
             }
         }
+        let ca_socket = args
+            .ca
+            .or(file.ca)
+            .map(|text| unix_socket_address(&text))
+            .transpose()
+            .context("invalid ca")?;
+        if ca_socket.is_some() && args.token.pkcs11_module.is_some() {
+            bail!(
+                "--pkcs11-module goes to `certdesk ca serve`: with --ca this process signs nothing"
+            );
+        }
+        if ca_socket.is_some() && policy_oid.is_some() {
+            bail!("policy_oid goes to `certdesk ca init` (or a serve without --ca): with --ca the CA service writes its recorded policy");
+        }
         Ok(ServeSettings {
             listen,
+            ca_socket,
             data_dir: args
                 .data_dir
                 .or(file.data_dir)
@@ -250,6 +273,14 @@ impl ServeSettings {
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_string()),
             admin_password: args.admin_password,
         })
+    }
+}
+
+/// The socket path of a `unix:PATH` address (the CA service's).
+pub fn unix_socket_address(text: &str) -> Result<PathBuf> {
+    match text.trim().strip_prefix("unix:") {
+        Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+        _ => bail!("'{text}' is not a Unix socket address: write unix:PATH, e.g. unix:/run/certdesk/ca.sock"),
     }
 }
 

@@ -7,10 +7,11 @@ use crate::ca::{
 use crate::config::{ServeArgs, ServeSettings};
 use crate::database::{open_store, prepare_data_dir};
 use crate::secrets::{self, Missing};
-use anyhow::{Context, Result};
-use certdesk_ca::{ensure_hierarchies, CertificateAuthority};
+use anyhow::{bail, Context, Result};
+use certdesk_ca::remote::RemoteCa;
+use certdesk_ca::{ensure_hierarchies, CaService, CertificateAuthority};
 use certdesk_server::{bootstrap_admin, router, AppState, Payee, ServerConfig};
-use certdesk_store::BlobStore;
+use certdesk_store::{BlobStore, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
@@ -53,45 +54,18 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     let store = open_store(&settings.data_dir, settings.database_url.as_deref()).await?;
     tracing::info!(engine = store.engine().name(), "database ready");
 
-    let passphrase = secrets::ca_key_passphrase(&settings.data_dir, Missing::Create)?;
-    let kmk = secrets::key_management_key(&settings.data_dir, Missing::Create)?;
-    for algorithm in ensure_hierarchies(&store, &passphrase, DEFAULT_CA_NAME).await? {
-        crate::audit_entry(
-            &store,
-            certdesk_domain::AuditAction::CaInitialised,
-            &format!("ca:{}", algorithm.slug()),
-            "",
-        )
-        .await?;
-        println!(
-            "已创建 {} 根CA与签发CA (created the {} root and issuing CA)",
-            algorithm.label(),
-            algorithm.label()
-        );
-    }
     // `certdesk ca` run later on this installation writes the same addresses into certificates.
     store
         .set_setting(PUBLIC_URL_SETTING, &settings.public_url)
         .await?;
-    let policy = certificate_policy(&store, settings.policy_oid).await?;
-    warn_if_placeholder_policy(policy);
-    crate::ca::warn_if_root_keys_online(&store).await?;
-    let token = settings.token.config()?;
-    let ca = Arc::new(
-        CertificateAuthority::open_with_token(
-            Arc::new(store.clone()),
-            &settings.public_url,
-            &passphrase,
-            token.as_ref(),
-        )
-        .await?
-        .with_key_management(kmk)
-        .with_policy(policy),
-    );
-    drop(passphrase);
-    let crl_job = tokio::spawn(keep_crls_fresh(ca.clone()));
-    let seal_job = tokio::spawn(seal_audit_regularly(ca.clone()));
-    let sealer = ca.clone();
+    // With `--ca`, the CA is another process: this one reads no CA secret at all.
+    let (ca, in_process): (Arc<dyn CaService>, Option<InProcessCa>) = match &settings.ca_socket {
+        Some(socket) => (Arc::new(connect_ca_service(socket).await?), None),
+        None => {
+            let local = open_in_process_ca(&store, &settings).await?;
+            (local.ca.clone(), Some(local))
+        }
+    };
 
     if let Some(admin) = bootstrap_admin(&store, settings.admin_password.clone())
         .await
@@ -159,17 +133,8 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("the server stopped with an error")?;
-    crl_job.abort();
-    seal_job.abort();
-    // The last entries of this run are sealed: a tail cut off after shutdown shows.
-    match sealer
-        .seal_audit_head(jiff::Timestamp::now().as_second())
-        .await
-    {
-        Ok(_) => tracing::info!("audit chain head sealed"),
-        Err(err) => {
-            tracing::error!(error = %err, "sealing the audit chain head at shutdown failed")
-        }
+    if let Some(local) = in_process {
+        local.stop().await;
     }
     order_job.abort();
     purge_job.abort();
@@ -224,6 +189,110 @@ async fn recover_issuance_regularly(state: AppState, after_secs: i64) {
     }
 }
 
+/// The CA inside this process (the embedded default) and its jobs: CRLs kept fresh, the audit
+/// chain sealed.
+struct InProcessCa {
+    ca: Arc<CertificateAuthority>,
+    jobs: CaJobs,
+}
+
+impl InProcessCa {
+    async fn stop(self) {
+        self.jobs.stop(&self.ca).await;
+    }
+}
+
+/// Creates the hierarchies on first start, and opens the CA with this installation's secrets.
+async fn open_in_process_ca(store: &Store, settings: &ServeSettings) -> Result<InProcessCa> {
+    let passphrase = secrets::ca_key_passphrase(&settings.data_dir, Missing::Create)?;
+    let kmk = secrets::key_management_key(&settings.data_dir, Missing::Create)?;
+    for algorithm in ensure_hierarchies(store, &passphrase, DEFAULT_CA_NAME).await? {
+        crate::audit_entry(
+            store,
+            certdesk_domain::AuditAction::CaInitialised,
+            &format!("ca:{}", algorithm.slug()),
+            "",
+        )
+        .await?;
+        println!(
+            "已创建 {} 根CA与签发CA (created the {} root and issuing CA)",
+            algorithm.label(),
+            algorithm.label()
+        );
+    }
+    let policy = certificate_policy(store, settings.policy_oid).await?;
+    warn_if_placeholder_policy(policy);
+    crate::ca::warn_if_root_keys_online(store).await?;
+    let token = settings.token.config()?;
+    let ca = Arc::new(
+        CertificateAuthority::open_with_token(
+            Arc::new(store.clone()),
+            &settings.public_url,
+            &passphrase,
+            token.as_ref(),
+        )
+        .await?
+        .with_key_management(kmk)
+        .with_policy(policy),
+    );
+    drop(passphrase);
+    let jobs = CaJobs::start(&ca);
+    Ok(InProcessCa { ca, jobs })
+}
+
+/// How long `serve --ca` waits for the CA service to answer at start (it may be starting too).
+const CA_SERVICE_WAIT: Duration = Duration::from_secs(30);
+
+/// Connects to the CA service, waiting while it starts.
+async fn connect_ca_service(socket: &std::path::Path) -> Result<RemoteCa> {
+    let deadline = tokio::time::Instant::now() + CA_SERVICE_WAIT;
+    loop {
+        match RemoteCa::connect_unix(socket).await {
+            Ok(ca) => {
+                tracing::info!(socket = %socket.display(), "signing with the CA service");
+                return Ok(ca);
+            }
+            Err(err) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(error = %err, "the CA service is not answering yet");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(err) => bail!(
+                "cannot reach the CA service at unix:{}: {err} (start `certdesk ca serve --listen unix:{}` first)",
+                socket.display(),
+                socket.display()
+            ),
+        }
+    }
+}
+
+/// The CA's own jobs, wherever it runs (here, or in `certdesk ca serve`).
+pub(crate) struct CaJobs {
+    crl: tokio::task::JoinHandle<()>,
+    seal: tokio::task::JoinHandle<()>,
+}
+
+impl CaJobs {
+    pub(crate) fn start(ca: &Arc<CertificateAuthority>) -> Self {
+        CaJobs {
+            crl: tokio::spawn(keep_crls_fresh(ca.clone())),
+            seal: tokio::spawn(seal_audit_regularly(ca.clone())),
+        }
+    }
+
+    /// Stops the jobs and seals the last entries of this run: a tail cut off after shutdown
+    /// shows.
+    pub(crate) async fn stop(self, ca: &CertificateAuthority) {
+        self.crl.abort();
+        self.seal.abort();
+        match ca.seal_audit_head(jiff::Timestamp::now().as_second()).await {
+            Ok(_) => tracing::info!("audit chain head sealed"),
+            Err(err) => {
+                tracing::error!(error = %err, "sealing the audit chain head at shutdown failed")
+            }
+        }
+    }
+}
+
 /// How often the audit chain's head is sealed (also at start and at shutdown).
 const AUDIT_SEAL_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
@@ -251,7 +320,7 @@ async fn keep_crls_fresh(ca: Arc<CertificateAuthority>) {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %err, "cannot listen for SIGINT");

@@ -5,22 +5,17 @@
 
 mod common;
 
-use certdesk_domain::product::{KeyAlgorithm, Medium, ProductSpec};
-use certdesk_domain::{BusinessType, OrderStatus, Role};
-use certdesk_pki::{csr_to_pem, make_csr, Algorithm, SoftwareKey};
-use certdesk_store::{NewAccount, NewApplication, NewOrder, Store, ISSUANCE_FAILPOINTS};
+use certdesk_domain::OrderStatus;
+use certdesk_pki::Algorithm;
+use certdesk_store::{Store, ISSUANCE_FAILPOINTS};
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::str::FromStr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const KILLS: usize = 50;
-const SUPPLIER_TOKEN: &str = "cdk_crash_supplier";
-const OFFICER_TOKEN: &str = "cdk_crash_officer";
 /// The recovering server's age of an unfinished issuance (its smallest setting).
 const RECOVERY_SECS: u64 = 10;
 
@@ -30,176 +25,6 @@ enum Way {
     Csr,
     /// The CA officer's 复审 approval issues keys the CA holds.
     HeldKeys,
-}
-
-struct Setup {
-    csr_product: i64,
-    held_product: i64,
-    provider: i64,
-    org_id: i64,
-    admin_id: i64,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn open_store(data_dir: &Path) -> Store {
-    runtime().block_on(async { Store::open(&database_url(data_dir)).await.unwrap() })
-}
-
-/// The organisation, its admin (the key holder), a CA officer and two products.
-fn set_up(data_dir: &Path) -> Setup {
-    let store = open_store(data_dir);
-    let setup = runtime().block_on(async {
-        let account = |username, role| NewAccount {
-            username,
-            display_name: username,
-            role,
-            org_id: None,
-            password_hash: "x",
-            created_at: 0,
-        };
-        let (org, admin) = store
-            .register_organisation(
-                "北京测试科技有限公司",
-                "91350100M000100Y43",
-                &account("crash.admin", Role::OrgAdmin),
-            )
-            .await
-            .unwrap();
-        let officer = store
-            .create_account(
-                &account("crash.officer", Role::CaOfficer),
-                &certdesk_store::testing::test_audit_note(),
-            )
-            .await
-            .unwrap();
-        for (account_id, token) in [(admin.id, SUPPLIER_TOKEN), (officer.id, OFFICER_TOKEN)] {
-            store
-                .create_api_token(
-                    account_id,
-                    "crash test",
-                    &certdesk_server::auth::token_hash(token),
-                    0,
-                    &certdesk_store::testing::test_audit_note(),
-                )
-                .await
-                .unwrap();
-        }
-        let provider = store.ca_providers().await.unwrap()[0].id;
-        let product = |name: &str, medium| ProductSpec {
-            name: name.into(),
-            medium,
-            algorithm: KeyAlgorithm::Sm2,
-            dual: true,
-            min_years: 1,
-            max_years: 3,
-            price_per_year_fen: 0,
-            sub_price_per_year_fen: 0,
-            first_free: false,
-            active: true,
-        };
-        let csr_product = store
-            .create_product(
-                provider,
-                &product("SM2 双证书 UKey（崩溃测试）", Medium::UKey),
-                0,
-            )
-            .await
-            .unwrap()
-            .id;
-        let held_product = store
-            .create_product(
-                provider,
-                &product("SM2 移动版（崩溃测试）", Medium::Mobile),
-                0,
-            )
-            .await
-            .unwrap()
-            .id;
-        Setup {
-            csr_product,
-            held_product,
-            provider,
-            org_id: org.id,
-            admin_id: admin.id,
-        }
-    });
-    runtime().block_on(store.close());
-    setup
-}
-
-/// A free order of `way`, in 制证中 (CSR) or 待复审 (held keys), made now.
-fn new_order(data_dir: &Path, setup: &Setup, way: Way, n: usize) -> String {
-    let store = open_store(data_dir);
-    let order_no = format!("CRASH{n:04}");
-    let (status, product_id) = match way {
-        Way::Csr => ("issuing", setup.csr_product),
-        Way::HeldKeys => ("awaiting_second_review", setup.held_product),
-    };
-    let form =
-        serde_json::to_string(&certdesk_domain::application::ApplicationForm::default()).unwrap();
-    runtime().block_on(async {
-        store
-            .create_application_order_in_status(
-                status,
-                &NewOrder {
-                    order_no: &order_no,
-                    org_id: setup.org_id,
-                    kind: BusinessType::NewCertificate,
-                    amount_fen: 0,
-                    created_by: setup.admin_id,
-                    on_behalf: false,
-                    created_at: now(),
-                },
-                &NewApplication {
-                    provider_id: setup.provider,
-                    product_id,
-                    years: 1,
-                    voucher_code: None,
-                    delivery_method: "mail",
-                    form_json: &form,
-                },
-            )
-            .await
-            .unwrap();
-        store.close().await;
-    });
-    order_no
-}
-
-/// POSTs JSON with a bearer token; answers the status, or `None` when the connection died.
-fn post(port: u16, path: &str, token: &str, json: &str) -> Option<u16> {
-    post_reply(port, path, token, json).map(|(status, _)| status)
-}
-
-/// [`post`], with the whole reply.
-fn post_reply(port: u16, path: &str, token: &str, json: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .ok()?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-        json.len()
-    )
-    .ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
-    Some((reply.split_whitespace().nth(1)?.parse().ok()?, reply))
-}
-
-fn csr_json() -> String {
-    let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
-    let name = certdesk_pki::x509_cert::name::Name::from_str("CN=ukey").unwrap();
-    let pem = csr_to_pem(&make_csr(&key, name).unwrap()).unwrap();
-    serde_json::json!({ "csr": pem }).to_string()
 }
 
 /// Starts the work that issues the order, in a thread (it hangs until the kill).
@@ -214,7 +39,7 @@ fn start_issuance(
             port,
             &format!("/api/v1/orders/{order_no}/csr"),
             SUPPLIER_TOKEN,
-            &csr_json(),
+            &csr_json(Algorithm::Sm2Sm3),
         ),
         Way::HeldKeys => post_reply(
             port,
@@ -319,7 +144,16 @@ fn issuance_killed_at_every_point_leaves_every_order_issued_or_claimable() {
         } else {
             Way::HeldKeys
         };
-        let order_no = new_order(&data_dir, &setup, way, n);
+        let order_no = match way {
+            Way::Csr => new_order(&data_dir, &setup, "issuing", setup.csr_product, n),
+            Way::HeldKeys => new_order(
+                &data_dir,
+                &setup,
+                "awaiting_second_review",
+                setup.held_product,
+                n,
+            ),
+        };
         let port = free_port();
         let mut child = serve(&data_dir, port, Some(&format!("{point}=sleep(120000)")));
         let lines = lines_of(&mut child);
@@ -402,8 +236,14 @@ fn issuance_killed_at_every_point_leaves_every_order_issued_or_claimable() {
         if issuance_state(&store, order_no).0 == OrderStatus::Issuing {
             assert_eq!(*way, Way::Csr);
             let path = format!("/api/v1/orders/{order_no}/csr");
-            assert_eq!(post(port, &path, SUPPLIER_TOKEN, &csr_json()), Some(201));
-            assert_eq!(post(port, &path, SUPPLIER_TOKEN, &csr_json()), Some(409));
+            assert_eq!(
+                post(port, &path, SUPPLIER_TOKEN, &csr_json(Algorithm::Sm2Sm3)),
+                Some(201)
+            );
+            assert_eq!(
+                post(port, &path, SUPPLIER_TOKEN, &csr_json(Algorithm::Sm2Sm3)),
+                Some(409)
+            );
             issued_again += 1;
         }
         let (status, issuance) = issuance_state(&store, order_no);

@@ -2,10 +2,15 @@
 //! and call OpenSSL as the independent peer.
 #![allow(dead_code)]
 
+use certdesk_domain::product::{KeyAlgorithm, Medium, ProductSpec};
+use certdesk_domain::{BusinessType, Role};
+use certdesk_pki::{csr_to_pem, make_csr, Algorithm, SoftwareKey};
+use certdesk_store::{NewAccount, NewApplication, NewOrder, Store};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_certdesk");
@@ -217,4 +222,199 @@ pub fn ca_init(data_dir: &Path, extra: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The key holder's API token in [`set_up`]'s organisation.
+pub const SUPPLIER_TOKEN: &str = "cdk_test_supplier";
+/// The CA officer's API token of [`set_up`].
+pub const OFFICER_TOKEN: &str = "cdk_test_officer";
+
+/// An organisation whose admin (the key holder) has [`SUPPLIER_TOKEN`], a CA officer with
+/// [`OFFICER_TOKEN`], and three free products.
+pub struct Setup {
+    /// SM2 dual certificate on a UKey: the key holder sends a CSR.
+    pub csr_product: i64,
+    /// SM2 dual mobile certificate: the CA holds the keys.
+    pub held_product: i64,
+    /// ECDSA P-256 single certificate on a UKey.
+    pub p256_product: i64,
+    pub provider: i64,
+    pub org_id: i64,
+    pub admin_id: i64,
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub fn open_store(data_dir: &Path) -> Store {
+    runtime().block_on(async { Store::open(&database_url(data_dir)).await.unwrap() })
+}
+
+/// The organisation, its admin (the key holder), a CA officer and two products.
+pub fn set_up(data_dir: &Path) -> Setup {
+    let store = open_store(data_dir);
+    let setup = runtime().block_on(async {
+        let account = |username, role| NewAccount {
+            username,
+            display_name: username,
+            role,
+            org_id: None,
+            password_hash: "x",
+            created_at: 0,
+        };
+        let (org, admin) = store
+            .register_organisation(
+                "北京测试科技有限公司",
+                "91350100M000100Y43",
+                &account("test.admin", Role::OrgAdmin),
+            )
+            .await
+            .unwrap();
+        let officer = store
+            .create_account(
+                &account("test.officer", Role::CaOfficer),
+                &certdesk_store::testing::test_audit_note(),
+            )
+            .await
+            .unwrap();
+        for (account_id, token) in [(admin.id, SUPPLIER_TOKEN), (officer.id, OFFICER_TOKEN)] {
+            store
+                .create_api_token(
+                    account_id,
+                    "test token",
+                    &certdesk_server::auth::token_hash(token),
+                    0,
+                    &certdesk_store::testing::test_audit_note(),
+                )
+                .await
+                .unwrap();
+        }
+        let provider = store.ca_providers().await.unwrap()[0].id;
+        let product = |name: &str, medium, algorithm| ProductSpec {
+            name: name.into(),
+            medium,
+            algorithm,
+            dual: algorithm == KeyAlgorithm::Sm2,
+            min_years: 1,
+            max_years: 3,
+            price_per_year_fen: 0,
+            sub_price_per_year_fen: 0,
+            first_free: false,
+            active: true,
+        };
+        let csr_product = store
+            .create_product(
+                provider,
+                &product("SM2 双证书 UKey（测试）", Medium::UKey, KeyAlgorithm::Sm2),
+                0,
+            )
+            .await
+            .unwrap()
+            .id;
+        let held_product = store
+            .create_product(
+                provider,
+                &product("SM2 移动版（测试）", Medium::Mobile, KeyAlgorithm::Sm2),
+                0,
+            )
+            .await
+            .unwrap()
+            .id;
+        let p256_product = store
+            .create_product(
+                provider,
+                &product("ECDSA P-256 UKey（测试）", Medium::UKey, KeyAlgorithm::P256),
+                0,
+            )
+            .await
+            .unwrap()
+            .id;
+        Setup {
+            csr_product,
+            p256_product,
+            held_product,
+            provider,
+            org_id: org.id,
+            admin_id: admin.id,
+        }
+    });
+    runtime().block_on(store.close());
+    setup
+}
+
+/// A free 新办 order for `product_id`, put straight into `status` (e.g. `issuing`: 制证中,
+/// `awaiting_second_review`: 待复审), made now; answers its number.
+pub fn new_order(
+    data_dir: &Path,
+    setup: &Setup,
+    status: &str,
+    product_id: i64,
+    n: usize,
+) -> String {
+    let store = open_store(data_dir);
+    let order_no = format!("TEST{n:04}");
+    let form =
+        serde_json::to_string(&certdesk_domain::application::ApplicationForm::default()).unwrap();
+    runtime().block_on(async {
+        store
+            .create_application_order_in_status(
+                status,
+                &NewOrder {
+                    order_no: &order_no,
+                    org_id: setup.org_id,
+                    kind: BusinessType::NewCertificate,
+                    amount_fen: 0,
+                    created_by: setup.admin_id,
+                    on_behalf: false,
+                    created_at: now(),
+                },
+                &NewApplication {
+                    provider_id: setup.provider,
+                    product_id,
+                    years: 1,
+                    voucher_code: None,
+                    delivery_method: "mail",
+                    form_json: &form,
+                },
+            )
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    order_no
+}
+
+/// POSTs JSON with a bearer token; answers the status, or `None` when the connection died.
+pub fn post(port: u16, path: &str, token: &str, json: &str) -> Option<u16> {
+    post_reply(port, path, token, json).map(|(status, _)| status)
+}
+
+/// [`post`], with the whole reply.
+pub fn post_reply(port: u16, path: &str, token: &str, json: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .ok()?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    )
+    .ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    Some((reply.split_whitespace().nth(1)?.parse().ok()?, reply))
+}
+
+/// `{"csr": PEM}` for a fresh key of `algorithm`.
+pub fn csr_json(algorithm: Algorithm) -> String {
+    let key = SoftwareKey::generate(algorithm).unwrap();
+    let name = certdesk_pki::x509_cert::name::Name::from_str("CN=ukey").unwrap();
+    let pem = csr_to_pem(&make_csr(&key, name).unwrap()).unwrap();
+    serde_json::json!({ "csr": pem }).to_string()
 }

@@ -100,7 +100,7 @@ pub async fn issue_for_order(
         state,
         order,
         &serials,
-        state.ca.sign_prepared(&prepared, &serials),
+        state.ca.sign_prepared(&prepared, &serials).await,
         IssuanceError::of_ca,
     )
     .await?;
@@ -167,7 +167,7 @@ pub async fn issue_if_held(
         state,
         order,
         &serials,
-        state.ca.sign_held(&held, &serials),
+        state.ca.sign_held(&held, &serials).await,
         IssuanceError::Ca,
     )
     .await?;
