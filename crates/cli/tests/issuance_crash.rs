@@ -139,7 +139,7 @@ fn issuance_killed_at_every_point_leaves_every_order_issued_or_claimable() {
     let mut orders = Vec::new();
     for n in 0..KILLS {
         let point = ISSUANCE_FAILPOINTS[n % ISSUANCE_FAILPOINTS.len()];
-        let way = if (n / ISSUANCE_FAILPOINTS.len()) % 2 == 0 {
+        let way = if (n / ISSUANCE_FAILPOINTS.len()).is_multiple_of(2) {
             Way::Csr
         } else {
             Way::HeldKeys

@@ -347,7 +347,7 @@ pub fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A bank card number: 16–19 digits (spaces tolerated) passing the Luhn check.
