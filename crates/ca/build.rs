@@ -22,12 +22,7 @@ fn main() {
             "Serials",
             "Empty",
         ),
-        (
-            "current_crl",
-            "CurrentCrl",
-            "AlgorithmMessage",
-            "CrlMessage",
-        ),
+        ("current_crl", "CurrentCrl", "CaName", "CrlMessage"),
         ("answer_ocsp", "AnswerOcsp", "Bytes", "Bytes"),
         (
             "check_presented",

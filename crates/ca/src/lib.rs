@@ -58,6 +58,12 @@ const SERIAL_ATTEMPTS: usize = 3;
 pub struct LoadedCa {
     pub algorithm: Algorithm,
     pub issuing_id: i64,
+    /// Its name in the published addresses: `/crl/{name}.crl`, `/ca/{name}.cer`. The
+    /// algorithm's slug for its first issuing CA, `{slug}-{id}` for one that replaced another.
+    pub publication_name: String,
+    /// Replaced by a newer issuing CA (`certdesk ca new-issuing`): it issues nothing more and
+    /// goes on signing the CRLs and OCSP answers of the certificates it issued.
+    pub retired: bool,
     pub root_cert: Certificate,
     pub root_der: Vec<u8>,
     pub issuing_cert: Certificate,
@@ -82,6 +88,18 @@ impl LoadedCa {
                 .not_after
                 .to_system_time(),
         )
+    }
+
+    /// Its certificates as the public endpoints serve them.
+    pub fn published(&self) -> CaCertificates {
+        CaCertificates {
+            algorithm: self.algorithm,
+            name: self.publication_name.clone(),
+            retired: self.retired,
+            root_der: self.root_der.clone(),
+            issuing_der: self.issuing_der.clone(),
+            issuing_until: self.issuing_until(),
+        }
     }
 
     /// The issuing CA and the root, PEM, as `--chain-out` writes them.
@@ -452,6 +470,90 @@ pub fn root_key_for_offline(
     Ok(key.to_encrypted_pkcs8_pem(offline_passphrase)?)
 }
 
+/// A root's private key as the operator keeps it offline: encrypted PKCS#8 PEM and its
+/// passphrase.
+pub struct OfflineRootKey<'a> {
+    pub pem: &'a str,
+    pub passphrase: &'a Zeroizing<String>,
+}
+
+/// Makes a new issuing CA for `algorithm` under its root and puts it in service; the issuing CA
+/// it replaces is retired and goes on signing the CRLs and OCSP answers of what it issued. The
+/// root's private key comes from the operator's offline file (`root_key`): no root key is
+/// online to do it. The new key is kept as the hierarchy's was: on `token` for P-256 when one is given, else encrypted under `passphrase`.
+pub async fn new_issuing_ca(
+    store: &dyn CaRecords,
+    algorithm: Algorithm,
+    root_key: OfflineRootKey<'_>,
+    passphrase: &Zeroizing<String>,
+    name_prefix: &str,
+    token: Option<&TokenConfig>,
+    note: &certdesk_store::AuditNote<'_>,
+) -> Result<certdesk_store::CaKeyRecord, CaError> {
+    let keys = store.ca_keys().await?;
+    let root = keys
+        .iter()
+        .find(|k| k.algorithm == algorithm.slug() && k.role == "root")
+        .ok_or(CaError::NotInitialised(algorithm.label()))?;
+    let root_cert = Certificate::from_der(&root.certificate_der)
+        .map_err(|e| CaError::Corrupt(format!("{} root certificate: {e}", algorithm.label())))?;
+    let root_key = SoftwareKey::from_encrypted_pkcs8_pem(root_key.pem, root_key.passphrase)
+        .map_err(|e| {
+            CaError::Refused(format!(
+                "the root key file cannot be opened with CERTDESK_ROOT_KEY_PASSPHRASE: {e}"
+            ))
+        })?;
+    if root_key.public_key_spki() != root_cert.tbs_certificate().subject_public_key_info() {
+        return Err(CaError::Refused(format!(
+            "the root key file holds another key than the {} root CA's",
+            algorithm.label()
+        )));
+    }
+    let now = unix_seconds(SystemTime::now());
+    let (certificate, stored_key) = match token {
+        Some(token) if algorithm == Algorithm::EcdsaP256Sha256 => {
+            // A label of its own: the key it replaces stays on the token, retired.
+            let label = format!("{P256_ISSUING_KEY_LABEL}-{now}");
+            let key = certdesk_pki::Pkcs11Key::generate_p256(
+                &token.module,
+                &token.token_label,
+                &token.pin,
+                &label,
+            )?;
+            (
+                certdesk_pki::certify_issuing_ca(&root_key, &root_cert, &key, name_prefix)?,
+                Zeroizing::new(token_key_reference(&token.token_label, &label)),
+            )
+        }
+        _ => {
+            let key = SoftwareKey::generate(algorithm)?;
+            (
+                certdesk_pki::certify_issuing_ca(&root_key, &root_cert, &key, name_prefix)?,
+                key.to_encrypted_pkcs8_pem(passphrase)?,
+            )
+        }
+    };
+    let record = store
+        .replace_issuing_ca(
+            &NewCaKey {
+                algorithm: algorithm.slug(),
+                role: "issuing",
+                certificate_der: &der_of(&certificate)?,
+                private_key_pem: &stored_key,
+                created_at: now,
+            },
+            now,
+            note,
+        )
+        .await?;
+    tracing::info!(
+        algorithm = algorithm.label(),
+        id = record.id,
+        "new issuing CA in service"
+    );
+    Ok(record)
+}
+
 /// Creates the root and issuing CA of every algorithm that has none yet; answers which were
 /// made. Safe to run from several processes at once: the store keeps the first hierarchy.
 pub async fn ensure_hierarchies(
@@ -557,6 +659,65 @@ pub async fn ensure_hierarchies_with(
     Ok(created)
 }
 
+/// An issuing CA's key row, in service or retired (a retired row's role names its id, so that
+/// the table's one-row-per-(algorithm, role) rule holds; `retired_at` says it is retired).
+fn is_issuing_role(key: &certdesk_store::CaKeyRecord) -> bool {
+    key.role == "issuing" || (key.retired_at.is_some() && key.role.starts_with("issuing-"))
+}
+
+/// One issuing CA, its key opened (decrypted, or found on its token).
+fn load_ca(
+    algorithm: Algorithm,
+    root: &certdesk_store::CaKeyRecord,
+    issuing: &certdesk_store::CaKeyRecord,
+    publication_name: String,
+    passphrase: &Zeroizing<String>,
+    token: Option<&TokenConfig>,
+) -> Result<LoadedCa, CaError> {
+    let issuing_key: Box<dyn Signer> = match parse_token_key_reference(&issuing.private_key_pem) {
+        Some((token_label, key_label)) => {
+            let token = token.filter(|t| t.token_label == token_label).ok_or_else(|| {
+                CaError::Refused(format!(
+                    "the {} issuing key is on the PKCS#11 token {token_label:?}: give its module (--pkcs11-module) and its PIN (CERTDESK_PKCS11_PIN)",
+                    algorithm.label()
+                ))
+            })?;
+            Box::new(certdesk_pki::Pkcs11Key::open(
+                &token.module,
+                token_label,
+                &token.pin,
+                key_label,
+            )?)
+        }
+        None => Box::new(
+            SoftwareKey::from_encrypted_pkcs8_pem(&issuing.private_key_pem, passphrase).map_err(
+                |source| CaError::KeyDecryption {
+                    algorithm: algorithm.label(),
+                    role: "issuing".to_string(),
+                    source,
+                },
+            )?,
+        ),
+    };
+    let root_cert = Certificate::from_der(&root.certificate_der)
+        .map_err(|e| CaError::Corrupt(format!("{} root certificate: {e}", algorithm.label())))?;
+    let issuing_cert = Certificate::from_der(&issuing.certificate_der)
+        .map_err(|e| CaError::Corrupt(format!("{} issuing certificate: {e}", algorithm.label())))?;
+    let issuer_hashes = ocsp::issuer_hashes(&issuing_cert)?;
+    Ok(LoadedCa {
+        issuer_hashes,
+        algorithm,
+        issuing_id: issuing.id,
+        publication_name,
+        retired: issuing.retired_at.is_some(),
+        root_der: root.certificate_der.clone(),
+        issuing_der: issuing.certificate_der.clone(),
+        root_cert,
+        issuing_cert,
+        issuing_key,
+    })
+}
+
 impl CertificateAuthority {
     /// Loads every CA hierarchy from the store and decrypts the issuing keys.
     pub async fn open(
@@ -577,56 +738,34 @@ impl CertificateAuthority {
         let keys = store.ca_keys().await?;
         let mut cas = Vec::new();
         for algorithm in Algorithm::ALL {
-            let find = |role: &str| {
-                keys.iter()
-                    .find(|k| k.algorithm == algorithm.slug() && k.role == role)
-            };
-            let (Some(root), Some(issuing)) = (find("root"), find("issuing")) else {
+            let Some(root) = keys
+                .iter()
+                .find(|k| k.algorithm == algorithm.slug() && k.role == "root")
+            else {
                 continue;
             };
-            let issuing_key: Box<dyn Signer> = match parse_token_key_reference(
-                &issuing.private_key_pem,
-            ) {
-                Some((token_label, key_label)) => {
-                    let token = token.filter(|t| t.token_label == token_label).ok_or_else(|| {
-                        CaError::Refused(format!(
-                            "the {} issuing key is on the PKCS#11 token {token_label:?}: give its module (--pkcs11-module) and its PIN (CERTDESK_PKCS11_PIN)",
-                            algorithm.label()
-                        ))
-                    })?;
-                    Box::new(certdesk_pki::Pkcs11Key::open(
-                        &token.module,
-                        token_label,
-                        &token.pin,
-                        key_label,
-                    )?)
-                }
-                None => Box::new(
-                    SoftwareKey::from_encrypted_pkcs8_pem(&issuing.private_key_pem, passphrase)
-                        .map_err(|source| CaError::KeyDecryption {
-                            algorithm: algorithm.label(),
-                            role: issuing.role.clone(),
-                            source,
-                        })?,
-                ),
-            };
-            let root_cert = Certificate::from_der(&root.certificate_der).map_err(|e| {
-                CaError::Corrupt(format!("{} root certificate: {e}", algorithm.label()))
-            })?;
-            let issuing_cert = Certificate::from_der(&issuing.certificate_der).map_err(|e| {
-                CaError::Corrupt(format!("{} issuing certificate: {e}", algorithm.label()))
-            })?;
-            let issuer_hashes = ocsp::issuer_hashes(&issuing_cert)?;
-            cas.push(LoadedCa {
-                issuer_hashes,
-                algorithm,
-                issuing_id: issuing.id,
-                root_der: root.certificate_der.clone(),
-                issuing_der: issuing.certificate_der.clone(),
-                root_cert,
-                issuing_cert,
-                issuing_key,
-            });
+            // Oldest first: the first is published under the algorithm's slug.
+            let mut issuing_keys: Vec<_> = keys
+                .iter()
+                .filter(|k| k.algorithm == algorithm.slug() && is_issuing_role(k))
+                .collect();
+            issuing_keys.sort_by_key(|k| k.id);
+            let first_id = issuing_keys.first().map(|k| k.id);
+            for issuing in issuing_keys {
+                let publication_name = if Some(issuing.id) == first_id {
+                    algorithm.slug().to_string()
+                } else {
+                    format!("{}-{}", algorithm.slug(), issuing.id)
+                };
+                cas.push(load_ca(
+                    algorithm,
+                    root,
+                    issuing,
+                    publication_name,
+                    passphrase,
+                    token,
+                )?);
+            }
         }
         let revocations_seen = store.revocation_counter().await?;
         Ok(CertificateAuthority {
@@ -672,10 +811,11 @@ impl CertificateAuthority {
         &self.cas
     }
 
+    /// The issuing CA of `algorithm` in service (not a retired one).
     pub fn ca(&self, algorithm: Algorithm) -> Result<&LoadedCa, CaError> {
         self.cas
             .iter()
-            .find(|ca| ca.algorithm == algorithm)
+            .find(|ca| ca.algorithm == algorithm && !ca.retired)
             .ok_or(CaError::NotInitialised(algorithm.label()))
     }
 
@@ -742,6 +882,7 @@ impl CertificateAuthority {
                 not_after: checked.not_after,
                 serial: serial_number(serial_hex)?,
                 base_url: self.public_url.clone(),
+                ca_name: Some(ca.publication_name.clone()),
                 policy: self.policy,
             })
         };
@@ -1008,12 +1149,21 @@ impl CertificateAuthority {
         Ok(record)
     }
 
-    /// The CRL to publish for an algorithm: the latest one, or a new one when there is none or
-    /// less than half of its validity is left.
+    /// The CRL to publish for the issuing CA in service of an algorithm.
     pub async fn current_crl(&self, algorithm: Algorithm) -> Result<CrlRecord, CaError> {
-        let ca = self.ca(algorithm)?;
+        self.current_crl_of(self.ca(algorithm)?).await
+    }
+
+    /// The issuing CA (in service or retired) published as `name` (`p256`, `p256-7`).
+    pub fn ca_named(&self, name: &str) -> Option<&LoadedCa> {
+        self.cas.iter().find(|ca| ca.publication_name == name)
+    }
+
+    /// The CRL to publish for an issuing CA: the latest one, or a new one when there is none
+    /// or less than half of its validity is left.
+    pub async fn current_crl_of(&self, ca: &LoadedCa) -> Result<CrlRecord, CaError> {
         let now = unix_seconds(SystemTime::now());
-        if let Some(latest) = self.store.latest_crl(algorithm.slug()).await? {
+        if let Some(latest) = self.store.latest_crl(&ca.publication_name).await? {
             let half = (latest.next_update - latest.this_update) / 2;
             if now < latest.this_update + half {
                 return Ok(latest);
@@ -1025,7 +1175,7 @@ impl CertificateAuthority {
     /// Signs and stores a new full CRL with the next CRL number.
     pub async fn sign_crl(&self, ca: &LoadedCa) -> Result<CrlRecord, CaError> {
         for _ in 0..SERIAL_ATTEMPTS {
-            let number = self.store.next_crl_number(ca.algorithm.slug()).await?;
+            let number = self.store.next_crl_number(&ca.publication_name).await?;
             // Read after the number is taken: CRL number − 1 was stored, so every revocation
             // it listed is committed and read here too. A newer CRL never lists less, whoever
             // (serve's schedule, `certdesk ca revoke`) signs it.
@@ -1050,7 +1200,7 @@ impl CertificateAuthority {
                 },
             )?;
             let record = CrlRecord {
-                algorithm: ca.algorithm.slug().to_string(),
+                algorithm: ca.publication_name.clone(),
                 crl_number: number,
                 this_update: unix_seconds(this_update),
                 next_update: unix_seconds(next_update),

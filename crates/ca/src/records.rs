@@ -3,8 +3,8 @@
 //! archived keys, recognised CAs and the audit seals. `certdesk_store::Store` implements it.
 
 use certdesk_store::{
-    AuditSeal, CaKeyRecord, CaProvider, CertificateRecord, CrlRecord, KeyArchiveRecord, NewCaKey,
-    NewCertificate, NewProviderCa, ProviderCa, RevokeOutcome, Store, StoreError,
+    AuditNote, AuditSeal, CaKeyRecord, CaProvider, CertificateRecord, CrlRecord, KeyArchiveRecord,
+    NewCaKey, NewCertificate, NewProviderCa, ProviderCa, RevokeOutcome, Store, StoreError,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +20,12 @@ pub trait CaRecords: Send + Sync {
         root: &'a NewCaKey<'a>,
         issuing: &'a NewCaKey<'a>,
     ) -> RecordsFuture<'a, (CaKeyRecord, CaKeyRecord)>;
+    fn replace_issuing_ca<'a>(
+        &'a self,
+        issuing: &'a NewCaKey<'a>,
+        retired_at: i64,
+        note: &'a AuditNote<'a>,
+    ) -> RecordsFuture<'a, CaKeyRecord>;
     fn insert_certificate<'a>(
         &'a self,
         new: &'a NewCertificate<'a>,
@@ -55,6 +61,15 @@ pub trait CaRecords: Send + Sync {
 }
 
 impl CaRecords for Store {
+    fn replace_issuing_ca<'a>(
+        &'a self,
+        issuing: &'a NewCaKey<'a>,
+        retired_at: i64,
+        note: &'a AuditNote<'a>,
+    ) -> RecordsFuture<'a, CaKeyRecord> {
+        Box::pin(Store::replace_issuing_ca(self, issuing, retired_at, note))
+    }
+
     fn ca_keys(&self) -> RecordsFuture<'_, Vec<CaKeyRecord>> {
         Box::pin(Store::ca_keys(self))
     }

@@ -5,8 +5,8 @@
 
 use crate::trust::{CheckError, PresentedCertificate, Recognition};
 use crate::{
-    CaError, CertificateAuthority, HeldRequest, IssuanceSerials, IssueRequest, PreparedRequest,
-    SignedIssuance,
+    CaError, CertificateAuthority, HeldRequest, IssuanceSerials, IssueRequest, LoadedCa,
+    PreparedRequest, SignedIssuance,
 };
 use certdesk_domain::limits::LimitError;
 use certdesk_pki::{Algorithm, CrlReason, SoftwareKey};
@@ -23,6 +23,10 @@ pub type CaFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Clone)]
 pub struct CaCertificates {
     pub algorithm: Algorithm,
+    /// The issuing CA's publication name (`/ca/{name}.cer`, `/crl/{name}.crl`).
+    pub name: String,
+    /// Replaced by a newer issuing CA: it signs CRLs and OCSP answers, no new certificates.
+    pub retired: bool,
     pub root_der: Vec<u8>,
     pub issuing_der: Vec<u8>,
     /// When the issuing CA's certificate ends (Unix seconds).
@@ -53,15 +57,17 @@ pub trait CaService: Send + Sync {
         validity_days: u32,
         issue_at: i64,
     ) -> Result<(), LimitError>;
-    /// The CA certificates of `algorithm`, if this installation has that CA.
+    /// The CA certificates of `algorithm`'s issuing CA in service, if this installation has one.
     fn certificates(&self, algorithm: Algorithm) -> Option<CaCertificates>;
+    /// The CA certificates of the issuing CA published as `name` (in service or retired).
+    fn published(&self, name: &str) -> Option<CaCertificates>;
     /// Publishes revocations written to the store directly (a new CRL, fresh OCSP answers).
     fn publish_revocations<'a>(
         &'a self,
         revoked: &'a [CertificateRecord],
     ) -> CaFuture<'a, Result<(), CaError>>;
-    /// The current CRL of `algorithm`'s issuing CA, signing a new one when due.
-    fn current_crl(&self, algorithm: Algorithm) -> CaFuture<'_, Result<CrlRecord, CaError>>;
+    /// The current CRL of the issuing CA published as `name`, signing a new one when due.
+    fn current_crl<'a>(&'a self, name: &'a str) -> CaFuture<'a, Result<CrlRecord, CaError>>;
     /// The DER OCSP response to a DER request (an error response when it cannot be answered).
     fn answer_ocsp<'a>(&'a self, request_der: &'a [u8]) -> CaFuture<'a, Arc<[u8]>>;
     /// Recognises a presented certificate (ours or an imported CA's) valid at `now`.
@@ -118,12 +124,11 @@ impl CaService for CertificateAuthority {
     }
 
     fn certificates(&self, algorithm: Algorithm) -> Option<CaCertificates> {
-        self.ca(algorithm).ok().map(|ca| CaCertificates {
-            algorithm,
-            root_der: ca.root_der.clone(),
-            issuing_der: ca.issuing_der.clone(),
-            issuing_until: ca.issuing_until(),
-        })
+        self.ca(algorithm).ok().map(LoadedCa::published)
+    }
+
+    fn published(&self, name: &str) -> Option<CaCertificates> {
+        self.ca_named(name).map(LoadedCa::published)
     }
 
     fn publish_revocations<'a>(
@@ -133,8 +138,13 @@ impl CaService for CertificateAuthority {
         Box::pin(CertificateAuthority::publish_revocations(self, revoked))
     }
 
-    fn current_crl(&self, algorithm: Algorithm) -> CaFuture<'_, Result<CrlRecord, CaError>> {
-        Box::pin(CertificateAuthority::current_crl(self, algorithm))
+    fn current_crl<'a>(&'a self, name: &'a str) -> CaFuture<'a, Result<CrlRecord, CaError>> {
+        Box::pin(async move {
+            let ca = self.ca_named(name).ok_or_else(|| {
+                CaError::Refused(format!("no issuing CA is published as {name:?}"))
+            })?;
+            self.current_crl_of(ca).await
+        })
     }
 
     fn answer_ocsp<'a>(&'a self, request_der: &'a [u8]) -> CaFuture<'a, Arc<[u8]>> {

@@ -454,6 +454,7 @@ async fn ocsp_refuses_what_it_cannot_answer() {
             not_after: SystemTime::now() + Duration::from_secs(86400),
             serial: random_serial().unwrap(),
             base_url: "http://elsewhere".into(),
+            ca_name: None,
             policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
         },
     )
@@ -461,6 +462,8 @@ async fn ocsp_refuses_what_it_cannot_answer() {
     let foreign_ca = LoadedCa {
         algorithm: Algorithm::EcdsaP256Sha256,
         issuing_id: -1,
+        publication_name: "elsewhere".into(),
+        retired: false,
         root_der: vec![],
         issuing_der: vec![],
         root_cert: foreign.root_cert.clone(),
@@ -495,6 +498,7 @@ async fn ocsp_refuses_what_it_cannot_answer() {
             not_after: SystemTime::now() + Duration::from_secs(86400),
             serial: random_serial().unwrap(),
             base_url: "http://127.0.0.1:8080".into(),
+            ca_name: None,
             policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
         },
     )
@@ -869,6 +873,7 @@ fn foreign_leaf(
             not_after: now + Duration::from_secs(86400),
             serial,
             base_url: "http://other.example".into(),
+            ca_name: None,
             policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
         },
     )
@@ -1116,10 +1121,10 @@ pub(crate) async fn answers_through_the_boundary(
         service.revoke("00ff00ff", CrlReason::KeyCompromise).await,
         Err(CaError::UnknownSerial(_))
     ));
-    let crl = service
-        .current_crl(Algorithm::EcdsaP256Sha256)
-        .await
-        .unwrap();
+    assert_eq!(certificates.name, "p256");
+    assert!(!certificates.retired);
+    assert!(service.published("p256-999").is_none());
+    let crl = service.current_crl("p256").await.unwrap();
     assert!(crl.crl_number >= 1 && !crl.der.is_empty());
     // An OCSP request that is not one is answered with malformedRequest (RFC 6960 4.2.1).
     assert_eq!(

@@ -101,6 +101,20 @@ enum CaCommand {
         #[arg(long, value_name = "DIR")]
         root_key_dir: PathBuf,
     },
+    /// Put a new issuing CA in service under the root of ALG; the one it replaces is retired and
+    /// goes on signing the CRLs and OCSP answers of what it issued. Needs the root's offline
+    /// key file (`init --root-key-dir` wrote it; its passphrase in
+    /// CERTDESK_ROOT_KEY_PASSPHRASE). Restart `serve` / `ca serve` afterwards.
+    NewIssuing {
+        #[arg(long, value_enum)]
+        alg: AlgArg,
+        /// The root's private key file (encrypted PKCS#8 PEM), e.g. root-p256.key.pem
+        #[arg(long, value_name = "FILE")]
+        root_key: PathBuf,
+        /// Organisation name in the new CA certificate's subject
+        #[arg(long, default_value = DEFAULT_CA_NAME)]
+        name: String,
+    },
     /// Run the CA as its own process: answer the web process (`certdesk serve --ca unix:PATH`)
     /// on a Unix socket. Only this process reads the CA keys, the passphrase and the
     /// key-management key; it also keeps the CRLs fresh and seals the audit chain.
@@ -295,8 +309,61 @@ async fn run_on_store(
     if let CaCommand::ExportRootKey { root_key_dir } = command {
         return export_root_keys(store, &passphrase, &root_key_dir).await;
     }
+    if let CaCommand::NewIssuing {
+        alg,
+        root_key,
+        name,
+    } = command
+    {
+        return new_issuing(store, &passphrase, alg.algorithm(), &root_key, &name, token).await;
+    }
     let ca = open_authority(store, data_dir, &passphrase, token, &command).await?;
     run_command(&ca, command).await
+}
+
+/// `certdesk ca new-issuing`: a new issuing CA, certified with the root's offline key.
+async fn new_issuing(
+    store: &Store,
+    passphrase: &Zeroizing<String>,
+    algorithm: Algorithm,
+    root_key_file: &Path,
+    name: &str,
+    token: Option<&certdesk_ca::TokenConfig>,
+) -> Result<()> {
+    let root_key_pem =
+        Zeroizing::new(std::fs::read_to_string(root_key_file).with_context(|| {
+            format!(
+                "cannot read the root key file {} (a new issuing CA needs the root's offline key)",
+                root_key_file.display()
+            )
+        })?);
+    let root_passphrase = root_key_passphrase()?;
+    let detail = format!("new {} issuing CA", algorithm.label());
+    let record = certdesk_ca::new_issuing_ca(
+        store,
+        algorithm,
+        certdesk_ca::OfflineRootKey {
+            pem: &root_key_pem,
+            passphrase: &root_passphrase,
+        },
+        passphrase,
+        name,
+        token,
+        &certdesk_store::AuditNote {
+            at: jiff::Timestamp::now().as_second(),
+            actor_account_id: None,
+            actor_label: "cli",
+            org_id: None,
+            detail: &detail,
+        },
+    )
+    .await?;
+    println!(
+        "new {} issuing CA in service (id {}); the one it replaced signs the CRLs of what it issued. Restart certdesk serve / ca serve to use it.",
+        algorithm.label(),
+        record.id
+    );
+    Ok(())
 }
 
 /// `certdesk ca init`: the hierarchies, the certificate policy and the key-management key.
@@ -599,7 +666,9 @@ async fn serve_ca(ca: &Authority<'_>, listen: &str) -> Result<()> {
 async fn run_command(ca: &Authority<'_>, command: CaCommand) -> Result<()> {
     match command {
         // Handled before the CA is opened: there is none yet.
-        CaCommand::Init { .. } | CaCommand::ExportRootKey { .. } => Ok(()),
+        CaCommand::Init { .. } | CaCommand::ExportRootKey { .. } | CaCommand::NewIssuing { .. } => {
+            Ok(())
+        }
         CaCommand::Serve { listen, .. } => serve_ca(ca, &listen).await,
         CaCommand::Issue(args) => issue(ca, args).await,
         CaCommand::Revoke { serial, reason } => revoke(ca, &serial, &reason).await,

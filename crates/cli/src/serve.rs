@@ -312,9 +312,10 @@ async fn keep_crls_fresh(ca: Arc<CertificateAuthority>) {
     let mut tick = tokio::time::interval(CRL_CHECK_INTERVAL);
     loop {
         tick.tick().await;
+        // Retired issuing CAs too: their certificates are checked against their CRLs.
         for loaded in ca.cas() {
-            if let Err(err) = ca.current_crl(loaded.algorithm).await {
-                tracing::error!(error = %err, algorithm = loaded.algorithm.label(), "CRL refresh failed");
+            if let Err(err) = ca.current_crl_of(loaded).await {
+                tracing::error!(error = %err, ca = %loaded.publication_name, "CRL refresh failed");
             }
         }
     }

@@ -1168,3 +1168,180 @@ fn tamper_sql(data: &Path, sql: &str) {
         conn.close().await.unwrap();
     })
 }
+
+/// `certdesk ca cert --alg ALG [--root] --out FILE`.
+fn write_ca_cert(data: &Path, alg: &str, root: bool, out: &Path) {
+    let mut args = vec![
+        "ca",
+        "--data-dir",
+        path_str(data),
+        "cert",
+        "--alg",
+        alg,
+        "--out",
+        path_str(out),
+    ];
+    if root {
+        args.push("--root");
+    }
+    let (ok, _, err) = run_certdesk(&args);
+    assert!(ok, "{err}");
+}
+
+/// `certdesk ca new-issuing --alg ALG --root-key FILE`, the root passphrase in the environment.
+fn new_issuing(data: &Path, alg: &str, root_key: &Path) -> (bool, String, String) {
+    let out = certdesk(&[
+        "ca",
+        "--data-dir",
+        path_str(data),
+        "new-issuing",
+        "--alg",
+        alg,
+        "--root-key",
+        path_str(root_key),
+    ])
+    .env("CERTDESK_ROOT_KEY_PASSPHRASE", ROOT_KEY_PASSPHRASE)
+    .stdin(std::process::Stdio::null())
+    .output()
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_new_issuing_ca_needs_the_root_key_file_and_the_one_it_replaces_goes_on_publishing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, _, err) = ca_init(&data, &[]);
+    assert!(ok, "{err}");
+    let port = free_port();
+    // `serve` records its public URL, which `certdesk ca issue` writes into certificates.
+    let mut server = spawn_serve(&data, port, Some("rollover-admin-1"));
+    wait_until_healthy(port, &mut server);
+    assert!(terminate(&mut server).success());
+
+    let old_leaf = dir.path().join("old-leaf.pem");
+    let (ok, out, err) = issue(&data, &p256_csr(dir.path(), "old"), "sign", &old_leaf, &[]);
+    assert!(ok, "{err}");
+    let old_serial = serial_of(&out);
+    let old_issuing = dir.path().join("old-issuing.pem");
+    let root = dir.path().join("root.pem");
+    write_ca_cert(&data, "p256", false, &old_issuing);
+    write_ca_cert(&data, "p256", true, &root);
+
+    // Without the root's key file there is no new issuing CA: one line says why.
+    let roots = root_key_dir(&data);
+    let (ok, _, err) = new_issuing(&data, "p256", &roots.join("missing.key.pem"));
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("cannot read the root key file"), "{err}");
+    // Another root's key is not taken for it.
+    let (ok, _, err) = new_issuing(&data, "p256", &roots.join("root-sm2.key.pem"));
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (ok, out, err) = new_issuing(&data, "p256", &roots.join("root-p256.key.pem"));
+    assert!(ok, "{err}");
+    assert!(out.contains("in service"), "{out}");
+    let audit = read_audit(&data);
+    assert!(
+        audit
+            .iter()
+            .any(|(action, object, _)| action == "ca_issuing_replaced" && object == "ca:p256"),
+        "{audit:?}"
+    );
+
+    // New certificates come from the new issuing CA, under the same root, and name its CRL.
+    let new_leaf = dir.path().join("new-leaf.pem");
+    let (ok, _, err) = issue(&data, &p256_csr(dir.path(), "new"), "sign", &new_leaf, &[]);
+    assert!(ok, "{err}");
+    let new_issuing_cert = dir.path().join("new-issuing.pem");
+    write_ca_cert(&data, "p256", false, &new_issuing_cert);
+    assert_ne!(
+        std::fs::read(&old_issuing).unwrap(),
+        std::fs::read(&new_issuing_cert).unwrap()
+    );
+    for (leaf, issuing) in [(&old_leaf, &old_issuing), (&new_leaf, &new_issuing_cert)] {
+        let (ok, out, err) = openssl(&[
+            "verify",
+            "-CAfile",
+            path_str(&root),
+            "-untrusted",
+            path_str(issuing),
+            path_str(leaf),
+        ]);
+        assert!(ok && out.contains(": OK"), "{out}{err}");
+    }
+    let (_, text, _) = openssl(&["x509", "-in", path_str(&new_leaf), "-noout", "-text"]);
+    let new_crl_path = text
+        .split_whitespace()
+        .find_map(|word| {
+            let url = word.strip_prefix("URI:")?;
+            Some(url.split_once("/crl/")?.1.to_string())
+        })
+        .expect("a CRL distribution point");
+    assert!(new_crl_path.starts_with("p256-"), "{text}");
+    let new_name = new_crl_path.trim_end_matches(".crl").to_string();
+
+    // The old certificate is revoked: the retired CA's CRL and OCSP answer say so.
+    let (ok, _, err) = run_certdesk(&[
+        "ca",
+        "--data-dir",
+        path_str(&data),
+        "revoke",
+        &old_serial,
+        "--reason",
+        "keyCompromise",
+    ]);
+    assert!(ok, "{err}");
+    let mut server = spawn_serve(&data, port, None);
+    wait_until_healthy(port, &mut server);
+    for (crl_name, issuing, revoked) in [
+        ("p256", &old_issuing, true),
+        (new_name.as_str(), &new_issuing_cert, false),
+    ] {
+        let (status, crl) = http_get_bytes(port, &format!("/crl/{crl_name}.crl"));
+        assert_eq!(status, 200, "{crl_name}");
+        let crl_file = dir.path().join(format!("{crl_name}.crl"));
+        std::fs::write(&crl_file, crl).unwrap();
+        let (ok, out, err) = openssl(&[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            path_str(&crl_file),
+            "-CAfile",
+            path_str(issuing),
+            "-noout",
+            "-text",
+        ]);
+        assert!(ok && err.contains("verify OK"), "{crl_name}: {out}{err}");
+        assert_eq!(
+            out.to_ascii_lowercase()
+                .contains(&old_serial.to_ascii_lowercase()),
+            revoked,
+            "{crl_name}: {out}"
+        );
+    }
+    let (status, body) = http_get_bytes(port, &format!("/ca/{new_name}.cer"));
+    assert_eq!(status, 200);
+    let new_issuing_der = dir.path().join("new-issuing.der");
+    let (ok, _, err) = openssl(&[
+        "x509",
+        "-in",
+        path_str(&new_issuing_cert),
+        "-outform",
+        "DER",
+        "-out",
+        path_str(&new_issuing_der),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(body, std::fs::read(&new_issuing_der).unwrap());
+    let old_answer = ask_ocsp(port, &old_issuing, &old_leaf, &root, true);
+    assert!(old_answer.contains(": revoked"), "{old_answer}");
+    let new_answer = ask_ocsp(port, &new_issuing_cert, &new_leaf, &root, true);
+    assert!(new_answer.contains(": good"), "{new_answer}");
+    assert!(terminate(&mut server).success());
+}

@@ -43,6 +43,8 @@ pub enum AuditAction {
     CaInitialised,
     /// A root CA's private key written out for the operator and deleted from the database.
     CaRootKeyExported,
+    /// A new issuing CA put in service under the root; the one it replaced retired.
+    CaIssuingReplaced,
     CaProviderCaImported,
     ConfigurationChanged,
     KeyRecovered,
@@ -58,7 +60,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -76,6 +78,7 @@ impl AuditAction {
         AuditAction::CrlPublished,
         AuditAction::CaInitialised,
         AuditAction::CaRootKeyExported,
+        AuditAction::CaIssuingReplaced,
         AuditAction::CaProviderCaImported,
         AuditAction::ConfigurationChanged,
         AuditAction::KeyRecovered,
@@ -106,6 +109,7 @@ impl AuditAction {
             AuditAction::CrlPublished => "crl_published",
             AuditAction::CaInitialised => "ca_initialised",
             AuditAction::CaRootKeyExported => "ca_root_key_exported",
+            AuditAction::CaIssuingReplaced => "ca_issuing_replaced",
             AuditAction::CaProviderCaImported => "ca_provider_ca_imported",
             AuditAction::ConfigurationChanged => "configuration_changed",
             AuditAction::KeyRecovered => "key_recovered",
@@ -137,6 +141,7 @@ impl AuditAction {
             AuditAction::CrlPublished => "发布CRL",
             AuditAction::CaInitialised => "初始化CA",
             AuditAction::CaRootKeyExported => "根CA私钥转为离线保存",
+            AuditAction::CaIssuingReplaced => "更换签发CA",
             AuditAction::CaProviderCaImported => "导入CA服务商证书",
             AuditAction::ConfigurationChanged => "修改配置",
             AuditAction::KeyRecovered => "密钥恢复",

@@ -115,6 +115,7 @@ fn leaf_request(now: SystemTime) -> LeafRequest {
         not_after: now + Duration::from_secs(365 * 24 * 60 * 60),
         serial: random_serial().expect("serial"),
         base_url: "http://ca.example.cn".to_string(),
+        ca_name: None,
         policy: PLACEHOLDER_POLICY_OID,
     }
 }

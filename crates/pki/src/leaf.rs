@@ -90,6 +90,9 @@ pub struct LeafRequest {
     pub serial: SerialNumber,
     /// e.g. `http://ca.example.cn`; CRL, OCSP and CA-certificate URLs hang below it.
     pub base_url: String,
+    /// The issuing CA's name in those URLs (`{base_url}/crl/{name}.crl`, `/ca/{name}.cer`);
+    /// `None`: the algorithm's slug, the name of an algorithm's first issuing CA.
+    pub ca_name: Option<String>,
     /// The certificate policy the CA's CPS names (certificatePolicies).
     pub policy: ObjectIdentifier,
 }
@@ -152,7 +155,7 @@ pub(crate) fn issue_leaf_for_key(
     ])?;
     let credit_code = PrintableStringRef::new(&request.credit_code)
         .map_err(|e| PkiError::InvalidRequest(e.to_string()))?;
-    let slug = algorithm.slug();
+    let slug = request.ca_name.as_deref().unwrap_or(algorithm.slug());
     let extensions = vec![
         extension(
             OID_BASIC_CONSTRAINTS,
@@ -312,6 +315,7 @@ pub(crate) mod tests {
             not_after: now + Duration::from_secs(365 * 24 * 3600),
             serial: random_serial().expect("serial"),
             base_url: "http://ca.certdesk.test/".into(),
+            ca_name: None,
             policy: PLACEHOLDER_POLICY_OID,
         }
     }

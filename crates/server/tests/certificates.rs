@@ -386,6 +386,7 @@ fn foreign_certificate(
             not_after: now + std::time::Duration::from_secs(86400 * 365),
             serial,
             base_url: base_url.into(),
+            ca_name: None,
             policy: certdesk_pki::PLACEHOLDER_POLICY_OID,
         },
     )

@@ -19,6 +19,9 @@ pub struct CaKeyRecord {
     pub certificate_der: Vec<u8>,
     pub private_key_pem: String,
     pub created_at: i64,
+    /// When a newer issuing CA replaced this one (Unix seconds); its role is then
+    /// `issuing-<id>`.
+    pub retired_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +67,8 @@ pub struct NewCertificate<'a> {
 
 #[derive(Debug, Clone)]
 pub struct CrlRecord {
+    /// The issuing CA's publication name (`sm2`, `p256`, `p256-7` for one that replaced
+    /// another): CRLs are numbered per issuing CA.
     pub algorithm: String,
     pub crl_number: i64,
     pub this_update: i64,
@@ -80,7 +85,8 @@ pub enum RevokeOutcome {
     NotFound,
 }
 
-const CA_KEY_COLUMNS: &str = "id, algorithm, role, certificate_der, private_key_pem, created_at";
+const CA_KEY_COLUMNS: &str =
+    "id, algorithm, role, certificate_der, private_key_pem, created_at, retired_at";
 pub(crate) const CERTIFICATE_COLUMNS: &str =
     "id, serial_hex, issuer_ca_id, algorithm, profile, org_name, \
      credit_code, not_before, not_after, der, issued_at, revoked_at, revocation_reason";
@@ -93,6 +99,7 @@ fn ca_key_from_row(row: &AnyRow) -> Result<CaKeyRecord, StoreError> {
         certificate_der: row.try_get("certificate_der")?,
         private_key_pem: row.try_get("private_key_pem")?,
         created_at: row.try_get("created_at")?,
+        retired_at: row.try_get("retired_at")?,
     })
 }
 
@@ -242,6 +249,50 @@ impl Store {
             .pop()
             .ok_or_else(|| StoreError::Corrupt("no root CA".into()))?;
         Ok((root, issuing))
+    }
+
+    /// Puts `issuing` in service for its algorithm and retires the issuing CA it replaces, in
+    /// one transaction. [`StoreError::Conflict`]`("issuing_ca")` when the algorithm has no
+    /// issuing CA in service (the caller looked, and another process changed it since).
+    /// The audit entry (`ca_issuing_replaced` on `ca:<algorithm>`) is written with the change.
+    pub async fn replace_issuing_ca(
+        &self,
+        issuing: &NewCaKey<'_>,
+        retired_at: i64,
+        note: &crate::AuditNote<'_>,
+    ) -> Result<CaKeyRecord, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let retired = sqlx::query(
+            "UPDATE ca_keys SET retired_at = $1, role = 'issuing-' || CAST(id AS TEXT) \
+             WHERE algorithm = $2 AND role = 'issuing' AND retired_at IS NULL",
+        )
+        .bind(retired_at)
+        .bind(issuing.algorithm)
+        .execute(&mut *tx)
+        .await?;
+        if retired.rows_affected() != 1 {
+            return Err(StoreError::Conflict("issuing_ca"));
+        }
+        let row = sqlx::query(&format!(
+            "INSERT INTO ca_keys (algorithm, role, certificate_der, private_key_pem, created_at) \
+             VALUES ($1, 'issuing', $2, $3, $4) RETURNING {CA_KEY_COLUMNS}"
+        ))
+        .bind(issuing.algorithm)
+        .bind(issuing.certificate_der)
+        .bind(issuing.private_key_pem)
+        .bind(issuing.created_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, "ca_key"))?;
+        let record = ca_key_from_row(&row)?;
+        let object = format!("ca:{}", issuing.algorithm);
+        crate::audit::append_audit_with_change(
+            &mut tx,
+            &note.event(certdesk_domain::AuditAction::CaIssuingReplaced, &object),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(record)
     }
 
     /// Every CA key, oldest first.

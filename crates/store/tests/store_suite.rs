@@ -35,6 +35,7 @@ on_both_engines!(
     sessions_live_expire_and_end,
     ping_answers,
     ca_hierarchies_are_stored_whole_and_once,
+    an_issuing_ca_is_replaced_and_the_old_one_kept_retired,
     certificate_serials_are_unique,
     revocation_is_recorded_once_and_counted,
     crl_numbers_increase_and_never_repeat,
@@ -262,6 +263,64 @@ async fn ca_hierarchies_are_stored_whole_and_once(store: &Store) {
     let keys = store.ca_keys().await.unwrap();
     assert_eq!(keys.len(), 2);
     assert!(keys.iter().all(|k| k.algorithm == "sm2"));
+}
+
+async fn an_issuing_ca_is_replaced_and_the_old_one_kept_retired(store: &Store) {
+    let note = certdesk_store::testing::test_audit_note();
+    // Nothing to replace yet: refused, and nothing written.
+    let none = store
+        .replace_issuing_ca(&ca_key("p256", "issuing"), 50, &note)
+        .await;
+    assert!(
+        matches!(none, Err(StoreError::Conflict("issuing_ca"))),
+        "{none:?}"
+    );
+    let (_, first) = store
+        .insert_ca_hierarchy(&ca_key("p256", "root"), &ca_key("p256", "issuing"))
+        .await
+        .unwrap();
+    store
+        .insert_certificate(&certificate("0c0c", first.id))
+        .await
+        .unwrap();
+    let second = store
+        .replace_issuing_ca(&ca_key("p256", "issuing"), 100, &note)
+        .await
+        .unwrap();
+    let third = store
+        .replace_issuing_ca(&ca_key("p256", "issuing"), 200, &note)
+        .await
+        .unwrap();
+    let keys = store.ca_keys().await.unwrap();
+    let in_service: Vec<_> = keys
+        .iter()
+        .filter(|k| k.role == "issuing" && k.retired_at.is_none())
+        .collect();
+    assert_eq!(in_service.len(), 1);
+    assert_eq!(in_service[0].id, third.id);
+    let retired: Vec<_> = keys
+        .iter()
+        .filter(|k| k.retired_at.is_some())
+        .map(|k| (k.id, k.role.clone(), k.retired_at))
+        .collect();
+    assert_eq!(
+        retired,
+        vec![
+            (first.id, format!("issuing-{}", first.id), Some(100)),
+            (second.id, format!("issuing-{}", second.id), Some(200)),
+        ]
+    );
+    // The retired CA's certificates still name it.
+    let kept = store.certificate_by_serial("0c0c").await.unwrap().unwrap();
+    assert_eq!(kept.issuer_ca_id, first.id);
+    let entries = store.audit_chain().await.unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.action == "ca_issuing_replaced" && e.object == "ca:p256")
+            .count(),
+        2
+    );
 }
 
 fn certificate<'a>(serial_hex: &'a str, issuer_ca_id: i64) -> NewCertificate<'a> {

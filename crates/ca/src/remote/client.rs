@@ -5,8 +5,8 @@
 
 use super::generated::ca_service_client::CaServiceClient;
 use super::wire::{
-    AlgorithmMessage, Bytes, CaList, Empty, HeldRequestMessage, PresentedRequest, RevokeRequest,
-    Serials, SignRequest,
+    Bytes, CaList, CaName, Empty, HeldRequestMessage, PresentedRequest, RevokeRequest, Serials,
+    SignRequest,
 };
 use crate::service::{CaCertificates, CaFuture};
 use crate::trust::{CheckError, PresentedCertificate, Recognition};
@@ -67,10 +67,7 @@ impl RemoteCa {
     }
 
     fn issuing_until(&self, algorithm: Algorithm) -> Option<i64> {
-        self.cas
-            .iter()
-            .find(|ca| ca.algorithm == algorithm)
-            .map(|ca| ca.issuing_until)
+        self.certificates(algorithm).map(|ca| ca.issuing_until)
     }
 
     /// A client for one call (tonic clients are cheap clones of one connection).
@@ -164,8 +161,12 @@ impl CaService for RemoteCa {
     fn certificates(&self, algorithm: Algorithm) -> Option<CaCertificates> {
         self.cas
             .iter()
-            .find(|ca| ca.algorithm == algorithm)
+            .find(|ca| ca.algorithm == algorithm && !ca.retired)
             .cloned()
+    }
+
+    fn published(&self, name: &str) -> Option<CaCertificates> {
+        self.cas.iter().find(|ca| ca.name == name).cloned()
     }
 
     fn publish_revocations<'a>(
@@ -185,9 +186,9 @@ impl CaService for RemoteCa {
         })
     }
 
-    fn current_crl(&self, algorithm: Algorithm) -> CaFuture<'_, Result<CrlRecord, CaError>> {
-        let message = AlgorithmMessage {
-            algorithm: algorithm.slug().to_string(),
+    fn current_crl<'a>(&'a self, name: &'a str) -> CaFuture<'a, Result<CrlRecord, CaError>> {
+        let message = CaName {
+            name: name.to_string(),
         };
         let mut client = self.client();
         Box::pin(async move {

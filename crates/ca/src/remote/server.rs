@@ -4,15 +4,11 @@
 
 use super::generated::ca_service_server::{CaService as CaRpc, CaServiceServer};
 use super::wire::{
-    AlgorithmMessage, Bytes, CaList, CertificateMessage, CrlMessage, Empty, HeldRequestMessage,
+    Bytes, CaList, CaName, CertificateMessage, CrlMessage, Empty, HeldRequestMessage,
     PresentedAnswer, PresentedRequest, RevokeRequest, Serials, SignRequest, SignedIssuanceMessage,
 };
 use crate::trust::CheckError;
-use crate::{
-    algorithm_from_slug, crl_reason_from_name, CaError, CaService, CertificateAuthority,
-    IssuanceSerials,
-};
-use certdesk_pki::Algorithm;
+use crate::{crl_reason_from_name, CaError, CaService, CertificateAuthority, IssuanceSerials};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -43,18 +39,14 @@ pub(super) fn status_of(err: CaError) -> Status {
     }
 }
 
-fn algorithm(slug: &str) -> Result<Algorithm, Status> {
-    algorithm_from_slug(slug)
-        .ok_or_else(|| Status::invalid_argument(format!("unknown algorithm {slug:?}")))
-}
-
 #[tonic::async_trait]
 impl CaRpc for CaRpcService {
     async fn certificates(&self, _: Request<Empty>) -> Result<Response<CaList>, Status> {
-        let cas = Algorithm::ALL
-            .into_iter()
-            .filter_map(|a| CaService::certificates(self.ca.as_ref(), a))
-            .map(|ca| (&ca).into())
+        let cas = self
+            .ca
+            .cas()
+            .iter()
+            .map(|ca| (&ca.published()).into())
             .collect();
         Ok(Response::new(CaList { cas }))
     }
@@ -114,12 +106,11 @@ impl CaRpc for CaRpcService {
         Ok(Response::new(Empty {}))
     }
 
-    async fn current_crl(
-        &self,
-        request: Request<AlgorithmMessage>,
-    ) -> Result<Response<CrlMessage>, Status> {
-        let algorithm = algorithm(&request.into_inner().algorithm)?;
-        let crl = self.ca.current_crl(algorithm).await.map_err(status_of)?;
+    async fn current_crl(&self, request: Request<CaName>) -> Result<Response<CrlMessage>, Status> {
+        let name = request.into_inner().name;
+        let crl = CaService::current_crl(self.ca.as_ref(), &name)
+            .await
+            .map_err(status_of)?;
         Ok(Response::new((&crl).into()))
     }
 

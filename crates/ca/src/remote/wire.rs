@@ -34,6 +34,10 @@ pub struct CaCertificatesMessage {
     pub issuing_der: Vec<u8>,
     #[prost(int64, tag = "4")]
     pub issuing_until: i64,
+    #[prost(string, tag = "5")]
+    pub name: String,
+    #[prost(bool, tag = "6")]
+    pub retired: bool,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -126,10 +130,11 @@ pub struct Serials {
     pub serials: Vec<String>,
 }
 
+/// An issuing CA's publication name (`sm2`, `p256`, `p256-7`).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct AlgorithmMessage {
+pub struct CaName {
     #[prost(string, tag = "1")]
-    pub algorithm: String,
+    pub name: String,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -236,6 +241,8 @@ impl From<&CaCertificates> for CaCertificatesMessage {
             root_der: ca.root_der.clone(),
             issuing_der: ca.issuing_der.clone(),
             issuing_until: ca.issuing_until,
+            name: ca.name.clone(),
+            retired: ca.retired,
         }
     }
 }
@@ -248,6 +255,8 @@ impl TryFrom<CaCertificatesMessage> for CaCertificates {
             root_der: m.root_der,
             issuing_der: m.issuing_der,
             issuing_until: m.issuing_until,
+            name: m.name,
+            retired: m.retired,
         })
     }
 }

@@ -11,7 +11,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use certdesk_ca::{algorithm_from_slug, Algorithm};
+use certdesk_ca::CaCertificates;
 use certdesk_domain::Action;
 
 const OCSP_REQUEST_LIMIT: usize = 64 * 1024;
@@ -28,16 +28,17 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
-/// `sm2.crl` → SM2, and so on; `None` for any other name.
-fn algorithm_of(file: &str, suffix: &str) -> Option<Algorithm> {
-    algorithm_from_slug(file.strip_suffix(suffix)?)
+/// The issuing CA published as `file` without `suffix` (`p256.crl` → `p256`, `p256-7.crl` →
+/// `p256-7`, an issuing CA that replaced another), if there is one.
+fn published_as(state: &AppState, file: &str, suffix: &str) -> Option<CaCertificates> {
+    state.ca.published(file.strip_suffix(suffix)?)
 }
 
 async fn crl(State(state): State<AppState>, Path(file): Path<String>) -> Response {
-    let Some(algorithm) = algorithm_of(&file, ".crl") else {
+    let Some(ca) = published_as(&state, &file, ".crl") else {
         return not_found();
     };
-    match state.ca.current_crl(algorithm).await {
+    match state.ca.current_crl(&ca.name).await {
         Ok(crl) => (
             [
                 (CONTENT_TYPE, "application/pkix-crl"),
@@ -58,16 +59,13 @@ async fn crl(State(state): State<AppState>, Path(file): Path<String>) -> Respons
 }
 
 async fn ca_certificate(State(state): State<AppState>, Path(file): Path<String>) -> Response {
-    let (algorithm, root) = match (
-        algorithm_of(&file, "-root.cer"),
-        algorithm_of(&file, ".cer"),
+    let (ca, root) = match (
+        published_as(&state, &file, "-root.cer"),
+        published_as(&state, &file, ".cer"),
     ) {
-        (Some(algorithm), _) => (algorithm, true),
-        (None, Some(algorithm)) => (algorithm, false),
+        (Some(ca), _) => (ca, true),
+        (None, Some(ca)) => (ca, false),
         _ => return not_found(),
-    };
-    let Some(ca) = state.ca.certificates(algorithm) else {
-        return not_found();
     };
     let der = if root { ca.root_der } else { ca.issuing_der };
     (
