@@ -57,7 +57,11 @@ pub trait CaRecords: Send + Sync {
     fn add_audit_seal<'a>(&'a self, seal: &'a AuditSeal) -> RecordsFuture<'a, ()>;
     fn provider_cas(&self) -> RecordsFuture<'_, Vec<ProviderCa>>;
     fn ca_providers(&self) -> RecordsFuture<'_, Vec<CaProvider>>;
-    fn add_provider_ca<'a>(&'a self, new: &'a NewProviderCa<'a>) -> RecordsFuture<'a, ProviderCa>;
+    fn add_provider_ca<'a>(
+        &'a self,
+        new: &'a NewProviderCa<'a>,
+        audit: &'a AuditNote<'a>,
+    ) -> RecordsFuture<'a, ProviderCa>;
 }
 
 impl CaRecords for Store {
@@ -147,7 +151,11 @@ impl CaRecords for Store {
     fn ca_providers(&self) -> RecordsFuture<'_, Vec<CaProvider>> {
         Box::pin(Store::ca_providers(self))
     }
-    fn add_provider_ca<'a>(&'a self, new: &'a NewProviderCa<'a>) -> RecordsFuture<'a, ProviderCa> {
-        Box::pin(Store::add_provider_ca(self, new))
+    fn add_provider_ca<'a>(
+        &'a self,
+        new: &'a NewProviderCa<'a>,
+        audit: &'a AuditNote<'a>,
+    ) -> RecordsFuture<'a, ProviderCa> {
+        Box::pin(Store::add_provider_ca(self, new, audit))
     }
 }

@@ -797,14 +797,17 @@ async fn presented_certificates_are_recognised_checked_and_prove_their_key() {
         .unwrap();
     let ca_der = der_of(&foreign.issuing_cert).unwrap();
     ca.store()
-        .add_provider_ca(&certdesk_store::NewProviderCa {
-            provider_id: cfca.id,
-            subject: "CN=other",
-            fingerprint: &crate::trust::fingerprint(&ca_der),
-            certificate_der: &ca_der,
-            not_after: 0,
-            created_at: 0,
-        })
+        .add_provider_ca(
+            &certdesk_store::NewProviderCa {
+                provider_id: cfca.id,
+                subject: "CN=other",
+                fingerprint: &crate::trust::fingerprint(&ca_der),
+                certificate_der: &ca_der,
+                not_after: 0,
+                created_at: 0,
+            },
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap();
     let (_, recognition) = ca

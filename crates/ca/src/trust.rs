@@ -437,6 +437,7 @@ pub async fn import_provider_ca(
     provider_id: i64,
     der_or_pem: &[u8],
     now: i64,
+    audit: &certdesk_store::AuditNote<'_>,
 ) -> Result<certdesk_store::ProviderCa, CaError> {
     let certificate = certificate_from_der_or_pem(der_or_pem)?;
     let is_ca = certificate
@@ -464,13 +465,16 @@ pub async fn import_provider_ca(
             .to_system_time(),
     );
     Ok(store
-        .add_provider_ca(&certdesk_store::NewProviderCa {
-            provider_id,
-            subject: &subject,
-            fingerprint: &fingerprint(&der),
-            certificate_der: &der,
-            not_after,
-            created_at: now,
-        })
+        .add_provider_ca(
+            &certdesk_store::NewProviderCa {
+                provider_id,
+                subject: &subject,
+                fingerprint: &fingerprint(&der),
+                certificate_der: &der,
+                not_after,
+                created_at: now,
+            },
+            audit,
+        )
         .await?)
 }

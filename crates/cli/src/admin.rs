@@ -60,10 +60,10 @@ pub fn run(args: AdminArgs) -> Result<()> {
                         .await?
                         .with_context(|| format!("no CA provider named '{provider}': see `certdesk admin ca-provider list`"))?;
                     let now = jiff::Timestamp::now().as_second();
-                    let imported = certdesk_ca::import_provider_ca(&store, found.id, &bytes, now)
+                    let audit = certdesk_store::AuditNote { actor_label: "cli", ..certdesk_store::AuditNote::system(now, "") };
+                    let imported = certdesk_ca::import_provider_ca(&store, found.id, &bytes, now, &audit)
                         .await
                         .map_err(|e| anyhow::anyhow!("cannot import {}: {e}", cert.display()))?;
-                    crate::audit_entry(&store, certdesk_domain::AuditAction::CaProviderCaImported, &format!("provider:{}", found.id), &format!("subject={}", imported.subject)).await?;
                     println!("imported {} for {}", imported.subject, found.name);
                     Ok(())
                 }

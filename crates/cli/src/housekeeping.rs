@@ -76,13 +76,16 @@ mod tests {
         let now = 100_000;
         for (token, expires_at) in [("expired", now), ("live", now + 1)] {
             store
-                .create_session(&Session {
-                    token_hash: token.into(),
-                    account_id: account.id,
-                    csrf_token: "csrf".into(),
-                    created_at: 0,
-                    expires_at,
-                })
+                .create_session(
+                    &Session {
+                        token_hash: token.into(),
+                        account_id: account.id,
+                        csrf_token: "csrf".into(),
+                        created_at: 0,
+                        expires_at,
+                    },
+                    &certdesk_store::testing::test_audit_event(),
+                )
                 .await
                 .expect("session");
         }
@@ -114,7 +117,10 @@ mod tests {
             }
         );
         assert!(store.live_session("live", now).await.unwrap().is_some());
-        assert!(!store.delete_session("expired").await.unwrap());
+        assert!(!store
+            .delete_session("expired", &certdesk_store::testing::test_audit_event())
+            .await
+            .unwrap());
         assert!(!store.challenge_exists("long-expired").await.unwrap());
         assert!(store.challenge_exists("just-expired").await.unwrap());
         assert!(store.challenge_exists("live").await.unwrap());

@@ -420,13 +420,10 @@ pub async fn bootstrap_admin(
                 password_hash: &hash,
                 created_at: jiff::Timestamp::now().as_second(),
             },
-            &certdesk_store::AuditNote {
-                at: jiff::Timestamp::now().as_second(),
-                actor_account_id: None,
-                actor_label: "system",
-                org_id: None,
-                detail: "role=system_admin (first start)",
-            },
+            &certdesk_store::AuditNote::system(
+                jiff::Timestamp::now().as_second(),
+                "role=system_admin (first start)",
+            ),
         )
         .await?;
     if generated {

@@ -83,11 +83,11 @@ async fn world() -> (World, Vec<Actor>) {
         created_at: 0,
     };
     let (org_a, a_admin) = store
-        .register_organisation("甲公司", "91350100M000100Y43", &admin("a_admin"))
+        .register_organisation("甲公司", "91350100M000100Y43", &admin("a_admin"), "test")
         .await
         .unwrap();
     let (org_b, b_admin) = store
-        .register_organisation("乙公司", "91110108MA01W4JK2X", &admin("b_admin"))
+        .register_organisation("乙公司", "91110108MA01W4JK2X", &admin("b_admin"), "test")
         .await
         .unwrap();
     let a_employee = account(&store, "a_employee", Role::Employee, Some(org_a.id)).await;
@@ -307,14 +307,18 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
             let blob = world.blobs.put(b"receipt").unwrap();
             world
                 .store
-                .submit_offline_transfer(&certdesk_store::NewOfflineTransfer {
-                    order_id: order.id,
-                    receipt_blob: blob.as_str(),
-                    receipt_name: "receipt.png",
-                    amount_fen: order.amount_fen,
-                    submitted_by: creator.id,
-                    submitted_at: 0,
-                })
+                .submit_offline_transfer(
+                    &certdesk_store::NewOfflineTransfer {
+                        order_id: order.id,
+                        receipt_blob: blob.as_str(),
+                        receipt_name: "receipt.png",
+                        amount_fen: order.amount_fen,
+                        submitted_by: creator.id,
+                        submitted_at: 0,
+                    },
+                    &certdesk_store::testing::test_audit_note(),
+                    "order:test",
+                )
                 .await
                 .unwrap()
                 .id

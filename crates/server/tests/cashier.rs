@@ -67,11 +67,12 @@ async fn world_notified_at(public_url: &str, notify_base: Option<&str>) -> World
             "福州测试科技有限公司",
             "91350100M000100Y43",
             &admin_of("fz.admin"),
+            "test",
         )
         .await
         .unwrap();
     let (_, other) = store
-        .register_organisation("乙公司", "91110108MA01W4JK2X", &admin_of("b.admin"))
+        .register_organisation("乙公司", "91110108MA01W4JK2X", &admin_of("b.admin"), "test")
         .await
         .unwrap();
     let admin_token = "cdk_fz_admin".to_string();

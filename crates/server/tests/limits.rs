@@ -425,6 +425,7 @@ async fn stored_product(server: &TestServer, max_years: u32, price_per_year_fen:
                 active: true,
             },
             0,
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap()

@@ -44,6 +44,7 @@ async fn fixture() -> Fixture {
                 password_hash: "x",
                 created_at: 0,
             },
+            "test",
         )
         .await
         .unwrap();
@@ -341,13 +342,16 @@ async fn unpaid_orders_close_after_thirty_minutes_and_late_money_is_kept_for_ref
         .unwrap();
     // The stale order took a voucher when its price was fixed.
     store
-        .create_voucher(&certdesk_store::NewVoucher {
-            code: "CLOSE-BACK",
-            amount_fen: 5_000,
-            valid_until: now + 86_400,
-            org_id: Some(org.id),
-            created_at: now,
-        })
+        .create_voucher(
+            &certdesk_store::NewVoucher {
+                code: "CLOSE-BACK",
+                amount_fen: 5_000,
+                valid_until: now + 86_400,
+                org_id: Some(org.id),
+                created_at: now,
+            },
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap();
     assert!(matches!(

@@ -48,11 +48,11 @@ async fn fixture() -> Fixture {
         created_at: 0,
     };
     let (a, a_admin) = store
-        .register_organisation("甲公司", "91350100M000100Y43", &admin("a.admin"))
+        .register_organisation("甲公司", "91350100M000100Y43", &admin("a.admin"), "test")
         .await
         .unwrap();
     let (b, b_admin) = store
-        .register_organisation("乙公司", "91110108MA01W4JK2X", &admin("b.admin"))
+        .register_organisation("乙公司", "91110108MA01W4JK2X", &admin("b.admin"), "test")
         .await
         .unwrap();
     common::give_api_token(&store, a_admin.id, ORG_A).await;

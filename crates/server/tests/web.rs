@@ -755,6 +755,7 @@ async fn a_page_form_shows_its_failure_by_kind_and_never_as_json() {
                 password_hash: "x",
                 created_at: 0,
             },
+            "test",
         )
         .await
         .unwrap();

@@ -9,8 +9,8 @@ use crate::ca::{
 };
 use crate::orders::{apply_step_in, order_from_row, ORDER_COLUMNS};
 use crate::{
-    CertificateRecord, NewAuditEvent, NewCertificate, NewOrder, Order, StepRecord, Store,
-    StoreError,
+    AuditNote, CertificateRecord, NewAuditEvent, NewCertificate, NewOrder, Order, StepRecord,
+    Store, StoreError,
 };
 use certdesk_domain::{AuditAction, OrderStatus};
 use sqlx::any::AnyRow;
@@ -171,12 +171,14 @@ fn application_from_row(row: &AnyRow) -> Result<Application, StoreError> {
 }
 
 impl Store {
-    /// Creates an order and its application together; a number already used is
-    /// `Conflict("order_no")` and nothing is written.
+    /// Creates an order and its application together, with the audit entry
+    /// (`order_transition` on `order:<number>`, on the order's organisation); a number already
+    /// used is `Conflict("order_no")` and nothing is written.
     pub async fn create_application_order(
         &self,
         order: &NewOrder<'_>,
         application: &NewApplication<'_>,
+        audit: &AuditNote<'_>,
     ) -> Result<Order, StoreError> {
         let mut tx = self.pool().begin().await?;
         let sql = format!(
@@ -209,6 +211,16 @@ impl Store {
         .bind(application.form_json)
         .bind(order.created_at)
         .execute(&mut *tx)
+        .await?;
+        let object = format!("order:{}", created.order_no);
+        append_audit_with_change(
+            &mut tx,
+            &AuditNote {
+                org_id: Some(created.org_id),
+                ..*audit
+            }
+            .event(AuditAction::OrderTransition, &object),
+        )
         .await?;
         tx.commit().await?;
         Ok(created)

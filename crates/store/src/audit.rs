@@ -22,6 +22,17 @@ pub struct AuditNote<'a> {
 }
 
 impl<'a> AuditNote<'a> {
+    /// A change the system makes of itself (first start, scheduled jobs), at `at`.
+    pub fn system(at: i64, detail: &'a str) -> Self {
+        AuditNote {
+            at,
+            actor_account_id: None,
+            actor_label: "system",
+            org_id: None,
+            detail,
+        }
+    }
+
     /// The entry for `action` on `object`.
     pub fn event(&self, action: AuditAction, object: &'a str) -> NewAuditEvent<'a> {
         NewAuditEvent {

@@ -171,8 +171,15 @@ impl Store {
         row.as_ref().map(provider_from_row).transpose()
     }
 
-    /// Adds a recognised CA certificate; the same certificate twice is `Conflict("fingerprint")`.
-    pub async fn add_provider_ca(&self, new: &NewProviderCa<'_>) -> Result<ProviderCa, StoreError> {
+    /// Adds a recognised CA certificate, with its audit entry (`ca_provider_ca_imported` on
+    /// `provider:<id>`, naming the subject) in the same transaction; the same certificate twice
+    /// is `Conflict("fingerprint")`.
+    pub async fn add_provider_ca(
+        &self,
+        new: &NewProviderCa<'_>,
+        audit: &AuditNote<'_>,
+    ) -> Result<ProviderCa, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "INSERT INTO provider_cas (provider_id, subject, fingerprint, certificate_der, not_after, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \
@@ -184,10 +191,23 @@ impl Store {
         .bind(new.certificate_der)
         .bind(new.not_after)
         .bind(new.created_at)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_on_unique(e, "fingerprint"))?;
-        provider_ca_from_row(&row)
+        let imported = provider_ca_from_row(&row)?;
+        let object = format!("provider:{}", new.provider_id);
+        let detail = format!("subject={}", new.subject);
+        append_audit_with_change(
+            &mut tx,
+            &AuditNote {
+                detail: &detail,
+                ..*audit
+            }
+            .event(AuditAction::CaProviderCaImported, &object),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(imported)
     }
 
     /// Every imported CA certificate.

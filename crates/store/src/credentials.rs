@@ -145,18 +145,23 @@ impl Store {
         Ok(Some(account_from_row(&row)?))
     }
 
+    /// Counts a failed password login for the throttle, with its audit entry.
     pub async fn record_login_failure(
         &self,
         username: &str,
         client: &str,
         at: i64,
+        audit: &crate::NewAuditEvent<'_>,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query("INSERT INTO login_failures (username, client, at) VALUES ($1, $2, $3)")
             .bind(username)
             .bind(client)
             .bind(at)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        crate::audit::append_audit_with_change(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 

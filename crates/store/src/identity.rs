@@ -2,6 +2,7 @@
 //! compare-and-set on the attempts seen, so two requests typing codes at once cannot both use
 //! the same try; the face counter is one upsert that refuses past the limit.
 
+use crate::audit::{append_audit_with_change, NewAuditEvent};
 use crate::{Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -68,11 +69,12 @@ fn check_from_row(row: &AnyRow) -> Result<IdentityCheck, StoreError> {
 }
 
 impl Store {
-    /// Records a new check of an order. A code still pending for the same order and method is
-    /// superseded (`locked`) in the same transaction: only the newest code counts.
+    /// Records a new check of an order, with `audit`. A code still pending for the same order
+    /// and method is superseded (`locked`) in the same transaction: only the newest code counts.
     pub async fn create_identity_check(
         &self,
         new: &NewIdentityCheck<'_>,
+        audit: &NewAuditEvent<'_>,
     ) -> Result<IdentityCheck, StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -105,6 +107,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         let check = check_from_row(&row)?;
+        append_audit_with_change(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(check)
     }
@@ -179,7 +182,8 @@ impl Store {
     }
 
     /// Records the outcome of a typed code: `attempts` and `status` become the new values, only
-    /// if the check is still pending with `seen_attempts` wrong codes; answers whether it was.
+    /// if the check is still pending with `seen_attempts` wrong codes; answers whether it was
+    /// (then `audit` is written with it).
     pub async fn record_code_attempt(
         &self,
         check_id: i64,
@@ -187,7 +191,9 @@ impl Store {
         attempts: i64,
         status: &str,
         now: i64,
+        audit: &NewAuditEvent<'_>,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let updated = sqlx::query(
             "UPDATE identity_checks SET attempts = $1, status = $2, updated_at = $3 \
              WHERE id = $4 AND attempts = $5 AND status = 'pending'",
@@ -197,9 +203,14 @@ impl Store {
         .bind(now)
         .bind(check_id)
         .bind(seen_attempts)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(updated.rows_affected() == 1)
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        append_audit_with_change(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Takes one face-match try for a person on a day: the new count, or `None` when `limit`

@@ -42,7 +42,8 @@ pub use error::StoreError;
 pub use failpoints::{configure_failpoints_from_env, failpoint, ISSUANCE_FAILPOINTS};
 pub use identity::{IdentityCheck, NewIdentityCheck};
 pub use orders::{
-    DuplicatePayment, NewOrder, Order, OrderEvent, OrderFilter, Payment, PaymentOutcome, StepRecord,
+    duplicate_payment_detail, DuplicatePayment, NewOrder, Order, OrderEvent, OrderFilter, Payment,
+    PaymentOutcome, StepRecord,
 };
 pub use organisations::Organisation;
 pub use products::{FixedPrice, NewVoucher, Product, Redemption, Submission, Voucher};

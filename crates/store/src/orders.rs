@@ -285,12 +285,37 @@ async fn not_inserted(
     if repeat {
         return Ok(PaymentOutcome::AlreadyApplied);
     }
-    Ok(
-        if insert_payment_into(conn, "duplicate_payments", payment).await? {
-            PaymentOutcome::PaidTwice
-        } else {
-            PaymentOutcome::AlreadyApplied
+    if !insert_payment_into(conn, "duplicate_payments", payment).await? {
+        return Ok(PaymentOutcome::AlreadyApplied);
+    }
+    // Kept apart and to be paid back: audited with the row that says so.
+    let order = sqlx::query("SELECT order_no, org_id FROM orders WHERE id = $1")
+        .bind(payment.order_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let object = format!("order:{}", order.try_get::<String, _>("order_no")?);
+    let detail = duplicate_payment_detail(payment, "paid back");
+    crate::audit::append_audit_with_change(
+        conn,
+        &crate::NewAuditEvent {
+            at: payment.paid_at,
+            actor_account_id: None,
+            actor_label: "-",
+            org_id: Some(order.try_get("org_id")?),
+            action: certdesk_domain::AuditAction::DuplicatePayment,
+            object: &object,
+            detail: &detail,
         },
+    )
+    .await?;
+    Ok(PaymentOutcome::PaidTwice)
+}
+
+/// The audit detail of a duplicate payment's step (`paid back`, `refund confirmed`).
+pub fn duplicate_payment_detail(payment: &Payment, step: &str) -> String {
+    format!(
+        "gateway={} txn={} amount_fen={}: {step}",
+        payment.gateway, payment.gateway_txn, payment.amount_fen
     )
 }
 
@@ -388,16 +413,28 @@ impl Store {
         Ok(())
     }
 
-    /// The gateway paid a duplicate payment back; answers whether this call recorded it.
-    pub async fn duplicate_refunded(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+    /// The gateway paid a duplicate payment back; answers whether this call recorded it (then
+    /// with `audit`, in the same transaction).
+    pub async fn duplicate_refunded(
+        &self,
+        id: i64,
+        now: i64,
+        audit: &crate::NewAuditEvent<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE duplicate_payments SET refunded_at = $1 WHERE id = $2 AND refunded_at IS NULL",
         )
         .bind(now)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        crate::audit::append_audit_with_change(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

@@ -1,7 +1,9 @@
 //! Organisations (suppliers) and the accounts that belong to them.
 
 use crate::accounts::{account_from_row, Account, NewAccount, ACCOUNT_COLUMNS};
+use crate::audit::{append_audit_with_change, NewAuditEvent};
 use crate::{Store, StoreError};
+use certdesk_domain::AuditAction;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -23,13 +25,16 @@ fn organisation_from_row(row: &AnyRow) -> Result<Organisation, StoreError> {
 }
 
 impl Store {
-    /// Registers an organisation with its first admin, both or neither. A credit code already
-    /// registered is `Conflict("credit_code")`, a taken user name `Conflict("username")`.
+    /// Registers an organisation with its first admin and the audit entry
+    /// (`organisation_registered` on `organisation:<id>`, by the new admin, with `audit_detail`),
+    /// all or nothing. A credit code already registered is `Conflict("credit_code")`, a taken
+    /// user name `Conflict("username")`.
     pub async fn register_organisation(
         &self,
         name: &str,
         credit_code: &str,
         admin: &NewAccount<'_>,
+        audit_detail: &str,
     ) -> Result<(Organisation, Account), StoreError> {
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
@@ -58,6 +63,20 @@ impl Store {
             .await
             .map_err(|e| StoreError::conflict_on_unique(e, "username"))?;
         let account = account_from_row(&row)?;
+        let object = format!("organisation:{}", organisation.id);
+        append_audit_with_change(
+            &mut tx,
+            &NewAuditEvent {
+                at: admin.created_at,
+                actor_account_id: Some(account.id),
+                actor_label: &account.username,
+                org_id: Some(organisation.id),
+                action: AuditAction::OrganisationRegistered,
+                object: &object,
+                detail: audit_detail,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok((organisation, account))
     }

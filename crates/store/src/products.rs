@@ -4,7 +4,7 @@
 
 use crate::audit::{append_audit_with_change, NewAuditEvent};
 use crate::orders::{audit_step_in, move_by_step};
-use crate::{StepRecord, Store, StoreError};
+use crate::{AuditNote, StepRecord, Store, StoreError};
 use certdesk_domain::product::{KeyAlgorithm, Medium, ProductSpec, VoucherFacts};
 use certdesk_domain::{AuditAction, OrderStatus};
 use sqlx::any::AnyRow;
@@ -153,14 +153,17 @@ fn voucher_from_row(row: &AnyRow) -> Result<Voucher, StoreError> {
 }
 
 impl Store {
-    /// Creates a product of `provider_id`. The caller has validated the spec
+    /// Creates a product of `provider_id`, with its audit entry (`configuration_changed` on
+    /// `product:<id>`) in the same transaction. The caller has validated the spec
     /// (`certdesk_domain::validate_product`).
     pub async fn create_product(
         &self,
         provider_id: i64,
         spec: &ProductSpec,
         now: i64,
+        audit: &AuditNote<'_>,
     ) -> Result<Product, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "INSERT INTO products (provider_id, name, medium, algorithm, dual, min_years, max_years, \
              price_per_year_fen, sub_price_per_year_fen, first_free, active, created_at, updated_at) \
@@ -178,21 +181,32 @@ impl Store {
         .bind(i64::from(spec.first_free))
         .bind(i64::from(spec.active))
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
+        let object = format!("product:{id}");
+        append_audit_with_change(
+            &mut tx,
+            &audit.event(AuditAction::ConfigurationChanged, &object),
+        )
+        .await?;
+        tx.commit().await?;
         self.product_by_id(id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("product {id} vanished")))
     }
 
-    /// Replaces a product's spec (its provider stays); `None` when there is no such product.
+    /// Replaces a product's spec (its provider stays), with its audit entry
+    /// (`configuration_changed` on `product:<id>`) in the same transaction; `None` when there is
+    /// no such product, and nothing is written.
     pub async fn update_product(
         &self,
         id: i64,
         spec: &ProductSpec,
         now: i64,
+        audit: &AuditNote<'_>,
     ) -> Result<Option<Product>, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let updated = sqlx::query(
             "UPDATE products SET name = $1, medium = $2, algorithm = $3, dual = $4, min_years = $5, \
              max_years = $6, price_per_year_fen = $7, sub_price_per_year_fen = $8, first_free = $9, \
@@ -210,11 +224,18 @@ impl Store {
         .bind(i64::from(spec.active))
         .bind(now)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
+        let object = format!("product:{id}");
+        append_audit_with_change(
+            &mut tx,
+            &audit.event(AuditAction::ConfigurationChanged, &object),
+        )
+        .await?;
+        tx.commit().await?;
         self.product_by_id(id).await
     }
 
@@ -240,8 +261,15 @@ impl Store {
         rows.iter().map(product_from_row).collect()
     }
 
-    /// Creates a voucher; a code already used is `Conflict("code")`.
-    pub async fn create_voucher(&self, new: &NewVoucher<'_>) -> Result<Voucher, StoreError> {
+    /// Creates a voucher, with its audit entry (`configuration_changed` on `voucher:<id>`: by
+    /// id, the code is a bearer secret until redeemed) in the same transaction; a code already
+    /// used is `Conflict("code")`.
+    pub async fn create_voucher(
+        &self,
+        new: &NewVoucher<'_>,
+        audit: &AuditNote<'_>,
+    ) -> Result<Voucher, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let sql = format!(
             "INSERT INTO vouchers (code, amount_fen, valid_until, org_id, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {VOUCHER_COLUMNS}"
@@ -252,10 +280,18 @@ impl Store {
             .bind(new.valid_until)
             .bind(new.org_id)
             .bind(new.created_at)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| StoreError::conflict_on_unique(e, "code"))?;
-        voucher_from_row(&row)
+        let voucher = voucher_from_row(&row)?;
+        let object = format!("voucher:{}", voucher.id);
+        append_audit_with_change(
+            &mut tx,
+            &audit.event(AuditAction::ConfigurationChanged, &object),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(voucher)
     }
 
     /// Every voucher, newest first.

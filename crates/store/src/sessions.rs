@@ -2,6 +2,7 @@
 //! copy of the database does not let anyone in.
 
 use crate::accounts::{account_from_row, Account};
+use crate::audit::{append_audit_with_change, NewAuditEvent};
 use crate::{Store, StoreError};
 use sqlx::Row;
 
@@ -22,7 +23,13 @@ pub struct SessionWithAccount {
 }
 
 impl Store {
-    pub async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+    /// Starts a session, with its audit entry (the login) in the same transaction.
+    pub async fn create_session(
+        &self,
+        session: &Session,
+        audit: &NewAuditEvent<'_>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, account_id, csrf_token, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -32,9 +39,11 @@ impl Store {
         .bind(&session.csrf_token)
         .bind(session.created_at)
         .bind(session.expires_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_on_unique(e, "session"))?;
+        append_audit_with_change(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -70,12 +79,24 @@ impl Store {
     }
 
     /// Ends one session; answers whether it existed.
-    pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+    /// Ends a session (a logout); answers whether there was one, and then writes `audit` with
+    /// it.
+    pub async fn delete_session(
+        &self,
+        token_hash: &str,
+        audit: &NewAuditEvent<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        append_audit_with_change(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Removes sessions that expired at or before `now`; answers how many.

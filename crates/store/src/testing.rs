@@ -123,7 +123,9 @@ impl Store {
         let status = status
             .parse()
             .unwrap_or_else(|_| panic!("{status} is not an order status"));
-        let created = self.create_application_order(new, application).await?;
+        let created = self
+            .create_application_order(new, application, &test_audit_note())
+            .await?;
         Ok(put_order_in_status(self, created.id, status).await)
     }
 }
@@ -179,6 +181,11 @@ pub fn test_audit_note() -> crate::AuditNote<'static> {
         org_id: None,
         detail: "",
     }
+}
+
+/// An audit entry for tests to hand to store calls that write one with their change.
+pub fn test_audit_event() -> crate::NewAuditEvent<'static> {
+    test_audit_note().event(certdesk_domain::AuditAction::ConfigurationChanged, "test")
 }
 
 #[cfg(test)]

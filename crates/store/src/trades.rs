@@ -2,8 +2,10 @@
 //! transfers waiting for an operator, and refunds. Every change is compare-and-set on the
 //! record's status, and the order moves in the same transaction, so each happens once.
 
+use crate::audit::{append_audit_with_change, NewAuditEvent};
 use crate::orders::{apply_payment_in, apply_step_in};
-use crate::{Payment, PaymentOutcome, StepRecord, Store, StoreError};
+use crate::{AuditNote, Payment, PaymentOutcome, StepRecord, Store, StoreError};
+use certdesk_domain::AuditAction;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -211,12 +213,17 @@ impl Store {
 
     // --- offline bank transfers ---------------------------------------------------------------
 
-    /// Records a receipt for an operator to check. An order with a receipt already waiting is
+    /// Records a receipt for an operator to check, with its audit entry
+    /// (`offline_transfer_submitted` on `object`, the detail naming the transfer and its
+    /// receipt) in the same transaction. An order with a receipt already waiting is
     /// `Conflict("pending_transfer")`.
     pub async fn submit_offline_transfer(
         &self,
         new: &NewOfflineTransfer<'_>,
+        audit: &AuditNote<'_>,
+        object: &str,
     ) -> Result<OfflineTransfer, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "INSERT INTO offline_transfers (order_id, receipt_blob, receipt_name, amount_fen, status, submitted_by, submitted_at) \
              VALUES ($1, $2, $3, $4, 'pending', $5, $6) RETURNING id",
@@ -227,10 +234,21 @@ impl Store {
         .bind(new.amount_fen)
         .bind(new.submitted_by)
         .bind(new.submitted_at)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_on_unique(e, "pending_transfer"))?;
         let id: i64 = row.try_get("id")?;
+        let detail = format!("transfer={id} blob={}", new.receipt_blob);
+        append_audit_with_change(
+            &mut tx,
+            &AuditNote {
+                detail: &detail,
+                ..*audit
+            }
+            .event(AuditAction::OfflineTransferSubmitted, object),
+        )
+        .await?;
+        tx.commit().await?;
         self.offline_transfer(id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("offline transfer {id} vanished")))
@@ -316,15 +334,17 @@ impl Store {
         Ok(TransferConfirmation::Confirmed(outcome))
     }
 
-    /// Rejects a pending transfer with the reason the supplier sees; answers whether it was
-    /// still pending.
+    /// Rejects a pending transfer with the reason the supplier sees, and writes `audit` with it;
+    /// answers whether it was still pending (when not, nothing is written).
     pub async fn reject_offline_transfer(
         &self,
         transfer_id: i64,
         decided_by: i64,
         at: i64,
         reason: &str,
+        audit: &NewAuditEvent<'_>,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let moved = sqlx::query(
             "UPDATE offline_transfers SET status = 'rejected', decided_by = $1, decided_at = $2, reject_reason = $3 \
              WHERE id = $4 AND status = 'pending'",
@@ -333,9 +353,14 @@ impl Store {
         .bind(at)
         .bind(reason)
         .bind(transfer_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(moved.rows_affected() == 1)
+        if moved.rows_affected() != 1 {
+            return Ok(false);
+        }
+        append_audit_with_change(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     // --- refunds ------------------------------------------------------------------------------

@@ -175,7 +175,10 @@ async fn sessions_live_expire_and_end(store: &Store) {
         created_at: 1000,
         expires_at: 2000,
     };
-    store.create_session(&session).await.unwrap();
+    store
+        .create_session(&session, &certdesk_store::testing::test_audit_event())
+        .await
+        .unwrap();
     let live = store
         .live_session(&session.token_hash, 1999)
         .await
@@ -199,10 +202,25 @@ async fn sessions_live_expire_and_end(store: &Store) {
         expires_at: 5000,
         ..session.clone()
     };
-    store.create_session(&other).await.unwrap();
+    store
+        .create_session(&other, &certdesk_store::testing::test_audit_event())
+        .await
+        .unwrap();
     assert_eq!(store.delete_expired_sessions(2000).await.unwrap(), 1);
-    assert!(store.delete_session(&other.token_hash).await.unwrap());
-    assert!(!store.delete_session(&other.token_hash).await.unwrap());
+    assert!(store
+        .delete_session(
+            &other.token_hash,
+            &certdesk_store::testing::test_audit_event()
+        )
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_session(
+            &other.token_hash,
+            &certdesk_store::testing::test_audit_event()
+        )
+        .await
+        .unwrap());
 }
 
 async fn ping_answers(store: &Store) {
@@ -452,7 +470,7 @@ async fn organisations_register_with_their_admin_or_not_at_all(store: &Store) {
         ..new_account("fz.admin", Role::OrgAdmin)
     };
     let (org, account) = store
-        .register_organisation("福州测试科技有限公司", "91350100M000100Y43", &admin)
+        .register_organisation("福州测试科技有限公司", "91350100M000100Y43", &admin, "test")
         .await
         .unwrap();
     assert_eq!(account.org_id, Some(org.id));
@@ -470,6 +488,7 @@ async fn organisations_register_with_their_admin_or_not_at_all(store: &Store) {
                 username: "other.admin",
                 ..admin.clone()
             },
+            "test",
         )
         .await;
     assert!(
@@ -478,7 +497,7 @@ async fn organisations_register_with_their_admin_or_not_at_all(store: &Store) {
     );
     // A taken user name rolls the organisation back too.
     let same_user = store
-        .register_organisation("别的公司", "91110000100000000X", &admin)
+        .register_organisation("别的公司", "91110000100000000X", &admin, "test")
         .await;
     assert!(
         matches!(same_user, Err(StoreError::Conflict("username"))),
@@ -559,12 +578,22 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
 async fn login_failures_are_counted_in_their_window(store: &Store) {
     for at in [100, 200, 300] {
         store
-            .record_login_failure("zhang", "10.0.0.1", at)
+            .record_login_failure(
+                "zhang",
+                "10.0.0.1",
+                at,
+                &certdesk_store::testing::test_audit_event(),
+            )
             .await
             .unwrap();
     }
     store
-        .record_login_failure("li", "10.0.0.1", 350)
+        .record_login_failure(
+            "li",
+            "10.0.0.1",
+            350,
+            &certdesk_store::testing::test_audit_event(),
+        )
         .await
         .unwrap();
     let window = store
@@ -710,26 +739,32 @@ async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
     assert_eq!(cfca.hotline, "400-880-9888");
 
     let imported = store
-        .add_provider_ca(&NewProviderCa {
-            provider_id: cfca.id,
-            subject: "CN=CFCA SM2 OCA1",
-            fingerprint: "f1",
-            certificate_der: &[1],
-            not_after: 9,
-            created_at: 1,
-        })
+        .add_provider_ca(
+            &NewProviderCa {
+                provider_id: cfca.id,
+                subject: "CN=CFCA SM2 OCA1",
+                fingerprint: "f1",
+                certificate_der: &[1],
+                not_after: 9,
+                created_at: 1,
+            },
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap();
     assert_eq!(store.provider_cas().await.unwrap(), vec![imported]);
     let twice = store
-        .add_provider_ca(&NewProviderCa {
-            provider_id: cfca.id,
-            subject: "x",
-            fingerprint: "f1",
-            certificate_der: &[1],
-            not_after: 9,
-            created_at: 1,
-        })
+        .add_provider_ca(
+            &NewProviderCa {
+                provider_id: cfca.id,
+                subject: "x",
+                fingerprint: "f1",
+                certificate_der: &[1],
+                not_after: 9,
+                created_at: 1,
+            },
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await;
     assert!(matches!(twice, Err(StoreError::Conflict("fingerprint"))));
 
@@ -738,7 +773,7 @@ async fn providers_are_seeded_and_bindings_are_unique(store: &Store) {
         ..new_account("bind.admin", Role::OrgAdmin)
     };
     let (org, admin) = store
-        .register_organisation("福州测试科技有限公司", "91350100M000100Y43", &admin)
+        .register_organisation("福州测试科技有限公司", "91350100M000100Y43", &admin, "test")
         .await
         .unwrap();
     let employee = store
@@ -876,6 +911,7 @@ async fn paying_order(store: &Store, order_no: &str, status: OrderStatus) -> (i6
             &format!("付款测试公司{order_no}"),
             "91350100M000100Y43",
             &new_account(&format!("payer{order_no}"), Role::OrgAdmin),
+            "test",
         )
         .await
         .unwrap();
@@ -956,13 +992,26 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
         submitted_by: admin,
         submitted_at: 10,
     };
-    let transfer = store.submit_offline_transfer(&new).await.unwrap();
+    let transfer = store
+        .submit_offline_transfer(
+            &new,
+            &certdesk_store::testing::test_audit_note(),
+            "order:test",
+        )
+        .await
+        .unwrap();
     assert_eq!(
         (transfer.status.as_str(), transfer.order_no.as_str()),
         ("pending", "1002")
     );
     assert!(matches!(
-        store.submit_offline_transfer(&new).await,
+        store
+            .submit_offline_transfer(
+                &new,
+                &certdesk_store::testing::test_audit_note(),
+                "order:test"
+            )
+            .await,
         Err(StoreError::Conflict("pending_transfer"))
     ));
     let payment = certdesk_store::Payment {
@@ -989,7 +1038,13 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
         certdesk_store::TransferConfirmation::NotPending
     );
     assert!(!store
-        .reject_offline_transfer(transfer.id, admin, 30, "x")
+        .reject_offline_transfer(
+            transfer.id,
+            admin,
+            30,
+            "x",
+            &certdesk_store::testing::test_audit_event()
+        )
         .await
         .unwrap());
     assert_eq!(store.payments_of_order(order_id).await.unwrap().len(), 1);
@@ -998,7 +1053,14 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
     assert_eq!(store.order_events(order_id).await.unwrap().len(), 1);
 
     // A second receipt for a paid order cannot be confirmed: it stays for rejection.
-    let second = store.submit_offline_transfer(&new).await.unwrap();
+    let second = store
+        .submit_offline_transfer(
+            &new,
+            &certdesk_store::testing::test_audit_note(),
+            "order:test",
+        )
+        .await
+        .unwrap();
     let other = certdesk_store::Payment {
         gateway_txn: format!("offline-{}", second.id),
         ..payment.clone()
@@ -1015,7 +1077,13 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
         1
     );
     assert!(store
-        .reject_offline_transfer(second.id, admin, 40, "重复付款，将退回")
+        .reject_offline_transfer(
+            second.id,
+            admin,
+            40,
+            "重复付款，将退回",
+            &certdesk_store::testing::test_audit_event()
+        )
         .await
         .unwrap());
     let rejected = store.offline_transfer(second.id).await.unwrap().unwrap();
@@ -1072,8 +1140,14 @@ async fn offline_transfers_pay_once_and_only_while_pending(store: &Store) {
         .duplicate_refund_requested(kept[0].id, 50)
         .await
         .unwrap();
-    assert!(store.duplicate_refunded(kept[0].id, 60).await.unwrap());
-    assert!(!store.duplicate_refunded(kept[0].id, 61).await.unwrap());
+    assert!(store
+        .duplicate_refunded(kept[0].id, 60, &certdesk_store::testing::test_audit_event())
+        .await
+        .unwrap());
+    assert!(!store
+        .duplicate_refunded(kept[0].id, 61, &certdesk_store::testing::test_audit_event())
+        .await
+        .unwrap());
     let done = store
         .duplicate_payment("sandbox", "QR-2")
         .await
@@ -1158,14 +1232,17 @@ async fn refunds_are_requested_and_completed_once(store: &Store) {
 async fn foreign_crls_are_kept_newest_first(store: &Store) {
     let cfca = store.ca_provider_by_name("CFCA").await.unwrap().unwrap();
     let ca = store
-        .add_provider_ca(&NewProviderCa {
-            provider_id: cfca.id,
-            subject: "CN=CFCA SM2 OCA1",
-            fingerprint: "crl-ca",
-            certificate_der: &[1],
-            not_after: 9_000,
-            created_at: 1,
-        })
+        .add_provider_ca(
+            &NewProviderCa {
+                provider_id: cfca.id,
+                subject: "CN=CFCA SM2 OCA1",
+                fingerprint: "crl-ca",
+                certificate_der: &[1],
+                not_after: 9_000,
+                created_at: 1,
+            },
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap();
     let url = "http://crl.cfca.example/crl1.crl";

@@ -271,6 +271,7 @@ pub fn set_up(data_dir: &Path) -> Setup {
                 "北京测试科技有限公司",
                 "91350100M000100Y43",
                 &account("test.admin", Role::OrgAdmin),
+                "test",
             )
             .await
             .unwrap();
@@ -311,6 +312,7 @@ pub fn set_up(data_dir: &Path) -> Setup {
                 provider,
                 &product("SM2 双证书 UKey（测试）", Medium::UKey, KeyAlgorithm::Sm2),
                 0,
+                &certdesk_store::testing::test_audit_note(),
             )
             .await
             .unwrap()
@@ -320,6 +322,7 @@ pub fn set_up(data_dir: &Path) -> Setup {
                 provider,
                 &product("SM2 移动版（测试）", Medium::Mobile, KeyAlgorithm::Sm2),
                 0,
+                &certdesk_store::testing::test_audit_note(),
             )
             .await
             .unwrap()
@@ -329,6 +332,7 @@ pub fn set_up(data_dir: &Path) -> Setup {
                 provider,
                 &product("ECDSA P-256 UKey（测试）", Medium::UKey, KeyAlgorithm::P256),
                 0,
+                &certdesk_store::testing::test_audit_note(),
             )
             .await
             .unwrap()

@@ -16,8 +16,8 @@ use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use certdesk_domain::Action;
-use certdesk_store::Account;
+use certdesk_domain::{Action, AuditAction};
+use certdesk_store::{Account, NewAuditEvent};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -105,7 +105,7 @@ pub(crate) async fn authenticate(
             state,
             None,
             None,
-            certdesk_domain::AuditAction::LoginLocked,
+            AuditAction::LoginLocked,
             &format!("account:{username}"),
             &format!("client={client}"),
         )
@@ -124,20 +124,26 @@ pub(crate) async fn authenticate(
             Ok(account)
         }
         maybe => {
+            let object = format!("account:{username}");
+            let detail = format!("client={client}");
             state
                 .store
-                .record_login_failure(username, client, now)
+                .record_login_failure(
+                    username,
+                    client,
+                    now,
+                    &NewAuditEvent {
+                        at: now,
+                        actor_account_id: maybe.as_ref().map(|a| a.id),
+                        actor_label: maybe.as_ref().map_or("-", |a| a.username.as_str()),
+                        org_id: maybe.as_ref().and_then(|a| a.org_id),
+                        action: AuditAction::LoginFailed,
+                        object: &object,
+                        detail: &detail,
+                    },
+                )
                 .await?;
             tracing::info!(username, client, "password login refused");
-            crate::web::audit_trail::record(
-                state,
-                maybe.as_ref(),
-                maybe.as_ref().and_then(|a| a.org_id),
-                certdesk_domain::AuditAction::LoginFailed,
-                &format!("account:{username}"),
-                &format!("client={client}"),
-            )
-            .await;
             Err(AccountError::InvalidCredentials)
         }
     }
@@ -158,18 +164,26 @@ async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let account = authenticate(&state, &req.username, req.password, &client.0).await?;
-    let (token, session) = auth::start_session(&state, &account).await?;
+    let object = format!("account:{}", account.username);
+    let (token, session) =
+        auth::start_session(&state, &account, &password_login(&state, &account, &object)).await?;
     tracing::info!(account = account.id, "password login");
-    crate::web::audit_trail::record(
-        &state,
-        Some(&account),
-        account.org_id,
-        certdesk_domain::AuditAction::LoginSucceeded,
-        &format!("account:{}", account.username),
-        "method=password",
-    )
-    .await;
     Ok(signed_in(&state, &account, &token, session))
+}
+
+/// The audit entry of a password login, written with its session.
+fn password_login<'a>(
+    state: &AppState,
+    account: &'a Account,
+    object: &'a str,
+) -> NewAuditEvent<'a> {
+    crate::web::audit_trail::note_by(state, account, "method=password")
+        .event(AuditAction::LoginSucceeded, object)
+}
+
+/// The audit entry of a logout, written with the session's end.
+fn logout_event<'a>(state: &AppState, account: &'a Account, object: &'a str) -> NewAuditEvent<'a> {
+    crate::web::audit_trail::note_by(state, account, "").event(AuditAction::Logout, object)
 }
 
 /// The answer to a successful login (password or certificate): the session cookie, and the
@@ -196,18 +210,30 @@ pub(crate) fn signed_in(
 #[utoipa::path(delete, path = "/api/v1/session",
     responses((status = 204), (status = 401, body = ErrorBody)))]
 async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<Response, ApiError> {
-    if let Some(session) = &user.session {
-        state.store.delete_session(&session.token_hash).await?;
+    let object = format!("account:{}", user.account().username);
+    match &user.session {
+        Some(session) => {
+            state
+                .store
+                .delete_session(
+                    &session.token_hash,
+                    &logout_event(&state, user.account(), &object),
+                )
+                .await?;
+        }
+        // An API token has no session to end: only the request is recorded.
+        None => {
+            crate::web::audit_trail::record(
+                &state,
+                Some(user.account()),
+                user.account().org_id,
+                AuditAction::Logout,
+                &object,
+                "",
+            )
+            .await
+        }
     }
-    crate::web::audit_trail::record(
-        &state,
-        Some(user.account()),
-        user.account().org_id,
-        certdesk_domain::AuditAction::Logout,
-        &format!("account:{}", user.account().username),
-        "",
-    )
-    .await;
     Ok((
         StatusCode::NO_CONTENT,
         [(SET_COOKIE, auth::session_cookie(&state, None))],
@@ -304,20 +330,15 @@ async fn login_submit(
             };
         }
     };
-    let token = match auth::start_session(&state, &account).await {
-        Ok((token, _)) => token,
-        Err(err) => return PageFailure::from(err).into_page(),
-    };
+    let object = format!("account:{}", account.username);
+    let token =
+        match auth::start_session(&state, &account, &password_login(&state, &account, &object))
+            .await
+        {
+            Ok((token, _)) => token,
+            Err(err) => return PageFailure::from(err).into_page(),
+        };
     tracing::info!(account = account.id, "password login");
-    crate::web::audit_trail::record(
-        &state,
-        Some(&account),
-        account.org_id,
-        certdesk_domain::AuditAction::LoginSucceeded,
-        &format!("account:{}", account.username),
-        "method=password",
-    )
-    .await;
     let mut headers = HeaderMap::new();
     headers.append(SET_COOKIE, auth::session_cookie(&state, Some(&token)));
     (headers, Redirect::to("/")).into_response()
@@ -326,7 +347,15 @@ async fn login_submit(
 async fn logout_page(State(state): State<AppState>, user: Option<CurrentUser>) -> Response {
     if let Some(user) = user {
         if let Some(session) = &user.session {
-            if let Err(err) = state.store.delete_session(&session.token_hash).await {
+            let object = format!("account:{}", user.account().username);
+            let ended = state
+                .store
+                .delete_session(
+                    &session.token_hash,
+                    &logout_event(&state, user.account(), &object),
+                )
+                .await;
+            if let Err(err) = ended {
                 return PageFailure::from(err).into_page();
             }
         }

@@ -111,6 +111,10 @@ async fn register_organisation(
     let hash = auth::hash_password(req.password)
         .await
         .map_err(AccountError::Hashing)?;
+    let detail = format!(
+        "credit_code={}",
+        certdesk_domain::audit::mask_credit_code(&credit_code)
+    );
     let (organisation, account) = state
         .store
         .register_organisation(
@@ -124,6 +128,7 @@ async fn register_organisation(
                 password_hash: &hash,
                 created_at: state.now(),
             },
+            &detail,
         )
         .await
         .map_err(|e| match e {
@@ -131,18 +136,6 @@ async fn register_organisation(
             StoreError::Conflict("username") => AccountError::UsernameTaken,
             other => AccountError::Store(other),
         })?;
-    crate::web::audit_trail::record(
-        state,
-        Some(&account),
-        Some(organisation.id),
-        certdesk_domain::AuditAction::OrganisationRegistered,
-        &format!("organisation:{}", organisation.id),
-        &format!(
-            "credit_code={}",
-            certdesk_domain::audit::mask_credit_code(&credit_code)
-        ),
-    )
-    .await;
     Ok(RegistrationResponse {
         organisation: OrganisationView {
             id: organisation.id,

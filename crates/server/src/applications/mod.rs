@@ -30,8 +30,7 @@ use certdesk_domain::application::{
     ORGANISATION_TYPES,
 };
 use certdesk_domain::{
-    mask_resident_id, order_number, Action, AuditAction, BusinessType, OrderAction, OrderStatus,
-    UploadKind,
+    mask_resident_id, order_number, Action, BusinessType, OrderAction, OrderStatus, UploadKind,
 };
 use certdesk_store::{
     FixedPrice, NewApplication, NewOrder, Order, OrderUpload, Redemption, StoreError, Submission,
@@ -237,6 +236,12 @@ pub(crate) async fn start_application(
                 .map_err(|e| ApplicationError::Inconsistent(e.to_string()))?,
             rand::random::<u32>() % 1_000_000_000,
         );
+        let detail = format!(
+            "create new draft product={} years={}{}",
+            chosen.product_id,
+            chosen.years,
+            if on_behalf { " 操作员代办" } else { "" }
+        );
         let created = state
             .store
             .create_application_order(
@@ -257,26 +262,11 @@ pub(crate) async fn start_application(
                     delivery_method: &form.delivery.method,
                     form_json: &form_json,
                 },
+                &crate::web::audit_trail::note_by(state, user.account(), &detail),
             )
             .await;
         match created {
-            Ok(order) => {
-                crate::web::audit_trail::record(
-                    state,
-                    Some(user.account()),
-                    Some(org_id),
-                    AuditAction::OrderTransition,
-                    &format!("order:{}", order.order_no),
-                    &format!(
-                        "create new draft product={} years={}{}",
-                        chosen.product_id,
-                        chosen.years,
-                        if on_behalf { " 操作员代办" } else { "" }
-                    ),
-                )
-                .await;
-                return Ok(order);
-            }
+            Ok(order) => return Ok(order),
             Err(StoreError::Conflict("order_no")) => continue,
             Err(err) => return Err(err.into()),
         }

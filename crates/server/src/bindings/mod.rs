@@ -274,17 +274,16 @@ async fn certificate_login_api(
         .await?
         .filter(|a| !a.disabled)
         .ok_or(BindingError::AccountDisabled)?;
-    let (token, session) = auth::start_session(&state, &account).await?;
-    tracing::info!(account = account.id, "certificate login");
-    crate::web::audit_trail::record(
+    let object = format!("certificate:{}", presented.serial_hex);
+    let detail = format!("key_id={}", presented.key_id);
+    let (token, session) = auth::start_session(
         &state,
-        Some(&account),
-        account.org_id,
-        certdesk_domain::AuditAction::CertificateLogin,
-        &format!("certificate:{}", presented.serial_hex),
-        &format!("key_id={}", presented.key_id),
+        &account,
+        &crate::web::audit_trail::note_by(&state, &account, &detail)
+            .event(certdesk_domain::AuditAction::CertificateLogin, &object),
     )
-    .await;
+    .await?;
+    tracing::info!(account = account.id, "certificate login");
     Ok(crate::accounts::signed_in(
         &state, &account, &token, session,
     ))
@@ -353,11 +352,12 @@ async fn import_ca_api(
         .into_iter()
         .find(|p| p.id == provider_id)
         .ok_or(BindingError::NotFound)?;
-    let imported = certdesk_ca::import_provider_ca(
+    certdesk_ca::import_provider_ca(
         &state.store,
         provider.id,
         &certificate_bytes(&req.certificate),
         state.now(),
+        &crate::web::audit_trail::note_by(&state, user.account(), ""),
     )
     .await
     .map_err(|e| match e {
@@ -365,15 +365,6 @@ async fn import_ca_api(
         e if e.is_input_error() => BindingError::NotACaCertificate(e),
         e => BindingError::Ca(e),
     })?;
-    crate::web::audit_trail::record(
-        &state,
-        Some(user.account()),
-        None,
-        certdesk_domain::AuditAction::CaProviderCaImported,
-        &format!("provider:{}", provider.id),
-        &format!("subject={}", imported.subject),
-    )
-    .await;
     Ok(StatusCode::CREATED)
 }
 

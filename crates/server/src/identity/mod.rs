@@ -387,7 +387,24 @@ fn actor_note(user: &CurrentUser) -> &'static str {
     }
 }
 
-async fn audit(state: &AppState, user: &CurrentUser, order: &Order, detail: String) {
+/// The audit entry of an identity check step on `order` (`object` is `order:<number>`), for
+/// the store to write with the change.
+fn audit_event<'a>(
+    state: &AppState,
+    user: &'a CurrentUser,
+    order: &Order,
+    object: &'a str,
+    detail: &'a str,
+) -> certdesk_store::NewAuditEvent<'a> {
+    certdesk_store::AuditNote {
+        org_id: Some(order.org_id),
+        ..crate::web::audit_trail::note_by(state, user.account(), detail)
+    }
+    .event(AuditAction::IdentityCheck, object)
+}
+
+/// An identity check refused before anything was recorded (the day's face tries used).
+async fn audit_refusal(state: &AppState, user: &CurrentUser, order: &Order, detail: String) {
     crate::web::audit_trail::record(
         state,
         Some(user.account()),
@@ -577,17 +594,6 @@ pub async fn start_check(
         IdentityMethod::BankCard => start.bank_card().await?,
     };
     let check = start.record(&started).await?;
-    audit(
-        state,
-        user,
-        &order,
-        format!(
-            "method={} step=start status={}",
-            method.as_str(),
-            check.status
-        ),
-    )
-    .await;
     Ok(check_view(&check, started.face_tries_left))
 }
 
@@ -679,7 +685,7 @@ impl Start<'_> {
             .take_face_try(&self.subject_hash, &day, FACE_TRIES_PER_DAY)
             .await?;
         let Some(tries) = tries.filter(|t| face_try_allowed(t - 1)) else {
-            audit(
+            audit_refusal(
                 self.state,
                 self.user,
                 self.order,
@@ -890,26 +896,36 @@ impl Start<'_> {
         } else {
             CheckStatus::Passed
         };
+        let object = format!("order:{}", self.order.order_no);
+        let detail = format!(
+            "method={} step=start status={}{}",
+            self.method.as_str(),
+            status.as_str(),
+            actor_note(self.user)
+        );
         let check = self
             .state
             .store
-            .create_identity_check(&NewIdentityCheck {
-                order_id: self.order.id,
-                method: self.method.as_str(),
-                subject_hash: &self.subject_hash,
-                subject_name: &self.who.name,
-                masked_id: &mask_resident_id(&self.who.id_number),
-                masked_target: &started.masked_target,
-                status: status.as_str(),
-                failure: &started.failure,
-                code_salt: started.code.as_ref().map(|c| c.salt.as_str()),
-                code_hash: started.code.as_ref().map(|c| c.hash.as_str()),
-                expires_at: started
-                    .code
-                    .as_ref()
-                    .map(|_| self.now + self.method.code_validity_secs()),
-                created_at: self.now,
-            })
+            .create_identity_check(
+                &NewIdentityCheck {
+                    order_id: self.order.id,
+                    method: self.method.as_str(),
+                    subject_hash: &self.subject_hash,
+                    subject_name: &self.who.name,
+                    masked_id: &mask_resident_id(&self.who.id_number),
+                    masked_target: &started.masked_target,
+                    status: status.as_str(),
+                    failure: &started.failure,
+                    code_salt: started.code.as_ref().map(|c| c.salt.as_str()),
+                    code_hash: started.code.as_ref().map(|c| c.hash.as_str()),
+                    expires_at: started
+                        .code
+                        .as_ref()
+                        .map(|_| self.now + self.method.code_validity_secs()),
+                    created_at: self.now,
+                },
+                &audit_event(self.state, self.user, self.order, &object, &detail),
+            )
             .await?;
         Ok(check)
     }
@@ -1000,20 +1016,26 @@ pub async fn verify_check(
         CodeOutcome::WrongAndLocked => (check.attempts + 1, CheckStatus::Locked),
         CodeOutcome::Expired | CodeOutcome::AlreadyLocked => (check.attempts, CheckStatus::Locked),
     };
+    let object = format!("order:{}", order.order_no);
+    let detail = format!(
+        "method={} step=verify outcome={outcome:?}{}",
+        method.as_str(),
+        actor_note(user)
+    );
     let recorded = state
         .store
-        .record_code_attempt(check.id, check.attempts, attempts, status.as_str(), now)
+        .record_code_attempt(
+            check.id,
+            check.attempts,
+            attempts,
+            status.as_str(),
+            now,
+            &audit_event(state, user, &order, &object, &detail),
+        )
         .await?;
     if !recorded {
         return Err(IdentityError::CodeChanged);
     }
-    audit(
-        state,
-        user,
-        &order,
-        format!("method={} step=verify outcome={outcome:?}", method.as_str()),
-    )
-    .await;
     match outcome {
         CodeOutcome::Passed => {
             let check = state

@@ -404,7 +404,6 @@ async fn refund_duplicate_payment(
     payment: &Payment,
 ) -> Result<(), PaymentError> {
     tracing::warn!(order = %order.order_no, gateway = %payment.gateway, txn = %payment.gateway_txn, "order paid twice: the second payment is paid back");
-    audit_duplicate(state, order, payment, "paid back").await;
     if ask_gateway_to_pay_back(state, order, payment).await {
         if let Some(duplicate) = state
             .store
@@ -420,22 +419,6 @@ async fn refund_duplicate_payment(
     Ok(())
 }
 
-/// The audit entry of a duplicate payment's step (`paid back`, `refunded`).
-async fn audit_duplicate(state: &AppState, order: &Order, payment: &Payment, step: &str) {
-    crate::web::audit_trail::record(
-        state,
-        None,
-        Some(order.org_id),
-        AuditAction::DuplicatePayment,
-        &format!("order:{}", order.order_no),
-        &format!(
-            "gateway={} txn={} amount_fen={}: {step}",
-            payment.gateway, payment.gateway_txn, payment.amount_fen
-        ),
-    )
-    .await;
-}
-
 async fn apply_gateway_refund(
     state: &AppState,
     gateway: &'static str,
@@ -449,20 +432,31 @@ async fn apply_gateway_refund(
         .await?
         .filter(|d| d.order_id == order.id && d.amount_fen == notification.amount_fen)
     {
-        if state
+        let refunded = Payment {
+            order_id: order.id,
+            gateway: duplicate.gateway,
+            gateway_txn: duplicate.gateway_txn,
+            amount_fen: duplicate.amount_fen,
+            paid_at: duplicate.paid_at,
+        };
+        let object = format!("order:{}", order.order_no);
+        let detail = certdesk_store::duplicate_payment_detail(&refunded, "refund confirmed");
+        state
             .store
-            .duplicate_refunded(duplicate.id, state.now())
-            .await?
-        {
-            let refunded = Payment {
-                order_id: order.id,
-                gateway: duplicate.gateway,
-                gateway_txn: duplicate.gateway_txn,
-                amount_fen: duplicate.amount_fen,
-                paid_at: duplicate.paid_at,
-            };
-            audit_duplicate(state, &order, &refunded, "refund confirmed").await;
-        }
+            .duplicate_refunded(
+                duplicate.id,
+                state.now(),
+                &certdesk_store::NewAuditEvent {
+                    at: state.now(),
+                    actor_account_id: None,
+                    actor_label: "-",
+                    org_id: Some(order.org_id),
+                    action: AuditAction::DuplicatePayment,
+                    object: &object,
+                    detail: &detail,
+                },
+            )
+            .await?;
         return Ok(());
     }
     let refund = state
@@ -902,28 +896,26 @@ pub async fn submit_offline_transfer(
             })?;
     let transfer = state
         .store
-        .submit_offline_transfer(&NewOfflineTransfer {
-            order_id: order.id,
-            receipt_blob: stored.id.as_str(),
-            receipt_name: &name,
-            amount_fen: order.amount_fen,
-            submitted_by: user.account().id,
-            submitted_at: state.now(),
-        })
+        .submit_offline_transfer(
+            &NewOfflineTransfer {
+                order_id: order.id,
+                receipt_blob: stored.id.as_str(),
+                receipt_name: &name,
+                amount_fen: order.amount_fen,
+                submitted_by: user.account().id,
+                submitted_at: state.now(),
+            },
+            &certdesk_store::AuditNote {
+                org_id: Some(order.org_id),
+                ..crate::web::audit_trail::note_by(state, user.account(), "")
+            },
+            &format!("order:{}", order.order_no),
+        )
         .await
         .map_err(|err| match err {
             StoreError::Conflict(_) => already_pending(),
             other => PaymentError::Store(other),
         })?;
-    crate::web::audit_trail::record(
-        state,
-        Some(user.account()),
-        Some(order.org_id),
-        AuditAction::OfflineTransferSubmitted,
-        &format!("order:{}", order.order_no),
-        &format!("transfer={} blob={}", transfer.id, transfer.receipt_blob),
-    )
-    .await;
     Ok(transfer)
 }
 
@@ -1009,22 +1001,20 @@ pub async fn decide_transfer(
         if reason.is_empty() {
             return Err(PaymentError::ReasonRequired);
         }
+        let object = format!("order:{}", order.order_no);
+        let detail = format!("transfer={} reason={reason}", transfer.id);
+        let audit = certdesk_store::AuditNote {
+            org_id: Some(order.org_id),
+            ..crate::web::audit_trail::note_by(state, user.account(), &detail)
+        }
+        .event(AuditAction::OfflineTransferRejected, &object);
         if !state
             .store
-            .reject_offline_transfer(transfer.id, user.account().id, now, &reason)
+            .reject_offline_transfer(transfer.id, user.account().id, now, &reason, &audit)
             .await?
         {
             return Err(not_pending());
         }
-        crate::web::audit_trail::record(
-            state,
-            Some(user.account()),
-            Some(order.org_id),
-            AuditAction::OfflineTransferRejected,
-            &format!("order:{}", order.order_no),
-            &format!("transfer={} reason={reason}", transfer.id),
-        )
-        .await;
     } else {
         let step = payment_step(&order, Actor::Role(user.role()), transfer.amount_fen);
         let payment = Payment {

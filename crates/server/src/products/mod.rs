@@ -9,6 +9,7 @@ mod limits;
 pub(crate) use error::ProductError;
 pub(crate) use limits::check_years;
 
+use crate::web::audit_trail::note_by;
 use crate::web::auth::CurrentUser;
 use crate::web::authz::require;
 use crate::web::error::FeatureError;
@@ -26,7 +27,7 @@ use certdesk_domain::product::{
     normalise_voucher_code, parse_yuan, quote, validate_product, yuan, DiscountKind, KeyAlgorithm,
     Medium, ProductSpec, Quote, QuoteRequest, MAX_PRODUCT_YEARS, MAX_VOUCHER_FEN,
 };
-use certdesk_domain::{Action, AuditAction, Relation};
+use certdesk_domain::{Action, Relation};
 use certdesk_store::{NewVoucher, Product, Redemption, Store, StoreError, Voucher};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -419,22 +420,19 @@ async fn create_product(
 ) -> Result<ProductView, ProductError> {
     require(user, Action::ManageProducts, Relation::Platform)?;
     let (provider_id, spec) = product_spec(state, &req, None).await?;
+    let detail = format!(
+        "created name={} price_per_year_fen={} active={}",
+        spec.name, spec.price_per_year_fen, spec.active
+    );
     let product = state
         .store
-        .create_product(provider_id, &spec, state.now())
+        .create_product(
+            provider_id,
+            &spec,
+            state.now(),
+            &note_by(state, user.account(), &detail),
+        )
         .await?;
-    crate::web::audit_trail::record(
-        state,
-        Some(user.account()),
-        None,
-        AuditAction::ConfigurationChanged,
-        &format!("product:{}", product.id),
-        &format!(
-            "created name={} price_per_year_fen={} active={}",
-            spec.name, spec.price_per_year_fen, spec.active
-        ),
-    )
-    .await;
     Ok(ProductView::from(&product))
 }
 
@@ -451,23 +449,20 @@ async fn update_product(
         .await?
         .ok_or(ProductError::NotFound)?;
     let (_, spec) = product_spec(state, &req, Some(&current)).await?;
+    let detail = format!(
+        "updated name={} price_per_year_fen={} active={}",
+        spec.name, spec.price_per_year_fen, spec.active
+    );
     let product = state
         .store
-        .update_product(id, &spec, state.now())
+        .update_product(
+            id,
+            &spec,
+            state.now(),
+            &note_by(state, user.account(), &detail),
+        )
         .await?
         .ok_or(ProductError::NotFound)?;
-    crate::web::audit_trail::record(
-        state,
-        Some(user.account()),
-        None,
-        AuditAction::ConfigurationChanged,
-        &format!("product:{id}"),
-        &format!(
-            "updated name={} price_per_year_fen={} active={}",
-            spec.name, spec.price_per_year_fen, spec.active
-        ),
-    )
-    .await;
     Ok(ProductView::from(&product))
 }
 
@@ -567,30 +562,28 @@ async fn create_voucher(
             ));
         }
     }
+    let detail = format!("created amount_fen={amount_fen} valid_until={valid_until}");
     let voucher = state
         .store
-        .create_voucher(&NewVoucher {
-            code: &code,
-            amount_fen,
-            valid_until,
-            org_id: req.org_id,
-            created_at: now,
-        })
+        .create_voucher(
+            &NewVoucher {
+                code: &code,
+                amount_fen,
+                valid_until,
+                org_id: req.org_id,
+                created_at: now,
+            },
+            // On the organisation it is for, if any.
+            &certdesk_store::AuditNote {
+                org_id: req.org_id,
+                ..note_by(state, user.account(), &detail)
+            },
+        )
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => ProductError::VoucherExists(code.to_string()),
             other => other.into(),
         })?;
-    crate::web::audit_trail::record(
-        state,
-        Some(user.account()),
-        req.org_id,
-        AuditAction::ConfigurationChanged,
-        // By id: the code is a bearer secret until redeemed, and staff read the audit log.
-        &format!("voucher:{}", voucher.id),
-        &format!("created amount_fen={amount_fen} valid_until={valid_until}"),
-    )
-    .await;
     Ok(voucher_view(&voucher, now))
 }
 
@@ -747,7 +740,18 @@ pub async fn ensure_default_products(store: &Store) -> Result<usize, StoreError>
     ];
     let now = jiff::Timestamp::now().as_second();
     for spec in &defaults {
-        store.create_product(provider_id, spec, now).await?;
+        let detail = format!(
+            "created name={} price_per_year_fen={} active={} (first start)",
+            spec.name, spec.price_per_year_fen, spec.active
+        );
+        store
+            .create_product(
+                provider_id,
+                spec,
+                now,
+                &certdesk_store::AuditNote::system(now, &detail),
+            )
+            .await?;
     }
     Ok(defaults.len())
 }

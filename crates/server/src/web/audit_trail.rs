@@ -1,6 +1,8 @@
-//! Audit entries: `note_by` for the entries the store writes with their change (order steps,
-//! issuance, bindings, passwords, API tokens), `record` for what is not a stored change (logins)
-//! or not yet written that way.
+//! Audit entries: `note_by` for the entries the store writes in the same transaction as the
+//! change they record (every stored change: order steps, issuance, bindings, sessions, passwords,
+//! API tokens, products, vouchers, registrations, transfers, identity checks), `record` only for
+//! what stores nothing else (a refused login while locked, a face check refused for the day,
+//! the logout of an API token that has no session).
 
 use crate::AppState;
 use certdesk_domain::AuditAction;
@@ -18,8 +20,8 @@ pub(crate) fn note_by<'a>(state: &AppState, actor: &'a Account, detail: &'a str)
     }
 }
 
-/// Appends an audit entry. The change it describes has already happened, so a failure to
-/// append is logged as an error rather than undoing it.
+/// Appends an audit entry for a request that changed nothing else; a failure to append is
+/// logged as an error.
 pub(crate) async fn record(
     state: &AppState,
     actor: Option<&Account>,

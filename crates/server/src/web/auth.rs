@@ -78,6 +78,7 @@ pub fn token_hash(token: &str) -> String {
 pub async fn start_session(
     state: &AppState,
     account: &Account,
+    audit: &certdesk_store::NewAuditEvent<'_>,
 ) -> Result<(String, Session), ApiError> {
     let token = random_token();
     let now = state.now();
@@ -88,7 +89,7 @@ pub async fn start_session(
         created_at: now,
         expires_at: now + state.config.session_ttl_seconds,
     };
-    state.store.create_session(&session).await?;
+    state.store.create_session(&session, audit).await?;
     Ok((token, session))
 }
 

@@ -154,6 +154,7 @@ pub async fn organisation_with_admin(
                 password_hash: "x",
                 created_at: 0,
             },
+            "test",
         )
         .await
         .unwrap();
@@ -184,6 +185,7 @@ pub async fn paid_sm2_dual_product(server: &TestServer) -> i64 {
                 active: true,
             },
             0,
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap()

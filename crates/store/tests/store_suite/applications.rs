@@ -26,6 +26,7 @@ async fn organisation_admin(store: &Store, credit_code: &str, username: &str) ->
             "福州测试科技有限公司",
             credit_code,
             &super::new_account(username, Role::OrgAdmin),
+            "test",
         )
         .await
         .unwrap();
@@ -63,7 +64,11 @@ fn application(provider_id: i64, form_json: &str) -> NewApplication<'_> {
 async fn application_in(store: &Store, new: NewOrder<'_>, status: OrderStatus) -> Order {
     let provider = provider_id(store).await;
     let created = store
-        .create_application_order(&new, &application(provider, "{}"))
+        .create_application_order(
+            &new,
+            &application(provider, "{}"),
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap();
     put_order_in_status(store, created.id, status).await
@@ -98,6 +103,7 @@ async fn an_application_is_created_with_its_order_or_not_at_all(store: &Store) {
         .create_application_order(
             &order("2026112316000000001", org, admin),
             &application(provider, r#"{"terms_accepted":false}"#),
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
@@ -110,6 +116,7 @@ async fn an_application_is_created_with_its_order_or_not_at_all(store: &Store) {
         .create_application_order(
             &order("2026112316000000001", org, admin),
             &application(provider, "{}"),
+            &certdesk_store::testing::test_audit_note(),
         )
         .await;
     assert!(matches!(repeated, Err(StoreError::Conflict("order_no"))));
@@ -118,6 +125,7 @@ async fn an_application_is_created_with_its_order_or_not_at_all(store: &Store) {
         .create_application_order(
             &order("2026112316000000002", org, admin),
             &application(999_999, "{}"),
+            &certdesk_store::testing::test_audit_note(),
         )
         .await;
     assert!(orphan.is_err());
@@ -145,6 +153,7 @@ async fn applications_are_edited_only_while_editable(store: &Store) {
         .create_application_order(
             &order("2026112316000000003", org, admin),
             &application(provider, "{}"),
+            &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
@@ -204,14 +213,18 @@ async fn applications_are_edited_only_while_editable(store: &Store) {
 
     // The same bytes as a bank-transfer receipt keep the blob, however the uploads change.
     store
-        .submit_offline_transfer(&certdesk_store::NewOfflineTransfer {
-            order_id: created.id,
-            receipt_blob: &"a".repeat(64),
-            receipt_name: "回单.png",
-            amount_fen: 100,
-            submitted_by: admin,
-            submitted_at: 1_763_000_080,
-        })
+        .submit_offline_transfer(
+            &certdesk_store::NewOfflineTransfer {
+                order_id: created.id,
+                receipt_blob: &"a".repeat(64),
+                receipt_name: "回单.png",
+                amount_fen: 100,
+                submitted_by: admin,
+                submitted_at: 1_763_000_080,
+            },
+            &certdesk_store::testing::test_audit_note(),
+            "order:test",
+        )
         .await
         .unwrap();
     assert!(store.blob_is_referenced(&"a".repeat(64)).await.unwrap());
@@ -261,7 +274,11 @@ fn dual<'a>(sign: &'a str, enc: &'a str, issuer_ca_id: i64) -> IssuedForOrder<'a
 async fn issuing_order(store: &Store, order_no: &str, org: i64, admin: i64) -> i64 {
     let provider = provider_id(store).await;
     let created = store
-        .create_application_order(&order(order_no, org, admin), &application(provider, "{}"))
+        .create_application_order(
+            &order(order_no, org, admin),
+            &application(provider, "{}"),
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap();
     put_order_in_status(store, created.id, OrderStatus::Issuing)
@@ -638,7 +655,11 @@ async fn first_free_is_taken_by_one_submission_at_a_time(store: &Store) {
         "2026112316000000013",
     ] {
         let created = store
-            .create_application_order(&order(no, org, admin), &application(provider, "{}"))
+            .create_application_order(
+                &order(no, org, admin),
+                &application(provider, "{}"),
+                &certdesk_store::testing::test_audit_note(),
+            )
             .await
             .unwrap();
         drafts.push(created.id);

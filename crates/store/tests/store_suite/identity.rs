@@ -22,6 +22,7 @@ async fn draft_order(store: &Store) -> i64 {
                 password_hash: "x",
                 created_at: 0,
             },
+            "test",
         )
         .await
         .unwrap();
@@ -61,24 +62,44 @@ async fn identity_checks_supersede_and_count_codes(store: &Store) {
     let order = draft_order(store).await;
     let person = subject_hash("11010519491231002X");
     let first = store
-        .create_identity_check(&sms(order, &person, "h1", 100))
+        .create_identity_check(
+            &sms(order, &person, "h1", 100),
+            &certdesk_store::testing::test_audit_event(),
+        )
         .await
         .unwrap();
     assert_eq!((first.status.as_str(), first.attempts), ("pending", 0));
     assert_eq!(first.expires_at, Some(400));
     // A wrong try is counted once, even when two requests race with the same view.
     assert!(store
-        .record_code_attempt(first.id, 0, 1, "pending", 110)
+        .record_code_attempt(
+            first.id,
+            0,
+            1,
+            "pending",
+            110,
+            &certdesk_store::testing::test_audit_event()
+        )
         .await
         .unwrap());
     assert!(!store
-        .record_code_attempt(first.id, 0, 1, "pending", 110)
+        .record_code_attempt(
+            first.id,
+            0,
+            1,
+            "pending",
+            110,
+            &certdesk_store::testing::test_audit_event()
+        )
         .await
         .unwrap());
 
     // A new code supersedes the pending one.
     let second = store
-        .create_identity_check(&sms(order, &person, "h2", 200))
+        .create_identity_check(
+            &sms(order, &person, "h2", 200),
+            &certdesk_store::testing::test_audit_event(),
+        )
         .await
         .unwrap();
     let checks = store.identity_checks_of_order(order).await.unwrap();
@@ -100,7 +121,14 @@ async fn identity_checks_supersede_and_count_codes(store: &Store) {
     );
     // A superseded code can no longer be used.
     assert!(!store
-        .record_code_attempt(first.id, 1, 1, "passed", 210)
+        .record_code_attempt(
+            first.id,
+            1,
+            1,
+            "passed",
+            210,
+            &certdesk_store::testing::test_audit_event()
+        )
         .await
         .unwrap());
 
@@ -109,7 +137,14 @@ async fn identity_checks_supersede_and_count_codes(store: &Store) {
         None
     );
     assert!(store
-        .record_code_attempt(second.id, 0, 0, "passed", 220)
+        .record_code_attempt(
+            second.id,
+            0,
+            0,
+            "passed",
+            220,
+            &certdesk_store::testing::test_audit_event()
+        )
         .await
         .unwrap());
     let passed = store

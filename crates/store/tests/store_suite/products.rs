@@ -37,11 +37,11 @@ async fn two_orgs(store: &Store) -> ((i64, i64), (i64, i64)) {
         created_at: 0,
     };
     let (a, a_admin) = store
-        .register_organisation("甲公司", "91350100M000100Y43", &admin("a.admin"))
+        .register_organisation("甲公司", "91350100M000100Y43", &admin("a.admin"), "test")
         .await
         .unwrap();
     let (b, b_admin) = store
-        .register_organisation("乙公司", "91110108MA01W4JK2X", &admin("b.admin"))
+        .register_organisation("乙公司", "91110108MA01W4JK2X", &admin("b.admin"), "test")
         .await
         .unwrap();
     ((a.id, a_admin.id), (b.id, b_admin.id))
@@ -70,7 +70,12 @@ async fn products_are_created_listed_and_updated(store: &Store) {
     let providers = store.ca_providers().await.unwrap();
     let own = providers.iter().find(|p| p.operated_here).unwrap();
     let ukey = store
-        .create_product(own.id, &spec("SM2 双证书 UKey"), 100)
+        .create_product(
+            own.id,
+            &spec("SM2 双证书 UKey"),
+            100,
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap();
     assert_eq!(ukey.spec, spec("SM2 双证书 UKey"));
@@ -80,7 +85,15 @@ async fn products_are_created_listed_and_updated(store: &Store) {
     mobile.algorithm = KeyAlgorithm::P256;
     mobile.dual = false;
     mobile.first_free = false;
-    let mobile = store.create_product(own.id, &mobile, 101).await.unwrap();
+    let mobile = store
+        .create_product(
+            own.id,
+            &mobile,
+            101,
+            &certdesk_store::testing::test_audit_note(),
+        )
+        .await
+        .unwrap();
     assert_eq!(mobile.spec.medium, Medium::Mobile);
     assert_eq!(mobile.spec.algorithm, KeyAlgorithm::P256);
     assert!(!mobile.spec.dual && !mobile.spec.first_free);
@@ -89,14 +102,27 @@ async fn products_are_created_listed_and_updated(store: &Store) {
     stopped.active = false;
     stopped.price_per_year_fen = 29_900;
     let updated = store
-        .update_product(ukey.id, &stopped, 200)
+        .update_product(
+            ukey.id,
+            &stopped,
+            200,
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap()
         .unwrap();
     assert_eq!(updated.spec, stopped);
     assert_eq!((updated.created_at, updated.updated_at), (100, 200));
     assert_eq!(
-        store.update_product(9_999, &stopped, 200).await.unwrap(),
+        store
+            .update_product(
+                9_999,
+                &stopped,
+                200,
+                &certdesk_store::testing::test_audit_note()
+            )
+            .await
+            .unwrap(),
         None
     );
 
@@ -132,20 +158,34 @@ async fn vouchers_are_redeemed_once_and_released(store: &Store) {
         created_at: 50,
     };
     let any = store
-        .create_voucher(&voucher("ANY-1", None, 1_000))
+        .create_voucher(
+            &voucher("ANY-1", None, 1_000),
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap();
     assert_eq!(any.redeemed_order_id, None);
     assert!(matches!(
-        store.create_voucher(&voucher("ANY-1", None, 1_000)).await,
+        store
+            .create_voucher(
+                &voucher("ANY-1", None, 1_000),
+                &certdesk_store::testing::test_audit_note()
+            )
+            .await,
         Err(certdesk_store::StoreError::Conflict("code"))
     ));
     store
-        .create_voucher(&voucher("A-ONLY", Some(a.0), 1_000))
+        .create_voucher(
+            &voucher("A-ONLY", Some(a.0), 1_000),
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap();
     store
-        .create_voucher(&voucher("OLD", None, 500))
+        .create_voucher(
+            &voucher("OLD", None, 500),
+            &certdesk_store::testing::test_audit_note(),
+        )
         .await
         .unwrap();
 
