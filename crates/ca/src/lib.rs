@@ -399,16 +399,29 @@ pub enum RootCustody<'a> {
     /// Online, in the store, encrypted under the CA passphrase (the embedded demo's default;
     /// `certdesk ca export-root-key` takes it offline later).
     Online,
-    /// Offline: only the root certificate is stored; the key comes back, encrypted PKCS#8 under
-    /// this passphrase, for the operator to take away.
-    Offline { passphrase: &'a Zeroizing<String> },
+    /// Offline: only the root certificate is stored; the key, encrypted PKCS#8 under this
+    /// passphrase, goes to `keeper` (the operator's files) before anything is stored.
+    Offline {
+        passphrase: &'a Zeroizing<String>,
+        keeper: &'a dyn RootKeyKeeper,
+    },
+}
+
+/// Where root keys kept offline are written before their hierarchy is stored: a crash between
+/// the two leaves a key and no hierarchy, and the next run builds the hierarchy around that key
+/// instead of losing it (or leaving a root nobody holds the key of).
+pub trait RootKeyKeeper: Send + Sync {
+    /// The root key (encrypted PKCS#8 PEM) an earlier, unfinished run kept for `algorithm`.
+    fn kept(&self, algorithm: Algorithm) -> Result<Option<Zeroizing<String>>, String>;
+    /// Keeps a new root key (encrypted PKCS#8 PEM) durably; an existing one is never replaced.
+    fn keep(&self, algorithm: Algorithm, pem: &str) -> Result<(), String>;
 }
 
 /// A hierarchy [`ensure_hierarchies`] made.
 pub struct CreatedHierarchy {
     pub algorithm: Algorithm,
-    /// The root private key, encrypted PKCS#8 PEM, when its custody is offline.
-    pub offline_root_key_pem: Option<Zeroizing<String>>,
+    /// Its root key was already kept by an earlier run cut short, and is used.
+    pub resumed: bool,
 }
 
 /// The stored private key of a root kept offline (none: the row holds only the certificate).
@@ -584,7 +597,39 @@ pub async fn ensure_hierarchies_with(
         if existing.iter().any(|k| k.algorithm == algorithm.slug()) {
             continue;
         }
-        let hierarchy = CaHierarchy::generate(algorithm, name_prefix)?;
+        // An offline root's key is kept before anything else is stored.
+        let (root_key, resumed) = match &custody {
+            RootCustody::Online => (SoftwareKey::generate(algorithm)?, false),
+            RootCustody::Offline { passphrase, keeper } => match keeper
+                .kept(algorithm)
+                .map_err(CaError::Refused)?
+            {
+                Some(pem) => (
+                    SoftwareKey::from_encrypted_pkcs8_pem(&pem, passphrase).map_err(|e| {
+                        CaError::Refused(format!(
+                            "the {} root key kept by an earlier init cannot be opened with CERTDESK_ROOT_KEY_PASSPHRASE: {e}",
+                            algorithm.label()
+                        ))
+                    })?,
+                    true,
+                ),
+                None => {
+                    let key = SoftwareKey::generate(algorithm)?;
+                    keeper
+                        .keep(algorithm, &key.to_encrypted_pkcs8_pem(passphrase)?)
+                        .map_err(CaError::Refused)?;
+                    (key, false)
+                }
+            },
+        };
+        certdesk_store::failpoint("ca-init-after-root-key-kept");
+        if root_key.algorithm() != algorithm {
+            return Err(CaError::Refused(format!(
+                "the kept {} root key is of another algorithm",
+                algorithm.label()
+            )));
+        }
+        let hierarchy = CaHierarchy::generate_with_root(root_key, name_prefix)?;
         let root_der = der_of(&hierarchy.root_cert)?;
         // A P-256 issuing key made on the token, certified by the new root, replaces the one
         // made in memory; the store then names the token's key instead of holding a PEM.
@@ -613,12 +658,9 @@ pub async fn ensure_hierarchies_with(
             Some((der, _)) => der.clone(),
             None => der_of(&hierarchy.issuing_cert)?,
         };
-        let (root_pem, offline_root_key_pem) = match &custody {
-            RootCustody::Online => (hierarchy.root_key.to_encrypted_pkcs8_pem(passphrase)?, None),
-            RootCustody::Offline { passphrase } => (
-                Zeroizing::new(OFFLINE_ROOT_KEY.to_string()),
-                Some(hierarchy.root_key.to_encrypted_pkcs8_pem(passphrase)?),
-            ),
+        let root_pem = match &custody {
+            RootCustody::Online => hierarchy.root_key.to_encrypted_pkcs8_pem(passphrase)?,
+            RootCustody::Offline { .. } => Zeroizing::new(OFFLINE_ROOT_KEY.to_string()),
         };
         let issuing_pem = match on_token {
             Some((_, reference)) => Zeroizing::new(reference),
@@ -646,10 +688,7 @@ pub async fn ensure_hierarchies_with(
         match stored {
             Ok(_) => {
                 tracing::info!(algorithm = algorithm.label(), "CA hierarchy created");
-                created.push(CreatedHierarchy {
-                    algorithm,
-                    offline_root_key_pem,
-                });
+                created.push(CreatedHierarchy { algorithm, resumed });
             }
             // Another process made it between our look and our insert: theirs stands.
             Err(StoreError::Conflict(_)) => {}

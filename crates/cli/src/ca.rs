@@ -254,6 +254,9 @@ pub fn run(args: CaArgs) -> Result<()> {
 }
 
 async fn run_async(args: CaArgs) -> Result<()> {
+    // Only a build with the store's `failpoints` feature (the crash tests') has any.
+    certdesk_store::configure_failpoints_from_env()
+        .map_err(|e| anyhow::anyhow!("invalid FAILPOINTS: {e}"))?;
     let CaArgs {
         data,
         token,
@@ -383,6 +386,7 @@ async fn init(
         name,
         certdesk_ca::RootCustody::Offline {
             passphrase: &root_passphrase,
+            keeper: &RootKeyDir(root_key_dir),
         },
         token,
     )
@@ -399,13 +403,17 @@ async fn init(
         }
     }
     for hierarchy in &created {
-        if let Some(pem) = &hierarchy.offline_root_key_pem {
-            let path = write_root_key(root_key_dir, hierarchy.algorithm, pem)?;
+        let path = root_key_path(root_key_dir, hierarchy.algorithm);
+        if hierarchy.resumed {
             println!(
-                "root key written to {} (take it offline; the database keeps only the root certificate)",
+                "root key {} kept by an earlier init that stopped short: its hierarchy is made now",
                 path.display()
             );
         }
+        println!(
+            "root key written to {} (take it offline; the database keeps only the root certificate)",
+            path.display()
+        );
     }
     let created: Vec<_> = created.into_iter().map(|h| h.algorithm).collect();
     let policy = certificate_policy(store, policy_oid).await?;
@@ -437,6 +445,26 @@ fn root_key_passphrase() -> Result<Zeroizing<String>> {
     Ok(passphrase)
 }
 
+/// The operator's directory of offline root keys, written before their hierarchies are stored.
+struct RootKeyDir<'a>(&'a Path);
+
+impl certdesk_ca::RootKeyKeeper for RootKeyDir<'_> {
+    fn kept(&self, algorithm: Algorithm) -> std::result::Result<Option<Zeroizing<String>>, String> {
+        let path = root_key_path(self.0, algorithm);
+        match std::fs::read_to_string(&path) {
+            Ok(pem) => Ok(Some(Zeroizing::new(pem))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(format!("cannot read {}: {err}", path.display())),
+        }
+    }
+
+    fn keep(&self, algorithm: Algorithm, pem: &str) -> std::result::Result<(), String> {
+        write_root_key(self.0, algorithm, pem)
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    }
+}
+
 /// Where a root key is written: `DIR/root-<algorithm>.key.pem`.
 fn root_key_path(dir: &Path, algorithm: Algorithm) -> PathBuf {
     dir.join(format!("root-{}.key.pem", algorithm.slug()))
@@ -449,6 +477,10 @@ fn write_root_key(dir: &Path, algorithm: Algorithm, pem: &str) -> Result<PathBuf
         .with_context(|| format!("cannot create the root key directory {}", dir.display()))?;
     let path = root_key_path(dir, algorithm);
     crate::secrets::write_private(&path, pem.as_bytes())?;
+    // The new name is durable too, before the hierarchy it belongs to is stored.
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync {}", dir.display()))?;
     Ok(path)
 }
 

@@ -1345,3 +1345,78 @@ fn a_new_issuing_ca_needs_the_root_key_file_and_the_one_it_replaces_goes_on_publ
     assert!(new_answer.contains(": good"), "{new_answer}");
     assert!(terminate(&mut server).success());
 }
+
+/// `ca init` killed (SIGKILL) after it kept a root key and before the hierarchy was stored:
+/// the key is not lost, and the next `init` builds the hierarchy around that very key.
+#[test]
+fn init_killed_after_keeping_a_root_key_resumes_with_that_key() {
+    use certdesk_pki::der::Encode;
+    use certdesk_pki::Signer;
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let roots_dir = root_key_dir(&data);
+    let mut child = certdesk(&[
+        "ca",
+        "--data-dir",
+        path_str(&data),
+        "init",
+        "--root-key-dir",
+        path_str(&roots_dir),
+    ])
+    .env("CERTDESK_ROOT_KEY_PASSPHRASE", ROOT_KEY_PASSPHRASE)
+    .env("FAILPOINTS", "ca-init-after-root-key-kept=sleep(120000)")
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        let reached = line.contains("failpoint ca-init-after-root-key-kept reached");
+        seen.push(line);
+        if reached {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("reached")),
+        "the failpoint was not reached: {seen:?}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // One root key kept, no hierarchy stored.
+    let kept: Vec<_> = std::fs::read_dir(&roots_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let (_, stored_roots) = keys_in_database(&data);
+    assert!(stored_roots.is_empty(), "no hierarchy yet");
+    let kept_pem = std::fs::read_to_string(&kept[0]).unwrap();
+    let kept_key =
+        certdesk_pki::SoftwareKey::from_encrypted_pkcs8_pem(&kept_pem, ROOT_KEY_PASSPHRASE)
+            .unwrap();
+
+    let (ok, out, err) = ca_init(&data, &[]);
+    assert!(ok, "{err}");
+    assert!(out.contains("kept by an earlier init"), "{out}");
+    let (_, stored_roots) = keys_in_database(&data);
+    assert_eq!(stored_roots.len(), 2);
+    assert!(
+        stored_roots.contains(&kept_key.public_key_spki().to_der().unwrap()),
+        "the stored root is the kept key's"
+    );
+    // The kept file is unchanged, and it certifies a new issuing CA.
+    assert_eq!(std::fs::read_to_string(&kept[0]).unwrap(), kept_pem);
+    let alg = if kept[0].to_string_lossy().contains("sm2") {
+        "sm2"
+    } else {
+        "p256"
+    };
+    let (ok, _, err) = new_issuing(&data, alg, &kept[0]);
+    assert!(ok, "{err}");
+}

@@ -55,6 +55,13 @@ impl CaHierarchy {
     /// (valid 20 years, no path length limit) and "... Issuing CA" (10 years, pathLen 0).
     /// Validity starts a day back so that clocks running slow elsewhere accept the CAs.
     pub fn generate(algorithm: Algorithm, name_prefix: &str) -> Result<Self, PkiError> {
+        Self::generate_with_root(SoftwareKey::generate(algorithm)?, name_prefix)
+    }
+
+    /// [`CaHierarchy::generate`] around a root key made before (kept offline first, so that a
+    /// crash before the hierarchy is stored loses nothing).
+    pub fn generate_with_root(root_key: SoftwareKey, name_prefix: &str) -> Result<Self, PkiError> {
+        let algorithm = root_key.algorithm();
         let name_prefix = name_prefix.trim();
         if name_prefix.is_empty() {
             return Err(PkiError::InvalidRequest("empty CA name prefix".into()));
@@ -62,7 +69,6 @@ impl CaHierarchy {
         let now = SystemTime::now();
         let not_before = now - DAY;
 
-        let root_key = SoftwareKey::generate(algorithm)?;
         let root_name = ca_name(name_prefix, algorithm, "Root CA")?;
         let root_ski = key_identifier(root_key.public_key_spki())?;
         let root_cert = sign_certificate(
