@@ -17,7 +17,12 @@ const CHALLENGE_KEPT_AFTER_EXPIRY: i64 = 24 * 60 * 60;
 pub struct Purged {
     pub sessions: u64,
     pub challenges: u64,
+    pub rate_windows: u64,
 }
+
+/// How long a rate-limit window is kept after it starts: longer than any limit's window (the
+/// longest is a day).
+const RATE_WINDOW_KEPT: i64 = 2 * 24 * 60 * 60;
 
 /// Removes the sessions expired at `now` and the challenges expired a day before it.
 pub async fn purge_expired_logins(store: &Store, now: i64) -> Result<Purged, StoreError> {
@@ -26,6 +31,7 @@ pub async fn purge_expired_logins(store: &Store, now: i64) -> Result<Purged, Sto
         challenges: store
             .delete_expired_challenges(now - CHALLENGE_KEPT_AFTER_EXPIRY)
             .await?,
+        rate_windows: store.purge_rate_limits(now - RATE_WINDOW_KEPT).await?,
     })
 }
 
@@ -40,6 +46,7 @@ pub async fn purge_expired_logins_regularly(state: AppState) {
             Ok(purged) => tracing::info!(
                 sessions = purged.sessions,
                 challenges = purged.challenges,
+                rate_windows = purged.rate_windows,
                 "expired login state removed"
             ),
             Err(err) => tracing::error!(error = %err, "removing expired login state failed"),
@@ -113,7 +120,8 @@ mod tests {
             purged,
             Purged {
                 sessions: 1,
-                challenges: 1
+                challenges: 1,
+                rate_windows: 0,
             }
         );
         assert!(store.live_session("live", now).await.unwrap().is_some());

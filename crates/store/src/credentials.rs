@@ -17,13 +17,6 @@ pub struct ApiToken {
     pub revoked_at: Option<i64>,
 }
 
-/// Failures inside a window: how many, and when the oldest of them happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FailureWindow {
-    pub count: i64,
-    pub oldest_at: Option<i64>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     pub id: String,
@@ -143,76 +136,6 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(Some(account_from_row(&row)?))
-    }
-
-    /// Counts a failed password login for the throttle, with its audit entry.
-    pub async fn record_login_failure(
-        &self,
-        username: &str,
-        client: &str,
-        at: i64,
-        audit: &crate::NewAuditEvent<'_>,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("INSERT INTO login_failures (username, client, at) VALUES ($1, $2, $3)")
-            .bind(username)
-            .bind(client)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        crate::audit::append_audit_with_change(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Failures for a user name since `since`.
-    pub async fn login_failures_for_username(
-        &self,
-        username: &str,
-        since: i64,
-    ) -> Result<FailureWindow, StoreError> {
-        self.failure_window("username", username, since).await
-    }
-
-    /// Failures from a client address since `since`.
-    pub async fn login_failures_for_client(
-        &self,
-        client: &str,
-        since: i64,
-    ) -> Result<FailureWindow, StoreError> {
-        self.failure_window("client", client, since).await
-    }
-
-    async fn failure_window(
-        &self,
-        column: &'static str,
-        value: &str,
-        since: i64,
-    ) -> Result<FailureWindow, StoreError> {
-        let sql = format!("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE {column} = $1 AND at > $2");
-        let row = sqlx::query(&sql)
-            .bind(value)
-            .bind(since)
-            .fetch_one(self.pool())
-            .await?;
-        Ok(FailureWindow {
-            count: row.try_get("n")?,
-            oldest_at: row.try_get("oldest")?,
-        })
-    }
-
-    /// Forgets a user name's failures after it logs in, and everyone's older than `before`.
-    pub async fn clear_login_failures(
-        &self,
-        username: &str,
-        before: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM login_failures WHERE username = $1 OR at <= $2")
-            .bind(username)
-            .bind(before)
-            .execute(self.pool())
-            .await?;
-        Ok(())
     }
 
     pub async fn create_challenge(&self, challenge: &Challenge) -> Result<(), StoreError> {

@@ -15,6 +15,7 @@ mod identity;
 mod orders;
 mod organisations;
 mod products;
+mod rate_limits;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -37,7 +38,7 @@ pub use ca::{
     CaKeyRecord, CertificateRecord, CrlRecord, KeyArchiveRecord, NewCaKey, NewCertificate,
     RevokeOutcome,
 };
-pub use credentials::{ApiToken, Challenge, FailureWindow};
+pub use credentials::{ApiToken, Challenge};
 pub use error::StoreError;
 pub use failpoints::{configure_failpoints_from_env, failpoint, ISSUANCE_FAILPOINTS};
 pub use identity::{IdentityCheck, NewIdentityCheck};
@@ -47,6 +48,7 @@ pub use orders::{
 };
 pub use organisations::Organisation;
 pub use products::{FixedPrice, NewVoucher, Product, Redemption, Submission, Voucher};
+pub use rate_limits::{RateLimit, Slot};
 pub use sessions::{Session, SessionWithAccount};
 pub use trades::{
     NewOfflineTransfer, NewRefund, NewSandboxTrade, OfflineTransfer, Refund, SandboxTrade,

@@ -41,7 +41,8 @@ on_both_engines!(
     crl_numbers_increase_and_never_repeat,
     organisations_register_with_their_admin_or_not_at_all,
     api_tokens_authenticate_until_revoked,
-    login_failures_are_counted_in_their_window,
+    rate_slots_are_taken_in_their_window,
+    rate_slots_taken_at_once_never_exceed_the_limit,
     challenges_are_used_once,
     a_challenge_answered_at_once_by_many_is_used_once,
     providers_are_seeded_and_bindings_are_unique,
@@ -575,65 +576,70 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
         .is_none());
 }
 
-async fn login_failures_are_counted_in_their_window(store: &Store) {
-    for at in [100, 200, 300] {
-        store
-            .record_login_failure(
-                "zhang",
-                "10.0.0.1",
-                at,
-                &certdesk_store::testing::test_audit_event(),
-            )
-            .await
-            .unwrap();
+async fn rate_slots_are_taken_in_their_window(store: &Store) {
+    use certdesk_store::{RateLimit, Slot};
+    let limit = RateLimit {
+        max: 2,
+        window_secs: 100,
+    };
+    assert_eq!(
+        store.take_rate_slot("k", limit, 1000).await.unwrap(),
+        Slot::Taken(1)
+    );
+    assert_eq!(
+        store.take_rate_slot("k", limit, 1010).await.unwrap(),
+        Slot::Taken(2)
+    );
+    assert_eq!(
+        store.take_rate_slot("k", limit, 1020).await.unwrap(),
+        Slot::Full { until: 1100 }
+    );
+    // Another key is its own.
+    assert_eq!(
+        store.take_rate_slot("other", limit, 1020).await.unwrap(),
+        Slot::Taken(1)
+    );
+    // A slot given back can be taken again; the window then runs out and starts anew.
+    store.give_back_rate_slot("k").await.unwrap();
+    assert_eq!(store.rate_taken("k").await.unwrap(), 1);
+    assert_eq!(
+        store.take_rate_slot("k", limit, 1030).await.unwrap(),
+        Slot::Taken(2)
+    );
+    assert_eq!(
+        store.take_rate_slot("k", limit, 1100).await.unwrap(),
+        Slot::Taken(1)
+    );
+    // The lock of a window is audited once.
+    let audit = certdesk_store::testing::test_audit_event();
+    assert!(store.audit_rate_lock_once("k", &audit).await.unwrap());
+    assert!(!store.audit_rate_lock_once("k", &audit).await.unwrap());
+    store.reset_rate_key("k").await.unwrap();
+    assert_eq!(store.rate_taken("k").await.unwrap(), 0);
+    assert_eq!(store.purge_rate_limits(2000).await.unwrap(), 1);
+}
+
+async fn rate_slots_taken_at_once_never_exceed_the_limit(store: &Store) {
+    use certdesk_store::{RateLimit, Slot};
+    let limit = RateLimit {
+        max: 5,
+        window_secs: 900,
+    };
+    let tries: Vec<_> = (0..30)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.take_rate_slot("together", limit, 5000).await })
+        })
+        .collect();
+    let mut taken = 0;
+    for attempt in tries {
+        match attempt.await.unwrap().unwrap() {
+            Slot::Taken(_) => taken += 1,
+            Slot::Full { until } => assert_eq!(until, 5900),
+        }
     }
-    store
-        .record_login_failure(
-            "li",
-            "10.0.0.1",
-            350,
-            &certdesk_store::testing::test_audit_event(),
-        )
-        .await
-        .unwrap();
-    let window = store
-        .login_failures_for_username("zhang", 150)
-        .await
-        .unwrap();
-    assert_eq!((window.count, window.oldest_at), (2, Some(200)));
-    assert_eq!(
-        store
-            .login_failures_for_client("10.0.0.1", 0)
-            .await
-            .unwrap()
-            .count,
-        4
-    );
-    assert_eq!(
-        store
-            .login_failures_for_username("nobody", 0)
-            .await
-            .unwrap()
-            .count,
-        0
-    );
-    store.clear_login_failures("zhang", 0).await.unwrap();
-    assert_eq!(
-        store
-            .login_failures_for_username("zhang", 0)
-            .await
-            .unwrap()
-            .count,
-        0
-    );
-    assert_eq!(
-        store
-            .login_failures_for_username("li", 0)
-            .await
-            .unwrap()
-            .count,
-        1
-    );
+    assert_eq!(taken, 5);
+    assert_eq!(store.rate_taken("together").await.unwrap(), 5);
 }
 
 async fn challenges_are_used_once(store: &Store) {

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use certdesk_domain::{Action, AuditAction};
-use certdesk_store::{Account, NewAuditEvent};
+use certdesk_store::{Account, NewAuditEvent, RateLimit, Slot};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -52,7 +52,9 @@ pub(super) fn register(registry: Registry) -> Registry {
         .post("/logout", Action::LogOut, logout_page)
 }
 
-/// Failed password logins allowed per account, and per client address, in [`FAILURE_WINDOW`].
+/// Failed password logins allowed for one account from one client address in the window: the
+/// lock is per (account, client), so that nobody can keep another's account (`admin`) locked
+/// from their own address.
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 
 /// A client address may try more accounts than one account may be tried (offices share
@@ -61,9 +63,60 @@ pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
 
 pub const FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
 
-/// Checks a user name and password, throttled: after too many failures in the window the
-/// account (or the client address) must wait, whatever password it brings. The password is
-/// never logged.
+/// Failures of one account, from all addresses, in the window before every further try of it
+/// is slowed down (not locked: its owner still gets in).
+pub const SLOW_DOWN_AFTER: i64 = 10;
+
+/// The slow-down's step and its ceiling.
+const SLOW_DOWN_STEP_MS: u64 = 200;
+const SLOW_DOWN_MAX_MS: u64 = 5_000;
+
+fn per_pair() -> RateLimit {
+    RateLimit {
+        max: MAX_FAILURES_PER_ACCOUNT,
+        window_secs: FAILURE_WINDOW_SECONDS,
+    }
+}
+
+fn per_client() -> RateLimit {
+    RateLimit {
+        max: MAX_FAILURES_PER_CLIENT,
+        window_secs: FAILURE_WINDOW_SECONDS,
+    }
+}
+
+/// Counted only, never full.
+fn per_account() -> RateLimit {
+    RateLimit {
+        max: i64::MAX,
+        window_secs: FAILURE_WINDOW_SECONDS,
+    }
+}
+
+/// The throttle's keys for a client address (as the trusted proxy names it).
+pub fn client_key(client: &str) -> String {
+    format!("login:client:{client}")
+}
+
+pub fn pair_key(username: &str, client: &str) -> String {
+    format!("login:pair:{username}|{client}")
+}
+
+pub fn account_key(username: &str) -> String {
+    format!("login:account:{username}")
+}
+
+/// How long a try of an account that failed `failures` times (all addresses) waits first.
+fn slow_down(failures: i64) -> std::time::Duration {
+    let over = u64::try_from(failures - SLOW_DOWN_AFTER).unwrap_or(0);
+    std::time::Duration::from_millis((over * SLOW_DOWN_STEP_MS).min(SLOW_DOWN_MAX_MS))
+}
+
+/// Checks a user name and password, throttled. Each try takes its slot as a failure before the
+/// password is checked (one atomic step in the store), so that of many tries arriving together
+/// only as many as the limit are checked; a try that succeeds gives its slots back. After too
+/// many failures the (account, client) pair or the client must wait, whatever password it
+/// brings; the account itself is only slowed down. The password is never logged.
 pub(crate) async fn authenticate(
     state: &AppState,
     username: &str,
@@ -77,40 +130,41 @@ pub(crate) async fn authenticate(
         return Err(AccountError::InvalidCredentials);
     }
     let now = state.now();
-    let since = now - FAILURE_WINDOW_SECONDS;
-    let by_account = state
+    let client_key = client_key(client);
+    let pair_key = pair_key(username, client);
+    // The pair first: tries refused for it never count against the address's other accounts.
+    if let Slot::Full { until } = state
         .store
-        .login_failures_for_username(username, since)
-        .await?;
-    let by_client = state.store.login_failures_for_client(client, since).await?;
-    let locked_until = [
-        (by_account, MAX_FAILURES_PER_ACCOUNT),
-        (by_client, MAX_FAILURES_PER_CLIENT),
-    ]
-    .into_iter()
-    .filter(|(window, max)| window.count >= *max)
-    .filter_map(|(window, _)| {
-        window
-            .oldest_at
-            .map(|oldest| oldest + FAILURE_WINDOW_SECONDS)
-    })
-    .max();
-    if let Some(until) = locked_until {
-        tracing::warn!(
-            username,
-            client,
-            "password login refused: too many failures"
-        );
-        crate::web::audit_trail::record(
-            state,
-            None,
-            None,
-            AuditAction::LoginLocked,
-            &format!("account:{username}"),
-            &format!("client={client}"),
-        )
-        .await;
-        return Err(locked(until - now));
+        .take_rate_slot(&pair_key, per_pair(), now)
+        .await?
+    {
+        return Err(refused_while_locked(state, &pair_key, username, client, until - now).await);
+    }
+    if let Slot::Full { until } = state
+        .store
+        .take_rate_slot(&client_key, per_client(), now)
+        .await?
+    {
+        state.store.give_back_rate_slot(&pair_key).await?;
+        return Err(refused_while_locked(state, &client_key, username, client, until - now).await);
+    }
+    // A password check runs: counted for the account's slow-down.
+    let account_key = account_key(username);
+    if let Slot::Taken(failures) = state
+        .store
+        .take_rate_slot(&account_key, per_account(), now)
+        .await?
+    {
+        let wait = slow_down(failures);
+        if !wait.is_zero() {
+            tracing::info!(
+                username,
+                failures,
+                wait_ms = wait.as_millis() as u64,
+                "password login slowed down"
+            );
+            tokio::time::sleep(wait).await;
+        }
     }
     let account = state.store.account_by_username(username).await?;
     let usable = account.filter(|a| !a.disabled);
@@ -120,33 +174,56 @@ pub(crate) async fn authenticate(
     let verified = auth::verify_password(password, hash).await;
     match usable {
         Some(account) if verified => {
-            state.store.clear_login_failures(username, since).await?;
+            state.store.reset_rate_key(&pair_key).await?;
+            state.store.give_back_rate_slot(&client_key).await?;
+            state.store.give_back_rate_slot(&account_key).await?;
             Ok(account)
         }
         maybe => {
-            let object = format!("account:{username}");
-            let detail = format!("client={client}");
-            state
-                .store
-                .record_login_failure(
-                    username,
-                    client,
-                    now,
-                    &NewAuditEvent {
-                        at: now,
-                        actor_account_id: maybe.as_ref().map(|a| a.id),
-                        actor_label: maybe.as_ref().map_or("-", |a| a.username.as_str()),
-                        org_id: maybe.as_ref().and_then(|a| a.org_id),
-                        action: AuditAction::LoginFailed,
-                        object: &object,
-                        detail: &detail,
-                    },
-                )
-                .await?;
+            // The failure was counted when its slot was taken; this records who and whence.
             tracing::info!(username, client, "password login refused");
+            crate::web::audit_trail::record(
+                state,
+                maybe.as_ref(),
+                maybe.as_ref().and_then(|a| a.org_id),
+                AuditAction::LoginFailed,
+                &format!("account:{username}"),
+                &format!("client={client}"),
+            )
+            .await;
             Err(AccountError::InvalidCredentials)
         }
     }
+}
+
+/// The answer to a try while `key` is locked; the lock itself is audited once, not every try.
+async fn refused_while_locked(
+    state: &AppState,
+    key: &str,
+    username: &str,
+    client: &str,
+    wait_seconds: i64,
+) -> AccountError {
+    tracing::warn!(
+        username,
+        client,
+        "password login refused: too many failures"
+    );
+    let object = format!("account:{username}");
+    let detail = format!("client={client}");
+    let audit = NewAuditEvent {
+        at: state.now(),
+        actor_account_id: None,
+        actor_label: "-",
+        org_id: None,
+        action: AuditAction::LoginLocked,
+        object: &object,
+        detail: &detail,
+    };
+    if let Err(err) = state.store.audit_rate_lock_once(key, &audit).await {
+        tracing::error!(error = %err, "the login lock could not be audited");
+    }
+    locked(wait_seconds)
 }
 
 fn locked(wait_seconds: i64) -> AccountError {
