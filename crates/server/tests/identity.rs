@@ -760,3 +760,101 @@ async fn ten_sms_codes_a_day_for_one_person_over_all_applications() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// Starts of `method` for each order of `orders`, `per_order` at once each, all together: the
+/// statuses.
+async fn starts_at_once(
+    f: &Fixture,
+    orders: &[&str],
+    per_order: usize,
+    method: &'static str,
+    body: Value,
+) -> Vec<StatusCode> {
+    let mut tries = Vec::new();
+    for no in orders {
+        for _ in 0..per_order {
+            let app = f.app.clone();
+            let uri = start(no, method);
+            let body = body.clone();
+            tries.push(tokio::spawn(async move {
+                call(&app, "POST", &uri, Some(ORG_A), Some(body)).await.0
+            }));
+        }
+    }
+    let mut statuses = Vec::new();
+    for attempt in tries {
+        statuses.push(attempt.await.unwrap());
+    }
+    statuses
+}
+
+/// The sandbox's notices of `kind` for an order.
+async fn notices(f: &Fixture, no: &str, kind: &str) -> usize {
+    let (status, outbox) = call(
+        &f.app,
+        "GET",
+        &format!("/api/v1/orders/{no}/identity/sandbox"),
+        Some(ORG_A),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{outbox}");
+    outbox["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == kind)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn starts_arriving_together_send_one_transfer_and_one_sms() {
+    let f = fixture().await;
+    let no = "20261123100000000031";
+    f.order(no, "draft").await;
+    let deposit = json!({"name": "张三", "id_number": LEGAL_REP_ID,
+        "account_number": "3100 0012 3456 7890", "bank_name": "中国工商银行福州分行"});
+    let statuses = starts_at_once(&f, &[no], 10, "micro_deposit", deposit).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(statuses
+        .iter()
+        .all(|s| *s == StatusCode::OK || *s == StatusCode::TOO_MANY_REQUESTS));
+    assert_eq!(notices(&f, no, "bank_transfer").await, 1);
+
+    let no = "20261123100000000032";
+    f.order(no, "draft").await;
+    let statuses = starts_at_once(&f, &[no], 10, "mobile", mobile_body("13812345678")).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(notices(&f, no, "sms").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirteen_sms_starts_at_once_for_one_person_send_ten() {
+    let f = fixture().await;
+    let orders: Vec<String> = (0..13)
+        .map(|n| format!("202611231000000001{n:02}"))
+        .collect();
+    for no in &orders {
+        f.order(no, "draft").await;
+    }
+    let numbers: Vec<&str> = orders.iter().map(String::as_str).collect();
+    let statuses = starts_at_once(&f, &numbers, 1, "mobile", mobile_body("13812345678")).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        10,
+        "{statuses:?}"
+    );
+    let mut sent = 0;
+    for no in &numbers {
+        sent += notices(&f, no, "sms").await;
+    }
+    assert_eq!(sent, 10);
+}

@@ -29,6 +29,8 @@ pub enum IdentityError {
     SmsDailyLimit(i64),
     #[error("已向对公账户 {account} 打款 0.01 元，请查看到账附言中的验证码并输入；验证码有效至 {until}，过期后才能重新打款")]
     MicroDepositPending { account: String, until: String },
+    #[error("对公打款正在发起，请{0}秒后刷新查看结果，不要重复提交")]
+    DepositStarting(i64),
     #[error("{}不需要输入验证码", .0.label_zh())]
     NoCodeForMethod(IdentityMethod),
     #[error("请先获取验证码")]
@@ -65,9 +67,11 @@ impl FeatureError for IdentityError {
             }
             UnknownMethod(_) | NoSandbox => Failure::NotFound,
             ProviderUnavailable | NoProvider => Failure::Unavailable,
-            FaceDailyLimit(_) | SmsTooSoon(_) | SmsDailyLimit(_) | MicroDepositPending { .. } => {
-                Failure::TooMany
-            }
+            FaceDailyLimit(_)
+            | SmsTooSoon(_)
+            | SmsDailyLimit(_)
+            | MicroDepositPending { .. }
+            | DepositStarting(_) => Failure::TooMany,
             Inconsistent(_) => Failure::Internal,
             Refused(refusal) => refusal.failure(),
             Step(err) => err.failure(),
@@ -87,6 +91,7 @@ impl FeatureError for IdentityError {
             SmsTooSoon(_) => "sms_too_soon",
             SmsDailyLimit(_) => "sms_daily_limit",
             MicroDepositPending { .. } => "micro_deposit_pending",
+            DepositStarting(_) => "micro_deposit_starting",
             NoCodeForMethod(_) => "no_code_for_method",
             NoPendingCode => "no_pending_code",
             AlreadyPassed => "already_passed",

@@ -32,7 +32,7 @@ use certdesk_domain::identity::{
     MICRO_DEPOSIT_FEN, SMS_CODES_PER_DAY, SMS_CODE_VALIDITY_SECS,
 };
 use certdesk_domain::{validate_resident_id, Action, AuditAction, Role};
-use certdesk_store::{IdentityCheck, NewIdentityCheck, Order};
+use certdesk_store::{IdentityCheck, NewIdentityCheck, Order, RateLimit, Slot};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -705,8 +705,8 @@ impl Start<'_> {
             "请填写法定代表人手机号",
         )?)
         .map_err(input_error)?;
-        self.sms_allowed().await?;
-        let verdict = self
+        let slots = self.take_sms_slots().await?;
+        let verdict = match self
             .state
             .identity
             .mobile_real_name(MobileRealName {
@@ -716,11 +716,25 @@ impl Start<'_> {
                 mobile: &mobile,
             })
             .await
-            .map_err(|e| self.provider_unavailable(e))?;
+        {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                self.give_back(&slots).await;
+                return Err(self.provider_unavailable(e));
+            }
+        };
         let failure = failure_of(verdict);
         let code = if failure.is_empty() {
-            Some(self.send_sms_code(&mobile).await?)
+            match self.send_sms_code(&mobile).await {
+                Ok(code) => Some(code),
+                Err(e) => {
+                    self.give_back(&slots).await;
+                    return Err(e);
+                }
+            }
         } else {
+            // No SMS went out: the slots are not used up.
+            self.give_back(&slots).await;
             None
         };
         Ok(Started {
@@ -731,34 +745,59 @@ impl Start<'_> {
         })
     }
 
-    /// SMS codes are rationed: one a minute per order, a few a day per person.
-    async fn sms_allowed(&self) -> Result<(), IdentityError> {
+    /// SMS codes are rationed: one a minute per order, ten a day per person. Both slots are
+    /// taken before anything is sent (one atomic step each), so that starts arriving together
+    /// send no more than the rules allow.
+    async fn take_sms_slots(&self) -> Result<Vec<String>, IdentityError> {
         let now = self.now;
-        if let Some(last) = self
+        let per_order = format!("sms:order:{}", self.order.id);
+        if let Slot::Full { until } = self
             .state
             .store
-            .latest_identity_check(self.order.id, self.method.as_str())
+            .take_rate_slot(
+                &per_order,
+                RateLimit {
+                    max: 1,
+                    window_secs: SMS_RESEND_SECS,
+                },
+                now,
+            )
             .await?
         {
-            if last.code_hash.is_some() && now - last.created_at < SMS_RESEND_SECS {
-                return Err(IdentityError::SmsTooSoon(
-                    SMS_RESEND_SECS - (now - last.created_at),
-                ));
-            }
+            return Err(IdentityError::SmsTooSoon((until - now).max(1)));
         }
-        let sent_today = self
+        let per_person = format!(
+            "sms:subject:{}:{}",
+            self.subject_hash,
+            beijing_day_start(now)
+        );
+        if let Slot::Full { .. } = self
             .state
             .store
-            .identity_checks_of_subject_since(
-                &self.subject_hash,
-                self.method.as_str(),
-                beijing_day_start(now),
+            .take_rate_slot(
+                &per_person,
+                RateLimit {
+                    max: SMS_CODES_PER_DAY,
+                    window_secs: 24 * 60 * 60,
+                },
+                now,
             )
-            .await?;
-        if sent_today >= SMS_CODES_PER_DAY {
+            .await?
+        {
+            self.give_back(std::slice::from_ref(&per_order)).await;
             return Err(IdentityError::SmsDailyLimit(SMS_CODES_PER_DAY));
         }
-        Ok(())
+        Ok(vec![per_order, per_person])
+    }
+
+    /// Gives back slots taken for work that did not happen (logged if the store is away: the
+    /// slot then runs out with its window).
+    async fn give_back(&self, keys: &[String]) {
+        for key in keys {
+            if let Err(err) = self.state.store.give_back_rate_slot(key).await {
+                tracing::warn!(error = %err, "a rate slot could not be given back");
+            }
+        }
     }
 
     /// Sends a fresh code to `mobile`; only its salted hash is kept.
@@ -795,7 +834,34 @@ impl Start<'_> {
             "请填写开户银行",
         )?)
         .map_err(input_error)?;
+        // A deposit whose code can still be typed says so; then one start at a time per order
+        // (each sends real money), its slot taken before anything is sent.
         self.no_deposit_waiting().await?;
+        let slot = format!("deposit:order:{}", self.order.id);
+        if let Slot::Full { until } = self
+            .state
+            .store
+            .take_rate_slot(
+                &slot,
+                RateLimit {
+                    max: 1,
+                    window_secs: DEPOSIT_START_SECS,
+                },
+                self.now,
+            )
+            .await?
+        {
+            return Err(IdentityError::DepositStarting((until - self.now).max(1)));
+        }
+        let started = self.micro_deposit_to(&account, &bank).await;
+        // No transfer went out (refused, or the provider said no): the slot is not used up.
+        if !matches!(&started, Ok(s) if s.failure.is_empty()) {
+            self.give_back(std::slice::from_ref(&slot)).await;
+        }
+        started
+    }
+
+    async fn micro_deposit_to(&self, account: &str, bank: &str) -> Result<Started, IdentityError> {
         let org_name = self
             .state
             .store
@@ -812,8 +878,8 @@ impl Start<'_> {
             .micro_deposit(MicroDeposit {
                 order_id: self.order.id,
                 account_name: &org_name,
-                account_number: &account,
-                bank_name: &bank,
+                account_number: account,
+                bank_name: bank,
                 amount_fen: MICRO_DEPOSIT_FEN,
                 memo: &memo,
             })
@@ -822,7 +888,7 @@ impl Start<'_> {
         let failure = failure_of(verdict);
         let code = failure.is_empty().then(|| SaltedCodeHash::of(&memo));
         Ok(Started {
-            masked_target: mask_bank_card(&account),
+            masked_target: mask_bank_card(account),
             failure,
             code,
             face_tries_left: None,
@@ -952,6 +1018,10 @@ async fn checked_photo(req: &StartRequest) -> Result<Vec<u8>, IdentityError> {
 
 /// Between two SMS codes of one order.
 pub const SMS_RESEND_SECS: i64 = 60;
+
+/// A micro-deposit start holds its order's slot this long: starts arriving together send one
+/// transfer; after it, the pending code refuses more until it is typed, used up or expired.
+const DEPOSIT_START_SECS: i64 = 60;
 
 // --- typing the code --------------------------------------------------------------------------
 
