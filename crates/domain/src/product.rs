@@ -310,7 +310,9 @@ pub enum QuoteError {
     VoucherExpired(String),
     #[error("抵扣券 {0} 已被使用")]
     VoucherUsed(String),
-    #[error("抵扣券 {0} 不属于本单位，不能使用")]
+    /// Told as unknown: a code is a bearer secret, and the answer must not confirm that
+    /// another organisation's voucher exists.
+    #[error("抵扣券 {0} 不存在")]
     VoucherOtherOrganisation(String),
 }
 

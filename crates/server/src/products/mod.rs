@@ -691,10 +691,13 @@ pub async fn price_order(
 /// compare-and-set, in the submission's transaction: `Store::submit_order`.)
 pub(crate) fn voucher_refusal(code: &str, refusal: &Redemption) -> String {
     match refusal {
-        Redemption::Redeemed(_) | Redemption::UnknownCode => format!("抵扣券 {code} 不存在"),
+        // Another organisation's voucher is told as unknown: a code is a bearer secret, and
+        // the answer must not confirm that it exists (issue 12).
+        Redemption::Redeemed(_) | Redemption::UnknownCode | Redemption::OtherOrganisation => {
+            format!("抵扣券 {code} 不存在")
+        }
         Redemption::AlreadyUsed => format!("抵扣券 {code} 已被使用"),
         Redemption::Expired => format!("抵扣券 {code} 已过期"),
-        Redemption::OtherOrganisation => format!("抵扣券 {code} 不属于本单位，不能使用"),
     }
 }
 
