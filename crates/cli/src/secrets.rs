@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 pub const PASSPHRASE_ENV: &str = "CERTDESK_CA_KEY_PASSPHRASE";
 pub const KMK_ENV: &str = "CERTDESK_KMK_HEX";
+pub const DATA_KEY_ENV: &str = "CERTDESK_DATA_KEY_HEX";
 const KMK_ID: &str = "kmk-1";
 
 /// Whether a missing secret file may be created (on `serve` and `ca init`) or must exist.
@@ -58,6 +59,19 @@ pub fn key_management_key(data_dir: &Path, missing: Missing) -> Result<KeyManage
     })?);
     KeyManagementKey::from_bytes(KMK_ID, &bytes)
         .map_err(|e| anyhow::anyhow!("invalid key-management key: {e}"))
+}
+
+/// The data key that seals personal data at rest (the saved forms' ID numbers, mobiles and
+/// cards) and keys the identity-subject hashes: the web process's own secret.
+pub fn personal_data_key(data_dir: &Path) -> Result<certdesk_pki::PersonalDataKey> {
+    let hex_text = secret(data_dir, DATA_KEY_ENV, "data-key.hex", Missing::Create, 16)?;
+    let bytes = Zeroizing::new(
+        hex::decode(hex_text.as_str())
+            .map_err(|_| anyhow::anyhow!("the data key must be 32 hexadecimal characters"))?,
+    );
+    certdesk_pki::PersonalDataKey::from_bytes(&bytes).map_err(|e| {
+        anyhow::anyhow!("invalid data key ({DATA_KEY_ENV} or secrets/data-key.hex): {e}")
+    })
 }
 
 /// The secret shared with the sandbox payment gateway.

@@ -96,6 +96,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         ca,
         ServerConfig::new(settings.public_url.clone(), settings.session_hours * 3600)
             .with_sandbox_payment_secret(secrets::sandbox_payment_secret(&settings.data_dir)?)
+            .with_personal_data_key(secrets::personal_data_key(&settings.data_dir)?)
             .with_sandbox_notify_base(loopback_url(listener.local_addr()?))
             .with_trusted_proxies(settings.trusted_proxies.clone())
             .with_sandboxes(settings.sandbox_payments, settings.sandbox_identity)

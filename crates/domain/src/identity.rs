@@ -245,15 +245,6 @@ pub fn beijing_day(unix: i64) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
-/// The person a check is about, as stored: SHA-256 (hex) of the normalised resident ID number
-/// under a fixed label, so the number itself is never kept.
-pub fn subject_hash(resident_id: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"certdesk-identity-subject-v1\0");
-    h.update(resident_id.trim().to_ascii_uppercase().as_bytes());
-    hex::encode(h.finalize())
-}
-
 /// SHA-256 (hex) of a code under its check's salt; codes are stored only this way.
 pub fn code_hash(salt: &str, code: &str) -> String {
     let mut h = Sha256::new();
@@ -530,17 +521,12 @@ mod tests {
     }
 
     #[test]
-    fn codes_and_subjects_are_hashed() {
+    fn codes_are_hashed() {
         assert_eq!(sms_code(42), "000042");
         assert_eq!(sms_code(1_234_567), "234567");
         let memo = memo_code([0, 1, 2, 30, 31, 255]);
         assert_eq!(memo.len(), MICRO_DEPOSIT_CODE_LEN);
         assert!(memo.bytes().all(|b| MEMO_CODE_ALPHABET.contains(&b)));
-        let h = subject_hash("11010519491231002x");
-        assert_eq!(h, subject_hash(" 11010519491231002X"));
-        assert_eq!(h.len(), 64);
-        assert!(!h.contains("110105"));
-        assert_ne!(h, subject_hash("440524188001010014"));
         assert_eq!(code_hash("s", "ab12cd"), code_hash("s", "AB12CD"));
         assert_ne!(code_hash("s", "123456"), code_hash("t", "123456"));
     }

@@ -17,6 +17,7 @@ mod error;
 mod kms;
 mod leaf;
 mod ocsp;
+mod personal_data;
 mod pkcs11;
 mod signer;
 
@@ -52,6 +53,7 @@ pub use ocsp::{
     IssuerHashes, OcspErrorStatus, OcspHash, OcspRequestInfo, OcspStatus, OcspTimes,
     VerifiedOcspResponse, MAX_OCSP_REQUEST_BYTES, OID_OCSP_BASIC, OID_OCSP_NONCE,
 };
+pub use personal_data::PersonalDataKey;
 pub use pkcs11::{Pkcs11Key, TokenPin};
 pub use signer::{Signer, SoftwareKey};
 

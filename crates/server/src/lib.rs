@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// The secret the sandbox payment gateway signs its notifications with.
     pub sandbox_payment_secret: Vec<u8>,
+    /// Seals the saved application forms and keys the identity-subject hashes.
+    pub personal_data: Arc<certdesk_pki::PersonalDataKey>,
     /// Who is paid (收款单位), and the account offline bank transfers go to.
     pub payee: Payee,
     /// Where the sandbox gateway sends its notifications (plain http), when not the public URL:
@@ -89,6 +91,9 @@ impl ServerConfig {
             secure_cookies,
             // Random per process unless the deployment sets one it shares with the gateway.
             sandbox_payment_secret: auth::random_token().into_bytes(),
+            // Random per process unless the deployment keeps one (`certdesk serve` does): data
+            // sealed under it could not be read after a restart.
+            personal_data: Arc::new(certdesk_pki::PersonalDataKey::generate()),
             payee: Payee::default(),
             sandbox_notify_base: None,
             trusted_proxies: Vec::new(),
@@ -121,6 +126,12 @@ impl ServerConfig {
 
     pub fn with_payee(mut self, payee: Payee) -> Self {
         self.payee = payee;
+        self
+    }
+
+    /// The data key that seals personal data at rest (kept in the secrets, like the others).
+    pub fn with_personal_data_key(mut self, key: certdesk_pki::PersonalDataKey) -> Self {
+        self.personal_data = Arc::new(key);
         self
     }
 

@@ -233,6 +233,25 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         saved["form"]["legal_rep"]["id_number"],
         "110***********002X"
     );
+    // At rest the saved row holds no ID number, mobile or e-mail in clear: it is sealed.
+    let order_id = store.order_by_no(&order_no).await.unwrap().unwrap().id;
+    let row = store
+        .application(order_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .form_json;
+    assert!(row.starts_with("pd1:"), "{row}");
+    for clear in [
+        "11010519491231002X",
+        "440524188001010014",
+        "13800138000",
+        "13900139000",
+        "boss@example.com",
+        "张三",
+    ] {
+        assert!(!row.contains(clear), "{clear} in the saved row");
+    }
 
     // Uploads: an executable named .jpg and a 6 MB image are refused and leave nothing.
     let blob_dir = server.state.blobs.root().to_path_buf();

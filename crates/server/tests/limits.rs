@@ -676,8 +676,10 @@ async fn after_a_ca_change(server: &TestServer) -> axum::Router {
     assert!(ca.cas().is_empty());
     // The test keeps the directory for the test's life.
     std::mem::forget(dir);
-    let config = ServerConfig::new(common::PUBLIC_URL.into(), 3600)
+    let mut config = ServerConfig::new(common::PUBLIC_URL.into(), 3600)
         .with_sandbox_payment_secret(common::SANDBOX_SECRET.to_vec());
+    // The same installation: forms saved under its data key must open.
+    config.personal_data = server.state.config.personal_data.clone();
     let state = AppState::new(
         server.store.clone(),
         Arc::new(ca),

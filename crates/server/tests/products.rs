@@ -417,7 +417,11 @@ async fn quotes_apply_first_free_and_vouchers_and_a_voucher_is_used_once() {
         ("", "invalid_years", "有效期年限"),
         ("years=1&voucher=NOPE", "invalid_voucher", "不存在"),
         // Another organisation's voucher reads as an unknown one.
-        ("years=1&voucher=FOR-B", "invalid_voucher", "抵扣券 FOR-B 不存在"),
+        (
+            "years=1&voucher=FOR-B",
+            "invalid_voucher",
+            "抵扣券 FOR-B 不存在",
+        ),
     ] {
         let (status, body) = quote(query.into()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");

@@ -151,12 +151,34 @@ async fn choose_product(
     })
 }
 
-/// The form saved with an application (JSON of [`ApplicationForm`], kept as typed).
+/// The form saved with an application: JSON of [`ApplicationForm`], kept as typed and sealed
+/// under the data key (rows saved before sealing are plain JSON, and still read).
 pub(crate) fn form_of(
+    state: &AppState,
     application: &certdesk_store::Application,
 ) -> Result<ApplicationForm, ApplicationError> {
-    serde_json::from_str(&application.form_json)
-        .map_err(|e| ApplicationError::Inconsistent(e.to_string()))
+    let json = if certdesk_pki::PersonalDataKey::is_sealed(&application.form_json) {
+        state
+            .config
+            .personal_data
+            .open(&application.form_json)
+            .map_err(|e| ApplicationError::Inconsistent(format!("the saved form: {e}")))?
+    } else {
+        application.form_json.clone()
+    };
+    serde_json::from_str(&json).map_err(|e| ApplicationError::Inconsistent(e.to_string()))
+}
+
+/// A form as it is saved: its JSON sealed under the data key (it holds ID numbers, mobiles and
+/// bank cards).
+fn sealed_form(state: &AppState, form: &ApplicationForm) -> Result<String, ApplicationError> {
+    let json =
+        serde_json::to_string(form).map_err(|e| ApplicationError::Inconsistent(e.to_string()))?;
+    state
+        .config
+        .personal_data
+        .seal(&json)
+        .map_err(|e| ApplicationError::Inconsistent(format!("sealing the form: {e}")))
 }
 
 /// An order's application and its form; an order without one answers 404.
@@ -169,7 +191,7 @@ pub(crate) async fn application_of(
         .application(order.id)
         .await?
         .ok_or(ApplicationError::NotFound)?;
-    let form = form_of(&application)?;
+    let form = form_of(state, &application)?;
     Ok((application, form))
 }
 
@@ -226,8 +248,7 @@ pub(crate) async fn start_application(
     if form.delivery.method.is_empty() && chosen.delivery == DeliveryChoice::Mobile {
         form.delivery.method = "online".into();
     }
-    let form_json =
-        serde_json::to_string(&form).map_err(|e| ApplicationError::Inconsistent(e.to_string()))?;
+    let form_json = sealed_form(state, &form)?;
     let now = state.now();
     let on_behalf = user.account().org_id.is_none();
     for _ in 0..3 {
@@ -309,8 +330,7 @@ pub(crate) async fn save_application(
     )
     .await?;
     let form = form.normalised();
-    let form_json =
-        serde_json::to_string(&form).map_err(|e| ApplicationError::Inconsistent(e.to_string()))?;
+    let form_json = sealed_form(state, &form)?;
     let changed = state
         .store
         .update_application(

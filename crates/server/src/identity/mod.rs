@@ -26,10 +26,10 @@ use base64::Engine;
 use certdesk_domain::audit::{mask_bank_card, mask_mobile, mask_resident_id};
 use certdesk_domain::identity::{
     beijing_day, beijing_day_start, code_hash, decide_code, face_try_allowed, memo_code,
-    normalise_code, sms_code, subject_hash, validate_bank_card, validate_bank_name,
-    validate_corporate_account, validate_mobile, validate_person_name, CheckStatus, CodeOutcome,
-    IdentityInputError, IdentityMethod, PendingCode, FACE_TRIES_PER_DAY, MICRO_DEPOSIT_CODE_LEN,
-    MICRO_DEPOSIT_FEN, SMS_CODES_PER_DAY, SMS_CODE_VALIDITY_SECS,
+    normalise_code, sms_code, validate_bank_card, validate_bank_name, validate_corporate_account,
+    validate_mobile, validate_person_name, CheckStatus, CodeOutcome, IdentityInputError,
+    IdentityMethod, PendingCode, FACE_TRIES_PER_DAY, MICRO_DEPOSIT_CODE_LEN, MICRO_DEPOSIT_FEN,
+    SMS_CODES_PER_DAY, SMS_CODE_VALIDITY_SECS,
 };
 use certdesk_domain::{validate_resident_id, Action, AuditAction, Role};
 use certdesk_store::{IdentityCheck, NewIdentityCheck, Order, RateLimit, Slot};
@@ -582,7 +582,7 @@ pub async fn start_check(
         user,
         order: &order,
         method,
-        subject_hash: subject_hash(&who.id_number),
+        subject_hash: state.config.personal_data.subject_hash(&who.id_number),
         who,
         req: &req,
         now,
@@ -1176,7 +1176,7 @@ pub async fn passed_identity_check(
         .map_err(|e| field_error("invalid_id_number", format!("法定代表人{e}")))?;
     Ok(state
         .store
-        .passed_identity_check(order_id, &subject_hash(&id))
+        .passed_identity_check(order_id, &state.config.personal_data.subject_hash(&id))
         .await?
         .and_then(|c| c.method.parse::<IdentityMethod>().ok()))
 }

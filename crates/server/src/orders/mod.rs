@@ -578,7 +578,7 @@ async fn describe_application(
         .await
         .map(|p| format!("{}（{}年）", p.name, application.years))
         .unwrap_or_default();
-    let form: ApplicationForm = crate::applications::form_of(application)?;
+    let form: ApplicationForm = crate::applications::form_of(state, application)?;
     let masked_id = |id: &str| {
         if id.is_empty() {
             String::new()
