@@ -469,6 +469,8 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
                     Expected::NotFound => status == StatusCode::NOT_FOUND,
                 };
                 checked += 1;
+                // A page never answers with the API's JSON, whatever it refuses.
+                let ok = ok && !(is_page(route.path) && text.trim_start().starts_with('{'));
                 if !ok {
                     failures.push(format!(
                         "{} {} as {} ({} org): expected {:?}, got {} {}",
@@ -568,4 +570,155 @@ fn staff_hand_in_no_key_and_read_no_supplier_codes() {
         }
         assert!(reach(Role::OrgAdmin, route.action).is_some());
     }
+}
+
+/// English an error of axum, serde or ours would leak (never on a page).
+const ENGLISH_ERRORS: [&str; 8] = [
+    "Failed to",
+    "Cannot parse",
+    "Invalid ",
+    "missing field",
+    "unknown variant",
+    "expected ",
+    "internal error",
+    "not found",
+];
+
+/// A path with every parameter replaced by `value` (an unknown id, or one that cannot be).
+fn path_with(path: &str, value: &str) -> String {
+    let mut out = path.to_string();
+    for param in [
+        "{binding_id}",
+        "{token_id}",
+        "{provider_id}",
+        "{order_no}",
+        "{token}",
+        "{transfer_id}",
+        "{product_id}",
+        "{file}",
+        "{kind}",
+        "{method}",
+    ] {
+        out = out.replace(param, value);
+    }
+    out.replace("{*request}", value)
+}
+
+/// Whether a route is a page (not the API, not the public PKI files).
+fn is_page(path: &str) -> bool {
+    !(path.starts_with("/api/")
+        || path.starts_with("/crl/")
+        || path.starts_with("/ca/")
+        || path.starts_with("/ocsp")
+        || path == "/healthz")
+}
+
+#[tokio::test]
+async fn no_page_shows_json_or_english_and_every_api_error_has_the_shape() {
+    let (world, actors) = world().await;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for route in route_table() {
+        let with_params = route.path.contains('{');
+        let mut uris: Vec<String> = Vec::new();
+        if with_params {
+            for value in [
+                "20991231235959000000",
+                "abc",
+                "99999999999999999999999",
+                "-1",
+            ] {
+                uris.push(path_with(route.path, value));
+            }
+        }
+        // Malformed query strings, on every route (most ignore them).
+        let base = if with_params {
+            path_with(route.path, "20991231235959000000")
+        } else {
+            route.path.to_string()
+        };
+        uris.push(format!(
+            "{base}?page=abc&actor=abc&from=abc&to=abc&status=zz&provider=x&limit=-1&years=x&kind=%FF"
+        ));
+        for uri in &uris {
+            for actor in &actors {
+                let mut request = Request::builder().method(route.method.clone()).uri(uri);
+                if let Some(token) = &actor.token {
+                    request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+                }
+                let page = is_page(route.path);
+                let body = match (route.method.clone(), page) {
+                    (Method::POST | Method::PUT, false) => {
+                        request = request.header(header::CONTENT_TYPE, "application/json");
+                        Body::from("{}")
+                    }
+                    (Method::POST | Method::PUT, true) => {
+                        request = request
+                            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                        Body::from("csrf=x")
+                    }
+                    _ => Body::empty(),
+                };
+                let response = world
+                    .router
+                    .clone()
+                    .oneshot(request.body(body).unwrap())
+                    .await
+                    .unwrap();
+                let status = response.status();
+                let content_type = response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| v.to_str().unwrap_or_default().to_string())
+                    .unwrap_or_default();
+                let text = String::from_utf8_lossy(
+                    &response.into_body().collect().await.unwrap().to_bytes(),
+                )
+                .into_owned();
+                checked += 1;
+                let mut wrong = Vec::new();
+                if status == StatusCode::INTERNAL_SERVER_ERROR {
+                    wrong.push("a 500");
+                }
+                if page && status.as_u16() >= 400 {
+                    if content_type.contains("json") || text.trim_start().starts_with('{') {
+                        wrong.push("JSON on a page");
+                    }
+                    if !content_type.contains("text/html") {
+                        wrong.push("not an HTML page");
+                    }
+                    if ENGLISH_ERRORS.iter().any(|e| text.contains(e)) {
+                        wrong.push("English error text");
+                    }
+                }
+                if !page && route.path.starts_with("/api/") && status.as_u16() >= 400 {
+                    let shaped = serde_json::from_str::<serde_json::Value>(&text)
+                        .ok()
+                        .is_some_and(|v| {
+                            v["error"]["code"].is_string() && v["error"]["message"].is_string()
+                        });
+                    if !shaped {
+                        wrong.push("an API error without the shape");
+                    }
+                }
+                if !wrong.is_empty() {
+                    failures.push(format!(
+                        "{} {uri} as {}: {} ({status} {content_type}) {}",
+                        route.method,
+                        actor.label,
+                        wrong.join(", "),
+                        text.chars().take(120).collect::<String>()
+                    ));
+                }
+            }
+        }
+    }
+    failures.sort();
+    failures.dedup();
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} answers wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

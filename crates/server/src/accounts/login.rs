@@ -21,10 +21,10 @@ use certdesk_store::{Account, NewAuditEvent, RateLimit, Slot};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::web::extract::Form;
 use askama::Template;
 use axum::http::HeaderMap;
 use axum::response::Redirect;
-use axum::Form;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

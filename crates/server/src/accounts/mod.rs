@@ -12,16 +12,17 @@ use crate::web::auth::AccountView;
 use crate::web::auth::{self, CurrentUser};
 use crate::web::authz::{relation_to, require};
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::extract::{Form, Path};
 use crate::web::json::ApiJson;
 use crate::web::pages::PageFailure;
 use crate::web::pages::{render, Chrome, PageUser};
 use crate::web::routes::Registry;
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Json;
 use certdesk_domain::{
     validate_credit_code, validate_new_password, validate_username, Action, Relation, Role,
 };

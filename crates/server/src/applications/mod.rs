@@ -13,18 +13,19 @@ use crate::web::auth::CurrentUser;
 use crate::web::authz::{relation_to, require};
 use crate::web::error::{ApiError, ErrorBody};
 use crate::web::error::{Failure, FeatureError};
+use crate::web::extract::{Form, Path, Query};
 use crate::web::pages::PageFailure;
 use crate::web::pages::{form_fields, render, Chrome, PageUser};
 use crate::web::routes::Registry;
 use crate::AppState;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::handler::Handler;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Json;
 use certdesk_domain::application::{
     ApplicationForm, DeliveryChoice, DeliveryPart, FieldError, OrganisationPart, PersonPart,
     ORGANISATION_TYPES,

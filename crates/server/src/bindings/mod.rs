@@ -11,18 +11,19 @@ use crate::web::auth::AccountView;
 use crate::web::auth::{self, CurrentUser};
 use crate::web::authz::{relation_to, require};
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::extract::{Form, Path, Query};
 use crate::web::json::ApiJson;
 use crate::web::pages::PageFailure;
 use crate::web::pages::{render, Chrome, PageUser};
 use crate::web::routes::Registry;
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Json;
 use base64::Engine;
 use certdesk_ca::trust::{
     challenge_message, format_time, verify_challenge_signature, PresentedCertificate, Recognition,

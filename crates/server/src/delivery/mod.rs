@@ -9,11 +9,12 @@ use crate::pipeline::{act_on_order, checked_step, order_for, CheckedStep, OrderV
 use crate::pipeline::{back_to_order, StepError};
 use crate::web::auth::CurrentUser;
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::extract::Path;
 use crate::web::pages::{form_fields, PageUser};
 use crate::web::routes::Registry;
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
 use certdesk_domain::{Action, OrderAction, OrderStatus};

@@ -18,9 +18,10 @@ use crate::web::json::ApiJson;
 
 use crate::pipeline::order_for;
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::extract::Path;
 use crate::web::routes::Registry;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use base64::Engine;
 use certdesk_domain::audit::{mask_bank_card, mask_mobile, mask_resident_id};

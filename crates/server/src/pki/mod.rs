@@ -3,10 +3,11 @@
 //! and the OCSP responder (`POST /ocsp`, `GET /ocsp/{base64 request}`). These routes carry no
 //! session and no CSRF check: they are public and change nothing.
 
+use crate::web::extract::Path;
 use crate::web::routes::Registry;
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -14,15 +14,16 @@ use crate::web::auth::CurrentUser;
 use crate::web::authz::require;
 use crate::web::error::FeatureError;
 use crate::web::error::{ApiError, ErrorBody};
+use crate::web::extract::{Form, Path, Query};
 use crate::web::json::ApiJson;
 use crate::web::pages::{render, Chrome, PageUser};
 use crate::web::routes::Registry;
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Json;
 use certdesk_domain::product::{
     normalise_voucher_code, parse_yuan, quote, validate_product, yuan, DiscountKind, KeyAlgorithm,
     Medium, ProductSpec, Quote, QuoteRequest, MAX_PRODUCT_YEARS, MAX_VOUCHER_FEN,

@@ -242,7 +242,9 @@ pub async fn session_and_csrf(
             .await
         {
             Ok(found) => found,
-            Err(err) => return ApiError::from(err).into_response(),
+            Err(err) => {
+                return crate::web::pages::answer_for(parts.uri.path(), ApiError::from(err))
+            }
         },
         None => None,
     };
@@ -267,12 +269,14 @@ pub async fn session_and_csrf(
             let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
                 Ok(bytes) => bytes,
                 Err(_) => {
-                    return ApiError::new(
-                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "提交的内容过大",
+                    return crate::web::pages::answer_for(
+                        parts.uri.path(),
+                        ApiError::new(
+                            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                            "payload_too_large",
+                            "提交的内容过大",
+                        ),
                     )
-                    .into_response()
                 }
             };
             let token = form_field(&bytes, CSRF_FIELD);
@@ -292,7 +296,7 @@ pub async fn session_and_csrf(
             (Some(expected), Some(presented)) if constant_time_eq(&expected, &presented) => body,
             _ => {
                 tracing::warn!(method = %parts.method, path = %parts.uri.path(), "CSRF token missing or wrong");
-                return ApiError::csrf().into_response();
+                return crate::web::pages::answer_for(parts.uri.path(), ApiError::csrf());
             }
         }
     } else {

@@ -270,6 +270,20 @@ struct FailurePage {
     message: String,
 }
 
+/// An API error as the route answers: the error shape under `/api/`, else the Chinese error
+/// page with its message (for the web plumbing that refuses before any handler, e.g. CSRF).
+pub(crate) fn answer_for(path: &str, err: ApiError) -> Response {
+    if path.starts_with("/api/") {
+        return err.into_response();
+    }
+    render(
+        &FailurePage {
+            message: err.message,
+        },
+        err.status,
+    )
+}
+
 /// The ribbon every page carries while a sandbox stands in for a real service.
 const DEMO_RIBBON: &str = "<div class=\"demo-ribbon\" role=\"note\" data-testid=\"demo-ribbon\">\
 演示环境：支付与身份核验由沙箱模拟，不产生真实扣款或核验，请勿用于真实业务</div>";
