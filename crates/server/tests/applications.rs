@@ -1134,3 +1134,38 @@ async fn a_key_for_pickup_is_not_shipped_and_is_collected_at_the_counter() {
         .received_at
         .is_some());
 }
+
+/// Six uploads of one document arriving together: one is kept, and the files of the five it
+/// replaced are gone (none is left in the blob store with nothing referring to it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_of_one_document_at_once_leave_no_file_behind() {
+    let server = test_server().await;
+    let (_, supplier) =
+        organisation_with_admin(&server.store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    let product = common::paid_sm2_dual_product(&server).await;
+    let (status, draft) = call(
+        &server.router,
+        "POST",
+        "/api/v1/applications",
+        Some(&supplier),
+        Some(json!({"product_id": product, "years": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+    let blob_dir = server.state.blobs.root().to_path_buf();
+    let before = files_in(&blob_dir);
+    let uploads: Vec<_> = (0..6u8)
+        .map(|n| {
+            let (app, token, no) = (server.router.clone(), supplier.clone(), order_no.clone());
+            tokio::spawn(async move {
+                upload(&app, &token, &no, "business_licence", "scan.png", png(100 + n)).await
+            })
+        })
+        .collect();
+    for upload in uploads {
+        let (status, body) = upload.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    assert_eq!(files_in(&blob_dir), before + 1, "one file, the one kept");
+}

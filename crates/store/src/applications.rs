@@ -285,32 +285,63 @@ impl Store {
     }
 
     /// Records (or replaces) the document of one kind for an order.
+    /// Puts `upload` in its kind's place on the order; answers the blob it replaced (to be
+    /// removed once nothing refers to it). Uploads of one kind arriving together are put one
+    /// after the other, each learning what it replaced, so that no file is left behind unseen.
     pub async fn put_order_upload(
         &self,
         order_id: i64,
         upload: &OrderUpload,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM order_uploads WHERE order_id = $1 AND kind = $2")
+    ) -> Result<Option<String>, StoreError> {
+        for _ in 0..3 {
+            let mut tx = self.pool().begin().await?;
+            // A write first: it takes the row (PostgreSQL) or the write lock (SQLite), so the
+            // blob read next is the one this call replaces.
+            sqlx::query(
+                "UPDATE order_uploads SET blob_id = blob_id WHERE order_id = $1 AND kind = $2",
+            )
             .bind(order_id)
             .bind(&upload.kind)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO order_uploads (order_id, kind, blob_id, file_name, format, size_bytes, uploaded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(order_id)
-        .bind(&upload.kind)
-        .bind(&upload.blob_id)
-        .bind(&upload.file_name)
-        .bind(&upload.format)
-        .bind(upload.size_bytes)
-        .bind(upload.uploaded_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+            let previous: Option<String> =
+                sqlx::query("SELECT blob_id FROM order_uploads WHERE order_id = $1 AND kind = $2")
+                    .bind(order_id)
+                    .bind(&upload.kind)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|row| row.try_get("blob_id"))
+                    .transpose()?;
+            sqlx::query("DELETE FROM order_uploads WHERE order_id = $1 AND kind = $2")
+                .bind(order_id)
+                .bind(&upload.kind)
+                .execute(&mut *tx)
+                .await?;
+            let inserted = sqlx::query(
+                "INSERT INTO order_uploads (order_id, kind, blob_id, file_name, format, size_bytes, uploaded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(order_id)
+            .bind(&upload.kind)
+            .bind(&upload.blob_id)
+            .bind(&upload.file_name)
+            .bind(&upload.format)
+            .bind(upload.size_bytes)
+            .bind(upload.uploaded_at)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(previous);
+                }
+                // The first upload of this kind came in at the same instant: the row exists
+                // now, and the next try locks it.
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(StoreError::Conflict("order_upload"))
     }
 
     pub async fn order_uploads(&self, order_id: i64) -> Result<Vec<OrderUpload>, StoreError> {

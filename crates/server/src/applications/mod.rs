@@ -522,13 +522,16 @@ pub(crate) async fn store_upload(
     file_name: &str,
     bytes: &[u8],
 ) -> Result<OrderUpload, ApplicationError> {
-    let stored = state
-        .blobs
-        .check_and_store_image(file_name, bytes)
-        .map_err(|e| match e {
-            UploadError::Refused(refusal) => ApplicationError::UploadRefused(refusal),
-            UploadError::Store(err) => ApplicationError::Store(err),
-        })?;
+    let blobs = state.blobs.clone();
+    let (name, owned) = (file_name.to_string(), bytes.to_vec());
+    let stored =
+        crate::web::blocking::image_work(move || blobs.check_and_store_image(&name, &owned))
+            .await
+            .ok_or_else(|| ApplicationError::Inconsistent("checking an upload stopped".into()))?
+            .map_err(|e| match e {
+                UploadError::Refused(refusal) => ApplicationError::UploadRefused(refusal),
+                UploadError::Store(err) => ApplicationError::Store(err),
+            })?;
     let upload = OrderUpload {
         kind: kind.as_str().to_string(),
         blob_id: stored.id.as_str().to_string(),
@@ -537,19 +540,17 @@ pub(crate) async fn store_upload(
         size_bytes: i64::try_from(stored.size).unwrap_or(i64::MAX),
         uploaded_at: state.now(),
     };
-    let previous = state
-        .store
-        .order_uploads(order.id)
-        .await?
-        .into_iter()
-        .find(|u| u.kind == upload.kind);
-    if let Err(err) = state.store.put_order_upload(order.id, &upload).await {
-        forget_blob_if_unused(state, &upload.blob_id).await;
-        return Err(err.into());
-    }
-    // The replaced file goes when nothing else refers to it.
-    if let Some(previous) = previous.filter(|p| p.blob_id != upload.blob_id) {
-        forget_blob_if_unused(state, &previous.blob_id).await;
+    let previous = match state.store.put_order_upload(order.id, &upload).await {
+        Ok(previous) => previous,
+        Err(err) => {
+            forget_blob_if_unused(state, &upload.blob_id).await;
+            return Err(err.into());
+        }
+    };
+    // The replaced file goes when nothing else refers to it (it was read in the same
+    // transaction that replaced it: parallel uploads each remove their own predecessor).
+    if let Some(previous) = previous.filter(|p| *p != upload.blob_id) {
+        forget_blob_if_unused(state, &previous).await;
     }
     Ok(upload)
 }

@@ -1010,9 +1010,9 @@ async fn checked_photo(req: &StartRequest) -> Result<Vec<u8>, IdentityError> {
             )
         })?;
     let checked = photo.clone();
-    tokio::task::spawn_blocking(move || certdesk_store::inspect_image("人脸照片", &checked))
+    crate::web::blocking::image_work(move || certdesk_store::inspect_image("人脸照片", &checked))
         .await
-        .map_err(|e| IdentityError::Inconsistent(format!("checking a photo: {e}")))?
+        .ok_or_else(|| IdentityError::Inconsistent("checking a photo stopped".into()))?
         .map_err(|e| field_error("invalid_photo", e.to_string()))?;
     Ok(photo)
 }

@@ -884,16 +884,15 @@ pub async fn submit_offline_transfer(
     let name = certdesk_domain::upload::display_file_name(file_name);
     let blobs = state.blobs.clone();
     let checked_name = name.clone();
-    let stored =
-        tokio::task::spawn_blocking(move || blobs.check_and_store_image(&checked_name, &bytes))
-            .await
-            .map_err(|err| PaymentError::Inconsistent(format!("checking an upload: {err}")))?
-            .map_err(|err| match err {
-                certdesk_store::UploadError::Refused(refusal) => {
-                    PaymentError::UploadRefused(refusal)
-                }
-                certdesk_store::UploadError::Store(err) => PaymentError::Store(err),
-            })?;
+    let stored = crate::web::blocking::image_work(move || {
+        blobs.check_and_store_image(&checked_name, &bytes)
+    })
+    .await
+    .ok_or_else(|| PaymentError::Inconsistent("checking an upload stopped".into()))?
+    .map_err(|err| match err {
+        certdesk_store::UploadError::Refused(refusal) => PaymentError::UploadRefused(refusal),
+        certdesk_store::UploadError::Store(err) => PaymentError::Store(err),
+    })?;
     let transfer = state
         .store
         .submit_offline_transfer(

@@ -7,6 +7,7 @@
 pub(crate) mod audit_trail;
 pub mod auth;
 pub(crate) mod authz;
+pub(crate) mod blocking;
 pub mod error;
 pub(crate) mod extract;
 pub(crate) mod http_client;
