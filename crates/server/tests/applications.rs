@@ -1159,7 +1159,15 @@ async fn uploads_of_one_document_at_once_leave_no_file_behind() {
         .map(|n| {
             let (app, token, no) = (server.router.clone(), supplier.clone(), order_no.clone());
             tokio::spawn(async move {
-                upload(&app, &token, &no, "business_licence", "scan.png", png(100 + n)).await
+                upload(
+                    &app,
+                    &token,
+                    &no,
+                    "business_licence",
+                    "scan.png",
+                    png(100 + n),
+                )
+                .await
             })
         })
         .collect();

@@ -184,6 +184,7 @@ async fn token_of(world: &World, account: &Account) -> Object {
             "victim",
             &format!("{:064x}", rand_u64() + 1_000_000),
             0,
+            i64::MAX,
             &certdesk_store::testing::test_audit_note(),
         )
         .await

@@ -617,6 +617,30 @@ async fn api_tokens_work_until_revoked_and_passwords_change() {
     )
     .await;
     weak.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "weak_password");
+    // A token's life is bounded: 1 to 365 days.
+    let too_long = send(
+        &app,
+        with_session(
+            "POST",
+            "/api/v1/tokens",
+            r#"{"name":"永久令牌","expires_in_days":3650}"#,
+        ),
+    )
+    .await;
+    too_long.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_token_expiry");
+    // Another session and a live token, from before the change.
+    let (other_cookie, _) = api_login(&app).await;
+    let live = send(
+        &app,
+        with_session(
+            "POST",
+            "/api/v1/tokens",
+            r#"{"name":"对账脚本","expires_in_days":30}"#,
+        ),
+    )
+    .await;
+    assert_eq!(live.status, StatusCode::CREATED, "{}", live.body);
+    let live_token = live.json()["token"].as_str().unwrap().to_string();
     let changed = send(
         &app,
         with_session(
@@ -629,6 +653,27 @@ async fn api_tokens_work_until_revoked_and_passwords_change() {
     )
     .await;
     assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+    // The change ended the other session and the token; this session goes on.
+    let me_in = |cookie: &str| {
+        Request::get("/api/v1/me")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(&app, me_in(&cookie)).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&app, me_in(&other_cookie)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    send(
+        &app,
+        Request::get("/api/v1/me")
+            .header(header::AUTHORIZATION, format!("Bearer {live_token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+    .assert_error(StatusCode::UNAUTHORIZED, "invalid_token");
     let old = send(
         &app,
         json_post(

@@ -108,10 +108,15 @@ impl Store {
     /// Replaces an account's password hash; answers whether the account exists.
     /// Sets an account's password hash, with its `password_changed` audit entry in the same
     /// transaction; answers whether the account exists.
+    /// Sets a new password hash and, in the same transaction, ends every session of the
+    /// account but `keep_session` (the one it was changed in, if any) and revokes every API
+    /// token of it at `now`: whoever held the old password loses what it opened.
     pub async fn set_password_hash(
         &self,
         id: i64,
         password_hash: &str,
+        keep_session: Option<&str>,
+        now: i64,
         audit: &AuditNote<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
@@ -123,9 +128,36 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        let sessions =
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2")
+                .bind(id)
+                .bind(keep_session.unwrap_or(""))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        let tokens = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         let object = format!("account:{id}");
-        append_audit_with_change(&mut tx, &audit.event(AuditAction::PasswordChanged, &object))
-            .await?;
+        let detail = format!(
+            "{}{}ended_sessions={sessions} revoked_tokens={tokens}",
+            audit.detail,
+            if audit.detail.is_empty() { "" } else { " " }
+        );
+        append_audit_with_change(
+            &mut tx,
+            &AuditNote {
+                detail: &detail,
+                ..*audit
+            }
+            .event(AuditAction::PasswordChanged, &object),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

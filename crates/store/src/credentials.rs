@@ -15,6 +15,8 @@ pub struct ApiToken {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// When it stops working (Unix seconds).
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +31,8 @@ pub struct Challenge {
     pub expires_at: i64,
 }
 
-const TOKEN_COLUMNS: &str = "id, account_id, name, created_at, last_used_at, revoked_at";
+const TOKEN_COLUMNS: &str =
+    "id, account_id, name, created_at, last_used_at, revoked_at, expires_at";
 
 impl Store {
     /// Creates an API token (kept as its hash), with its `api_token_created` audit entry in the
@@ -40,11 +43,12 @@ impl Store {
         name: &str,
         token_hash: &str,
         now: i64,
+        expires_at: i64,
         audit: &AuditNote<'_>,
     ) -> Result<ApiToken, StoreError> {
         let sql = format!(
-            "INSERT INTO api_tokens (account_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) \
-             RETURNING {TOKEN_COLUMNS}"
+            "INSERT INTO api_tokens (account_id, name, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
         );
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query(&sql)
@@ -52,6 +56,7 @@ impl Store {
             .bind(name)
             .bind(token_hash)
             .bind(now)
+            .bind(expires_at)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| StoreError::conflict_on_unique(e, "token"))?;
@@ -123,9 +128,11 @@ impl Store {
             "SELECT t.id AS token_id, a.id, a.username, a.display_name, a.role, a.org_id, \
                     a.password_hash, a.disabled, a.created_at \
              FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.disabled = 0",
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.disabled = 0 \
+               AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_hash)
+        .bind(now)
         .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -232,5 +239,6 @@ fn token_from_row(row: &sqlx::any::AnyRow) -> Result<ApiToken, StoreError> {
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        expires_at: row.try_get("expires_at")?,
     })
 }

@@ -117,6 +117,8 @@ async fn accounts_are_created_and_found(store: &Store) {
         .set_password_hash(
             created.id,
             "new-hash",
+            None,
+            0,
             &certdesk_store::testing::test_audit_note()
         )
         .await
@@ -127,6 +129,8 @@ async fn accounts_are_created_and_found(store: &Store) {
         .set_password_hash(
             created.id + 1000,
             "x",
+            None,
+            0,
             &certdesk_store::testing::test_audit_note()
         )
         .await
@@ -522,10 +526,18 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
             "nightly export",
             &"h".repeat(64),
             100,
+            10_000,
             &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
+    assert_eq!(token.expires_at, Some(10_000));
+    // Past its expiry it opens nothing.
+    assert!(store
+        .account_by_api_token(&"h".repeat(64), 10_000)
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(
         store
             .account_by_api_token(&"h".repeat(64), 200)

@@ -289,6 +289,7 @@ pub fn set_up(data_dir: &Path) -> Setup {
                     "test token",
                     &certdesk_server::auth::token_hash(token),
                     0,
+                    i64::MAX,
                     &certdesk_store::testing::test_audit_note(),
                 )
                 .await

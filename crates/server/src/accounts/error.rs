@@ -29,6 +29,8 @@ pub enum AccountError {
     InvalidTokenName,
     #[error("令牌不存在")]
     TokenNotFound,
+    #[error("令牌有效期应为1至{0}天")]
+    InvalidTokenExpiry(i64),
     #[error("用户名或密码错误")]
     InvalidCredentials,
     /// Too many failed logins for the account or the client address.
@@ -53,7 +55,8 @@ impl FeatureError for AccountError {
             | InvalidName
             | WeakPassword(_)
             | InvalidRole(_)
-            | InvalidTokenName => Failure::Invalid,
+            | InvalidTokenName
+            | InvalidTokenExpiry(_) => Failure::Invalid,
             OrganisationExists | UsernameTaken => Failure::Conflict,
             WrongPassword => Failure::Forbidden,
             TokenNotFound => Failure::NotFound,
@@ -78,6 +81,7 @@ impl FeatureError for AccountError {
             UsernameTaken => "username_taken",
             WrongPassword => "wrong_password",
             InvalidTokenName => "invalid_token_name",
+            InvalidTokenExpiry(_) => "invalid_token_expiry",
             TokenNotFound => "not_found",
             InvalidCredentials => "invalid_credentials",
             Locked { .. } => "login_locked",

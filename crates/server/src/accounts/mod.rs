@@ -261,6 +261,8 @@ async fn change_password(
         .set_password_hash(
             user.account().id,
             &hash,
+            user.session.as_ref().map(|s| s.token_hash.as_str()),
+            state.now(),
             &crate::web::audit_trail::note_by(state, user.account(), ""),
         )
         .await?;
@@ -283,6 +285,8 @@ pub struct ApiTokenView {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked: bool,
+    /// When it stops working (Unix seconds).
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -291,18 +295,30 @@ pub struct NewApiToken {
     pub name: String,
     /// Shown this once; keep it secret. Send as `Authorization: Bearer …`.
     pub token: String,
+    /// When it stops working (Unix seconds).
+    pub expires_at: i64,
 }
+
+/// How long an API token works unless asked otherwise, and at most.
+pub const DEFAULT_TOKEN_DAYS: i64 = 90;
+pub const MAX_TOKEN_DAYS: i64 = 365;
 
 async fn create_token(
     state: &AppState,
     user: &CurrentUser,
     name: &str,
+    expires_in_days: Option<i64>,
 ) -> Result<NewApiToken, AccountError> {
     require(user, Action::ManageOwnApiTokens, Relation::OwnAccount)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 50 {
         return Err(AccountError::InvalidTokenName);
     }
+    let days = expires_in_days.unwrap_or(DEFAULT_TOKEN_DAYS);
+    if !(1..=MAX_TOKEN_DAYS).contains(&days) {
+        return Err(AccountError::InvalidTokenExpiry(MAX_TOKEN_DAYS));
+    }
+    let expires_at = state.now() + days * 24 * 60 * 60;
     let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::random_token());
     let stored = state
         .store
@@ -311,6 +327,7 @@ async fn create_token(
             name,
             &auth::token_hash(&token),
             state.now(),
+            expires_at,
             &crate::web::audit_trail::note_by(state, user.account(), ""),
         )
         .await?;
@@ -318,6 +335,7 @@ async fn create_token(
         id: stored.id,
         name: stored.name,
         token,
+        expires_at,
     })
 }
 
@@ -437,6 +455,7 @@ async fn token_views(
             created_at: t.created_at,
             last_used_at: t.last_used_at,
             revoked: t.revoked_at.is_some(),
+            expires_at: t.expires_at,
         })
         .collect())
 }
@@ -445,6 +464,9 @@ async fn token_views(
 #[serde(deny_unknown_fields)]
 pub struct NewApiTokenRequest {
     pub name: String,
+    /// How many days it works, 1 to 365 (90 when not given).
+    #[serde(default)]
+    pub expires_in_days: Option<i64>,
 }
 
 /// Create an API token for scripts; the token is in this answer only.
@@ -456,7 +478,7 @@ async fn create_token_api(
 ) -> Result<Response, ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(create_token(&state, &user, &req.name).await?),
+        Json(create_token(&state, &user, &req.name, req.expires_in_days).await?),
     )
         .into_response())
 }
@@ -743,7 +765,7 @@ async fn create_token_submit(
     PageUser(user): PageUser,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    match create_token(&state, &user, &form.name).await {
+    match create_token(&state, &user, &form.name, None).await {
         Ok(token) => {
             account_view(&state, user, Some(token.token), None, None, StatusCode::OK).await
         }

@@ -69,6 +69,7 @@ pub async fn give_api_token(store: &Store, account_id: i64, token: &str) {
             "test",
             &certdesk_server::auth::token_hash(token),
             0,
+            i64::MAX,
             &certdesk_store::testing::test_audit_note(),
         )
         .await
