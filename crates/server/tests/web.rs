@@ -880,3 +880,39 @@ async fn the_one_time_password_hint_leaves_once_the_password_is_changed() {
     assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
     assert!(!login_page(&app).await.contains("one-time-password-hint"));
 }
+
+/// A valid unified social credit code for region `region` (6 digits): the known organisation
+/// code of the tests, the check character found by trying each.
+fn credit_code_in(region: &str) -> String {
+    let stem = format!("91{region}M000100Y4");
+    "0123456789ABCDEFGHJKLMNPQRTUWXY"
+        .chars()
+        .map(|c| format!("{stem}{c}"))
+        .find(|code| certdesk_domain::validate_credit_code(code).is_ok())
+        .expect("one check character fits")
+}
+
+#[tokio::test]
+async fn one_address_registers_a_few_organisations_an_hour() {
+    let app = app().await;
+    let register = |n: usize| {
+        json_post(
+            "/api/v1/organisations",
+            &serde_json::json!({
+                "organisation_name": format!("注册测试{n}号有限公司"),
+                "credit_code": credit_code_in(&format!("3501{n:02}")),
+                "admin_username": format!("reg.admin{n}"),
+                "admin_name": "管理员",
+                "password": "register-pass-2026",
+            })
+            .to_string(),
+        )
+    };
+    for n in 1..=5 {
+        let reply = send(&app, register(n)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{n}: {}", reply.body);
+    }
+    send(&app, register(6))
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_registrations");
+}

@@ -29,6 +29,8 @@ pub enum AccountError {
     InvalidTokenName,
     #[error("令牌不存在")]
     TokenNotFound,
+    #[error("本网络注册过于频繁，请{minutes}分钟后再试")]
+    TooManyRegistrations { minutes: i64 },
     #[error("令牌有效期应为1至{0}天")]
     InvalidTokenExpiry(i64),
     #[error("用户名或密码错误")]
@@ -61,7 +63,7 @@ impl FeatureError for AccountError {
             WrongPassword => Failure::Forbidden,
             TokenNotFound => Failure::NotFound,
             InvalidCredentials => Failure::Unauthenticated,
-            Locked { .. } => Failure::TooMany,
+            Locked { .. } | TooManyRegistrations { .. } => Failure::TooMany,
             Hashing(_) => Failure::Internal,
             Refused(refusal) => refusal.failure(),
             Store(err) => err.failure(),
@@ -85,6 +87,7 @@ impl FeatureError for AccountError {
             TokenNotFound => "not_found",
             InvalidCredentials => "invalid_credentials",
             Locked { .. } => "login_locked",
+            TooManyRegistrations { .. } => "too_many_registrations",
             Hashing(_) => "internal_error",
             Refused(refusal) => refusal.code(),
             Store(err) => err.code(),

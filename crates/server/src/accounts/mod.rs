@@ -97,9 +97,14 @@ pub struct RegistrationResponse {
     pub account: AccountView,
 }
 
+/// Registrations one client address may make in [`REGISTRATION_WINDOW_SECS`].
+pub const REGISTRATIONS_PER_CLIENT: i64 = 5;
+pub const REGISTRATION_WINDOW_SECS: i64 = 60 * 60;
+
 async fn register_organisation(
     state: &AppState,
     req: RegistrationRequest,
+    client: &str,
 ) -> Result<RegistrationResponse, AccountError> {
     let name = req.organisation_name.trim();
     // Certificates name the organisation as it registers: the name must fit a certificate.
@@ -109,6 +114,25 @@ async fn register_organisation(
         .map_err(|e| AccountError::InvalidCreditCode(e.to_string()))?;
     let (username, display_name) =
         check_new_account(&req.admin_username, &req.admin_name, &req.password)?;
+    // Counted once the request is well formed, before the password is hashed: a client cannot
+    // register organisations (or claim credit codes) without limit.
+    let now = state.now();
+    if let certdesk_store::Slot::Full { until } = state
+        .store
+        .take_rate_slot(
+            &format!("register:client:{client}"),
+            certdesk_store::RateLimit {
+                max: REGISTRATIONS_PER_CLIENT,
+                window_secs: REGISTRATION_WINDOW_SECS,
+            },
+            now,
+        )
+        .await?
+    {
+        return Err(AccountError::TooManyRegistrations {
+            minutes: ((until - now).max(1) + 59) / 60,
+        });
+    }
     let hash = auth::hash_password(req.password)
         .await
         .map_err(AccountError::Hashing)?;
@@ -378,11 +402,12 @@ async fn revoke_token(
     responses((status = 201, body = RegistrationResponse), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn register_api(
     State(state): State<AppState>,
+    client: auth::ClientAddr,
     ApiJson(req): ApiJson<RegistrationRequest>,
 ) -> Result<Response, ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(register_organisation(&state, req).await?),
+        Json(register_organisation(&state, req, &client.0).await?),
     )
         .into_response())
 }
@@ -541,6 +566,7 @@ struct RegisterForm {
 
 async fn register_submit(
     State(state): State<AppState>,
+    client: auth::ClientAddr,
     Form(form): Form<RegisterForm>,
 ) -> Response {
     let again = |error: String, status| {
@@ -570,7 +596,7 @@ async fn register_submit(
         admin_name: form.admin_name.clone(),
         password: form.password.clone(),
     };
-    match register_organisation(&state, req).await {
+    match register_organisation(&state, req, &client.0).await {
         Ok(_) => Redirect::to("/login?registered=1").into_response(),
         Err(err) => {
             let failure = PageFailure::from(err);
