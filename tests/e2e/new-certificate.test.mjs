@@ -169,7 +169,9 @@ async function applyFor(page, { product }) {
 
   await passIdentityCheck(page);
   await page.getByRole('button', { name: '提交审核' }).click();
-  await page.waitForURL(new RegExp(`/orders/${orderNo}\\?submitted=1`));
+  // The notice is the session's, shown once; the address carries no text.
+  await page.waitForURL(new RegExp(`/orders/${orderNo}$`));
+  await page.getByText('申请已提交，等待平台初审').waitFor();
   assert.equal(await page.getByTestId('status').textContent(), '待初审');
   await page.getByTestId('deadline').waitFor();
   return orderNo;
@@ -270,7 +272,8 @@ test('a rejected application is edited and resubmitted', async () => {
   await supplier.getByTestId('file-business_licence').locator('xpath=..').getByRole('button', { name: '上传' }).click();
   await supplier.getByTestId('uploaded-business_licence').getByText('stamped.png').waitFor();
   await supplier.getByRole('button', { name: '提交审核' }).click();
-  await supplier.waitForURL(new RegExp(`/orders/${orderNo}\\?submitted=1`));
+  await supplier.waitForURL(new RegExp(`/orders/${orderNo}$`));
+  await supplier.getByText('申请已提交，等待平台初审').waitFor();
   assert.equal(await supplier.getByTestId('status').textContent(), '待初审');
   const timeline = await supplier.getByTestId('timeline').textContent();
   assert.ok(timeline.includes('初审驳回') && timeline.includes('修改后重新提交'), timeline);

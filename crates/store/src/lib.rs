@@ -11,6 +11,7 @@ mod ca;
 mod credentials;
 mod error;
 mod failpoints;
+mod flashes;
 mod identity;
 mod orders;
 mod organisations;

@@ -42,6 +42,7 @@ on_both_engines!(
     organisations_register_with_their_admin_or_not_at_all,
     api_tokens_authenticate_until_revoked,
     rate_slots_are_taken_in_their_window,
+    flashes_are_shown_once_and_go_with_their_session,
     rate_slots_taken_at_once_never_exceed_the_limit,
     challenges_are_used_once,
     a_challenge_answered_at_once_by_many_is_used_once,
@@ -586,6 +587,69 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
         .await
         .unwrap()
         .is_none());
+}
+
+async fn flashes_are_shown_once_and_go_with_their_session(store: &Store) {
+    let account = store
+        .create_account(
+            &new_account("flash.user", Role::OrgAdmin),
+            &certdesk_store::testing::test_audit_note(),
+        )
+        .await
+        .unwrap();
+    let session = Session {
+        token_hash: "f".repeat(64),
+        account_id: account.id,
+        csrf_token: "c".into(),
+        created_at: 100,
+        expires_at: 10_000,
+    };
+    store
+        .create_session(&session, &certdesk_store::testing::test_audit_event())
+        .await
+        .unwrap();
+    store
+        .put_flash(&session.token_hash, "notice", "草稿已保存", 100)
+        .await
+        .unwrap();
+    store
+        .put_flash(&session.token_hash, "notice", "资料已上传", 101)
+        .await
+        .unwrap();
+    store
+        .put_flash(&session.token_hash, "error", "出错了", 101)
+        .await
+        .unwrap();
+    let mut taken = store.take_flashes(&session.token_hash).await.unwrap();
+    taken.sort();
+    assert_eq!(
+        taken,
+        vec![
+            ("error".to_string(), "出错了".to_string()),
+            ("notice".to_string(), "资料已上传".to_string())
+        ]
+    );
+    assert!(store
+        .take_flashes(&session.token_hash)
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .put_flash(&session.token_hash, "notice", "x", 102)
+        .await
+        .unwrap();
+    store
+        .delete_session(
+            &session.token_hash,
+            &certdesk_store::testing::test_audit_event(),
+        )
+        .await
+        .unwrap();
+    assert!(store
+        .take_flashes(&session.token_hash)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn rate_slots_are_taken_in_their_window(store: &Store) {

@@ -14,6 +14,7 @@ use crate::web::authz::{relation_to, require};
 use crate::web::error::{ApiError, ErrorBody};
 use crate::web::error::{Failure, FeatureError};
 use crate::web::extract::{Form, Path, Query};
+use crate::web::flash::Slot;
 use crate::web::pages::PageFailure;
 use crate::web::pages::{form_fields, render, Chrome, PageUser};
 use crate::web::routes::Registry;
@@ -1036,7 +1037,6 @@ async fn edit_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
-    Query(notice): Query<NoticeQuery>,
 ) -> Result<Response, PageFailure> {
     let order = editable_order(&state, &user, &order_no).await?;
     let (application, form) = application_of(&state, &order).await?;
@@ -1052,27 +1052,13 @@ async fn edit_page(
         &order,
         fields,
         Vec::new(),
-        notice.messages(),
+        PageMessages::from(crate::web::flash::take(&state, &user).await),
         StatusCode::OK,
     )
     .await
 }
 
-#[derive(Deserialize, Default)]
-pub(crate) struct NoticeQuery {
-    #[serde(default)]
-    saved: Option<String>,
-    #[serde(default)]
-    uploaded: Option<String>,
-    #[serde(default)]
-    upload_error: Option<String>,
-    #[serde(default)]
-    identity: Option<String>,
-    #[serde(default)]
-    identity_error: Option<String>,
-}
-
-/// What the page says above its sections after a redirect.
+/// What the page says above its sections after a redirect (the session's one-time notices).
 #[derive(Default)]
 struct PageMessages {
     notice: Option<String>,
@@ -1080,29 +1066,13 @@ struct PageMessages {
     identity_error: Option<String>,
 }
 
-impl NoticeQuery {
-    fn messages(&self) -> PageMessages {
+impl From<crate::web::flash::Flash> for PageMessages {
+    fn from(flash: crate::web::flash::Flash) -> Self {
         PageMessages {
-            notice: self.notice(),
-            upload_error: self.upload_error.clone(),
-            identity_error: self.identity_error.clone(),
-        }
-    }
-
-    fn notice(&self) -> Option<String> {
-        if self.saved.is_some() {
-            Some("草稿已保存".into())
-        } else if let Some(step) = &self.identity {
-            Some(step.clone())
-        } else {
-            self.uploaded.as_ref().map(|kind| {
-                format!(
-                    "{}已上传",
-                    kind.parse::<UploadKind>()
-                        .map(|k| k.label_zh())
-                        .unwrap_or("资料")
-                )
-            })
+            // An error of the whole form (none is put today) reads as the notice's place.
+            notice: flash.notice.or(flash.error),
+            upload_error: flash.upload_error,
+            identity_error: flash.identity_error,
         }
     }
 }
@@ -1214,7 +1184,8 @@ async fn save_page(
         .await;
     }
     if fields.intent != "submit" {
-        return Ok(Redirect::to(&format!("/orders/{order_no}/edit?saved=1")).into_response());
+        crate::web::flash::put(&state, &user, Slot::Notice, "草稿已保存").await;
+        return Ok(Redirect::to(&format!("/orders/{order_no}/edit")).into_response());
     }
     let order = state
         .store
@@ -1222,7 +1193,10 @@ async fn save_page(
         .await?
         .ok_or(ApplicationError::NotFound)?;
     match submit_application(&state, &user, &order).await? {
-        Ok(_) => Ok(Redirect::to(&format!("/orders/{order_no}?submitted=1")).into_response()),
+        Ok(_) => {
+            crate::web::flash::put(&state, &user, Slot::Notice, "申请已提交，等待平台初审").await;
+            Ok(Redirect::to(&format!("/orders/{order_no}")).into_response())
+        }
         Err(problems) => {
             edit_page_with(
                 &state,
@@ -1246,20 +1220,31 @@ async fn upload_page(
 ) -> Result<Response, PageFailure> {
     let order = editable_order(&state, &user, &order_no).await?;
     let kind = upload_kind(&kind)?;
-    let mut multipart = Multipart::from_request(request, &state)
+    let multipart = Multipart::from_request(request, &state)
         .await
         .map_err(|e| ApplicationError::UploadFormInvalid(e.body_text()))?;
-    let back = |query: String| {
-        Redirect::to(&format!("/orders/{order_no}/edit?{query}#uploads")).into_response()
+    let outcome = received_upload(&state, &order, kind, multipart).await?;
+    let (slot, message) = match &outcome {
+        Ok(notice) => (Slot::Notice, notice),
+        Err(refusal) => (Slot::UploadError, refusal),
     };
-    let refused = |message: String| {
-        back(serde_urlencoded::to_string([("upload_error", message)]).unwrap_or_default())
-    };
+    crate::web::flash::put(&state, &user, slot, message).await;
+    Ok(Redirect::to(&format!("/orders/{order_no}/edit#uploads")).into_response())
+}
+
+/// The file of an upload form, checked and kept: what the page then says (done, or why not,
+/// beside the uploads); a failure of ours is an error page.
+async fn received_upload(
+    state: &AppState,
+    order: &Order,
+    kind: UploadKind,
+    mut multipart: Multipart,
+) -> Result<Result<String, String>, PageFailure> {
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
-            Ok(None) => return Ok(refused("请选择要上传的文件".into())),
-            Err(err) => return Ok(refused(format!("上传失败：{}", err.body_text()))),
+            Ok(None) => return Ok(Err("请选择要上传的文件".into())),
+            Err(err) => return Ok(Err(format!("上传失败：{}", err.body_text()))),
         };
         if field.name() != Some("file") {
             continue;
@@ -1267,15 +1252,15 @@ async fn upload_page(
         let file_name = field.file_name().unwrap_or("").to_string();
         let bytes = match field.bytes().await {
             Ok(bytes) => bytes,
-            Err(err) => return Ok(refused(format!("上传失败：{}", err.body_text()))),
+            Err(err) => return Ok(Err(format!("上传失败：{}", err.body_text()))),
         };
         if file_name.is_empty() && bytes.is_empty() {
-            return Ok(refused("请选择要上传的文件".into()));
+            return Ok(Err("请选择要上传的文件".into()));
         }
-        return match store_upload(&state, &order, kind, &file_name, &bytes).await {
-            Ok(_) => Ok(back(format!("uploaded={}", kind.as_str()))),
+        return match store_upload(state, order, kind, &file_name, &bytes).await {
+            Ok(_) => Ok(Ok(format!("{}已上传", kind.label_zh()))),
             Err(err) if PageFailure::from_kind(err.failure()).belongs_on_the_page() => {
-                Ok(refused(err.to_string()))
+                Ok(Err(err.to_string()))
             }
             Err(err) => Err(err.into()),
         };
@@ -1406,26 +1391,24 @@ async fn identity_page(
         )
         .await
     };
-    back_to_identity(&order_no, result)
+    back_to_identity(&state, &user, &order_no, result).await
 }
 
 /// Back to the application's 身份核验 section with what the check said, or why not.
-fn back_to_identity(
+async fn back_to_identity(
+    state: &AppState,
+    user: &CurrentUser,
     order_no: &str,
     result: Result<crate::identity::CheckView, IdentityError>,
 ) -> Result<Response, PageFailure> {
-    let query = match result.map_err(PageFailure::from) {
-        Ok(check) => serde_urlencoded::to_string([("identity", check.next_step)]),
+    match result.map_err(PageFailure::from) {
+        Ok(check) => crate::web::flash::put(state, user, Slot::Notice, &check.next_step).await,
         Err(failure) if failure.belongs_on_the_page() => {
-            serde_urlencoded::to_string([("identity_error", failure.message)])
+            crate::web::flash::put(state, user, Slot::IdentityError, &failure.message).await
         }
         Err(failure) => return Err(failure),
-    };
-    Ok(Redirect::to(&format!(
-        "/orders/{order_no}/edit?{}#identity",
-        query.unwrap_or_default()
-    ))
-    .into_response())
+    }
+    Ok(Redirect::to(&format!("/orders/{order_no}/edit#identity")).into_response())
 }
 
 /// 人脸识别 from the page: the photo as a file (the API takes it in Base64).
@@ -1438,29 +1421,14 @@ async fn face_page(
     use base64::Engine as _;
     let order = editable_order(&state, &user, &order_no).await?;
     let (_, form) = application_of(&state, &order).await?;
-    let refused = |message: String| {
-        back_to_identity(
-            &order_no,
-            Err(IdentityError::InvalidField {
+    let photo = match face_photo(request, &state).await {
+        Ok(photo) => photo,
+        Err(message) => {
+            let refused = Err(IdentityError::InvalidField {
                 code: "photo_invalid",
                 message,
-            }),
-        )
-    };
-    let mut multipart = match Multipart::from_request(request, &state).await {
-        Ok(multipart) => multipart,
-        Err(err) => return refused(format!("上传失败：{}", err.body_text())),
-    };
-    let photo = loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) if field.name() == Some("photo") => match field.bytes().await {
-                Ok(bytes) if !bytes.is_empty() => break bytes,
-                Ok(_) => return refused("请选择人脸照片".into()),
-                Err(err) => return refused(format!("上传失败：{}", err.body_text())),
-            },
-            Ok(Some(_)) => continue,
-            Ok(None) => return refused("请选择人脸照片".into()),
-            Err(err) => return refused(format!("上传失败：{}", err.body_text())),
+            });
+            return back_to_identity(&state, &user, &order_no, refused).await;
         }
     };
     let filled = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
@@ -1478,7 +1446,26 @@ async fn face_page(
         state.now(),
     )
     .await;
-    back_to_identity(&order_no, result)
+    back_to_identity(&state, &user, &order_no, result).await
+}
+
+/// The photo of a face-check form, or why there is none.
+async fn face_photo(request: Request, state: &AppState) -> Result<axum::body::Bytes, String> {
+    let mut multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(|err| format!("上传失败：{}", err.body_text()))?;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("photo") => match field.bytes().await {
+                Ok(bytes) if !bytes.is_empty() => return Ok(bytes),
+                Ok(_) => return Err("请选择人脸照片".into()),
+                Err(err) => return Err(format!("上传失败：{}", err.body_text())),
+            },
+            Ok(Some(_)) => continue,
+            Ok(None) => return Err("请选择人脸照片".into()),
+            Err(err) => return Err(format!("上传失败：{}", err.body_text())),
+        }
+    }
 }
 
 /// This feature's part of the API description.

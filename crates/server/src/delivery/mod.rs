@@ -169,7 +169,7 @@ async fn ship_page(
         Ok("已登记发货".to_string())
     }
     .await;
-    back_to_order(&order_no, result).await
+    back_to_order(&state, &user, &order_no, result).await
 }
 
 async fn pickup_page(
@@ -183,7 +183,7 @@ async fn pickup_page(
         Ok("已通知申请人现场领取".to_string())
     }
     .await;
-    back_to_order(&order_no, result).await
+    back_to_order(&state, &user, &order_no, result).await
 }
 
 async fn receipt_page(
@@ -197,7 +197,7 @@ async fn receipt_page(
         Ok("已确认收货，证书已生效".to_string())
     }
     .await;
-    back_to_order(&order_no, result).await
+    back_to_order(&state, &user, &order_no, result).await
 }
 
 /// This feature's part of the API description.

@@ -131,5 +131,5 @@ pub(crate) async fn csr_page(
         Ok("证书已签发，请下载证书写入CA锁".to_string())
     }
     .await;
-    back_to_order(&order_no, result).await
+    back_to_order(&state, &user, &order_no, result).await
 }

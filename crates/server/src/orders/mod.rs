@@ -376,19 +376,10 @@ pub(crate) struct IssuedFiles {
     pub serial: String,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct OrderPageQuery {
-    submitted: Option<String>,
-    done: Option<String>,
-    error: Option<String>,
-}
-
 async fn order_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
-    Query(query): Query<OrderPageQuery>,
 ) -> Result<Response, PageFailure> {
     let order = order_for(&state, &user, &order_no, Action::ViewOrder).await?;
     let status = order.status;
@@ -418,11 +409,7 @@ async fn order_page(
     } else {
         None
     };
-    let notice = if query.submitted.is_some() {
-        Some("申请已提交，等待平台初审".to_string())
-    } else {
-        query.done.clone()
-    };
+    let flash = crate::web::flash::take(&state, &user).await;
     let page = OrderPage {
         chrome: Chrome::new(&user, "orders"),
         order: OrderView::from(&order),
@@ -445,8 +432,8 @@ async fn order_page(
         cannot_issue: rights.cannot_issue,
         can_refund_unissuable: rights.can_refund_unissuable,
         issued,
-        notice,
-        error: query.error,
+        notice: flash.notice,
+        error: flash.error,
     };
     Ok(render(&page, StatusCode::OK))
 }

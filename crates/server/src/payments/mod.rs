@@ -675,7 +675,7 @@ async fn refund_unissuable_page(
         ))
     }
     .await;
-    crate::pipeline::back_to_order(&order_no, result).await
+    crate::pipeline::back_to_order(&state, &user, &order_no, result).await
 }
 
 /// Whether `user` may withdraw `order` now (for showing the 撤销 button): the permission table

@@ -7,6 +7,7 @@ mod error;
 
 pub(crate) use error::StepError;
 
+use crate::web::flash;
 use crate::AppState;
 use certdesk_domain::{
     Actor, DeliveryMethod, OrderAction, OrderFacts, OrderStatus, SideEffect, Step, TransitionError,
@@ -265,20 +266,23 @@ impl From<&Order> for OrderView {
     }
 }
 
-/// After a page form: back to the order with what happened, or why not (a rule broken, the order
-/// moved on); what cannot be told there (not found, forbidden, ours) gets a page of its own.
+/// After a page form: back to the order, with what happened or why not (a rule broken, the
+/// order moved on) as the session's one-time notice; what cannot be told there (not found,
+/// forbidden, ours) gets a page of its own.
 pub(crate) async fn back_to_order<E: Into<PageFailure>>(
+    state: &AppState,
+    user: &CurrentUser,
     order_no: &str,
     result: Result<String, E>,
 ) -> Response {
-    let query = match result.map_err(Into::into) {
-        Ok(done) => serde_urlencoded::to_string([("done", done)]),
+    match result.map_err(Into::into) {
+        Ok(done) => flash::put(state, user, flash::Slot::Notice, &done).await,
         Err(failure) if failure.belongs_on_the_page() => {
-            serde_urlencoded::to_string([("error", failure.message)])
+            flash::put(state, user, flash::Slot::Error, &failure.message).await
         }
         Err(failure) => return failure.into_page(),
-    };
-    Redirect::to(&format!("/orders/{order_no}?{}", query.unwrap_or_default())).into_response()
+    }
+    Redirect::to(&format!("/orders/{order_no}")).into_response()
 }
 
 /// Why the CA would refuse the certificate of an order waiting for issuance, `None` when

@@ -214,7 +214,7 @@ async fn review_page(
         Ok(format!("{done}，订单现为“{}”", to.label_zh()))
     }
     .await;
-    back_to_order(&order_no, result).await
+    back_to_order(&state, &user, &order_no, result).await
 }
 
 pub(crate) struct QueueRow {

@@ -10,6 +10,7 @@ pub(crate) mod authz;
 pub(crate) mod blocking;
 pub mod error;
 pub(crate) mod extract;
+pub(crate) mod flash;
 pub(crate) mod http_client;
 pub(crate) mod json;
 pub(crate) mod pages;
