@@ -86,3 +86,32 @@ export function run(command, args) {
     child.on('exit', (code) => (code === 0 ? ok(out) : fail(new Error(`${command} ${args.join(' ')}: ${err}${out}`))));
   });
 }
+
+/** The widths every page must fit (issue 12): a phone and a laptop. */
+export const VIEWPORTS = [
+  { name: 'phone', width: 390, height: 844 },
+  { name: 'laptop', width: 1366, height: 768 },
+];
+
+/**
+ * Opens `url` at each of the VIEWPORTS (with `storageState`: a signed-in user's cookies, or
+ * none), saves a screenshot, and fails when the page is wider than the window.
+ */
+export async function assertFits(browser, storageState, url, label) {
+  const { strict: assert } = await import('node:assert');
+  for (const viewport of VIEWPORTS) {
+    const context = await browser.newContext({
+      viewport: { width: viewport.width, height: viewport.height },
+      ...(storageState ? { storageState } : {}),
+    });
+    const page = await context.newPage();
+    await page.goto(url);
+    const { scroll, client } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      client: document.documentElement.clientWidth,
+    }));
+    await page.screenshot({ path: join(screenshotDir, `fit-${label}-${viewport.name}.png`), fullPage: true });
+    await context.close();
+    assert.ok(scroll <= client, `${label} at ${viewport.width}px overflows: scrollWidth ${scroll} > clientWidth ${client}`);
+  }
+}

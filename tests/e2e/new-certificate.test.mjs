@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { deflateSync, crc32 } from 'node:zlib';
-import { startServer, launchBrowser, screenshotDir, run } from './harness.mjs';
+import { startServer, launchBrowser, screenshotDir, run, assertFits } from './harness.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-pass-2026';
 const PAID_PRODUCT = 'SM2 双证书 UKey（标准价）';
@@ -119,6 +119,7 @@ async function applyFor(page, { product }) {
   await page.getByRole('button', { name: '开始申领' }).click();
   await page.waitForURL(/\/orders\/\d{19,}\/edit/);
   const orderNo = (await page.getByTestId('order-no').textContent()).trim();
+  await assertFits(browser, await page.context().storageState(), page.url(), 'application-form');
 
   // Submitting the empty form first: every missing field is named next to it.
   await page.getByRole('button', { name: '提交审核' }).click();
@@ -186,6 +187,7 @@ async function review(page, queue, orderNo, decision, reason = '') {
 }
 
 test('a new UKey certificate: empty form → two reviews → sandbox payment → issued → shipped → received', async () => {
+  await assertFits(browser, null, `${server.base}/register`, 'register');
   const supplier = await registerSupplier('福州测试科技有限公司', '91350100M000100Y43', 'fz.admin');
   const operator = await login(await browser.newContext(), 'op.li', 'staff-pass-2026');
   const officer = await login(await browser.newContext(), 'ca.zhao', 'staff-pass-2026');
@@ -205,6 +207,7 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
   await phone.goto(new URL(payLink, server.base).href);
   await phone.getByRole('button', { name: '确认支付' }).click();
   await supplier.getByText('支付成功').waitFor({ timeout: 30_000 });
+  await assertFits(browser, await supplier.context().storageState(), supplier.url(), 'cashier');
   await supplier.goto(`${server.base}/orders/${orderNo}`);
   assert.equal(await supplier.getByTestId('status').textContent(), '待复审');
 
@@ -239,7 +242,9 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
     assert.ok(timeline.includes(step), `${step} in the timeline`);
   }
 
+  await assertFits(browser, await supplier.context().storageState(), `${server.base}/orders/${orderNo}`, 'order');
   await supplier.getByRole('link', { name: '我的证书' }).click();
+  await assertFits(browser, await supplier.context().storageState(), supplier.url(), 'certificates');
   const states = await supplier.getByTestId('cert-state').allTextContents();
   assert.deepEqual(states, ['已生效', '已生效']);
   await supplier.screenshot({ path: join(screenshotDir, 'new-certificate-issued.png'), fullPage: true });
