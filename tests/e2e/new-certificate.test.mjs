@@ -154,6 +154,19 @@ async function applyFor(page, { product }) {
   await page.getByRole('button', { name: '保存草稿' }).click();
   await page.getByText('草稿已保存').waitFor();
 
+  // A 7 MB scan is refused in Chinese with the form shown again, and a field typed but not
+  // saved is still there (the upload button belongs to the form: it saves what was typed).
+  await page.getByLabel('单位电话').fill('0591-88889999');
+  await page.getByTestId('file-business_licence').setInputFiles({
+    name: 'big-scan.png', mimeType: 'image/png', buffer: Buffer.alloc(7 * 1024 * 1024, 1),
+  });
+  await page.getByTestId('file-business_licence').locator('xpath=..').getByRole('button', { name: '上传' }).click();
+  await page.getByTestId('upload-error').waitFor();
+  assert.match(await page.getByTestId('upload-error').textContent(), /big-scan\.png.*超过/);
+  assert.equal(await page.getByLabel('单位电话').inputValue(), '0591-88889999');
+  await page.screenshot({ path: join(screenshotDir, 'upload-too-large.png'), fullPage: true });
+  await page.getByLabel('单位电话').fill('0591-87654321');
+
   // Documents: an executable named .jpg is refused with its reason; real scans are taken.
   await page.getByTestId('file-business_licence').setInputFiles({
     name: 'licence.jpg', mimeType: 'image/jpeg', buffer: readFileSync('/usr/bin/true'),

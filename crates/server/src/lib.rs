@@ -226,6 +226,11 @@ impl AppState {
 /// upload checks to answer a slightly larger file with their own message.
 pub(crate) const UPLOAD_BODY_LIMIT: usize = 6 * 1024 * 1024;
 
+/// The most an upload page reads before it answers: a file over the 5 MB limit is read to its
+/// end and refused with the form shown again (a browser cut off mid-send shows only
+/// "connection reset"); beyond this the connection is closed.
+pub(crate) const UPLOAD_PAGE_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of the application with its action: the pages, the API, health, and the public

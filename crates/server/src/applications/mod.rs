@@ -52,7 +52,7 @@ pub(crate) fn register(registry: Registry) -> Registry {
         .post(
             "/orders/{order_no}/uploads/{kind}",
             EditApplication,
-            Handler::layer(upload_page, DefaultBodyLimit::max(crate::UPLOAD_BODY_LIMIT)),
+            Handler::layer(upload_page, DefaultBodyLimit::max(crate::UPLOAD_PAGE_BODY_LIMIT)),
         )
         .get(
             "/orders/{order_no}/uploads/{kind}",
@@ -1144,20 +1144,17 @@ async fn edit_page_with(
     ))
 }
 
-async fn save_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-    Path(order_no): Path<String>,
-    body: Bytes,
-) -> Result<Response, PageFailure> {
-    let order = editable_order(&state, &user, &order_no).await?;
-    let fields: EditForm = form_fields(&body);
-    // The product, period and voucher decide the price: a problem with them is shown at the
-    // product section, and nothing is saved.
+/// Saves the form's fields as the draft. The product, period and voucher decide the price: a
+/// problem with them is answered for the product section, and nothing is saved.
+async fn save_fields(
+    state: &AppState,
+    order: &Order,
+    fields: &EditForm,
+) -> Result<Result<(), Vec<FieldErrorView>>, PageFailure> {
     let saved = match (fields.product_id.parse(), fields.years.parse()) {
         (Ok(product_id), Ok(years)) => {
             let voucher = Some(fields.voucher.trim()).filter(|v| !v.is_empty());
-            match save_application(&state, &order, product_id, years, voucher, fields.to_form())
+            match save_application(state, order, product_id, years, voucher, fields.to_form())
                 .await
             {
                 Ok(()) => Ok(()),
@@ -1167,11 +1164,23 @@ async fn save_page(
         }
         _ => Err("请选择产品和有效期".to_string()),
     };
-    if let Err(message) = saved {
-        let problems = vec![FieldErrorView {
+    Ok(saved.map_err(|message| {
+        vec![FieldErrorView {
             field: "product".into(),
             message,
-        }];
+        }]
+    }))
+}
+
+async fn save_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageFailure> {
+    let order = editable_order(&state, &user, &order_no).await?;
+    let fields: EditForm = form_fields(&body);
+    if let Err(problems) = save_fields(&state, &order, &fields).await? {
         return edit_page_with(
             &state,
             &user,
@@ -1223,7 +1232,39 @@ async fn upload_page(
     let multipart = Multipart::from_request(request, &state)
         .await
         .map_err(|e| ApplicationError::UploadFormInvalid(e.body_text()))?;
-    let outcome = received_upload(&state, &order, kind, multipart).await?;
+    let sent = read_upload_form(multipart, kind).await;
+    // The form's other fields come with the file (the upload button belongs to the form):
+    // they are saved first, so that nothing typed is lost by uploading.
+    if !sent.fields.is_empty() {
+        let fields: EditForm = form_fields(
+            serde_urlencoded::to_string(&sent.fields)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        if let Err(problems) = save_fields(&state, &order, &fields).await? {
+            return edit_page_with(
+                &state,
+                &user,
+                &order,
+                fields,
+                problems,
+                PageMessages::default(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    }
+    let outcome = match sent.file {
+        Ok((file_name, bytes)) => match store_upload(&state, &order, kind, &file_name, &bytes).await
+        {
+            Ok(_) => Ok(format!("{}已上传", kind.label_zh())),
+            Err(err) if PageFailure::from_kind(err.failure()).belongs_on_the_page() => {
+                Err(err.to_string())
+            }
+            Err(err) => return Err(err.into()),
+        },
+        Err(refusal) => Err(refusal),
+    };
     let (slot, message) = match &outcome {
         Ok(notice) => (Slot::Notice, notice),
         Err(refusal) => (Slot::UploadError, refusal),
@@ -1232,39 +1273,72 @@ async fn upload_page(
     Ok(Redirect::to(&format!("/orders/{order_no}/edit#uploads")).into_response())
 }
 
-/// The file of an upload form, checked and kept: what the page then says (done, or why not,
-/// beside the uploads); a failure of ours is an error page.
-async fn received_upload(
-    state: &AppState,
-    order: &Order,
-    kind: UploadKind,
-    mut multipart: Multipart,
-) -> Result<Result<String, String>, PageFailure> {
+/// What an upload form sent: the form's text fields, and the file of the kind asked for (or
+/// why there is none usable).
+struct SentUpload {
+    fields: Vec<(String, String)>,
+    file: Result<(String, Vec<u8>), String>,
+}
+
+/// Reads the whole upload form. A file over the limit is read to its end and dropped (the
+/// browser then gets the page, never a reset connection), and told in Chinese; the text fields
+/// are kept whatever the file.
+async fn read_upload_form(mut multipart: Multipart, kind: UploadKind) -> SentUpload {
+    let wanted = [format!("file_{}", kind.as_str()), "file".to_string()];
+    let mut fields = Vec::new();
+    let mut file: Result<(String, Vec<u8>), String> = Err("请选择要上传的文件".into());
     loop {
-        let field = match multipart.next_field().await {
+        let mut field = match multipart.next_field().await {
             Ok(Some(field)) => field,
-            Ok(None) => return Ok(Err("请选择要上传的文件".into())),
-            Err(err) => return Ok(Err(format!("上传失败：{}", err.body_text()))),
+            Ok(None) => break,
+            Err(err) => {
+                file = Err(format!("上传失败：{}", err.body_text()));
+                break;
+            }
         };
-        if field.name() != Some("file") {
+        let name = field.name().unwrap_or("").to_string();
+        if field.file_name().is_none() {
+            if let Ok(text) = field.text().await {
+                if name != "csrf" && name != "intent" {
+                    fields.push((name, text));
+                }
+            }
             continue;
         }
         let file_name = field.file_name().unwrap_or("").to_string();
-        let bytes = match field.bytes().await {
-            Ok(bytes) => bytes,
-            Err(err) => return Ok(Err(format!("上传失败：{}", err.body_text()))),
-        };
-        if file_name.is_empty() && bytes.is_empty() {
-            return Ok(Err("请选择要上传的文件".into()));
-        }
-        return match store_upload(state, order, kind, &file_name, &bytes).await {
-            Ok(_) => Ok(Ok(format!("{}已上传", kind.label_zh()))),
-            Err(err) if PageFailure::from_kind(err.failure()).belongs_on_the_page() => {
-                Ok(Err(err.to_string()))
+        let ours = wanted.contains(&name);
+        let mut bytes = Vec::new();
+        let mut size: u64 = 0;
+        let mut failed = None;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    size += chunk.len() as u64;
+                    // Past the limit the rest is read and dropped.
+                    if ours && size <= certdesk_domain::upload::MAX_UPLOAD_BYTES {
+                        bytes.extend_from_slice(&chunk);
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    failed = Some(format!("上传失败：{}", err.body_text()));
+                    break;
+                }
             }
-            Err(err) => Err(err.into()),
+        }
+        if !ours {
+            continue;
+        }
+        file = match (failed, file_name.is_empty() && size == 0) {
+            (Some(failure), _) => Err(failure),
+            (None, true) => Err("请选择要上传的文件".into()),
+            (None, false) => match certdesk_domain::upload::check_size(&file_name, size) {
+                Ok(()) => Ok((file_name, bytes)),
+                Err(refusal) => Err(refusal.to_string()),
+            },
         };
     }
+    SentUpload { fields, file }
 }
 
 // --- the identity check, as the application needs it ------------------------------------------
