@@ -52,7 +52,10 @@ pub(crate) fn register(registry: Registry) -> Registry {
         .post(
             "/orders/{order_no}/uploads/{kind}",
             EditApplication,
-            Handler::layer(upload_page, DefaultBodyLimit::max(crate::UPLOAD_PAGE_BODY_LIMIT)),
+            Handler::layer(
+                upload_page,
+                DefaultBodyLimit::max(crate::UPLOAD_PAGE_BODY_LIMIT),
+            ),
         )
         .get(
             "/orders/{order_no}/uploads/{kind}",
@@ -1154,8 +1157,7 @@ async fn save_fields(
     let saved = match (fields.product_id.parse(), fields.years.parse()) {
         (Ok(product_id), Ok(years)) => {
             let voucher = Some(fields.voucher.trim()).filter(|v| !v.is_empty());
-            match save_application(state, order, product_id, years, voucher, fields.to_form())
-                .await
+            match save_application(state, order, product_id, years, voucher, fields.to_form()).await
             {
                 Ok(()) => Ok(()),
                 Err(err) if err.failure() == Failure::Invalid => Err(err.to_string()),
@@ -1255,14 +1257,15 @@ async fn upload_page(
         }
     }
     let outcome = match sent.file {
-        Ok((file_name, bytes)) => match store_upload(&state, &order, kind, &file_name, &bytes).await
-        {
-            Ok(_) => Ok(format!("{}已上传", kind.label_zh())),
-            Err(err) if PageFailure::from_kind(err.failure()).belongs_on_the_page() => {
-                Err(err.to_string())
+        Ok((file_name, bytes)) => {
+            match store_upload(&state, &order, kind, &file_name, &bytes).await {
+                Ok(_) => Ok(format!("{}已上传", kind.label_zh())),
+                Err(err) if PageFailure::from_kind(err.failure()).belongs_on_the_page() => {
+                    Err(err.to_string())
+                }
+                Err(err) => return Err(err.into()),
             }
-            Err(err) => return Err(err.into()),
-        },
+        }
         Err(refusal) => Err(refusal),
     };
     let (slot, message) = match &outcome {
