@@ -205,6 +205,19 @@ pub enum CodeOutcome {
     AlreadyLocked,
 }
 
+impl CodeOutcome {
+    /// How the audit log and the pages name it.
+    pub fn label_zh(self) -> String {
+        match self {
+            CodeOutcome::Passed => "验证通过".into(),
+            CodeOutcome::Wrong { remaining } => format!("验证码错误，还可再试{remaining}次"),
+            CodeOutcome::WrongAndLocked => "验证码错误次数过多，已失效".into(),
+            CodeOutcome::Expired => "验证码已过期".into(),
+            CodeOutcome::AlreadyLocked => "验证码已失效".into(),
+        }
+    }
+}
+
 /// Decides a typed code: expiry first (exactly at `expires_at` it has expired), then the tries
 /// left, then the comparison the caller made (`matches`).
 pub fn decide_code(code: &PendingCode, now: i64, matches: bool) -> CodeOutcome {

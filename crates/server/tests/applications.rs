@@ -413,6 +413,24 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     assert_eq!(body["error"]["code"], "csr_algorithm_mismatch");
     let (status, body) = call(app, "POST", &csr_uri, Some(&supplier), Some(json!({"csr": "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n"}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Order steps read in Chinese in the audit log.
+    let steps: Vec<String> = store
+        .audit_chain()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "order_transition" && e.object == format!("order:{order_no}"))
+        .map(|e| e.detail)
+        .collect();
+    assert!(
+        steps.iter().any(|d| d == "提交审核：草稿 → 待初审"),
+        "{steps:?}"
+    );
+    assert!(steps.iter().all(|d| !d.contains("->")), "{steps:?}");
+    // Told in Chinese, by what it means for the key holder: no codec English, no DER offsets.
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("无法读取证书请求"), "{message}");
+    assert!(!message.contains("DER") && !message.is_ascii(), "{message}");
     let certificates_before = store.count_certificates().await.unwrap();
     let sm2 = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
     let (status, issued) = call(

@@ -221,11 +221,12 @@ pub(crate) async fn audit_step_in(
             org_id: Some(record.order.org_id),
             action: AuditAction::OrderTransition,
             object: &format!("order:{}", record.order.order_no),
+            // Read by staff on the audit page: in Chinese, e.g. 确认收货：待领取 → 已完成.
             detail: &format!(
-                "{} {} -> {}",
-                step.action().as_str(),
-                step.from().as_str(),
-                step.to().as_str()
+                "{}：{} → {}",
+                step.action().label_zh(),
+                step.from().label_zh(),
+                step.to().label_zh()
             ),
         },
     )

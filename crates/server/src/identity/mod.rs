@@ -1089,8 +1089,9 @@ pub async fn verify_check(
     };
     let object = format!("order:{}", order.order_no);
     let detail = format!(
-        "method={} step=verify outcome={outcome:?}{}",
+        "method={} step=verify 结果：{}{}",
         method.as_str(),
+        outcome.label_zh(),
         actor_note(user)
     );
     let recorded = state

@@ -21,7 +21,7 @@ pub enum IssuanceError {
         request: &'static str,
     },
     /// The CA refused what the key holder sent (a bad CSR, a name or validity it will not sign).
-    #[error("证书请求（CSR）不能使用：{0}")]
+    #[error("证书请求（CSR）不能使用：{}", refusal_zh(.0))]
     CsrRefused(CaError),
     /// Another request holds the order's claim, or the order was issued.
     #[error("该订单正在制证或已经发证，请刷新页面查看")]
@@ -38,6 +38,32 @@ pub enum IssuanceError {
     Product(#[from] ProductError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A refusal of the key holder's request in Chinese: the CA's own refusals are; the codec's
+/// findings (English, DER offsets) are told by what they mean for the holder.
+fn refusal_zh(err: &CaError) -> String {
+    use certdesk_pki::PkiError;
+    match err {
+        CaError::Refused(message) => message.clone(),
+        CaError::UnknownSerial(serial) => format!("找不到序列号为 {serial} 的证书"),
+        CaError::Pki(PkiError::Malformed { .. }) => {
+            "无法读取证书请求，内容不完整或不是PKCS#10格式，请从CA锁重新导出证书请求".into()
+        }
+        CaError::Pki(PkiError::BadSignature(_)) => {
+            "证书请求的签名不正确（不是由其中的密钥签署），请从CA锁重新生成证书请求".into()
+        }
+        CaError::Pki(PkiError::WeakKey(_)) => {
+            "证书请求中的密钥强度不足，请使用SM2或P-256密钥".into()
+        }
+        CaError::Pki(PkiError::UnsupportedAlgorithm(_) | PkiError::AlgorithmMismatch { .. }) => {
+            "证书请求使用了本平台不签发的算法，请使用SM2或ECDSA P-256密钥".into()
+        }
+        CaError::Pki(PkiError::InvalidRequest(_)) => {
+            "证书请求中的内容不符合要求，请从CA锁重新生成证书请求".into()
+        }
+        _ => "证书请求暂时无法处理，请稍后重试".into(),
+    }
 }
 
 impl IssuanceError {
