@@ -35,6 +35,10 @@ pub enum AuditAction {
     CertificateLogin,
     OrganisationRegistered,
     AccountCreated,
+    AccountDisabled,
+    AccountEnabled,
+    /// An admin set a password the user must replace.
+    PasswordReset,
     CertificateBound,
     CertificateUnbound,
     CertificateIssued,
@@ -60,7 +64,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -71,6 +75,9 @@ impl AuditAction {
         AuditAction::CertificateLogin,
         AuditAction::OrganisationRegistered,
         AuditAction::AccountCreated,
+        AuditAction::AccountDisabled,
+        AuditAction::AccountEnabled,
+        AuditAction::PasswordReset,
         AuditAction::CertificateBound,
         AuditAction::CertificateUnbound,
         AuditAction::CertificateIssued,
@@ -102,6 +109,9 @@ impl AuditAction {
             AuditAction::CertificateLogin => "certificate_login",
             AuditAction::OrganisationRegistered => "organisation_registered",
             AuditAction::AccountCreated => "account_created",
+            AuditAction::AccountDisabled => "account_disabled",
+            AuditAction::AccountEnabled => "account_enabled",
+            AuditAction::PasswordReset => "password_reset",
             AuditAction::CertificateBound => "certificate_bound",
             AuditAction::CertificateUnbound => "certificate_unbound",
             AuditAction::CertificateIssued => "certificate_issued",
@@ -134,6 +144,9 @@ impl AuditAction {
             AuditAction::CertificateLogin => "证书登录",
             AuditAction::OrganisationRegistered => "机构注册",
             AuditAction::AccountCreated => "创建账户",
+            AuditAction::AccountDisabled => "停用账户",
+            AuditAction::AccountEnabled => "启用账户",
+            AuditAction::PasswordReset => "重置密码",
             AuditAction::CertificateBound => "证书绑定",
             AuditAction::CertificateUnbound => "证书解绑",
             AuditAction::CertificateIssued => "证书签发",

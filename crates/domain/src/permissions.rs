@@ -36,6 +36,8 @@ pub enum Action {
     // Organisation and platform objects.
     ListAccounts,
     CreateAccount,
+    /// Disable, enable or reset the password of another account.
+    ManageAccount,
     ListBindings,
     RequestBindingChallenge,
     BindCertificate,
@@ -139,6 +141,16 @@ const STAFF_EVERYWHERE: &[(Role, Reach)] = &[
     (SystemAdmin, All),
 ];
 
+/// What an account whose password an admin reset may do before it sets its own: sign in and
+/// out, see its account and change the password. Everything else waits.
+pub const fn allowed_before_password_change(action: Action) -> bool {
+    use Action::*;
+    matches!(
+        action,
+        Health | StaticAsset | ViewLoginPage | LogIn | LogOut | ViewOwnAccount | ChangeOwnPassword
+    )
+}
+
 /// The permission table.
 pub const fn access(action: Action) -> Access {
     use Action::*;
@@ -166,7 +178,9 @@ pub const fn access(action: Action) -> Access {
             (SystemAdmin, All),
         ]),
         // Organisation admins manage their employees; the system admin manages staff.
-        ListAccounts | CreateAccount => Access::Granted(&[(OrgAdmin, Org), (SystemAdmin, All)]),
+        ListAccounts | CreateAccount | ManageAccount => {
+            Access::Granted(&[(OrgAdmin, Org), (SystemAdmin, All)])
+        }
         // CA绑定与解绑: an admin for any account of its organisation, an employee for itself.
         ListBindings | RequestBindingChallenge | BindCertificate | UnbindCertificate => {
             Access::Granted(&[(OrgAdmin, Org), (Employee, Own)])

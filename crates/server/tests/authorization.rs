@@ -199,6 +199,20 @@ async fn token_of(world: &World, account: &Account) -> Object {
 /// The object for a route's path parameter: in the actor's organisation ("own") or another.
 async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Option<Object> {
     let me = actor.account.as_ref();
+    if path.contains("{account_id}") {
+        // An employee of organisation A, or of organisation B: another account, never the
+        // actor's own (acting on oneself is refused by a rule, not by the table).
+        let account = if own {
+            &world.a_employee
+        } else {
+            &world.b_employee
+        };
+        return Some(Object {
+            id: account.id.to_string(),
+            owner_account: None,
+            owner_org: account.org_id,
+        });
+    }
     if path.contains("{binding_id}") {
         return Some(if own {
             // An employee's own binding; for everyone else, an employee's binding in organisation A.
@@ -372,10 +386,13 @@ fn concrete_path(path: &str, object: Option<&Object>) -> String {
             "{token}",
             "{transfer_id}",
             "{product_id}",
+            "{account_id}",
         ] {
             out = out.replace(param, &object.id);
         }
     }
+    // Enabling an enabled account changes nothing: the walk's actors stay as they are.
+    let out = out.replace("{change}", "enable");
     let file = if path.starts_with("/ca/") {
         "sm2.cer"
     } else {
@@ -599,6 +616,8 @@ fn path_with(path: &str, value: &str) -> String {
         "{file}",
         "{kind}",
         "{method}",
+        "{account_id}",
+        "{change}",
     ] {
         out = out.replace(param, value);
     }

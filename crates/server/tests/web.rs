@@ -927,3 +927,137 @@ async fn one_address_registers_a_few_organisations_an_hour() {
         .await
         .assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_registrations");
 }
+
+/// Accounts with a lifecycle (issue 12): the system admin disables a staff account (its session
+/// ends, it cannot log in), enables it, resets its password (the user must change it before
+/// doing anything else), and cannot do any of it to itself.
+#[tokio::test]
+async fn an_admin_disables_enables_and_resets_an_account() {
+    let app = app().await;
+    let (cookie, csrf) = api_login(&app).await;
+    let as_admin = |method: &str, uri: &str, body: &str| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let created = send(
+        &app,
+        as_admin(
+            "POST",
+            "/api/v1/accounts",
+            r#"{"username":"op.wang","display_name":"王操作员","password":"Operator-Pass-1","role":"platform_operator"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.json()["id"].as_i64().unwrap();
+    let login_as = |password: &str| {
+        json_post(
+            "/api/v1/session",
+            &format!(r#"{{"username":"op.wang","password":"{password}"}}"#),
+        )
+    };
+    let first = send(&app, login_as("Operator-Pass-1")).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let operator_cookie = first.cookie("certdesk_session");
+    let get_as = |cookie: &str, uri: &str| {
+        Request::get(uri)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+
+    let disabled = send(
+        &app,
+        as_admin("POST", &format!("/api/v1/accounts/{id}/disable"), ""),
+    )
+    .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    assert_eq!(disabled.json()["account"]["disabled"], true);
+    assert_eq!(
+        send(&app, get_as(&operator_cookie, "/api/v1/me"))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    send(&app, login_as("Operator-Pass-1"))
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+
+    let enabled = send(
+        &app,
+        as_admin("POST", &format!("/api/v1/accounts/{id}/enable"), ""),
+    )
+    .await;
+    assert_eq!(enabled.json()["account"]["disabled"], false);
+    let reset = send(
+        &app,
+        as_admin("POST", &format!("/api/v1/accounts/{id}/reset-password"), ""),
+    )
+    .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    let one_time = reset.json()["one_time_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(&app, login_as("Operator-Pass-1"))
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let again = send(&app, login_as(&one_time)).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let (reset_cookie, reset_csrf) = (
+        again.cookie("certdesk_session"),
+        again.json()["csrf_token"].as_str().unwrap().to_string(),
+    );
+    // Nothing but the account page and the password change until it is changed.
+    send(&app, get_as(&reset_cookie, "/api/v1/orders"))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "password_change_required");
+    assert_eq!(
+        send(&app, get_as(&reset_cookie, "/api/v1/me")).await.status,
+        StatusCode::OK
+    );
+    let page = send(&app, get_as(&reset_cookie, "/orders")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let changed = send(
+        &app,
+        Request::put("/api/v1/me/password")
+            .header(header::COOKIE, &reset_cookie)
+            .header("x-csrf-token", &reset_csrf)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(format!(
+                r#"{{"current_password":"{one_time}","new_password":"Operator-Pass-2"}}"#
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+    let after = send(&app, get_as(&reset_cookie, "/api/v1/orders")).await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.body);
+
+    // Not on oneself.
+    let me = send(&app, as_admin("GET", "/api/v1/me", "")).await;
+    let my_id = me.json()["id"].as_i64().unwrap();
+    send(
+        &app,
+        as_admin("POST", &format!("/api/v1/accounts/{my_id}/disable"), ""),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, "own_account");
+    let audit: Vec<String> = app
+        .store
+        .audit_chain()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    for action in ["account_disabled", "account_enabled", "password_reset"] {
+        assert!(audit.iter().any(|a| a == action), "{action}");
+    }
+}

@@ -16,6 +16,8 @@ pub struct Account {
     /// The argon2id PHC string; never the password.
     pub password_hash: String,
     pub disabled: bool,
+    /// An admin reset the password: the user sets their own before anything else.
+    pub must_change_password: bool,
     pub created_at: i64,
 }
 
@@ -30,7 +32,7 @@ pub struct NewAccount<'a> {
 }
 
 pub(crate) const ACCOUNT_COLUMNS: &str =
-    "id, username, display_name, role, org_id, password_hash, disabled, created_at";
+    "id, username, display_name, role, org_id, password_hash, disabled, must_change_password, created_at";
 
 pub(crate) fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
     let role: String = row.try_get("role")?;
@@ -44,6 +46,7 @@ pub(crate) fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
         org_id: row.try_get("org_id")?,
         password_hash: row.try_get("password_hash")?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
+        must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -120,11 +123,14 @@ impl Store {
         audit: &AuditNote<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let done = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        // The user's own password: a reset's must-change ends here.
+        let done = sqlx::query(
+            "UPDATE accounts SET password_hash = $1, must_change_password = 0 WHERE id = $2",
+        )
+        .bind(password_hash)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
@@ -161,4 +167,86 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+
+    /// Disables (or enables again) an account; disabling ends its sessions and revokes its API
+    /// tokens in the same transaction, with the audit entry. Answers whether it changed.
+    pub async fn set_account_disabled(
+        &self,
+        id: i64,
+        disabled: bool,
+        now: i64,
+        audit: &AuditNote<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let done =
+            sqlx::query("UPDATE accounts SET disabled = $1 WHERE id = $2 AND disabled <> $1")
+                .bind(i64::from(disabled))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if disabled {
+            end_sessions_and_tokens(&mut tx, id, now).await?;
+        }
+        let object = format!("account:{id}");
+        let action = if disabled {
+            AuditAction::AccountDisabled
+        } else {
+            AuditAction::AccountEnabled
+        };
+        append_audit_with_change(&mut tx, &audit.event(action, &object)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// An admin's reset: a new password hash the user must replace at the next login; every
+    /// session and API token of the account ends, in one transaction with the audit entry.
+    pub async fn reset_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        now: i64,
+        audit: &AuditNote<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE accounts SET password_hash = $1, must_change_password = 1 WHERE id = $2",
+        )
+        .bind(password_hash)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        end_sessions_and_tokens(&mut tx, id, now).await?;
+        let object = format!("account:{id}");
+        append_audit_with_change(&mut tx, &audit.event(AuditAction::PasswordReset, &object))
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Ends every session of an account and revokes its API tokens, inside the caller's
+/// transaction.
+async fn end_sessions_and_tokens(
+    conn: &mut sqlx::AnyConnection,
+    account_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(account_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

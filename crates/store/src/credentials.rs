@@ -126,7 +126,7 @@ impl Store {
     ) -> Result<Option<Account>, StoreError> {
         let row = sqlx::query(
             "SELECT t.id AS token_id, a.id, a.username, a.display_name, a.role, a.org_id, \
-                    a.password_hash, a.disabled, a.created_at \
+                    a.password_hash, a.disabled, a.must_change_password, a.created_at \
              FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.disabled = 0 \
                AND (t.expires_at IS NULL OR t.expires_at > $2)",

@@ -57,7 +57,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT s.token_hash, s.account_id, s.csrf_token, s.created_at AS s_created_at, \
                     s.expires_at, a.id, a.username, a.display_name, a.role, a.org_id, \
-                    a.password_hash, a.disabled, a.created_at \
+                    a.password_hash, a.disabled, a.must_change_password, a.created_at \
              FROM sessions s JOIN accounts a ON a.id = s.account_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = 0",
         )

@@ -29,6 +29,10 @@ pub enum AccountError {
     InvalidTokenName,
     #[error("令牌不存在")]
     TokenNotFound,
+    #[error("账号不存在")]
+    AccountNotFound,
+    #[error("不能停用或重置自己的账号")]
+    OwnAccount,
     #[error("本网络注册过于频繁，请{minutes}分钟后再试")]
     TooManyRegistrations { minutes: i64 },
     #[error("令牌有效期应为1至{0}天")]
@@ -61,7 +65,8 @@ impl FeatureError for AccountError {
             | InvalidTokenExpiry(_) => Failure::Invalid,
             OrganisationExists | UsernameTaken => Failure::Conflict,
             WrongPassword => Failure::Forbidden,
-            TokenNotFound => Failure::NotFound,
+            TokenNotFound | AccountNotFound => Failure::NotFound,
+            OwnAccount => Failure::Conflict,
             InvalidCredentials => Failure::Unauthenticated,
             Locked { .. } | TooManyRegistrations { .. } => Failure::TooMany,
             Hashing(_) => Failure::Internal,
@@ -84,7 +89,8 @@ impl FeatureError for AccountError {
             WrongPassword => "wrong_password",
             InvalidTokenName => "invalid_token_name",
             InvalidTokenExpiry(_) => "invalid_token_expiry",
-            TokenNotFound => "not_found",
+            TokenNotFound | AccountNotFound => "not_found",
+            OwnAccount => "own_account",
             InvalidCredentials => "invalid_credentials",
             Locked { .. } => "login_locked",
             TooManyRegistrations { .. } => "too_many_registrations",

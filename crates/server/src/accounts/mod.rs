@@ -37,6 +37,11 @@ pub(crate) fn register(registry: Registry) -> Registry {
         .post("/api/v1/organisations", RegisterOrganisation, register_api)
         .get("/api/v1/accounts", ListAccounts, list_accounts_api)
         .post("/api/v1/accounts", CreateAccount, create_account_api)
+        .post(
+            "/api/v1/accounts/{account_id}/{change}",
+            ManageAccount,
+            manage_account_api,
+        )
         .put(
             "/api/v1/me/password",
             ChangeOwnPassword,
@@ -53,6 +58,11 @@ pub(crate) fn register(registry: Registry) -> Registry {
         .post("/register", RegisterOrganisation, register_submit)
         .get("/accounts", ListAccounts, accounts_page)
         .post("/accounts", CreateAccount, create_account_submit)
+        .post(
+            "/accounts/{account_id}/{change}",
+            ManageAccount,
+            manage_account_submit,
+        )
         .get("/account", ViewOwnAccount, account_page)
         .post(
             "/account/password",
@@ -203,6 +213,137 @@ pub struct NewAccountRequest {
 /// (staff, for the system admin).
 fn account_scope(user: &CurrentUser) -> Relation {
     relation_to(user, None, user.account().org_id)
+}
+
+/// What an admin does to another account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AccountChange {
+    Disable,
+    Enable,
+    ResetPassword,
+}
+
+impl AccountChange {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "disable" => Some(AccountChange::Disable),
+            "enable" => Some(AccountChange::Enable),
+            "reset-password" => Some(AccountChange::ResetPassword),
+            _ => None,
+        }
+    }
+}
+
+/// The answer to an admin's change: a reset's one-time password, shown to the admin once.
+#[derive(Serialize, ToSchema)]
+pub struct AccountChanged {
+    pub account: AccountView,
+    /// Only for reset-password: give it to the user; they must change it at the next login.
+    pub one_time_password: Option<String>,
+}
+
+async fn manage_account(
+    state: &AppState,
+    user: &CurrentUser,
+    account_id: i64,
+    change: &str,
+) -> Result<AccountChanged, AccountError> {
+    let change = AccountChange::parse(change).ok_or(AccountError::AccountNotFound)?;
+    let target = state
+        .store
+        .account_by_id(account_id)
+        .await?
+        .ok_or(AccountError::AccountNotFound)?;
+    require(
+        user,
+        Action::ManageAccount,
+        relation_to(user, None, target.org_id),
+    )?;
+    if target.id == user.account().id {
+        return Err(AccountError::OwnAccount);
+    }
+    let now = state.now();
+    let note = crate::web::audit_trail::note_by(state, user.account(), "");
+    let mut one_time_password = None;
+    match change {
+        AccountChange::Disable | AccountChange::Enable => {
+            state
+                .store
+                .set_account_disabled(target.id, change == AccountChange::Disable, now, &note)
+                .await?;
+        }
+        AccountChange::ResetPassword => {
+            let password = auth::random_token()[..16].to_string();
+            let hash = auth::hash_password(password.clone())
+                .await
+                .map_err(AccountError::Hashing)?;
+            state
+                .store
+                .reset_password(target.id, &hash, now, &note)
+                .await?;
+            one_time_password = Some(password);
+        }
+    }
+    let account = state
+        .store
+        .account_by_id(target.id)
+        .await?
+        .ok_or(AccountError::AccountNotFound)?;
+    Ok(AccountChanged {
+        account: AccountView::from(&account),
+        one_time_password,
+    })
+}
+
+/// Disable or enable an account, or reset its password (`disable`, `enable`,
+/// `reset-password`): an organisation admin for its organisation's accounts, the system admin
+/// for staff. Disabling and resetting end the account's sessions and tokens.
+#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/{change}",
+    responses((status = 200, body = AccountChanged), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn manage_account_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((account_id, change)): Path<(i64, String)>,
+) -> Result<Json<AccountChanged>, ApiError> {
+    Ok(Json(
+        manage_account(&state, &user, account_id, &change).await?,
+    ))
+}
+
+async fn manage_account_submit(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path((account_id, change)): Path<(i64, String)>,
+) -> Response {
+    match manage_account(&state, &user, account_id, &change).await {
+        Ok(changed) => {
+            let notice = match (&changed.one_time_password, changed.account.disabled) {
+                (Some(password), _) => format!(
+                    "已重置 {} 的密码，一次性密码：{password}（只显示这一次，请交给本人，登录后须修改）",
+                    changed.account.username
+                ),
+                (None, true) => format!("已停用 {}", changed.account.username),
+                (None, false) => format!("已启用 {}", changed.account.username),
+            };
+            crate::web::flash::put(&state, &user, crate::web::flash::Slot::Notice, &notice).await;
+            Redirect::to("/accounts").into_response()
+        }
+        Err(err) => {
+            let failure = PageFailure::from(err);
+            if failure.belongs_on_the_page() {
+                crate::web::flash::put(
+                    &state,
+                    &user,
+                    crate::web::flash::Slot::Error,
+                    &failure.message,
+                )
+                .await;
+                Redirect::to("/accounts").into_response()
+            } else {
+                failure.into_page()
+            }
+        }
+    }
 }
 
 async fn create_account(
@@ -645,7 +786,8 @@ async fn accounts_view(
 }
 
 async fn accounts_page(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
-    accounts_view(&state, user, None, None, StatusCode::OK).await
+    let flash = crate::web::flash::take(&state, &user).await;
+    accounts_view(&state, user, flash.error, flash.notice, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -820,6 +962,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
             login::me,
             register_api,
             list_accounts_api,
+            manage_account_api,
             create_account_api,
             change_password_api,
             list_tokens_api,

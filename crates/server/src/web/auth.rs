@@ -454,6 +454,10 @@ pub struct AccountView {
     pub role: String,
     pub role_label: String,
     pub org_id: Option<i64>,
+    /// Disabled by an admin: it can neither log in nor use its tokens.
+    pub disabled: bool,
+    /// An admin reset the password: the user sets their own at the next login.
+    pub must_change_password: bool,
 }
 
 impl From<&Account> for AccountView {
@@ -465,6 +469,8 @@ impl From<&Account> for AccountView {
             role: a.role.as_str().to_string(),
             role_label: a.role.label_zh().to_string(),
             org_id: a.org_id,
+            disabled: a.disabled,
+            must_change_password: a.must_change_password,
         }
     }
 }

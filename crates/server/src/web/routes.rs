@@ -115,6 +115,21 @@ async fn gate(action: Action, request: Request, next: Next) -> Response {
             Redirect::to("/login").into_response()
         };
     };
+    // A password an admin reset is replaced before anything else is done with the account.
+    if user.account().must_change_password
+        && !certdesk_domain::permissions::allowed_before_password_change(action)
+    {
+        return if api {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "管理员已重置您的密码，请先修改密码",
+            )
+            .into_response()
+        } else {
+            Redirect::to("/account").into_response()
+        };
+    }
     if reach(user.role(), action).is_none() {
         tracing::info!(
             account = user.account().id,
