@@ -20,7 +20,7 @@ pub const DEFAULT_ISSUANCE_RECOVERY_SECS: i64 = 300;
 pub struct ServeArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, policy_oid,
     /// trusted_proxies, session_hours, issuance_recovery_secs, payee_name, payee_bank,
-    /// payee_account, payment_gateway, identity_provider, demo, log, ca. Unknown keys are an error.
+    /// payee_account, payment_gateway, identity_provider, demo, log, ca, platform_name. Unknown keys are an error.
     #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080]
@@ -80,6 +80,9 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `certdesk_server=debug` [default: info]
     #[arg(long, env = "CERTDESK_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// The platform's name in page titles, headers and SMS signatures [default: CA证书服务台]
+    #[arg(long, env = "CERTDESK_PLATFORM_NAME", value_name = "NAME")]
+    pub platform_name: Option<String>,
     /// The CA service to sign with, `unix:PATH` (a `certdesk ca serve` on the same database):
     /// this process then holds no CA key, passphrase or key-management key. Without it the CA
     /// runs inside this process (the embedded default).
@@ -118,6 +121,7 @@ struct FileConfig {
     demo: Option<bool>,
     log: Option<String>,
     ca: Option<String>,
+    platform_name: Option<String>,
 }
 
 /// Everything `serve` needs, checked.
@@ -146,6 +150,7 @@ pub struct ServeSettings {
     pub admin_password: Option<String>,
     /// The Unix socket of the CA service, when the CA runs as its own process.
     pub ca_socket: Option<PathBuf>,
+    pub platform_name: String,
 }
 
 impl ServeSettings {
@@ -253,9 +258,21 @@ impl ServeSettings {
         if ca_socket.is_some() && policy_oid.is_some() {
             bail!("policy_oid goes to `certdesk ca init` (or a serve without --ca): with --ca the CA service writes its recorded policy");
         }
+        let platform_name = args
+            .platform_name
+            .or(file.platform_name)
+            .map(|name| name.trim().to_string())
+            .unwrap_or_else(|| certdesk_server::DEFAULT_PLATFORM_NAME.to_string());
+        if platform_name.is_empty()
+            || platform_name.chars().count() > 30
+            || platform_name.chars().any(char::is_control)
+        {
+            bail!("invalid platform_name: 1 to 30 characters, shown in page titles and SMS signatures");
+        }
         Ok(ServeSettings {
             listen,
             ca_socket,
+            platform_name,
             data_dir: args
                 .data_dir
                 .or(file.data_dir)

@@ -46,6 +46,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
             "failpoints are set: this process may stop on purpose"
         );
     }
+    certdesk_server::set_platform_name(&settings.platform_name);
     prepare_data_dir(&settings.data_dir)?;
     // Bind before touching the database, so that a port in use changes nothing.
     let listener = tokio::net::TcpListener::bind(settings.listen)

@@ -244,3 +244,43 @@ fn a_sandbox_runs_in_public_only_as_a_marked_demonstration() {
     ));
     assert!(line.contains("invalid payment_gateway 'paypal'"), "{line}");
 }
+
+/// The platform's name comes from the configuration, not the crate name (issue 12).
+#[test]
+fn the_platform_name_is_the_operators() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = certdesk(&[
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+        path_str(&dir.path().join("data")),
+        "--platform-name",
+        "福建招投标CA服务台",
+    ])
+    .env("CERTDESK_ADMIN_PASSWORD", "Platform-Name-Admin-1")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    wait_until_healthy(port, &mut server);
+    let (status, page) = http_get(port, "/login").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<title>登录 · 福建招投标CA服务台</title>"),
+        "{page}"
+    );
+    assert!(!page.contains("certdesk <span>"), "{page}");
+    assert!(terminate(&mut server).success());
+    // A name that cannot be shown is refused at start.
+    let (ok, _, err) = run_certdesk(&[
+        "serve",
+        "--data-dir",
+        path_str(&dir.path().join("data")),
+        "--platform-name",
+        "",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("platform_name"), "{err}");
+}

@@ -31,6 +31,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
+pub use web::pages::{set_platform_name, DEFAULT_PLATFORM_NAME};
 pub use web::{auth, error, routes};
 
 /// What the web side needs to know about its deployment.

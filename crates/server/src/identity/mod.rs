@@ -806,7 +806,8 @@ impl Start<'_> {
         let code = sms_code(rand::rngs::OsRng.next_u32());
         let salted = SaltedCodeHash::of(&code);
         let text = format!(
-            "【certdesk】您正在办理CA证书申领身份核验，验证码{code}，{}分钟内有效。请勿告诉他人。",
+            "【{}】您正在办理CA证书申领身份核验，验证码{code}，{}分钟内有效。请勿告诉他人。",
+            crate::web::pages::platform_name(),
             SMS_CODE_VALIDITY_SECS / 60
         );
         self.state

@@ -41,6 +41,25 @@ impl<S: Send + Sync> FromRequestParts<S> for PageUser {
     }
 }
 
+/// The platform's name in page titles, headers and SMS signatures, set once from the
+/// configuration at start (`platform_name`); 「CA证书服务台」 until then.
+static PLATFORM_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The name of this platform as users read it.
+pub fn platform_name() -> &'static str {
+    PLATFORM_NAME
+        .get()
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_PLATFORM_NAME)
+}
+
+pub const DEFAULT_PLATFORM_NAME: &str = "CA证书服务台";
+
+/// Sets the platform's name for this process (the first call wins: one name per process).
+pub fn set_platform_name(name: &str) {
+    let _ = PLATFORM_NAME.set(name.to_string());
+}
+
 /// What every workbench page shows around its content.
 pub struct Chrome {
     pub account: AccountView,
