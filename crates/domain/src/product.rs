@@ -270,6 +270,9 @@ pub struct QuoteRequest<'a> {
 pub enum DiscountKind {
     /// 首张免费
     FirstFree,
+    /// 子证书（第二张证书）: the organisation has a certificate (or one on its way), so this
+    /// one is priced at the product's 子证书 price.
+    SecondCertificate,
     /// 抵扣券, with its code.
     Voucher { code: String },
 }
@@ -375,6 +378,21 @@ pub fn quote(product: &ProductSpec, request: &QuoteRequest<'_>) -> Result<Quote,
     let list_price_fen = years * per_year;
     let mut due = list_price_fen;
     let mut discounts = Vec::new();
+    // 子证书（或第二张证书）: an organisation that has its certificate pays the 子证书 price
+    // for another (guide 002's price table). A product without a lower 子证书 price has none.
+    let second_price = product.sub_price_per_year_fen;
+    if request.org_has_had_certificate
+        && second_price > 0
+        && second_price < product.price_per_year_fen
+    {
+        let amount = (years * (product.price_per_year_fen - second_price)).min(due);
+        due -= amount;
+        discounts.push(DiscountLine {
+            kind: DiscountKind::SecondCertificate,
+            label: format!("子证书价（第二张证书，¥{}/年）", yuan(second_price)),
+            amount_fen: amount,
+        });
+    }
     if product.first_free && !request.org_has_had_certificate {
         let amount = product.price_per_year_fen.min(due);
         due -= amount;
@@ -465,14 +483,15 @@ mod tests {
         // (years, had a certificate, voucher, list, discounts, due)
         type Row<'a> = (u32, bool, Option<&'a VoucherFacts>, i64, Vec<i64>, i64);
         let table: Vec<Row<'_>> = vec![
-            (1, true, None, 39_900, vec![], 39_900),
-            (3, true, None, 119_700, vec![], 119_700),
+            // A second certificate of the organisation: 子证书 ¥200/年 instead of ¥399/年.
+            (1, true, None, 39_900, vec![19_900], 20_000),
+            (3, true, None, 119_700, vec![59_700], 60_000),
             (1, false, None, 39_900, vec![39_900], 0),
             (2, false, None, 79_800, vec![39_900], 39_900),
-            (1, true, Some(&v100), 39_900, vec![10_000], 29_900),
+            (1, true, Some(&v100), 39_900, vec![19_900, 10_000], 10_000),
             (2, false, Some(&v100), 79_800, vec![39_900, 10_000], 29_900),
             // Never below zero: the voucher covers what is left and no more.
-            (1, true, Some(&v1000), 39_900, vec![39_900], 0),
+            (1, true, Some(&v1000), 39_900, vec![19_900, 20_000], 0),
             (1, false, Some(&v100), 39_900, vec![39_900, 0], 0),
         ];
         for (years, had, voucher, list, discounts, due) in table {
@@ -562,7 +581,8 @@ mod tests {
         // Redeemed for this very order: it still prices it.
         let mut r = request(1, true, Some(&used));
         r.order_id = Some(99);
-        assert_eq!(quote(&sm2_ukey(), &r).unwrap().amount_due_fen, 39_800);
+        // 子证书 ¥200 less the ¥1 voucher.
+        assert_eq!(quote(&sm2_ukey(), &r).unwrap().amount_due_fen, 19_900);
         let mut theirs = voucher(100);
         theirs.org_id = Some(ORG + 1);
         let err = quote(&sm2_ukey(), &request(1, true, Some(&theirs))).unwrap_err();

@@ -702,7 +702,8 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
     assert_eq!(draft["order"]["amount"], "0.00", "首张免费 while drafting");
     let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
 
-    // Meanwhile another order of the organisation got its certificate: 首张免费 is spent.
+    // Meanwhile another order of the organisation got its certificate: 首张免费 is spent, and
+    // this one is its second certificate (子证书 ¥200/年).
     let admin = store.account_by_username("boss").await.unwrap().unwrap();
     store
         .create_order_in_status(
@@ -730,7 +731,7 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{submitted}");
-    assert_eq!(submitted["amount"], "399.00", "priced again on submitting");
+    assert_eq!(submitted["amount"], "200.00", "priced again on submitting");
     assert_eq!(
         store
             .order_by_no(&order_no)
@@ -738,7 +739,7 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
             .unwrap()
             .unwrap()
             .amount_fen,
-        39_900
+        20_000
     );
 }
 
@@ -972,8 +973,8 @@ async fn only_one_application_at_a_time_takes_the_first_certificate_free() {
     assert_eq!(first["amount"], "0.00", "{first}");
     let (_, second) = submit(&drafts[1]).await;
     assert_eq!(
-        second["amount"], "399.00",
-        "the first one is on its way: {second}"
+        second["amount"], "200.00",
+        "the first one is on its way: this is a second certificate (子证书): {second}"
     );
     // Once the free one is withdrawn, the next application is free again.
     let (status, body) = call(

@@ -442,11 +442,13 @@ async fn quotes_apply_first_free_and_vouchers_and_a_voucher_is_used_once() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    // Once the organisation has had a certificate issued, the first year is paid.
+    // Once the organisation has had a certificate issued, the first year is paid, at the
+    // 子证书 price: this one is its second certificate (子证书 ¥200/年).
     order(&f.store, "20261123000000000009", f.org_a, "completed").await;
     let (_, q) = quote("years=1".into()).await;
-    assert_eq!(q["amount_due"], "399.00");
-    assert!(q["discounts"].as_array().unwrap().is_empty());
+    assert_eq!(q["amount_due"], "200.00");
+    assert_eq!(q["discounts"][0]["kind"], "second_certificate");
+    assert_eq!(q["discounts"].as_array().unwrap().len(), 1);
     // Organisation B never had one.
     let (_, q) = call(
         &f.app,
@@ -473,7 +475,8 @@ async fn quotes_apply_first_free_and_vouchers_and_a_voucher_is_used_once() {
     };
     let (_, q) = price_order(&f.state, &pricing).await.unwrap();
     assert_eq!(q.list_price_fen, 39_900 + 20_000);
-    assert_eq!(q.amount_due_fen, 39_900 + 20_000 - 10_000);
+    // A second certificate (子证书 price) with one sub-certificate, less the voucher.
+    assert_eq!(q.amount_due_fen, 20_000 + 20_000 - 10_000);
     let redeem = |order_id: i64, org_id: i64, code: &'static str| {
         let store = f.store.clone();
         async move {

@@ -206,6 +206,7 @@ fn quote_view(product: &Product, q: &Quote) -> QuoteView {
             .map(|d| {
                 let (kind, code) = match &d.kind {
                     DiscountKind::FirstFree => ("first_free", None),
+                    DiscountKind::SecondCertificate => ("second_certificate", None),
                     DiscountKind::Voucher { code } => ("voucher", Some(code.clone())),
                 };
                 DiscountView {
