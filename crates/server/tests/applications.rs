@@ -413,6 +413,12 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     assert_eq!(body["error"]["code"], "csr_algorithm_mismatch");
     let (status, body) = call(app, "POST", &csr_uri, Some(&supplier), Some(json!({"csr": "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n"}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Staff lists name the applicant (申请单位); the supplier's own list has no such column.
+    let (status, html) = page(app, "/orders", &operator).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<th>申请单位</th>") && html.contains("福州测试科技有限公司"));
+    let (_, html) = page(app, "/orders", &supplier).await;
+    assert!(!html.contains("<th>申请单位</th>"));
     // Order steps read in Chinese in the audit log.
     let steps: Vec<String> = store
         .audit_chain()

@@ -202,7 +202,9 @@ const PAGE_SIZE: i64 = 20;
 #[template(path = "orders.html")]
 struct OrdersPage {
     chrome: Chrome,
-    orders: Vec<OrderView>,
+    orders: Vec<OrderRow>,
+    /// Staff see every organisation's orders: the list names the applicant (申请单位).
+    show_org: bool,
     query: OrdersPageQuery,
     statuses: Vec<(&'static str, &'static str)>,
     providers: Vec<(i64, String)>,
@@ -210,6 +212,47 @@ struct OrdersPage {
     has_next: bool,
     base_query: String,
     error: Option<String>,
+}
+
+/// An order in the list, with its applicant's name for staff.
+struct OrderRow {
+    order: OrderView,
+    org_name: String,
+}
+
+/// The rows of an order list; for staff, each names its organisation (read once per
+/// organisation on the page).
+async fn order_rows(
+    state: &AppState,
+    orders: &[certdesk_store::Order],
+    show_org: bool,
+) -> Result<Vec<OrderRow>, OrdersError> {
+    let mut names: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+    let mut rows = Vec::with_capacity(orders.len());
+    for order in orders {
+        let org_name = if show_org {
+            match names.get(&order.org_id) {
+                Some(name) => name.clone(),
+                None => {
+                    let name = state
+                        .store
+                        .organisation_by_id(order.org_id)
+                        .await?
+                        .map(|o| o.name)
+                        .unwrap_or_default();
+                    names.insert(order.org_id, name.clone());
+                    name
+                }
+            }
+        } else {
+            String::new()
+        };
+        rows.push(OrderRow {
+            order: OrderView::from(order),
+            org_name,
+        });
+    }
+    Ok(rows)
 }
 
 /// Beijing midnight of a `YYYY-MM-DD` date, as Unix seconds.
@@ -303,10 +346,13 @@ async fn orders_page(
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
+    let show_org = scope == Relation::Platform;
+    let rows = order_rows(&state, &orders, show_org).await?;
     Ok(render(
         &OrdersPage {
             chrome: Chrome::new(&user, "orders"),
-            orders: orders.iter().map(OrderView::from).collect(),
+            orders: rows,
+            show_org,
             query,
             statuses: OrderStatus::ALL
                 .iter()

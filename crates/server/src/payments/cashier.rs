@@ -370,7 +370,8 @@ async fn sandbox_pay_submit(
 #[template(path = "transfers.html")]
 struct TransfersPage {
     chrome: Chrome,
-    transfers: Vec<TransferView>,
+    /// Each receipt with its paying organisation (付款单位).
+    transfers: Vec<(TransferView, String)>,
 }
 
 /// 线下转账确认: the receipts waiting for an operator, oldest first.
@@ -380,10 +381,23 @@ async fn transfers_page(
 ) -> Result<Response, PageFailure> {
     require(&user, Action::ConfirmOfflinePayment, Relation::Platform)?;
     let transfers = state.store.offline_transfers("pending", 200).await?;
+    let mut rows = Vec::with_capacity(transfers.len());
+    for transfer in &transfers {
+        let org_name = match state.store.order_by_id(transfer.order_id).await? {
+            Some(order) => state
+                .store
+                .organisation_by_id(order.org_id)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        rows.push((TransferView::from(transfer), org_name));
+    }
     Ok(render(
         &TransfersPage {
             chrome: Chrome::new(&user, "transfers"),
-            transfers: transfers.iter().map(TransferView::from).collect(),
+            transfers: rows,
         },
         StatusCode::OK,
     ))
