@@ -109,11 +109,11 @@ impl Store {
     }
 
     /// Replaces an account's password hash; answers whether the account exists.
-    /// Sets an account's password hash, with its `password_changed` audit entry in the same
-    /// transaction; answers whether the account exists.
-    /// Sets a new password hash and, in the same transaction, ends every session of the
-    /// account but `keep_session` (the one it was changed in, if any) and revokes every API
-    /// token of it at `now`: whoever held the old password loses what it opened.
+    /// Sets a new password hash (the user's own: a reset's must-change ends) and, in the same
+    /// transaction with its `password_changed` audit entry, ends every session of the account
+    /// but `keep_session` (the one it was changed in, if any) and revokes every API token of
+    /// it at `now`: whoever held the old password loses what it opened. Answers whether the
+    /// account exists.
     pub async fn set_password_hash(
         &self,
         id: i64,
@@ -123,32 +123,10 @@ impl Store {
         audit: &AuditNote<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        // The user's own password: a reset's must-change ends here.
-        let done = sqlx::query(
-            "UPDATE accounts SET password_hash = $1, must_change_password = 0 WHERE id = $2",
-        )
-        .bind(password_hash)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        if !set_password_in(&mut tx, id, password_hash, false).await? {
             return Ok(false);
         }
-        let sessions =
-            sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2")
-                .bind(id)
-                .bind(keep_session.unwrap_or(""))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        let tokens = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let (sessions, tokens) = end_sessions_and_tokens(&mut tx, id, keep_session, now).await?;
         let object = format!("account:{id}");
         let detail = format!(
             "{}{}ended_sessions={sessions} revoked_tokens={tokens}",
@@ -188,7 +166,7 @@ impl Store {
             return Ok(false);
         }
         if disabled {
-            end_sessions_and_tokens(&mut tx, id, now).await?;
+            end_sessions_and_tokens(&mut tx, id, None, now).await?;
         }
         let object = format!("account:{id}");
         let action = if disabled {
@@ -211,17 +189,10 @@ impl Store {
         audit: &AuditNote<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
-            "UPDATE accounts SET password_hash = $1, must_change_password = 1 WHERE id = $2",
-        )
-        .bind(password_hash)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        if !set_password_in(&mut tx, id, password_hash, true).await? {
             return Ok(false);
         }
-        end_sessions_and_tokens(&mut tx, id, now).await?;
+        end_sessions_and_tokens(&mut tx, id, None, now).await?;
         let object = format!("account:{id}");
         append_audit_with_change(&mut tx, &audit.event(AuditAction::PasswordReset, &object))
             .await?;
@@ -230,23 +201,46 @@ impl Store {
     }
 }
 
-/// Ends every session of an account and revokes its API tokens, inside the caller's
-/// transaction.
+/// Sets an account's password hash and whether it must be changed, inside the caller's
+/// transaction; answers whether the account exists.
+async fn set_password_in(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    password_hash: &str,
+    must_change: bool,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE accounts SET password_hash = $1, must_change_password = $2 WHERE id = $3",
+    )
+    .bind(password_hash)
+    .bind(i64::from(must_change))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends every session of an account but `keep_session` and revokes its API tokens at `now`,
+/// inside the caller's transaction; answers how many of each.
 async fn end_sessions_and_tokens(
     conn: &mut sqlx::AnyConnection,
     account_id: i64,
+    keep_session: Option<&str>,
     now: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+) -> Result<(u64, u64), StoreError> {
+    let sessions = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2")
         .bind(account_id)
+        .bind(keep_session.unwrap_or(""))
         .execute(&mut *conn)
-        .await?;
-    sqlx::query(
+        .await?
+        .rows_affected();
+    let tokens = sqlx::query(
         "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(account_id)
     .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok((sessions, tokens))
 }

@@ -1080,6 +1080,26 @@ impl From<crate::web::flash::Flash> for PageMessages {
     }
 }
 
+/// The form shown again with what is wrong in it (422), nothing else said.
+async fn form_again(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    fields: EditForm,
+    problems: Vec<FieldErrorView>,
+) -> Result<Response, PageFailure> {
+    edit_page_with(
+        state,
+        user,
+        order,
+        fields,
+        problems,
+        PageMessages::default(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
 async fn edit_page_with(
     state: &AppState,
     user: &CurrentUser,
@@ -1183,16 +1203,7 @@ async fn save_page(
     let order = editable_order(&state, &user, &order_no).await?;
     let fields: EditForm = form_fields(&body);
     if let Err(problems) = save_fields(&state, &order, &fields).await? {
-        return edit_page_with(
-            &state,
-            &user,
-            &order,
-            fields,
-            problems,
-            PageMessages::default(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return form_again(&state, &user, &order, fields, problems).await;
     }
     if fields.intent != "submit" {
         crate::web::flash::put(&state, &user, Slot::Notice, "草稿已保存").await;
@@ -1208,18 +1219,7 @@ async fn save_page(
             crate::web::flash::put(&state, &user, Slot::Notice, "申请已提交，等待平台初审").await;
             Ok(Redirect::to(&format!("/orders/{order_no}")).into_response())
         }
-        Err(problems) => {
-            edit_page_with(
-                &state,
-                &user,
-                &order,
-                fields,
-                problems,
-                PageMessages::default(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(problems) => form_again(&state, &user, &order, fields, problems).await,
     }
 }
 
@@ -1244,16 +1244,7 @@ async fn upload_page(
                 .as_bytes(),
         );
         if let Err(problems) = save_fields(&state, &order, &fields).await? {
-            return edit_page_with(
-                &state,
-                &user,
-                &order,
-                fields,
-                problems,
-                PageMessages::default(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return form_again(&state, &user, &order, fields, problems).await;
         }
     }
     let outcome = match sent.file {
