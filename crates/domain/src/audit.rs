@@ -39,6 +39,8 @@ pub enum AuditAction {
     AccountEnabled,
     /// An admin set a password the user must replace.
     PasswordReset,
+    /// A reviewer was shown an application's full ID numbers and mobiles.
+    PersonalDataViewed,
     CertificateBound,
     CertificateUnbound,
     CertificateIssued,
@@ -64,7 +66,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -78,6 +80,7 @@ impl AuditAction {
         AuditAction::AccountDisabled,
         AuditAction::AccountEnabled,
         AuditAction::PasswordReset,
+        AuditAction::PersonalDataViewed,
         AuditAction::CertificateBound,
         AuditAction::CertificateUnbound,
         AuditAction::CertificateIssued,
@@ -112,6 +115,7 @@ impl AuditAction {
             AuditAction::AccountDisabled => "account_disabled",
             AuditAction::AccountEnabled => "account_enabled",
             AuditAction::PasswordReset => "password_reset",
+            AuditAction::PersonalDataViewed => "personal_data_viewed",
             AuditAction::CertificateBound => "certificate_bound",
             AuditAction::CertificateUnbound => "certificate_unbound",
             AuditAction::CertificateIssued => "certificate_issued",
@@ -147,6 +151,7 @@ impl AuditAction {
             AuditAction::AccountDisabled => "停用账户",
             AuditAction::AccountEnabled => "启用账户",
             AuditAction::PasswordReset => "重置密码",
+            AuditAction::PersonalDataViewed => "查看个人信息",
             AuditAction::CertificateBound => "证书绑定",
             AuditAction::CertificateUnbound => "证书解绑",
             AuditAction::CertificateIssued => "证书签发",

@@ -419,6 +419,25 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
     assert!(html.contains("<th>申请单位</th>") && html.contains("福州测试科技有限公司"));
     let (_, html) = page(app, "/orders", &supplier).await;
     assert!(!html.contains("<th>申请单位</th>"));
+    // The reviewer sees the whole ID number (to compare with the ID card scan) and the
+    // identity check, and that viewing is audited; the supplier's page masks the number.
+    let (_, html) = page(app, &format!("/orders/{order_no}"), &operator).await;
+    assert!(
+        html.contains("11010519491231002X"),
+        "full ID for the reviewer"
+    );
+    assert!(
+        html.contains("身份核验") && html.contains("核验通过"),
+        "the identity check"
+    );
+    let (_, html) = page(app, &format!("/orders/{order_no}"), &supplier).await;
+    assert!(!html.contains("11010519491231002X") && html.contains("110***********002X"));
+    assert!(store
+        .audit_chain()
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "personal_data_viewed" && e.object == format!("order:{order_no}")));
     // Order steps read in Chinese in the audit log.
     let steps: Vec<String> = store
         .audit_chain()

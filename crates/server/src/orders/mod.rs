@@ -443,7 +443,22 @@ async fn order_page(
         .flatten();
     let (deadline, overdue) = step_deadline(&order, state.now());
     let described = match &application {
-        Some(application) => describe_application(&state, application).await?,
+        Some(application) => {
+            let described = describe_application(&state, application, rights.reviewer).await?;
+            if rights.reviewer {
+                // Full ID numbers and mobiles were shown: who looked, and at which order.
+                crate::web::audit_trail::record(
+                    &state,
+                    Some(user.account()),
+                    Some(order.org_id),
+                    certdesk_domain::AuditAction::PersonalDataViewed,
+                    &format!("order:{}", order.order_no),
+                    "查看申请资料（完整身份证号、手机号）",
+                )
+                .await;
+            }
+            described
+        }
         None => DescribedApplication::default(),
     };
     let documents = match &application {
@@ -502,6 +517,9 @@ struct ViewerRights {
     may_see_documents: bool,
     /// The key holder's side: sends the CSR and downloads what was issued.
     supplier_side: bool,
+    /// Staff who review orders: they compare the form with the ID card scans, so they see the
+    /// full ID numbers and mobiles (each viewing audited) and the identity check.
+    reviewer: bool,
 }
 
 impl ViewerRights {
@@ -555,6 +573,7 @@ impl ViewerRights {
             ),
             may_see_documents: permitted(Action::ViewOrderDocument),
             supplier_side,
+            reviewer: permitted(Action::ReviewOrder),
         })
     }
 }
@@ -607,63 +626,108 @@ struct DescribedApplication {
 async fn describe_application(
     state: &AppState,
     application: &certdesk_store::Application,
+    reviewer: bool,
 ) -> Result<DescribedApplication, OrdersError> {
     let product = crate::products::product_facts(state, application.product_id)
         .await
         .map(|p| format!("{}（{}年）", p.name, application.years))
         .unwrap_or_default();
     let form: ApplicationForm = crate::applications::form_of(state, application)?;
-    let masked_id = |id: &str| {
-        if id.is_empty() {
-            String::new()
+    // Reviewers compare with the ID card scans: they see the numbers whole; others masked.
+    let id_number = |id: &str| match (id.is_empty(), reviewer) {
+        (true, _) => String::new(),
+        (false, true) => id.to_string(),
+        (false, false) => mask_resident_id(id),
+    };
+    let mobile = |m: &str| {
+        if reviewer {
+            m.to_string()
         } else {
-            mask_resident_id(id)
+            mask_mobile(m)
         }
     };
+    let row = |label: &'static str, value: String| Summary { label, value };
     let o = &form.organisation;
-    let summary = vec![
-        Summary {
-            label: "单位名称",
-            value: o.name.clone(),
-        },
-        Summary {
-            label: "统一社会信用代码",
-            value: o.credit_code.clone(),
-        },
-        Summary {
-            label: "法定代表人",
-            value: format!(
-                "{} {} {}",
-                form.legal_rep.name,
-                masked_id(&form.legal_rep.id_number),
-                mask_mobile(&form.legal_rep.mobile)
-            ),
-        },
-        Summary {
-            label: "经办人",
-            value: format!(
-                "{} {} {}",
-                form.handler.name,
-                masked_id(&form.handler.id_number),
-                mask_mobile(&form.handler.mobile)
-            ),
-        },
-        Summary {
-            label: "领取方式",
-            value: match form.delivery.method.as_str() {
-                "mail" => format!(
-                    "邮寄：{} {} {}",
-                    form.delivery.recipient,
-                    mask_mobile(&form.delivery.phone),
-                    form.delivery.address
-                ),
-                "pickup" => "现场领取".to_string(),
-                "online" => "在线下载".to_string(),
-                _ => "未选择".to_string(),
-            },
-        },
+    let mut summary = vec![
+        row("单位名称", o.name.clone()),
+        row("统一社会信用代码", o.credit_code.clone()),
     ];
+    if reviewer {
+        summary.extend([
+            row("单位类型", o.org_type.clone()),
+            row("单位地址", o.address.clone()),
+            row("单位电话", o.phone.clone()),
+            row("注册地", o.registration_place.clone()),
+        ]);
+    }
+    let person = |p: &certdesk_domain::application::PersonPart| {
+        let mut text = format!(
+            "{} {} {}",
+            p.name,
+            id_number(&p.id_number),
+            mobile(&p.mobile)
+        );
+        if reviewer && !p.email.is_empty() {
+            text.push(' ');
+            text.push_str(&p.email);
+        }
+        text
+    };
+    summary.push(row("法定代表人", person(&form.legal_rep)));
+    summary.push(row("经办人", person(&form.handler)));
+    summary.push(row(
+        "领取方式",
+        match form.delivery.method.as_str() {
+            "mail" => format!(
+                "邮寄：{} {} {}",
+                form.delivery.recipient,
+                mobile(&form.delivery.phone),
+                form.delivery.address
+            ),
+            "pickup" => "现场领取".to_string(),
+            "online" => "在线下载".to_string(),
+            _ => "未选择".to_string(),
+        },
+    ));
+    if reviewer {
+        summary.push(row(
+            "身份核验",
+            identity_summary(state, application.order_id).await?,
+        ));
+    }
     Ok(DescribedApplication { product, summary })
+}
+
+/// The order's identity checks as a reviewer reads them: each method, when, and its outcome.
+async fn identity_summary(state: &AppState, order_id: i64) -> Result<String, OrdersError> {
+    let checks = state.store.identity_checks_of_order(order_id).await?;
+    if checks.is_empty() {
+        return Ok("未核验".to_string());
+    }
+    Ok(checks
+        .iter()
+        .map(|c| {
+            let method = c
+                .method
+                .parse::<certdesk_domain::IdentityMethod>()
+                .map(|m| m.label_zh())
+                .unwrap_or("未知方式");
+            let status = c
+                .status
+                .parse::<certdesk_domain::identity::CheckStatus>()
+                .map(|s| s.label_zh())
+                .unwrap_or("未知");
+            let mut line = format!(
+                "{method}（{}）：{status}",
+                crate::format_beijing(c.updated_at)
+            );
+            if !c.failure.is_empty() {
+                line.push_str(&format!("，{}", c.failure));
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("；"))
 }
 
 /// The order's uploads of known kinds, as download links.
