@@ -726,6 +726,11 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
     assert_eq!(status, StatusCode::CREATED, "{draft}");
     assert_eq!(draft["order"]["amount"], "0.00", "首张免费 while drafting");
     let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+    // ¥0.00 says why.
+    let (status, html) = page(app, &format!("/orders/{order_no}/edit"), &supplier).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("标准价 ¥399.00/年 × 1年 = ¥399.00"), "{html}");
+    assert!(html.contains("首张免费（首年）：-¥399.00"), "{html}");
 
     // Meanwhile another order of the organisation got its certificate: 首张免费 is spent, and
     // this one is its second certificate (子证书 ¥200/年).
@@ -757,6 +762,8 @@ async fn a_draft_is_priced_again_when_it_is_submitted() {
     .await;
     assert_eq!(status, StatusCode::OK, "{submitted}");
     assert_eq!(submitted["amount"], "200.00", "priced again on submitting");
+    let (_, html) = page(app, &format!("/orders/{order_no}"), &supplier).await;
+    assert!(html.contains("¥200.00"), "{html}");
     assert_eq!(
         store
             .order_by_no(&order_no)

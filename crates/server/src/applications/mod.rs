@@ -1028,6 +1028,8 @@ struct EditPage {
     /// Why the last upload was refused.
     upload_error: Option<String>,
     identity: IdentityPanel,
+    /// How the amount is made: the list price, then each discount (首张免费, 子证书, 抵扣券).
+    price_lines: Vec<String>,
 }
 
 impl EditPage {
@@ -1148,6 +1150,7 @@ async fn edit_page_with(
         .collect();
     let mut identity = identity_panel(state, user, order).await?;
     identity.error = identity_error;
+    let price_lines = price_lines(state, order, &form).await;
     Ok(render(
         &EditPage {
             chrome: Chrome::new(user, "ca_apply"),
@@ -1162,9 +1165,50 @@ async fn edit_page_with(
             notice,
             upload_error,
             identity,
+            price_lines,
         },
         status,
     ))
+}
+
+/// The quote behind the amount shown on the form, line by line, so that ¥0.00 says why (首张
+/// 免费) and a second certificate says it is priced as a 子证书; none when the form names no
+/// product it can be priced for.
+async fn price_lines(state: &AppState, order: &Order, form: &EditForm) -> Vec<String> {
+    let (Ok(product_id), Ok(years)) = (form.product_id.parse(), form.years.parse()) else {
+        return Vec::new();
+    };
+    let voucher = Some(form.voucher.trim()).filter(|v| !v.is_empty());
+    let priced = crate::products::price_order(
+        state,
+        &crate::products::OrderPricing {
+            org_id: order.org_id,
+            product_id,
+            years,
+            sub_certificates: 0,
+            voucher,
+            order_id: Some(order.id),
+            now: state.now(),
+        },
+    )
+    .await;
+    let Ok((_, quote)) = priced else {
+        return Vec::new();
+    };
+    let yuan = certdesk_domain::product::yuan;
+    let mut lines = vec![format!(
+        "标准价 ¥{}/年 × {}年 = ¥{}",
+        yuan(quote.price_per_year_fen),
+        quote.years,
+        yuan(quote.list_price_fen)
+    )];
+    lines.extend(
+        quote
+            .discounts
+            .iter()
+            .map(|d| format!("{}：-¥{}", d.label, yuan(d.amount_fen))),
+    );
+    lines
 }
 
 /// Saves the form's fields as the draft. The product, period and voucher decide the price: a
