@@ -233,6 +233,14 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         saved["form"]["legal_rep"]["id_number"],
         "110***********002X"
     );
+    // The 授权委托书 template comes filled in from the saved form, for its owner only.
+    let letter_uri = format!("/orders/{order_no}/authorisation-letter");
+    let (status, letter) = page(app, &letter_uri, &supplier).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(letter.contains("授权委托书") && letter.contains("福州测试科技有限公司"));
+    assert!(letter.contains("李四") && letter.contains("440524188001010014"));
+    let (status, _) = page(app, &letter_uri, &stranger).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     // At rest the saved row holds no ID number, mobile or e-mail in clear: it is sealed.
     let order_id = store.order_by_no(&order_no).await.unwrap().unwrap().id;
     let row = store

@@ -62,6 +62,11 @@ pub(crate) fn register(registry: Registry) -> Registry {
             ViewOrderDocument,
             download_upload,
         )
+        .get(
+            "/orders/{order_no}/authorisation-letter",
+            EditApplication,
+            authorisation_letter,
+        )
         .post(
             "/orders/{order_no}/identity/{method}",
             RunIdentityCheck,
@@ -1168,6 +1173,38 @@ async fn edit_page_with(
             price_lines,
         },
         status,
+    ))
+}
+
+/// The 授权委托书 to print, sign, stamp and upload, filled in from the saved form.
+#[derive(Template)]
+#[template(path = "authorisation_letter.html")]
+struct AuthorisationLetter {
+    platform: &'static str,
+    org_name: String,
+    credit_code: String,
+    legal_rep: String,
+    handler: String,
+    handler_id: String,
+}
+
+async fn authorisation_letter(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+) -> Result<Response, PageFailure> {
+    let order = editable_order(&state, &user, &order_no).await?;
+    let (_, form) = application_of(&state, &order).await?;
+    Ok(render(
+        &AuthorisationLetter {
+            platform: crate::web::pages::platform_name(),
+            org_name: form.organisation.name.clone(),
+            credit_code: form.organisation.credit_code.clone(),
+            legal_rep: form.legal_rep.name.clone(),
+            handler: form.handler.name.clone(),
+            handler_id: form.handler.id_number.clone(),
+        },
+        StatusCode::OK,
     ))
 }
 
