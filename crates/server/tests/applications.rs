@@ -446,6 +446,22 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         .unwrap()
         .iter()
         .any(|e| e.action == "personal_data_viewed" && e.object == format!("order:{order_no}")));
+    // Back to the form of a submitted application: the order page, not an error.
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get(format!("/orders/{order_no}/edit"))
+                .header("authorization", format!("Bearer {supplier}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"],
+        format!("/orders/{order_no}").as_str()
+    );
     // Order steps read in Chinese in the audit log.
     let steps: Vec<String> = store
         .audit_chain()

@@ -1048,7 +1048,15 @@ async fn edit_page(
     PageUser(user): PageUser,
     Path(order_no): Path<String>,
 ) -> Result<Response, PageFailure> {
-    let order = editable_order(&state, &user, &order_no).await?;
+    let order = match editable_order(&state, &user, &order_no).await {
+        Ok(order) => order,
+        // Back (or a bookmark) to a form already submitted: the order, saying why.
+        Err(err @ ApplicationError::NotEditable(_)) => {
+            crate::web::flash::put(&state, &user, Slot::Notice, &err.to_string()).await;
+            return Ok(Redirect::to(&format!("/orders/{order_no}")).into_response());
+        }
+        Err(err) => return Err(err.into()),
+    };
     let (application, form) = application_of(&state, &order).await?;
     let fields = EditForm::of(
         &form,
