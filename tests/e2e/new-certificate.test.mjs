@@ -161,7 +161,8 @@ async function applyFor(page, { product }) {
     name: 'big-scan.png', mimeType: 'image/png', buffer: Buffer.alloc(7 * 1024 * 1024, 1),
   });
   await page.getByTestId('file-business_licence').locator('xpath=..').getByRole('button', { name: '上传' }).click();
-  await page.getByTestId('upload-error').waitFor();
+  // Told beside its own row.
+  await page.getByTestId('uploaded-business_licence').getByTestId('upload-error').waitFor();
   assert.match(await page.getByTestId('upload-error').textContent(), /big-scan\.png.*超过/);
   assert.equal(await page.getByLabel('单位电话').inputValue(), '0591-88889999');
   await page.screenshot({ path: join(screenshotDir, 'upload-too-large.png'), fullPage: true });

@@ -1030,8 +1030,8 @@ struct EditPage {
     errors: HashMap<String, String>,
     error_count: usize,
     notice: Option<String>,
-    /// Why the last upload was refused.
-    upload_error: Option<String>,
+    /// Why the last upload was refused, and of which document (shown beside its row).
+    upload_error: Option<(String, String)>,
     identity: IdentityPanel,
     /// How the amount is made: the list price, then each discount (首张免费, 子证书, 抵扣券).
     price_lines: Vec<String>,
@@ -1076,11 +1076,15 @@ async fn edit_page(
     .await
 }
 
+/// Between an upload refusal's document kind and its message in the session's notice.
+const UPLOAD_KIND_SEPARATOR: char = '\u{1f}';
+
 /// What the page says above its sections after a redirect (the session's one-time notices).
 #[derive(Default)]
 struct PageMessages {
     notice: Option<String>,
-    upload_error: Option<String>,
+    /// (document kind, why its upload was refused).
+    upload_error: Option<(String, String)>,
     identity_error: Option<String>,
 }
 
@@ -1089,7 +1093,12 @@ impl From<crate::web::flash::Flash> for PageMessages {
         PageMessages {
             // An error of the whole form (none is put today) reads as the notice's place.
             notice: flash.notice.or(flash.error),
-            upload_error: flash.upload_error,
+            upload_error: flash.upload_error.map(|stored| {
+                match stored.split_once(UPLOAD_KIND_SEPARATOR) {
+                    Some((kind, message)) => (kind.to_string(), message.to_string()),
+                    None => (String::new(), stored),
+                }
+            }),
             identity_error: flash.identity_error,
         }
     }
@@ -1348,11 +1357,14 @@ async fn upload_page(
         }
         Err(refusal) => Err(refusal),
     };
-    let (slot, message) = match &outcome {
-        Ok(notice) => (Slot::Notice, notice),
-        Err(refusal) => (Slot::UploadError, refusal),
-    };
-    crate::web::flash::put(&state, &user, slot, message).await;
+    match &outcome {
+        Ok(notice) => crate::web::flash::put(&state, &user, Slot::Notice, notice).await,
+        // Told beside the row of the document it is about.
+        Err(refusal) => {
+            let message = format!("{}{UPLOAD_KIND_SEPARATOR}{refusal}", kind.as_str());
+            crate::web::flash::put(&state, &user, Slot::UploadError, &message).await
+        }
+    }
     Ok(Redirect::to(&format!("/orders/{order_no}/edit#uploads")).into_response())
 }
 
