@@ -15,9 +15,24 @@ pub struct AdminArgs {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// The 数字证书服务协议 and the 电子认证业务规则 shown to applicants.
+    #[command(subcommand)]
+    Terms(TermsCommand),
     /// CA providers (CA服务商).
     #[command(subcommand)]
     CaProvider(ProviderCommand),
+}
+
+#[derive(Subcommand)]
+enum TermsCommand {
+    /// Replace a document's text with a UTF-8 text file (one paragraph per line).
+    Set {
+        /// service-agreement (数字证书服务协议) or cps (电子认证业务规则)
+        #[arg(long)]
+        document: String,
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -46,6 +61,20 @@ pub fn run(args: AdminArgs) -> Result<()> {
             }
             let store = open_store(&args.data.data_dir, args.data.database_url.as_deref()).await?;
             let result = match args.command {
+                AdminCommand::Terms(TermsCommand::Set { document, file }) => {
+                    let Some(found) = certdesk_server::TERMS.iter().find(|t| t.name == document) else {
+                        anyhow::bail!("unknown document '{document}': service-agreement or cps");
+                    };
+                    let text = std::fs::read_to_string(&file)
+                        .with_context(|| format!("cannot read {} (UTF-8 text expected)", file.display()))?;
+                    if text.trim().is_empty() {
+                        anyhow::bail!("{} is empty", file.display());
+                    }
+                    store.set_setting(&certdesk_server::terms_setting_name(found.name), &text).await?;
+                    crate::audit_entry(&store, certdesk_domain::AuditAction::ConfigurationChanged, &format!("terms:{}", found.name), &format!("{} replaced", found.title)).await?;
+                    println!("{} updated", found.title);
+                    Ok(())
+                }
                 AdminCommand::CaProvider(ProviderCommand::List) => {
                     for provider in store.ca_providers().await? {
                         let here = if provider.operated_here { "（本平台）" } else { "" };

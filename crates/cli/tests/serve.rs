@@ -284,3 +284,59 @@ fn the_platform_name_is_the_operators() {
     assert!(!ok);
     assert!(err.contains("platform_name"), "{err}");
 }
+
+/// The service agreement and the CPS are readable before signing up, and their text is the
+/// operator's (issue 12).
+#[test]
+fn the_terms_are_readable_and_the_operators() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut server = spawn_serve(&data, port, Some("Terms-Test-Admin-1"));
+    wait_until_healthy(port, &mut server);
+    let (status, page) = http_get(port, "/terms/cps").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("电子认证业务规则") && page.contains("证书吊销列表"),
+        "{page}"
+    );
+    let text = dir.path().join("agreement.txt");
+    std::fs::write(
+        &text,
+        "第一条 本协议由运营方拟定。\n第二条 用户应妥善保管CA锁。\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run_certdesk(&[
+        "admin",
+        "--data-dir",
+        path_str(&data),
+        "terms",
+        "set",
+        "--document",
+        "service-agreement",
+        "--file",
+        path_str(&text),
+    ]);
+    assert!(ok, "{out}{err}");
+    let (status, page) = http_get(port, "/terms/service-agreement").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<p>第二条 用户应妥善保管CA锁。</p>"),
+        "{page}"
+    );
+    let (status, _) = http_get(port, "/terms/nothing").unwrap();
+    assert_eq!(status, 404);
+    let (ok, _, err) = run_certdesk(&[
+        "admin",
+        "--data-dir",
+        path_str(&data),
+        "terms",
+        "set",
+        "--document",
+        "nothing",
+        "--file",
+        path_str(&text),
+    ]);
+    assert!(!ok && err.contains("service-agreement or cps"), "{err}");
+    assert!(terminate(&mut server).success());
+}

@@ -16,6 +16,8 @@ pub enum Action {
     StaticAsset,
     PublishPki,
     ReadApiDescription,
+    /// The 数字证书服务协议 and the 电子认证业务规则 (CPS), readable before signing up.
+    ReadTerms,
     ViewLoginPage,
     LogIn,
     RegisterOrganisation,
@@ -159,6 +161,7 @@ pub const fn access(action: Action) -> Access {
         | StaticAsset
         | PublishPki
         | ReadApiDescription
+        | ReadTerms
         | ViewLoginPage
         | LogIn
         | RegisterOrganisation

@@ -20,6 +20,7 @@ mod pki;
 pub mod products;
 mod reviews;
 
+pub use applications::{terms_setting_name, TERMS};
 use axum::http::HeaderValue;
 use axum::http::{HeaderName, Request};
 use axum::Router;

@@ -392,7 +392,9 @@ fn concrete_path(path: &str, object: Option<&Object>) -> String {
         }
     }
     // Enabling an enabled account changes nothing: the walk's actors stay as they are.
-    let out = out.replace("{change}", "enable");
+    let out = out
+        .replace("{change}", "enable")
+        .replace("{document}", "service-agreement");
     let file = if path.starts_with("/ca/") {
         "sm2.cer"
     } else {
@@ -618,6 +620,7 @@ fn path_with(path: &str, value: &str) -> String {
         "{method}",
         "{account_id}",
         "{change}",
+        "{document}",
     ] {
         out = out.replace(param, value);
     }

@@ -2,6 +2,8 @@
 //! documents, and submitting it for initial review (or resubmitting it after a rejection).
 //! Pages and API share one service function per step.
 
+mod terms;
+pub use terms::{setting_name as terms_setting_name, TERMS};
 mod error;
 
 pub(crate) use error::ApplicationError;
@@ -67,6 +69,7 @@ pub(crate) fn register(registry: Registry) -> Registry {
             EditApplication,
             authorisation_letter,
         )
+        .get("/terms/{document}", ReadTerms, terms::terms_page)
         .post(
             "/orders/{order_no}/identity/{method}",
             RunIdentityCheck,
