@@ -208,6 +208,15 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
 
   const orderNo = await applyFor(supplier, { product: PAID_PRODUCT });
 
+  // The reviewer opens a scan from its thumbnail and turns it.
+  await operator.goto(`${server.base}/orders/${orderNo}`);
+  const scan = operator.getByTestId('document-business_licence');
+  await scan.locator('summary').click();
+  await scan.getByLabel('90°').check();
+  const turned = await scan.locator('img.large').evaluate((img) => getComputedStyle(img).transform);
+  assert.notEqual(turned, 'none', 'the scan is turned');
+  await operator.screenshot({ path: join(screenshotDir, 'review-viewer.png'), fullPage: true });
+
   await review(operator, 'initial', orderNo, '审核通过');
   assert.equal(await operator.getByTestId('status').textContent(), '待支付');
 

@@ -438,6 +438,14 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         html.contains("身份核验") && html.contains("核验通过"),
         "the identity check"
     );
+    // Documents as thumbnails, each with a viewer that turns the scan.
+    assert!(
+        html.contains(&format!(
+            r#"<img src="/orders/{order_no}/uploads/business_licence" alt="营业执照" class="thumb""#
+        )),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="r90-business_licence""#));
     let (_, html) = page(app, &format!("/orders/{order_no}"), &supplier).await;
     assert!(!html.contains("11010519491231002X") && html.contains("110***********002X"));
     assert!(store
