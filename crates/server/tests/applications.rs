@@ -484,6 +484,16 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         "{steps:?}"
     );
     assert!(steps.iter().all(|d| !d.contains("->")), "{steps:?}");
+    // Every entry about the order reads as Chinese, not as key=value pairs.
+    let english: Vec<String> = store
+        .audit_chain()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.object == format!("order:{order_no}") && e.detail.contains('='))
+        .map(|e| format!("{} {}", e.action, e.detail))
+        .collect();
+    assert!(english.is_empty(), "{english:?}");
     // Told in Chinese, by what it means for the key holder: no codec English, no DER offsets.
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("无法读取证书请求"), "{message}");

@@ -612,7 +612,7 @@ async fn only_the_orders_organisation_and_operators_reach_its_checks() {
     let audit = f.store.audit_chain().await.unwrap();
     assert!(audit
         .iter()
-        .any(|e| e.detail.contains("操作员代办") && e.detail.contains("step=verify")));
+        .any(|e| e.detail.contains("操作员代办") && e.detail.contains("输入验证码")));
     // Not on an order past review.
     let later = "20261123100000000008";
     f.order(later, "awaiting_initial_review").await;

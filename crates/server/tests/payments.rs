@@ -303,7 +303,7 @@ async fn money_paid_twice_is_paid_back_and_the_order_stays_paid_once() {
         .map(|e| e.detail)
         .collect();
     assert_eq!(audited.len(), 2, "{audited:?}");
-    assert!(audited[0].ends_with("paid back") && audited[1].ends_with("refund confirmed"));
+    assert!(audited[0].ends_with("将原路退回") && audited[1].ends_with("退款已到账"));
 }
 
 #[tokio::test]

@@ -129,7 +129,7 @@ impl Store {
         let (sessions, tokens) = end_sessions_and_tokens(&mut tx, id, keep_session, now).await?;
         let object = format!("account:{id}");
         let detail = format!(
-            "{}{}ended_sessions={sessions} revoked_tokens={tokens}",
+            "{}{}结束其他会话 {sessions} 个，吊销API令牌 {tokens} 个",
             audit.detail,
             if audit.detail.is_empty() { "" } else { " " }
         );

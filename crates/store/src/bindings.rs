@@ -196,7 +196,7 @@ impl Store {
         .map_err(|e| StoreError::conflict_on_unique(e, "fingerprint"))?;
         let imported = provider_ca_from_row(&row)?;
         let object = format!("provider:{}", new.provider_id);
-        let detail = format!("subject={}", new.subject);
+        let detail = format!("CA证书 {}", new.subject);
         append_audit_with_change(
             &mut tx,
             &AuditNote {

@@ -295,7 +295,7 @@ async fn not_inserted(
         .fetch_one(&mut *conn)
         .await?;
     let object = format!("order:{}", order.try_get::<String, _>("order_no")?);
-    let detail = duplicate_payment_detail(payment, "paid back");
+    let detail = duplicate_payment_detail(payment, "另行记录，将原路退回");
     crate::audit::append_audit_with_change(
         conn,
         &crate::NewAuditEvent {
@@ -312,11 +312,13 @@ async fn not_inserted(
     Ok(PaymentOutcome::PaidTwice)
 }
 
-/// The audit detail of a duplicate payment's step (`paid back`, `refund confirmed`).
+/// The audit detail of a duplicate payment's step (将原路退回, 退款已到账).
 pub fn duplicate_payment_detail(payment: &Payment, step: &str) -> String {
     format!(
-        "gateway={} txn={} amount_fen={}: {step}",
-        payment.gateway, payment.gateway_txn, payment.amount_fen
+        "重复支付（{} 交易号 {}，¥{}）：{step}",
+        payment.gateway,
+        payment.gateway_txn,
+        certdesk_domain::product::yuan(payment.amount_fen)
     )
 }
 

@@ -402,7 +402,7 @@ impl Store {
                     org_id: Some(order.org_id),
                     action: AuditAction::ConfigurationChanged,
                     object: &format!("voucher:{}", voucher.id),
-                    detail: &format!("redeemed order_id={}", order.id),
+                    detail: &format!("用于订单 {}", order.order_no),
                 },
             )
             .await?;

@@ -238,7 +238,7 @@ impl Store {
         .await
         .map_err(|e| StoreError::conflict_on_unique(e, "pending_transfer"))?;
         let id: i64 = row.try_get("id")?;
-        let detail = format!("transfer={id} blob={}", new.receipt_blob);
+        let detail = format!("上传付款凭证（凭证 {id}，文件 {}）", new.receipt_blob);
         append_audit_with_change(
             &mut tx,
             &AuditNote {

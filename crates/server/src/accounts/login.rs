@@ -188,7 +188,7 @@ pub(crate) async fn authenticate(
                 maybe.as_ref().and_then(|a| a.org_id),
                 AuditAction::LoginFailed,
                 &format!("account:{username}"),
-                &format!("client={client}"),
+                &format!("来源地址 {client}"),
             )
             .await;
             Err(AccountError::InvalidCredentials)
@@ -210,7 +210,7 @@ async fn refused_while_locked(
         "password login refused: too many failures"
     );
     let object = format!("account:{username}");
-    let detail = format!("client={client}");
+    let detail = format!("来源地址 {client}");
     let audit = NewAuditEvent {
         at: state.now(),
         actor_account_id: None,

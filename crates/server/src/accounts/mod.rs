@@ -147,7 +147,7 @@ async fn register_organisation(
         .await
         .map_err(AccountError::Hashing)?;
     let detail = format!(
-        "credit_code={}",
+        "统一社会信用代码 {}",
         certdesk_domain::audit::mask_credit_code(&credit_code)
     );
     let (organisation, account) = state
@@ -372,7 +372,7 @@ async fn create_account(
     let hash = auth::hash_password(req.password)
         .await
         .map_err(AccountError::Hashing)?;
-    let detail = format!("role={}", role.as_str());
+    let detail = format!("角色：{}", role.label_zh());
     let account = state
         .store
         .create_account(

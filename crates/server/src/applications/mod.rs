@@ -271,10 +271,14 @@ pub(crate) async fn start_application(
             rand::random::<u32>() % 1_000_000_000,
         );
         let detail = format!(
-            "create new draft product={} years={}{}",
+            "新建申请草稿：产品 {}，{}年{}",
             chosen.product_id,
             chosen.years,
-            if on_behalf { " 操作员代办" } else { "" }
+            if on_behalf {
+                "（操作员代办）"
+            } else {
+                ""
+            }
         );
         let created = state
             .store

@@ -276,7 +276,7 @@ async fn certificate_login_api(
         .filter(|a| !a.disabled)
         .ok_or(BindingError::AccountDisabled)?;
     let object = format!("certificate:{}", presented.serial_hex);
-    let detail = format!("key_id={}", presented.key_id);
+    let detail = format!("CA锁ID {}", presented.key_id);
     let (token, session) = auth::start_session(
         &state,
         &account,

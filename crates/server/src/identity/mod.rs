@@ -382,7 +382,7 @@ fn parse_method(method: &str) -> Result<IdentityMethod, IdentityError> {
 
 fn actor_note(user: &CurrentUser) -> &'static str {
     if user.role() == Role::PlatformOperator {
-        " on_behalf=操作员代办"
+        "（操作员代办）"
     } else {
         ""
     }
@@ -690,7 +690,7 @@ impl Start<'_> {
                 self.state,
                 self.user,
                 self.order,
-                "method=face refused=daily_limit".into(),
+                "人脸识别：今日次数已用完，未发起".into(),
             )
             .await;
             return Err(IdentityError::FaceDailyLimit(FACE_TRIES_PER_DAY));
@@ -966,9 +966,9 @@ impl Start<'_> {
         };
         let object = format!("order:{}", self.order.order_no);
         let detail = format!(
-            "method={} step=start status={}{}",
-            self.method.as_str(),
-            status.as_str(),
+            "{}：发起，{}{}",
+            self.method.label_zh(),
+            status.label_zh(),
             actor_note(self.user)
         );
         let check = self
@@ -1090,8 +1090,8 @@ pub async fn verify_check(
     };
     let object = format!("order:{}", order.order_no);
     let detail = format!(
-        "method={} step=verify 结果：{}{}",
-        method.as_str(),
+        "{}：输入验证码，{}{}",
+        method.label_zh(),
         outcome.label_zh(),
         actor_note(user)
     );

@@ -440,7 +440,7 @@ async fn apply_gateway_refund(
             paid_at: duplicate.paid_at,
         };
         let object = format!("order:{}", order.order_no);
-        let detail = certdesk_store::duplicate_payment_detail(&refunded, "refund confirmed");
+        let detail = certdesk_store::duplicate_payment_detail(&refunded, "退款已到账");
         state
             .store
             .duplicate_refunded(
@@ -1001,7 +1001,7 @@ pub async fn decide_transfer(
             return Err(PaymentError::ReasonRequired);
         }
         let object = format!("order:{}", order.order_no);
-        let detail = format!("transfer={} reason={reason}", transfer.id);
+        let detail = format!("驳回付款凭证 {}：{reason}", transfer.id);
         let audit = certdesk_store::AuditNote {
             org_id: Some(order.org_id),
             ..crate::web::audit_trail::note_by(state, user.account(), &detail)

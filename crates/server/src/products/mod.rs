@@ -423,8 +423,10 @@ async fn create_product(
     require(user, Action::ManageProducts, Relation::Platform)?;
     let (provider_id, spec) = product_spec(state, &req, None).await?;
     let detail = format!(
-        "created name={} price_per_year_fen={} active={}",
-        spec.name, spec.price_per_year_fen, spec.active
+        "新建产品 {}，每年 ¥{}，{}",
+        spec.name,
+        certdesk_domain::product::yuan(spec.price_per_year_fen),
+        if spec.active { "上架" } else { "停用" }
     );
     let product = state
         .store
@@ -452,8 +454,10 @@ async fn update_product(
         .ok_or(ProductError::NotFound)?;
     let (_, spec) = product_spec(state, &req, Some(&current)).await?;
     let detail = format!(
-        "updated name={} price_per_year_fen={} active={}",
-        spec.name, spec.price_per_year_fen, spec.active
+        "修改产品 {}，每年 ¥{}，{}",
+        spec.name,
+        certdesk_domain::product::yuan(spec.price_per_year_fen),
+        if spec.active { "上架" } else { "停用" }
     );
     let product = state
         .store
@@ -564,7 +568,11 @@ async fn create_voucher(
             ));
         }
     }
-    let detail = format!("created amount_fen={amount_fen} valid_until={valid_until}");
+    let detail = format!(
+        "新建抵扣券，面额 ¥{}，有效期至 {}",
+        certdesk_domain::product::yuan(amount_fen),
+        crate::format_beijing(valid_until)
+    );
     let voucher = state
         .store
         .create_voucher(
@@ -746,8 +754,9 @@ pub async fn ensure_default_products(store: &Store) -> Result<usize, StoreError>
     let now = jiff::Timestamp::now().as_second();
     for spec in &defaults {
         let detail = format!(
-            "created name={} price_per_year_fen={} active={} (first start)",
-            spec.name, spec.price_per_year_fen, spec.active
+            "新建产品 {}，每年 ¥{}（首次启动的默认产品）",
+            spec.name,
+            certdesk_domain::product::yuan(spec.price_per_year_fen)
         );
         store
             .create_product(
