@@ -104,6 +104,33 @@ impl Store {
         row.as_ref().map(organisation_from_row).transpose()
     }
 
+    /// The names of the organisations `ids` (each once), in one query: for staff lists that
+    /// name every row's applicant (申请单位).
+    pub async fn organisation_names(
+        &self,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        let mut ids: Vec<i64> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT id, name FROM organisations WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("name")?)))
+            .collect()
+    }
+
     /// Accounts of one organisation, or the platform's staff (`None`), oldest first.
     pub async fn accounts_of(&self, org_id: Option<i64>) -> Result<Vec<Account>, StoreError> {
         let sql = match org_id {

@@ -481,6 +481,14 @@ async fn organisations_register_with_their_admin_or_not_at_all(store: &Store) {
         .unwrap();
     assert_eq!(account.org_id, Some(org.id));
     assert_eq!(account.role, Role::OrgAdmin);
+    // Names for a list, asked once per organisation; an unknown id is simply absent.
+    let names = store
+        .organisation_names([org.id, org.id, org.id + 1000])
+        .await
+        .unwrap();
+    assert_eq!(names.len(), 1);
+    assert_eq!(names[&org.id], "福州测试科技有限公司");
+    assert!(store.organisation_names([]).await.unwrap().is_empty());
     assert_eq!(
         store.organisation_by_id(org.id).await.unwrap(),
         Some(org.clone())

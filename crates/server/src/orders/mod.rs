@@ -220,39 +220,27 @@ struct OrderRow {
     org_name: String,
 }
 
-/// The rows of an order list; for staff, each names its organisation (read once per
-/// organisation on the page).
+/// The rows of an order list; for staff, each names its organisation.
 async fn order_rows(
     state: &AppState,
     orders: &[certdesk_store::Order],
     show_org: bool,
 ) -> Result<Vec<OrderRow>, OrdersError> {
-    let mut names: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
-    let mut rows = Vec::with_capacity(orders.len());
-    for order in orders {
-        let org_name = if show_org {
-            match names.get(&order.org_id) {
-                Some(name) => name.clone(),
-                None => {
-                    let name = state
-                        .store
-                        .organisation_by_id(order.org_id)
-                        .await?
-                        .map(|o| o.name)
-                        .unwrap_or_default();
-                    names.insert(order.org_id, name.clone());
-                    name
-                }
-            }
-        } else {
-            String::new()
-        };
-        rows.push(OrderRow {
+    let names = if show_org {
+        state
+            .store
+            .organisation_names(orders.iter().map(|o| o.org_id))
+            .await?
+    } else {
+        Default::default()
+    };
+    Ok(orders
+        .iter()
+        .map(|order| OrderRow {
             order: OrderView::from(order),
-            org_name,
-        });
-    }
-    Ok(rows)
+            org_name: names.get(&order.org_id).cloned().unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Beijing midnight of a `YYYY-MM-DD` date, as Unix seconds.

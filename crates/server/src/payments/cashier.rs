@@ -381,19 +381,17 @@ async fn transfers_page(
 ) -> Result<Response, PageFailure> {
     require(&user, Action::ConfirmOfflinePayment, Relation::Platform)?;
     let transfers = state.store.offline_transfers("pending", 200).await?;
-    let mut rows = Vec::with_capacity(transfers.len());
-    for transfer in &transfers {
-        let org_name = match state.store.order_by_id(transfer.order_id).await? {
-            Some(order) => state
-                .store
-                .organisation_by_id(order.org_id)
-                .await?
-                .map(|o| o.name)
-                .unwrap_or_default(),
-            None => String::new(),
-        };
-        rows.push((TransferView::from(transfer), org_name));
-    }
+    let names = state
+        .store
+        .organisation_names(transfers.iter().map(|t| t.org_id))
+        .await?;
+    let rows = transfers
+        .iter()
+        .map(|t| {
+            let org_name = names.get(&t.org_id).cloned().unwrap_or_default();
+            (TransferView::from(t), org_name)
+        })
+        .collect();
     Ok(render(
         &TransfersPage {
             chrome: Chrome::new(&user, "transfers"),

@@ -62,6 +62,9 @@ pub(crate) fn register(registry: Registry) -> Registry {
 #[derive(Serialize, ToSchema)]
 pub struct QueueEntry {
     pub order: OrderView,
+    /// For the page's 申请单位 column; not part of the API's answer.
+    #[serde(skip)]
+    pub org_id: i64,
     /// When the review is due, Beijing time.
     pub due: Option<String>,
     pub overdue: bool,
@@ -87,6 +90,7 @@ pub(crate) async fn review_queue(
             );
             QueueEntry {
                 order: OrderView::from(order),
+                org_id: order.org_id,
                 due: deadline
                     .as_ref()
                     .map(|d| d.due.strftime("%Y-%m-%d %H:%M").to_string()),
@@ -240,24 +244,19 @@ async fn queue_page(
 ) -> Result<Response, PageFailure> {
     require(&user, Action::ReviewOrder, Relation::Platform)?;
     let entries = crate::reviews::review_queue(&state, &user, status).await?;
-    let mut rows = Vec::new();
-    for entry in entries {
-        let org_name = match state.store.order_by_no(&entry.order.order_no).await? {
-            Some(order) => state
-                .store
-                .organisation_by_id(order.org_id)
-                .await?
-                .map(|o| o.name)
-                .unwrap_or_default(),
-            None => continue,
-        };
-        rows.push(QueueRow {
-            org_name,
+    let names = state
+        .store
+        .organisation_names(entries.iter().map(|e| e.org_id))
+        .await?;
+    let rows: Vec<QueueRow> = entries
+        .into_iter()
+        .map(|entry| QueueRow {
+            org_name: names.get(&entry.org_id).cloned().unwrap_or_default(),
             due: entry.due.unwrap_or_default(),
             overdue: entry.overdue,
             order: entry.order,
-        });
-    }
+        })
+        .collect();
     let (title, hint, active) = if status == OrderStatus::AwaitingSecondReview {
         (
             "复审（CA审核）",
