@@ -315,35 +315,25 @@ async fn manage_account_submit(
     PageUser(user): PageUser,
     Path((account_id, change)): Path<(i64, String)>,
 ) -> Response {
-    match manage_account(&state, &user, account_id, &change).await {
-        Ok(changed) => {
-            let notice = match (&changed.one_time_password, changed.account.disabled) {
-                (Some(password), _) => format!(
-                    "已重置 {} 的密码，一次性密码：{password}（只显示这一次，请交给本人，登录后须修改）",
-                    changed.account.username
-                ),
-                (None, true) => format!("已停用 {}", changed.account.username),
-                (None, false) => format!("已启用 {}", changed.account.username),
-            };
-            crate::web::flash::put(&state, &user, crate::web::flash::Slot::Notice, &notice).await;
-            Redirect::to("/accounts").into_response()
-        }
-        Err(err) => {
-            let failure = PageFailure::from(err);
-            if failure.belongs_on_the_page() {
-                crate::web::flash::put(
-                    &state,
-                    &user,
-                    crate::web::flash::Slot::Error,
-                    &failure.message,
-                )
-                .await;
-                Redirect::to("/accounts").into_response()
-            } else {
-                failure.into_page()
-            }
-        }
-    }
+    let told = manage_account(&state, &user, account_id, &change)
+        .await
+        .map(|changed| match (&changed.one_time_password, changed.account.disabled) {
+            (Some(password), _) => format!(
+                "已重置 {} 的密码，一次性密码：{password}（只显示这一次，请交给本人，登录后须修改）",
+                changed.account.username
+            ),
+            (None, true) => format!("已停用 {}", changed.account.username),
+            (None, false) => format!("已启用 {}", changed.account.username),
+        })
+        .map_err(PageFailure::from);
+    crate::web::flash::back_with(
+        &state,
+        &user,
+        "/accounts",
+        told,
+        crate::web::flash::Slot::Error,
+    )
+    .await
 }
 
 async fn create_account(

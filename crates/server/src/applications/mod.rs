@@ -1577,14 +1577,11 @@ async fn back_to_identity(
     order_no: &str,
     result: Result<crate::identity::CheckView, IdentityError>,
 ) -> Result<Response, PageFailure> {
-    match result.map_err(PageFailure::from) {
-        Ok(check) => crate::web::flash::put(state, user, Slot::Notice, &check.next_step).await,
-        Err(failure) if failure.belongs_on_the_page() => {
-            crate::web::flash::put(state, user, Slot::IdentityError, &failure.message).await
-        }
-        Err(failure) => return Err(failure),
-    }
-    Ok(Redirect::to(&format!("/orders/{order_no}/edit#identity")).into_response())
+    let to = format!("/orders/{order_no}/edit#identity");
+    let told = result
+        .map(|check| check.next_step)
+        .map_err(PageFailure::from);
+    Ok(crate::web::flash::back_with(state, user, &to, told, Slot::IdentityError).await)
 }
 
 /// 人脸识别 from the page: the photo as a file (the API takes it in Base64).

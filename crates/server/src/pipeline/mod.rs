@@ -22,7 +22,7 @@ use certdesk_store::Order;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use certdesk_domain::limits::{validity_days, LimitError, RA_ISSUANCE_ALLOWANCE_SECS};
 
 /// The order `order_no`, if the user may `action` on it; another organisation's answers 404,
@@ -275,14 +275,15 @@ pub(crate) async fn back_to_order<E: Into<PageFailure>>(
     order_no: &str,
     result: Result<String, E>,
 ) -> Response {
-    match result.map_err(Into::into) {
-        Ok(done) => flash::put(state, user, flash::Slot::Notice, &done).await,
-        Err(failure) if failure.belongs_on_the_page() => {
-            flash::put(state, user, flash::Slot::Error, &failure.message).await
-        }
-        Err(failure) => return failure.into_page(),
-    }
-    Redirect::to(&format!("/orders/{order_no}")).into_response()
+    let to = format!("/orders/{order_no}");
+    flash::back_with(
+        state,
+        user,
+        &to,
+        result.map_err(Into::into),
+        flash::Slot::Error,
+    )
+    .await
 }
 
 /// Why the CA would refuse the certificate of an order waiting for issuance, `None` when

@@ -2,7 +2,9 @@
 //! Never text in the URL, which anyone could craft into an official-looking banner.
 
 use crate::web::auth::CurrentUser;
+use crate::web::pages::PageFailure;
 use crate::AppState;
+use axum::response::{IntoResponse, Redirect, Response};
 
 /// Where a page shows a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,4 +78,24 @@ pub(crate) async fn take(state: &AppState, user: &CurrentUser) -> Flash {
         *place = Some(message);
     }
     flash
+}
+
+/// After a page form: back to `to`, with what was done as the notice, or why not (a rule
+/// broken, a step not the user's) in `error_slot`; what cannot be told there (not found,
+/// forbidden, a failure of ours) gets a page of its own.
+pub(crate) async fn back_with(
+    state: &AppState,
+    user: &CurrentUser,
+    to: &str,
+    result: Result<String, PageFailure>,
+    error_slot: Slot,
+) -> Response {
+    match result {
+        Ok(done) => put(state, user, Slot::Notice, &done).await,
+        Err(failure) if failure.belongs_on_the_page() => {
+            put(state, user, error_slot, &failure.message).await
+        }
+        Err(failure) => return failure.into_page(),
+    }
+    Redirect::to(to).into_response()
 }
