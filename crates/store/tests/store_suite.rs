@@ -36,6 +36,9 @@ on_both_engines!(
     ping_answers,
     ca_hierarchies_are_stored_whole_and_once,
     an_issuing_ca_is_replaced_and_the_old_one_kept_retired,
+    issuing_cas_replaced_at_once_leave_one_in_service,
+    an_account_disabled_at_once_by_many_is_disabled_and_audited_once,
+    a_flash_taken_at_once_by_many_is_shown_once,
     certificate_serials_are_unique,
     revocation_is_recorded_once_and_counted,
     crl_numbers_increase_and_never_repeat,
@@ -287,6 +290,136 @@ async fn ca_hierarchies_are_stored_whole_and_once(store: &Store) {
     let keys = store.ca_keys().await.unwrap();
     assert_eq!(keys.len(), 2);
     assert!(keys.iter().all(|k| k.algorithm == "sm2"));
+}
+
+async fn issuing_cas_replaced_at_once_leave_one_in_service(store: &Store) {
+    store
+        .insert_ca_hierarchy(&ca_key("p256", "root"), &ca_key("p256", "issuing"))
+        .await
+        .unwrap();
+    let tries: Vec<_> = (0..6)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .replace_issuing_ca(
+                        &ca_key("p256", "issuing"),
+                        100 + n,
+                        &certdesk_store::testing::test_audit_note(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut replaced = 0;
+    for attempt in tries {
+        match attempt.await.unwrap() {
+            Ok(_) => replaced += 1,
+            // Another replacement took the row first: refused whole, nothing written.
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(replaced >= 1);
+    let keys = store.ca_keys().await.unwrap();
+    let issuing: Vec<_> = keys.iter().filter(|k| k.role != "root").collect();
+    assert_eq!(
+        issuing.iter().filter(|k| k.retired_at.is_none()).count(),
+        1,
+        "one issuing CA in service: {issuing:?}"
+    );
+    assert_eq!(issuing.len(), replaced + 1, "each replacement retired one");
+    let audited = store
+        .audit_chain()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "ca_issuing_replaced")
+        .count();
+    assert_eq!(audited, replaced);
+}
+
+async fn an_account_disabled_at_once_by_many_is_disabled_and_audited_once(store: &Store) {
+    let account = store
+        .create_account(
+            &new_account("many.admins", Role::Employee),
+            &certdesk_store::testing::test_audit_note(),
+        )
+        .await
+        .unwrap();
+    let tries: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .set_account_disabled(
+                        account.id,
+                        true,
+                        500,
+                        &certdesk_store::testing::test_audit_note(),
+                    )
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut changed = 0;
+    for attempt in tries {
+        changed += usize::from(attempt.await.unwrap());
+    }
+    assert_eq!(changed, 1);
+    assert!(
+        store
+            .account_by_id(account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    let audited = store
+        .audit_chain()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "account_disabled")
+        .count();
+    assert_eq!(audited, 1);
+}
+
+async fn a_flash_taken_at_once_by_many_is_shown_once(store: &Store) {
+    let account = store
+        .create_account(
+            &new_account("flash.many", Role::OrgAdmin),
+            &certdesk_store::testing::test_audit_note(),
+        )
+        .await
+        .unwrap();
+    let session = Session {
+        token_hash: "e".repeat(64),
+        account_id: account.id,
+        csrf_token: "c".into(),
+        created_at: 100,
+        expires_at: 10_000,
+    };
+    store
+        .create_session(&session, &certdesk_store::testing::test_audit_event())
+        .await
+        .unwrap();
+    store
+        .put_flash(&session.token_hash, "notice", "只显示一次", 100)
+        .await
+        .unwrap();
+    let takes: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, hash) = (store.clone(), session.token_hash.clone());
+            tokio::spawn(async move { store.take_flashes(&hash).await.unwrap() })
+        })
+        .collect();
+    let mut shown = 0;
+    for take in takes {
+        shown += take.await.unwrap().len();
+    }
+    assert_eq!(shown, 1);
 }
 
 async fn an_issuing_ca_is_replaced_and_the_old_one_kept_retired(store: &Store) {
