@@ -6,6 +6,7 @@
 //! pre-login token of its own cookie (double submit). One middleware enforces both, so no
 //! handler can forget it.
 
+use crate::web::blocking::PASSWORD_HASHING;
 use crate::web::error::ApiError;
 use crate::AppState;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -32,38 +33,23 @@ const MAX_FORM_BYTES: usize = 1024 * 1024;
 /// Hashes a password with argon2id (the crate's defaults: m=19 MiB, t=2, p=1) on a blocking
 /// thread, so that a burst of logins does not stall the async workers.
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    let _permit = password_work_permit().await;
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(ApiError::internal)
-    })
-    .await
-    .map_err(ApiError::internal)?
+    PASSWORD_HASHING
+        .run(hashing_started, move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(ApiError::internal)
+        })
+        .await
+        .ok_or_else(|| ApiError::internal("password hashing stopped"))?
 }
 
 /// Argon2id takes 19 MiB and a core for a while: at most one per core runs at once, the others
-/// wait their turn, so that a burst of logins can exhaust neither memory nor the blocking pool.
-static PASSWORD_WORK: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-
-/// How many password hashes may be computed at once: the machine's cores.
-pub fn password_work_cap() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-/// A turn at password hashing; the number in flight is logged (debug) for the load tests.
-async fn password_work_permit() -> PasswordWork {
-    let semaphore = PASSWORD_WORK.get_or_init(|| tokio::sync::Semaphore::new(password_work_cap()));
-    // The semaphore is never closed: acquiring cannot fail.
-    let permit = semaphore.acquire().await.ok();
-    let in_flight = password_work_cap() - semaphore.available_permits();
+/// wait their turn (`web::blocking`). How many run is logged (debug) for the load tests.
+fn hashing_started(in_flight: usize) {
     tracing::debug!(in_flight, "password hashing started");
-    PasswordWork(permit)
 }
-
-struct PasswordWork(#[allow(dead_code)] Option<tokio::sync::SemaphorePermit<'static>>);
 
 /// Checks a password against a stored hash. With no account the check still runs against a
 /// fixed hash, so the answer takes as long whether or not the user name exists.
@@ -72,18 +58,18 @@ pub async fn verify_password(password: String, stored_hash: Option<String>) -> b
         "$argon2id$v=19$m=19456,t=2,p=1$dW5rbm93bnVzZXJzYWx0$0Ywq2Ld9wH8y1LkLQ4tCk9yTRRIm8Zc1cEKnQ0YPMxg";
     let exists = stored_hash.is_some();
     let hash = stored_hash.unwrap_or_else(|| UNKNOWN_USER_HASH.to_string());
-    let _permit = password_work_permit().await;
-    tokio::task::spawn_blocking(move || {
-        let Ok(parsed) = PasswordHash::new(&hash) else {
-            return false;
-        };
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-            && exists
-    })
-    .await
-    .unwrap_or(false)
+    PASSWORD_HASHING
+        .run(hashing_started, move || {
+            let Ok(parsed) = PasswordHash::new(&hash) else {
+                return false;
+            };
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+                && exists
+        })
+        .await
+        .unwrap_or(false)
 }
 
 /// 32 random bytes, hex: session tokens, CSRF tokens, one-time passwords.
