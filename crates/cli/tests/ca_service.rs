@@ -30,6 +30,17 @@ fn wait_for_socket(socket: &Path, ca: &mut Child) {
     }
 }
 
+/// The key holder's CSR for a fresh key of `algorithm`, sent for `order_no`: (status, reply).
+fn send_csr(port: u16, order_no: &str, algorithm: Algorithm) -> (u16, String) {
+    post_reply(
+        port,
+        &format!("/api/v1/orders/{order_no}/csr"),
+        SUPPLIER_TOKEN,
+        &csr_json(algorithm),
+    )
+    .expect("an answer")
+}
+
 /// A DER certificate from the web process, as a PEM file for OpenSSL.
 fn fetch_certificate(port: u16, path: &str, out: &Path) {
     let (status, der) = http_get_bytes(port, path);
@@ -111,13 +122,7 @@ fn a_web_process_without_ca_secrets_issues_through_the_ca_service() {
     wait_until_healthy(port, &mut web);
 
     // P-256, from the key holder's CSR: the chain verifies up to the root the web serves.
-    let (status, reply) = post_reply(
-        port,
-        &format!("/api/v1/orders/{p256_order}/csr"),
-        SUPPLIER_TOKEN,
-        &csr_json(Algorithm::EcdsaP256Sha256),
-    )
-    .unwrap();
+    let (status, reply) = send_csr(port, &p256_order, Algorithm::EcdsaP256Sha256);
     assert_eq!(status, 201, "{reply}");
     let issued = body_json(&reply);
     assert_eq!(issued["order"]["status"], "issued", "{reply}");
@@ -175,23 +180,11 @@ fn a_web_process_without_ca_secrets_issues_through_the_ca_service() {
     );
 
     // A P-256 key for an SM2 product is refused before anything is signed.
-    let (status, reply) = post_reply(
-        port,
-        &format!("/api/v1/orders/{dual_order}/csr"),
-        SUPPLIER_TOKEN,
-        &csr_json(Algorithm::EcdsaP256Sha256),
-    )
-    .unwrap();
+    let (status, reply) = send_csr(port, &dual_order, Algorithm::EcdsaP256Sha256);
     assert_eq!(status, 422, "{reply}");
 
     // SM2 dual from a CSR: the encryption certificate and its sealed key cross too.
-    let (status, reply) = post_reply(
-        port,
-        &format!("/api/v1/orders/{dual_order}/csr"),
-        SUPPLIER_TOKEN,
-        &csr_json(Algorithm::Sm2Sm3),
-    )
-    .unwrap();
+    let (status, reply) = send_csr(port, &dual_order, Algorithm::Sm2Sm3);
     assert_eq!(status, 201, "{reply}");
     let issued = body_json(&reply);
     assert!(issued["encryption_certificate"].is_string(), "{reply}");
@@ -199,13 +192,7 @@ fn a_web_process_without_ca_secrets_issues_through_the_ca_service() {
     assert!(issued["envelope_skf"].is_string(), "{reply}");
 
     // Issued once: a second CSR is refused and changes nothing.
-    let (status, reply) = post_reply(
-        port,
-        &format!("/api/v1/orders/{dual_order}/csr"),
-        SUPPLIER_TOKEN,
-        &csr_json(Algorithm::Sm2Sm3),
-    )
-    .unwrap();
+    let (status, reply) = send_csr(port, &dual_order, Algorithm::Sm2Sm3);
     assert_eq!(status, 409, "{reply}");
 
     // Held keys (移动版): the CA officer's 复审 has the CA service make and keep the keys.

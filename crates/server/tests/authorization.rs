@@ -375,19 +375,75 @@ fn relation(actor: &Account, object: &Object) -> Relation {
     }
 }
 
+/// The path parameters that name an object (an id or number).
+const OBJECT_PARAMS: [&str; 8] = [
+    "{binding_id}",
+    "{token_id}",
+    "{provider_id}",
+    "{order_no}",
+    "{token}",
+    "{transfer_id}",
+    "{product_id}",
+    "{account_id}",
+];
+
+/// What a route answered.
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    content_type: String,
+    text: String,
+}
+
+/// `method uri` as `actor` (with its API token, if any); a POST or PUT carries an empty JSON
+/// object, or with `as_form` an urlencoded form with a (wrong) CSRF field.
+async fn ask(world: &World, actor: &Actor, method: &Method, uri: &str, as_form: bool) -> Answer {
+    let mut request = Request::builder().method(method.clone()).uri(uri);
+    if let Some(token) = &actor.token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let body = match (method, as_form) {
+        (&Method::POST | &Method::PUT, false) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from("{}")
+        }
+        (&Method::POST | &Method::PUT, true) => {
+            request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            Body::from("csrf=x")
+        }
+        _ => Body::empty(),
+    };
+    let response = world
+        .router
+        .clone()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let header_text = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap_or_default().to_string())
+    };
+    let (status, location, content_type) = (
+        response.status(),
+        header_text(header::LOCATION),
+        header_text(header::CONTENT_TYPE).unwrap_or_default(),
+    );
+    let text = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes())
+        .into_owned();
+    Answer {
+        status,
+        location,
+        content_type,
+        text,
+    }
+}
+
 fn concrete_path(path: &str, object: Option<&Object>) -> String {
     let mut out = path.to_string();
     if let Some(object) = object {
-        for param in [
-            "{binding_id}",
-            "{token_id}",
-            "{provider_id}",
-            "{order_no}",
-            "{token}",
-            "{transfer_id}",
-            "{product_id}",
-            "{account_id}",
-        ] {
+        for param in OBJECT_PARAMS {
             out = out.replace(param, &object.id);
         }
     }
@@ -450,31 +506,12 @@ async fn every_route_answers_every_role_as_the_permission_table_says() {
                     }
                 };
                 let uri = concrete_path(route.path, object.as_ref());
-                let mut request = Request::builder().method(route.method.clone()).uri(&uri);
-                if let Some(token) = &actor.token {
-                    request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-                }
-                let body = if matches!(route.method, Method::POST | Method::PUT) {
-                    request = request.header(header::CONTENT_TYPE, "application/json");
-                    Body::from("{}")
-                } else {
-                    Body::empty()
-                };
-                let response = world
-                    .router
-                    .clone()
-                    .oneshot(request.body(body).unwrap())
-                    .await
-                    .unwrap();
-                let status = response.status();
-                let location = response
-                    .headers()
-                    .get(header::LOCATION)
-                    .map(|v| v.to_str().unwrap().to_string());
-                let text = String::from_utf8_lossy(
-                    &response.into_body().collect().await.unwrap().to_bytes(),
-                )
-                .into_owned();
+                let Answer {
+                    status,
+                    location,
+                    text,
+                    ..
+                } = ask(&world, actor, &route.method, &uri, false).await;
                 let api = uri.starts_with("/api/");
                 let ok = match expected {
                     Expected::Allowed => !matches!(
@@ -607,24 +644,18 @@ const ENGLISH_ERRORS: [&str; 8] = [
 /// A path with every parameter replaced by `value` (an unknown id, or one that cannot be).
 fn path_with(path: &str, value: &str) -> String {
     let mut out = path.to_string();
-    for param in [
-        "{binding_id}",
-        "{token_id}",
-        "{provider_id}",
-        "{order_no}",
-        "{token}",
-        "{transfer_id}",
-        "{product_id}",
+    let others = [
         "{file}",
         "{kind}",
         "{method}",
-        "{account_id}",
         "{change}",
         "{document}",
-    ] {
+        "{*request}",
+    ];
+    for param in OBJECT_PARAMS.iter().chain(others.iter()) {
         out = out.replace(param, value);
     }
-    out.replace("{*request}", value)
+    out
 }
 
 /// Whether a route is a page (not the API, not the public PKI files).
@@ -665,39 +696,13 @@ async fn no_page_shows_json_or_english_and_every_api_error_has_the_shape() {
         ));
         for uri in &uris {
             for actor in &actors {
-                let mut request = Request::builder().method(route.method.clone()).uri(uri);
-                if let Some(token) = &actor.token {
-                    request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-                }
                 let page = is_page(route.path);
-                let body = match (route.method.clone(), page) {
-                    (Method::POST | Method::PUT, false) => {
-                        request = request.header(header::CONTENT_TYPE, "application/json");
-                        Body::from("{}")
-                    }
-                    (Method::POST | Method::PUT, true) => {
-                        request = request
-                            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                        Body::from("csrf=x")
-                    }
-                    _ => Body::empty(),
-                };
-                let response = world
-                    .router
-                    .clone()
-                    .oneshot(request.body(body).unwrap())
-                    .await
-                    .unwrap();
-                let status = response.status();
-                let content_type = response
-                    .headers()
-                    .get(header::CONTENT_TYPE)
-                    .map(|v| v.to_str().unwrap_or_default().to_string())
-                    .unwrap_or_default();
-                let text = String::from_utf8_lossy(
-                    &response.into_body().collect().await.unwrap().to_bytes(),
-                )
-                .into_owned();
+                let Answer {
+                    status,
+                    content_type,
+                    text,
+                    ..
+                } = ask(&world, actor, &route.method, uri, page).await;
                 checked += 1;
                 let mut wrong = Vec::new();
                 if status == StatusCode::INTERNAL_SERVER_ERROR {

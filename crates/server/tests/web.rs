@@ -94,6 +94,18 @@ fn json_post(uri: &str, body: &str) -> Request<Body> {
         .unwrap()
 }
 
+/// A JSON request in a session: its cookie and CSRF token.
+fn in_session(method: &str, uri: &str, cookie: &str, csrf: &str, body: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::COOKIE, cookie)
+        .header("x-csrf-token", csrf)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
 async fn api_login(app: &App) -> (String, String) {
     let reply = send(
         app,
@@ -555,16 +567,8 @@ async fn malformed_ocsp_requests_get_an_ocsp_answer_not_an_error_page() {
 async fn api_tokens_work_until_revoked_and_passwords_change() {
     let app = app().await;
     let (cookie, csrf) = api_login(&app).await;
-    let with_session = |method: &str, uri: &str, body: &str| {
-        Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::COOKIE, &cookie)
-            .header("x-csrf-token", &csrf)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap()
-    };
+    let with_session =
+        |method: &str, uri: &str, body: &str| in_session(method, uri, &cookie, &csrf, body);
     let created = send(
         &app,
         with_session("POST", "/api/v1/tokens", r#"{"name":"夜间导出脚本"}"#),
@@ -878,14 +882,15 @@ async fn the_one_time_password_hint_leaves_once_the_password_is_changed() {
     let csrf = login.json()["csrf_token"].as_str().unwrap().to_string();
     let changed = send(
         &app,
-        Request::put("/api/v1/me/password")
-            .header(header::COOKIE, login.cookie("certdesk_session"))
-            .header("x-csrf-token", &csrf)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(format!(
+        in_session(
+            "PUT",
+            "/api/v1/me/password",
+            &login.cookie("certdesk_session"),
+            &csrf,
+            &format!(
                 r#"{{"current_password":"{password}","new_password":"Changed-Admin-Pass-2026"}}"#
-            )))
-            .unwrap(),
+            ),
+        ),
     )
     .await;
     assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
@@ -935,16 +940,8 @@ async fn one_address_registers_a_few_organisations_an_hour() {
 async fn an_admin_disables_enables_and_resets_an_account() {
     let app = app().await;
     let (cookie, csrf) = api_login(&app).await;
-    let as_admin = |method: &str, uri: &str, body: &str| {
-        Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::COOKIE, &cookie)
-            .header("x-csrf-token", &csrf)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap()
-    };
+    let as_admin =
+        |method: &str, uri: &str, body: &str| in_session(method, uri, &cookie, &csrf, body);
     let created = send(
         &app,
         as_admin(
@@ -1026,14 +1023,13 @@ async fn an_admin_disables_enables_and_resets_an_account() {
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     let changed = send(
         &app,
-        Request::put("/api/v1/me/password")
-            .header(header::COOKIE, &reset_cookie)
-            .header("x-csrf-token", &reset_csrf)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(format!(
-                r#"{{"current_password":"{one_time}","new_password":"Operator-Pass-2"}}"#
-            )))
-            .unwrap(),
+        in_session(
+            "PUT",
+            "/api/v1/me/password",
+            &reset_cookie,
+            &reset_csrf,
+            &format!(r#"{{"current_password":"{one_time}","new_password":"Operator-Pass-2"}}"#),
+        ),
     )
     .await;
     assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);

@@ -387,24 +387,7 @@ async fn an_account_disabled_at_once_by_many_is_disabled_and_audited_once(store:
 }
 
 async fn a_flash_taken_at_once_by_many_is_shown_once(store: &Store) {
-    let account = store
-        .create_account(
-            &new_account("flash.many", Role::OrgAdmin),
-            &certdesk_store::testing::test_audit_note(),
-        )
-        .await
-        .unwrap();
-    let session = Session {
-        token_hash: "e".repeat(64),
-        account_id: account.id,
-        csrf_token: "c".into(),
-        created_at: 100,
-        expires_at: 10_000,
-    };
-    store
-        .create_session(&session, &certdesk_store::testing::test_audit_event())
-        .await
-        .unwrap();
+    let session = signed_in(store, "flash.many", "e").await;
     store
         .put_flash(&session.token_hash, "notice", "只显示一次", 100)
         .await
@@ -730,16 +713,17 @@ async fn api_tokens_authenticate_until_revoked(store: &Store) {
         .is_none());
 }
 
-async fn flashes_are_shown_once_and_go_with_their_session(store: &Store) {
+/// A session (token hash `hash_char` × 64, alive until 10 000) of a new account `username`.
+async fn signed_in(store: &Store, username: &str, hash_char: &str) -> Session {
     let account = store
         .create_account(
-            &new_account("flash.user", Role::OrgAdmin),
+            &new_account(username, Role::OrgAdmin),
             &certdesk_store::testing::test_audit_note(),
         )
         .await
         .unwrap();
     let session = Session {
-        token_hash: "f".repeat(64),
+        token_hash: hash_char.repeat(64),
         account_id: account.id,
         csrf_token: "c".into(),
         created_at: 100,
@@ -749,6 +733,11 @@ async fn flashes_are_shown_once_and_go_with_their_session(store: &Store) {
         .create_session(&session, &certdesk_store::testing::test_audit_event())
         .await
         .unwrap();
+    session
+}
+
+async fn flashes_are_shown_once_and_go_with_their_session(store: &Store) {
+    let session = signed_in(store, "flash.user", "f").await;
     store
         .put_flash(&session.token_hash, "notice", "草稿已保存", 100)
         .await
