@@ -397,11 +397,8 @@ fn audit_event<'a>(
     object: &'a str,
     detail: &'a str,
 ) -> certdesk_store::NewAuditEvent<'a> {
-    certdesk_store::AuditNote {
-        org_id: Some(order.org_id),
-        ..crate::web::audit_trail::note_by(state, user.account(), detail)
-    }
-    .event(AuditAction::IdentityCheck, object)
+    crate::web::audit_trail::note_on(state, user.account(), Some(order.org_id), detail)
+        .event(AuditAction::IdentityCheck, object)
 }
 
 /// An identity check refused before anything was recorded (the day's face tries used).

@@ -904,10 +904,7 @@ pub async fn submit_offline_transfer(
                 submitted_by: user.account().id,
                 submitted_at: state.now(),
             },
-            &certdesk_store::AuditNote {
-                org_id: Some(order.org_id),
-                ..crate::web::audit_trail::note_by(state, user.account(), "")
-            },
+            &crate::web::audit_trail::note_on(state, user.account(), Some(order.org_id), ""),
             &format!("order:{}", order.order_no),
         )
         .await
@@ -1002,11 +999,9 @@ pub async fn decide_transfer(
         }
         let object = format!("order:{}", order.order_no);
         let detail = format!("驳回付款凭证 {}：{reason}", transfer.id);
-        let audit = certdesk_store::AuditNote {
-            org_id: Some(order.org_id),
-            ..crate::web::audit_trail::note_by(state, user.account(), &detail)
-        }
-        .event(AuditAction::OfflineTransferRejected, &object);
+        let audit =
+            crate::web::audit_trail::note_on(state, user.account(), Some(order.org_id), &detail)
+                .event(AuditAction::OfflineTransferRejected, &object);
         if !state
             .store
             .reject_offline_transfer(transfer.id, user.account().id, now, &reason, &audit)

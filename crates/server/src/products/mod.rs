@@ -584,10 +584,7 @@ async fn create_voucher(
                 created_at: now,
             },
             // On the organisation it is for, if any.
-            &certdesk_store::AuditNote {
-                org_id: req.org_id,
-                ..note_by(state, user.account(), &detail)
-            },
+            &crate::web::audit_trail::note_on(state, user.account(), req.org_id, &detail),
         )
         .await
         .map_err(|e| match e {

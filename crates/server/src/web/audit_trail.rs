@@ -20,6 +20,20 @@ pub(crate) fn note_by<'a>(state: &AppState, actor: &'a Account, detail: &'a str)
     }
 }
 
+/// [`note_by`], the entry filed on organisation `org_id` (the order's or voucher's, not the
+/// actor's: staff acting on a supplier's order).
+pub(crate) fn note_on<'a>(
+    state: &AppState,
+    actor: &'a Account,
+    org_id: Option<i64>,
+    detail: &'a str,
+) -> AuditNote<'a> {
+    AuditNote {
+        org_id,
+        ..note_by(state, actor, detail)
+    }
+}
+
 /// Appends an audit entry for a request that changed nothing else; a failure to append is
 /// logged as an error.
 pub(crate) async fn record(

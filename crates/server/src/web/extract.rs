@@ -40,7 +40,7 @@ impl FeatureError for AddressError {
 /// page that does not exist; an unreadable query the error page with a way back).
 fn refusal(parts: &Parts, err: AddressError, detail: &dyn std::fmt::Display) -> Response {
     tracing::debug!(uri = %parts.uri, %detail, "address refused");
-    if parts.uri.path().starts_with("/api/") {
+    if crate::web::routes::is_api(parts.uri.path()) {
         return ApiError::from(err).into_response();
     }
     match err {

@@ -292,7 +292,7 @@ struct FailurePage {
 /// An API error as the route answers: the error shape under `/api/`, else the Chinese error
 /// page with its message (for the web plumbing that refuses before any handler, e.g. CSRF).
 pub(crate) fn answer_for(path: &str, err: ApiError) -> Response {
-    if path.starts_with("/api/") {
+    if crate::web::routes::is_api(path) {
         return err.into_response();
     }
     render(
