@@ -443,6 +443,28 @@ fn token_key_reference(token_label: &str, key_label: &str) -> String {
     format!("pkcs11:token={token_label};object={key_label}")
 }
 
+/// A P-256 issuing key made on `token` under `label` (sensitive, not extractable), certified by
+/// the root: the certificate's DER and the reference the store keeps instead of a PEM.
+fn issuing_key_on_token(
+    token: &TokenConfig,
+    label: &str,
+    root_key: &SoftwareKey,
+    root_cert: &Certificate,
+    name_prefix: &str,
+) -> Result<(Vec<u8>, String), CaError> {
+    let key = certdesk_pki::Pkcs11Key::generate_p256(
+        &token.module,
+        &token.token_label,
+        &token.pin,
+        label,
+    )?;
+    let cert = certdesk_pki::certify_issuing_ca(root_key, root_cert, &key, name_prefix)?;
+    Ok((
+        der_of(&cert)?,
+        token_key_reference(&token.token_label, label),
+    ))
+}
+
 /// The (token, object) labels of a stored token reference.
 fn parse_token_key_reference(stored: &str) -> Option<(&str, &str)> {
     let rest = stored.strip_prefix("pkcs11:")?;
@@ -523,25 +545,20 @@ pub async fn new_issuing_ca(
         )));
     }
     let now = unix_seconds(SystemTime::now());
-    let (certificate, stored_key) = match token {
+    let (certificate_der, stored_key) = match token {
         Some(token) if algorithm == Algorithm::EcdsaP256Sha256 => {
             // A label of its own: the key it replaces stays on the token, retired.
             let label = format!("{P256_ISSUING_KEY_LABEL}-{now}");
-            let key = certdesk_pki::Pkcs11Key::generate_p256(
-                &token.module,
-                &token.token_label,
-                &token.pin,
-                &label,
-            )?;
-            (
-                certdesk_pki::certify_issuing_ca(&root_key, &root_cert, &key, name_prefix)?,
-                Zeroizing::new(token_key_reference(&token.token_label, &label)),
-            )
+            let (der, reference) =
+                issuing_key_on_token(token, &label, &root_key, &root_cert, name_prefix)?;
+            (der, Zeroizing::new(reference))
         }
         _ => {
             let key = SoftwareKey::generate(algorithm)?;
+            let certificate =
+                certdesk_pki::certify_issuing_ca(&root_key, &root_cert, &key, name_prefix)?;
             (
-                certdesk_pki::certify_issuing_ca(&root_key, &root_cert, &key, name_prefix)?,
+                der_of(&certificate)?,
                 key.to_encrypted_pkcs8_pem(passphrase)?,
             )
         }
@@ -551,7 +568,7 @@ pub async fn new_issuing_ca(
             &NewCaKey {
                 algorithm: algorithm.slug(),
                 role: "issuing",
-                certificate_der: &der_of(&certificate)?,
+                certificate_der: &certificate_der,
                 private_key_pem: &stored_key,
                 created_at: now,
             },
@@ -634,24 +651,13 @@ pub async fn ensure_hierarchies_with(
         // A P-256 issuing key made on the token, certified by the new root, replaces the one
         // made in memory; the store then names the token's key instead of holding a PEM.
         let on_token = match token {
-            Some(token) if algorithm == Algorithm::EcdsaP256Sha256 => {
-                let key = certdesk_pki::Pkcs11Key::generate_p256(
-                    &token.module,
-                    &token.token_label,
-                    &token.pin,
-                    P256_ISSUING_KEY_LABEL,
-                )?;
-                let cert = certdesk_pki::certify_issuing_ca(
-                    &hierarchy.root_key,
-                    &hierarchy.root_cert,
-                    &key,
-                    name_prefix,
-                )?;
-                Some((
-                    der_of(&cert)?,
-                    token_key_reference(&token.token_label, P256_ISSUING_KEY_LABEL),
-                ))
-            }
+            Some(token) if algorithm == Algorithm::EcdsaP256Sha256 => Some(issuing_key_on_token(
+                token,
+                P256_ISSUING_KEY_LABEL,
+                &hierarchy.root_key,
+                &hierarchy.root_cert,
+                name_prefix,
+            )?),
             _ => None,
         };
         let issuing_der = match &on_token {
@@ -1348,6 +1354,13 @@ pub fn normalise_serial(input: &str) -> Result<String, CaError> {
         digits
     };
     Ok(digits)
+}
+
+/// The profile [`profile_name`] names, if any.
+pub fn profile_from_name(name: &str) -> Option<LeafProfile> {
+    [LeafProfile::Sign, LeafProfile::Enc]
+        .into_iter()
+        .find(|p| profile_name(*p) == name)
 }
 
 pub fn profile_name(profile: LeafProfile) -> &'static str {

@@ -226,12 +226,8 @@ fn algorithm(slug: &str) -> Result<certdesk_pki::Algorithm, CaError> {
     algorithm_from_slug(slug).ok_or_else(|| malformed(&format!("an unknown algorithm {slug:?}")))
 }
 
-pub fn profile_from_name(name: &str) -> Result<LeafProfile, CaError> {
-    match name {
-        "sign" => Ok(LeafProfile::Sign),
-        "enc" => Ok(LeafProfile::Enc),
-        other => Err(malformed(&format!("an unknown profile {other:?}"))),
-    }
+fn profile(name: &str) -> Result<LeafProfile, CaError> {
+    crate::profile_from_name(name).ok_or_else(|| malformed(&format!("an unknown profile {name:?}")))
 }
 
 impl From<&CaCertificates> for CaCertificatesMessage {
@@ -297,7 +293,7 @@ impl SignRequest {
     pub fn issue_request(&self) -> Result<IssueRequest<'_>, CaError> {
         Ok(IssueRequest {
             csr: &self.csr,
-            profile: profile_from_name(&self.profile)?,
+            profile: profile(&self.profile)?,
             org_name: &self.org_name,
             credit_code: &self.credit_code,
             validity_days: self.validity_days,
@@ -364,7 +360,7 @@ impl TryFrom<SignedCertificateMessage> for SignedCertificate {
             serial_hex: m.serial_hex,
             issuer_ca_id: m.issuer_ca_id,
             algorithm: algorithm(&m.algorithm)?,
-            profile: profile_from_name(&m.profile)?,
+            profile: profile(&m.profile)?,
             org_name: m.org_name,
             credit_code: m.credit_code,
             not_before: m.not_before,
