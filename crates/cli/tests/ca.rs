@@ -1134,6 +1134,35 @@ fn the_p256_issuing_key_lives_on_a_token_and_signs_what_openssl_verifies() {
     )
     .unwrap();
     assert!(!key.private_key_extractable().unwrap());
+
+    // A new issuing CA is made on the token too, and what it signs verifies up to the root.
+    let (ok, _, err) = with_token(
+        &[
+            "new-issuing",
+            "--alg",
+            "p256",
+            "--root-key",
+            path_str(&roots.join("root-p256.key.pem")),
+        ],
+        Some(PIN),
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = with_token(&issue_args, Some(PIN));
+    assert!(ok, "{err}");
+    let (ok, out, err) = openssl(&[
+        "verify",
+        "-CAfile",
+        path_str(&root),
+        "-untrusted",
+        path_str(&chain),
+        path_str(&leaf),
+    ]);
+    assert!(ok && out.contains(": OK"), "{out}{err}");
+    let (_, text, _) = openssl(&["x509", "-in", path_str(&leaf), "-noout", "-text"]);
+    assert!(
+        text.contains("/crl/p256-"),
+        "signed by the new issuing CA: {text}"
+    );
 }
 
 /// (id, private key PEM) of the root rows that hold their key online.
