@@ -59,6 +59,60 @@ fn fetch_certificate(port: u16, path: &str, out: &Path) {
     assert!(ok, "{err}");
 }
 
+/// `certdesk ca serve` for the CA zone's data directory, on `socket_address`.
+fn ca_service(ca_zone: &Path, socket_address: &str, public_url: &str) -> Child {
+    certdesk(&[
+        "ca",
+        "--data-dir",
+        path_str(ca_zone),
+        "serve",
+        "--listen",
+        socket_address,
+        "--public-url",
+        public_url,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap()
+}
+
+/// `certdesk serve --ca` on the CA zone's database, with no CA secret (`certdesk()` clears
+/// every CERTDESK_ variable), `extra` arguments and `FAILPOINTS` if given.
+fn web_process(
+    port: u16,
+    web_zone: &Path,
+    ca_zone: &Path,
+    socket_address: &str,
+    extra: &[&str],
+    failpoints: Option<&str>,
+) -> Child {
+    let listen = format!("127.0.0.1:{port}");
+    let database = database_url(ca_zone);
+    let mut args = vec![
+        "serve",
+        "--listen",
+        &listen,
+        "--data-dir",
+        path_str(web_zone),
+        "--database-url",
+        &database,
+        "--ca",
+        socket_address,
+    ];
+    args.extend_from_slice(extra);
+    let mut cmd = certdesk(&args);
+    cmd.env_remove("FAILPOINTS");
+    if let Some(spec) = failpoints {
+        cmd.env("FAILPOINTS", spec);
+    }
+    cmd.env("CERTDESK_ADMIN_PASSWORD", "Two-Process-Admin-1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_web_process_without_ca_secrets_issues_through_the_ca_service() {
     let dir = tempfile::tempdir().unwrap();
@@ -81,20 +135,7 @@ fn a_web_process_without_ca_secrets_issues_through_the_ca_service() {
     let public_url = format!("http://127.0.0.1:{port}");
     let socket = dir.path().join("ca.sock");
     let socket_address = format!("unix:{}", socket.display());
-    let mut ca = certdesk(&[
-        "ca",
-        "--data-dir",
-        path_str(&ca_zone),
-        "serve",
-        "--listen",
-        &socket_address,
-        "--public-url",
-        &public_url,
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut ca = ca_service(&ca_zone, &socket_address, &public_url);
     wait_for_socket(&socket, &mut ca);
     {
         use std::os::unix::fs::PermissionsExt;
@@ -103,22 +144,7 @@ fn a_web_process_without_ca_secrets_issues_through_the_ca_service() {
     }
 
     // `certdesk()` clears every CERTDESK_ variable: no passphrase, no key-management key.
-    let mut web = certdesk(&[
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--data-dir",
-        path_str(&web_zone),
-        "--database-url",
-        &database_url(&ca_zone),
-        "--ca",
-        &socket_address,
-    ])
-    .env("CERTDESK_ADMIN_PASSWORD", "Two-Process-Admin-1")
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut web = web_process(port, &web_zone, &ca_zone, &socket_address, &[], None);
     wait_until_healthy(port, &mut web);
 
     // P-256, from the key holder's CSR: the chain verifies up to the root the web serves.
@@ -237,4 +263,100 @@ fn a_web_process_without_ca_secrets_issues_through_the_ca_service() {
     let (ok, out, err) = run_certdesk(&["audit", "verify", "--data-dir", path_str(&ca_zone)]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("sealed through entry"), "{out}");
+}
+
+/// Killed between the CA service's signature and the record of it: the web process dies with
+/// the only copy of what was signed; a restarted one (recovering after 10 s) gives the order's
+/// claim back and the key holder is issued a certificate, once.
+#[test]
+fn a_web_process_killed_after_the_ca_service_signed_recovers_the_order() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_zone = dir.path().join("ca-zone");
+    let web_zone = dir.path().join("web-zone");
+    let (ok, _, err) = ca_init(&ca_zone, &[]);
+    assert!(ok, "{err}");
+    let setup = set_up(&ca_zone);
+    let order = new_order(&ca_zone, &setup, "issuing", setup.csr_product, 1);
+    let port = free_port();
+    let socket = dir.path().join("ca.sock");
+    let socket_address = format!("unix:{}", socket.display());
+    let mut ca = ca_service(
+        &ca_zone,
+        &socket_address,
+        &format!("http://127.0.0.1:{port}"),
+    );
+    wait_for_socket(&socket, &mut ca);
+
+    let held_off = ["--issuance-recovery-secs", "86400"];
+    let mut web = web_process(
+        port,
+        &web_zone,
+        &ca_zone,
+        &socket_address,
+        &held_off,
+        Some("issuance-after-sign=sleep(120000)"),
+    );
+    wait_until_healthy(port, &mut web);
+    let stderr = std::io::BufReader::new(web.stderr.take().unwrap());
+    let request = {
+        let order = order.clone();
+        std::thread::spawn(move || {
+            post_reply(
+                port,
+                &format!("/api/v1/orders/{order}/csr"),
+                SUPPLIER_TOKEN,
+                &csr_json(Algorithm::Sm2Sm3),
+            )
+        })
+    };
+    let reached = stderr
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("failpoint issuance-after-sign reached"));
+    assert!(reached, "the failpoint was reached");
+    web.kill().unwrap();
+    web.wait().unwrap();
+    assert!(
+        request.join().unwrap().is_none(),
+        "the request died with the process"
+    );
+
+    let recovering = ["--issuance-recovery-secs", "10"];
+    let mut web = web_process(
+        port,
+        &web_zone,
+        &ca_zone,
+        &socket_address,
+        &recovering,
+        None,
+    );
+    wait_until_healthy(port, &mut web);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let issued = loop {
+        let (status, reply) = send_csr(port, &order, Algorithm::Sm2Sm3);
+        if status == 201 {
+            break body_json(&reply);
+        }
+        // Still claimed by the dead request until recovery gives it back.
+        assert_eq!(status, 409, "{reply}");
+        assert!(
+            Instant::now() < deadline,
+            "recovery did not give the order back"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(issued["order"]["status"], "issued");
+    // Only the pair that was recorded exists: what the dead process held never left it.
+    let certificates = runtime().block_on(async {
+        let store = certdesk_store::Store::open(&database_url(&ca_zone))
+            .await
+            .unwrap();
+        let count = store.count_certificates().await.unwrap();
+        store.close().await;
+        count
+    });
+    assert_eq!(certificates, 2);
+    assert!(terminate(&mut web).success());
+    assert!(terminate(&mut ca).success());
 }
