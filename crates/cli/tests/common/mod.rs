@@ -157,6 +157,19 @@ pub fn openssl(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// OpenSSL verifies `leaf` up to `root` through the issuing CA(s) in `chain` (PEM files).
+pub fn assert_chain_verifies(root: &Path, chain: &Path, leaf: &Path) {
+    let (ok, out, err) = openssl(&[
+        "verify",
+        "-CAfile",
+        path_str(root),
+        "-untrusted",
+        path_str(chain),
+        path_str(leaf),
+    ]);
+    assert!(ok && out.contains(": OK"), "{out}{err}");
+}
+
 pub fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
