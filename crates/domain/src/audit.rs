@@ -63,10 +63,14 @@ pub enum AuditAction {
     IdentityCheck,
     /// Money for an order that was paid already: kept apart and paid back.
     DuplicatePayment,
+    /// 单位认领: a claim to a registered credit code filed, approved or rejected.
+    OrganisationClaimFiled,
+    OrganisationClaimApproved,
+    OrganisationClaimRejected,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 33] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -97,6 +101,9 @@ impl AuditAction {
         AuditAction::OfflineTransferRejected,
         AuditAction::IdentityCheck,
         AuditAction::DuplicatePayment,
+        AuditAction::OrganisationClaimFiled,
+        AuditAction::OrganisationClaimApproved,
+        AuditAction::OrganisationClaimRejected,
     ];
 
     /// The name stored in the database, hashed into the chain and used in the API.
@@ -132,6 +139,9 @@ impl AuditAction {
             AuditAction::OfflineTransferRejected => "offline_transfer_rejected",
             AuditAction::IdentityCheck => "identity_check",
             AuditAction::DuplicatePayment => "duplicate_payment",
+            AuditAction::OrganisationClaimFiled => "organisation_claim_filed",
+            AuditAction::OrganisationClaimApproved => "organisation_claim_approved",
+            AuditAction::OrganisationClaimRejected => "organisation_claim_rejected",
         }
     }
 
@@ -168,6 +178,9 @@ impl AuditAction {
             AuditAction::OfflineTransferRejected => "驳回线下转账凭证",
             AuditAction::IdentityCheck => "身份核验",
             AuditAction::DuplicatePayment => "重复付款退回",
+            AuditAction::OrganisationClaimFiled => "提交单位认领",
+            AuditAction::OrganisationClaimApproved => "单位认领通过",
+            AuditAction::OrganisationClaimRejected => "单位认领驳回",
         }
     }
 }

@@ -45,5 +45,7 @@ pub use product::{
 };
 pub mod identity;
 pub use identity::{CheckStatus, CodeOutcome, IdentityInputError, IdentityMethod, PendingCode};
+pub mod claim;
 pub mod limits;
+pub use claim::{ClaimDecision, ClaimStatus};
 pub use limits::LimitError;

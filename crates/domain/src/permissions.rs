@@ -21,6 +21,9 @@ pub enum Action {
     ViewLoginPage,
     LogIn,
     RegisterOrganisation,
+    /// 单位认领: file a claim to a credit code someone else registered, and follow it with
+    /// the query code given at filing.
+    ClaimOrganisation,
     RequestLoginChallenge,
     LogInWithCertificate,
     /// The payment gateway's signed notifications: public, authenticated by their signature.
@@ -75,6 +78,8 @@ pub enum Action {
     WithdrawOrder,
     /// Confirming or rejecting an offline bank transfer (线下转账) from its receipt.
     ConfirmOfflinePayment,
+    /// Decide 单位认领 claims (and see their documents and the claimant's contact).
+    ReviewOrganisationClaim,
     /// Confirming that a refund paid outside any gateway (an offline transfer) has been made.
     ConfirmRefund,
     /// Ending an order that the CA can no longer issue (e.g. after a CA change) and refunding
@@ -165,6 +170,7 @@ pub const fn access(action: Action) -> Access {
         | ViewLoginPage
         | LogIn
         | RegisterOrganisation
+        | ClaimOrganisation
         | RequestLoginChallenge
         | LogInWithCertificate
         | ReceivePaymentNotification
@@ -238,6 +244,8 @@ pub const fn access(action: Action) -> Access {
         ConfirmOfflinePayment | ConfirmRefund | RefundUnissuableOrder => {
             Access::Granted(&[(PlatformOperator, All)])
         }
+        // Platform operators check registrations; a claim hands an organisation over.
+        ReviewOrganisationClaim => Access::Granted(&[(PlatformOperator, All)]),
     }
 }
 

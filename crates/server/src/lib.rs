@@ -11,6 +11,7 @@ mod accounts;
 mod applications;
 mod audit;
 mod bindings;
+mod claims;
 mod delivery;
 pub mod identity;
 pub mod issuance;
@@ -249,6 +250,7 @@ fn app_routes(config: &ServerConfig) -> routes::Registry {
         routes::Registry::new().get("/healthz", certdesk_domain::Action::Health, healthz);
     let registry = web::pages::register(registry);
     let registry = accounts::register(registry);
+    let registry = claims::register(registry);
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
     let registry = payments::register(registry, config.sandbox_payments);
@@ -294,6 +296,7 @@ impl ApiDoc {
             delivery::openapi(),
             products::openapi(),
             identity::openapi(),
+            claims::openapi(),
         ] {
             doc.merge(fragment);
         }

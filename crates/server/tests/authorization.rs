@@ -33,6 +33,8 @@ struct World {
     provider_id: i64,
     blobs: certdesk_store::BlobStore,
     product_id: i64,
+    /// A mobile sealed under the server's data key, for the claims the walk files.
+    sealed_mobile: String,
     _dir: tempfile::TempDir,
 }
 
@@ -123,6 +125,7 @@ async fn world() -> (World, Vec<Actor>) {
         provider_id,
         blobs: state.blobs.clone(),
         product_id,
+        sealed_mobile: state.config.personal_data.seal("13800138000").unwrap(),
         _dir: dir,
     };
     (world, actors)
@@ -345,6 +348,56 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
             owner_org: Some(org_id),
         });
     }
+    if path.contains("{claim_id}") {
+        // 单位认领 claims are the platform's: a claim on a fresh organisation each time (one open
+        // claim per organisation), with a document to show.
+        let n = rand_u64();
+        let admin = format!("claimed.{n}");
+        let (org, _) = world
+            .store
+            .register_organisation(
+                "被认领公司",
+                &format!("CLAIM{n:013}"),
+                &NewAccount {
+                    username: &admin,
+                    display_name: "原注册人",
+                    role: Role::OrgAdmin,
+                    org_id: None,
+                    password_hash: "x",
+                    created_at: 0,
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        let blob = world.blobs.put(b"licence image").unwrap();
+        let mobile = world.sealed_mobile.clone();
+        let claim = world
+            .store
+            .file_organisation_claim(
+                &certdesk_store::NewOrganisationClaim {
+                    org_id: org.id,
+                    organisation_name: "被认领公司",
+                    claimant_name: "认领人",
+                    claimant_mobile_sealed: &mobile,
+                    statement: "执照附后",
+                    username: &format!("claimant.{n}"),
+                    password_hash: "x",
+                    licence_blob: blob.as_str(),
+                    letter_blob: blob.as_str(),
+                    query_code_hash: &format!("{n:064x}"),
+                    created_at: 0,
+                },
+                &certdesk_store::testing::test_audit_note(),
+            )
+            .await
+            .unwrap();
+        return Some(Object {
+            id: claim.id.to_string(),
+            owner_account: None,
+            owner_org: None,
+        });
+    }
     if path.contains("{product_id}") {
         return Some(Object {
             id: world.product_id.to_string(),
@@ -376,7 +429,8 @@ fn relation(actor: &Account, object: &Object) -> Relation {
 }
 
 /// The path parameters that name an object (an id or number).
-const OBJECT_PARAMS: [&str; 8] = [
+const OBJECT_PARAMS: [&str; 9] = [
+    "{claim_id}",
     "{binding_id}",
     "{token_id}",
     "{provider_id}",

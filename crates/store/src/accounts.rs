@@ -222,7 +222,7 @@ async fn set_password_in(
 
 /// Ends every session of an account but `keep_session` and revokes its API tokens at `now`,
 /// inside the caller's transaction; answers how many of each.
-async fn end_sessions_and_tokens(
+pub(crate) async fn end_sessions_and_tokens(
     conn: &mut sqlx::AnyConnection,
     account_id: i64,
     keep_session: Option<&str>,

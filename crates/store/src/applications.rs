@@ -372,7 +372,9 @@ impl Store {
     pub async fn blob_is_referenced(&self, blob_id: &str) -> Result<bool, StoreError> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM order_uploads WHERE blob_id = $1) \
-             + (SELECT COUNT(*) FROM offline_transfers WHERE receipt_blob = $1) AS n",
+             + (SELECT COUNT(*) FROM offline_transfers WHERE receipt_blob = $1) \
+             + (SELECT COUNT(*) FROM organisation_claims \
+                WHERE licence_blob = $1 OR letter_blob = $1) AS n",
         )
         .bind(blob_id)
         .fetch_one(self.pool())

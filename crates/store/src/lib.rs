@@ -8,6 +8,7 @@ mod audit;
 mod bindings;
 pub mod blobs;
 mod ca;
+mod claims;
 mod credentials;
 mod error;
 mod failpoints;
@@ -39,6 +40,7 @@ pub use ca::{
     CaKeyRecord, CertificateRecord, CrlRecord, KeyArchiveRecord, NewCaKey, NewCertificate,
     RevokeOutcome,
 };
+pub use claims::{ClaimHandover, NewOrganisationClaim, OrganisationClaim};
 pub use credentials::{ApiToken, Challenge};
 pub use error::StoreError;
 pub use failpoints::{configure_failpoints_from_env, failpoint, ISSUANCE_FAILPOINTS};

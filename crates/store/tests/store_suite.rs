@@ -61,6 +61,8 @@ on_both_engines!(
 mod applications;
 #[path = "store_suite/audit.rs"]
 mod audit;
+#[path = "store_suite/claims.rs"]
+mod claims;
 #[path = "store_suite/identity.rs"]
 mod identity;
 #[path = "store_suite/products.rs"]

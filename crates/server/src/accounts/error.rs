@@ -19,7 +19,7 @@ pub enum AccountError {
     WeakPassword(String),
     #[error("{0}")]
     InvalidRole(&'static str),
-    #[error("该统一社会信用代码已注册，请由本单位管理员登录，或联系客服")]
+    #[error("该统一社会信用代码已注册：请由本单位管理员登录；如系他人冒用注册，可申请单位认领")]
     OrganisationExists,
     #[error("该用户名已被使用，请换一个")]
     UsernameTaken,

@@ -182,7 +182,7 @@ async fn register_organisation(
 }
 
 /// Checks a new account's name, holder's name and password; answers them trimmed.
-fn check_new_account(
+pub(crate) fn check_new_account(
     username: &str,
     display_name: &str,
     password: &str,

@@ -23,9 +23,8 @@ use crate::web::routes::Registry;
 use crate::AppState;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::handler::Handler;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
@@ -78,7 +77,10 @@ pub(crate) fn register(registry: Registry) -> Registry {
         .post(
             "/orders/{order_no}/identity-photo",
             RunIdentityCheck,
-            Handler::layer(face_page, DefaultBodyLimit::max(crate::UPLOAD_BODY_LIMIT)),
+            Handler::layer(
+                face_page,
+                DefaultBodyLimit::max(crate::UPLOAD_PAGE_BODY_LIMIT),
+            ),
         )
         .post("/api/v1/applications", ApplyForCertificate, create_api)
         .put(
@@ -538,16 +540,12 @@ pub(crate) async fn store_upload(
     file_name: &str,
     bytes: &[u8],
 ) -> Result<OrderUpload, ApplicationError> {
-    let blobs = state.blobs.clone();
-    let (name, owned) = (file_name.to_string(), bytes.to_vec());
-    let stored =
-        crate::web::blocking::image_work(move || blobs.check_and_store_image(&name, &owned))
-            .await
-            .ok_or_else(|| ApplicationError::Inconsistent("checking an upload stopped".into()))?
-            .map_err(|e| match e {
-                UploadError::Refused(refusal) => ApplicationError::UploadRefused(refusal),
-                UploadError::Store(err) => ApplicationError::Store(err),
-            })?;
+    let stored = crate::web::upload::keep_image(state, file_name, bytes.to_vec())
+        .await
+        .map_err(|e| match e {
+            UploadError::Refused(refusal) => ApplicationError::UploadRefused(refusal),
+            UploadError::Store(err) => ApplicationError::Store(err),
+        })?;
     let upload = OrderUpload {
         kind: kind.as_str().to_string(),
         blob_id: stored.id.as_str().to_string(),
@@ -559,27 +557,16 @@ pub(crate) async fn store_upload(
     let previous = match state.store.put_order_upload(order.id, &upload).await {
         Ok(previous) => previous,
         Err(err) => {
-            forget_blob_if_unused(state, &upload.blob_id).await;
+            crate::web::upload::forget_blob_if_unused(state, &upload.blob_id).await;
             return Err(err.into());
         }
     };
     // The replaced file goes when nothing else refers to it (it was read in the same
     // transaction that replaced it: parallel uploads each remove their own predecessor).
     if let Some(previous) = previous.filter(|p| *p != upload.blob_id) {
-        forget_blob_if_unused(state, &previous).await;
+        crate::web::upload::forget_blob_if_unused(state, &previous).await;
     }
     Ok(upload)
-}
-
-async fn forget_blob_if_unused(state: &AppState, blob_id: &str) {
-    let Ok(id) = blob_id.parse::<certdesk_store::BlobId>() else {
-        return;
-    };
-    if matches!(state.store.blob_is_referenced(blob_id).await, Ok(false)) {
-        if let Err(err) = state.blobs.delete(&id) {
-            tracing::warn!(error = %err, "an unused upload could not be deleted");
-        }
-    }
 }
 
 fn upload_kind(kind: &str) -> Result<UploadKind, ApplicationError> {
@@ -814,24 +801,9 @@ async fn download_upload(
         .into_iter()
         .find(|u| u.kind == kind)
         .ok_or(ApplicationError::NotFound)?;
-    let id: certdesk_store::BlobId =
-        upload
-            .blob_id
-            .parse()
-            .map_err(|e: certdesk_store::InvalidBlobId| {
-                ApplicationError::Inconsistent(e.to_string())
-            })?;
-    let bytes = state.blobs.get(&id)?.ok_or(ApplicationError::NotFound)?;
-    let mime = match upload.format.as_str() {
-        "PNG" => "image/png",
-        "BMP" => "image/bmp",
-        _ => "image/jpeg",
-    };
-    Ok((
-        [(CONTENT_TYPE, mime), (CACHE_CONTROL, "private, no-store")],
-        bytes,
-    )
-        .into_response())
+    crate::web::upload::stored_image(&state, &upload.blob_id)
+        .await?
+        .ok_or(ApplicationError::NotFound.into())
 }
 
 // --- pages ----------------------------------------------------------------------------------
@@ -1336,10 +1308,12 @@ async fn upload_page(
 ) -> Result<Response, PageFailure> {
     let order = editable_order(&state, &user, &order_no).await?;
     let kind = upload_kind(&kind)?;
-    let multipart = Multipart::from_request(request, &state)
+    let multipart = crate::web::upload::open_page_upload(request, &state)
         .await
-        .map_err(|e| ApplicationError::UploadFormInvalid(e.body_text()))?;
-    let sent = read_upload_form(multipart, kind).await;
+        .map_err(ApplicationError::UploadFormInvalid)?;
+    let file_field = format!("file_{}", kind.as_str());
+    let mut sent =
+        crate::web::upload::read_page_upload(multipart, &[file_field.as_str(), "file"]).await;
     // The form's other fields come with the file (the upload button belongs to the form):
     // they are saved first, so that nothing typed is lost by uploading.
     if !sent.fields.is_empty() {
@@ -1352,16 +1326,14 @@ async fn upload_page(
             return form_again(&state, &user, &order, fields, problems).await;
         }
     }
-    let outcome = match sent.file {
-        Ok((file_name, bytes)) => {
-            match store_upload(&state, &order, kind, &file_name, &bytes).await {
-                Ok(_) => Ok(format!("{}已上传", kind.label_zh())),
-                Err(err) if PageFailure::from_kind(err.failure()).belongs_on_the_page() => {
-                    Err(err.to_string())
-                }
-                Err(err) => return Err(err.into()),
+    let outcome = match sent.take_file(&[file_field.as_str(), "file"]) {
+        Ok(file) => match store_upload(&state, &order, kind, &file.name, &file.bytes).await {
+            Ok(_) => Ok(format!("{}已上传", kind.label_zh())),
+            Err(err) if PageFailure::from_kind(err.failure()).belongs_on_the_page() => {
+                Err(err.to_string())
             }
-        }
+            Err(err) => return Err(err.into()),
+        },
         Err(refusal) => Err(refusal),
     };
     match &outcome {
@@ -1373,74 +1345,6 @@ async fn upload_page(
         }
     }
     Ok(Redirect::to(&format!("/orders/{order_no}/edit#uploads")).into_response())
-}
-
-/// What an upload form sent: the form's text fields, and the file of the kind asked for (or
-/// why there is none usable).
-struct SentUpload {
-    fields: Vec<(String, String)>,
-    file: Result<(String, Vec<u8>), String>,
-}
-
-/// Reads the whole upload form. A file over the limit is read to its end and dropped (the
-/// browser then gets the page, never a reset connection), and told in Chinese; the text fields
-/// are kept whatever the file.
-async fn read_upload_form(mut multipart: Multipart, kind: UploadKind) -> SentUpload {
-    let wanted = [format!("file_{}", kind.as_str()), "file".to_string()];
-    let mut fields = Vec::new();
-    let mut file: Result<(String, Vec<u8>), String> = Err("请选择要上传的文件".into());
-    loop {
-        let mut field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(err) => {
-                file = Err(format!("上传失败：{}", err.body_text()));
-                break;
-            }
-        };
-        let name = field.name().unwrap_or("").to_string();
-        if field.file_name().is_none() {
-            if let Ok(text) = field.text().await {
-                if name != "csrf" && name != "intent" {
-                    fields.push((name, text));
-                }
-            }
-            continue;
-        }
-        let file_name = field.file_name().unwrap_or("").to_string();
-        let ours = wanted.contains(&name);
-        let mut bytes = Vec::new();
-        let mut size: u64 = 0;
-        let mut failed = None;
-        loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) => {
-                    size += chunk.len() as u64;
-                    // Past the limit the rest is read and dropped.
-                    if ours && size <= certdesk_domain::upload::MAX_UPLOAD_BYTES {
-                        bytes.extend_from_slice(&chunk);
-                    }
-                }
-                Ok(None) => break,
-                Err(err) => {
-                    failed = Some(format!("上传失败：{}", err.body_text()));
-                    break;
-                }
-            }
-        }
-        if !ours {
-            continue;
-        }
-        file = match (failed, file_name.is_empty() && size == 0) {
-            (Some(failure), _) => Err(failure),
-            (None, true) => Err("请选择要上传的文件".into()),
-            (None, false) => match certdesk_domain::upload::check_size(&file_name, size) {
-                Ok(()) => Ok((file_name, bytes)),
-                Err(refusal) => Err(refusal.to_string()),
-            },
-        };
-    }
-    SentUpload { fields, file }
 }
 
 // --- the identity check, as the application needs it ------------------------------------------
@@ -1622,23 +1526,17 @@ async fn face_page(
     back_to_identity(&state, &user, &order_no, result).await
 }
 
-/// The photo of a face-check form, or why there is none.
-async fn face_photo(request: Request, state: &AppState) -> Result<axum::body::Bytes, String> {
-    let mut multipart = Multipart::from_request(request, state)
-        .await
-        .map_err(|err| format!("上传失败：{}", err.body_text()))?;
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) if field.name() == Some("photo") => match field.bytes().await {
-                Ok(bytes) if !bytes.is_empty() => return Ok(bytes),
-                Ok(_) => return Err("请选择人脸照片".into()),
-                Err(err) => return Err(format!("上传失败：{}", err.body_text())),
-            },
-            Ok(Some(_)) => continue,
-            Ok(None) => return Err("请选择人脸照片".into()),
-            Err(err) => return Err(format!("上传失败：{}", err.body_text())),
-        }
-    }
+/// The photo of a face-check form, or why there is none (a photo over the upload limit is read
+/// to its end and refused in Chinese, like every page upload).
+async fn face_photo(request: Request, state: &AppState) -> Result<Vec<u8>, String> {
+    let multipart = crate::web::upload::open_page_upload(request, state).await?;
+    let mut sent = crate::web::upload::read_page_upload(multipart, &["photo"]).await;
+    sent.take_file(&["photo"])
+        .map(|file| file.bytes)
+        .map_err(|refusal| match refusal.as_str() {
+            crate::web::upload::NO_FILE => "请选择人脸照片".to_string(),
+            _ => refusal,
+        })
 }
 
 /// This feature's part of the API description.

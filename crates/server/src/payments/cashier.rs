@@ -15,12 +15,12 @@ use crate::web::routes::Registry;
 use crate::{AppState, Payee};
 use askama::Template;
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use certdesk_domain::product::yuan;
-use certdesk_domain::{Action, ImageFormat, OrderStatus, Relation, PAYMENT_WINDOW};
-use certdesk_store::{BlobId, Order};
+use certdesk_domain::{Action, OrderStatus, Relation, PAYMENT_WINDOW};
+use certdesk_store::Order;
 use serde::Deserialize;
 
 /// The cashier's routes; the sandbox gateway's payer page only when it is in use.
@@ -417,27 +417,9 @@ async fn receipt_image(
         Action::ConfirmOfflinePayment,
         relation_to(&user, None, Some(transfer.org_id)),
     )?;
-    let id: BlobId = transfer
-        .receipt_blob
-        .parse()
-        .map_err(|e: certdesk_store::InvalidBlobId| PaymentError::Inconsistent(e.to_string()))?;
-    let blobs = state.blobs.clone();
-    let bytes = tokio::task::spawn_blocking(move || blobs.get(&id))
-        .await
-        .map_err(|e| PaymentError::Inconsistent(format!("reading a receipt: {e}")))??
-        .ok_or(PaymentError::ReceiptNotFound)?;
-    let mime = ImageFormat::detect(&bytes)
-        .map(ImageFormat::mime_type)
-        .unwrap_or("application/octet-stream");
-    Ok((
-        [
-            (CONTENT_TYPE, mime),
-            (CACHE_CONTROL, "private, no-store"),
-            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        bytes,
-    )
-        .into_response())
+    crate::web::upload::stored_image(&state, &transfer.receipt_blob)
+        .await?
+        .ok_or(PaymentError::ReceiptNotFound.into())
 }
 
 #[derive(Deserialize)]

@@ -242,8 +242,9 @@ pub async fn session_and_csrf(
         .unwrap_or("")
         .to_ascii_lowercase();
     let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+    let is_upload_form = content_type.starts_with("multipart/form-data");
 
-    let body = if unsafe_method && (is_form || session.is_some()) {
+    let body = if unsafe_method && (is_form || is_upload_form || session.is_some()) {
         // Forms always carry a token: the session's, or before login the pre-login cookie's.
         let expected = match &session {
             Some(s) => Some(s.session.csrf_token.clone()),
@@ -267,7 +268,7 @@ pub async fn session_and_csrf(
             };
             let token = form_field(&bytes, CSRF_FIELD);
             (token, Body::from(bytes))
-        } else if content_type.starts_with("multipart/form-data") {
+        } else if is_upload_form {
             // A file upload form cannot be read here without buffering the file: its page puts
             // the token in the form's action URL (query strings are never logged).
             let token = parts

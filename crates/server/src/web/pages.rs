@@ -77,6 +77,7 @@ pub struct Chrome {
     pub reviews_second: bool,
     pub can_confirm_transfers: bool,
     pub can_manage_products: bool,
+    pub can_review_claims: bool,
 }
 
 impl Chrome {
@@ -96,6 +97,7 @@ impl Chrome {
             reviews_second: user.role() == certdesk_domain::Role::CaOfficer,
             can_confirm_transfers: may(Action::ConfirmOfflinePayment),
             can_manage_products: may(Action::ManageProducts),
+            can_review_claims: may(Action::ReviewOrganisationClaim),
         }
     }
 }
