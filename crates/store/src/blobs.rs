@@ -135,7 +135,18 @@ impl BlobStore {
         let id = BlobId::of(bytes);
         let path = self.path_of(&id);
         if self.exists(&id)? {
-            return Ok(id);
+            // Kept again: the file counts as young, so the sweep of unreferenced uploads
+            // leaves it alone until the record that will refer to it is written.
+            let touched = fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|file| file.set_modified(SystemTime::now()));
+            match touched {
+                Ok(()) => return Ok(id),
+                // Deleted meanwhile (its last record went): written anew below.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("touch", &path, e)),
+            }
         }
         let dir = path.parent().unwrap_or(&self.root);
         create_private_dir(dir)?;
@@ -206,6 +217,32 @@ impl BlobStore {
             height: image.height,
             size: bytes.len() as u64,
         })
+    }
+
+    /// The blobs last written (or kept again) before `cutoff`: candidates for the sweep of
+    /// uploads no record refers to, which a crash between keeping a file and writing its
+    /// record leaves behind. The caller checks the records before deleting.
+    pub fn blobs_older_than(&self, cutoff: SystemTime) -> Result<Vec<BlobId>, StoreError> {
+        let mut old = Vec::new();
+        for fan_out in read_dir(&self.root)? {
+            if !fan_out.is_dir() {
+                continue;
+            }
+            let prefix = fan_out.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            for path in read_dir(&fan_out)? {
+                let Some(rest) = path.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                let Ok(id) = format!("{prefix}{rest}").parse::<BlobId>() else {
+                    continue; // temporary files and anything else
+                };
+                let written = fs::metadata(&path).and_then(|m| m.modified());
+                if matches!(written, Ok(at) if at < cutoff) {
+                    old.push(id);
+                }
+            }
+        }
+        Ok(old)
     }
 
     fn sweep_stale_temp_files(&self) -> Result<(), StoreError> {
