@@ -24,7 +24,8 @@ pub struct DataArgs {
 pub fn prepare_data_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    let probe = dir.join(".certdesk-write-check");
+    // One probe per process: several processes may start on one data directory at once.
+    let probe = dir.join(format!(".certdesk-write-check-{}", std::process::id()));
     std::fs::write(&probe, b"ok")
         .with_context(|| format!("data directory {} is not writable", dir.display()))?;
     std::fs::remove_file(&probe)

@@ -120,6 +120,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     let purge_job = tokio::spawn(crate::housekeeping::purge_expired_logins_regularly(
         state.clone(),
     ));
+    let reminder_job = tokio::spawn(send_expiry_reminders_regularly(state.clone()));
     let recovery_job = tokio::spawn(recover_issuance_regularly(
         state.clone(),
         settings.issuance_recovery_secs,
@@ -141,6 +142,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     order_job.abort();
     purge_job.abort();
     recovery_job.abort();
+    reminder_job.abort();
     tracing::info!("in-flight requests finished; closing the database");
     store.close().await;
     tracing::info!("stopped");
@@ -167,6 +169,24 @@ async fn close_unpaid_orders_regularly(state: AppState) {
             Ok(0) => {}
             Ok(closed) => tracing::info!(closed, "unpaid orders closed"),
             Err(err) => tracing::error!(error = %err, "closing unpaid orders failed"),
+        }
+    }
+}
+
+/// Sends the expiry reminders due (30, 15, 7 and 1 days before), at start and then hourly;
+/// each is sent once however many processes share the database.
+async fn send_expiry_reminders_regularly(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60 * 60));
+    loop {
+        tick.tick().await;
+        match certdesk_server::messages::send_expiry_reminders(&state).await {
+            Ok(run) if run.reminders == 0 => {}
+            Ok(run) => tracing::info!(
+                reminders = run.reminders,
+                messages = run.messages,
+                "expiry reminders sent"
+            ),
+            Err(err) => tracing::error!(error = %err, "sending expiry reminders failed"),
         }
     }
 }

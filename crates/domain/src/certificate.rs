@@ -4,6 +4,25 @@
 /// A certificate counts as 即将到期 this long before it expires.
 pub const EXPIRING_SOON_SECONDS: i64 = 30 * 24 * 3600;
 
+/// Expiry reminders go out this many days before a certificate expires (DOMAIN.md: 30 days
+/// before, "and again nearer to it"; guide 003: 30 days).
+pub const REMINDER_DAYS: [i64; 4] = [30, 15, 7, 1];
+
+/// The reminder due for a certificate expiring at `not_after`, at `now`: the nearest threshold
+/// already reached (a server that was down for a week sends the 7-day reminder, not the 30-,
+/// 15- and 7-day ones at once); `None` before the first and once it has expired.
+pub fn reminder_due(not_after: i64, now: i64) -> Option<i64> {
+    let left = not_after - now;
+    if left <= 0 {
+        return None;
+    }
+    REMINDER_DAYS
+        .iter()
+        .rev()
+        .copied()
+        .find(|days| left <= days * 86_400)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertificateState {
     /// Issued, but the supplier does not have it yet (being delivered).
@@ -52,6 +71,23 @@ pub fn certificate_state(
 mod tests {
     use super::*;
     use CertificateState::*;
+
+    #[test]
+    fn the_nearest_reminder_reached_is_due() {
+        let day = 86_400;
+        let expires = 100 * day;
+        assert_eq!(reminder_due(expires, expires - 31 * day), None);
+        assert_eq!(reminder_due(expires, expires - 30 * day), Some(30));
+        assert_eq!(reminder_due(expires, expires - 16 * day), Some(30));
+        assert_eq!(reminder_due(expires, expires - 15 * day), Some(15));
+        assert_eq!(reminder_due(expires, expires - 8 * day), Some(15));
+        assert_eq!(reminder_due(expires, expires - 7 * day), Some(7));
+        assert_eq!(reminder_due(expires, expires - 2 * day), Some(7));
+        assert_eq!(reminder_due(expires, expires - day), Some(1));
+        assert_eq!(reminder_due(expires, expires - 1), Some(1));
+        assert_eq!(reminder_due(expires, expires), None);
+        assert_eq!(reminder_due(expires, expires + day), None);
+    }
 
     #[test]
     fn states_across_a_certificates_life() {

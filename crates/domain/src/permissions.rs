@@ -37,6 +37,8 @@ pub enum Action {
     ViewOwnAccount,
     ChangeOwnPassword,
     ManageOwnApiTokens,
+    /// 消息: the account's own in-app messages (expiry reminders, …).
+    ReadOwnMessages,
     ListCaProviders,
     // Organisation and platform objects.
     ListAccounts,
@@ -175,9 +177,8 @@ pub const fn access(action: Action) -> Access {
         | LogInWithCertificate
         | ReceivePaymentNotification
         | UseSandboxGateway => Access::Public,
-        LogOut | ViewWorkbench | ViewOwnAccount | ChangeOwnPassword | ManageOwnApiTokens => {
-            Access::Granted(EVERY_ROLE_ON_ITSELF)
-        }
+        LogOut | ViewWorkbench | ViewOwnAccount | ChangeOwnPassword | ManageOwnApiTokens
+        | ReadOwnMessages => Access::Granted(EVERY_ROLE_ON_ITSELF),
         // The providers and their hotlines are shown to everyone who applies or binds.
         ListCaProviders => Access::Granted(&[
             (OrgAdmin, All),

@@ -15,6 +15,7 @@ mod claims;
 mod delivery;
 pub mod identity;
 pub mod issuance;
+pub mod messages;
 mod orders;
 pub mod payments;
 mod pki;
@@ -251,6 +252,7 @@ fn app_routes(config: &ServerConfig) -> routes::Registry {
     let registry = web::pages::register(registry);
     let registry = accounts::register(registry);
     let registry = claims::register(registry);
+    let registry = messages::register(registry);
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
     let registry = payments::register(registry, config.sandbox_payments);
@@ -297,6 +299,7 @@ impl ApiDoc {
             products::openapi(),
             identity::openapi(),
             claims::openapi(),
+            messages::openapi(),
         ] {
             doc.merge(fragment);
         }

@@ -14,6 +14,7 @@ mod error;
 mod failpoints;
 mod flashes;
 mod identity;
+mod messages;
 mod orders;
 mod organisations;
 mod products;
@@ -45,6 +46,7 @@ pub use credentials::{ApiToken, Challenge};
 pub use error::StoreError;
 pub use failpoints::{configure_failpoints_from_env, failpoint, ISSUANCE_FAILPOINTS};
 pub use identity::{IdentityCheck, NewIdentityCheck};
+pub use messages::{ExpiringCertificate, Message, NewMessage};
 pub use orders::{
     duplicate_payment_detail, DuplicatePayment, NewOrder, Order, OrderEvent, OrderFilter, Payment,
     PaymentOutcome, StepRecord,

@@ -97,6 +97,62 @@ pub async fn put_order_in_status(
         .expect("the order exists")
 }
 
+/// A completed 新办 order of `org_id` whose key holds a signing certificate (serial
+/// `serial_hex`, expiring at `not_after`, issued by the first CA key): what a supplier has after
+/// delivery, for tests of what happens later in a certificate's life. Answers the certificate's
+/// id.
+pub async fn put_held_certificate(
+    store: &Store,
+    org_id: i64,
+    created_by: i64,
+    serial_hex: &str,
+    not_after: i64,
+) -> i64 {
+    let order = store
+        .create_order_in_status(
+            "completed",
+            &crate::NewOrder {
+                order_no: &format!("HELD{serial_hex}"),
+                org_id,
+                kind: certdesk_domain::BusinessType::NewCertificate,
+                amount_fen: 0,
+                created_by,
+                on_behalf: false,
+                created_at: TEST_STEP_AT,
+            },
+        )
+        .await
+        .expect("the order");
+    let issuer = store.ca_keys().await.expect("CA keys")[0].id;
+    let certificate = store
+        .insert_certificate(&crate::NewCertificate {
+            serial_hex,
+            issuer_ca_id: issuer,
+            algorithm: "sm2",
+            profile: "sign",
+            org_name: "测试单位",
+            credit_code: "91350100M000100Y43",
+            not_before: not_after - 365 * 86_400,
+            not_after,
+            der: b"not a real certificate",
+            issued_at: not_after - 365 * 86_400,
+        })
+        .await
+        .expect("the certificate");
+    sqlx::query(
+        "INSERT INTO order_issuance (order_id, claimed_at, serial_hex, signing_certificate_id, \
+         issued_at) VALUES ($1, $2, $3, $4, $2)",
+    )
+    .bind(order.id)
+    .bind(certificate.issued_at)
+    .bind(serial_hex)
+    .bind(certificate.id)
+    .execute(store.pool())
+    .await
+    .expect("link the certificate to its order");
+    certificate.id
+}
+
 impl Store {
     /// Creates an order already in `status` (its stored name), as if its workflow had brought
     /// it there: for tests that start in the middle of a flow.

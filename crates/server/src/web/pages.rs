@@ -22,9 +22,6 @@ pub(crate) fn register(registry: Registry) -> Registry {
         .get("/invoices", ViewWorkbench, |u| {
             section(u, Section::Invoices)
         })
-        .get("/messages", ViewWorkbench, |u| {
-            section(u, Section::Messages)
-        })
         .get("/static/app.css", StaticAsset, stylesheet)
 }
 
@@ -143,7 +140,6 @@ async fn overview(PageUser(user): PageUser) -> Response {
 enum Section {
     CaRenewals,
     Invoices,
-    Messages,
 }
 
 #[derive(Template)]
@@ -158,7 +154,6 @@ async fn section(PageUser(user): PageUser, which: Section) -> Response {
     let (active, title, summary) = match which {
         Section::CaRenewals => ("ca_renewals", "CA续费与延期", "证书到期前3个月至到期后3个月内可以续费延期；续费不更换密钥，已加密的投标文件仍可解密。"),
         Section::Invoices => ("invoices", "发票", "支付完成后可申请电子增值税发票，并管理最多5个发票抬头。"),
-        Section::Messages => ("messages", "消息", "审核结果、支付结果和证书到期提醒会发送到这里。"),
     };
     render(
         &SectionPage {
