@@ -67,10 +67,12 @@ pub enum AuditAction {
     OrganisationClaimFiled,
     OrganisationClaimApproved,
     OrganisationClaimRejected,
+    /// A 解锁授权码 was used to unlock its key.
+    UnlockCodeUsed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 33] = [
+    pub const ALL: [AuditAction; 34] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -104,6 +106,7 @@ impl AuditAction {
         AuditAction::OrganisationClaimFiled,
         AuditAction::OrganisationClaimApproved,
         AuditAction::OrganisationClaimRejected,
+        AuditAction::UnlockCodeUsed,
     ];
 
     /// The name stored in the database, hashed into the chain and used in the API.
@@ -142,6 +145,7 @@ impl AuditAction {
             AuditAction::OrganisationClaimFiled => "organisation_claim_filed",
             AuditAction::OrganisationClaimApproved => "organisation_claim_approved",
             AuditAction::OrganisationClaimRejected => "organisation_claim_rejected",
+            AuditAction::UnlockCodeUsed => "unlock_code_used",
         }
     }
 
@@ -181,6 +185,7 @@ impl AuditAction {
             AuditAction::OrganisationClaimFiled => "提交单位认领",
             AuditAction::OrganisationClaimApproved => "单位认领通过",
             AuditAction::OrganisationClaimRejected => "单位认领驳回",
+            AuditAction::UnlockCodeUsed => "使用解锁授权码",
         }
     }
 }

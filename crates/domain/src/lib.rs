@@ -47,5 +47,6 @@ pub mod identity;
 pub use identity::{CheckStatus, CodeOutcome, IdentityInputError, IdentityMethod, PendingCode};
 pub mod claim;
 pub mod limits;
+pub mod unlock;
 pub use claim::{ClaimDecision, ClaimStatus};
 pub use limits::LimitError;

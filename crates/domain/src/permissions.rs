@@ -64,6 +64,11 @@ pub enum Action {
     ViewOrderDocument,
     /// Hand in the key holder's CSR for an order in 制证中, and fetch what was issued.
     SubmitCertificateRequest,
+    /// 解锁: ask to unlock one of the organisation's keys (its admin: the keys are its).
+    RequestUnlock,
+    /// Use a 解锁授权码 on the key it was issued for (the key holder's agent, signed in as the
+    /// organisation's admin).
+    UseUnlockCode,
     /// Ship a key or mark it ready at the counter.
     DeliverOrder,
     /// 确认收货.
@@ -232,6 +237,9 @@ pub const fn access(action: Action) -> Access {
         // takes what was issued for it (certificates, the sealed encryption key); an operator
         // would otherwise get a certificate in the organisation's name for a key of their own.
         SubmitCertificateRequest => Access::Granted(&[(OrgAdmin, Org)]),
+        // The key and its PIN are the organisation's: its admin asks and uses the code; the
+        // operator reviews (and may submit or withdraw for it through the order's actions).
+        RequestUnlock | UseUnlockCode => Access::Granted(&[(OrgAdmin, Org)]),
         ViewOrderDocument => {
             Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All), (CaOfficer, All)])
         }

@@ -21,6 +21,7 @@ pub mod payments;
 mod pki;
 pub mod products;
 mod reviews;
+mod unlocks;
 
 pub use applications::{terms_setting_name, TERMS};
 use axum::http::HeaderValue;
@@ -253,6 +254,7 @@ fn app_routes(config: &ServerConfig) -> routes::Registry {
     let registry = accounts::register(registry);
     let registry = claims::register(registry);
     let registry = messages::register(registry);
+    let registry = unlocks::register(registry);
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
     let registry = payments::register(registry, config.sandbox_payments);
@@ -300,6 +302,7 @@ impl ApiDoc {
             identity::openapi(),
             claims::openapi(),
             messages::openapi(),
+            unlocks::openapi(),
         ] {
             doc.merge(fragment);
         }

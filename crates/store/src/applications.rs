@@ -746,15 +746,16 @@ impl Store {
         .transpose()
     }
 
-    /// Every certificate issued for an organisation's orders, newest first.
+    /// Every certificate issued for an organisation's orders, newest first (the CA provider
+    /// is that of the order's application, '' for an order without one).
     pub async fn org_certificates(&self, org_id: i64) -> Result<Vec<OrgCertificate>, StoreError> {
         let rows = sqlx::query(
             "SELECT c.id, c.serial_hex, c.algorithm, c.profile, c.org_name, c.not_before, c.not_after, \
-                    c.revoked_at, o.order_no, o.status, p.name AS provider_name \
+                    c.revoked_at, o.order_no, o.status, COALESCE(p.name, '') AS provider_name \
              FROM order_issuance i \
              JOIN orders o ON o.id = i.order_id \
-             JOIN applications a ON a.order_id = o.id \
-             JOIN ca_providers p ON p.id = a.provider_id \
+             LEFT JOIN applications a ON a.order_id = o.id \
+             LEFT JOIN ca_providers p ON p.id = a.provider_id \
              JOIN certificates c ON c.id = i.signing_certificate_id OR c.id = i.encryption_certificate_id \
              WHERE o.org_id = $1 \
              ORDER BY c.issued_at DESC, c.id DESC",

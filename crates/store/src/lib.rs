@@ -23,6 +23,7 @@ mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod trades;
+mod unlocks;
 
 pub use accounts::{Account, NewAccount};
 pub use applications::{
@@ -59,6 +60,7 @@ pub use trades::{
     NewOfflineTransfer, NewRefund, NewSandboxTrade, OfflineTransfer, Refund, SandboxTrade,
     TransferConfirmation,
 };
+pub use unlocks::{IssuedUnlockCode, NewUnlockRequest, UnlockRequest};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};

@@ -12,6 +12,7 @@
 //! variant; the exhaustive test walks every (workflow, status, action, actor).
 
 pub mod new_certificate;
+pub mod unlock;
 
 use crate::calendar::{Deadline, WorkCalendar};
 use crate::limits::LimitError;
@@ -28,15 +29,18 @@ pub enum BusinessType {
     /// 新办: a new certificate.
     #[serde(rename = "new")]
     NewCertificate,
+    /// 解锁: a one-time code to set a new PIN on a locked key.
+    Unlock,
 }
 
 impl BusinessType {
-    pub const ALL: [BusinessType; 1] = [BusinessType::NewCertificate];
+    pub const ALL: [BusinessType; 2] = [BusinessType::NewCertificate, BusinessType::Unlock];
 
     /// The name stored in the database and used in the API.
     pub fn as_str(self) -> &'static str {
         match self {
             BusinessType::NewCertificate => "new",
+            BusinessType::Unlock => "unlock",
         }
     }
 
@@ -44,6 +48,7 @@ impl BusinessType {
     pub fn label_zh(self) -> &'static str {
         match self {
             BusinessType::NewCertificate => "新办",
+            BusinessType::Unlock => "解锁",
         }
     }
 
@@ -51,6 +56,7 @@ impl BusinessType {
     pub fn workflow(self) -> &'static Workflow {
         match self {
             BusinessType::NewCertificate => &new_certificate::NEW_CERTIFICATE,
+            BusinessType::Unlock => &unlock::UNLOCK,
         }
     }
 }
@@ -137,6 +143,8 @@ pub enum SideEffect {
     AskGatewayToPayBack,
     /// Follow-up: for a mobile product the CA makes and holds the key pairs and issues.
     IssueHeldKeys,
+    /// Write: the one-time 解锁授权码, bound to the key, is recorded with the approval.
+    IssueUnlockCode,
 }
 
 impl SideEffect {

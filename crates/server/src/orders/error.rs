@@ -31,6 +31,8 @@ pub enum OrdersError {
     #[error(transparent)]
     Payment(#[from] PaymentError),
     #[error(transparent)]
+    Unlock(#[from] crate::unlocks::UnlockError),
+    #[error(transparent)]
     Product(#[from] ProductError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -48,6 +50,7 @@ impl FeatureError for OrdersError {
             Application(err) => err.failure(),
             Issuance(err) => err.failure(),
             Payment(err) => err.failure(),
+            Unlock(err) => err.failure(),
             Product(err) => err.failure(),
             Store(err) => err.failure(),
         }
@@ -65,6 +68,7 @@ impl FeatureError for OrdersError {
             Application(err) => err.code(),
             Issuance(err) => err.code(),
             Payment(err) => err.code(),
+            Unlock(err) => err.code(),
             Product(err) => err.code(),
             Store(err) => err.code(),
         }

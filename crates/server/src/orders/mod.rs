@@ -447,6 +447,24 @@ async fn order_page(
             }
             described
         }
+        // 解锁: the key, its holder and the reason; reviewers see the identity check too.
+        None if order.kind == BusinessType::Unlock => {
+            let mut summary: Vec<Summary> = crate::unlocks::summary(&state, &order)
+                .await?
+                .into_iter()
+                .map(|(label, value)| Summary { label, value })
+                .collect();
+            if rights.reviewer {
+                summary.push(Summary {
+                    label: "持锁人身份核验",
+                    value: identity_summary(&state, order.id).await?,
+                });
+            }
+            DescribedApplication {
+                product: String::new(),
+                summary,
+            }
+        }
         None => DescribedApplication::default(),
     };
     let documents = match &application {

@@ -26,6 +26,9 @@ pub enum ReviewError {
     /// Paying back an order sent back after payment failed.
     #[error(transparent)]
     Refund(#[from] PaymentError),
+    /// Approving an unlock (its code written with the step) failed.
+    #[error(transparent)]
+    Unlock(crate::unlocks::UnlockError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -39,6 +42,7 @@ impl FeatureError for ReviewError {
             ReviewError::Step(err) => err.failure(),
             ReviewError::Issuance(err) => err.failure(),
             ReviewError::Refund(err) => err.failure(),
+            ReviewError::Unlock(err) => err.failure(),
             ReviewError::Store(err) => err.failure(),
         }
     }
@@ -52,6 +56,7 @@ impl FeatureError for ReviewError {
             ReviewError::Step(err) => err.code(),
             ReviewError::Issuance(err) => err.code(),
             ReviewError::Refund(err) => err.code(),
+            ReviewError::Unlock(err) => err.code(),
             ReviewError::Store(err) => err.code(),
         }
     }

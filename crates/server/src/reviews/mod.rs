@@ -178,6 +178,14 @@ pub(crate) async fn review_order(
         (_, true) => OrderAction::ApproveInitial,
         (_, false) => OrderAction::RejectInitial,
     };
+    // An unlock's approval writes its 解锁授权码 with the step.
+    if order.kind == certdesk_domain::BusinessType::Unlock && action == OrderAction::ApproveInitial
+    {
+        return Ok(crate::unlocks::approve(state, user, order, reason)
+            .await
+            .map_err(ReviewError::Unlock)?
+            .status);
+    }
     let (after, step) = act_on_order(state, Some(user), order, action, reason).await?;
     // A paid order sent back is refunded by the system (guide 002: 审批退回后会自动退款).
     if step.has(SideEffect::RefundIfPaid)

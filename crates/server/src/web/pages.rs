@@ -75,6 +75,7 @@ pub struct Chrome {
     pub can_confirm_transfers: bool,
     pub can_manage_products: bool,
     pub can_review_claims: bool,
+    pub can_request_unlock: bool,
 }
 
 impl Chrome {
@@ -95,6 +96,7 @@ impl Chrome {
             can_confirm_transfers: may(Action::ConfirmOfflinePayment),
             can_manage_products: may(Action::ManageProducts),
             can_review_claims: may(Action::ReviewOrganisationClaim),
+            can_request_unlock: may(Action::RequestUnlock),
         }
     }
 }
