@@ -169,10 +169,12 @@ pub enum OrderAction {
     RefundCompleted,
     /// An operator ends an order the CA can no longer issue (无法制证退款).
     RefundUnissuable,
+    /// 吊销 of a lost or compromised key, without waiting for review.
+    RevokeAtOnce,
 }
 
 impl OrderAction {
-    pub const ALL: [OrderAction; 17] = [
+    pub const ALL: [OrderAction; 18] = [
         OrderAction::Submit,
         OrderAction::ApproveInitial,
         OrderAction::RejectInitial,
@@ -190,6 +192,7 @@ impl OrderAction {
         OrderAction::StartRefund,
         OrderAction::RefundCompleted,
         OrderAction::RefundUnissuable,
+        OrderAction::RevokeAtOnce,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -211,6 +214,7 @@ impl OrderAction {
             OrderAction::StartRefund => "start_refund",
             OrderAction::RefundCompleted => "refund_completed",
             OrderAction::RefundUnissuable => "refund_unissuable",
+            OrderAction::RevokeAtOnce => "revoke_at_once",
         }
     }
 
@@ -234,6 +238,7 @@ impl OrderAction {
             OrderAction::StartRefund => "发起退款",
             OrderAction::RefundCompleted => "退款完成",
             OrderAction::RefundUnissuable => "无法制证退款",
+            OrderAction::RevokeAtOnce => "立即吊销（密钥泄露）",
         }
     }
 
@@ -440,6 +445,7 @@ mod tests {
                 "start_refund",
                 "refund_completed",
                 "refund_unissuable",
+                "revoke_at_once",
             ]
         );
         for action in OrderAction::ALL {

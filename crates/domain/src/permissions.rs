@@ -66,6 +66,8 @@ pub enum Action {
     SubmitCertificateRequest,
     /// 解锁: ask to unlock one of the organisation's keys (its admin: the keys are its).
     RequestUnlock,
+    /// 吊销: ask to revoke one of the organisation's certificates.
+    RequestRevocation,
     /// Use a 解锁授权码 on the key it was issued for (the key holder's agent, signed in as the
     /// organisation's admin).
     UseUnlockCode,
@@ -239,7 +241,7 @@ pub const fn access(action: Action) -> Access {
         SubmitCertificateRequest => Access::Granted(&[(OrgAdmin, Org)]),
         // The key and its PIN are the organisation's: its admin asks and uses the code; the
         // operator reviews (and may submit or withdraw for it through the order's actions).
-        RequestUnlock | UseUnlockCode => Access::Granted(&[(OrgAdmin, Org)]),
+        RequestUnlock | UseUnlockCode | RequestRevocation => Access::Granted(&[(OrgAdmin, Org)]),
         ViewOrderDocument => {
             Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All), (CaOfficer, All)])
         }

@@ -21,6 +21,7 @@ pub mod payments;
 mod pki;
 pub mod products;
 mod reviews;
+mod revocations;
 mod unlocks;
 
 pub use applications::{terms_setting_name, TERMS};
@@ -255,6 +256,7 @@ fn app_routes(config: &ServerConfig) -> routes::Registry {
     let registry = claims::register(registry);
     let registry = messages::register(registry);
     let registry = unlocks::register(registry);
+    let registry = revocations::register(registry);
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
     let registry = payments::register(registry, config.sandbox_payments);
@@ -303,6 +305,7 @@ impl ApiDoc {
             claims::openapi(),
             messages::openapi(),
             unlocks::openapi(),
+            revocations::openapi(),
         ] {
             doc.merge(fragment);
         }

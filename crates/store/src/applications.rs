@@ -7,7 +7,7 @@ use crate::ca::{
     certificate_from_row, insert_certificate_in, insert_key_archive_in, revoke_in,
     CERTIFICATE_COLUMNS,
 };
-use crate::orders::{apply_step_in, order_from_row, ORDER_COLUMNS};
+use crate::orders::{apply_step_in, insert_draft_order_in, order_from_row, ORDER_COLUMNS};
 use crate::{
     AuditNote, CertificateRecord, NewAuditEvent, NewCertificate, NewOrder, Order, StepRecord,
     Store, StoreError,
@@ -181,23 +181,7 @@ impl Store {
         audit: &AuditNote<'_>,
     ) -> Result<Order, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let sql = format!(
-            "INSERT INTO orders (order_no, org_id, kind, status, amount_fen, created_by, on_behalf, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {ORDER_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(order.order_no)
-            .bind(order.org_id)
-            .bind(order.kind.as_str())
-            .bind(OrderStatus::Draft.as_str())
-            .bind(order.amount_fen)
-            .bind(order.created_by)
-            .bind(i64::from(order.on_behalf))
-            .bind(order.created_at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| StoreError::conflict_on_unique(e, "order_no"))?;
-        let created = order_from_row(&row)?;
+        let created = insert_draft_order_in(&mut tx, order).await?;
         sqlx::query(
             "INSERT INTO applications (order_id, provider_id, product_id, years, voucher_code, delivery_method, form_json, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

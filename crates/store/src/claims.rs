@@ -97,14 +97,17 @@ impl Store {
         claim: &NewOrganisationClaim<'_>,
         audit: &AuditNote<'_>,
     ) -> Result<OrganisationClaim, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        // Read before the transaction: a transaction that reads and then writes cannot take
+        // SQLite's write lock when another writer went first. A name taken after this check
+        // is caught by the approval, whose account insert meets the unique index.
         let taken = sqlx::query("SELECT id FROM accounts WHERE username = $1")
             .bind(claim.username)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(self.pool())
             .await?;
         if taken.is_some() {
             return Err(StoreError::Conflict("username"));
         }
+        let mut tx = self.pool().begin().await?;
         let sql = format!(
             "INSERT INTO organisation_claims (org_id, organisation_name, claimant_name, \
              claimant_mobile, statement, username, password_hash, licence_blob, letter_blob, \

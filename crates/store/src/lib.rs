@@ -19,6 +19,7 @@ mod orders;
 mod organisations;
 mod products;
 mod rate_limits;
+mod revocations;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -55,6 +56,7 @@ pub use orders::{
 pub use organisations::Organisation;
 pub use products::{FixedPrice, NewVoucher, Product, Redemption, Submission, Voucher};
 pub use rate_limits::{RateLimit, Slot};
+pub use revocations::{NewRevocationRequest, RevocationRequest};
 pub use sessions::{Session, SessionWithAccount};
 pub use trades::{
     NewOfflineTransfer, NewRefund, NewSandboxTrade, OfflineTransfer, Refund, SandboxTrade,

@@ -143,6 +143,31 @@ pub(crate) fn parse_stored<T: std::str::FromStr>(text: String) -> Result<T, Stor
 /// history entry, the side writes the store makes itself ([`SideEffect::ReleaseVoucher`]) and
 /// the audit entry, all or nothing. Answers whether the order was still in the step's `from`
 /// status and moved; when it was not, nothing was written.
+/// Inserts a new order in 草稿 inside the caller's transaction (with the row of its kind that
+/// the caller adds); a number already used is `Conflict("order_no")`.
+pub(crate) async fn insert_draft_order_in(
+    conn: &mut sqlx::AnyConnection,
+    order: &NewOrder<'_>,
+) -> Result<Order, StoreError> {
+    let sql = format!(
+        "INSERT INTO orders (order_no, org_id, kind, status, amount_fen, created_by, on_behalf, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {ORDER_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(order.order_no)
+        .bind(order.org_id)
+        .bind(order.kind.as_str())
+        .bind(OrderStatus::Draft.as_str())
+        .bind(order.amount_fen)
+        .bind(order.created_by)
+        .bind(i64::from(order.on_behalf))
+        .bind(order.created_at)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, "order_no"))?;
+    order_from_row(&row)
+}
+
 pub(crate) async fn apply_step_in(
     conn: &mut sqlx::AnyConnection,
     record: &StepRecord<'_>,

@@ -108,21 +108,6 @@ pub async fn put_held_certificate(
     serial_hex: &str,
     not_after: i64,
 ) -> i64 {
-    let order = store
-        .create_order_in_status(
-            "completed",
-            &crate::NewOrder {
-                order_no: &format!("HELD{serial_hex}"),
-                org_id,
-                kind: certdesk_domain::BusinessType::NewCertificate,
-                amount_fen: 0,
-                created_by,
-                on_behalf: false,
-                created_at: TEST_STEP_AT,
-            },
-        )
-        .await
-        .expect("the order");
     let issuer = store.ca_keys().await.expect("CA keys")[0].id;
     let certificate = store
         .insert_certificate(&crate::NewCertificate {
@@ -139,18 +124,45 @@ pub async fn put_held_certificate(
         })
         .await
         .expect("the certificate");
+    hold_certificate(store, org_id, created_by, certificate.id, serial_hex).await;
+    certificate.id
+}
+
+/// Links a certificate already recorded (one the CA issued in the test) to a completed 新办
+/// order of `org_id`, as if it had been issued for it and delivered.
+pub async fn hold_certificate(
+    store: &Store,
+    org_id: i64,
+    created_by: i64,
+    certificate_id: i64,
+    serial_hex: &str,
+) {
+    let order = store
+        .create_order_in_status(
+            "completed",
+            &crate::NewOrder {
+                order_no: &format!("HELD{serial_hex}"),
+                org_id,
+                kind: certdesk_domain::BusinessType::NewCertificate,
+                amount_fen: 0,
+                created_by,
+                on_behalf: false,
+                created_at: TEST_STEP_AT,
+            },
+        )
+        .await
+        .expect("the order");
     sqlx::query(
         "INSERT INTO order_issuance (order_id, claimed_at, serial_hex, signing_certificate_id, \
          issued_at) VALUES ($1, $2, $3, $4, $2)",
     )
     .bind(order.id)
-    .bind(certificate.issued_at)
+    .bind(TEST_STEP_AT)
     .bind(serial_hex)
-    .bind(certificate.id)
+    .bind(certificate_id)
     .execute(store.pool())
     .await
     .expect("link the certificate to its order");
-    certificate.id
 }
 
 impl Store {

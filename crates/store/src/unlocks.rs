@@ -2,9 +2,9 @@
 //! `certdesk_domain::unlock`).
 
 use crate::audit::{append_audit_with_change, AuditNote};
-use crate::orders::{apply_step_in, order_from_row, Order, ORDER_COLUMNS};
+use crate::orders::{apply_step_in, insert_draft_order_in, Order};
 use crate::{NewOrder, StepRecord, Store, StoreError};
-use certdesk_domain::{AuditAction, OrderStatus};
+use certdesk_domain::AuditAction;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -70,23 +70,7 @@ impl Store {
         audit: &AuditNote<'_>,
     ) -> Result<Order, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let sql = format!(
-            "INSERT INTO orders (order_no, org_id, kind, status, amount_fen, created_by, on_behalf, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {ORDER_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(order.order_no)
-            .bind(order.org_id)
-            .bind(order.kind.as_str())
-            .bind(OrderStatus::Draft.as_str())
-            .bind(order.amount_fen)
-            .bind(order.created_by)
-            .bind(i64::from(order.on_behalf))
-            .bind(order.created_at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| StoreError::conflict_on_unique(e, "order_no"))?;
-        let created = order_from_row(&row)?;
+        let created = insert_draft_order_in(&mut tx, order).await?;
         sqlx::query(
             "INSERT INTO unlock_requests (order_id, certificate_id, key_serial, holder_name, \
              holder_id, holder_mobile, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -12,6 +12,7 @@
 //! variant; the exhaustive test walks every (workflow, status, action, actor).
 
 pub mod new_certificate;
+pub mod revocation;
 pub mod unlock;
 
 use crate::calendar::{Deadline, WorkCalendar};
@@ -31,16 +32,23 @@ pub enum BusinessType {
     NewCertificate,
     /// 解锁: a one-time code to set a new PIN on a locked key.
     Unlock,
+    /// 吊销: a certificate revoked on the organisation's request.
+    Revocation,
 }
 
 impl BusinessType {
-    pub const ALL: [BusinessType; 2] = [BusinessType::NewCertificate, BusinessType::Unlock];
+    pub const ALL: [BusinessType; 3] = [
+        BusinessType::NewCertificate,
+        BusinessType::Unlock,
+        BusinessType::Revocation,
+    ];
 
     /// The name stored in the database and used in the API.
     pub fn as_str(self) -> &'static str {
         match self {
             BusinessType::NewCertificate => "new",
             BusinessType::Unlock => "unlock",
+            BusinessType::Revocation => "revocation",
         }
     }
 
@@ -49,6 +57,7 @@ impl BusinessType {
         match self {
             BusinessType::NewCertificate => "新办",
             BusinessType::Unlock => "解锁",
+            BusinessType::Revocation => "吊销",
         }
     }
 
@@ -57,6 +66,7 @@ impl BusinessType {
         match self {
             BusinessType::NewCertificate => &new_certificate::NEW_CERTIFICATE,
             BusinessType::Unlock => &unlock::UNLOCK,
+            BusinessType::Revocation => &revocation::REVOCATION,
         }
     }
 }
@@ -145,6 +155,9 @@ pub enum SideEffect {
     IssueHeldKeys,
     /// Write: the one-time 解锁授权码, bound to the key, is recorded with the approval.
     IssueUnlockCode,
+    /// Write: the certificate is revoked at the CA (idempotently) and the revocation recorded
+    /// with the step.
+    RevokeCertificate,
 }
 
 impl SideEffect {

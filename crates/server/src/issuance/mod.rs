@@ -313,6 +313,22 @@ fn validity_days(years: i64) -> u32 {
     u32::try_from(years).map_or(0, certdesk_domain::limits::validity_days)
 }
 
+/// The organisation's key with this certificate serial (the signing certificate of a key it
+/// holds, issued here), whatever its state; `None` when it has no such key.
+pub(crate) async fn held_key(
+    state: &AppState,
+    org_id: i64,
+    serial: &str,
+) -> Result<Option<certdesk_store::OrgCertificate>, certdesk_store::StoreError> {
+    let serial = serial.trim();
+    Ok(state
+        .store
+        .org_certificates(org_id)
+        .await?
+        .into_iter()
+        .find(|c| c.profile == "sign" && c.serial_hex.eq_ignore_ascii_case(serial)))
+}
+
 pub(crate) fn algorithm_label(slug: &str) -> &'static str {
     match slug {
         "sm2" => "SM2",

@@ -33,6 +33,8 @@ pub enum OrdersError {
     #[error(transparent)]
     Unlock(#[from] crate::unlocks::UnlockError),
     #[error(transparent)]
+    Revocation(#[from] crate::revocations::RevocationError),
+    #[error(transparent)]
     Product(#[from] ProductError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -51,6 +53,7 @@ impl FeatureError for OrdersError {
             Issuance(err) => err.failure(),
             Payment(err) => err.failure(),
             Unlock(err) => err.failure(),
+            Revocation(err) => err.failure(),
             Product(err) => err.failure(),
             Store(err) => err.failure(),
         }
@@ -69,6 +72,7 @@ impl FeatureError for OrdersError {
             Issuance(err) => err.code(),
             Payment(err) => err.code(),
             Unlock(err) => err.code(),
+            Revocation(err) => err.code(),
             Product(err) => err.code(),
             Store(err) => err.code(),
         }

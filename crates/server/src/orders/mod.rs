@@ -465,6 +465,23 @@ async fn order_page(
                 summary,
             }
         }
+        None if order.kind == BusinessType::Revocation => {
+            let mut summary: Vec<Summary> = crate::revocations::summary(&state, &order)
+                .await?
+                .into_iter()
+                .map(|(label, value)| Summary { label, value })
+                .collect();
+            if rights.reviewer {
+                summary.push(Summary {
+                    label: "法定代表人短信确认",
+                    value: identity_summary(&state, order.id).await?,
+                });
+            }
+            DescribedApplication {
+                product: String::new(),
+                summary,
+            }
+        }
         None => DescribedApplication::default(),
     };
     let documents = match &application {

@@ -29,6 +29,9 @@ pub enum ReviewError {
     /// Approving an unlock (its code written with the step) failed.
     #[error(transparent)]
     Unlock(crate::unlocks::UnlockError),
+    /// Approving a revocation (the CA revokes, then the step) failed.
+    #[error(transparent)]
+    Revocation(crate::revocations::RevocationError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -43,6 +46,7 @@ impl FeatureError for ReviewError {
             ReviewError::Issuance(err) => err.failure(),
             ReviewError::Refund(err) => err.failure(),
             ReviewError::Unlock(err) => err.failure(),
+            ReviewError::Revocation(err) => err.failure(),
             ReviewError::Store(err) => err.failure(),
         }
     }
@@ -57,6 +61,7 @@ impl FeatureError for ReviewError {
             ReviewError::Issuance(err) => err.code(),
             ReviewError::Refund(err) => err.code(),
             ReviewError::Unlock(err) => err.code(),
+            ReviewError::Revocation(err) => err.code(),
             ReviewError::Store(err) => err.code(),
         }
     }

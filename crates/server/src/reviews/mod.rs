@@ -186,6 +186,15 @@ pub(crate) async fn review_order(
             .map_err(ReviewError::Unlock)?
             .status);
     }
+    // A revocation's approval revokes at the CA, then takes the step.
+    if order.kind == certdesk_domain::BusinessType::Revocation
+        && action == OrderAction::ApproveSecond
+    {
+        return Ok(crate::revocations::approve(state, user, order, reason)
+            .await
+            .map_err(ReviewError::Revocation)?
+            .status);
+    }
     let (after, step) = act_on_order(state, Some(user), order, action, reason).await?;
     // A paid order sent back is refunded by the system (guide 002: 审批退回后会自动退款).
     if step.has(SideEffect::RefundIfPaid)

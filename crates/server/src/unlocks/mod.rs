@@ -85,13 +85,8 @@ async fn create_unlock(
         .account()
         .org_id
         .ok_or(certdesk_domain::Refusal::Forbidden)?;
-    let serial = req.key_serial.trim().to_ascii_lowercase();
-    let held = state
-        .store
-        .org_certificates(org_id)
+    let held = crate::issuance::held_key(state, org_id, &req.key_serial)
         .await?
-        .into_iter()
-        .find(|c| c.profile == "sign" && c.serial_hex.eq_ignore_ascii_case(&serial))
         .ok_or_else(|| UnlockError::UnknownKey(req.key_serial.trim().to_string()))?;
     if held.revoked_at.is_some() {
         return Err(UnlockError::KeyRevoked);

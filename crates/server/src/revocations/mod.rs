@@ -1,0 +1,348 @@
+//! 吊销 on request (DOMAIN.md, business type 6): the organisation admin asks to revoke one of
+//! its certificates with a reason; the legal representative confirms with the SMS code of the
+//! mobile identity check on the order; a CA officer reviews it (复审 queue) — except for a key
+//! reported lost or compromised (keyCompromise), revoked as soon as it is confirmed. The CA
+//! revokes first (idempotently) and the step follows (`RevokeCertificate`), so the CRL and
+//! OCSP say "revoked" as the order says 已完成.
+
+mod error;
+
+pub(crate) use error::RevocationError;
+
+use crate::pipeline::{checked_step, order_for, CheckedStep, OrderView, StepActor, StepError};
+use crate::web::auth::CurrentUser;
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::extract::Path;
+use crate::web::json::ApiJson;
+use crate::web::routes::Registry;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use certdesk_domain::revocation::RequestedReason;
+use certdesk_domain::{order_number, Action, BusinessType, OrderAction, OrderStatus};
+use certdesk_store::{NewOrder, NewRevocationRequest, Order, RevocationRequest};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub(crate) fn register(registry: Registry) -> Registry {
+    use Action::*;
+    registry
+        .post("/api/v1/revocations", RequestRevocation, create_api)
+        .get("/api/v1/revocations/{order_no}", ViewOrder, view_api)
+        .post(
+            "/api/v1/revocations/{order_no}/submit",
+            EditApplication,
+            submit_api,
+        )
+}
+
+#[derive(Deserialize, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationRequestBody {
+    /// The certificate serial (证书序列号), hex.
+    #[serde(default)]
+    pub key_serial: String,
+    /// `keyCompromise` (revoked at once), `affiliationChanged`, `superseded` or
+    /// `cessationOfOperation`.
+    #[serde(default)]
+    pub reason: String,
+    /// 补充说明, at most 200 characters.
+    #[serde(default)]
+    pub note: String,
+    /// The legal representative, who confirms by SMS.
+    #[serde(default)]
+    pub legal_rep_name: String,
+    #[serde(default)]
+    pub legal_rep_id_number: String,
+    #[serde(default)]
+    pub legal_rep_mobile: String,
+}
+
+async fn create_revocation(
+    state: &AppState,
+    user: &CurrentUser,
+    req: &RevocationRequestBody,
+) -> Result<Order, RevocationError> {
+    let org_id = user
+        .account()
+        .org_id
+        .ok_or(certdesk_domain::Refusal::Forbidden)?;
+    let held = crate::issuance::held_key(state, org_id, &req.key_serial)
+        .await?
+        .ok_or_else(|| RevocationError::UnknownKey(req.key_serial.trim().to_string()))?;
+    if held.revoked_at.is_some() {
+        return Err(RevocationError::AlreadyRevoked);
+    }
+    let reason = RequestedReason::parse(&req.reason).ok_or(RevocationError::InvalidReason)?;
+    let note = req.note.trim();
+    if note.chars().count() > 200 {
+        return Err(RevocationError::InvalidNote);
+    }
+    let name = req.legal_rep_name.trim();
+    if name.is_empty() || name.chars().count() > 50 {
+        return Err(RevocationError::InvalidName);
+    }
+    let id_number = certdesk_domain::validate_resident_id(&req.legal_rep_id_number)
+        .map_err(|e| RevocationError::InvalidId(e.to_string()))?;
+    let mobile = certdesk_domain::application::validate_mobile(&req.legal_rep_mobile)
+        .map_err(RevocationError::InvalidMobile)?;
+    let seal = |text: &str| {
+        state
+            .config
+            .personal_data
+            .seal(text)
+            .map_err(|e| RevocationError::Inconsistent(format!("sealing: {e}")))
+    };
+    let now = state.now();
+    let order_no = order_number(
+        jiff::Timestamp::from_second(now)
+            .map_err(|e| RevocationError::Inconsistent(e.to_string()))?,
+        rand::random::<u32>() % 1_000_000_000,
+    );
+    let detail = format!(
+        "申请吊销证书 {}（{}）",
+        held.serial_hex.to_uppercase(),
+        reason.label_zh()
+    );
+    Ok(state
+        .store
+        .create_revocation_order(
+            &NewOrder {
+                order_no: &order_no,
+                org_id,
+                kind: BusinessType::Revocation,
+                amount_fen: 0,
+                created_by: user.account().id,
+                on_behalf: false,
+                created_at: now,
+            },
+            &NewRevocationRequest {
+                certificate_id: held.certificate_id,
+                key_serial: &held.serial_hex,
+                reason: reason.as_str(),
+                note,
+                legal_rep_name: name,
+                legal_rep_id_sealed: &seal(&id_number)?,
+                legal_rep_mobile_sealed: &seal(&mobile)?,
+            },
+            &crate::web::audit_trail::note_by(state, user.account(), &detail),
+        )
+        .await?)
+}
+
+async fn revocation_for(
+    state: &AppState,
+    user: &CurrentUser,
+    order_no: &str,
+    action: Action,
+) -> Result<(Order, RevocationRequest), RevocationError> {
+    let order = order_for(state, user, order_no, action).await?;
+    if order.kind != BusinessType::Revocation {
+        return Err(RevocationError::NotARevocation);
+    }
+    let request = state
+        .store
+        .revocation_request(order.id)
+        .await?
+        .ok_or(RevocationError::NotFound)?;
+    Ok((order, request))
+}
+
+fn open(state: &AppState, sealed: &str) -> Result<String, RevocationError> {
+    state
+        .config
+        .personal_data
+        .open(sealed)
+        .map_err(|e| RevocationError::Inconsistent(format!("opening: {e}")))
+}
+
+/// 提交 once the legal representative confirmed: a compromised key is revoked at once, any
+/// other reason waits for the CA officer.
+async fn submit(
+    state: &AppState,
+    user: &CurrentUser,
+    order_no: &str,
+) -> Result<Order, RevocationError> {
+    let (order, request) = revocation_for(state, user, order_no, Action::EditApplication).await?;
+    let id_number = open(state, &request.legal_rep_id)?;
+    if crate::identity::passed_identity_check(state, order.id, &id_number)
+        .await?
+        .is_none()
+    {
+        return Err(RevocationError::NotConfirmed);
+    }
+    let at_once = RequestedReason::parse(&request.reason)
+        .is_some_and(RequestedReason::revokes_at_once)
+        && order.status == OrderStatus::Draft;
+    if at_once {
+        return revoke(
+            state,
+            Some(user),
+            &order,
+            &request,
+            OrderAction::RevokeAtOnce,
+            "",
+        )
+        .await;
+    }
+    let action = if order.status == OrderStatus::Rejected {
+        OrderAction::EditAndResubmit
+    } else {
+        OrderAction::Submit
+    };
+    let (after, _) = crate::pipeline::act_on_order(state, Some(user), &order, action, "").await?;
+    Ok(after)
+}
+
+/// 复审通过 of a revocation: the CA revokes, then the step. Called by the review.
+pub(crate) async fn approve(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    note: &str,
+) -> Result<Order, RevocationError> {
+    let request = state
+        .store
+        .revocation_request(order.id)
+        .await?
+        .ok_or(RevocationError::NotFound)?;
+    revoke(
+        state,
+        Some(user),
+        order,
+        &request,
+        OrderAction::ApproveSecond,
+        note,
+    )
+    .await
+}
+
+/// The step `action` (checked first), the certificate revoked at the CA, then the step
+/// recorded. Revoking is idempotent at the CA: after a crash between the two, doing it again
+/// finishes it.
+async fn revoke(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    order: &Order,
+    request: &RevocationRequest,
+    action: OrderAction,
+    note: &str,
+) -> Result<Order, RevocationError> {
+    let CheckedStep { step, .. } = checked_step(state, user, order, action).await?;
+    let reason = certdesk_ca::crl_reason_from_name(&request.reason)
+        .ok_or_else(|| RevocationError::Inconsistent(format!("reason {}", request.reason)))?;
+    let record = state
+        .ca
+        .revoke(&request.key_serial, reason)
+        .await
+        .map_err(RevocationError::Ca)?;
+    let revoked_at = record.revoked_at.unwrap_or_else(|| state.now());
+    let who = StepActor::of(user, &step);
+    if !state
+        .store
+        .complete_revocation(&who.record(state.now(), order, step, note), revoked_at)
+        .await?
+    {
+        return Err(StepError::OrderChanged.into());
+    }
+    Ok(order.after(&step))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RevocationView {
+    pub order: OrderView,
+    pub key_serial: String,
+    /// The RFC 5280 name.
+    pub reason: String,
+    pub reason_label: String,
+    pub note: String,
+    pub legal_rep_name: String,
+    /// Beijing time, once revoked.
+    pub revoked_at: Option<String>,
+}
+
+fn revocation_view(order: &Order, request: &RevocationRequest) -> RevocationView {
+    RevocationView {
+        order: OrderView::from(order),
+        key_serial: request.key_serial.to_uppercase(),
+        reason: request.reason.clone(),
+        reason_label: RequestedReason::parse(&request.reason)
+            .map(|r| r.label_zh().to_string())
+            .unwrap_or_default(),
+        note: request.note.clone(),
+        legal_rep_name: request.legal_rep_name.clone(),
+        revoked_at: request.revoked_at.map(crate::format_beijing),
+    }
+}
+
+/// The request behind a revocation order, for the order page.
+pub(crate) async fn summary(
+    state: &AppState,
+    order: &Order,
+) -> Result<Vec<(&'static str, String)>, RevocationError> {
+    let Some(request) = state.store.revocation_request(order.id).await? else {
+        return Ok(Vec::new());
+    };
+    let view = revocation_view(order, &request);
+    let mut rows = vec![
+        ("证书序列号", view.key_serial),
+        ("吊销原因", view.reason_label),
+        ("法定代表人", view.legal_rep_name),
+    ];
+    if !view.note.is_empty() {
+        rows.push(("补充说明", view.note));
+    }
+    if let Some(at) = view.revoked_at {
+        rows.push(("吊销时间", at));
+    }
+    Ok(rows)
+}
+
+/// 申请吊销: a revocation order (草稿); then the legal representative's mobile check on the
+/// order (`/api/v1/orders/{order_no}/identity/mobile/…`) and submit.
+#[utoipa::path(post, path = "/api/v1/revocations", request_body = RevocationRequestBody,
+    responses((status = 201, body = RevocationView), (status = 422, body = ErrorBody)))]
+async fn create_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<RevocationRequestBody>,
+) -> Result<(StatusCode, Json<RevocationView>), ApiError> {
+    let order = create_revocation(&state, &user, &req).await?;
+    let (order, request) =
+        revocation_for(&state, &user, &order.order_no, Action::ViewOrder).await?;
+    Ok((StatusCode::CREATED, Json(revocation_view(&order, &request))))
+}
+
+#[utoipa::path(get, path = "/api/v1/revocations/{order_no}", params(("order_no" = String, Path)),
+    responses((status = 200, body = RevocationView), (status = 404, body = ErrorBody)))]
+async fn view_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+) -> Result<Json<RevocationView>, ApiError> {
+    let (order, request) = revocation_for(&state, &user, &order_no, Action::ViewOrder).await?;
+    Ok(Json(revocation_view(&order, &request)))
+}
+
+/// 提交 (or 重新提交) once the legal representative confirmed; keyCompromise revokes at once.
+#[utoipa::path(post, path = "/api/v1/revocations/{order_no}/submit", params(("order_no" = String, Path)),
+    responses((status = 200, body = RevocationView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn submit_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(order_no): Path<String>,
+) -> Result<Json<RevocationView>, ApiError> {
+    let order = submit(&state, &user, &order_no).await?;
+    let (order, request) =
+        revocation_for(&state, &user, &order.order_no, Action::ViewOrder).await?;
+    Ok(Json(revocation_view(&order, &request)))
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(create_api, view_api, submit_api))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
+}
