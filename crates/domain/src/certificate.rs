@@ -31,6 +31,8 @@ pub enum CertificateState {
     ExpiringSoon,
     Expired,
     Revoked,
+    /// Revoked because a newer certificate took its place (renewal, 补办, 变更).
+    Replaced,
 }
 
 impl CertificateState {
@@ -41,8 +43,27 @@ impl CertificateState {
             CertificateState::ExpiringSoon => "即将到期",
             CertificateState::Expired => "已过期",
             CertificateState::Revoked => "已吊销",
+            CertificateState::Replaced => "已被替换",
         }
     }
+}
+
+/// A revoked certificate's state by its CRL reason: `superseded` reads 已被替换, any other
+/// 已吊销.
+pub fn revoked_state(reason: Option<&str>) -> CertificateState {
+    match reason {
+        Some("superseded") => CertificateState::Replaced,
+        _ => CertificateState::Revoked,
+    }
+}
+
+/// Whether a holder may still act on a key in this state (解锁, 吊销, 续费 …): it is theirs
+/// and not revoked.
+pub fn actions_apply(state: CertificateState) -> bool {
+    matches!(
+        state,
+        CertificateState::Valid | CertificateState::ExpiringSoon | CertificateState::Expired
+    )
 }
 
 /// The state of a certificate at `now`: revocation first, then whether the supplier has
@@ -71,6 +92,15 @@ pub fn certificate_state(
 mod tests {
     use super::*;
     use CertificateState::*;
+
+    #[test]
+    fn a_superseded_certificate_reads_replaced() {
+        assert_eq!(revoked_state(Some("superseded")), Replaced);
+        assert_eq!(revoked_state(Some("keyCompromise")), Revoked);
+        assert_eq!(revoked_state(None), Revoked);
+        assert!(actions_apply(ExpiringSoon) && actions_apply(Expired));
+        assert!(!actions_apply(Replaced) && !actions_apply(Revoked) && !actions_apply(Processing));
+    }
 
     #[test]
     fn the_nearest_reminder_reached_is_due() {

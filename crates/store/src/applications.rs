@@ -149,6 +149,8 @@ pub struct OrgCertificate {
     pub not_before: i64,
     pub not_after: i64,
     pub revoked_at: Option<i64>,
+    /// The CRL reason, once revoked (`superseded`, `keyCompromise`, …).
+    pub revocation_reason: Option<String>,
     pub order_no: String,
     pub order_status: String,
     pub provider_name: String,
@@ -735,7 +737,8 @@ impl Store {
     pub async fn org_certificates(&self, org_id: i64) -> Result<Vec<OrgCertificate>, StoreError> {
         let rows = sqlx::query(
             "SELECT c.id, c.serial_hex, c.algorithm, c.profile, c.org_name, c.not_before, c.not_after, \
-                    c.revoked_at, o.order_no, o.status, COALESCE(p.name, '') AS provider_name \
+                    c.revoked_at, c.revocation_reason, o.order_no, o.status, \
+                    COALESCE(p.name, '') AS provider_name \
              FROM order_issuance i \
              JOIN orders o ON o.id = i.order_id \
              LEFT JOIN applications a ON a.order_id = o.id \
@@ -758,6 +761,7 @@ impl Store {
                     not_before: row.try_get("not_before")?,
                     not_after: row.try_get("not_after")?,
                     revoked_at: row.try_get("revoked_at")?,
+                    revocation_reason: row.try_get("revocation_reason")?,
                     order_no: row.try_get("order_no")?,
                     order_status: row.try_get("status")?,
                     provider_name: row.try_get("provider_name")?,

@@ -1181,6 +1181,53 @@ pub async fn passed_identity_check(
         .and_then(|c| c.method.parse::<IdentityMethod>().ok()))
 }
 
+/// What the sandbox "sent" for the editable ones of `orders` (the codes a page shows the
+/// supplier in the sandbox); nothing with a real provider.
+pub(crate) fn sandbox_notices_of(state: &AppState, orders: &[Order]) -> Vec<SandboxNotice> {
+    if !state.identity.is_sandbox() {
+        return Vec::new();
+    }
+    orders
+        .iter()
+        .filter(|o| o.status.is_editable())
+        .flat_map(|o| state.identity.sandbox_notices(o.id))
+        .collect()
+}
+
+/// The mobile real-name check (手机号实名核验) of an order from a page, for a person the order
+/// names: `code` `None` sends the code to their mobile, `Some` checks the code typed. Answers
+/// what to tell the user next.
+pub(crate) async fn mobile_check_from_page(
+    state: &AppState,
+    user: &CurrentUser,
+    order_no: &str,
+    person: (&str, &str, &str),
+    code: Option<&str>,
+) -> Result<String, IdentityError> {
+    let now = state.now();
+    let check = match code {
+        Some(code) => verify_check(state, user, order_no, "mobile", Some(code.trim()), now).await?,
+        None => {
+            let (name, id_number, mobile) = person;
+            start_check(
+                state,
+                user,
+                order_no,
+                "mobile",
+                StartRequest {
+                    name: Some(name.to_string()),
+                    id_number: Some(id_number.to_string()),
+                    mobile: Some(mobile.to_string()),
+                    ..StartRequest::default()
+                },
+                now,
+            )
+            .await?
+        }
+    };
+    Ok(check.next_step)
+}
+
 // --- JSON API ---------------------------------------------------------------------------------
 
 /// The identity checks of an order (法定代表人 details masked).

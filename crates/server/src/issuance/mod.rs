@@ -329,6 +329,31 @@ pub(crate) async fn held_key(
         .find(|c| c.profile == "sign" && c.serial_hex.eq_ignore_ascii_case(serial)))
 }
 
+/// The organisation's keys a page offers for an after-issuance request (解锁, 吊销): each
+/// signing certificate not revoked, as (serial, what it is).
+pub(crate) async fn key_choices(
+    state: &AppState,
+    org_id: i64,
+) -> Result<Vec<(String, String)>, certdesk_store::StoreError> {
+    Ok(state
+        .store
+        .org_certificates(org_id)
+        .await?
+        .iter()
+        .filter(|c| c.profile == "sign" && c.revoked_at.is_none())
+        .map(|c| {
+            (
+                c.serial_hex.to_uppercase(),
+                format!(
+                    "{}（有效期至 {}）",
+                    c.org_name,
+                    crate::format_beijing(c.not_after)
+                ),
+            )
+        })
+        .collect())
+}
+
 pub(crate) fn algorithm_label(slug: &str) -> &'static str {
     match slug {
         "sm2" => "SM2",

@@ -871,6 +871,8 @@ pub(crate) struct CertificateRow {
     pub valid_from: String,
     pub valid_to: String,
     pub state: &'static str,
+    /// Whether the key's actions (解锁, 吊销) are offered on this row.
+    pub key_actions: bool,
     pub order_no: String,
 }
 
@@ -899,26 +901,36 @@ async fn certificates_page(
         .org_certificates(org_id)
         .await?
         .into_iter()
-        .map(|c| CertificateRow {
-            kind: if c.profile == "enc" {
-                "加密证书"
-            } else {
-                "签名证书"
-            },
-            algorithm: crate::issuance::algorithm_label(&c.algorithm),
-            provider: c.provider_name,
-            valid_from: crate::format_beijing(c.not_before),
-            valid_to: crate::format_beijing(c.not_after),
-            state: certificate_state(
-                c.order_status == OrderStatus::Completed.as_str(),
-                c.revoked_at.is_some(),
-                c.not_before,
-                c.not_after,
-                now,
-            )
-            .label_zh(),
-            serial: c.serial_hex,
-            order_no: c.order_no,
+        .map(|c| {
+            let state = match c.revoked_at {
+                Some(_) => {
+                    certdesk_domain::certificate::revoked_state(c.revocation_reason.as_deref())
+                }
+                None => certificate_state(
+                    c.order_status == OrderStatus::Completed.as_str(),
+                    false,
+                    c.not_before,
+                    c.not_after,
+                    now,
+                ),
+            };
+            CertificateRow {
+                kind: if c.profile == "enc" {
+                    "加密证书"
+                } else {
+                    "签名证书"
+                },
+                algorithm: crate::issuance::algorithm_label(&c.algorithm),
+                provider: c.provider_name,
+                valid_from: crate::format_beijing(c.not_before),
+                valid_to: crate::format_beijing(c.not_after),
+                state: state.label_zh(),
+                // The key's own actions go with its signing certificate.
+                key_actions: c.profile == "sign"
+                    && certdesk_domain::certificate::actions_apply(state),
+                serial: c.serial_hex.to_uppercase(),
+                order_no: c.order_no,
+            }
         })
         .collect();
     Ok(render(

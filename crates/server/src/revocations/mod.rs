@@ -13,11 +13,17 @@ use crate::pipeline::{checked_step, order_for, CheckedStep, OrderView, StepActor
 use crate::web::auth::CurrentUser;
 use crate::web::error::{ApiError, ErrorBody};
 use crate::web::extract::Path;
+use crate::web::extract::Query;
+use crate::web::flash::Slot;
 use crate::web::json::ApiJson;
+use crate::web::pages::{form_fields, render, Chrome, PageFailure, PageUser};
 use crate::web::routes::Registry;
 use crate::AppState;
+use askama::Template;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use certdesk_domain::revocation::RequestedReason;
 use certdesk_domain::{order_number, Action, BusinessType, OrderAction, OrderStatus};
@@ -28,6 +34,14 @@ use utoipa::ToSchema;
 pub(crate) fn register(registry: Registry) -> Registry {
     use Action::*;
     registry
+        .get("/ca/revoke", RequestRevocation, revoke_page)
+        .post("/ca/revoke", RequestRevocation, create_page)
+        .post(
+            "/ca/revoke/{order_no}/identity",
+            RunIdentityCheck,
+            identity_page,
+        )
+        .post("/ca/revoke/{order_no}/submit", EditApplication, submit_page)
         .post("/api/v1/revocations", RequestRevocation, create_api)
         .get("/api/v1/revocations/{order_no}", ViewOrder, view_api)
         .post(
@@ -260,10 +274,21 @@ pub struct RevocationView {
     pub legal_rep_name: String,
     /// Beijing time, once revoked.
     pub revoked_at: Option<String>,
+    /// Whether the legal representative confirmed by SMS (the order may be submitted).
+    pub confirmed: bool,
 }
 
-fn revocation_view(order: &Order, request: &RevocationRequest) -> RevocationView {
-    RevocationView {
+async fn revocation_view(
+    state: &AppState,
+    order: &Order,
+    request: &RevocationRequest,
+) -> Result<RevocationView, RevocationError> {
+    let id_number = open(state, &request.legal_rep_id)?;
+    let confirmed = crate::identity::passed_identity_check(state, order.id, &id_number)
+        .await?
+        .is_some();
+    Ok(RevocationView {
+        confirmed,
         order: OrderView::from(order),
         key_serial: request.key_serial.to_uppercase(),
         reason: request.reason.clone(),
@@ -273,7 +298,7 @@ fn revocation_view(order: &Order, request: &RevocationRequest) -> RevocationView
         note: request.note.clone(),
         legal_rep_name: request.legal_rep_name.clone(),
         revoked_at: request.revoked_at.map(crate::format_beijing),
-    }
+    })
 }
 
 /// The request behind a revocation order, for the order page.
@@ -284,7 +309,7 @@ pub(crate) async fn summary(
     let Some(request) = state.store.revocation_request(order.id).await? else {
         return Ok(Vec::new());
     };
-    let view = revocation_view(order, &request);
+    let view = revocation_view(state, order, &request).await?;
     let mut rows = vec![
         ("证书序列号", view.key_serial),
         ("吊销原因", view.reason_label),
@@ -311,7 +336,10 @@ async fn create_api(
     let order = create_revocation(&state, &user, &req).await?;
     let (order, request) =
         revocation_for(&state, &user, &order.order_no, Action::ViewOrder).await?;
-    Ok((StatusCode::CREATED, Json(revocation_view(&order, &request))))
+    Ok((
+        StatusCode::CREATED,
+        Json(revocation_view(&state, &order, &request).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/revocations/{order_no}", params(("order_no" = String, Path)),
@@ -322,7 +350,7 @@ async fn view_api(
     Path(order_no): Path<String>,
 ) -> Result<Json<RevocationView>, ApiError> {
     let (order, request) = revocation_for(&state, &user, &order_no, Action::ViewOrder).await?;
-    Ok(Json(revocation_view(&order, &request)))
+    Ok(Json(revocation_view(&state, &order, &request).await?))
 }
 
 /// 提交 (or 重新提交) once the legal representative confirmed; keyCompromise revokes at once.
@@ -336,7 +364,7 @@ async fn submit_api(
     let order = submit(&state, &user, &order_no).await?;
     let (order, request) =
         revocation_for(&state, &user, &order.order_no, Action::ViewOrder).await?;
-    Ok(Json(revocation_view(&order, &request)))
+    Ok(Json(revocation_view(&state, &order, &request).await?))
 }
 
 /// This feature's part of the API description.
@@ -345,4 +373,184 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     #[openapi(paths(create_api, view_api, submit_api))]
     struct Doc;
     <Doc as utoipa::OpenApi>::openapi()
+}
+
+// --- pages ------------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "revoke.html")]
+struct RevokePage {
+    chrome: Chrome,
+    keys: Vec<(String, String)>,
+    /// (RFC name, label) of every reason a supplier may give.
+    reasons: Vec<(&'static str, &'static str)>,
+    requests: Vec<RevocationView>,
+    sandbox: Vec<crate::identity::SandboxNotice>,
+    form: RevocationRequestBody,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct KeyQuery {
+    /// A certificate to preselect (from 我的证书).
+    #[serde(default)]
+    key: String,
+}
+
+async fn revoke_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(query): Query<KeyQuery>,
+) -> Response {
+    let flash = crate::web::flash::take(&state, &user).await;
+    let form = RevocationRequestBody {
+        key_serial: query.key,
+        ..RevocationRequestBody::default()
+    };
+    page_with(
+        &state,
+        &user,
+        form,
+        flash.notice,
+        flash.error,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn page_with(
+    state: &AppState,
+    user: &CurrentUser,
+    form: RevocationRequestBody,
+    notice: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let page = async {
+        let org_id = user
+            .account()
+            .org_id
+            .ok_or(certdesk_domain::Refusal::Forbidden)?;
+        let orders = state
+            .store
+            .orders(&certdesk_store::OrderFilter {
+                org_id: Some(org_id),
+                kind: Some(BusinessType::Revocation),
+                limit: 50,
+                ..Default::default()
+            })
+            .await?;
+        let mut requests = Vec::new();
+        for order in &orders {
+            if let Some(request) = state.store.revocation_request(order.id).await? {
+                requests.push(revocation_view(state, order, &request).await?);
+            }
+        }
+        Ok::<_, RevocationError>(RevokePage {
+            chrome: Chrome::new(user, "ca_revoke"),
+            keys: crate::issuance::key_choices(state, org_id).await?,
+            reasons: RequestedReason::ALL
+                .iter()
+                .map(|r| (r.as_str(), r.label_zh()))
+                .collect(),
+            requests,
+            sandbox: crate::identity::sandbox_notices_of(state, &orders),
+            form,
+            notice,
+            error,
+        })
+    };
+    match page.await {
+        Ok(page) => render(&page, status),
+        Err(err) => PageFailure::from(err).into_page(),
+    }
+}
+
+async fn create_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    body: Bytes,
+) -> Response {
+    let form: RevocationRequestBody = form_fields(&body);
+    match create_revocation(&state, &user, &form).await {
+        Ok(order) => {
+            let told = format!(
+                "已创建吊销申请 {}：请法定代表人用短信验证码确认后提交",
+                order.order_no
+            );
+            crate::web::flash::put(&state, &user, Slot::Notice, &told).await;
+            Redirect::to("/ca/revoke").into_response()
+        }
+        Err(err) => {
+            let failure = PageFailure::from(err);
+            if failure.belongs_on_the_page() {
+                let status = failure.failure.status();
+                page_with(&state, &user, form, None, Some(failure.message), status).await
+            } else {
+                failure.into_page()
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct IdentityForm {
+    #[serde(default)]
+    intent: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// 法定代表人短信确认 from the page.
+async fn identity_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields: IdentityForm = form_fields(&body);
+    let result = async {
+        let (_, request) =
+            revocation_for(&state, &user, &order_no, Action::RunIdentityCheck).await?;
+        let (id_number, mobile) = (
+            open(&state, &request.legal_rep_id)?,
+            open(&state, &request.legal_rep_mobile)?,
+        );
+        let code = (fields.intent == "verify").then_some(fields.code.as_str());
+        Ok::<_, RevocationError>(
+            crate::identity::mobile_check_from_page(
+                &state,
+                &user,
+                &order_no,
+                (&request.legal_rep_name, &id_number, &mobile),
+                code,
+            )
+            .await?,
+        )
+    }
+    .await
+    .map_err(PageFailure::from);
+    match result {
+        Err(failure) if !failure.belongs_on_the_page() => failure.into_page(),
+        told => crate::web::flash::back_with(&state, &user, "/ca/revoke", told, Slot::Error).await,
+    }
+}
+
+async fn submit_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+) -> Response {
+    let told = submit(&state, &user, &order_no)
+        .await
+        .map(|o| match o.status {
+            OrderStatus::Completed => format!("证书已吊销（业务单 {}）", o.order_no),
+            _ => format!("吊销申请 {} 已提交，等待CA审核（1个工作日）", o.order_no),
+        })
+        .map_err(PageFailure::from);
+    match told {
+        Err(failure) if !failure.belongs_on_the_page() => failure.into_page(),
+        told => crate::web::flash::back_with(&state, &user, "/ca/revoke", told, Slot::Error).await,
+    }
 }

@@ -524,21 +524,7 @@ async fn unlock_view_page(
             .account()
             .org_id
             .ok_or(certdesk_domain::Refusal::Forbidden)?;
-        let certificates = state.store.org_certificates(org_id).await?;
-        let keys = certificates
-            .iter()
-            .filter(|c| c.profile == "sign" && c.revoked_at.is_none())
-            .map(|c| {
-                (
-                    c.serial_hex.to_uppercase(),
-                    format!(
-                        "{}（有效期至 {}）",
-                        c.org_name,
-                        crate::format_beijing(c.not_after)
-                    ),
-                )
-            })
-            .collect();
+        let keys = crate::issuance::key_choices(state, org_id).await?;
         let orders = state
             .store
             .orders(&certdesk_store::OrderFilter {
@@ -549,15 +535,12 @@ async fn unlock_view_page(
             })
             .await?;
         let mut requests = Vec::new();
-        let mut sandbox = Vec::new();
         for order in &orders {
             if let Some(request) = state.store.unlock_request(order.id).await? {
                 requests.push(unlock_view(state, user, order, &request).await?);
             }
-            if state.identity.is_sandbox() && order.status.is_editable() {
-                sandbox.extend(state.identity.sandbox_notices(order.id));
-            }
         }
+        let sandbox = crate::identity::sandbox_notices_of(state, &orders);
         Ok::<_, UnlockError>(UnlockPage {
             chrome: Chrome::new(user, "ca_unlock"),
             keys,
@@ -619,34 +602,21 @@ async fn identity_page(
     let fields: IdentityForm = form_fields(&body);
     let result = async {
         let (_, request) = unlock_for(&state, &user, &order_no, Action::RunIdentityCheck).await?;
-        let now = state.now();
-        let check = if fields.intent == "verify" {
-            crate::identity::verify_check(
+        let (id_number, mobile) = (
+            open(&state, &request.holder_id)?,
+            open(&state, &request.holder_mobile)?,
+        );
+        let code = (fields.intent == "verify").then_some(fields.code.as_str());
+        Ok::<_, UnlockError>(
+            crate::identity::mobile_check_from_page(
                 &state,
                 &user,
                 &order_no,
-                "mobile",
-                Some(fields.code.trim()),
-                now,
+                (&request.holder_name, &id_number, &mobile),
+                code,
             )
-            .await?
-        } else {
-            crate::identity::start_check(
-                &state,
-                &user,
-                &order_no,
-                "mobile",
-                crate::identity::StartRequest {
-                    name: Some(request.holder_name.clone()),
-                    id_number: Some(open(&state, &request.holder_id)?),
-                    mobile: Some(open(&state, &request.holder_mobile)?),
-                    ..crate::identity::StartRequest::default()
-                },
-                now,
-            )
-            .await?
-        };
-        Ok::<_, UnlockError>(check.next_step)
+            .await?,
+        )
     }
     .await
     .map_err(PageFailure::from);
