@@ -272,6 +272,42 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
   assert.deepEqual(states, ['已生效', '已生效']);
   await supplier.screenshot({ path: join(screenshotDir, 'new-certificate-issued.png'), fullPage: true });
 
+  // 解锁 from 我的证书: the key is preselected; the holder confirms by SMS; the operator approves;
+  // the 解锁授权码 is on the page for the supplier.
+  await supplier.locator('[data-testid^="unlock-"]').first().click();
+  await supplier.waitForURL(/\/ca\/unlock\?key=/);
+  await supplier.getByLabel('持锁人姓名').fill('张三');
+  await supplier.getByLabel('持锁人身份证号').fill('11010519491231002X');
+  await supplier.getByLabel('持锁人手机号').fill('13800138000');
+  await supplier.getByLabel('解锁原因').fill('PIN码输错次数过多被锁定');
+  await supplier.getByRole('button', { name: '申请解锁' }).click();
+  await supplier.getByTestId('notice').waitFor();
+  await confirmBySms(supplier);
+  await supplier.getByTestId('unlock-submit').click();
+  await supplier.getByTestId('notice').waitFor();
+  const unlockNo = (await supplier.getByTestId('unlocks').locator('a').first().textContent()).trim();
+  await review(operator, 'initial', unlockNo, '审核通过');
+  await supplier.goto(`${server.base}/ca/unlock`);
+  assert.match(await supplier.getByTestId('unlock-code').textContent(), /^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$/);
+  await assertFits(browser, await supplier.context().storageState(), `${server.base}/ca/unlock`, 'unlock');
+  await supplier.screenshot({ path: join(screenshotDir, 'unlock-code.png'), fullPage: true });
+
+  // 吊销 of a lost key: confirmed by SMS, revoked at once; 我的证书 says so.
+  await supplier.getByRole('link', { name: '我的证书' }).click();
+  await supplier.locator('[data-testid^="revoke-"]').first().click();
+  await supplier.getByLabel('吊销原因').selectOption('keyCompromise');
+  await supplier.getByLabel('法定代表人姓名').fill('张三');
+  await supplier.getByLabel('法定代表人身份证号').fill('11010519491231002X');
+  await supplier.getByLabel('法定代表人手机号').fill('13800138000');
+  await supplier.getByRole('button', { name: '申请吊销' }).click();
+  await supplier.getByTestId('notice').waitFor();
+  await confirmBySms(supplier);
+  await supplier.getByTestId('revoke-submit').click();
+  assert.match(await supplier.getByTestId('notice').textContent(), /证书已吊销/);
+  await supplier.getByRole('link', { name: '我的证书' }).click();
+  // Both certificates of the key (signing and encryption) are revoked together.
+  assert.deepEqual(await supplier.getByTestId('cert-state').allTextContents(), ['已吊销', '已吊销']);
+
   // The 业务单 list finds it by number and status.
   await supplier.getByRole('link', { name: '业务单' }).click();
   await supplier.getByLabel('订单号').fill(orderNo);
@@ -319,6 +355,17 @@ async function setUpCatalogue(page) {
   await page.getByLabel('每年价格（元）', { exact: true }).last().fill('399.00');
   await page.getByRole('button', { name: '创建产品' }).click();
   await page.getByText(`已创建产品“${PAID_PRODUCT}”`).waitFor();
+}
+
+/** The SMS confirmation on the 解锁 and 吊销 pages, through the sandbox's box on the page. */
+async function confirmBySms(page) {
+  await page.getByRole('button', { name: '发送验证码' }).click();
+  const sms = page.getByTestId('sandbox-outbox').locator('li').last();
+  await sms.waitFor();
+  const code = (await sms.textContent()).match(/验证码\D*(\d{6})/)[1];
+  await page.getByLabel('短信验证码').fill(code);
+  await page.getByRole('button', { name: '核验' }).click();
+  await page.getByTestId('notice').waitFor();
 }
 
 /** 法定代表人手机号实名核验 through the sandbox: the code appears in the page's sandbox box. */

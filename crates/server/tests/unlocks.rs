@@ -385,7 +385,7 @@ async fn the_unlock_page_walks_a_supplier_from_request_to_code() {
     assert_eq!(status, StatusCode::OK);
     assert!(text.contains("0A1B2C3D"), "the key is offered: {text}");
     let form = format!(
-        "key_serial=0A1B2C3D&holder_name={}&holder_id_number=11010519491231002X&holder_mobile=13800138000&reason={}",
+        "csrf=sent-by-the-browser&key_serial=0A1B2C3D&holder_name={}&holder_id_number=11010519491231002X&holder_mobile=13800138000&reason={}",
         "%E5%BC%A0%E4%B8%89",
         "PIN%E9%94%81%E5%AE%9A"
     );

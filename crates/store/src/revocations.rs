@@ -99,6 +99,26 @@ impl Store {
         row.as_ref().map(revocation_from_row).transpose()
     }
 
+    /// The serials of every certificate of the key whose signing certificate is `certificate_id`:
+    /// the signing one, and the encryption one of an SM2 dual pair.
+    pub async fn key_certificate_serials(
+        &self,
+        certificate_id: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.serial_hex FROM order_issuance i \
+             JOIN certificates c ON c.id = i.signing_certificate_id \
+                OR c.id = i.encryption_certificate_id \
+             WHERE i.signing_certificate_id = $1 ORDER BY c.id",
+        )
+        .bind(certificate_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get("serial_hex")?))
+            .collect()
+    }
+
     /// Applies the step that completes a revocation (the CA revoked the certificate before),
     /// with the time it was revoked, in one transaction; false when the order had moved on.
     pub async fn complete_revocation(

@@ -232,7 +232,7 @@ pub(crate) async fn approve(
     .await
 }
 
-/// The step `action` (checked first), the certificate revoked at the CA, then the step
+/// The step `action` (checked first), the key's certificates revoked at the CA, then the step
 /// recorded. Revoking is idempotent at the CA: after a crash between the two, doing it again
 /// finishes it.
 async fn revoke(
@@ -246,12 +246,26 @@ async fn revoke(
     let CheckedStep { step, .. } = checked_step(state, user, order, action).await?;
     let reason = certdesk_ca::crl_reason_from_name(&request.reason)
         .ok_or_else(|| RevocationError::Inconsistent(format!("reason {}", request.reason)))?;
-    let record = state
-        .ca
-        .revoke(&request.key_serial, reason)
-        .await
-        .map_err(RevocationError::Ca)?;
-    let revoked_at = record.revoked_at.unwrap_or_else(|| state.now());
+    // The key's certificates go together: the signing one and, for an SM2 pair, the
+    // encryption one.
+    let mut serials = state
+        .store
+        .key_certificate_serials(request.certificate_id)
+        .await?;
+    if !serials.contains(&request.key_serial) {
+        serials.push(request.key_serial.clone());
+    }
+    let mut revoked_at = state.now();
+    for serial in &serials {
+        let record = state
+            .ca
+            .revoke(serial, reason)
+            .await
+            .map_err(RevocationError::Ca)?;
+        if serial == &request.key_serial {
+            revoked_at = record.revoked_at.unwrap_or(revoked_at);
+        }
+    }
     let who = StepActor::of(user, &step);
     if !state
         .store

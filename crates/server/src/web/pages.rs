@@ -104,8 +104,20 @@ impl Chrome {
 /// A page form's fields, read only after the handler has checked who may post it (so another
 /// organisation's object answers 404 whatever was sent). Missing or unreadable fields are
 /// empty, and the handler says what is missing.
+/// The CSRF token (checked by the web plumbing before any handler) is not one of the fields, so
+/// a form may share the API's request type, unknown fields refused.
 pub(crate) fn form_fields<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> T {
-    serde_urlencoded::from_bytes(body).unwrap_or_default()
+    let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
+        return T::default();
+    };
+    let fields: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(name, _)| name != crate::web::auth::CSRF_FIELD)
+        .collect();
+    serde_urlencoded::to_string(&fields)
+        .ok()
+        .and_then(|encoded| serde_urlencoded::from_str(&encoded).ok())
+        .unwrap_or_default()
 }
 
 pub(crate) fn render(template: &impl Template, status: StatusCode) -> Response {
