@@ -270,6 +270,8 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
   await assertFits(browser, await supplier.context().storageState(), supplier.url(), 'certificates');
   const states = await supplier.getByTestId('cert-state').allTextContents();
   assert.deepEqual(states, ['已生效', '已生效']);
+  // The key is known by its CA锁ID (the signing certificate's key identifier), as binding shows it.
+  assert.match(await supplier.getByTestId('key-id').textContent(), /^[0-9A-F]{40}$/);
   await supplier.screenshot({ path: join(screenshotDir, 'new-certificate-issued.png'), fullPage: true });
 
   // 解锁 from 我的证书: the key is preselected; the holder confirms by SMS; the operator approves;

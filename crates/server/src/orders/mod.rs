@@ -873,6 +873,9 @@ pub(crate) struct CertificateRow {
     pub state: &'static str,
     /// Whether the key's actions (解锁, 吊销) are offered on this row.
     pub key_actions: bool,
+    /// CA锁ID (the signing certificate's key identifier); empty on an encryption certificate's
+    /// row.
+    pub key_id: String,
     pub order_no: String,
 }
 
@@ -896,12 +899,21 @@ async fn certificates_page(
         Relation::OwnOrganisation,
     )?;
     let now = state.now();
-    let rows = state
-        .store
-        .org_certificates(org_id)
-        .await?
-        .into_iter()
-        .map(|c| {
+    let certificates = state.store.org_certificates(org_id).await?;
+    let mut rows = Vec::with_capacity(certificates.len());
+    for c in certificates {
+        // The key's ID (CA锁ID) as the key and binding show it: the signing certificate's SKI.
+        let key_id = match c.profile.as_str() {
+            "sign" => state
+                .store
+                .certificate_der_by_id(c.certificate_id)
+                .await?
+                .and_then(|der| certdesk_ca::trust::describe(&der).ok())
+                .map(|d| d.key_id)
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        rows.push({
             let state = match c.revoked_at {
                 Some(_) => {
                     certdesk_domain::certificate::revoked_state(c.revocation_reason.as_deref())
@@ -929,10 +941,11 @@ async fn certificates_page(
                 key_actions: c.profile == "sign"
                     && certdesk_domain::certificate::actions_apply(state),
                 serial: c.serial_hex.to_uppercase(),
+                key_id,
                 order_no: c.order_no,
             }
-        })
-        .collect();
+        });
+    }
     Ok(render(
         &CertificatesPage {
             chrome: Chrome::new(&user, "certificates"),
