@@ -272,6 +272,10 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
   assert.deepEqual(states, ['已生效', '已生效']);
   // The key is known by its CA锁ID (the signing certificate's key identifier), as binding shows it.
   assert.match(await supplier.getByTestId('key-id').textContent(), /^[0-9A-F]{40}$/);
+  // A year's certificate is not yet renewable: the page says from when.
+  await supplier.getByRole('link', { name: 'CA续费与延期' }).click();
+  assert.match(await supplier.getByTestId('renewals').textContent(), /尚未到续费期，\d{4}-\d{2}-\d{2}.* 起可续费/);
+  await supplier.getByRole('link', { name: '我的证书' }).click();
   await supplier.screenshot({ path: join(screenshotDir, 'new-certificate-issued.png'), fullPage: true });
 
   // 解锁 from 我的证书: the key is preselected; the holder confirms by SMS; the operator approves;

@@ -173,12 +173,18 @@ async fn close_unpaid_orders_regularly(state: AppState) {
     }
 }
 
-/// Sends the expiry reminders due (30, 15, 7 and 1 days before), at start and then hourly;
-/// each is sent once however many processes share the database.
+/// Revokes the certificates past their renewal window, and sends the expiry reminders due (30,
+/// 15, 7 and 1 days before), at start and then hourly; each reminder is sent once however many
+/// processes share the database.
 async fn send_expiry_reminders_regularly(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60 * 60));
     loop {
         tick.tick().await;
+        match certdesk_server::revocations::revoke_lapsed(&state).await {
+            Ok(0) => {}
+            Ok(keys) => tracing::info!(keys, "certificates past their renewal window revoked"),
+            Err(err) => tracing::error!(error = %err, "revoking lapsed certificates failed"),
+        }
         match certdesk_server::messages::send_expiry_reminders(&state).await {
             Ok(run) if run.reminders == 0 => {}
             Ok(run) => tracing::info!(

@@ -47,6 +47,7 @@ pub mod identity;
 pub use identity::{CheckStatus, CodeOutcome, IdentityInputError, IdentityMethod, PendingCode};
 pub mod claim;
 pub mod limits;
+pub mod renewal;
 pub mod revocation;
 pub mod unlock;
 pub use claim::{ClaimDecision, ClaimStatus};

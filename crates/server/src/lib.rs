@@ -21,7 +21,7 @@ pub mod payments;
 mod pki;
 pub mod products;
 mod reviews;
-mod revocations;
+pub mod revocations;
 mod unlocks;
 
 pub use applications::{terms_setting_name, TERMS};

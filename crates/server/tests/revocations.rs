@@ -18,6 +18,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use std::process::Command;
 use std::str::FromStr;
+use std::sync::Arc;
 use tower::ServiceExt;
 
 const CREDIT_CODE: &str = "91350100M000100Y43";
@@ -378,4 +379,69 @@ async fn a_compromised_key_is_revoked_at_once_and_a_draft_may_be_withdrawn() {
     assert!(ocsp_status(&server, dir.path(), &kept_pem)
         .await
         .contains("leaf.pem: good"));
+}
+
+/// A certificate past its renewal window (3 months after expiry) is revoked by the job with
+/// cessationOfOperation, once; within the window it is left for renewal.
+#[tokio::test]
+async fn certificates_past_their_renewal_window_are_revoked_once() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let server = test_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (org_a, _) =
+        organisation_with_admin(&server.store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    let boss = server
+        .store
+        .account_by_username("boss")
+        .await
+        .unwrap()
+        .unwrap();
+    let (serial, pem) = held_certificate(&server, org_a, boss.id).await;
+    let not_after = server
+        .store
+        .certificate_by_serial(&serial)
+        .await
+        .unwrap()
+        .unwrap()
+        .not_after;
+    let clock = Arc::new(AtomicI64::new(not_after + 30 * 86_400));
+    let state = server.state.clone().with_clock(clock.clone());
+    // Expired a month ago: still renewable.
+    assert_eq!(
+        certdesk_server::revocations::revoke_lapsed(&state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(ocsp_status(&server, dir.path(), &pem)
+        .await
+        .contains("leaf.pem: good"));
+    // A day past the window: revoked, once.
+    clock.store(not_after + 93 * 86_400, Ordering::SeqCst);
+    assert_eq!(
+        certdesk_server::revocations::revoke_lapsed(&state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        certdesk_server::revocations::revoke_lapsed(&state)
+            .await
+            .unwrap(),
+        0
+    );
+    let said = ocsp_status(&server, dir.path(), &pem).await;
+    assert!(
+        said.contains("leaf.pem: revoked") && said.contains("Reason: cessationOfOperation"),
+        "{said}"
+    );
+    let audited = server
+        .store
+        .audit_chain()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "certificate_revoked" && e.detail.contains("续费期限"))
+        .count();
+    assert_eq!(audited, 1);
 }

@@ -83,6 +83,15 @@ impl Store {
             .collect()
     }
 
+    /// The certificates held by suppliers that expired before `now` and are not revoked: those
+    /// whose renewal window may have closed.
+    pub async fn expired_held_certificates(
+        &self,
+        now: i64,
+    ) -> Result<Vec<ExpiringCertificate>, StoreError> {
+        self.certificates_expiring(i64::MIN, now - 1).await
+    }
+
     /// Sends the `days_before` reminder of a certificate to its organisation's admins and the
     /// accounts it is bound to (enabled ones), once: the reminder's row is the claim, written
     /// with the messages in one transaction. Answers how many were addressed, or `None` when

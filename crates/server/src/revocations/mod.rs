@@ -7,7 +7,7 @@
 
 mod error;
 
-pub(crate) use error::RevocationError;
+pub use error::RevocationError;
 
 use crate::pipeline::{checked_step, order_for, CheckedStep, OrderView, StepActor, StepError};
 use crate::web::auth::CurrentUser;
@@ -275,6 +275,45 @@ async fn revoke(
         return Err(StepError::OrderChanged.into());
     }
     Ok(order.after(&step))
+}
+
+/// Revokes (cessationOfOperation) every held certificate whose renewal window closed (3 months
+/// after it expired): it can no longer be renewed, and a new one is applied for (新办).
+/// Revoking is idempotent, so reruns and several processes do no harm. Answers how many keys.
+pub async fn revoke_lapsed(state: &AppState) -> Result<u64, RevocationError> {
+    use certdesk_domain::renewal::{renewal_check, RenewalCheck};
+    let now = state.now();
+    let mut revoked = 0;
+    for certificate in state.store.expired_held_certificates(now).await? {
+        if !matches!(
+            renewal_check(certificate.not_after, now),
+            RenewalCheck::Closed { .. }
+        ) {
+            continue;
+        }
+        let serials = state
+            .store
+            .key_certificate_serials(certificate.certificate_id)
+            .await?;
+        for serial in &serials {
+            state
+                .ca
+                .revoke(serial, certdesk_ca::CrlReason::CessationOfOperation)
+                .await
+                .map_err(RevocationError::Ca)?;
+        }
+        crate::web::audit_trail::record(
+            state,
+            None,
+            Some(certificate.org_id),
+            certdesk_domain::AuditAction::CertificateRevoked,
+            &format!("certificate:{}", certificate.serial_hex),
+            "超过续费期限（到期后3个月），自动吊销（cessationOfOperation）",
+        )
+        .await;
+        revoked += 1;
+    }
+    Ok(revoked)
 }
 
 #[derive(Serialize, ToSchema)]

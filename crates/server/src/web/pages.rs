@@ -16,9 +16,6 @@ pub(crate) fn register(registry: Registry) -> Registry {
     use Action::*;
     registry
         .get("/", ViewWorkbench, overview)
-        .get("/ca/renewals", ViewWorkbench, |u| {
-            section(u, Section::CaRenewals)
-        })
         .get("/invoices", ViewWorkbench, |u| {
             section(u, Section::Invoices)
         })
@@ -152,7 +149,6 @@ async fn overview(PageUser(user): PageUser) -> Response {
 /// The workbench sections whose pages arrive with later features.
 #[derive(Clone, Copy)]
 enum Section {
-    CaRenewals,
     Invoices,
 }
 
@@ -166,8 +162,11 @@ struct SectionPage {
 
 async fn section(PageUser(user): PageUser, which: Section) -> Response {
     let (active, title, summary) = match which {
-        Section::CaRenewals => ("ca_renewals", "CA续费与延期", "证书到期前3个月至到期后3个月内可以续费延期；续费不更换密钥，已加密的投标文件仍可解密。"),
-        Section::Invoices => ("invoices", "发票", "支付完成后可申请电子增值税发票，并管理最多5个发票抬头。"),
+        Section::Invoices => (
+            "invoices",
+            "发票",
+            "支付完成后可申请电子增值税发票，并管理最多5个发票抬头。",
+        ),
     };
     render(
         &SectionPage {
