@@ -168,6 +168,26 @@ pub(crate) async fn insert_draft_order_in(
     order_from_row(&row)
 }
 
+/// The audit entry of an order just created (`order_transition` on `order:<number>`, filed on
+/// its organisation), inside the caller's transaction.
+pub(crate) async fn audit_created_in(
+    conn: &mut sqlx::AnyConnection,
+    created: &Order,
+    audit: &crate::AuditNote<'_>,
+) -> Result<(), StoreError> {
+    let object = format!("order:{}", created.order_no);
+    crate::audit::append_audit_with_change(
+        conn,
+        &crate::AuditNote {
+            org_id: Some(created.org_id),
+            ..*audit
+        }
+        .event(AuditAction::OrderTransition, &object),
+    )
+    .await?;
+    Ok(())
+}
+
 pub(crate) async fn apply_step_in(
     conn: &mut sqlx::AnyConnection,
     record: &StepRecord<'_>,

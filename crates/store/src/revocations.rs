@@ -1,9 +1,8 @@
 //! 吊销 on request: the request behind a revocation order.
 
-use crate::audit::{append_audit_with_change, AuditNote};
+use crate::audit::AuditNote;
 use crate::orders::{apply_step_in, insert_draft_order_in, Order};
 use crate::{NewOrder, StepRecord, Store, StoreError};
-use certdesk_domain::AuditAction;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -72,16 +71,7 @@ impl Store {
             .bind(request.legal_rep_mobile_sealed)
             .execute(&mut *tx)
             .await?;
-        let object = format!("order:{}", created.order_no);
-        append_audit_with_change(
-            &mut tx,
-            &AuditNote {
-                org_id: Some(created.org_id),
-                ..*audit
-            }
-            .event(AuditAction::OrderTransition, &object),
-        )
-        .await?;
+        crate::orders::audit_created_in(&mut tx, &created, audit).await?;
         tx.commit().await?;
         Ok(created)
     }

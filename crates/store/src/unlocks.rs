@@ -84,16 +84,7 @@ impl Store {
         .bind(request.reason)
         .execute(&mut *tx)
         .await?;
-        let object = format!("order:{}", created.order_no);
-        append_audit_with_change(
-            &mut tx,
-            &AuditNote {
-                org_id: Some(created.org_id),
-                ..*audit
-            }
-            .event(AuditAction::OrderTransition, &object),
-        )
-        .await?;
+        crate::orders::audit_created_in(&mut tx, &created, audit).await?;
         tx.commit().await?;
         Ok(created)
     }

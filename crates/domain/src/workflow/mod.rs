@@ -91,6 +91,27 @@ impl FromStr for BusinessType {
     }
 }
 
+/// Who the tables name, shared by every business type's table.
+pub(crate) mod actors {
+    use crate::account::Role;
+    use crate::order::Actor;
+
+    pub const SYSTEM: Actor = Actor::System;
+    pub const ORG_ADMIN: Actor = Actor::Role(Role::OrgAdmin);
+    pub const OPERATOR: Actor = Actor::Role(Role::PlatformOperator);
+    pub const CA_OFFICER: Actor = Actor::Role(Role::CaOfficer);
+    /// The supplier, or an operator on its behalf (操作员代办).
+    pub const SUPPLIER: &[Actor] = &[ORG_ADMIN, OPERATOR];
+}
+
+/// A status of a table and its SLA in working days.
+pub(crate) const fn state(status: OrderStatus, sla_working_days: Option<u32>) -> StateRule {
+    StateRule {
+        status,
+        sla_working_days,
+    }
+}
+
 /// A condition on [`OrderFacts`] that a transition needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guard {

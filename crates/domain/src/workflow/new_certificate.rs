@@ -45,23 +45,10 @@
 //! Every other status waits for the supplier (草稿, 审核未通过, 待领取), a courier (配送中), a
 //! 30-minute timer rather than working days (待支付), or nothing at all.
 
-use super::{BusinessType, Guard, SideEffect as E, StateRule, Target, TransitionRule, Workflow};
-use crate::account::Role;
-use crate::order::{Actor, DeliveryMethod, OrderAction as A, OrderStatus as S};
-
-const SYSTEM: Actor = Actor::System;
-const ORG_ADMIN: Actor = Actor::Role(Role::OrgAdmin);
-const OPERATOR: Actor = Actor::Role(Role::PlatformOperator);
-const CA_OFFICER: Actor = Actor::Role(Role::CaOfficer);
-/// The supplier, or an operator on its behalf (操作员代办).
-const SUPPLIER: &[Actor] = &[ORG_ADMIN, OPERATOR];
-
-const fn state(status: S, sla_working_days: Option<u32>) -> StateRule {
-    StateRule {
-        status,
-        sla_working_days,
-    }
-}
+use super::actors::*;
+use super::state;
+use super::{BusinessType, Guard, SideEffect as E, Target, TransitionRule, Workflow};
+use crate::order::{DeliveryMethod, OrderAction as A, OrderStatus as S};
 
 pub static NEW_CERTIFICATE: Workflow = Workflow {
     business_type: BusinessType::NewCertificate,
@@ -241,8 +228,10 @@ pub static NEW_CERTIFICATE: Workflow = Workflow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::Role;
     use crate::calendar::WorkCalendar;
     use crate::limits::LimitError;
+    use crate::order::Actor;
     use crate::order::{OrderAction, OrderFacts, OrderStatus};
     use crate::workflow::{is_on_behalf, TransitionError, UnmetRequirement};
     use jiff::civil::DateTime;

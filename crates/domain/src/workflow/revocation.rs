@@ -16,22 +16,10 @@
 //!   between the two is mended by doing the approval again.
 //! - **Free**; withdrawal is possible until the certificate is revoked.
 
-use super::{BusinessType, SideEffect as E, StateRule, Target, TransitionRule, Workflow};
-use crate::account::Role;
-use crate::order::{Actor, OrderAction as A, OrderStatus as S};
-
-const ORG_ADMIN: Actor = Actor::Role(Role::OrgAdmin);
-const OPERATOR: Actor = Actor::Role(Role::PlatformOperator);
-const CA_OFFICER: Actor = Actor::Role(Role::CaOfficer);
-/// The supplier, or an operator on its behalf (操作员代办).
-const SUPPLIER: &[Actor] = &[ORG_ADMIN, OPERATOR];
-
-const fn state(status: S, sla_working_days: Option<u32>) -> StateRule {
-    StateRule {
-        status,
-        sla_working_days,
-    }
-}
+use super::actors::*;
+use super::state;
+use super::{BusinessType, SideEffect as E, Target, TransitionRule, Workflow};
+use crate::order::{OrderAction as A, OrderStatus as S};
 
 pub static REVOCATION: Workflow = Workflow {
     business_type: BusinessType::Revocation,
@@ -97,6 +85,7 @@ pub static REVOCATION: Workflow = Workflow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::Actor;
     use crate::order::{DeliveryMethod, OrderFacts, OrderStatus};
     use crate::workflow::TransitionError;
 

@@ -16,21 +16,10 @@
 //! - **操作员代办**: an operator may act for the supplier where it acts (submit, resubmit,
 //!   withdraw), but never reviews an order it made (`reviews_own_order`).
 
-use super::{BusinessType, SideEffect as E, StateRule, Target, TransitionRule, Workflow};
-use crate::account::Role;
-use crate::order::{Actor, OrderAction as A, OrderStatus as S};
-
-const ORG_ADMIN: Actor = Actor::Role(Role::OrgAdmin);
-const OPERATOR: Actor = Actor::Role(Role::PlatformOperator);
-/// The supplier, or an operator on its behalf (操作员代办).
-const SUPPLIER: &[Actor] = &[ORG_ADMIN, OPERATOR];
-
-const fn state(status: S, sla_working_days: Option<u32>) -> StateRule {
-    StateRule {
-        status,
-        sla_working_days,
-    }
-}
+use super::actors::*;
+use super::state;
+use super::{BusinessType, SideEffect as E, Target, TransitionRule, Workflow};
+use crate::order::{OrderAction as A, OrderStatus as S};
 
 pub static UNLOCK: Workflow = Workflow {
     business_type: BusinessType::Unlock,
@@ -88,6 +77,7 @@ pub static UNLOCK: Workflow = Workflow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::Actor;
     use crate::order::{DeliveryMethod, OrderFacts, OrderStatus};
     use crate::workflow::TransitionError;
 

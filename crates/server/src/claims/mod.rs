@@ -805,10 +805,7 @@ async fn decision_page(
         })
         .map_err(PageFailure::from);
     let to = format!("/admin/claims/{claim_id}");
-    match told {
-        Err(failure) if !failure.belongs_on_the_page() => failure.into_page(),
-        told => crate::web::flash::back_with(&state, &user, &to, told, Slot::Error).await,
-    }
+    crate::web::flash::back_with(&state, &user, &to, told, Slot::Error).await
 }
 
 #[derive(Deserialize, Default)]

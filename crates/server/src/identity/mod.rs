@@ -1194,6 +1194,22 @@ pub(crate) fn sandbox_notices_of(state: &AppState, orders: &[Order]) -> Vec<Sand
         .collect()
 }
 
+/// A page's SMS confirmation form: `intent=start` sends the code, `intent=verify` checks it.
+#[derive(Deserialize, Default)]
+pub(crate) struct MobileCheckForm {
+    #[serde(default)]
+    intent: String,
+    #[serde(default)]
+    code: String,
+}
+
+impl MobileCheckForm {
+    /// The code typed, when the form checks one.
+    pub(crate) fn code(&self) -> Option<&str> {
+        (self.intent == "verify").then_some(self.code.as_str())
+    }
+}
+
 /// The mobile real-name check (手机号实名核验) of an order from a page, for a person the order
 /// names: `code` `None` sends the code to their mobile, `Some` checks the code typed. Answers
 /// what to tell the user next.

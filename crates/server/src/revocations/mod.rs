@@ -547,14 +547,6 @@ async fn create_page(
     }
 }
 
-#[derive(Deserialize, Default)]
-struct IdentityForm {
-    #[serde(default)]
-    intent: String,
-    #[serde(default)]
-    code: String,
-}
-
 /// 法定代表人短信确认 from the page.
 async fn identity_page(
     State(state): State<AppState>,
@@ -562,7 +554,7 @@ async fn identity_page(
     Path(order_no): Path<String>,
     body: Bytes,
 ) -> Response {
-    let fields: IdentityForm = form_fields(&body);
+    let fields: crate::identity::MobileCheckForm = form_fields(&body);
     let result = async {
         let (_, request) =
             revocation_for(&state, &user, &order_no, Action::RunIdentityCheck).await?;
@@ -570,7 +562,7 @@ async fn identity_page(
             open(&state, &request.legal_rep_id)?,
             open(&state, &request.legal_rep_mobile)?,
         );
-        let code = (fields.intent == "verify").then_some(fields.code.as_str());
+        let code = fields.code();
         Ok::<_, RevocationError>(
             crate::identity::mobile_check_from_page(
                 &state,
@@ -584,10 +576,7 @@ async fn identity_page(
     }
     .await
     .map_err(PageFailure::from);
-    match result {
-        Err(failure) if !failure.belongs_on_the_page() => failure.into_page(),
-        told => crate::web::flash::back_with(&state, &user, "/ca/revoke", told, Slot::Error).await,
-    }
+    crate::web::flash::back_with(&state, &user, "/ca/revoke", result, Slot::Error).await
 }
 
 async fn submit_page(
@@ -602,8 +591,5 @@ async fn submit_page(
             _ => format!("吊销申请 {} 已提交，等待CA审核（1个工作日）", o.order_no),
         })
         .map_err(PageFailure::from);
-    match told {
-        Err(failure) if !failure.belongs_on_the_page() => failure.into_page(),
-        told => crate::web::flash::back_with(&state, &user, "/ca/revoke", told, Slot::Error).await,
-    }
+    crate::web::flash::back_with(&state, &user, "/ca/revoke", told, Slot::Error).await
 }

@@ -584,14 +584,6 @@ async fn create_page(
     }
 }
 
-#[derive(Deserialize, Default)]
-struct IdentityForm {
-    #[serde(default)]
-    intent: String,
-    #[serde(default)]
-    code: String,
-}
-
 /// 持锁人手机号实名核验 from the page: send the code to the holder's mobile, or check it.
 async fn identity_page(
     State(state): State<AppState>,
@@ -599,14 +591,14 @@ async fn identity_page(
     Path(order_no): Path<String>,
     body: Bytes,
 ) -> Response {
-    let fields: IdentityForm = form_fields(&body);
+    let fields: crate::identity::MobileCheckForm = form_fields(&body);
     let result = async {
         let (_, request) = unlock_for(&state, &user, &order_no, Action::RunIdentityCheck).await?;
         let (id_number, mobile) = (
             open(&state, &request.holder_id)?,
             open(&state, &request.holder_mobile)?,
         );
-        let code = (fields.intent == "verify").then_some(fields.code.as_str());
+        let code = fields.code();
         Ok::<_, UnlockError>(
             crate::identity::mobile_check_from_page(
                 &state,
@@ -620,10 +612,7 @@ async fn identity_page(
     }
     .await
     .map_err(PageFailure::from);
-    match result {
-        Err(failure) if !failure.belongs_on_the_page() => failure.into_page(),
-        told => crate::web::flash::back_with(&state, &user, "/ca/unlock", told, Slot::Error).await,
-    }
+    crate::web::flash::back_with(&state, &user, "/ca/unlock", result, Slot::Error).await
 }
 
 async fn submit_page(
@@ -635,8 +624,5 @@ async fn submit_page(
         .await
         .map(|o| format!("解锁申请 {} 已提交，等待平台审核（1个工作日）", o.order_no))
         .map_err(PageFailure::from);
-    match told {
-        Err(failure) if !failure.belongs_on_the_page() => failure.into_page(),
-        told => crate::web::flash::back_with(&state, &user, "/ca/unlock", told, Slot::Error).await,
-    }
+    crate::web::flash::back_with(&state, &user, "/ca/unlock", told, Slot::Error).await
 }
