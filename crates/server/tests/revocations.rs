@@ -445,3 +445,85 @@ async fn certificates_past_their_renewal_window_are_revoked_once() {
         .count();
     assert_eq!(audited, 1);
 }
+
+/// What a process killed between the CA's revocation and the step's record leaves: the
+/// certificate revoked, the order still waiting. Approving again finishes it (the CA keeps the
+/// first revocation), and nothing is revoked twice.
+#[tokio::test]
+async fn a_revocation_cut_off_after_the_ca_revoked_is_finished_by_approving_again() {
+    let server = test_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (org_a, admin) =
+        organisation_with_admin(&server.store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    let officer = staff_token(&server.store, "officer", Role::CaOfficer).await;
+    let boss = server
+        .store
+        .account_by_username("boss")
+        .await
+        .unwrap()
+        .unwrap();
+    let (serial, pem) = held_certificate(&server, org_a, boss.id).await;
+    let (_, draft) = call(
+        &server.router,
+        "POST",
+        "/api/v1/revocations",
+        Some(&admin),
+        Some(request(&serial, "cessationOfOperation")),
+    )
+    .await;
+    let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+    pass_identity_check(&server, &admin, &order_no).await;
+    call(
+        &server.router,
+        "POST",
+        &format!("/api/v1/revocations/{order_no}/submit"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    // The CA revoked; the process died before the step was written.
+    let first = server
+        .ca
+        .revoke(&serial, certdesk_ca::CrlReason::CessationOfOperation)
+        .await
+        .unwrap();
+    let (_, waiting) = call(
+        &server.router,
+        "GET",
+        &format!("/api/v1/revocations/{order_no}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(waiting["order"]["status"], "awaiting_second_review");
+    let (status, body) = call(
+        &server.router,
+        "POST",
+        &format!("/api/v1/orders/{order_no}/review"),
+        Some(&officer),
+        Some(json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let record = server
+        .store
+        .certificate_by_serial(&serial)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.revoked_at, first.revoked_at,
+        "the first revocation stands"
+    );
+    let said = ocsp_status(&server, dir.path(), &pem).await;
+    assert!(said.contains("leaf.pem: revoked"), "{said}");
+    let (_, done) = call(
+        &server.router,
+        "GET",
+        &format!("/api/v1/revocations/{order_no}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(done["order"]["status"], "completed", "{done}");
+}
