@@ -363,6 +363,48 @@ async function setUpCatalogue(page) {
   await page.getByText(`已创建产品“${PAID_PRODUCT}”`).waitFor();
 }
 
+test('单位认领: a credit code registered by someone else is claimed back with a licence and a sealed letter', async () => {
+  // Someone registers the code first.
+  const squatter = await registerSupplier('泉州抢注有限公司', '91350500M000100E0T', 'qz.squatter');
+  await squatter.close();
+  // The real organisation is told at registration where to go, and files its claim.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.base}/register`);
+  await page.getByTestId('claim-link').click();
+  await page.getByLabel('统一社会信用代码').fill('91350500M000100E0T');
+  await page.getByLabel('单位名称').fill('泉州真实科技有限公司');
+  await page.getByLabel('认领人姓名').fill('王五');
+  await page.getByLabel('认领人手机号').fill('13700137000');
+  await page.getByLabel('认领说明').fill('本单位从未在本平台注册，营业执照和认领函附后');
+  await page.getByLabel('营业执照').setInputFiles({ name: 'licence.png', mimeType: 'image/png', buffer: png(11) });
+  await page.getByLabel('单位认领函（加盖公章）').setInputFiles({ name: 'letter.png', mimeType: 'image/png', buffer: png(12) });
+  await page.getByLabel('管理员用户名').fill('qz.real');
+  await page.getByLabel('密码', { exact: true }).fill('claimant-pass-2026');
+  await page.getByLabel('再次输入密码').fill('claimant-pass-2026');
+  await assertFits(browser, null, `${server.base}/claim`, 'claim-form');
+  await page.getByRole('button', { name: '提交认领申请' }).click();
+  const claimNo = (await page.getByTestId('claim-no').textContent()).trim();
+  assert.match(claimNo, /^RL\d{8}$/);
+  const queryCode = (await page.getByTestId('query-code').textContent()).trim();
+  await page.screenshot({ path: join(screenshotDir, 'claim-filed.png'), fullPage: true });
+
+  // The operator compares the documents with the registration and approves.
+  const operator = await login(await browser.newContext(), 'op.li', 'staff-pass-2026');
+  await operator.getByRole('link', { name: '单位认领审核' }).click();
+  await operator.getByTestId(`claim-${claimNo}`).click();
+  await operator.getByTestId('document-1').locator('summary').click();
+  await operator.getByRole('button', { name: '通过：交由认领人管理' }).click();
+  assert.match(await operator.getByTestId('notice').textContent(), /已通过/);
+
+  // The claimant follows the claim with its code, then logs in as the organisation's admin.
+  await page.goto(`${server.base}/claim/status`);
+  await page.getByLabel('查询码').fill(queryCode);
+  await page.getByRole('button', { name: '查询' }).click();
+  assert.equal(await page.getByTestId('status').textContent(), '已通过');
+  await login(context, 'qz.real', 'claimant-pass-2026');
+});
+
 /** The SMS confirmation on the 解锁 and 吊销 pages, through the sandbox's box on the page. */
 async function confirmBySms(page) {
   await page.getByRole('button', { name: '发送验证码' }).click();
