@@ -302,6 +302,12 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
   await supplier.getByRole('link', { name: '我的证书' }).click();
   await supplier.locator('[data-testid^="revoke-"]').first().click();
   await supplier.getByLabel('吊销原因').selectOption('keyCompromise');
+  // Only the legal representative the certificate was issued under may confirm.
+  await supplier.getByLabel('法定代表人姓名').fill('李四');
+  await supplier.getByLabel('法定代表人身份证号').fill('440524188001010014');
+  await supplier.getByLabel('法定代表人手机号').fill('13900139000');
+  await supplier.getByRole('button', { name: '申请吊销' }).click();
+  assert.match(await supplier.getByTestId('error').textContent(), /与申领该证书时登记的不一致/);
   await supplier.getByLabel('法定代表人姓名').fill('张三');
   await supplier.getByLabel('法定代表人身份证号').fill('11010519491231002X');
   await supplier.getByLabel('法定代表人手机号').fill('13800138000');

@@ -23,6 +23,8 @@ pub enum RevocationError {
     InvalidId(String),
     #[error("法定代表人手机号：{0}")]
     InvalidMobile(String),
+    #[error("法定代表人身份证号与申领该证书时登记的不一致，请由登记的法定代表人确认（法定代表人已变更的，请先办理变更）")]
+    NotTheLegalRep,
     #[error("请先由法定代表人完成手机短信确认（手机号实名核验），再提交吊销申请")]
     NotConfirmed,
     #[error("该业务单不是吊销申请")]
@@ -48,7 +50,7 @@ impl FeatureError for RevocationError {
         use RevocationError::*;
         match self {
             UnknownKey(_) | InvalidReason | InvalidNote | InvalidName | InvalidId(_)
-            | InvalidMobile(_) | NotConfirmed => Failure::Invalid,
+            | InvalidMobile(_) | NotConfirmed | NotTheLegalRep => Failure::Invalid,
             AlreadyRevoked | NotARevocation => Failure::Conflict,
             NotFound => Failure::NotFound,
             Ca(_) => Failure::Unavailable,
@@ -71,6 +73,7 @@ impl FeatureError for RevocationError {
             InvalidId(_) => "invalid_id_number",
             InvalidMobile(_) => "invalid_mobile",
             NotConfirmed => "not_confirmed",
+            NotTheLegalRep => "not_the_legal_representative",
             NotARevocation => "not_a_revocation",
             NotFound => "revocation_not_found",
             Ca(_) => "ca_unavailable",

@@ -101,6 +101,13 @@ async fn create_revocation(
         .map_err(|e| RevocationError::InvalidId(e.to_string()))?;
     let mobile = certdesk_domain::application::validate_mobile(&req.legal_rep_mobile)
         .map_err(RevocationError::InvalidMobile)?;
+    // The person who confirms must be the legal representative the certificate was issued
+    // under (the 新办 form's), not whoever the admin names.
+    if let Some(registered) = registered_legal_rep(state, &held.order_no).await? {
+        if !registered.eq_ignore_ascii_case(&id_number) {
+            return Err(RevocationError::NotTheLegalRep);
+        }
+    }
     let seal = |text: &str| {
         state
             .config
@@ -143,6 +150,23 @@ async fn create_revocation(
             &crate::web::audit_trail::note_by(state, user.account(), &detail),
         )
         .await?)
+}
+
+/// The legal representative's ID number on the application the key was issued for, if the
+/// order has one.
+async fn registered_legal_rep(
+    state: &AppState,
+    order_no: &str,
+) -> Result<Option<String>, RevocationError> {
+    let Some(order) = state.store.order_by_no(order_no).await? else {
+        return Ok(None);
+    };
+    let Some(application) = state.store.application(order.id).await? else {
+        return Ok(None);
+    };
+    let form = crate::applications::form_of(state, &application)
+        .map_err(|e| RevocationError::Inconsistent(e.to_string()))?;
+    Ok(Some(form.legal_rep.id_number).filter(|id| !id.is_empty()))
 }
 
 async fn revocation_for(
