@@ -151,6 +151,9 @@ async fn an_unlock_code_opens_its_own_key_once_within_a_day() {
         .expect("the admin reads the code")
         .to_string();
     assert_eq!(code.len(), 19, "{code}");
+    // The admin is told in 消息.
+    let (_, messages) = call(&app, "GET", "/api/v1/messages", Some(&admin), None).await;
+    assert_eq!(messages[0]["title"], "解锁申请已通过", "{messages}");
     let (_, seen_by_operator) = call(&app, "GET", &view, Some(&operator), None).await;
     assert_eq!(
         seen_by_operator["code"],

@@ -36,6 +36,17 @@ pub struct ExpiringCertificate {
     pub order_no: String,
 }
 
+fn expiring_from_row(row: &AnyRow) -> Result<ExpiringCertificate, StoreError> {
+    Ok(ExpiringCertificate {
+        certificate_id: row.try_get("id")?,
+        serial_hex: row.try_get("serial_hex")?,
+        org_id: row.try_get("org_id")?,
+        org_name: row.try_get("org_name")?,
+        not_after: row.try_get("not_after")?,
+        order_no: row.try_get("order_no")?,
+    })
+}
+
 fn message_from_row(row: &AnyRow) -> Result<Message, StoreError> {
     Ok(Message {
         id: row.try_get("id")?,
@@ -69,27 +80,30 @@ impl Store {
         .bind(until)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ExpiringCertificate {
-                    certificate_id: row.try_get("id")?,
-                    serial_hex: row.try_get("serial_hex")?,
-                    org_id: row.try_get("org_id")?,
-                    org_name: row.try_get("org_name")?,
-                    not_after: row.try_get("not_after")?,
-                    order_no: row.try_get("order_no")?,
-                })
-            })
-            .collect()
+        rows.iter().map(expiring_from_row).collect()
     }
 
-    /// The certificates held by suppliers that expired before `now` and are not revoked: those
-    /// whose renewal window may have closed.
+    /// The certificates held by suppliers that expired before `now` and whose lapse is not
+    /// recorded yet: not revoked, or revoked as cessationOfOperation by a run that stopped
+    /// before it recorded the lapse.
     pub async fn expired_held_certificates(
         &self,
         now: i64,
     ) -> Result<Vec<ExpiringCertificate>, StoreError> {
-        self.certificates_expiring(i64::MIN, now - 1).await
+        let rows = sqlx::query(
+            "SELECT c.id, c.serial_hex, c.org_name, c.not_after, o.org_id, o.order_no \
+             FROM order_issuance i \
+             JOIN orders o ON o.id = i.order_id \
+             JOIN certificates c ON c.id = i.signing_certificate_id \
+             WHERE o.status = 'completed' AND c.not_after < $1 \
+               AND (c.revoked_at IS NULL OR c.revocation_reason = 'cessationOfOperation') \
+               AND NOT EXISTS (SELECT 1 FROM lapsed_certificates l WHERE l.certificate_id = c.id) \
+             ORDER BY c.not_after, c.id",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(expiring_from_row).collect()
     }
 
     /// Sends the `days_before` reminder of a certificate to its organisation's admins and the
@@ -165,6 +179,54 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
+    /// Sends a message to every enabled admin of an organisation; answers how many.
+    pub async fn message_org_admins(
+        &self,
+        org_id: i64,
+        message: &NewMessage<'_>,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        message_org_admins_in(&mut conn, org_id, message, now).await
+    }
+
+    /// Records that a certificate past its renewal window was revoked: the organisation's
+    /// admins told and the audit entry written, in one transaction, once (false when another
+    /// run recorded it).
+    pub async fn record_lapsed_certificate(
+        &self,
+        certificate: &ExpiringCertificate,
+        message: &NewMessage<'_>,
+        audit: &crate::AuditNote<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO lapsed_certificates (certificate_id, recorded_at) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(certificate.certificate_id)
+        .bind(audit.at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            return Ok(false);
+        }
+        message_org_admins_in(&mut tx, certificate.org_id, message, audit.at).await?;
+        let object = format!("certificate:{}", certificate.serial_hex);
+        crate::audit::append_audit_with_change(
+            &mut tx,
+            &crate::AuditNote {
+                org_id: Some(certificate.org_id),
+                ..*audit
+            }
+            .event(certdesk_domain::AuditAction::CertificateRevoked, &object),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// An account's messages, newest first.
     pub async fn messages_of(
         &self,
@@ -203,4 +265,27 @@ impl Store {
         .await?
         .rows_affected())
     }
+}
+
+/// [`Store::message_org_admins`] inside the caller's transaction (with the change it tells of).
+pub(crate) async fn message_org_admins_in(
+    conn: &mut sqlx::AnyConnection,
+    org_id: i64,
+    message: &NewMessage<'_>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "INSERT INTO messages (account_id, kind, title, body, link, created_at) \
+         SELECT id, $1, $2, $3, $4, $5 FROM accounts \
+         WHERE org_id = $6 AND role = 'org_admin' AND disabled = 0",
+    )
+    .bind(message.kind)
+    .bind(message.title)
+    .bind(message.body)
+    .bind(message.link)
+    .bind(now)
+    .bind(org_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
 }

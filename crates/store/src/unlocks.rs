@@ -111,12 +111,14 @@ impl Store {
         row.as_ref().map(unlock_from_row).transpose()
     }
 
-    /// Applies the approval `record` (待初审 → 已完成) with the code it issues, in one
-    /// transaction; false when the order had moved on.
+    /// Applies the approval `record` (待初审 → 已完成) with the code it issues and the message
+    /// that tells the organisation's admins, in one transaction; false when the order had moved
+    /// on.
     pub async fn approve_unlock(
         &self,
         record: &StepRecord<'_>,
         code: &IssuedUnlockCode<'_>,
+        tell_admins: &crate::NewMessage<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         if !apply_step_in(&mut tx, record).await? {
@@ -140,6 +142,13 @@ impl Store {
                 record.order.order_no
             )));
         }
+        crate::messages::message_org_admins_in(
+            &mut tx,
+            record.order.org_id,
+            tell_admins,
+            record.at,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

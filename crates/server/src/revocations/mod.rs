@@ -303,7 +303,9 @@ async fn revoke(
 
 /// Revokes (cessationOfOperation) every held certificate whose renewal window closed (3 months
 /// after it expired): it can no longer be renewed, and a new one is applied for (新办).
-/// Revoking is idempotent, so reruns and several processes do no harm. Answers how many keys.
+/// Revoking is idempotent; the organisation is told and the audit entry written once, whatever
+/// reruns or processes (`Store::record_lapsed_certificate`). Answers how many keys this run
+/// recorded.
 pub async fn revoke_lapsed(state: &AppState) -> Result<u64, RevocationError> {
     use certdesk_domain::renewal::{renewal_check, RenewalCheck};
     let now = state.now();
@@ -326,15 +328,30 @@ pub async fn revoke_lapsed(state: &AppState) -> Result<u64, RevocationError> {
                 .await
                 .map_err(RevocationError::Ca)?;
         }
-        crate::web::audit_trail::record(
-            state,
-            None,
-            Some(certificate.org_id),
-            certdesk_domain::AuditAction::CertificateRevoked,
-            &format!("certificate:{}", certificate.serial_hex),
-            "超过续费期限（到期后3个月），自动吊销（cessationOfOperation）",
-        )
-        .await;
+        let body = format!(
+            "证书（序列号 {}，业务单 {}）到期已超过3个月，无法再续费，已吊销。如需继续使用，请重新申领（新办）。",
+            certificate.serial_hex.to_uppercase(),
+            certificate.order_no
+        );
+        let recorded = state
+            .store
+            .record_lapsed_certificate(
+                &certificate,
+                &certdesk_store::NewMessage {
+                    kind: "certificate_lapsed",
+                    title: "CA证书已超过续费期限，已吊销",
+                    body: &body,
+                    link: "/ca/apply",
+                },
+                &certdesk_store::AuditNote::system(
+                    now,
+                    "超过续费期限（到期后3个月），自动吊销（cessationOfOperation）",
+                ),
+            )
+            .await?;
+        if !recorded {
+            continue;
+        }
         revoked += 1;
     }
     Ok(revoked)

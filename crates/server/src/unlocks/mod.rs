@@ -213,6 +213,15 @@ pub(crate) async fn approve(
                 sealed: &sealed,
                 expires_at: now + certdesk_domain::unlock::CODE_VALIDITY_SECS,
             },
+            &certdesk_store::NewMessage {
+                kind: "unlock_approved",
+                title: "解锁申请已通过",
+                body: &format!(
+                    "解锁申请 {} 已审核通过，解锁授权码已签发，请在24小时内到“CA锁解锁”查看并使用（仅可使用一次）。",
+                    order.order_no
+                ),
+                link: "/ca/unlock",
+            },
         )
         .await?;
     if !approved {
