@@ -296,6 +296,12 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
   await supplier.goto(`${server.base}/ca/unlock`);
   assert.match(await supplier.getByTestId('unlock-code').textContent(), /^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$/);
   await assertFits(browser, await supplier.context().storageState(), `${server.base}/ca/unlock`, 'unlock');
+  // 消息 told the admin, unread until marked.
+  await supplier.getByRole('link', { name: '消息' }).click();
+  await supplier.getByTestId('message-unlock_approved').waitFor();
+  await supplier.getByRole('button', { name: /全部标为已读/ }).click();
+  assert.match(await supplier.getByTestId('notice').textContent(), /已将 \d+ 条消息标为已读/);
+  await supplier.goto(`${server.base}/ca/unlock`);
   await supplier.screenshot({ path: join(screenshotDir, 'unlock-code.png'), fullPage: true });
 
   // 吊销 of a lost key: confirmed by SMS, revoked at once; 我的证书 says so.
