@@ -36,6 +36,15 @@ pub struct ExpiringCertificate {
     pub order_no: String,
 }
 
+/// The signing certificates of keys suppliers hold (their 新办 order completed), as
+/// [`ExpiringCertificate`] rows; callers add their conditions after it.
+const HELD_SIGNING_CERTIFICATES: &str =
+    "SELECT c.id, c.serial_hex, c.org_name, c.not_after, o.org_id, o.order_no \
+     FROM order_issuance i \
+     JOIN orders o ON o.id = i.order_id \
+     JOIN certificates c ON c.id = i.signing_certificate_id \
+     WHERE o.status = 'completed'";
+
 fn expiring_from_row(row: &AnyRow) -> Result<ExpiringCertificate, StoreError> {
     Ok(ExpiringCertificate {
         certificate_id: row.try_get("id")?,
@@ -67,19 +76,15 @@ impl Store {
         now: i64,
         until: i64,
     ) -> Result<Vec<ExpiringCertificate>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.serial_hex, c.org_name, c.not_after, o.org_id, o.order_no \
-             FROM order_issuance i \
-             JOIN orders o ON o.id = i.order_id \
-             JOIN certificates c ON c.id = i.signing_certificate_id \
-             WHERE o.status = 'completed' AND c.revoked_at IS NULL \
-               AND c.not_after > $1 AND c.not_after <= $2 \
-             ORDER BY c.not_after, c.id",
-        )
-        .bind(now)
-        .bind(until)
-        .fetch_all(self.pool())
-        .await?;
+        let sql = format!(
+            "{HELD_SIGNING_CERTIFICATES} AND c.revoked_at IS NULL \
+             AND c.not_after > $1 AND c.not_after <= $2 ORDER BY c.not_after, c.id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now)
+            .bind(until)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(expiring_from_row).collect()
     }
 
@@ -90,19 +95,13 @@ impl Store {
         &self,
         now: i64,
     ) -> Result<Vec<ExpiringCertificate>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.serial_hex, c.org_name, c.not_after, o.org_id, o.order_no \
-             FROM order_issuance i \
-             JOIN orders o ON o.id = i.order_id \
-             JOIN certificates c ON c.id = i.signing_certificate_id \
-             WHERE o.status = 'completed' AND c.not_after < $1 \
-               AND (c.revoked_at IS NULL OR c.revocation_reason = 'cessationOfOperation') \
-               AND NOT EXISTS (SELECT 1 FROM lapsed_certificates l WHERE l.certificate_id = c.id) \
-             ORDER BY c.not_after, c.id",
-        )
-        .bind(now)
-        .fetch_all(self.pool())
-        .await?;
+        let sql = format!(
+            "{HELD_SIGNING_CERTIFICATES} AND c.not_after < $1 \
+             AND (c.revoked_at IS NULL OR c.revocation_reason = 'cessationOfOperation') \
+             AND NOT EXISTS (SELECT 1 FROM lapsed_certificates l WHERE l.certificate_id = c.id) \
+             ORDER BY c.not_after, c.id"
+        );
+        let rows = sqlx::query(&sql).bind(now).fetch_all(self.pool()).await?;
         rows.iter().map(expiring_from_row).collect()
     }
 
@@ -179,17 +178,6 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
-    /// Sends a message to every enabled admin of an organisation; answers how many.
-    pub async fn message_org_admins(
-        &self,
-        org_id: i64,
-        message: &NewMessage<'_>,
-        now: i64,
-    ) -> Result<u64, StoreError> {
-        let mut conn = self.pool().acquire().await?;
-        message_org_admins_in(&mut conn, org_id, message, now).await
-    }
-
     /// Records that a certificate past its renewal window was revoked: the organisation's
     /// admins told and the audit entry written, in one transaction, once (false when another
     /// run recorded it).
@@ -244,16 +232,6 @@ impl Store {
         rows.iter().map(message_from_row).collect()
     }
 
-    pub async fn unread_messages(&self, account_id: i64) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM messages WHERE account_id = $1 AND read_at IS NULL",
-        )
-        .bind(account_id)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.try_get("n")?)
-    }
-
     /// Marks every unread message of the account read; answers how many.
     pub async fn mark_messages_read(&self, account_id: i64, now: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query(
@@ -267,7 +245,8 @@ impl Store {
     }
 }
 
-/// [`Store::message_org_admins`] inside the caller's transaction (with the change it tells of).
+/// Sends a message to every enabled admin of an organisation, inside the caller's transaction
+/// (with the change it tells of); answers how many.
 pub(crate) async fn message_org_admins_in(
     conn: &mut sqlx::AnyConnection,
     org_id: i64,

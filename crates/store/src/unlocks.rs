@@ -21,6 +21,8 @@ pub struct NewUnlockRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnlockRequest {
     pub order_id: i64,
+    /// The unlock order's number.
+    pub order_no: String,
     pub certificate_id: i64,
     pub key_serial: String,
     pub holder_name: String,
@@ -41,12 +43,16 @@ pub struct IssuedUnlockCode<'a> {
     pub expires_at: i64,
 }
 
-const UNLOCK_COLUMNS: &str = "order_id, certificate_id, key_serial, holder_name, holder_id, \
-     holder_mobile, reason, code_sealed, code_issued_at, code_expires_at, code_used_at, code_used_by";
+const UNLOCK_COLUMNS: &str = "u.order_id, o.order_no, u.certificate_id, u.key_serial, \
+     u.holder_name, u.holder_id, u.holder_mobile, u.reason, u.code_sealed, u.code_issued_at, \
+     u.code_expires_at, u.code_used_at, u.code_used_by";
+/// A request with its order (for the number, and the organisation that may see it).
+const UNLOCK_FROM: &str = "unlock_requests u JOIN orders o ON o.id = u.order_id";
 
 fn unlock_from_row(row: &AnyRow) -> Result<UnlockRequest, StoreError> {
     Ok(UnlockRequest {
         order_id: row.try_get("order_id")?,
+        order_no: row.try_get("order_no")?,
         certificate_id: row.try_get("certificate_id")?,
         key_serial: row.try_get("key_serial")?,
         holder_name: row.try_get("holder_name")?,
@@ -90,7 +96,7 @@ impl Store {
     }
 
     pub async fn unlock_request(&self, order_id: i64) -> Result<Option<UnlockRequest>, StoreError> {
-        let sql = format!("SELECT {UNLOCK_COLUMNS} FROM unlock_requests WHERE order_id = $1");
+        let sql = format!("SELECT {UNLOCK_COLUMNS} FROM {UNLOCK_FROM} WHERE u.order_id = $1");
         let row = sqlx::query(&sql)
             .bind(order_id)
             .fetch_optional(self.pool())
@@ -98,14 +104,19 @@ impl Store {
         row.as_ref().map(unlock_from_row).transpose()
     }
 
-    /// The request whose code has this hash.
+    /// The request of organisation `org_id` whose code has this hash (another organisation's
+    /// code is not there for it).
     pub async fn unlock_request_by_code(
         &self,
         code_hash: &str,
+        org_id: i64,
     ) -> Result<Option<UnlockRequest>, StoreError> {
-        let sql = format!("SELECT {UNLOCK_COLUMNS} FROM unlock_requests WHERE code_hash = $1");
+        let sql = format!(
+            "SELECT {UNLOCK_COLUMNS} FROM {UNLOCK_FROM} WHERE u.code_hash = $1 AND o.org_id = $2"
+        );
         let row = sqlx::query(&sql)
             .bind(code_hash)
+            .bind(org_id)
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(unlock_from_row).transpose()

@@ -33,11 +33,10 @@ use certdesk_domain::application::{
     ORGANISATION_TYPES,
 };
 use certdesk_domain::{
-    mask_resident_id, order_number, Action, BusinessType, OrderAction, OrderStatus, UploadKind,
+    mask_resident_id, Action, BusinessType, OrderAction, OrderStatus, UploadKind,
 };
 use certdesk_store::{
-    FixedPrice, NewApplication, NewOrder, Order, OrderUpload, Redemption, StoreError, Submission,
-    UploadError,
+    FixedPrice, NewApplication, NewOrder, Order, OrderUpload, Redemption, Submission, UploadError,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -266,23 +265,19 @@ pub(crate) async fn start_application(
     let form_json = sealed_form(state, &form)?;
     let now = state.now();
     let on_behalf = user.account().org_id.is_none();
-    for _ in 0..3 {
-        let order_no = order_number(
-            jiff::Timestamp::from_second(now)
-                .map_err(|e| ApplicationError::Inconsistent(e.to_string()))?,
-            rand::random::<u32>() % 1_000_000_000,
-        );
-        let detail = format!(
-            "新建申请草稿：产品 {}，{}年{}",
-            chosen.product_id,
-            chosen.years,
-            if on_behalf {
-                "（操作员代办）"
-            } else {
-                ""
-            }
-        );
-        let created = state
+    let detail = format!(
+        "新建申请草稿：产品 {}，{}年{}",
+        chosen.product_id,
+        chosen.years,
+        if on_behalf {
+            "（操作员代办）"
+        } else {
+            ""
+        }
+    );
+    let (chosen, form, form_json, detail) = (&chosen, &form, &form_json, &detail);
+    let created = crate::pipeline::with_fresh_order_number(now, |order_no| async move {
+        state
             .store
             .create_application_order(
                 &NewOrder {
@@ -300,20 +295,14 @@ pub(crate) async fn start_application(
                     years: chosen.years,
                     voucher_code: chosen.voucher.as_deref(),
                     delivery_method: &form.delivery.method,
-                    form_json: &form_json,
+                    form_json,
                 },
-                &crate::web::audit_trail::note_by(state, user.account(), &detail),
+                &crate::web::audit_trail::note_by(state, user.account(), detail),
             )
-            .await;
-        match created {
-            Ok(order) => return Ok(order),
-            Err(StoreError::Conflict("order_no")) => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(ApplicationError::Inconsistent(
-        "could not draw an unused order number".into(),
-    ))
+            .await
+    })
+    .await?;
+    Ok(created)
 }
 
 /// Loads an order of kind 新办 the user may edit, or the reason it may not be edited.

@@ -1205,35 +1205,49 @@ pub(crate) struct MobileCheckForm {
 
 impl MobileCheckForm {
     /// The code typed, when the form checks one.
-    pub(crate) fn code(&self) -> Option<&str> {
+    fn code(&self) -> Option<&str> {
         (self.intent == "verify").then_some(self.code.as_str())
     }
 }
 
-/// The mobile real-name check (手机号实名核验) of an order from a page, for a person the order
-/// names: `code` `None` sends the code to their mobile, `Some` checks the code typed. Answers
-/// what to tell the user next.
+/// A person an order names for its SMS confirmation, their ID number and mobile as stored
+/// (sealed with the data key).
+pub(crate) struct SealedPerson<'a> {
+    pub name: &'a str,
+    pub id_number: &'a str,
+    pub mobile: &'a str,
+}
+
+/// The mobile real-name check (手机号实名核验) of an order from a page, for the person the order
+/// names: the form's `start` sends the code to their mobile, its `verify` checks the code typed.
+/// Answers what to tell the user next.
 pub(crate) async fn mobile_check_from_page(
     state: &AppState,
     user: &CurrentUser,
     order_no: &str,
-    person: (&str, &str, &str),
-    code: Option<&str>,
+    person: SealedPerson<'_>,
+    form: &MobileCheckForm,
 ) -> Result<String, IdentityError> {
     let now = state.now();
-    let check = match code {
+    let check = match form.code() {
         Some(code) => verify_check(state, user, order_no, "mobile", Some(code.trim()), now).await?,
         None => {
-            let (name, id_number, mobile) = person;
+            let open = |sealed: &str| {
+                state
+                    .config
+                    .personal_data
+                    .open(sealed)
+                    .map_err(|e| IdentityError::Inconsistent(format!("opening: {e}")))
+            };
             start_check(
                 state,
                 user,
                 order_no,
                 "mobile",
                 StartRequest {
-                    name: Some(name.to_string()),
-                    id_number: Some(id_number.to_string()),
-                    mobile: Some(mobile.to_string()),
+                    name: Some(person.name.to_string()),
+                    id_number: Some(open(person.id_number)?),
+                    mobile: Some(open(person.mobile)?),
                     ..StartRequest::default()
                 },
                 now,

@@ -27,6 +27,30 @@ use certdesk_domain::limits::{validity_days, LimitError, RA_ISSUANCE_ALLOWANCE_S
 
 /// The order `order_no`, if the user may `action` on it; another organisation's answers 404,
 /// as if it did not exist.
+/// Creates an order under a freshly drawn number (the time and a random part), drawing again
+/// when `create` finds the number taken: every business type numbers its orders this way.
+pub(crate) async fn with_fresh_order_number<T, F, Fut>(
+    now: i64,
+    mut create: F,
+) -> Result<T, certdesk_store::StoreError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, certdesk_store::StoreError>>,
+{
+    use certdesk_store::StoreError;
+    let at = jiff::Timestamp::from_second(now).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    for _ in 0..3 {
+        let order_no = certdesk_domain::order_number(at, rand::random::<u32>() % 1_000_000_000);
+        match create(order_no).await {
+            Err(StoreError::Conflict("order_no")) => continue,
+            done => return done,
+        }
+    }
+    Err(StoreError::Corrupt(
+        "could not draw an unused order number".into(),
+    ))
+}
+
 pub(crate) async fn order_for(
     state: &AppState,
     user: &CurrentUser,

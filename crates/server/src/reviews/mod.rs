@@ -178,18 +178,20 @@ pub(crate) async fn review_order(
         (_, true) => OrderAction::ApproveInitial,
         (_, false) => OrderAction::RejectInitial,
     };
-    // An unlock's approval writes its 解锁授权码 with the step.
-    if order.kind == certdesk_domain::BusinessType::Unlock && action == OrderAction::ApproveInitial
-    {
+    // A step whose write needs its feature's data is applied by that feature, as the table
+    // names it: an unlock's approval writes the 解锁授权码, a revocation's revokes at the CA.
+    let effects = order
+        .kind
+        .workflow()
+        .rule_for(order.status, action)
+        .map_or(&[][..], |rule| rule.effects);
+    if effects.contains(&SideEffect::IssueUnlockCode) {
         return Ok(crate::unlocks::approve(state, user, order, reason)
             .await
             .map_err(ReviewError::Unlock)?
             .status);
     }
-    // A revocation's approval revokes at the CA, then takes the step.
-    if order.kind == certdesk_domain::BusinessType::Revocation
-        && action == OrderAction::ApproveSecond
-    {
+    if effects.contains(&SideEffect::RevokeCertificate) {
         return Ok(crate::revocations::approve(state, user, order, reason)
             .await
             .map_err(ReviewError::Revocation)?

@@ -26,7 +26,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use certdesk_domain::revocation::RequestedReason;
-use certdesk_domain::{order_number, Action, BusinessType, OrderAction, OrderStatus};
+use certdesk_domain::{Action, BusinessType, OrderAction, OrderStatus};
 use certdesk_store::{NewOrder, NewRevocationRequest, Order, RevocationRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -116,40 +116,43 @@ async fn create_revocation(
             .map_err(|e| RevocationError::Inconsistent(format!("sealing: {e}")))
     };
     let now = state.now();
-    let order_no = order_number(
-        jiff::Timestamp::from_second(now)
-            .map_err(|e| RevocationError::Inconsistent(e.to_string()))?,
-        rand::random::<u32>() % 1_000_000_000,
-    );
     let detail = format!(
         "申请吊销证书 {}（{}）",
         held.serial_hex.to_uppercase(),
         reason.label_zh()
     );
-    Ok(state
-        .store
-        .create_revocation_order(
-            &NewOrder {
-                order_no: &order_no,
-                org_id,
-                kind: BusinessType::Revocation,
-                amount_fen: 0,
-                created_by: user.account().id,
-                on_behalf: false,
-                created_at: now,
-            },
-            &NewRevocationRequest {
-                certificate_id: held.certificate_id,
-                key_serial: &held.serial_hex,
-                reason: reason.as_str(),
-                note,
-                legal_rep_name: name,
-                legal_rep_id_sealed: &seal(&id_number)?,
-                legal_rep_mobile_sealed: &seal(&mobile)?,
-            },
-            &crate::web::audit_trail::note_by(state, user.account(), &detail),
-        )
-        .await?)
+    let (legal_rep_id, legal_rep_mobile) = (seal(&id_number)?, seal(&mobile)?);
+    let (detail, held, legal_rep_id, legal_rep_mobile) =
+        (&detail, &held, &legal_rep_id, &legal_rep_mobile);
+    Ok(
+        crate::pipeline::with_fresh_order_number(now, |order_no| async move {
+            state
+                .store
+                .create_revocation_order(
+                    &NewOrder {
+                        order_no: &order_no,
+                        org_id,
+                        kind: BusinessType::Revocation,
+                        amount_fen: 0,
+                        created_by: user.account().id,
+                        on_behalf: false,
+                        created_at: now,
+                    },
+                    &NewRevocationRequest {
+                        certificate_id: held.certificate_id,
+                        key_serial: &held.serial_hex,
+                        reason: reason.as_str(),
+                        note,
+                        legal_rep_name: name,
+                        legal_rep_id_sealed: legal_rep_id,
+                        legal_rep_mobile_sealed: legal_rep_mobile,
+                    },
+                    &crate::web::audit_trail::note_by(state, user.account(), detail),
+                )
+                .await
+        })
+        .await?,
+    )
 }
 
 /// The legal representative's ID number on the application the key was issued for, if the
@@ -270,26 +273,9 @@ async fn revoke(
     let CheckedStep { step, .. } = checked_step(state, user, order, action).await?;
     let reason = certdesk_ca::crl_reason_from_name(&request.reason)
         .ok_or_else(|| RevocationError::Inconsistent(format!("reason {}", request.reason)))?;
-    // The key's certificates go together: the signing one and, for an SM2 pair, the
-    // encryption one.
-    let mut serials = state
-        .store
-        .key_certificate_serials(request.certificate_id)
-        .await?;
-    if !serials.contains(&request.key_serial) {
-        serials.push(request.key_serial.clone());
-    }
-    let mut revoked_at = state.now();
-    for serial in &serials {
-        let record = state
-            .ca
-            .revoke(serial, reason)
-            .await
-            .map_err(RevocationError::Ca)?;
-        if serial == &request.key_serial {
-            revoked_at = record.revoked_at.unwrap_or(revoked_at);
-        }
-    }
+    let revoked_at = revoke_key(state, request.certificate_id, &request.key_serial, reason)
+        .await?
+        .unwrap_or_else(|| state.now());
     let who = StepActor::of(user, &step);
     if !state
         .store
@@ -299,6 +285,33 @@ async fn revoke(
         return Err(StepError::OrderChanged.into());
     }
     Ok(order.after(&step))
+}
+
+/// Revokes a key's certificates together at the CA: the signing one (`certificate_id`,
+/// `key_serial`) and, for an SM2 pair, the encryption one. Idempotent: a certificate revoked
+/// before keeps its first date and reason. Answers when the signing certificate was revoked.
+async fn revoke_key(
+    state: &AppState,
+    certificate_id: i64,
+    key_serial: &str,
+    reason: certdesk_ca::CrlReason,
+) -> Result<Option<i64>, RevocationError> {
+    let mut serials = state.store.key_certificate_serials(certificate_id).await?;
+    if !serials.iter().any(|s| s == key_serial) {
+        serials.push(key_serial.to_string());
+    }
+    let mut revoked_at = None;
+    for serial in &serials {
+        let record = state
+            .ca
+            .revoke(serial, reason)
+            .await
+            .map_err(RevocationError::Ca)?;
+        if serial == key_serial {
+            revoked_at = record.revoked_at;
+        }
+    }
+    Ok(revoked_at)
 }
 
 /// Revokes (cessationOfOperation) every held certificate whose renewal window closed (3 months
@@ -317,17 +330,13 @@ pub async fn revoke_lapsed(state: &AppState) -> Result<u64, RevocationError> {
         ) {
             continue;
         }
-        let serials = state
-            .store
-            .key_certificate_serials(certificate.certificate_id)
-            .await?;
-        for serial in &serials {
-            state
-                .ca
-                .revoke(serial, certdesk_ca::CrlReason::CessationOfOperation)
-                .await
-                .map_err(RevocationError::Ca)?;
-        }
+        revoke_key(
+            state,
+            certificate.certificate_id,
+            &certificate.serial_hex,
+            certdesk_ca::CrlReason::CessationOfOperation,
+        )
+        .await?;
         let body = format!(
             "证书（序列号 {}，业务单 {}）到期已超过3个月，无法再续费，已吊销。如需继续使用，请重新申领（新办）。",
             certificate.serial_hex.to_uppercase(),
@@ -599,20 +608,14 @@ async fn identity_page(
     let result = async {
         let (_, request) =
             revocation_for(&state, &user, &order_no, Action::RunIdentityCheck).await?;
-        let (id_number, mobile) = (
-            open(&state, &request.legal_rep_id)?,
-            open(&state, &request.legal_rep_mobile)?,
-        );
-        let code = fields.code();
+        let person = crate::identity::SealedPerson {
+            name: &request.legal_rep_name,
+            id_number: &request.legal_rep_id,
+            mobile: &request.legal_rep_mobile,
+        };
         Ok::<_, RevocationError>(
-            crate::identity::mobile_check_from_page(
-                &state,
-                &user,
-                &order_no,
-                (&request.legal_rep_name, &id_number, &mobile),
-                code,
-            )
-            .await?,
+            crate::identity::mobile_check_from_page(&state, &user, &order_no, person, &fields)
+                .await?,
         )
     }
     .await

@@ -25,8 +25,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use certdesk_domain::unlock::{check_code, format_code, normalise_code, IssuedCode};
-use certdesk_domain::{order_number, Action, BusinessType, OrderAction, OrderStatus, Role};
+use certdesk_domain::unlock::{check_code, format_code, normalise_code, CodeRefusal, IssuedCode};
+use certdesk_domain::{Action, BusinessType, OrderAction, OrderStatus, Role};
 use certdesk_store::{IssuedUnlockCode, NewOrder, NewUnlockRequest, Order, UnlockRequest};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -112,34 +112,36 @@ async fn create_unlock(
     };
     let (holder_id, holder_mobile) = (seal(&id_number)?, seal(&mobile)?);
     let now = state.now();
-    let order_no = order_number(
-        jiff::Timestamp::from_second(now).map_err(|e| UnlockError::Inconsistent(e.to_string()))?,
-        rand::random::<u32>() % 1_000_000_000,
-    );
     let detail = format!("申请解锁CA锁 {}", held.serial_hex.to_uppercase());
-    Ok(state
-        .store
-        .create_unlock_order(
-            &NewOrder {
-                order_no: &order_no,
-                org_id,
-                kind: BusinessType::Unlock,
-                amount_fen: 0,
-                created_by: user.account().id,
-                on_behalf: false,
-                created_at: now,
-            },
-            &NewUnlockRequest {
-                certificate_id: held.certificate_id,
-                key_serial: &held.serial_hex,
-                holder_name,
-                holder_id_sealed: &holder_id,
-                holder_mobile_sealed: &holder_mobile,
-                reason,
-            },
-            &crate::web::audit_trail::note_by(state, user.account(), &detail),
-        )
-        .await?)
+    let (detail, held, holder_id, holder_mobile) = (&detail, &held, &holder_id, &holder_mobile);
+    Ok(
+        crate::pipeline::with_fresh_order_number(now, |order_no| async move {
+            state
+                .store
+                .create_unlock_order(
+                    &NewOrder {
+                        order_no: &order_no,
+                        org_id,
+                        kind: BusinessType::Unlock,
+                        amount_fen: 0,
+                        created_by: user.account().id,
+                        on_behalf: false,
+                        created_at: now,
+                    },
+                    &NewUnlockRequest {
+                        certificate_id: held.certificate_id,
+                        key_serial: &held.serial_hex,
+                        holder_name,
+                        holder_id_sealed: holder_id,
+                        holder_mobile_sealed: holder_mobile,
+                        reason,
+                    },
+                    &crate::web::audit_trail::note_by(state, user.account(), detail),
+                )
+                .await
+        })
+        .await?,
+    )
 }
 
 /// An unlock order and its request, for `user` doing `action`.
@@ -270,31 +272,16 @@ async fn use_code(
 ) -> Result<UsedCodeView, UnlockError> {
     let now = state.now();
     let serial = req.key_serial.trim().to_ascii_lowercase();
-    let found = match normalise_code(&req.code) {
-        Some(code) => {
+    let found = match (normalise_code(&req.code), user.account().org_id) {
+        (Some(code), Some(org_id)) => {
             state
                 .store
-                .unlock_request_by_code(&code_hash(&code))
+                .unlock_request_by_code(&code_hash(&code), org_id)
                 .await?
         }
-        None => None,
+        _ => None,
     };
-    let order = match &found {
-        Some(request) => state.store.order_by_id(request.order_id).await?,
-        None => None,
-    };
-    // Another organisation's code is not there for this caller.
-    let found = found.filter(|_| {
-        order
-            .as_ref()
-            .is_some_and(|o| Some(o.org_id) == user.account().org_id)
-    });
-    let issued = found.as_ref().map(|r| IssuedCode {
-        key_serial: &r.key_serial,
-        expires_at: r.code_expires_at.unwrap_or(0),
-        used: r.code_used_at.is_some(),
-    });
-    if let Err(refusal) = check_code(issued, &serial, now) {
+    if let Err(refusal) = check_code(found.as_ref().map(issued_code), &serial, now) {
         if let certdesk_store::Slot::Full { until } = state
             .store
             .take_rate_slot(
@@ -313,12 +300,7 @@ async fn use_code(
         }
         return Err(refusal.into());
     }
-    let (Some(request), Some(order)) = (found, order) else {
-        return Err(UnlockError::Code(
-            certdesk_domain::unlock::CodeRefusal::Unknown,
-        ));
-    };
-    let object = format!("order:{}", order.order_no);
+    let request = found.ok_or(UnlockError::Code(CodeRefusal::Unknown))?;
     let detail = format!("解锁CA锁 {}", request.key_serial.to_uppercase());
     let used = state
         .store
@@ -326,27 +308,29 @@ async fn use_code(
             request.order_id,
             now,
             &crate::web::audit_trail::note_by(state, user.account(), &detail),
-            &object,
+            &format!("order:{}", request.order_no),
         )
         .await?;
     if !used {
         // Used or expired between the read and the write: whoever came first won.
         let again = state.store.unlock_request(request.order_id).await?;
-        let issued = again.as_ref().map(|r| IssuedCode {
-            key_serial: &r.key_serial,
-            expires_at: r.code_expires_at.unwrap_or(0),
-            used: r.code_used_at.is_some(),
-        });
-        check_code(issued, &serial, now)?;
-        return Err(UnlockError::Code(
-            certdesk_domain::unlock::CodeRefusal::Used,
-        ));
+        let refusal = check_code(again.as_ref().map(issued_code), &serial, now).err();
+        return Err(refusal.unwrap_or(CodeRefusal::Used).into());
     }
     Ok(UsedCodeView {
-        order_no: order.order_no,
+        order_no: request.order_no,
         key_serial: request.key_serial.to_uppercase(),
         used_at: crate::format_beijing(now),
     })
+}
+
+/// What the code check needs of a request.
+fn issued_code(request: &UnlockRequest) -> IssuedCode<'_> {
+    IssuedCode {
+        key_serial: &request.key_serial,
+        expires_at: request.code_expires_at.unwrap_or(0),
+        used: request.code_used_at.is_some(),
+    }
 }
 
 // --- views ------------------------------------------------------------------------------------
@@ -603,20 +587,14 @@ async fn identity_page(
     let fields: crate::identity::MobileCheckForm = form_fields(&body);
     let result = async {
         let (_, request) = unlock_for(&state, &user, &order_no, Action::RunIdentityCheck).await?;
-        let (id_number, mobile) = (
-            open(&state, &request.holder_id)?,
-            open(&state, &request.holder_mobile)?,
-        );
-        let code = fields.code();
+        let person = crate::identity::SealedPerson {
+            name: &request.holder_name,
+            id_number: &request.holder_id,
+            mobile: &request.holder_mobile,
+        };
         Ok::<_, UnlockError>(
-            crate::identity::mobile_check_from_page(
-                &state,
-                &user,
-                &order_no,
-                (&request.holder_name, &id_number, &mobile),
-                code,
-            )
-            .await?,
+            crate::identity::mobile_check_from_page(&state, &user, &order_no, person, &fields)
+                .await?,
         )
     }
     .await
