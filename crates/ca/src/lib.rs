@@ -377,6 +377,10 @@ pub struct CertificateAuthority {
     ocsp_cache: ocsp::OcspCache,
     key_management: Option<KeyManagementKey>,
     policy: ObjectIdentifier,
+    /// Held while this process signs a CRL: revocations arriving together wait for each other
+    /// here rather than racing for CRL numbers (another process still may; the store's unique
+    /// number and the retry settle that).
+    crl_signing: tokio::sync::Mutex<()>,
 }
 
 /// The algorithm's name in the store, in URLs and on the command line.
@@ -820,6 +824,7 @@ impl CertificateAuthority {
             ocsp_cache: ocsp::OcspCache::new(revocations_seen),
             key_management: None,
             policy: PLACEHOLDER_POLICY_OID,
+            crl_signing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -1219,6 +1224,7 @@ impl CertificateAuthority {
 
     /// Signs and stores a new full CRL with the next CRL number.
     pub async fn sign_crl(&self, ca: &LoadedCa) -> Result<CrlRecord, CaError> {
+        let _signing = self.crl_signing.lock().await;
         for _ in 0..SERIAL_ATTEMPTS {
             let number = self.store.next_crl_number(&ca.publication_name).await?;
             // Read after the number is taken: CRL number − 1 was stored, so every revocation

@@ -535,3 +535,110 @@ async fn a_revocation_cut_off_after_the_ca_revoked_is_finished_by_approving_agai
     .await;
     assert_eq!(done["order"]["status"], "completed", "{done}");
 }
+
+/// A lost key's revocation submitted from several tabs at once, and a reviewed one approved by
+/// several officers at once: each order completes once, and the rest are told it moved on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_submitted_or_approved_at_once_completes_once() {
+    let server = test_server().await;
+    let (org_a, admin) =
+        organisation_with_admin(&server.store, "福州测试科技有限公司", CREDIT_CODE, "boss").await;
+    let officer = staff_token(&server.store, "officer", Role::CaOfficer).await;
+    let boss = server
+        .store
+        .account_by_username("boss")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut orders = Vec::new();
+    for reason in ["keyCompromise", "superseded"] {
+        let (serial, _) = held_certificate(&server, org_a, boss.id).await;
+        let (_, draft) = call(
+            &server.router,
+            "POST",
+            "/api/v1/revocations",
+            Some(&admin),
+            Some(request(&serial, reason)),
+        )
+        .await;
+        let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+        pass_identity_check(&server, &admin, &order_no).await;
+        orders.push(order_no);
+    }
+    let at_once = |uri: String, token: String, body: Option<serde_json::Value>| {
+        let router = server.router.clone();
+        (0..6)
+            .map(|_| {
+                let (router, uri, token, body) =
+                    (router.clone(), uri.clone(), token.clone(), body.clone());
+                tokio::spawn(async move { call(&router, "POST", &uri, Some(&token), body).await })
+            })
+            .collect::<Vec<_>>()
+    };
+    // Six submits of the lost key's revocation.
+    let mut statuses = Vec::new();
+    for task in at_once(
+        format!("/api/v1/revocations/{}/submit", orders[0]),
+        admin.clone(),
+        None,
+    ) {
+        let (status, body) = task.await.unwrap();
+        assert_ne!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    // Six officers approve the other at once.
+    let (status, _) = call(
+        &server.router,
+        "POST",
+        &format!("/api/v1/revocations/{}/submit", orders[1]),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut statuses = Vec::new();
+    for task in at_once(
+        format!("/api/v1/orders/{}/review", orders[1]),
+        officer.clone(),
+        Some(json!({"decision": "approve"})),
+    ) {
+        let (status, body) = task.await.unwrap();
+        assert_ne!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    // Each order moved to 已完成 once in its history.
+    for order_no in &orders {
+        let order = server.store.order_by_no(order_no).await.unwrap().unwrap();
+        let completed = server
+            .store
+            .order_events(order.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.to_status == certdesk_domain::OrderStatus::Completed)
+            .count();
+        assert_eq!(completed, 1, "{order_no}");
+    }
+}

@@ -457,3 +457,53 @@ async fn the_unlock_page_walks_a_supplier_from_request_to_code() {
         "{order_page}"
     );
 }
+
+/// Ten wrong codes for one key at the same instant: five are told the code is wrong, the rest to
+/// wait — the per-key limit holds when the tries arrive together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_codes_sent_at_once_are_limited_per_key() {
+    let server = test_server().await;
+    let (org_a, admin) = organisation_with_admin(
+        &server.store,
+        "福州测试科技有限公司",
+        "91350100M000100Y43",
+        "boss",
+    )
+    .await;
+    let boss = server
+        .store
+        .account_by_username("boss")
+        .await
+        .unwrap()
+        .unwrap();
+    put_held_certificate(&server.store, org_a, boss.id, KEY, 4_000_000_000).await;
+    let tries: Vec<_> = (0..10)
+        .map(|_| {
+            let (router, admin) = (server.router.clone(), admin.clone());
+            tokio::spawn(async move {
+                call(
+                    &router,
+                    "POST",
+                    "/api/v1/unlock-codes/use",
+                    Some(&admin),
+                    Some(json!({"key_serial": KEY, "code": "2222-3333-4444-5555"})),
+                )
+                .await
+                .0
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tries {
+        statuses.push(task.await.unwrap());
+    }
+    let wrong = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((wrong, limited), (5, 5), "{statuses:?}");
+}
