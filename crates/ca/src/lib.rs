@@ -32,8 +32,8 @@ use certdesk_pki::x509_cert::serial_number::SerialNumber;
 use certdesk_pki::x509_cert::Certificate;
 use certdesk_pki::{
     build_crl, certificate_to_pem, issue_dual, issue_leaf, parse_and_verify_csr, random_serial,
-    CaHierarchy, CrlRequest, KeyArchive, LeafRequest, RevokedEntry, SealedKey, Signer, SoftwareKey,
-    VerifiedCsr,
+    CaHierarchy, CrlRequest, EncryptionKeyPair, KeyArchive, LeafRequest, RevokedEntry, SealedKey,
+    Signer, SoftwareKey, VerifiedCsr,
 };
 use certdesk_store::{
     AuditSeal, CertificateRecord, CrlRecord, IssuedForOrder, NewCaKey, NewCertificate,
@@ -184,9 +184,28 @@ pub struct PreparedRequest {
     profile: LeafProfile,
     dual: bool,
     public_key_sha256: String,
+    /// For a renewal, or 补办 with restore: the encryption certificate whose archived key pair
+    /// is certified again instead of a new one (lower-case hex serial).
+    keep_encryption_key_of: Option<String>,
 }
 
 impl PreparedRequest {
+    /// Certifies again the archived encryption key pair of the encryption certificate
+    /// `serial` (of the same organisation; checked when signing) instead of making a new one,
+    /// so that files encrypted to the old certificate still open. Only for an SM2 dual pair.
+    pub fn keeping_encryption_key_of(mut self, serial: &str) -> Result<Self, CaError> {
+        if !self.dual {
+            return Err(CaError::Refused("只有SM2双证书有加密密钥可以保留".into()));
+        }
+        self.keep_encryption_key_of = Some(normalise_serial(serial)?);
+        Ok(self)
+    }
+
+    /// The encryption certificate whose key pair is kept, if any.
+    pub fn kept_encryption_key_of(&self) -> Option<&str> {
+        self.keep_encryption_key_of.as_deref()
+    }
+
     /// SHA-256 of the DER SubjectPublicKeyInfo to be certified, lower-case hex.
     pub fn public_key_sha256(&self) -> &str {
         &self.public_key_sha256
@@ -236,6 +255,7 @@ pub fn prepare_request(
         dual,
         public_key_sha256: hex::encode(Sha256::digest(&spki)),
         csr,
+        keep_encryption_key_of: None,
     })
 }
 
@@ -915,11 +935,35 @@ impl CertificateAuthority {
 
     /// Signs a prepared request under serials the caller drew (and, for an order, recorded
     /// first). Nothing is recorded here: the caller records what comes back, and a signature
-    /// that is never recorded never left this process.
-    pub fn sign_prepared(
+    /// that is never recorded never left this process. A kept encryption key pair is recovered
+    /// from its archive first, and only for the organisation it was certified to.
+    pub async fn sign_prepared(
         &self,
         prepared: &PreparedRequest,
         serials: &IssuanceSerials,
+    ) -> Result<SignedIssuance, CaError> {
+        let kept = match prepared.kept_encryption_key_of() {
+            None => None,
+            Some(serial) => {
+                let record = self.certificate_record(serial).await?;
+                if record.profile != profile_name(LeafProfile::Enc)
+                    || record.credit_code != prepared.checked.credit_code
+                {
+                    return Err(CaError::Refused(format!(
+                        "证书 {serial} 不是本单位的加密证书，不能保留其密钥"
+                    )));
+                }
+                Some(self.archived_key(&record).await?)
+            }
+        };
+        self.sign_prepared_now(prepared, serials, kept.as_ref())
+    }
+
+    fn sign_prepared_now(
+        &self,
+        prepared: &PreparedRequest,
+        serials: &IssuanceSerials,
+        kept_encryption_key: Option<&SoftwareKey>,
     ) -> Result<SignedIssuance, CaError> {
         let ca = self.ca(prepared.csr.algorithm)?;
         let checked = &prepared.checked;
@@ -967,6 +1011,10 @@ impl CertificateAuthority {
             &leaf(LeafProfile::Sign, &serials.signing)?,
             &leaf(LeafProfile::Enc, encryption_serial)?,
             kmk,
+            match kept_encryption_key {
+                Some(key) => EncryptionKeyPair::Kept(key),
+                None => EncryptionKeyPair::Fresh,
+            },
         )?;
         let mut encryption = SignedCertificate::new(
             ca,
@@ -998,8 +1046,9 @@ impl CertificateAuthority {
     pub async fn issue(&self, request: &IssueRequest<'_>) -> Result<Issued, CaError> {
         let prepared = self.prepare(request, false)?;
         for _ in 0..SERIAL_ATTEMPTS {
-            let SignedIssuance { signing, .. } =
-                self.sign_prepared(&prepared, &IssuanceSerials::draw(false)?)?;
+            let SignedIssuance { signing, .. } = self
+                .sign_prepared(&prepared, &IssuanceSerials::draw(false)?)
+                .await?;
             match self
                 .store
                 .insert_certificate(&signing.new_certificate())
@@ -1026,7 +1075,9 @@ impl CertificateAuthority {
     pub async fn issue_dual(&self, request: &IssueRequest<'_>) -> Result<IssuedDual, CaError> {
         let prepared = self.prepare(request, true)?;
         for _ in 0..SERIAL_ATTEMPTS {
-            let signed = self.sign_prepared(&prepared, &IssuanceSerials::draw(true)?)?;
+            let signed = self
+                .sign_prepared(&prepared, &IssuanceSerials::draw(true)?)
+                .await?;
             let (Some(encryption), Some(envelope)) = (signed.encryption, signed.envelope) else {
                 return Err(CaError::Corrupt("a dual issuance without its pair".into()));
             };
@@ -1089,7 +1140,7 @@ impl CertificateAuthority {
             },
             held.dual,
         )?;
-        let mut signed = self.sign_prepared(&prepared, serials)?;
+        let mut signed = self.sign_prepared_now(&prepared, serials, None)?;
         signed.signing.key_archive = Some(SealedArchive {
             kmk_id: kmk.id().to_string(),
             archive_der: KeyArchive::seal(&key, kmk)?.to_der_bytes()?,
@@ -1148,21 +1199,21 @@ impl CertificateAuthority {
     /// Recovers the archived encryption private key of an encryption certificate. The caller
     /// has checked that an authorised officer asks, and records the recovery in the audit log.
     pub async fn recover_encryption_key(&self, serial: &str) -> Result<SoftwareKey, CaError> {
+        let record = self.certificate_record(serial).await?;
+        let key = self.archived_key(&record).await?;
+        tracing::warn!(serial = %record.serial_hex, "archived encryption key recovered");
+        Ok(key)
+    }
+
+    async fn archived_key(&self, record: &CertificateRecord) -> Result<SoftwareKey, CaError> {
         let kmk = self.kmk()?;
-        let serial_hex = normalise_serial(serial)?;
-        let record = self
-            .store
-            .certificate_by_serial(&serial_hex)
-            .await?
-            .ok_or_else(|| CaError::UnknownSerial(serial_hex.clone()))?;
         let archive = self.store.key_archive(record.id).await?.ok_or_else(|| {
             CaError::Refused(format!(
-                "证书 {serial_hex} 没有托管的加密密钥（只有SM2双证书的加密证书有）"
+                "证书 {} 没有托管的加密密钥（只有SM2双证书的加密证书有）",
+                record.serial_hex
             ))
         })?;
-        let key = KeyArchive::from_der_bytes(&archive.archive_der)?.recover(kmk)?;
-        tracing::warn!(serial = %serial_hex, "archived encryption key recovered");
-        Ok(key)
+        Ok(KeyArchive::from_der_bytes(&archive.archive_der)?.recover(kmk)?)
     }
 
     /// Revokes a certificate and publishes a new CRL for its CA. Revoking twice keeps the

@@ -100,8 +100,7 @@ impl CaService for CertificateAuthority {
         prepared: &'a PreparedRequest,
         serials: &'a IssuanceSerials,
     ) -> CaFuture<'a, Result<SignedIssuance, CaError>> {
-        let signed = CertificateAuthority::sign_prepared(self, prepared, serials);
-        Box::pin(std::future::ready(signed))
+        Box::pin(CertificateAuthority::sign_prepared(self, prepared, serials))
     }
 
     fn sign_held<'a>(

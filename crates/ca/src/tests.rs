@@ -592,7 +592,7 @@ async fn prepared_requests_are_signed_under_the_serials_drawn_and_record_nothing
     let serials = IssuanceSerials::draw(true).unwrap();
     assert_eq!(serials.signing.len(), 32);
     assert_ne!(Some(&serials.signing), serials.encryption.as_ref());
-    let signed = ca.sign_prepared(&prepared, &serials).unwrap();
+    let signed = ca.sign_prepared(&prepared, &serials).await.unwrap();
     let encryption = signed.encryption.as_ref().unwrap();
     assert_eq!(
         signed.serials().collect::<Vec<_>>(),
@@ -1134,4 +1134,70 @@ pub(crate) async fn answers_through_the_boundary(
         &service.answer_ocsp(b"junk").await[..],
         &[0x30, 0x03, 0x0a, 0x01, 0x01]
     );
+}
+
+#[tokio::test]
+async fn a_renewal_certifies_the_archived_encryption_key_again_for_its_organisation_only() {
+    let (ca, _dir) = ca().await;
+    let ca = ca.with_key_management(KeyManagementKey::generate("kmk-test").unwrap());
+    let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+    let csr = csr_for(&key);
+    let first = ca.issue_dual(&request(&csr)).await.unwrap();
+    let old_spki = first
+        .encryption
+        .certificate
+        .tbs_certificate()
+        .subject_public_key_info()
+        .clone();
+    let sealed = certdesk_pki::sm2_encrypt(&old_spki, b"last year's bid").unwrap();
+
+    let prepared = ca
+        .prepare(&request(&csr), true)
+        .unwrap()
+        .keeping_encryption_key_of(&first.encryption.record.serial_hex.to_uppercase())
+        .unwrap();
+    let renewed = ca
+        .sign_prepared(&prepared, &IssuanceSerials::draw(true).unwrap())
+        .await
+        .unwrap();
+    let encryption = renewed.encryption.as_ref().unwrap();
+    assert_eq!(
+        encryption
+            .certificate
+            .tbs_certificate()
+            .subject_public_key_info(),
+        &old_spki
+    );
+    // The key holder's UKey gets the same key pair again, and last year's file opens.
+    let delivered =
+        certdesk_pki::open_skf_envelope(&renewed.envelope.as_ref().unwrap().skf_blob, &key)
+            .unwrap();
+    assert_eq!(
+        &delivered.sm2_decrypt(&sealed).unwrap()[..],
+        b"last year's bid"
+    );
+
+    // Another organisation cannot have this key certified to it, nor a signing certificate's
+    // serial stand for an encryption key, nor a single certificate keep one.
+    let mut other = request(&csr);
+    other.credit_code = "91110108MA01W4JK85";
+    for (request, serial) in [
+        (other, first.encryption.record.serial_hex.as_str()),
+        (request(&csr), first.signing.record.serial_hex.as_str()),
+    ] {
+        let prepared = ca
+            .prepare(&request, true)
+            .unwrap()
+            .keeping_encryption_key_of(serial)
+            .unwrap();
+        let refused = ca
+            .sign_prepared(&prepared, &IssuanceSerials::draw(true).unwrap())
+            .await;
+        assert!(matches!(refused, Err(CaError::Refused(_))), "{refused:?}");
+    }
+    let single = ca.prepare(&request(&csr), false).unwrap();
+    assert!(matches!(
+        single.keeping_encryption_key_of(&first.encryption.record.serial_hex),
+        Err(CaError::Refused(_))
+    ));
 }

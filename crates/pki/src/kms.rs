@@ -256,9 +256,19 @@ pub struct DualIssuance {
     pub envelope: SealedKey,
 }
 
+/// The encryption key pair of a dual issuance.
+#[derive(Debug, Clone, Copy)]
+pub enum EncryptionKeyPair<'a> {
+    /// A new key pair, made here (新办, 补办 without restore).
+    Fresh,
+    /// A key pair certified before and recovered from its archive: a renewal keeps it, and
+    /// 补办 restores it on request, so files encrypted to the old certificate still open.
+    Kept(&'a SoftwareKey),
+}
+
 /// Issues an SM2 dual certificate: the signing certificate for the key proved by
-/// `signing_csr`, and an encryption certificate for a key pair made here, archived under
-/// `kmk` and sealed to the signing key. P-256 has no public-key encryption to envelope with,
+/// `signing_csr`, and an encryption certificate for `encryption` (a key pair made here, or one
+/// kept from an earlier certificate), archived under `kmk` and sealed to the signing key. P-256 has no public-key encryption to envelope with,
 /// so it is refused. Nothing is stored here; on error nothing was handed out.
 pub fn issue_dual(
     issuing_ca_signer: &dyn Signer,
@@ -267,6 +277,7 @@ pub fn issue_dual(
     sign_request: &LeafRequest,
     enc_request: &LeafRequest,
     kmk: &KeyManagementKey,
+    encryption: EncryptionKeyPair<'_>,
 ) -> Result<DualIssuance, PkiError> {
     for algorithm in [issuing_ca_signer.algorithm(), signing_csr.algorithm] {
         if algorithm != Algorithm::Sm2Sm3 {
@@ -286,11 +297,23 @@ pub fn issue_dual(
         ));
     }
 
-    let encryption_key = SoftwareKey::generate(Algorithm::Sm2Sm3)?;
+    let fresh;
+    let encryption_key = match encryption {
+        EncryptionKeyPair::Fresh => {
+            fresh = SoftwareKey::generate(Algorithm::Sm2Sm3)?;
+            &fresh
+        }
+        EncryptionKeyPair::Kept(key) if key.algorithm() != Algorithm::Sm2Sm3 => {
+            return Err(PkiError::InvalidRequest(
+                "a kept encryption key must be an SM2 key".into(),
+            ))
+        }
+        EncryptionKeyPair::Kept(key) => key,
+    };
     // Seal and archive before signing anything: if key management fails, no certificate
     // exists for a key nobody could receive or recover.
-    let envelope = seal_encryption_key(&encryption_key, &signing_csr.public_key)?;
-    let encryption_key_archive = KeyArchive::seal(&encryption_key, kmk)?;
+    let envelope = seal_encryption_key(encryption_key, &signing_csr.public_key)?;
+    let encryption_key_archive = KeyArchive::seal(encryption_key, kmk)?;
     let signing_cert = issue_leaf_for_key(
         issuing_ca_signer,
         issuing_ca_cert,
@@ -421,6 +444,7 @@ mod tests {
             &leaf_request(LeafProfile::Sign),
             &leaf_request(LeafProfile::Enc),
             &kmk,
+            EncryptionKeyPair::Fresh,
         )
         .expect("dual");
 
@@ -457,6 +481,71 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_encryption_key_is_certified_again_and_still_decrypts() {
+        let ca = CaHierarchy::generate(Algorithm::Sm2Sm3, "certdesk").expect("ca");
+        let ukey_signing = SoftwareKey::generate(Algorithm::Sm2Sm3).expect("ukey");
+        let csr = parse_and_verify_csr(
+            &make_csr(&ukey_signing, crate::csr::tests::subject()).expect("csr"),
+        )
+        .expect("csr");
+        let kmk = KeyManagementKey::generate("kmk-1").expect("kmk");
+        let issue = |encryption| {
+            issue_dual(
+                &ca.issuing_key,
+                &ca.issuing_cert,
+                &csr,
+                &leaf_request(LeafProfile::Sign),
+                &leaf_request(LeafProfile::Enc),
+                &kmk,
+                encryption,
+            )
+            .expect("dual")
+        };
+        let first = issue(EncryptionKeyPair::Fresh);
+        let old_spki = first
+            .encryption_cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .clone();
+        let ct = crate::sm2_encrypt(&old_spki, b"bid sealed last year").expect("encrypt");
+        let kept = first.encryption_key_archive.recover(&kmk).expect("recover");
+        let renewed = issue(EncryptionKeyPair::Kept(&kept));
+        assert_eq!(
+            renewed
+                .encryption_cert
+                .tbs_certificate()
+                .subject_public_key_info(),
+            &old_spki
+        );
+        let delivered = open_skf_envelope(&renewed.envelope.skf_blob, &ukey_signing).expect("skf");
+        assert_eq!(
+            &delivered.sm2_decrypt(&ct).expect("decrypt")[..],
+            b"bid sealed last year"
+        );
+        // A fresh pair is another key.
+        let other = issue(EncryptionKeyPair::Fresh);
+        assert_ne!(
+            other
+                .encryption_cert
+                .tbs_certificate()
+                .subject_public_key_info(),
+            &old_spki
+        );
+        let p256 = SoftwareKey::generate(Algorithm::EcdsaP256Sha256).expect("p256");
+        let err = issue_dual(
+            &ca.issuing_key,
+            &ca.issuing_cert,
+            &csr,
+            &leaf_request(LeafProfile::Sign),
+            &leaf_request(LeafProfile::Enc),
+            &kmk,
+            EncryptionKeyPair::Kept(&p256),
+        )
+        .expect_err("p256 kept");
+        assert!(matches!(err, PkiError::InvalidRequest(_)), "{err}");
+    }
+
+    #[test]
     fn dual_issuance_refuses_p256_and_muddled_requests() {
         let kmk = KeyManagementKey::generate("kmk-1").expect("kmk");
         let ca = CaHierarchy::generate(Algorithm::EcdsaP256Sha256, "certdesk").expect("ca");
@@ -470,6 +559,7 @@ mod tests {
             &leaf_request(LeafProfile::Sign),
             &leaf_request(LeafProfile::Enc),
             &kmk,
+            EncryptionKeyPair::Fresh,
         )
         .expect_err("p256");
         assert!(matches!(err, PkiError::UnsupportedAlgorithm(_)), "{err}");
@@ -480,13 +570,29 @@ mod tests {
         let csr = parse_and_verify_csr(&make_csr(&key, crate::csr::tests::subject()).expect("csr"))
             .expect("csr");
         let sign = leaf_request(LeafProfile::Sign);
-        let err = issue_dual(&ca.issuing_key, &ca.issuing_cert, &csr, &sign, &sign, &kmk)
-            .expect_err("two sign requests");
+        let err = issue_dual(
+            &ca.issuing_key,
+            &ca.issuing_cert,
+            &csr,
+            &sign,
+            &sign,
+            &kmk,
+            EncryptionKeyPair::Fresh,
+        )
+        .expect_err("two sign requests");
         assert!(matches!(err, PkiError::InvalidRequest(_)), "{err}");
         let mut enc = leaf_request(LeafProfile::Enc);
         enc.serial = sign.serial.clone();
-        let err = issue_dual(&ca.issuing_key, &ca.issuing_cert, &csr, &sign, &enc, &kmk)
-            .expect_err("same serial");
+        let err = issue_dual(
+            &ca.issuing_key,
+            &ca.issuing_cert,
+            &csr,
+            &sign,
+            &enc,
+            &kmk,
+            EncryptionKeyPair::Fresh,
+        )
+        .expect_err("same serial");
         assert!(matches!(err, PkiError::InvalidRequest(_)), "{err}");
     }
 }

@@ -43,7 +43,9 @@ pub use envelope::{
     OID_SM4_ECB, SGD_SM4_ECB,
 };
 pub use error::PkiError;
-pub use kms::{issue_dual, DualIssuance, KeyArchive, KeyManagementKey, OID_SM4_GCM};
+pub use kms::{
+    issue_dual, DualIssuance, EncryptionKeyPair, KeyArchive, KeyManagementKey, OID_SM4_GCM,
+};
 pub use leaf::{
     issue_leaf, parse_policy_oid, LeafProfile, LeafRequest, OID_CREDIT_CODE_EXTENSION,
     PLACEHOLDER_POLICY_OID,

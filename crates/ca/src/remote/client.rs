@@ -113,7 +113,7 @@ impl CaService for RemoteCa {
         prepared: &'a PreparedRequest,
         serials: &'a IssuanceSerials,
     ) -> CaFuture<'a, Result<SignedIssuance, CaError>> {
-        let message = SignRequest::new(&prepared.request(), prepared.is_dual(), serials);
+        let message = SignRequest::new(prepared, serials);
         let mut client = self.client();
         Box::pin(async move {
             let answer = client

@@ -59,10 +59,16 @@ impl CaRpc for CaRpcService {
         let issue = message.issue_request().map_err(status_of)?;
         let serials = IssuanceSerials::try_from(message.serials.clone()).map_err(status_of)?;
         // Checked again here: the CA does not take the RA's word for the CSR or the limits.
-        let prepared = self.ca.prepare(&issue, message.dual).map_err(status_of)?;
+        let mut prepared = self.ca.prepare(&issue, message.dual).map_err(status_of)?;
+        if let Some(serial) = &message.keep_encryption_key_of {
+            prepared = prepared
+                .keeping_encryption_key_of(serial)
+                .map_err(status_of)?;
+        }
         let signed = self
             .ca
             .sign_prepared(&prepared, &serials)
+            .await
             .map_err(status_of)?;
         tracing::info!(serial = %serials.signing, "signed for the RA");
         Ok(Response::new((&signed).into()))

@@ -4,7 +4,7 @@
 use crate::trust::{CertificateProblem, ForeignCa, PresentedCertificate, Recognition};
 use crate::{
     algorithm_from_slug, CaCertificates, CaError, HeldRequest, IssuanceSerials, IssueRequest,
-    SealedArchive, SignedCertificate, SignedIssuance,
+    PreparedRequest, SealedArchive, SignedCertificate, SignedIssuance,
 };
 use certdesk_pki::{certificate_from_der_or_pem, LeafProfile, SealedKey};
 use certdesk_store::{CertificateRecord, CrlRecord};
@@ -65,6 +65,9 @@ pub struct SignRequest {
     pub dual: bool,
     #[prost(message, optional, tag = "7")]
     pub serials: Option<SerialsMessage>,
+    /// The encryption certificate whose archived key pair is certified again (renewal).
+    #[prost(string, optional, tag = "8")]
+    pub keep_encryption_key_of: Option<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -278,15 +281,17 @@ impl TryFrom<Option<SerialsMessage>> for IssuanceSerials {
 }
 
 impl SignRequest {
-    pub fn new(request: &IssueRequest<'_>, dual: bool, serials: &IssuanceSerials) -> Self {
+    pub fn new(prepared: &PreparedRequest, serials: &IssuanceSerials) -> Self {
+        let request = prepared.request();
         SignRequest {
             csr: request.csr.to_vec(),
             profile: crate::profile_name(request.profile).to_string(),
             org_name: request.org_name.to_string(),
             credit_code: request.credit_code.to_string(),
             validity_days: request.validity_days,
-            dual,
+            dual: prepared.is_dual(),
             serials: Some(serials.into()),
+            keep_encryption_key_of: prepared.kept_encryption_key_of().map(str::to_string),
         }
     }
 
