@@ -259,6 +259,19 @@ pub fn prepare_request(
     })
 }
 
+/// SHA-256 of a certificate's SubjectPublicKeyInfo (DER certificate), lower-case hex: compared
+/// with [`PreparedRequest::public_key_sha256`] to tell a request for the same key pair.
+pub fn public_key_sha256_of(certificate_der: &[u8]) -> Result<String, CaError> {
+    let certificate = Certificate::from_der(certificate_der)
+        .map_err(|e| CaError::Corrupt(format!("a stored certificate: {e}")))?;
+    let spki = certificate
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| CaError::Corrupt(format!("encoding a public key: {e}")))?;
+    Ok(hex::encode(Sha256::digest(&spki)))
+}
+
 /// The limits every issuance is held to, for the issuing CA of `algorithm` ending at
 /// `issuing_until` (`None`: this installation has no such CA).
 pub fn limits_under(

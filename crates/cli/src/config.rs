@@ -15,11 +15,13 @@ pub const DEFAULT_DATA_DIR: &str = "./certdesk-data";
 pub const DEFAULT_SESSION_HOURS: i64 = 8;
 /// How old an unfinished issuance is before `serve` recovers it, in seconds.
 pub const DEFAULT_ISSUANCE_RECOVERY_SECS: i64 = 300;
+/// A renewed key's old certificates stay valid this long after the new ones are installed.
+pub const DEFAULT_RENEWAL_GRACE_SECS: i64 = 86_400;
 
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, policy_oid,
-    /// trusted_proxies, session_hours, issuance_recovery_secs, payee_name, payee_bank,
+    /// trusted_proxies, session_hours, issuance_recovery_secs, renewal_grace_secs, payee_name, payee_bank,
     /// payee_account, payment_gateway, identity_provider, demo, log, ca, platform_name. Unknown keys are an error.
     #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -55,6 +57,10 @@ pub struct ServeArgs {
     /// may be issued again. In seconds, 10–86400 [default: 300]
     #[arg(long, env = "CERTDESK_ISSUANCE_RECOVERY_SECS", value_name = "SECS")]
     pub issuance_recovery_secs: Option<i64>,
+    /// How long a renewed key's old certificates stay valid after the new ones are written to
+    /// the key, before they are revoked (superseded). In seconds, 0–2592000 [default: 86400]
+    #[arg(long, env = "CERTDESK_RENEWAL_GRACE_SECS", value_name = "SECS")]
+    pub renewal_grace_secs: Option<i64>,
     /// 收款单位 shown at the cashier and on offline-transfer instructions [default: a sample
     /// payee marked 演示账户]; set together with --payee-bank and --payee-account
     #[arg(long, env = "CERTDESK_PAYEE_NAME", value_name = "NAME")]
@@ -113,6 +119,7 @@ struct FileConfig {
     trusted_proxies: Option<String>,
     session_hours: Option<i64>,
     issuance_recovery_secs: Option<i64>,
+    renewal_grace_secs: Option<i64>,
     payee_name: Option<String>,
     payee_bank: Option<String>,
     payee_account: Option<String>,
@@ -138,6 +145,8 @@ pub struct ServeSettings {
     pub session_hours: i64,
     /// See [`ServeArgs::issuance_recovery_secs`].
     pub issuance_recovery_secs: i64,
+    /// See [`ServeArgs::renewal_grace_secs`].
+    pub renewal_grace_secs: i64,
     /// Who is paid (name, bank, account); `None`: the sample payee marked 演示账户.
     pub payee: Option<(String, String, String)>,
     /// The sandbox payment gateway is in use.
@@ -202,6 +211,15 @@ impl ServeSettings {
         if !(10..=86_400).contains(&issuance_recovery_secs) {
             bail!(
                 "invalid issuance_recovery_secs {issuance_recovery_secs}: it must be between 10 and 86400"
+            );
+        }
+        let renewal_grace_secs = args
+            .renewal_grace_secs
+            .or(file.renewal_grace_secs)
+            .unwrap_or(DEFAULT_RENEWAL_GRACE_SECS);
+        if !(0..=2_592_000).contains(&renewal_grace_secs) {
+            bail!(
+                "invalid renewal_grace_secs {renewal_grace_secs}: it must be between 0 and 2592000 (30 days)"
             );
         }
         let payee = match (
@@ -283,6 +301,7 @@ impl ServeSettings {
             trusted_proxies,
             session_hours,
             issuance_recovery_secs,
+            renewal_grace_secs,
             payee,
             sandbox_payments,
             sandbox_identity,

@@ -121,6 +121,10 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         state.clone(),
     ));
     let reminder_job = tokio::spawn(send_expiry_reminders_regularly(state.clone()));
+    let supersede_job = tokio::spawn(supersede_renewed_regularly(
+        state.clone(),
+        settings.renewal_grace_secs,
+    ));
     let recovery_job = tokio::spawn(recover_issuance_regularly(
         state.clone(),
         settings.issuance_recovery_secs,
@@ -143,6 +147,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     purge_job.abort();
     recovery_job.abort();
     reminder_job.abort();
+    supersede_job.abort();
     tracing::info!("in-flight requests finished; closing the database");
     store.close().await;
     tracing::info!("stopped");
@@ -169,6 +174,23 @@ async fn close_unpaid_orders_regularly(state: AppState) {
             Ok(0) => {}
             Ok(closed) => tracing::info!(closed, "unpaid orders closed"),
             Err(err) => tracing::error!(error = %err, "closing unpaid orders failed"),
+        }
+    }
+}
+
+/// Revokes (superseded) the old certificates of renewed keys once the grace is over: checked as
+/// often as the grace is long, from every second to every hour.
+async fn supersede_renewed_regularly(state: AppState, grace_secs: i64) {
+    let every = u64::try_from(grace_secs.clamp(1, 3600)).unwrap_or(3600);
+    let mut tick = tokio::time::interval(Duration::from_secs(every));
+    loop {
+        tick.tick().await;
+        match certdesk_server::renewals::supersede_renewed(&state, grace_secs).await {
+            Ok(0) => {}
+            Ok(keys) => tracing::info!(keys, "renewed keys' old certificates revoked (superseded)"),
+            Err(err) => {
+                tracing::error!(error = %err, "revoking renewed keys' old certificates failed")
+            }
         }
     }
 }

@@ -20,6 +20,7 @@ mod orders;
 pub mod payments;
 mod pki;
 pub mod products;
+pub mod renewals;
 mod reviews;
 pub mod revocations;
 mod unlocks;
@@ -257,6 +258,7 @@ fn app_routes(config: &ServerConfig) -> routes::Registry {
     let registry = messages::register(registry);
     let registry = unlocks::register(registry);
     let registry = revocations::register(registry);
+    let registry = renewals::register(registry);
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
     let registry = payments::register(registry, config.sandbox_payments);
@@ -306,6 +308,7 @@ impl ApiDoc {
             messages::openapi(),
             unlocks::openapi(),
             revocations::openapi(),
+            renewals::openapi(),
         ] {
             doc.merge(fragment);
         }

@@ -154,6 +154,8 @@ pub struct OrgCertificate {
     pub order_no: String,
     pub order_status: String,
     pub provider_name: String,
+    /// The 新办 order the key pair was first issued for (its product and provider).
+    pub source_order_id: i64,
 }
 
 const APPLICATION_COLUMNS: &str =
@@ -428,21 +430,7 @@ impl Store {
     ) -> Result<IssuanceRecorded, StoreError> {
         let intent_serial = issued.signing.certificate.serial_hex;
         let mut tx = self.pool().begin().await?;
-        let mut records = Vec::with_capacity(2);
-        for signed in std::iter::once(&issued.signing).chain(issued.encryption.as_ref()) {
-            let record = insert_certificate_in(&mut tx, &signed.certificate).await?;
-            if let Some(archive) = signed.key_archive {
-                insert_key_archive_in(
-                    &mut tx,
-                    record.id,
-                    archive.kmk_id,
-                    archive.archive_der,
-                    record.issued_at,
-                )
-                .await?;
-            }
-            records.push(record);
-        }
+        let records = insert_issued_in(&mut tx, issued).await?;
         let signing_id = records[0].id;
         let encryption_id = records.get(1).map(|r| r.id);
         let linked = sqlx::query(
@@ -462,53 +450,15 @@ impl Store {
         .rows_affected()
             == 1;
         if linked && apply_step_in(&mut tx, record).await? {
-            // Every certificate signed for the order is on the audit chain with the order, in
-            // the transaction that records it.
-            for issued in &records {
-                append_audit_with_change(
-                    &mut tx,
-                    &NewAuditEvent {
-                        at: record.at,
-                        actor_account_id: record.actor_account_id,
-                        actor_label: record.audit_actor,
-                        org_id: Some(record.order.org_id),
-                        action: AuditAction::CertificateIssued,
-                        object: &format!("certificate:{}", issued.serial_hex),
-                        detail: &format!(
-                            "order={} algorithm={} profile={} credit_code={}",
-                            record.order.order_no,
-                            issued.algorithm,
-                            issued.profile,
-                            certdesk_domain::mask_credit_code(&issued.credit_code)
-                        ),
-                    },
-                )
-                .await?;
-            }
+            audit_issued_in(&mut tx, record, &records).await?;
             crate::failpoint("issuance-before-commit");
             tx.commit().await?;
-            let mut records = records.into_iter();
-            let signing = records
-                .next()
-                .ok_or_else(|| StoreError::Corrupt("no signing certificate".into()))?;
-            return Ok(IssuanceRecorded::Linked {
-                signing: Box::new(signing),
-                encryption: records.next().map(Box::new),
-            });
+            return linked_records(records);
         }
         tx.rollback().await?;
-        // Signed but not to be linked: keep the certificates, revoked, so that every signature
-        // the CA made is on record and OCSP and the CRL answer "revoked" for them.
         let at = record.at;
         let mut tx = self.pool().begin().await?;
-        let mut revoked = Vec::with_capacity(2);
-        for signed in std::iter::once(&issued.signing).chain(issued.encryption.as_ref()) {
-            let mut record = insert_certificate_in(&mut tx, &signed.certificate).await?;
-            revoke_in(&mut tx, &record.serial_hex, at, unlinked_reason).await?;
-            record.revoked_at = Some(at);
-            record.revocation_reason = Some(unlinked_reason.to_string());
-            revoked.push(record);
-        }
+        let revoked = insert_unlinked_in(&mut tx, issued, at, unlinked_reason).await?;
         // The order moved on under our claim: the claim is of no use any more.
         sqlx::query(
             "DELETE FROM order_issuance WHERE order_id = $1 AND serial_hex = $2 \
@@ -723,21 +673,21 @@ impl Store {
         .transpose()
     }
 
-    /// Every certificate issued for an organisation's orders, newest first (the CA provider
-    /// is that of the order's application, '' for an order without one).
+    /// Every certificate issued for an organisation's orders (新办 and renewals), newest first
+    /// (the CA provider is that of the key's 新办 application, '' for an order without one).
     pub async fn org_certificates(&self, org_id: i64) -> Result<Vec<OrgCertificate>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(concat!(
             "SELECT c.id, c.serial_hex, c.algorithm, c.profile, c.org_name, c.not_before, c.not_after, \
-                    c.revoked_at, c.revocation_reason, o.order_no, o.status, \
-                    COALESCE(p.name, '') AS provider_name \
-             FROM order_issuance i \
-             JOIN orders o ON o.id = i.order_id \
-             LEFT JOIN applications a ON a.order_id = o.id \
+                    c.revoked_at, c.revocation_reason, o.order_no, kp.status, kp.source_order_id, \
+                    COALESCE(p.name, '') AS provider_name FROM ",
+            crate::key_pairs!(),
+            " kp JOIN orders o ON o.id = kp.order_id \
+             LEFT JOIN applications a ON a.order_id = kp.source_order_id \
              LEFT JOIN ca_providers p ON p.id = a.provider_id \
-             JOIN certificates c ON c.id = i.signing_certificate_id OR c.id = i.encryption_certificate_id \
+             JOIN certificates c ON c.id = kp.signing_id OR c.id = kp.encryption_id \
              WHERE o.org_id = $1 \
              ORDER BY c.issued_at DESC, c.id DESC",
-        )
+        ))
         .bind(org_id)
         .fetch_all(self.pool())
         .await?;
@@ -756,8 +706,95 @@ impl Store {
                     order_no: row.try_get("order_no")?,
                     order_status: row.try_get("status")?,
                     provider_name: row.try_get("provider_name")?,
+                    source_order_id: row.try_get("source_order_id")?,
                 })
             })
             .collect()
     }
+}
+
+/// Records what one issuance signed: the certificates and their kept keys.
+pub(crate) async fn insert_issued_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    issued: &IssuedForOrder<'_>,
+) -> Result<Vec<CertificateRecord>, StoreError> {
+    let mut records = Vec::with_capacity(2);
+    for signed in std::iter::once(&issued.signing).chain(issued.encryption.as_ref()) {
+        let record = insert_certificate_in(tx, &signed.certificate).await?;
+        if let Some(archive) = signed.key_archive {
+            insert_key_archive_in(
+                tx,
+                record.id,
+                archive.kmk_id,
+                archive.archive_der,
+                record.issued_at,
+            )
+            .await?;
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// Every certificate signed for an order is on the audit chain with the order, in the
+/// transaction that records it.
+pub(crate) async fn audit_issued_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    record: &StepRecord<'_>,
+    issued: &[CertificateRecord],
+) -> Result<(), StoreError> {
+    for certificate in issued {
+        append_audit_with_change(
+            tx,
+            &NewAuditEvent {
+                at: record.at,
+                actor_account_id: record.actor_account_id,
+                actor_label: record.audit_actor,
+                org_id: Some(record.order.org_id),
+                action: AuditAction::CertificateIssued,
+                object: &format!("certificate:{}", certificate.serial_hex),
+                detail: &format!(
+                    "order={} algorithm={} profile={} credit_code={}",
+                    record.order.order_no,
+                    certificate.algorithm,
+                    certificate.profile,
+                    certdesk_domain::mask_credit_code(&certificate.credit_code)
+                ),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn linked_records(
+    records: Vec<CertificateRecord>,
+) -> Result<IssuanceRecorded, StoreError> {
+    let mut records = records.into_iter();
+    let signing = records
+        .next()
+        .ok_or_else(|| StoreError::Corrupt("no signing certificate".into()))?;
+    Ok(IssuanceRecorded::Linked {
+        signing: Box::new(signing),
+        encryption: records.next().map(Box::new),
+    })
+}
+
+/// Signed but not to be linked: the certificates are kept, revoked, so that every signature
+/// the CA made is on record and OCSP and the CRL answer "revoked" for them.
+pub(crate) async fn insert_unlinked_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    issued: &IssuedForOrder<'_>,
+    at: i64,
+    reason: &str,
+) -> Result<Vec<CertificateRecord>, StoreError> {
+    let mut revoked = Vec::with_capacity(2);
+    for signed in std::iter::once(&issued.signing).chain(issued.encryption.as_ref()) {
+        let mut record = insert_certificate_in(tx, &signed.certificate).await?;
+        revoke_in(tx, &record.serial_hex, at, reason).await?;
+        record.revoked_at = Some(at);
+        record.revocation_reason = Some(reason.to_string());
+        revoked.push(record);
+    }
+    Ok(revoked)
 }

@@ -2,6 +2,22 @@
 //! PostgreSQL. Queries are written once in the SQL both engines accept (`$1` placeholders,
 //! `RETURNING`, integers for times and flags); only the migrations differ per engine.
 
+/// Every key pair's certificates as issued, as a table `(order_id, source_order_id,
+/// signing_id, encryption_id, status)`: by a 新办 order (its status) or by a renewal (the key's
+/// 新办 order as the source; renewed means held, so 'completed').
+macro_rules! key_pairs {
+    () => {
+        "(SELECT i.order_id, i.order_id AS source_order_id, \
+          i.signing_certificate_id AS signing_id, i.encryption_certificate_id AS encryption_id, \
+          io.status AS status FROM order_issuance i JOIN orders io ON io.id = i.order_id \
+          WHERE i.signing_certificate_id IS NOT NULL \
+          UNION ALL SELECT r.order_id, r.source_order_id, r.new_signing_certificate_id, \
+          r.new_encryption_certificate_id, 'completed' FROM renewal_items r \
+          WHERE r.new_signing_certificate_id IS NOT NULL)"
+    };
+}
+pub(crate) use key_pairs;
+
 mod accounts;
 mod applications;
 mod audit;
@@ -19,6 +35,7 @@ mod orders;
 mod organisations;
 mod products;
 mod rate_limits;
+mod renewals;
 mod revocations;
 mod sessions;
 #[cfg(feature = "testing")]
@@ -56,6 +73,7 @@ pub use orders::{
 pub use organisations::Organisation;
 pub use products::{FixedPrice, NewVoucher, Product, Redemption, Submission, Voucher};
 pub use rate_limits::{RateLimit, Slot};
+pub use renewals::{NewRenewal, Renewal, RenewalItem, RenewalTarget, SupersededKey};
 pub use revocations::{NewRevocationRequest, RevocationRequest};
 pub use sessions::{Session, SessionWithAccount};
 pub use trades::{

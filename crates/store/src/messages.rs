@@ -36,14 +36,17 @@ pub struct ExpiringCertificate {
     pub order_no: String,
 }
 
-/// The signing certificates of keys suppliers hold (their 新办 order completed), as
-/// [`ExpiringCertificate`] rows; callers add their conditions after it.
-const HELD_SIGNING_CERTIFICATES: &str =
-    "SELECT c.id, c.serial_hex, c.org_name, c.not_after, o.org_id, o.order_no \
-     FROM order_issuance i \
-     JOIN orders o ON o.id = i.order_id \
-     JOIN certificates c ON c.id = i.signing_certificate_id \
-     WHERE o.status = 'completed'";
+/// The signing certificates of keys suppliers hold (their 新办 order completed, or renewed)
+/// and not renewed since, as [`ExpiringCertificate`] rows; callers add their conditions after
+/// it.
+const HELD_SIGNING_CERTIFICATES: &str = concat!(
+    "SELECT c.id, c.serial_hex, c.org_name, c.not_after, o.org_id, o.order_no FROM ",
+    crate::key_pairs!(),
+    " kp JOIN orders o ON o.id = kp.order_id \
+     JOIN certificates c ON c.id = kp.signing_id \
+     WHERE kp.status = 'completed' AND NOT EXISTS (SELECT 1 FROM renewal_items rr \
+        WHERE rr.certificate_id = c.id AND rr.new_signing_certificate_id IS NOT NULL)"
+);
 
 fn expiring_from_row(row: &AnyRow) -> Result<ExpiringCertificate, StoreError> {
     Ok(ExpiringCertificate {

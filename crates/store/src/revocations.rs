@@ -95,12 +95,12 @@ impl Store {
         &self,
         certificate_id: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.serial_hex FROM order_issuance i \
-             JOIN certificates c ON c.id = i.signing_certificate_id \
-                OR c.id = i.encryption_certificate_id \
-             WHERE i.signing_certificate_id = $1 ORDER BY c.id",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT c.serial_hex FROM ",
+            crate::key_pairs!(),
+            " kp JOIN certificates c ON c.id = kp.signing_id OR c.id = kp.encryption_id \
+             WHERE kp.signing_id = $1 ORDER BY c.id",
+        ))
         .bind(certificate_id)
         .fetch_all(self.pool())
         .await?;

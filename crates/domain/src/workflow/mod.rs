@@ -12,6 +12,7 @@
 //! variant; the exhaustive test walks every (workflow, status, action, actor).
 
 pub mod new_certificate;
+pub mod renewal;
 pub mod revocation;
 pub mod unlock;
 
@@ -34,13 +35,16 @@ pub enum BusinessType {
     Unlock,
     /// 吊销: a certificate revoked on the organisation's request.
     Revocation,
+    /// 续费/延期: one certificate or many renewed for the same key pairs.
+    Renewal,
 }
 
 impl BusinessType {
-    pub const ALL: [BusinessType; 3] = [
+    pub const ALL: [BusinessType; 4] = [
         BusinessType::NewCertificate,
         BusinessType::Unlock,
         BusinessType::Revocation,
+        BusinessType::Renewal,
     ];
 
     /// The name stored in the database and used in the API.
@@ -49,6 +53,7 @@ impl BusinessType {
             BusinessType::NewCertificate => "new",
             BusinessType::Unlock => "unlock",
             BusinessType::Revocation => "revocation",
+            BusinessType::Renewal => "renewal",
         }
     }
 
@@ -58,6 +63,7 @@ impl BusinessType {
             BusinessType::NewCertificate => "新办",
             BusinessType::Unlock => "解锁",
             BusinessType::Revocation => "吊销",
+            BusinessType::Renewal => "续费",
         }
     }
 
@@ -67,6 +73,7 @@ impl BusinessType {
             BusinessType::NewCertificate => &new_certificate::NEW_CERTIFICATE,
             BusinessType::Unlock => &unlock::UNLOCK,
             BusinessType::Revocation => &revocation::REVOCATION,
+            BusinessType::Renewal => &renewal::RENEWAL,
         }
     }
 }

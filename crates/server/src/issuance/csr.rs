@@ -75,12 +75,17 @@ pub(crate) async fn certificate_pem(
     state: &AppState,
     certificate_id: i64,
 ) -> Result<String, IssuanceError> {
-    use base64::Engine as _;
     let der = state
         .store
         .certificate_der_by_id(certificate_id)
         .await?
         .ok_or(IssuanceError::NotIssued)?;
+    Ok(certificate_pem_of_der(&der))
+}
+
+/// A certificate's DER as PEM, 64 characters a line.
+pub(crate) fn certificate_pem_of_der(der: &[u8]) -> String {
+    use base64::Engine as _;
     let body = base64::engine::general_purpose::STANDARD.encode(der);
     let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
     for line in body.as_bytes().chunks(64) {
@@ -88,7 +93,7 @@ pub(crate) async fn certificate_pem(
         pem.push('\n');
     }
     pem.push_str("-----END CERTIFICATE-----\n");
-    Ok(pem)
+    pem
 }
 
 /// The key holder's CSR for an order in 制证中: the CA issues, the order moves to 已发证.

@@ -10,7 +10,7 @@ mod error;
 
 pub(crate) use error::IssuanceError;
 
-pub(crate) use csr::certificate_pem;
+pub(crate) use csr::{certificate_pem, certificate_pem_of_der};
 
 pub(crate) fn register(registry: Registry) -> Registry {
     use certdesk_domain::Action::SubmitCertificateRequest;

@@ -35,6 +35,8 @@ pub enum OrdersError {
     #[error(transparent)]
     Revocation(#[from] crate::revocations::RevocationError),
     #[error(transparent)]
+    Renewal(#[from] crate::renewals::RenewalError),
+    #[error(transparent)]
     Product(#[from] ProductError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -54,6 +56,7 @@ impl FeatureError for OrdersError {
             Payment(err) => err.failure(),
             Unlock(err) => err.failure(),
             Revocation(err) => err.failure(),
+            Renewal(err) => err.failure(),
             Product(err) => err.failure(),
             Store(err) => err.failure(),
         }
@@ -73,6 +76,7 @@ impl FeatureError for OrdersError {
             Payment(err) => err.code(),
             Unlock(err) => err.code(),
             Revocation(err) => err.code(),
+            Renewal(err) => err.code(),
             Product(err) => err.code(),
             Store(err) => err.code(),
         }

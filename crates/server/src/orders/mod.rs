@@ -180,7 +180,6 @@ pub(crate) fn register(registry: Registry) -> Registry {
             download_issued,
         )
         .get("/certificates", ListOrgCertificates, certificates_page)
-        .get("/ca/renewals", ListOrgCertificates, renewals_page)
         .get("/api/v1/orders", ListOrders, list_orders_api)
         .get("/api/v1/orders/{order_no}", ViewOrder, order_detail_api)
 }
@@ -475,6 +474,23 @@ async fn order_page(
             if rights.reviewer {
                 summary.push(Summary {
                     label: "法定代表人短信确认",
+                    value: identity_summary(&state, order.id).await?,
+                });
+            }
+            DescribedApplication {
+                product: String::new(),
+                summary,
+            }
+        }
+        None if order.kind == BusinessType::Renewal => {
+            let mut summary: Vec<Summary> = crate::renewals::summary(&state, &order)
+                .await?
+                .into_iter()
+                .map(|(label, value)| Summary { label, value })
+                .collect();
+            if rights.reviewer {
+                summary.push(Summary {
+                    label: "法定代表人身份核验",
                     value: identity_summary(&state, order.id).await?,
                 });
             }
@@ -951,66 +967,6 @@ async fn certificates_page(
         &CertificatesPage {
             chrome: Chrome::new(&user, "certificates"),
             rows,
-        },
-        StatusCode::OK,
-    ))
-}
-
-#[derive(Template)]
-#[template(path = "renewals.html")]
-struct RenewalsPage {
-    chrome: Chrome,
-    /// Each key: (serial, 有效期至, where it stands, whether it may be renewed now).
-    keys: Vec<(String, String, String, bool)>,
-}
-
-/// 续费与延期: each of the organisation's keys and its renewal window (3 months before expiry
-/// to 3 months after), with the dates.
-async fn renewals_page(
-    State(state): State<AppState>,
-    PageUser(user): PageUser,
-) -> Result<Response, PageFailure> {
-    use certdesk_domain::renewal::{renewal_check, RenewalCheck};
-    let org_id = user.account().org_id.ok_or(OrdersError::Refused(
-        certdesk_domain::permissions::Refusal::Forbidden,
-    ))?;
-    let now = state.now();
-    let keys = state
-        .store
-        .org_certificates(org_id)
-        .await?
-        .into_iter()
-        .filter(|c| c.profile == "sign" && c.revoked_at.is_none())
-        .map(|c| {
-            let (standing, open) = match renewal_check(c.not_after, now) {
-                RenewalCheck::NotYet { opens } => (
-                    format!("尚未到续费期，{} 起可续费", crate::format_beijing(opens)),
-                    false,
-                ),
-                RenewalCheck::Open { closes } => (
-                    format!("可续费，续费截止 {}", crate::format_beijing(closes)),
-                    true,
-                ),
-                RenewalCheck::Closed { closed } => (
-                    format!(
-                        "已超过续费期限（{}），证书将被吊销，请重新申领（新办）",
-                        crate::format_beijing(closed)
-                    ),
-                    false,
-                ),
-            };
-            (
-                c.serial_hex.to_uppercase(),
-                crate::format_beijing(c.not_after),
-                standing,
-                open,
-            )
-        })
-        .collect();
-    Ok(render(
-        &RenewalsPage {
-            chrome: Chrome::new(&user, "ca_renewals"),
-            keys,
         },
         StatusCode::OK,
     ))

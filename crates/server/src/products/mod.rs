@@ -662,21 +662,7 @@ pub async fn price_order(
         .product_by_id(product_id)
         .await?
         .ok_or_else(|| field_error("invalid_product_id", "所选产品不存在"))?;
-    let voucher = match voucher.map(str::trim).filter(|c| !c.is_empty()) {
-        None => None,
-        Some(code) => {
-            let unknown = || field_error("invalid_voucher", format!("抵扣券 {code} 不存在"));
-            let normalised = normalise_voucher_code(code).ok_or_else(unknown)?;
-            Some(
-                state
-                    .store
-                    .voucher_by_code(&normalised)
-                    .await?
-                    .ok_or_else(unknown)?
-                    .facts(),
-            )
-        }
-    };
+    let voucher = voucher_facts(state, voucher).await?;
     let org_has_had_certificate = state.store.first_free_taken(org_id, order_id).await?;
     let q = quote(
         &product.spec,
@@ -689,6 +675,54 @@ pub async fn price_order(
             order_id,
             now,
         },
+    )
+    .map_err(quote_error)?;
+    Ok((product, q))
+}
+
+/// The voucher typed, if any; an unknown one is a 422 naming the field.
+async fn voucher_facts(
+    state: &AppState,
+    voucher: Option<&str>,
+) -> Result<Option<certdesk_domain::product::VoucherFacts>, ProductError> {
+    match voucher.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(code) => {
+            let unknown = || field_error("invalid_voucher", format!("抵扣券 {code} 不存在"));
+            let normalised = normalise_voucher_code(code).ok_or_else(unknown)?;
+            Ok(Some(
+                state
+                    .store
+                    .voucher_by_code(&normalised)
+                    .await?
+                    .ok_or_else(unknown)?
+                    .facts(),
+            ))
+        }
+    }
+}
+
+/// Prices the renewal of `certificates` certificates of `pricing.product_id` (see
+/// [`certdesk_domain::renewal::renewal_quote`]): per certificate and year, vouchers apply.
+pub async fn price_renewal(
+    state: &AppState,
+    pricing: &OrderPricing<'_>,
+    certificates: u32,
+) -> Result<(Product, Quote), ProductError> {
+    let product = state
+        .store
+        .product_by_id(pricing.product_id)
+        .await?
+        .ok_or(ProductError::Missing(pricing.product_id))?;
+    let voucher = voucher_facts(state, pricing.voucher).await?;
+    let q = certdesk_domain::renewal::renewal_quote(
+        &product.spec,
+        pricing.years,
+        certificates,
+        voucher.as_ref(),
+        pricing.org_id,
+        pricing.order_id,
+        pricing.now,
     )
     .map_err(quote_error)?;
     Ok((product, q))

@@ -290,7 +290,7 @@ async fn revoke(
 /// Revokes a key's certificates together at the CA: the signing one (`certificate_id`,
 /// `key_serial`) and, for an SM2 pair, the encryption one. Idempotent: a certificate revoked
 /// before keeps its first date and reason. Answers when the signing certificate was revoked.
-async fn revoke_key(
+pub(crate) async fn revoke_key(
     state: &AppState,
     certificate_id: i64,
     key_serial: &str,
