@@ -9,8 +9,7 @@ use axum::http::{Request, StatusCode};
 use certdesk_domain::Role;
 use certdesk_pki::x509_cert::name::Name;
 use certdesk_pki::{csr_to_pem, make_csr, Algorithm, SoftwareKey};
-use certdesk_server::payments::{sandbox_signature, SandboxNotification, SIGNATURE_HEADER};
-use common::{call, organisation_with_admin, staff_token, test_server, SANDBOX_SECRET};
+use common::{call, organisation_with_admin, staff_token, test_server, upload};
 use serde_json::{json, Value};
 use std::str::FromStr;
 use tower::ServiceExt;
@@ -32,38 +31,6 @@ fn valid_form() -> Value {
         "delivery": {"method": "mail", "recipient": "李四", "phone": "13900139000", "address": "福建省福州市鼓楼区五四路100号"},
         "terms_accepted": true
     })
-}
-
-/// A small real PNG.
-pub fn png(seed: u8) -> Vec<u8> {
-    let image = image::RgbImage::from_fn(160, 120, |x, y| {
-        image::Rgb([seed, (x * 3 % 256) as u8, (y * 2 % 256) as u8])
-    });
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
-    bytes.into_inner()
-}
-
-async fn upload(
-    app: &axum::Router,
-    token: &str,
-    order_no: &str,
-    kind: &str,
-    file_name: &str,
-    bytes: Vec<u8>,
-) -> (StatusCode, Value) {
-    use http_body_util::BodyExt;
-    let request = Request::post(format!(
-        "/api/v1/applications/{order_no}/uploads/{kind}?file_name={file_name}"
-    ))
-    .header("authorization", format!("Bearer {token}"))
-    .header("content-type", "application/octet-stream")
-    .body(Body::from(bytes))
-    .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 const DOCUMENTS: [&str; 5] = [
@@ -94,7 +61,8 @@ async fn default_product(server: &common::TestServer, token: &str, name: &str) -
 /// Uploads a real scan for each of the five documents.
 async fn upload_all_documents(app: &axum::Router, token: &str, order_no: &str) {
     for (i, kind) in DOCUMENTS.into_iter().enumerate() {
-        let (status, body) = upload(app, token, order_no, kind, "scan.png", png(i as u8)).await;
+        let (status, body) =
+            upload(app, token, order_no, kind, "scan.png", common::png(i as u8)).await;
         assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
         assert_eq!(body["format"], "PNG");
     }
@@ -120,26 +88,6 @@ fn walk(dir: &std::path::Path) -> usize {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-async fn pay(app: &axum::Router, order_no: &str, amount_fen: i64) {
-    let notification = SandboxNotification {
-        gateway_txn: format!("txn-{order_no}"),
-        order_no: order_no.to_string(),
-        amount_fen,
-        trade_status: "TRADE_SUCCESS".into(),
-        notified_at: 0,
-    };
-    let body = serde_json::to_vec(&notification).unwrap();
-    let request = Request::post("/api/v1/payments/sandbox/notify")
-        .header("content-type", "application/json")
-        .header(SIGNATURE_HEADER, sandbox_signature(SANDBOX_SECRET, &body))
-        .body(Body::from(body))
-        .unwrap();
-    assert_eq!(
-        app.clone().oneshot(request).await.unwrap().status(),
-        StatusCode::OK
-    );
 }
 
 fn csr_of(key: &SoftwareKey) -> String {
@@ -281,7 +229,7 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
             .contains("licence.jpg"),
         "{body}"
     );
-    let mut big = png(1);
+    let mut big = common::png(1);
     big.resize(6 * 1024 * 1024, 0);
     let (status, body) = upload(
         app,
@@ -354,7 +302,7 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         &order_no,
         "business_licence",
         "stamped.png",
-        png(99),
+        common::png(99),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -390,7 +338,7 @@ async fn a_new_certificate_from_draft_to_receipt_with_a_rejection_on_the_way() {
         .unwrap()
         .amount_fen;
     assert!(amount > 0);
-    pay(app, &order_no, amount).await;
+    common::pay(app, &order_no, amount).await;
     let (status, body) = call(
         app,
         "POST",
@@ -1126,7 +1074,7 @@ async fn the_face_check_takes_a_photo_from_the_application_page() {
     // A real photo of the legal representative: the sandbox's face match passes.
     let said = location(
         app.clone()
-            .oneshot(post_photo("me.png", png(3)))
+            .oneshot(post_photo("me.png", common::png(3)))
             .await
             .unwrap(),
     );
@@ -1270,7 +1218,7 @@ async fn uploads_of_one_document_at_once_leave_no_file_behind() {
                     &no,
                     "business_licence",
                     "scan.png",
-                    png(100 + n),
+                    common::png(100 + n),
                 )
                 .await
             })

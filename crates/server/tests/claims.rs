@@ -15,16 +15,6 @@ use tower::ServiceExt;
 const CREDIT_CODE: &str = "91350100M000100Y43";
 const PASSWORD: &str = "claimant-pass-2026";
 
-/// A small real PNG, different for each seed.
-fn png(seed: u8) -> Vec<u8> {
-    let image = image::RgbImage::from_fn(160, 120, |x, y| {
-        image::Rgb([seed, (x * 5 % 256) as u8, (y * 3 % 256) as u8])
-    });
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
-    bytes.into_inner()
-}
-
 struct Answer {
     status: StatusCode,
     text: String,
@@ -155,7 +145,11 @@ async fn a_claim_is_filed_followed_and_hands_the_organisation_over() {
     // registered; a forged form without the CSRF token.
     let missing = send(
         &server,
-        claim_request(&fields("real.admin", CREDIT_CODE), Some(png(1)), None),
+        claim_request(
+            &fields("real.admin", CREDIT_CODE),
+            Some(common::png(1)),
+            None,
+        ),
     )
     .await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -174,7 +168,7 @@ async fn a_claim_is_filed_followed_and_hands_the_organisation_over() {
         &server,
         claim_request(
             &fields("real.admin", CREDIT_CODE),
-            Some(png(1)),
+            Some(common::png(1)),
             Some(b"%PDF-1.4 not an image".to_vec()),
         ),
     )
@@ -190,8 +184,8 @@ async fn a_claim_is_filed_followed_and_hands_the_organisation_over() {
         &server,
         claim_request(
             &fields("real.admin", "91110108MA01W4JK85"),
-            Some(png(1)),
-            Some(png(2)),
+            Some(common::png(1)),
+            Some(common::png(2)),
         ),
     )
     .await;
@@ -202,8 +196,8 @@ async fn a_claim_is_filed_followed_and_hands_the_organisation_over() {
     );
     let mut forged = claim_request(
         &fields("real.admin", CREDIT_CODE),
-        Some(png(1)),
-        Some(png(2)),
+        Some(common::png(1)),
+        Some(common::png(2)),
     );
     *forged.uri_mut() = "/claim".parse().unwrap();
     assert_eq!(send(&server, forged).await.status, StatusCode::FORBIDDEN);
@@ -220,8 +214,8 @@ async fn a_claim_is_filed_followed_and_hands_the_organisation_over() {
         &server,
         claim_request(
             &fields("real.admin", CREDIT_CODE),
-            Some(png(1)),
-            Some(png(2)),
+            Some(common::png(1)),
+            Some(common::png(2)),
         ),
     )
     .await;
@@ -241,8 +235,8 @@ async fn a_claim_is_filed_followed_and_hands_the_organisation_over() {
         &server,
         claim_request(
             &fields("other.admin", CREDIT_CODE),
-            Some(png(3)),
-            Some(png(4)),
+            Some(common::png(3)),
+            Some(common::png(4)),
         ),
     )
     .await;
@@ -385,8 +379,8 @@ async fn a_rejected_claim_tells_its_reason_and_may_be_filed_again() {
         &server,
         claim_request(
             &fields("real.admin", CREDIT_CODE),
-            Some(png(1)),
-            Some(png(2)),
+            Some(common::png(1)),
+            Some(common::png(2)),
         ),
     )
     .await;
@@ -422,13 +416,13 @@ async fn a_rejected_claim_tells_its_reason_and_may_be_filed_again() {
         &server,
         claim_request(
             &fields("real.admin", CREDIT_CODE),
-            Some(png(1)),
-            Some(png(3)),
+            Some(common::png(1)),
+            Some(common::png(3)),
         ),
     )
     .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
-    // The rejected claim's documents stay with it (evidence); png(1) is shared, png(3) is new.
+    // The rejected claim's documents stay with it (evidence); common::png(1) is shared, common::png(3) is new.
     assert_eq!(blob_files(&server), 3);
 }
 
@@ -444,8 +438,8 @@ async fn claims_filed_at_once_for_one_organisation_file_one_and_leave_no_stray_f
                 let username = format!("claimant{n}");
                 let request = claim_request(
                     &fields(&username, CREDIT_CODE),
-                    Some(png(10 + n)),
-                    Some(png(20 + n)),
+                    Some(common::png(10 + n)),
+                    Some(common::png(20 + n)),
                 );
                 router.oneshot(request).await.unwrap().status()
             })
@@ -477,7 +471,11 @@ async fn claims_filed_at_once_for_one_organisation_file_one_and_leave_no_stray_f
     // The sixth from the same client within the hour is refused before anything is kept.
     let sixth = send(
         &server,
-        claim_request(&fields("late", CREDIT_CODE), Some(png(30)), Some(png(31))),
+        claim_request(
+            &fields("late", CREDIT_CODE),
+            Some(common::png(30)),
+            Some(common::png(31)),
+        ),
     )
     .await;
     assert_eq!(

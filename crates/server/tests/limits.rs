@@ -12,7 +12,6 @@ use certdesk_domain::product::{KeyAlgorithm, Medium, ProductSpec};
 use certdesk_domain::Role;
 use certdesk_pki::x509_cert::name::Name;
 use certdesk_pki::{csr_to_pem, make_csr, SoftwareKey};
-use certdesk_server::payments::{sandbox_signature, SandboxNotification, SIGNATURE_HEADER};
 use certdesk_server::{router, AppState, ServerConfig};
 use common::{call, organisation_with_admin, staff_token, test_server, TestServer};
 use serde_json::{json, Value};
@@ -348,16 +347,6 @@ fn form(name: &str, code: &str) -> Value {
     })
 }
 
-/// A small real PNG.
-fn png(seed: u8) -> Vec<u8> {
-    let image = image::RgbImage::from_fn(160, 120, |x, y| {
-        image::Rgb([seed, (x * 3 % 256) as u8, (y * 2 % 256) as u8])
-    });
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
-    bytes.into_inner()
-}
-
 async fn upload_all_documents(app: &axum::Router, token: &str, order_no: &str) {
     for (i, kind) in [
         "business_licence",
@@ -374,34 +363,11 @@ async fn upload_all_documents(app: &axum::Router, token: &str, order_no: &str) {
         ))
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/octet-stream")
-        .body(axum::body::Body::from(png(i as u8)))
+        .body(axum::body::Body::from(common::png(i as u8)))
         .unwrap();
         let status = app.clone().oneshot(request).await.unwrap().status();
         assert_eq!(status, StatusCode::CREATED, "{kind}");
     }
-}
-
-async fn pay(app: &axum::Router, order_no: &str, amount_fen: i64) {
-    let body = serde_json::to_vec(&SandboxNotification {
-        gateway_txn: format!("txn-{order_no}"),
-        order_no: order_no.to_string(),
-        amount_fen,
-        trade_status: "TRADE_SUCCESS".into(),
-        notified_at: 0,
-    })
-    .unwrap();
-    let request = axum::http::Request::post("/api/v1/payments/sandbox/notify")
-        .header("content-type", "application/json")
-        .header(
-            SIGNATURE_HEADER,
-            sandbox_signature(common::SANDBOX_SECRET, &body),
-        )
-        .body(axum::body::Body::from(body))
-        .unwrap();
-    assert_eq!(
-        app.clone().oneshot(request).await.unwrap().status(),
-        StatusCode::OK
-    );
 }
 
 /// An SM2 dual UKey product made straight in the store, as one made before these limits (or of
@@ -504,7 +470,7 @@ async fn apply(
             .unwrap()
             .unwrap()
             .amount_fen;
-        pay(app, &order_no, amount).await;
+        common::pay(app, &order_no, amount).await;
     }
     if stop_before_second_review {
         return (order_no, supplier, Outcome::AwaitingSecondReview);

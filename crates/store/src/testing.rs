@@ -165,6 +165,29 @@ pub async fn hold_certificate(
     .expect("link the certificate to its order");
 }
 
+/// Links an issued key pair (its signing and, for SM2, encryption certificate) to an order, as
+/// issuance would have.
+pub async fn link_key_pair(
+    store: &Store,
+    order_id: i64,
+    signing_certificate_id: i64,
+    encryption_certificate_id: Option<i64>,
+    serial_hex: &str,
+) {
+    sqlx::query(
+        "INSERT INTO order_issuance (order_id, claimed_at, serial_hex, signing_certificate_id, \
+         encryption_certificate_id, issued_at) VALUES ($1, $2, $3, $4, $5, $2)",
+    )
+    .bind(order_id)
+    .bind(TEST_STEP_AT)
+    .bind(serial_hex)
+    .bind(signing_certificate_id)
+    .bind(encryption_certificate_id)
+    .execute(store.pool())
+    .await
+    .expect("link the key pair to its order");
+}
+
 impl Store {
     /// Creates an order already in `status` (its stored name), as if its workflow had brought
     /// it there: for tests that start in the middle of a flow.

@@ -250,3 +250,99 @@ pub async fn pass_identity_check_told_by(
     assert_eq!(status, axum::http::StatusCode::OK, "{body}");
     assert_eq!(body["status"], "passed", "{body}");
 }
+
+/// Pays an order in full through the sandbox gateway's signed notification.
+pub async fn pay(app: &Router, order_no: &str, amount_fen: i64) {
+    gateway_says(
+        app,
+        order_no,
+        &format!("txn-{order_no}"),
+        amount_fen,
+        "TRADE_SUCCESS",
+    )
+    .await
+}
+
+/// The sandbox gateway's notification that it paid back the payment [`pay`] made.
+pub async fn refunded(app: &Router, order_no: &str, amount_fen: i64) {
+    gateway_says(
+        app,
+        order_no,
+        &format!("txn-{order_no}"),
+        amount_fen,
+        "REFUND_SUCCESS",
+    )
+    .await
+}
+
+async fn gateway_says(
+    app: &Router,
+    order_no: &str,
+    gateway_txn: &str,
+    amount_fen: i64,
+    trade_status: &str,
+) {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use certdesk_server::payments::{sandbox_signature, SandboxNotification, SIGNATURE_HEADER};
+    use tower::ServiceExt;
+    let notification = SandboxNotification {
+        gateway_txn: gateway_txn.to_string(),
+        order_no: order_no.to_string(),
+        amount_fen,
+        trade_status: trade_status.into(),
+        notified_at: 0,
+    };
+    let body = serde_json::to_vec(&notification).unwrap();
+    let request = Request::post("/api/v1/payments/sandbox/notify")
+        .header("content-type", "application/json")
+        .header(SIGNATURE_HEADER, sandbox_signature(SANDBOX_SECRET, &body))
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+}
+
+/// A small real PNG.
+pub fn png(seed: u8) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(160, 120, |x, y| {
+        image::Rgb([seed, (x * 3 % 256) as u8, (y * 2 % 256) as u8])
+    });
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+    bytes.into_inner()
+}
+
+/// Uploads one document of an order as the raw request body.
+pub async fn upload(
+    app: &Router,
+    token: &str,
+    order_no: &str,
+    kind: &str,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = Request::post(format!(
+        "/api/v1/applications/{order_no}/uploads/{kind}?file_name={file_name}"
+    ))
+    .header("authorization", format!("Bearer {token}"))
+    .header("content-type", "application/octet-stream")
+    .body(Body::from(bytes))
+    .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
