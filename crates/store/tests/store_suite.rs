@@ -67,6 +67,8 @@ mod claims;
 mod identity;
 #[path = "store_suite/products.rs"]
 mod products;
+#[path = "store_suite/renewals.rs"]
+mod renewals;
 
 fn new_account(username: &str, role: Role) -> NewAccount<'_> {
     NewAccount {
