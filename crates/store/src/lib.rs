@@ -73,7 +73,7 @@ pub use orders::{
 pub use organisations::Organisation;
 pub use products::{FixedPrice, NewVoucher, Product, Redemption, Submission, Voucher};
 pub use rate_limits::{RateLimit, Slot};
-pub use renewals::{NewRenewal, Renewal, RenewalItem, RenewalTarget, SupersededKey};
+pub use renewals::{AdoptedKey, NewRenewal, Renewal, RenewalItem, RenewalTarget, SupersededKey};
 pub use revocations::{NewRevocationRequest, RevocationRequest};
 pub use sessions::{Session, SessionWithAccount};
 pub use trades::{

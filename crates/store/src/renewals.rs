@@ -94,7 +94,93 @@ fn item_from_row(row: &AnyRow) -> Result<RenewalItem, StoreError> {
     })
 }
 
+/// A key pair this CA issued outside an order, recorded as an organisation's.
+pub struct AdoptedKey<'a> {
+    pub order_no: &'a str,
+    pub org_id: i64,
+    /// The organisation's admin, in whose name the order stands (made by an operator: 代办).
+    pub created_by: i64,
+    pub provider_id: i64,
+    pub product_id: i64,
+    pub signing_certificate_id: i64,
+    pub encryption_certificate_id: Option<i64>,
+    pub serial_hex: &'a str,
+    pub at: i64,
+}
+
 impl Store {
+    /// Records a key pair the CA issued outside an order (at the counter with `certdesk ca
+    /// issue`, or before certdesk handled the organisation's orders) as the organisation's: a
+    /// completed 新办 order made by an operator (代办) with its application and the link, in one
+    /// transaction. A certificate already linked to a key pair is
+    /// [`StoreError::Conflict`]`("certificate")`.
+    pub async fn adopt_key_pair(
+        &self,
+        key: &AdoptedKey<'_>,
+        audit: &AuditNote<'_>,
+    ) -> Result<Order, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let linked = sqlx::query(concat!(
+            "SELECT 1 FROM ",
+            crate::key_pairs!(),
+            " kp WHERE kp.signing_id IN ($1, $2) OR kp.encryption_id IN ($1, $2)"
+        ))
+        .bind(key.signing_certificate_id)
+        .bind(
+            key.encryption_certificate_id
+                .unwrap_or(key.signing_certificate_id),
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if linked.is_some() {
+            return Err(StoreError::Conflict("certificate"));
+        }
+        let created = insert_draft_order_in(
+            &mut tx,
+            &NewOrder {
+                order_no: key.order_no,
+                org_id: key.org_id,
+                kind: certdesk_domain::BusinessType::NewCertificate,
+                amount_fen: 0,
+                created_by: key.created_by,
+                on_behalf: true,
+                created_at: key.at,
+            },
+        )
+        .await?;
+        sqlx::query("UPDATE orders SET status = 'completed' WHERE id = $1")
+            .bind(created.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO applications (order_id, provider_id, product_id, years, voucher_code, \
+             delivery_method, form_json, updated_at) VALUES ($1, $2, $3, 1, NULL, 'pickup', '{}', $4)",
+        )
+        .bind(created.id)
+        .bind(key.provider_id)
+        .bind(key.product_id)
+        .bind(key.at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO order_issuance (order_id, claimed_at, serial_hex, signing_certificate_id, \
+             encryption_certificate_id, issued_at) VALUES ($1, $2, $3, $4, $5, $2)",
+        )
+        .bind(created.id)
+        .bind(key.at)
+        .bind(key.serial_hex)
+        .bind(key.signing_certificate_id)
+        .bind(key.encryption_certificate_id)
+        .execute(&mut *tx)
+        .await?;
+        audit_created_in(&mut tx, &created, audit).await?;
+        tx.commit().await?;
+        Ok(Order {
+            status: certdesk_domain::OrderStatus::Completed,
+            ..created
+        })
+    }
+
     /// Creates a renewal order (草稿) for `targets`, all or nothing. Under the organisation's
     /// lock, a certificate already in a renewal that has not ended (or renewed before) is
     /// [`StoreError::Conflict`]`("renewal")`: two orders made at the same instant for one
