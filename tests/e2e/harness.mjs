@@ -25,11 +25,11 @@ function freePort() {
   });
 }
 
-/** Starts certdesk; resolves when /healthz answers 200. */
-export async function startServer({ adminPassword }) {
+/** Starts certdesk (with `env` added to its environment); resolves when /healthz answers 200. */
+export async function startServer({ adminPassword, env: extra = {} }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'certdesk-e2e-'));
   const port = await freePort();
-  const env = { ...process.env, CERTDESK_ADMIN_PASSWORD: adminPassword };
+  const env = { ...process.env, CERTDESK_ADMIN_PASSWORD: adminPassword, ...extra };
   const child = spawn(certdeskBin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     env, stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -114,4 +114,68 @@ export async function assertFits(browser, storageState, url, label) {
     await context.close();
     assert.ok(scroll <= client, `${label} at ${viewport.width}px overflows: scrollWidth ${scroll} > clientWidth ${client}`);
   }
+}
+
+/** Signs `username` in on a new page of `context`; resolves with the page at 总览. */
+export async function signIn(context, base, username, password) {
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.getByLabel('用户名').fill(username);
+  await page.getByLabel('密码').fill(password);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('heading', { name: '总览' }).waitFor();
+  return page;
+}
+
+/** Registers an organisation with its first admin (password admin-pass-2026) and signs in. */
+export async function registerOrganisation(browser, base, org, creditCode, username) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/register`);
+  await page.getByLabel('单位名称').fill(org);
+  await page.getByLabel('统一社会信用代码').fill(creditCode);
+  await page.getByLabel('管理员姓名').fill('张经理');
+  await page.getByLabel('管理员用户名').fill(username);
+  await page.getByLabel('密码', { exact: true }).fill('admin-pass-2026');
+  await page.getByLabel('再次输入密码').fill('admin-pass-2026');
+  await page.getByRole('button', { name: '注册' }).click();
+  await page.waitForURL(/\/login/);
+  await page.close();
+  return signIn(context, base, username, 'admin-pass-2026');
+}
+
+/** The system admin creates staff accounts, [username, name, role] each, password staff-pass-2026. */
+export async function createStaff(browser, base, adminPassword, staff) {
+  const context = await browser.newContext();
+  const page = await signIn(context, base, 'admin', adminPassword);
+  for (const [username, name, role] of staff) {
+    await page.goto(`${base}/accounts`);
+    await page.getByLabel('用户名').fill(username);
+    await page.getByLabel('姓名').fill(name);
+    await page.getByLabel('初始密码').fill('staff-pass-2026');
+    await page.getByLabel('角色').selectOption(role);
+    await page.getByRole('button', { name: '创建账号' }).click();
+    await page.getByText(`已创建账号 ${username}`).waitFor();
+  }
+  return page;
+}
+
+/** A 复审 or 初审 decision from its queue. */
+export async function reviewOrder(page, base, queue, orderNo, decision, reason = '') {
+  await page.goto(`${base}/reviews/${queue}`);
+  await page.getByTestId(`review-${orderNo}`).click();
+  if (reason) await page.getByLabel('审核意见').fill(reason);
+  await page.getByRole('button', { name: decision }).click();
+  await page.getByTestId('notice').waitFor();
+}
+
+/** At the cashier: the sandbox "phone" pays by the QR code's link. */
+export async function payAtSandboxCashier(page) {
+  await page.locator('svg').first().waitFor();
+  const phone = await page.context().newPage();
+  const payLink = await page.getByRole('link', { name: /沙箱：模拟手机扫码支付/ }).getAttribute('href');
+  await phone.goto(new URL(payLink, page.url()).href);
+  await phone.getByRole('button', { name: '确认支付' }).click();
+  await page.getByText('支付成功').waitFor({ timeout: 30_000 });
+  await phone.close();
 }

@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { deflateSync, crc32 } from 'node:zlib';
-import { startServer, launchBrowser, screenshotDir, run, assertFits } from './harness.mjs';
+import {
+  startServer, launchBrowser, screenshotDir, run, assertFits, signIn, registerOrganisation, createStaff,
+  reviewOrder, payAtSandboxCashier,
+} from './harness.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-pass-2026';
 const PAID_PRODUCT = 'SM2 双证书 UKey（标准价）';
@@ -67,47 +70,20 @@ function png(seed) {
   ]);
 }
 
-async function login(context, username, password) {
-  const page = await context.newPage();
-  await page.goto(`${server.base}/login`);
-  await page.getByLabel('用户名').fill(username);
-  await page.getByLabel('密码').fill(password);
-  await page.getByRole('button', { name: '登录' }).click();
-  await page.getByRole('heading', { name: '总览' }).waitFor();
-  return page;
+function login(context, username, password) {
+  return signIn(context, server.base, username, password);
 }
 
 /** The system admin creates the platform operator and the CA officer. */
 async function setUpStaff() {
-  const context = await browser.newContext();
-  const page = await login(context, 'admin', ADMIN_PASSWORD);
-  for (const [username, name, role] of [['op.li', '李审核', 'platform_operator'], ['ca.zhao', '赵CA', 'ca_officer']]) {
-    await page.goto(`${server.base}/accounts`);
-    await page.getByLabel('用户名').fill(username);
-    await page.getByLabel('姓名').fill(name);
-    await page.getByLabel('初始密码').fill('staff-pass-2026');
-    await page.getByLabel('角色').selectOption(role);
-    await page.getByRole('button', { name: '创建账号' }).click();
-    await page.getByText(`已创建账号 ${username}`).waitFor();
-  }
+  const page = await createStaff(browser, server.base, ADMIN_PASSWORD,
+    [['op.li', '李审核', 'platform_operator'], ['ca.zhao', '赵CA', 'ca_officer']]);
   await setUpCatalogue(page);
-  await context.close();
+  await page.context().close();
 }
 
-async function registerSupplier(org, creditCode, username) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${server.base}/register`);
-  await page.getByLabel('单位名称').fill(org);
-  await page.getByLabel('统一社会信用代码').fill(creditCode);
-  await page.getByLabel('管理员姓名').fill('张经理');
-  await page.getByLabel('管理员用户名').fill(username);
-  await page.getByLabel('密码', { exact: true }).fill('admin-pass-2026');
-  await page.getByLabel('再次输入密码').fill('admin-pass-2026');
-  await page.getByRole('button', { name: '注册' }).click();
-  await page.waitForURL(/\/login/);
-  await page.close();
-  return login(context, username, 'admin-pass-2026');
+function registerSupplier(org, creditCode, username) {
+  return registerOrganisation(browser, server.base, org, creditCode, username);
 }
 
 /** From the empty form to 待初审: product, fields, documents, identity check, terms. */
@@ -192,12 +168,8 @@ async function applyFor(page, { product }) {
   return orderNo;
 }
 
-async function review(page, queue, orderNo, decision, reason = '') {
-  await page.goto(`${server.base}/reviews/${queue}`);
-  await page.getByTestId(`review-${orderNo}`).click();
-  if (reason) await page.getByLabel('审核意见').fill(reason);
-  await page.getByRole('button', { name: decision }).click();
-  await page.getByTestId('notice').waitFor();
+function review(page, queue, orderNo, decision, reason = '') {
+  return reviewOrder(page, server.base, queue, orderNo, decision, reason);
 }
 
 test('a new UKey certificate: empty form → two reviews → sandbox payment → issued → shipped → received', async () => {
@@ -224,12 +196,7 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
   await supplier.goto(`${server.base}/orders/${orderNo}`);
   await supplier.getByTestId('pay').click();
   await supplier.waitForURL(new RegExp(`/orders/${orderNo}/pay`));
-  await supplier.locator('svg').first().waitFor();
-  const phone = await supplier.context().newPage();
-  const payLink = await supplier.getByRole('link', { name: /沙箱：模拟手机扫码支付/ }).getAttribute('href');
-  await phone.goto(new URL(payLink, server.base).href);
-  await phone.getByRole('button', { name: '确认支付' }).click();
-  await supplier.getByText('支付成功').waitFor({ timeout: 30_000 });
+  await payAtSandboxCashier(supplier);
   await assertFits(browser, await supplier.context().storageState(), supplier.url(), 'cashier');
   await supplier.goto(`${server.base}/orders/${orderNo}`);
   assert.equal(await supplier.getByTestId('status').textContent(), '待复审');

@@ -349,9 +349,13 @@ async fn a_renewal_keeps_the_key_pairs_and_supersedes_the_old_certificates_after
         "投标文件的会话密钥 2026"
     );
 
-    // Installed once: again is refused, and the order shows the key done.
+    // Installed once: again is refused, and the order shows the key done; the old certificate
+    // is not offered for another renewal.
     let (status, again) = post(&s, &s.admin, &install, body).await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    let (status, again) = create(&s, json!({"certificates": [held.serial], "years": 1})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(again["error"]["code"], "already_renewed");
     let (_, view) = call(
         &s.server.router,
         "GET",

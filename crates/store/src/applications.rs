@@ -156,6 +156,9 @@ pub struct OrgCertificate {
     pub provider_name: String,
     /// The 新办 order the key pair was first issued for (its product and provider).
     pub source_order_id: i64,
+    /// A renewal gave the key new certificates: these are on their way out (superseded after
+    /// the grace).
+    pub renewed: bool,
 }
 
 const APPLICATION_COLUMNS: &str =
@@ -679,6 +682,8 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT c.id, c.serial_hex, c.algorithm, c.profile, c.org_name, c.not_before, c.not_after, \
                     c.revoked_at, c.revocation_reason, o.order_no, kp.status, kp.source_order_id, \
+                    CASE WHEN EXISTS (SELECT 1 FROM renewal_items rr WHERE rr.certificate_id = kp.signing_id \
+                        AND rr.new_signing_certificate_id IS NOT NULL) THEN 1 ELSE 0 END AS renewed, \
                     COALESCE(p.name, '') AS provider_name FROM ",
             crate::key_pairs!(),
             " kp JOIN orders o ON o.id = kp.order_id \
@@ -707,6 +712,7 @@ impl Store {
                     order_status: row.try_get("status")?,
                     provider_name: row.try_get("provider_name")?,
                     source_order_id: row.try_get("source_order_id")?,
+                    renewed: row.try_get::<i64, _>("renewed")? != 0,
                 })
             })
             .collect()

@@ -149,6 +149,24 @@ pub(crate) async fn insert_draft_order_in(
     conn: &mut sqlx::AnyConnection,
     order: &NewOrder<'_>,
 ) -> Result<Order, StoreError> {
+    insert_order_in(conn, order, OrderStatus::Draft).await
+}
+
+/// Inserts the record of something done outside certdesk's flow as a completed order (a key
+/// pair the CA issued at the counter, adopted by an operator): no step leads there, so none
+/// is recorded; the caller writes the audit entry saying what it was.
+pub(crate) async fn insert_completed_record_in(
+    conn: &mut sqlx::AnyConnection,
+    order: &NewOrder<'_>,
+) -> Result<Order, StoreError> {
+    insert_order_in(conn, order, OrderStatus::Completed).await
+}
+
+async fn insert_order_in(
+    conn: &mut sqlx::AnyConnection,
+    order: &NewOrder<'_>,
+    status: OrderStatus,
+) -> Result<Order, StoreError> {
     let sql = format!(
         "INSERT INTO orders (order_no, org_id, kind, status, amount_fen, created_by, on_behalf, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {ORDER_COLUMNS}"
@@ -157,7 +175,7 @@ pub(crate) async fn insert_draft_order_in(
         .bind(order.order_no)
         .bind(order.org_id)
         .bind(order.kind.as_str())
-        .bind(OrderStatus::Draft.as_str())
+        .bind(status.as_str())
         .bind(order.amount_fen)
         .bind(order.created_by)
         .bind(i64::from(order.on_behalf))

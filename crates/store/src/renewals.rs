@@ -135,7 +135,7 @@ impl Store {
         if linked.is_some() {
             return Err(StoreError::Conflict("certificate"));
         }
-        let created = insert_draft_order_in(
+        let created = crate::orders::insert_completed_record_in(
             &mut tx,
             &NewOrder {
                 order_no: key.order_no,
@@ -148,10 +148,6 @@ impl Store {
             },
         )
         .await?;
-        sqlx::query("UPDATE orders SET status = 'completed' WHERE id = $1")
-            .bind(created.id)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO applications (order_id, provider_id, product_id, years, voucher_code, \
              delivery_method, form_json, updated_at) VALUES ($1, $2, $3, 1, NULL, 'pickup', '{}', $4)",
@@ -175,10 +171,7 @@ impl Store {
         .await?;
         audit_created_in(&mut tx, &created, audit).await?;
         tx.commit().await?;
-        Ok(Order {
-            status: certdesk_domain::OrderStatus::Completed,
-            ..created
-        })
+        Ok(created)
     }
 
     /// Creates a renewal order (草稿) for `targets`, all or nothing. Under the organisation's
@@ -397,23 +390,28 @@ impl Store {
         Ok(IssuanceRecorded::Revoked(revoked))
     }
 
-    /// The envelope (GM/T 0009 DER) of a renewed key's encryption key, for its UKey.
-    pub async fn renewal_envelope(
+    /// The envelopes of a renewed key's encryption key for its UKey: GM/T 0009 DER and the
+    /// GM/T 0016 blob (none for a single certificate, or before the key is renewed).
+    pub async fn renewal_envelopes(
         &self,
         order_id: i64,
         certificate_id: i64,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), StoreError> {
         let row = sqlx::query(
-            "SELECT envelope_gmt0009 FROM renewal_items WHERE order_id = $1 AND certificate_id = $2",
+            "SELECT envelope_gmt0009, envelope_skf FROM renewal_items \
+             WHERE order_id = $1 AND certificate_id = $2",
         )
         .bind(order_id)
         .bind(certificate_id)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row
-            .map(|row| row.try_get::<Option<Vec<u8>>, _>("envelope_gmt0009"))
-            .transpose()?
-            .flatten())
+        match row {
+            None => Ok((None, None)),
+            Some(row) => Ok((
+                row.try_get("envelope_gmt0009")?,
+                row.try_get("envelope_skf")?,
+            )),
+        }
     }
 
     /// Renewed keys whose old certificates are not yet marked superseded, renewed at or before

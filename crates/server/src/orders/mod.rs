@@ -890,6 +890,8 @@ pub(crate) struct CertificateRow {
     pub state: &'static str,
     /// Whether the key's actions (解锁, 吊销) are offered on this row.
     pub key_actions: bool,
+    /// Whether 续费 is offered: not for a certificate a renewal has replaced already.
+    pub may_renew: bool,
     /// CA锁ID (the signing certificate's key identifier); empty on an encryption certificate's
     /// row.
     pub key_id: String,
@@ -957,6 +959,7 @@ async fn certificates_page(
                 // The key's own actions go with its signing certificate.
                 key_actions: c.profile == "sign"
                     && certdesk_domain::certificate::actions_apply(state),
+                may_renew: !c.renewed,
                 serial: c.serial_hex.to_uppercase(),
                 key_id,
                 order_no: c.order_no,

@@ -59,6 +59,11 @@ pub(crate) fn register(registry: Registry) -> Registry {
             SubmitCertificateRequest,
             page::install_page,
         )
+        .get(
+            "/orders/{order_no}/renewal/{serial}/{file}",
+            SubmitCertificateRequest,
+            page::download_page,
+        )
         .post("/api/v1/renewals", ApplyForCertificate, create_api)
         .get("/api/v1/renewals/{order_no}", ViewOrder, view_api)
         .post(
@@ -135,6 +140,9 @@ fn renewable<'a>(
         .ok_or_else(|| RenewalError::UnknownCertificate(serial.to_uppercase()))?;
     if certificate.revoked_at.is_some() {
         return Err(RenewalError::Revoked(serial.to_uppercase()));
+    }
+    if certificate.renewed {
+        return Err(RenewalError::AlreadyRenewed(serial.to_uppercase()));
     }
     match renewal_check(certificate.not_after, now) {
         RenewalCheck::Open { .. } => Ok(certificate),
@@ -661,6 +669,8 @@ pub struct RenewalView {
     /// A certificate had expired: the identity check and the licence were asked for.
     pub lapsed: bool,
     pub bids_confirmed: bool,
+    /// SM2 dual pairs: each key gets an encryption certificate and its envelope too.
+    pub dual: bool,
     pub certificates: Vec<RenewalItemView>,
     /// How many keys are renewed of how many.
     pub renewed: usize,
@@ -695,6 +705,9 @@ async fn renewal_view(
         voucher: renewal.voucher_code.clone(),
         lapsed: renewal.lapsed,
         bids_confirmed: renewal.bids_confirmed,
+        dual: items
+            .iter()
+            .any(|i| i.new_encryption_certificate_id.is_some()),
         renewed: certificates
             .iter()
             .filter(|c| c.new_serial.is_some())

@@ -7,7 +7,7 @@ use super::{
     RenewalRequestBody, RenewalView,
 };
 use crate::web::auth::CurrentUser;
-use crate::web::extract::Path;
+use crate::web::extract::{Path, Query};
 use crate::web::flash::Slot;
 use crate::web::pages::{form_fields, render, Chrome, PageFailure, PageUser};
 use crate::AppState;
@@ -22,6 +22,8 @@ use certdesk_domain::{Action, BusinessType, OrderStatus};
 /// One of the organisation's keys as the page lists it.
 struct KeyRow {
     serial: String,
+    /// Checked when the page was opened for it (续费 in 我的证书).
+    chosen: bool,
     valid_to: String,
     standing: String,
     open: bool,
@@ -46,12 +48,20 @@ struct RenewalsPage {
     error: Option<String>,
 }
 
+#[derive(serde::Deserialize, Default)]
+pub(super) struct KeyQuery {
+    /// A certificate to preselect (from 我的证书).
+    #[serde(default)]
+    key: String,
+}
+
 pub(super) async fn renewals_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
+    Query(query): Query<KeyQuery>,
 ) -> Response {
     let flash = crate::web::flash::take(&state, &user).await;
-    match page(&state, &user, flash.notice, flash.error).await {
+    match page(&state, &user, &query.key, flash.notice, flash.error).await {
         Ok(page) => render(&page, StatusCode::OK),
         Err(err) => PageFailure::from(err).into_page(),
     }
@@ -60,6 +70,7 @@ pub(super) async fn renewals_page(
 async fn page(
     state: &AppState,
     user: &CurrentUser,
+    chosen: &str,
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<RenewalsPage, RenewalError> {
@@ -73,7 +84,7 @@ async fn page(
         .org_certificates(org_id)
         .await?
         .into_iter()
-        .filter(|c| c.profile == "sign" && c.revoked_at.is_none())
+        .filter(|c| c.profile == "sign" && c.revoked_at.is_none() && !c.renewed)
         .map(|c| {
             let (standing, open) = match renewal_check(c.not_after, now) {
                 RenewalCheck::NotYet { opens } => (
@@ -93,6 +104,7 @@ async fn page(
                 ),
             };
             KeyRow {
+                chosen: c.serial_hex.eq_ignore_ascii_case(chosen.trim()),
                 serial: c.serial_hex.to_uppercase(),
                 valid_to: crate::format_beijing(c.not_after),
                 standing,
@@ -215,4 +227,71 @@ pub(super) async fn install_page(
     .await
     .map_err(PageFailure::from);
     crate::web::flash::back_with(&state, &user, "/ca/renewals", result, Slot::Error).await
+}
+
+/// What a renewed key received: `sign.pem`, `enc.pem`, `envelope-gmt0009.der`,
+/// `envelope-skf.bin` (the key holder's, as with 新办's downloads).
+pub(super) async fn download_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path((order_no, serial, file)): Path<(String, String, String)>,
+) -> Result<Response, PageFailure> {
+    let (order, _) =
+        renewal_for(&state, &user, &order_no, Action::SubmitCertificateRequest).await?;
+    let item = state
+        .store
+        .renewal_items(order.id)
+        .await?
+        .into_iter()
+        .find(|i| {
+            i.serial_hex.eq_ignore_ascii_case(&serial) && i.new_signing_certificate_id.is_some()
+        })
+        .ok_or(RenewalError::KeyNotInOrder(serial.to_uppercase()))?;
+    let pem = |id: Option<i64>| {
+        let state = state.clone();
+        async move {
+            match id {
+                Some(id) => crate::issuance::certificate_pem(&state, id)
+                    .await
+                    .map(|p| Some(p.into_bytes()))
+                    .map_err(PageFailure::from),
+                None => Ok(None),
+            }
+        }
+    };
+    let (bytes, mime) = match file.as_str() {
+        "sign.pem" => (
+            pem(item.new_signing_certificate_id).await?,
+            "application/x-pem-file",
+        ),
+        "enc.pem" => (
+            pem(item.new_encryption_certificate_id).await?,
+            "application/x-pem-file",
+        ),
+        "envelope-gmt0009.der" | "envelope-skf.bin" => {
+            let (gmt0009, skf) = state
+                .store
+                .renewal_envelopes(order.id, item.certificate_id)
+                .await?;
+            let bytes = if file == "envelope-skf.bin" {
+                skf
+            } else {
+                gmt0009
+            };
+            (bytes, "application/octet-stream")
+        }
+        _ => (None, ""),
+    };
+    let bytes = bytes.ok_or(PageFailure::from_kind(crate::web::error::Failure::NotFound))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}-{file}\"", item.serial_hex),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -1,0 +1,141 @@
+// 续费/延期 in the browser: a key issued at the counter (`certdesk ca issue`, 30 days) and
+// recorded as the organisation's (`certdesk admin adopt-key`) is renewed from 我的证书 — the
+// supplier picks it, says bids are in progress and confirms, pays at the sandbox cashier, the CA
+// officer approves, the key holder writes the new certificate into the key; the new certificate
+// has the same public key and a later notAfter, and once the grace is over OCSP says the old one
+// was superseded. A key a year from expiry is not offered, with the date renewal opens.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import {
+  startServer, launchBrowser, screenshotDir, run, certdesk, registerOrganisation, createStaff, signIn,
+  reviewOrder, payAtSandboxCashier, assertFits,
+} from './harness.mjs';
+
+const ADMIN_PASSWORD = 'e2e-admin-pass-2026';
+const ORG = '厦门续费测试有限公司';
+const CREDIT_CODE = '91350500M000100E0T';
+const PRODUCT = 'SM2 双证书 UKey';
+let server;
+let browser;
+let work;
+
+before(async () => {
+  // The old certificates stay good for 2 seconds after the new ones are installed.
+  server = await startServer({ adminPassword: ADMIN_PASSWORD, env: { CERTDESK_RENEWAL_GRACE_SECS: '2' } });
+  browser = await launchBrowser();
+  work = mkdtempSync(join(tmpdir(), 'certdesk-e2e-renewal-'));
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A UKey's SM2 key and CSR (SM2 ID 1234567812345678), and its dual pair issued at the counter. */
+async function counterKey(name, days) {
+  const key = join(work, `${name}.key.pem`);
+  const csr = join(work, `${name}.csr`);
+  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:SM2', '-out', key]);
+  await run('openssl', ['req', '-new', '-key', key, '-sm3', '-sigopt', 'distid:1234567812345678', '-subj', '/CN=ukey',
+    '-out', csr]);
+  const sign = join(work, `${name}.sign.pem`);
+  const enc = join(work, `${name}.enc.pem`);
+  const issued = await certdesk(['ca', '--data-dir', server.dataDir, 'issue', '--csr', csr, '--profile', 'dual', '--org', ORG,
+    '--credit-code', CREDIT_CODE, '--days', String(days), '--out', sign, '--enc-out', enc,
+    '--envelope-out', join(work, `${name}.envelope.der`)]);
+  await certdesk(['admin', '--data-dir', server.dataDir, 'adopt-key', '--credit-code', CREDIT_CODE, '--product', PRODUCT,
+    '--cert', sign, '--encryption-cert', enc]);
+  const serial = issued.match(/signing certificate\s+([0-9a-f]+)/)[1].toUpperCase();
+  return { csr: readFileSync(csr, 'utf8'), sign, serial };
+}
+
+async function publicKey(pemPath) {
+  return run('openssl', ['x509', '-in', pemPath, '-noout', '-pubkey']);
+}
+
+async function notAfter(pemPath) {
+  const line = await run('openssl', ['x509', '-in', pemPath, '-noout', '-enddate']);
+  return new Date(line.trim().split('=')[1]);
+}
+
+test('a key near expiry is renewed for the same key pairs and the old certificate is superseded', async () => {
+  const supplier = await registerOrganisation(browser, server.base, ORG, CREDIT_CODE, 'xm.admin');
+  const staffPage = await createStaff(browser, server.base, ADMIN_PASSWORD, [['ca.qian', '钱CA', 'ca_officer']]);
+  await staffPage.context().close();
+  const officer = await signIn(await browser.newContext(), server.base, 'ca.qian', 'staff-pass-2026');
+  const near = await counterKey('near', 30);
+  const far = await counterKey('far', 365);
+
+  // 我的证书 → 续费: the key near expiry is offered and chosen; the other says from when.
+  await supplier.getByRole('link', { name: '我的证书' }).click();
+  await supplier.getByTestId(`renew-${near.serial}`).click();
+  await supplier.waitForURL(/\/ca\/renewals\?key=/);
+  assert.ok(await supplier.getByTestId(`choose-${near.serial}`).isChecked());
+  assert.ok(await supplier.getByTestId(`choose-${far.serial}`).isDisabled());
+  assert.match(await supplier.getByTestId(`renewal-${far.serial}`).textContent(),
+    /尚未到续费期，\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})? 起可续费/);
+  assert.match(await supplier.getByTestId(`renewal-${near.serial}`).textContent(), /可续费，续费截止 \d{4}-\d{2}-\d{2}/);
+
+  // Bids in progress: refused until confirmed, then the order is made.
+  await supplier.getByTestId('bids').check();
+  await supplier.getByTestId('create-renewal').click();
+  assert.match(await supplier.getByTestId('error').textContent(), /有投标正在进行.*已加密的投标文件仍可解密/);
+  await supplier.getByTestId(`choose-${near.serial}`).check();
+  await supplier.getByTestId('bids').check();
+  await supplier.getByTestId('confirm-bids').check();
+  await supplier.getByTestId('create-renewal').click();
+  const made = await supplier.getByTestId('notice').textContent();
+  const orderNo = made.match(/续费业务单 (\d+)/)[1];
+  await assertFits(browser, await supplier.context().storageState(), `${server.base}/ca/renewals`, 'renewals');
+
+  // 提交并支付 → the cashier → paid → the CA officer's review.
+  await supplier.getByTestId(`renewal-order-${orderNo}`).getByTestId('submit-renewal').click();
+  await supplier.waitForURL(new RegExp(`/orders/${orderNo}/pay`));
+  assert.match(await supplier.locator('body').textContent(), /399\.00/);
+  await payAtSandboxCashier(supplier);
+  await reviewOrder(officer, server.base, 'second', orderNo, '审核通过');
+  assert.equal(await officer.getByTestId('status').textContent(), '制证中');
+
+  // The key holder writes the new certificate into the key (its serial, a request from its key).
+  await supplier.goto(`${server.base}/ca/renewals`);
+  const card = supplier.getByTestId(`renewal-order-${orderNo}`);
+  await card.getByTestId('install-serial').fill(near.serial);
+  await card.getByTestId('install-csr').fill(near.csr);
+  await card.getByTestId('install').click();
+  assert.match(await supplier.getByTestId('notice').textContent(), /已续费：新证书有效期 .* 至 /);
+  assert.equal(await card.getByTestId('renewal-status').textContent(), '已完成');
+  assert.equal(await card.getByTestId(`item-${near.serial}`).textContent(), '已续费');
+  await supplier.screenshot({ path: join(screenshotDir, 'renewal-installed.png'), fullPage: true });
+
+  // The new certificate: the same public key, a later end.
+  const download = await supplier.request.get(
+    `${server.base}/orders/${orderNo}/renewal/${near.serial}/sign.pem`);
+  assert.equal(download.status(), 200);
+  const renewed = join(work, 'renewed.sign.pem');
+  writeFileSync(renewed, await download.body());
+  assert.equal(await publicKey(renewed), await publicKey(near.sign));
+  assert.ok(await notAfter(renewed) > await notAfter(near.sign), 'a later notAfter');
+
+  // After the grace, the old certificate is revoked as superseded, and OCSP says so.
+  for (let tries = 0; ; tries++) {
+    await supplier.goto(`${server.base}/ca/renewals`);
+    if ((await card.textContent()).includes('原证书已吊销')) break;
+    assert.ok(tries < 40, 'the old certificate is superseded within 20 seconds');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const issuer = join(work, 'issuer.pem');
+  const issuerDer = join(work, 'issuer.der');
+  writeFileSync(issuerDer, Buffer.from(await (await fetch(`${server.base}/ca/sm2.cer`)).arrayBuffer()));
+  await run('openssl', ['x509', '-inform', 'DER', '-in', issuerDer, '-out', issuer]);
+  const ocsp = await run('openssl', ['ocsp', '-issuer', issuer, '-cert', near.sign, '-url', `${server.base}/ocsp`,
+    '-no_nonce', '-noverify', '-resp_text']);
+  assert.match(ocsp, /Cert Status: revoked/);
+  assert.match(ocsp, /Reason: superseded/);
+  await supplier.getByRole('link', { name: '我的证书' }).click();
+  const states = await supplier.getByTestId('cert-state').allTextContents();
+  assert.equal(states.filter((s) => s === '已被替换').length, 2, `${states}`);
+  await supplier.screenshot({ path: join(screenshotDir, 'renewal-superseded.png'), fullPage: true });
+});
