@@ -178,8 +178,9 @@ async fn close_unpaid_orders_regularly(state: AppState) {
     }
 }
 
-/// Revokes (superseded) the old certificates of renewed keys once the grace is over: checked as
-/// often as the grace is long, from every second to every hour.
+/// Revokes (superseded) the old certificates of renewed keys once the grace is over, and those
+/// of replaced keys a crash left unrevoked: checked as often as the grace is long, from every
+/// second to every hour.
 async fn supersede_renewed_regularly(state: AppState, grace_secs: i64) {
     let every = u64::try_from(grace_secs.clamp(1, 3600)).unwrap_or(3600);
     let mut tick = tokio::time::interval(Duration::from_secs(every));

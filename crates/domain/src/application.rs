@@ -71,6 +71,47 @@ pub enum DeliveryChoice {
     Mobile,
 }
 
+impl DeliveryPart {
+    /// The delivery's field errors for a product of `choice`: a UKey is mailed (recipient,
+    /// mobile, address) or collected; a mobile certificate is downloaded.
+    pub fn validate(&self, choice: DeliveryChoice) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut check = |field: &str, result: Result<(), String>| {
+            if let Err(message) = result {
+                errors.push(FieldError {
+                    field: field.to_string(),
+                    message,
+                });
+            }
+        };
+        let d = self;
+        match (choice, d.method.as_str()) {
+            (DeliveryChoice::UKey, "mail") => {
+                check("delivery.recipient", text(&d.recipient, "收件人", 2, 30));
+                check(
+                    "delivery.phone",
+                    required(&d.phone, "收件人手机号码").and_then(|()| {
+                        validate_mobile(&d.phone)
+                            .map(drop)
+                            .map_err(|e| prefixed("收件人", e))
+                    }),
+                );
+                check("delivery.address", address(&d.address, "收件地址"));
+            }
+            (DeliveryChoice::UKey, "pickup") | (DeliveryChoice::Mobile, "online") => {}
+            (DeliveryChoice::UKey, _) => check(
+                "delivery.method",
+                Err("请选择领取方式：邮寄或现场领取".to_string()),
+            ),
+            (DeliveryChoice::Mobile, _) => check(
+                "delivery.method",
+                Err("移动版证书在线下载，领取方式应为“在线下载”".to_string()),
+            ),
+        }
+        errors
+    }
+}
+
 impl ApplicationForm {
     /// Every field error of the form, in the order of the form; empty when it may be submitted.
     pub fn validate(&self, choice: DeliveryChoice) -> Vec<FieldError> {
@@ -147,36 +188,16 @@ impl ApplicationForm {
                 }),
             );
         }
-        let d = &self.delivery;
-        match (choice, d.method.as_str()) {
-            (DeliveryChoice::UKey, "mail") => {
-                check("delivery.recipient", text(&d.recipient, "收件人", 2, 30));
-                check(
-                    "delivery.phone",
-                    required(&d.phone, "收件人手机号码").and_then(|()| {
-                        validate_mobile(&d.phone)
-                            .map(drop)
-                            .map_err(|e| prefixed("收件人", e))
-                    }),
-                );
-                check("delivery.address", address(&d.address, "收件地址"));
-            }
-            (DeliveryChoice::UKey, "pickup") | (DeliveryChoice::Mobile, "online") => {}
-            (DeliveryChoice::UKey, _) => check(
-                "delivery.method",
-                Err("请选择领取方式：邮寄或现场领取".to_string()),
-            ),
-            (DeliveryChoice::Mobile, _) => check(
-                "delivery.method",
-                Err("移动版证书在线下载，领取方式应为“在线下载”".to_string()),
-            ),
-        }
-        if !self.terms_accepted {
-            check(
-                "terms_accepted",
-                Err("请阅读并同意《数字证书服务协议》后再提交".to_string()),
-            );
-        }
+        let terms = if self.terms_accepted {
+            Ok(())
+        } else {
+            Err("请阅读并同意《数字证书服务协议》后再提交".to_string())
+        };
+        check("terms_accepted", terms);
+        // The delivery's errors come before the terms', in the order of the form.
+        let terms_error = errors.pop_if(|e| e.field == "terms_accepted");
+        errors.extend(self.delivery.validate(choice));
+        errors.extend(terms_error);
         errors
     }
 

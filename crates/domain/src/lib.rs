@@ -48,6 +48,7 @@ pub use identity::{CheckStatus, CodeOutcome, IdentityInputError, IdentityMethod,
 pub mod claim;
 pub mod limits;
 pub mod renewal;
+pub mod replacement;
 pub mod revocation;
 pub mod unlock;
 pub use claim::{ClaimDecision, ClaimStatus};

@@ -21,6 +21,7 @@ pub mod payments;
 mod pki;
 pub mod products;
 pub mod renewals;
+pub mod replacements;
 mod reviews;
 pub mod revocations;
 mod unlocks;
@@ -259,6 +260,7 @@ fn app_routes(config: &ServerConfig) -> routes::Registry {
     let registry = unlocks::register(registry);
     let registry = revocations::register(registry);
     let registry = renewals::register(registry);
+    let registry = replacements::register(registry);
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
     let registry = payments::register(registry, config.sandbox_payments);
@@ -309,6 +311,7 @@ impl ApiDoc {
             unlocks::openapi(),
             revocations::openapi(),
             renewals::openapi(),
+            replacements::openapi(),
         ] {
             doc.merge(fragment);
         }

@@ -189,20 +189,7 @@ impl Store {
     ) -> Result<Order, StoreError> {
         let mut tx = self.pool().begin().await?;
         let created = insert_draft_order_in(&mut tx, order).await?;
-        sqlx::query(
-            "INSERT INTO applications (order_id, provider_id, product_id, years, voucher_code, delivery_method, form_json, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(created.id)
-        .bind(application.provider_id)
-        .bind(application.product_id)
-        .bind(application.years)
-        .bind(application.voucher_code)
-        .bind(application.delivery_method)
-        .bind(application.form_json)
-        .bind(order.created_at)
-        .execute(&mut *tx)
-        .await?;
+        insert_application_in(&mut tx, created.id, application, order.created_at).await?;
         crate::orders::audit_created_in(&mut tx, &created, audit).await?;
         tx.commit().await?;
         Ok(created)
@@ -803,4 +790,28 @@ pub(crate) async fn insert_unlinked_in(
         revoked.push(record);
     }
     Ok(revoked)
+}
+
+/// The application row of an order just created, inside the caller's transaction.
+pub(crate) async fn insert_application_in(
+    conn: &mut sqlx::AnyConnection,
+    order_id: i64,
+    application: &NewApplication<'_>,
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO applications (order_id, provider_id, product_id, years, voucher_code, delivery_method, form_json, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(order_id)
+    .bind(application.provider_id)
+    .bind(application.product_id)
+    .bind(application.years)
+    .bind(application.voucher_code)
+    .bind(application.delivery_method)
+    .bind(application.form_json)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

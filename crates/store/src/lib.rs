@@ -36,6 +36,7 @@ mod organisations;
 mod products;
 mod rate_limits;
 mod renewals;
+mod replacements;
 mod revocations;
 mod sessions;
 #[cfg(feature = "testing")]
@@ -74,6 +75,7 @@ pub use organisations::Organisation;
 pub use products::{FixedPrice, NewVoucher, Product, Redemption, Submission, Voucher};
 pub use rate_limits::{RateLimit, Slot};
 pub use renewals::{AdoptedKey, NewRenewal, Renewal, RenewalItem, RenewalTarget, SupersededKey};
+pub use replacements::{NewReplacement, ReplacedKey, ReplacementRequest};
 pub use revocations::{NewRevocationRequest, RevocationRequest};
 pub use sessions::{Session, SessionWithAccount};
 pub use trades::{

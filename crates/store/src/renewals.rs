@@ -148,15 +148,19 @@ impl Store {
             },
         )
         .await?;
-        sqlx::query(
-            "INSERT INTO applications (order_id, provider_id, product_id, years, voucher_code, \
-             delivery_method, form_json, updated_at) VALUES ($1, $2, $3, 1, NULL, 'pickup', '{}', $4)",
+        crate::applications::insert_application_in(
+            &mut tx,
+            created.id,
+            &crate::NewApplication {
+                provider_id: key.provider_id,
+                product_id: key.product_id,
+                years: 1,
+                voucher_code: None,
+                delivery_method: "pickup",
+                form_json: "{}",
+            },
+            key.at,
         )
-        .bind(created.id)
-        .bind(key.provider_id)
-        .bind(key.product_id)
-        .bind(key.at)
-        .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO order_issuance (order_id, claimed_at, serial_hex, signing_certificate_id, \

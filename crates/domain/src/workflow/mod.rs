@@ -13,6 +13,7 @@
 
 pub mod new_certificate;
 pub mod renewal;
+pub mod replacement;
 pub mod revocation;
 pub mod unlock;
 
@@ -37,14 +38,17 @@ pub enum BusinessType {
     Revocation,
     /// 续费/延期: one certificate or many renewed for the same key pairs.
     Renewal,
+    /// 补办: a new key for a lost or damaged one, or after a CA upgrade.
+    Replacement,
 }
 
 impl BusinessType {
-    pub const ALL: [BusinessType; 4] = [
+    pub const ALL: [BusinessType; 5] = [
         BusinessType::NewCertificate,
         BusinessType::Unlock,
         BusinessType::Revocation,
         BusinessType::Renewal,
+        BusinessType::Replacement,
     ];
 
     /// The name stored in the database and used in the API.
@@ -54,6 +58,7 @@ impl BusinessType {
             BusinessType::Unlock => "unlock",
             BusinessType::Revocation => "revocation",
             BusinessType::Renewal => "renewal",
+            BusinessType::Replacement => "replacement",
         }
     }
 
@@ -64,6 +69,7 @@ impl BusinessType {
             BusinessType::Unlock => "解锁",
             BusinessType::Revocation => "吊销",
             BusinessType::Renewal => "续费",
+            BusinessType::Replacement => "补办",
         }
     }
 
@@ -74,6 +80,7 @@ impl BusinessType {
             BusinessType::Unlock => &unlock::UNLOCK,
             BusinessType::Revocation => &revocation::REVOCATION,
             BusinessType::Renewal => &renewal::RENEWAL,
+            BusinessType::Replacement => &replacement::REPLACEMENT,
         }
     }
 }

@@ -185,7 +185,10 @@ pub(crate) fn form_of(
 
 /// A form as it is saved: its JSON sealed under the data key (it holds ID numbers, mobiles and
 /// bank cards).
-fn sealed_form(state: &AppState, form: &ApplicationForm) -> Result<String, ApplicationError> {
+pub(crate) fn sealed_form(
+    state: &AppState,
+    form: &ApplicationForm,
+) -> Result<String, ApplicationError> {
     let json =
         serde_json::to_string(form).map_err(|e| ApplicationError::Inconsistent(e.to_string()))?;
     state
@@ -200,6 +203,10 @@ pub(crate) async fn application_of(
     state: &AppState,
     order: &Order,
 ) -> Result<(certdesk_store::Application, ApplicationForm), ApplicationError> {
+    // Only a 新办's application is edited and submitted here (补办 copies one it never edits).
+    if order.kind != certdesk_domain::BusinessType::NewCertificate {
+        return Err(ApplicationError::NotFound);
+    }
     let application = state
         .store
         .application(order.id)

@@ -26,6 +26,9 @@ pub enum IssuanceError {
     /// Another request holds the order's claim, or the order was issued.
     #[error("该订单正在制证或已经发证，请刷新页面查看")]
     AlreadyIssuing,
+    /// 补办 with restore, but the old key has no encryption certificate to restore from.
+    #[error("原CA锁没有加密证书，无法恢复加密密钥；请取消“恢复原加密密钥”后重新申请")]
+    NothingToRestore,
     /// Nothing was issued for this order (yet).
     #[error("该订单尚未发证")]
     NotIssued,
@@ -82,7 +85,8 @@ impl FeatureError for IssuanceError {
         match self {
             IssuanceError::CsrRequired
             | IssuanceError::AlgorithmMismatch { .. }
-            | IssuanceError::CsrRefused(_) => Failure::Invalid,
+            | IssuanceError::CsrRefused(_)
+            | IssuanceError::NothingToRestore => Failure::Invalid,
             IssuanceError::NoApplication
             | IssuanceError::HeldKeys
             | IssuanceError::AlreadyIssuing => Failure::Conflict,
@@ -98,6 +102,7 @@ impl FeatureError for IssuanceError {
         match self {
             IssuanceError::NoApplication => "no_application",
             IssuanceError::HeldKeys => "held_keys",
+            IssuanceError::NothingToRestore => "nothing_to_restore",
             IssuanceError::CsrRequired => "csr_required",
             IssuanceError::AlgorithmMismatch { .. } => "csr_algorithm_mismatch",
             IssuanceError::CsrRefused(_) => "csr_refused",

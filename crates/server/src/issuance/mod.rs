@@ -68,7 +68,16 @@ pub async fn issue_for_order(
             request: algorithm_label(algorithm),
         });
     }
-    let prepared = state
+    // 补办: the new key's certificates end with the old ones, and on request the old
+    // encryption key pair is restored into it.
+    let replacement = state.store.replacement_request(order.id).await?;
+    let days = match &replacement {
+        Some(replaced) => {
+            certdesk_domain::replacement::replacement_validity_days(replaced.not_after, state.now())
+        }
+        None => validity_days(application.years),
+    };
+    let mut prepared = state
         .ca
         .prepare(
             &IssueRequest {
@@ -76,11 +85,28 @@ pub async fn issue_for_order(
                 profile: LeafProfile::Sign,
                 org_name: &organisation.name,
                 credit_code: &organisation.credit_code,
-                validity_days: validity_days(application.years),
+                validity_days: days,
             },
             product.dual,
         )
         .map_err(IssuanceError::of_ca)?;
+    let mut note = format!("证书请求由 {} 提交，证书已签发", user.account().username);
+    if let Some(replaced) = replacement.as_ref().filter(|r| r.restore_encryption_key) {
+        let old_encryption = state
+            .store
+            .key_certificate_serials(replaced.certificate_id)
+            .await?
+            .into_iter()
+            .find(|s| *s != replaced.serial_hex)
+            .ok_or(IssuanceError::NothingToRestore)?;
+        prepared = prepared
+            .keeping_encryption_key_of(&old_encryption)
+            .map_err(IssuanceError::of_ca)?;
+        note.push_str(&format!(
+            "；应申请恢复原加密证书 {} 的托管加密密钥至新CA锁",
+            old_encryption.to_uppercase()
+        ));
+    }
     failpoint("issuance-before-intent");
     let serials = IssuanceSerials::draw(product.dual).map_err(IssuanceError::Ca)?;
     let intent = IssuanceIntent {
@@ -105,7 +131,6 @@ pub async fn issue_for_order(
     )
     .await?;
     failpoint("issuance-after-sign");
-    let note = format!("证书请求由 {} 提交，证书已签发", user.account().username);
     record_issuance(
         state,
         Some(user),
@@ -117,7 +142,62 @@ pub async fn issue_for_order(
     )
     .await?;
     failpoint("issuance-after-commit");
+    if let Some(replaced) = &replacement {
+        if replaced.restore_encryption_key {
+            crate::web::audit_trail::record(
+                state,
+                Some(user.account()),
+                Some(order.org_id),
+                certdesk_domain::AuditAction::KeyRecovered,
+                &format!("order:{}", order.order_no),
+                "补办：原加密证书的托管加密密钥已恢复至新CA锁（应申请）",
+            )
+            .await;
+        }
+        revoke_replaced_key(state, order, replaced).await?;
+    }
     Ok(step.to())
+}
+
+/// The old certificates of a 补办 whose new ones are issued: revoked (keyCompromise for a lost
+/// key, superseded otherwise), then marked. Revoking is idempotent, so a crash between the
+/// two, or before, is mended by [`revoke_replaced`].
+async fn revoke_replaced_key(
+    state: &AppState,
+    order: &Order,
+    replaced: &certdesk_store::ReplacementRequest,
+) -> Result<(), IssuanceError> {
+    let reason = certdesk_domain::replacement::ReplacementReason::parse(&replaced.reason)
+        .map(|r| r.crl_reason())
+        .and_then(certdesk_ca::crl_reason_from_name)
+        .ok_or_else(|| {
+            StepError::Inconsistent(format!("replacement reason {}", replaced.reason))
+        })?;
+    revoke_key(state, replaced.certificate_id, &replaced.serial_hex, reason).await?;
+    state.store.mark_replaced(order.id, state.now()).await?;
+    Ok(())
+}
+
+/// Revokes the old certificates of every 补办 whose new ones were issued and whose old ones
+/// are not yet marked revoked (a crash after the issuance); answers how many keys.
+pub async fn revoke_replaced(state: &AppState) -> Result<u64, IssuanceError> {
+    let mut done = 0;
+    loop {
+        let due = state.store.replaced_due(100).await?;
+        if due.is_empty() {
+            return Ok(done);
+        }
+        for key in &due {
+            let Some(order) = state.store.order_by_id(key.order_id).await? else {
+                continue;
+            };
+            let Some(replaced) = state.store.replacement_request(key.order_id).await? else {
+                continue;
+            };
+            revoke_replaced_key(state, &order, &replaced).await?;
+            done += 1;
+        }
+    }
 }
 
 /// For a mobile product (移动版), makes the certificates for key pairs the CA holds as soon as
@@ -254,6 +334,33 @@ async fn record_issuance(
             Err(err.into())
         }
     }
+}
+
+/// Revokes a key's certificates together at the CA: the signing one (`certificate_id`,
+/// `key_serial`) and, for an SM2 pair, the encryption one. Idempotent: a certificate revoked
+/// before keeps its first date and reason. Answers when the signing certificate was revoked.
+pub(crate) async fn revoke_key(
+    state: &AppState,
+    certificate_id: i64,
+    key_serial: &str,
+    reason: certdesk_ca::CrlReason,
+) -> Result<Option<i64>, IssuanceError> {
+    let mut serials = state.store.key_certificate_serials(certificate_id).await?;
+    if !serials.iter().any(|s| s == key_serial) {
+        serials.push(key_serial.to_string());
+    }
+    let mut revoked_at = None;
+    for serial in &serials {
+        let record = state
+            .ca
+            .revoke(serial, reason)
+            .await
+            .map_err(IssuanceError::Ca)?;
+        if serial == key_serial {
+            revoked_at = record.revoked_at;
+        }
+    }
+    Ok(revoked_at)
 }
 
 /// What one pass of [`recover_abandoned`] did.

@@ -37,6 +37,8 @@ pub enum OrdersError {
     #[error(transparent)]
     Renewal(#[from] crate::renewals::RenewalError),
     #[error(transparent)]
+    Replacement(#[from] crate::replacements::ReplacementError),
+    #[error(transparent)]
     Product(#[from] ProductError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -57,6 +59,7 @@ impl FeatureError for OrdersError {
             Unlock(err) => err.failure(),
             Revocation(err) => err.failure(),
             Renewal(err) => err.failure(),
+            Replacement(err) => err.failure(),
             Product(err) => err.failure(),
             Store(err) => err.failure(),
         }
@@ -77,6 +80,7 @@ impl FeatureError for OrdersError {
             Unlock(err) => err.code(),
             Revocation(err) => err.code(),
             Renewal(err) => err.code(),
+            Replacement(err) => err.code(),
             Product(err) => err.code(),
             Store(err) => err.code(),
         }

@@ -418,7 +418,16 @@ async fn order_page(
     let order = order_for(&state, &user, &order_no, Action::ViewOrder).await?;
     let status = order.status;
     let application = state.store.application(order.id).await?;
-    let rights = ViewerRights::decide(&state, &user, &order, status, application.is_some()).await?;
+    // 新办's application is edited on its own pages; 补办's (copied from the key's 新办) is not.
+    let rights = ViewerRights::decide(
+        &state,
+        &user,
+        &order,
+        status,
+        application.is_some() && order.kind == BusinessType::NewCertificate,
+        application.is_some(),
+    )
+    .await?;
     let events = state.store.order_events(order.id).await?;
     let rejection = (status == OrderStatus::Rejected)
         .then(|| {
@@ -501,6 +510,13 @@ async fn order_page(
         }
         None => DescribedApplication::default(),
     };
+    // 补办: its application is the new key's; what it replaces is told besides.
+    let mut described = described;
+    if order.kind == BusinessType::Replacement {
+        for (label, value) in crate::replacements::summary(&state, &order).await? {
+            described.summary.push(Summary { label, value });
+        }
+    }
     let documents = match &application {
         Some(_) if rights.may_see_documents => document_links(&state, &order).await?,
         _ => Vec::new(),
@@ -568,7 +584,8 @@ impl ViewerRights {
         user: &CurrentUser,
         order: &Order,
         status: OrderStatus,
-        has_application: bool,
+        editable_application: bool,
+        issued_from_a_request: bool,
     ) -> Result<Self, OrdersError> {
         let facts = facts_of(state, order).await?;
         let actions =
@@ -588,7 +605,7 @@ impl ViewerRights {
         };
         let supplier_side = permitted(Action::SubmitCertificateRequest);
         Ok(ViewerRights {
-            can_edit: has_application
+            can_edit: editable_application
                 && (may(OrderAction::Submit, Action::EditApplication)
                     || may(OrderAction::EditAndResubmit, Action::EditApplication)),
             can_pay: status == OrderStatus::AwaitingPayment
@@ -602,7 +619,9 @@ impl ViewerRights {
                     order.created_by,
                     user.account().id,
                 ),
-            can_submit_csr: status == OrderStatus::Issuing && supplier_side,
+            can_submit_csr: status == OrderStatus::Issuing
+                && supplier_side
+                && issued_from_a_request,
             can_ship: may(OrderAction::Ship, Action::DeliverOrder),
             can_pickup: may(OrderAction::ReadyForPickup, Action::DeliverOrder),
             can_confirm: may(OrderAction::ConfirmReceipt, Action::ConfirmReceipt),

@@ -728,6 +728,29 @@ pub async fn price_renewal(
     Ok((product, q))
 }
 
+/// Prices a 补办 of one key of `product_id` (see
+/// [`certdesk_domain::replacement::replacement_quote`]): one product year, vouchers apply.
+pub async fn price_replacement(
+    state: &AppState,
+    pricing: &OrderPricing<'_>,
+) -> Result<(Product, Quote), ProductError> {
+    let product = state
+        .store
+        .product_by_id(pricing.product_id)
+        .await?
+        .ok_or(ProductError::Missing(pricing.product_id))?;
+    let voucher = voucher_facts(state, pricing.voucher).await?;
+    let q = certdesk_domain::replacement::replacement_quote(
+        &product.spec,
+        voucher.as_ref(),
+        pricing.org_id,
+        pricing.order_id,
+        pricing.now,
+    )
+    .map_err(quote_error)?;
+    Ok((product, q))
+}
+
 /// Why voucher `code` cannot be used, as the application form says it. (Submitting redeems it,
 /// compare-and-set, in the submission's transaction: `Store::submit_order`.)
 pub(crate) fn voucher_refusal(code: &str, refusal: &Redemption) -> String {

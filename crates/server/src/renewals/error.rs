@@ -67,7 +67,7 @@ pub enum RenewalError {
     #[error("CA出错：{0}")]
     Ca(certdesk_ca::CaError),
     #[error(transparent)]
-    Revocation(#[from] crate::revocations::RevocationError),
+    Issuance(#[from] crate::issuance::IssuanceError),
     #[error(transparent)]
     Product(#[from] ProductError),
     #[error(transparent)]
@@ -118,7 +118,7 @@ impl FeatureError for RenewalError {
             | Installing => Failure::Conflict,
             CaUnavailable(_) => Failure::Unavailable,
             Ca(_) => Failure::Internal,
-            Revocation(e) => e.failure(),
+            Issuance(e) => e.failure(),
             Product(e) => e.failure(),
             Application(e) => e.failure(),
             Identity(e) => e.failure(),
@@ -154,7 +154,7 @@ impl FeatureError for RenewalError {
             CaUnavailable(_) => "ca_unavailable",
             VoucherRefused(_) => "invalid_voucher",
             Ca(_) => "ca_error",
-            Revocation(e) => e.code(),
+            Issuance(e) => e.code(),
             Product(e) => e.code(),
             Application(e) => e.code(),
             Identity(e) => e.code(),

@@ -622,7 +622,7 @@ pub async fn supersede_renewed(state: &AppState, grace_secs: i64) -> Result<u64,
             return Ok(done);
         }
         for key in &due {
-            crate::revocations::revoke_key(
+            crate::issuance::revoke_key(
                 state,
                 key.certificate_id,
                 &key.serial_hex,

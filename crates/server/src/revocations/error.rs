@@ -36,6 +36,8 @@ pub enum RevocationError {
     #[error("{0}")]
     Inconsistent(String),
     #[error(transparent)]
+    Issuance(#[from] crate::issuance::IssuanceError),
+    #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Step(#[from] StepError),
@@ -55,6 +57,7 @@ impl FeatureError for RevocationError {
             NotFound => Failure::NotFound,
             Ca(_) => Failure::Unavailable,
             Inconsistent(_) => Failure::Internal,
+            Issuance(err) => err.failure(),
             Identity(err) => err.failure(),
             Step(err) => err.failure(),
             Refused(err) => err.failure(),
@@ -78,6 +81,7 @@ impl FeatureError for RevocationError {
             NotFound => "revocation_not_found",
             Ca(_) => "ca_unavailable",
             Inconsistent(_) => "internal",
+            Issuance(err) => err.code(),
             Identity(err) => err.code(),
             Step(err) => err.code(),
             Refused(err) => err.code(),

@@ -273,9 +273,10 @@ async fn revoke(
     let CheckedStep { step, .. } = checked_step(state, user, order, action).await?;
     let reason = certdesk_ca::crl_reason_from_name(&request.reason)
         .ok_or_else(|| RevocationError::Inconsistent(format!("reason {}", request.reason)))?;
-    let revoked_at = revoke_key(state, request.certificate_id, &request.key_serial, reason)
-        .await?
-        .unwrap_or_else(|| state.now());
+    let revoked_at =
+        crate::issuance::revoke_key(state, request.certificate_id, &request.key_serial, reason)
+            .await?
+            .unwrap_or_else(|| state.now());
     let who = StepActor::of(user, &step);
     if !state
         .store
@@ -285,33 +286,6 @@ async fn revoke(
         return Err(StepError::OrderChanged.into());
     }
     Ok(order.after(&step))
-}
-
-/// Revokes a key's certificates together at the CA: the signing one (`certificate_id`,
-/// `key_serial`) and, for an SM2 pair, the encryption one. Idempotent: a certificate revoked
-/// before keeps its first date and reason. Answers when the signing certificate was revoked.
-pub(crate) async fn revoke_key(
-    state: &AppState,
-    certificate_id: i64,
-    key_serial: &str,
-    reason: certdesk_ca::CrlReason,
-) -> Result<Option<i64>, RevocationError> {
-    let mut serials = state.store.key_certificate_serials(certificate_id).await?;
-    if !serials.iter().any(|s| s == key_serial) {
-        serials.push(key_serial.to_string());
-    }
-    let mut revoked_at = None;
-    for serial in &serials {
-        let record = state
-            .ca
-            .revoke(serial, reason)
-            .await
-            .map_err(RevocationError::Ca)?;
-        if serial == key_serial {
-            revoked_at = record.revoked_at;
-        }
-    }
-    Ok(revoked_at)
 }
 
 /// Revokes (cessationOfOperation) every held certificate whose renewal window closed (3 months
@@ -330,7 +304,7 @@ pub async fn revoke_lapsed(state: &AppState) -> Result<u64, RevocationError> {
         ) {
             continue;
         }
-        revoke_key(
+        crate::issuance::revoke_key(
             state,
             certificate.certificate_id,
             &certificate.serial_hex,

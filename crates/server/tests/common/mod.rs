@@ -2,6 +2,8 @@
 //! application on it.
 #![allow(dead_code)]
 
+pub mod held;
+
 use axum::Router;
 use certdesk_ca::{ensure_hierarchies, CertificateAuthority};
 use certdesk_server::{router, AppState, ServerConfig};
