@@ -1,9 +1,10 @@
-// 续费/延期 in the browser: a key issued at the counter (`certdesk ca issue`, 30 days) and
+// 续费/延期 and 补办 in the browser: a key issued at the counter (`certdesk ca issue`, 30 days) and
 // recorded as the organisation's (`certdesk admin adopt-key`) is renewed from 我的证书 — the
 // supplier picks it, says bids are in progress and confirms, pays at the sandbox cashier, the CA
 // officer approves, the key holder writes the new certificate into the key; the new certificate
 // has the same public key and a later notAfter, and once the grace is over OCSP says the old one
-// was superseded. A key a year from expiry is not offered, with the date renewal opens.
+// was superseded. A key a year from expiry is not offered, with the date renewal opens. A lost
+// key is replaced (补办): a new key is made and OCSP says the old one was compromised.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -126,16 +127,62 @@ test('a key near expiry is renewed for the same key pairs and the old certificat
     assert.ok(tries < 40, 'the old certificate is superseded within 20 seconds');
     await new Promise((r) => setTimeout(r, 500));
   }
-  const issuer = join(work, 'issuer.pem');
-  const issuerDer = join(work, 'issuer.der');
-  writeFileSync(issuerDer, Buffer.from(await (await fetch(`${server.base}/ca/sm2.cer`)).arrayBuffer()));
-  await run('openssl', ['x509', '-inform', 'DER', '-in', issuerDer, '-out', issuer]);
-  const ocsp = await run('openssl', ['ocsp', '-issuer', issuer, '-cert', near.sign, '-url', `${server.base}/ocsp`,
-    '-no_nonce', '-noverify', '-resp_text']);
+  const ocsp = await ocspOf(near.sign);
   assert.match(ocsp, /Cert Status: revoked/);
   assert.match(ocsp, /Reason: superseded/);
   await supplier.getByRole('link', { name: '我的证书' }).click();
   const states = await supplier.getByTestId('cert-state').allTextContents();
   assert.equal(states.filter((s) => s === '已被替换').length, 2, `${states}`);
   await supplier.screenshot({ path: join(screenshotDir, 'renewal-superseded.png'), fullPage: true });
+});
+
+/** OpenSSL asks the server's OCSP responder about `certPem`; resolves with its text answer. */
+async function ocspOf(certPem) {
+  const issuer = join(work, 'issuer.pem');
+  const issuerDer = join(work, 'issuer.der');
+  writeFileSync(issuerDer, Buffer.from(await (await fetch(`${server.base}/ca/sm2.cer`)).arrayBuffer()));
+  await run('openssl', ['x509', '-inform', 'DER', '-in', issuerDer, '-out', issuer]);
+  return run('openssl', ['ocsp', '-issuer', issuer, '-cert', certPem, '-url', `${server.base}/ocsp`,
+    '-no_nonce', '-noverify', '-resp_text']);
+}
+
+test('补办 of a lost key: a new key is made and the old certificate is revoked as compromised', async () => {
+  const supplier = await signIn(await browser.newContext(), server.base, 'xm.admin', 'admin-pass-2026');
+  const officer = await signIn(await browser.newContext(), server.base, 'ca.qian', 'staff-pass-2026');
+  const lost = await counterKey('lost', 200);
+  assert.match(await ocspOf(lost.sign), /Cert Status: good/);
+
+  // 我的证书 → 补办: the lost key preselected; reason, restore, pickup.
+  await supplier.goto(`${server.base}/certificates`);
+  await supplier.getByTestId(`replace-${lost.serial}`).click();
+  await supplier.waitForURL(/\/ca\/replace\?key=/);
+  assert.equal(await supplier.getByLabel('原CA锁（证书序列号）').inputValue(), lost.serial);
+  await supplier.getByLabel('补办原因').selectOption('lost');
+  await supplier.getByLabel('恢复原加密密钥').check();
+  await supplier.getByLabel('领取方式').selectOption('pickup');
+  await supplier.getByRole('button', { name: '生成补办业务单' }).click();
+  const made = await supplier.getByTestId('notice').textContent();
+  const orderNo = made.match(/补办业务单 (\d+)/)[1];
+  await assertFits(browser, await supplier.context().storageState(), `${server.base}/ca/replace`, 'replace');
+  await supplier.getByTestId('replacement-submit').click();
+  await supplier.waitForURL(new RegExp(`/orders/${orderNo}/pay`));
+  await payAtSandboxCashier(supplier);
+  await reviewOrder(officer, server.base, 'second', orderNo, '审核通过');
+
+  // The new key's request, made on the new blank key; the CA issues, the old is revoked.
+  const fresh = join(work, 'fresh.key.pem');
+  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:SM2', '-out', fresh]);
+  const freshCsr = await run('openssl', ['req', '-new', '-key', fresh, '-sm3', '-sigopt', 'distid:1234567812345678',
+    '-subj', '/CN=ukey']);
+  await supplier.goto(`${server.base}/orders/${orderNo}`);
+  assert.match(await supplier.locator('main').textContent(), /原CA锁丢失/);
+  await supplier.getByLabel('证书请求').fill(freshCsr);
+  await supplier.getByRole('button', { name: '提交并签发证书' }).click();
+  await supplier.getByTestId('notice').waitFor();
+  assert.equal(await supplier.getByTestId('status').textContent(), '已发证');
+  assert.match(await supplier.locator('main').textContent(), /已于 .* 吊销/);
+  const ocsp = await ocspOf(lost.sign);
+  assert.match(ocsp, /Cert Status: revoked/);
+  assert.match(ocsp, /Reason: keyCompromise/);
+  await supplier.screenshot({ path: join(screenshotDir, 'replacement-issued.png'), fullPage: true });
 });

@@ -170,6 +170,13 @@ async fn adopt_key(
             }
         );
     }
+    // The order's form names the organisation as it registered (no personal data: nothing to
+    // seal); the legal representative is not known for a key issued at the counter.
+    let mut form = certdesk_domain::ApplicationForm::default();
+    form.organisation.name = organisation.name.clone();
+    form.organisation.credit_code = organisation.credit_code.clone();
+    form.delivery.method = "pickup".into();
+    let form_json = serde_json::to_string(&form)?;
     let now = jiff::Timestamp::now();
     let order_no = certdesk_domain::order_number(now, rand::random::<u32>() % 1_000_000_000);
     let adopted = store
@@ -183,6 +190,7 @@ async fn adopt_key(
                 signing_certificate_id: signing.id,
                 encryption_certificate_id: encryption.as_ref().map(|e| e.id),
                 serial_hex: &signing.serial_hex,
+                form_json: &form_json,
                 at: now.as_second(),
             },
             &certdesk_store::AuditNote {

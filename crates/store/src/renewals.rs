@@ -105,6 +105,8 @@ pub struct AdoptedKey<'a> {
     pub signing_certificate_id: i64,
     pub encryption_certificate_id: Option<i64>,
     pub serial_hex: &'a str,
+    /// The application form kept with the order (the organisation as registered).
+    pub form_json: &'a str,
     pub at: i64,
 }
 
@@ -157,7 +159,7 @@ impl Store {
                 years: 1,
                 voucher_code: None,
                 delivery_method: "pickup",
-                form_json: "{}",
+                form_json: key.form_json,
             },
             key.at,
         )
