@@ -45,6 +45,7 @@ pub use product::{
 };
 pub mod identity;
 pub use identity::{CheckStatus, CodeOutcome, IdentityInputError, IdentityMethod, PendingCode};
+pub mod change;
 pub mod claim;
 pub mod limits;
 pub mod renewal;

@@ -21,13 +21,16 @@ pub enum ReplacementReason {
     Damaged,
     /// CA证书升级: the old key can no longer renew (guide 004).
     CaUpgrade,
+    /// 变更: the certificate is replaced by one with the changed facts (not a 补办 reason).
+    InformationChanged,
 }
 
 impl ReplacementReason {
-    pub const ALL: [ReplacementReason; 3] = [
+    pub const ALL: [ReplacementReason; 4] = [
         ReplacementReason::Lost,
         ReplacementReason::Damaged,
         ReplacementReason::CaUpgrade,
+        ReplacementReason::InformationChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +38,7 @@ impl ReplacementReason {
             ReplacementReason::Lost => "lost",
             ReplacementReason::Damaged => "damaged",
             ReplacementReason::CaUpgrade => "ca_upgrade",
+            ReplacementReason::InformationChanged => "changed",
         }
     }
 
@@ -43,6 +47,7 @@ impl ReplacementReason {
             ReplacementReason::Lost => "原CA锁丢失",
             ReplacementReason::Damaged => "CA锁损坏",
             ReplacementReason::CaUpgrade => "CA证书升级，原锁无法续费",
+            ReplacementReason::InformationChanged => "单位信息变更",
         }
     }
 
@@ -56,8 +61,15 @@ impl ReplacementReason {
     pub fn crl_reason(self) -> &'static str {
         match self {
             ReplacementReason::Lost => "keyCompromise",
-            ReplacementReason::Damaged | ReplacementReason::CaUpgrade => "superseded",
+            ReplacementReason::Damaged
+            | ReplacementReason::CaUpgrade
+            | ReplacementReason::InformationChanged => "superseded",
         }
+    }
+
+    /// Whether a supplier may give it for a 补办 order.
+    pub fn is_for_replacement_orders(self) -> bool {
+        self != ReplacementReason::InformationChanged
     }
 }
 

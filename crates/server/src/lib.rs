@@ -11,6 +11,7 @@ mod accounts;
 mod applications;
 mod audit;
 mod bindings;
+pub mod changes;
 mod claims;
 mod delivery;
 pub mod identity;
@@ -261,6 +262,7 @@ fn app_routes(config: &ServerConfig) -> routes::Registry {
     let registry = revocations::register(registry);
     let registry = renewals::register(registry);
     let registry = replacements::register(registry);
+    let registry = changes::register(registry);
     let registry = bindings::register(registry);
     let registry = audit::register(registry);
     let registry = payments::register(registry, config.sandbox_payments);
@@ -312,6 +314,7 @@ impl ApiDoc {
             revocations::openapi(),
             renewals::openapi(),
             replacements::openapi(),
+            changes::openapi(),
         ] {
             doc.merge(fragment);
         }

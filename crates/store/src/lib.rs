@@ -24,6 +24,7 @@ mod audit;
 mod bindings;
 pub mod blobs;
 mod ca;
+mod changes;
 mod claims;
 mod credentials;
 mod error;
@@ -61,6 +62,7 @@ pub use ca::{
     CaKeyRecord, CertificateRecord, CrlRecord, KeyArchiveRecord, NewCaKey, NewCertificate,
     RevokeOutcome,
 };
+pub use changes::{ChangeRequest, NewChange};
 pub use claims::{ClaimHandover, NewOrganisationClaim, OrganisationClaim};
 pub use credentials::{ApiToken, Challenge};
 pub use error::StoreError;

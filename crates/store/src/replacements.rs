@@ -38,10 +38,48 @@ pub struct ReplacedKey {
 /// Order statuses in which a replacement no longer holds its key.
 const ENDED: &str = "('closed', 'withdrawn', 'refunding', 'refunded')";
 
+/// A replacement order (补办, or 变更's re-certification), its application and the key it
+/// replaces, inside the caller's transaction. Under the organisation's lock, a key already in
+/// a replacement that has not ended is [`StoreError::Conflict`]`("replacement")`.
+pub(crate) async fn insert_replacement_in(
+    conn: &mut sqlx::AnyConnection,
+    order: &NewOrder<'_>,
+    application: &NewApplication<'_>,
+    request: &NewReplacement<'_>,
+) -> Result<Order, StoreError> {
+    sqlx::query("UPDATE organisations SET name = name WHERE id = $1")
+        .bind(order.org_id)
+        .execute(&mut *conn)
+        .await?;
+    let taken = sqlx::query(&format!(
+        "SELECT 1 FROM replacement_requests r JOIN orders o ON o.id = r.order_id \
+         WHERE r.certificate_id = $1 AND o.status NOT IN {ENDED}"
+    ))
+    .bind(request.certificate_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if taken.is_some() {
+        return Err(StoreError::Conflict("replacement"));
+    }
+    let created = insert_draft_order_in(conn, order).await?;
+    crate::applications::insert_application_in(conn, created.id, application, order.created_at)
+        .await?;
+    sqlx::query(
+        "INSERT INTO replacement_requests (order_id, certificate_id, reason, \
+         restore_encryption_key, replaced_at) VALUES ($1, $2, $3, $4, NULL)",
+    )
+    .bind(created.id)
+    .bind(request.certificate_id)
+    .bind(request.reason)
+    .bind(i64::from(request.restore_encryption_key))
+    .execute(&mut *conn)
+    .await?;
+    Ok(created)
+}
+
 impl Store {
-    /// Creates a 补办 order (草稿) with its application and request, all or nothing. Under the
-    /// organisation's lock, a key already in a replacement that has not ended is
-    /// [`StoreError::Conflict`]`("replacement")`.
+    /// Creates a 补办 order (草稿) with its application and request, all or nothing (see
+    /// [`insert_replacement_in`]).
     pub async fn create_replacement_order(
         &self,
         order: &NewOrder<'_>,
@@ -50,38 +88,7 @@ impl Store {
         audit: &AuditNote<'_>,
     ) -> Result<Order, StoreError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE organisations SET name = name WHERE id = $1")
-            .bind(order.org_id)
-            .execute(&mut *tx)
-            .await?;
-        let taken = sqlx::query(&format!(
-            "SELECT 1 FROM replacement_requests r JOIN orders o ON o.id = r.order_id \
-             WHERE r.certificate_id = $1 AND o.status NOT IN {ENDED}"
-        ))
-        .bind(request.certificate_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if taken.is_some() {
-            return Err(StoreError::Conflict("replacement"));
-        }
-        let created = insert_draft_order_in(&mut tx, order).await?;
-        crate::applications::insert_application_in(
-            &mut tx,
-            created.id,
-            application,
-            order.created_at,
-        )
-        .await?;
-        sqlx::query(
-            "INSERT INTO replacement_requests (order_id, certificate_id, reason, \
-             restore_encryption_key, replaced_at) VALUES ($1, $2, $3, $4, NULL)",
-        )
-        .bind(created.id)
-        .bind(request.certificate_id)
-        .bind(request.reason)
-        .bind(i64::from(request.restore_encryption_key))
-        .execute(&mut *tx)
-        .await?;
+        let created = insert_replacement_in(&mut tx, order, application, request).await?;
         audit_created_in(&mut tx, &created, audit).await?;
         tx.commit().await?;
         Ok(created)

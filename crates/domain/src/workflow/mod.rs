@@ -11,6 +11,7 @@
 //! Adding a business type is adding a table (see [`new_certificate`]) and a [`BusinessType`]
 //! variant; the exhaustive test walks every (workflow, status, action, actor).
 
+pub mod change;
 pub mod new_certificate;
 pub mod renewal;
 pub mod replacement;
@@ -40,15 +41,18 @@ pub enum BusinessType {
     Renewal,
     /// 补办: a new key for a lost or damaged one, or after a CA upgrade.
     Replacement,
+    /// 变更: a new certificate after the organisation's name or legal representative changed.
+    Change,
 }
 
 impl BusinessType {
-    pub const ALL: [BusinessType; 5] = [
+    pub const ALL: [BusinessType; 6] = [
         BusinessType::NewCertificate,
         BusinessType::Unlock,
         BusinessType::Revocation,
         BusinessType::Renewal,
         BusinessType::Replacement,
+        BusinessType::Change,
     ];
 
     /// The name stored in the database and used in the API.
@@ -59,6 +63,7 @@ impl BusinessType {
             BusinessType::Revocation => "revocation",
             BusinessType::Renewal => "renewal",
             BusinessType::Replacement => "replacement",
+            BusinessType::Change => "change",
         }
     }
 
@@ -70,6 +75,7 @@ impl BusinessType {
             BusinessType::Revocation => "吊销",
             BusinessType::Renewal => "续费",
             BusinessType::Replacement => "补办",
+            BusinessType::Change => "变更",
         }
     }
 
@@ -81,6 +87,7 @@ impl BusinessType {
             BusinessType::Revocation => &revocation::REVOCATION,
             BusinessType::Renewal => &renewal::RENEWAL,
             BusinessType::Replacement => &replacement::REPLACEMENT,
+            BusinessType::Change => &change::CHANGE,
         }
     }
 }
@@ -193,6 +200,9 @@ pub enum SideEffect {
     /// Write: the certificate is revoked at the CA (idempotently) and the revocation recorded
     /// with the step.
     RevokeCertificate,
+    /// Write: 变更 takes effect — the organisation's registration and the key's application
+    /// are updated with the step.
+    ApplyChange,
 }
 
 impl SideEffect {

@@ -39,6 +39,8 @@ pub enum OrdersError {
     #[error(transparent)]
     Replacement(#[from] crate::replacements::ReplacementError),
     #[error(transparent)]
+    Change(#[from] crate::changes::ChangeError),
+    #[error(transparent)]
     Product(#[from] ProductError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -60,6 +62,7 @@ impl FeatureError for OrdersError {
             Revocation(err) => err.failure(),
             Renewal(err) => err.failure(),
             Replacement(err) => err.failure(),
+            Change(err) => err.failure(),
             Product(err) => err.failure(),
             Store(err) => err.failure(),
         }
@@ -81,6 +84,7 @@ impl FeatureError for OrdersError {
             Revocation(err) => err.code(),
             Renewal(err) => err.code(),
             Replacement(err) => err.code(),
+            Change(err) => err.code(),
             Product(err) => err.code(),
             Store(err) => err.code(),
         }

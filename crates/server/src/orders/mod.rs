@@ -517,6 +517,11 @@ async fn order_page(
             described.summary.push(Summary { label, value });
         }
     }
+    if order.kind == BusinessType::Change {
+        for (label, value) in crate::changes::summary(&state, &order).await? {
+            described.summary.push(Summary { label, value });
+        }
+    }
     let documents = match &application {
         Some(_) if rights.may_see_documents => document_links(&state, &order).await?,
         _ => Vec::new(),

@@ -135,7 +135,9 @@ async fn create_replacement(
     if held.renewed {
         return Err(ReplacementError::KeyRenewed);
     }
-    let reason = ReplacementReason::parse(&req.reason).ok_or(ReplacementError::InvalidReason)?;
+    let reason = ReplacementReason::parse(&req.reason)
+        .filter(|r| r.is_for_replacement_orders())
+        .ok_or(ReplacementError::InvalidReason)?;
     let source = state
         .store
         .application(held.source_order_id)

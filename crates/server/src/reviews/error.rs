@@ -33,6 +33,8 @@ pub enum ReviewError {
     #[error(transparent)]
     Revocation(crate::revocations::RevocationError),
     #[error(transparent)]
+    Change(crate::changes::ChangeError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -47,6 +49,7 @@ impl FeatureError for ReviewError {
             ReviewError::Refund(err) => err.failure(),
             ReviewError::Unlock(err) => err.failure(),
             ReviewError::Revocation(err) => err.failure(),
+            ReviewError::Change(err) => err.failure(),
             ReviewError::Store(err) => err.failure(),
         }
     }
@@ -62,6 +65,7 @@ impl FeatureError for ReviewError {
             ReviewError::Refund(err) => err.code(),
             ReviewError::Unlock(err) => err.code(),
             ReviewError::Revocation(err) => err.code(),
+            ReviewError::Change(err) => err.code(),
             ReviewError::Store(err) => err.code(),
         }
     }

@@ -191,6 +191,12 @@ pub(crate) async fn review_order(
             .map_err(ReviewError::Unlock)?
             .status);
     }
+    if effects.contains(&SideEffect::ApplyChange) {
+        return Ok(crate::changes::approve(state, user, order, reason)
+            .await
+            .map_err(ReviewError::Change)?
+            .status);
+    }
     if effects.contains(&SideEffect::RevokeCertificate) {
         return Ok(crate::revocations::approve(state, user, order, reason)
             .await
