@@ -190,7 +190,7 @@ mod tests {
             min_years: 1,
             max_years: 3,
             price_per_year_fen: price,
-            sub_price_per_year_fen: 10_00,
+            sub_price_per_year_fen: 1_000,
             first_free: true,
             active: false,
         }
@@ -199,25 +199,25 @@ mod tests {
     #[test]
     fn renewals_are_priced_per_certificate_and_year_with_vouchers_and_no_first_free() {
         let now = at(2026, 12, 1, 9);
-        let quote = renewal_quote(&product(300_00), 2, 3, None, 7, None, now).unwrap();
-        assert_eq!(quote.list_price_fen, 2 * 3 * 300_00);
-        assert_eq!(quote.amount_due_fen, 1_800_00);
+        let quote = renewal_quote(&product(30_000), 2, 3, None, 7, None, now).unwrap();
+        assert_eq!(quote.list_price_fen, 2 * 3 * 30_000);
+        assert_eq!(quote.amount_due_fen, 180_000);
         assert!(quote.discounts.is_empty());
         let voucher = VoucherFacts {
             code: "RENEW50".into(),
-            amount_fen: 50_00,
+            amount_fen: 5_000,
             valid_until: now + 1,
             org_id: Some(7),
             redeemed_order_id: None,
         };
-        let quote = renewal_quote(&product(300_00), 1, 1, Some(&voucher), 7, None, now).unwrap();
-        assert_eq!(quote.amount_due_fen, 250_00);
+        let quote = renewal_quote(&product(30_000), 1, 1, Some(&voucher), 7, None, now).unwrap();
+        assert_eq!(quote.amount_due_fen, 25_000);
         assert_eq!(
-            renewal_quote(&product(300_00), 1, 1, Some(&voucher), 8, None, now),
+            renewal_quote(&product(30_000), 1, 1, Some(&voucher), 8, None, now),
             Err(QuoteError::VoucherOtherOrganisation("RENEW50".into()))
         );
         assert_eq!(
-            renewal_quote(&product(300_00), 4, 1, None, 7, None, now),
+            renewal_quote(&product(30_000), 4, 1, None, 7, None, now),
             Err(QuoteError::YearsOutOfRange {
                 years: 4,
                 min: 1,
@@ -226,10 +226,10 @@ mod tests {
         );
         // A voucher worth more than the price makes it free, never negative.
         let big = VoucherFacts {
-            amount_fen: 1_000_00,
+            amount_fen: 100_000,
             ..voucher
         };
-        let quote = renewal_quote(&product(300_00), 1, 1, Some(&big), 7, None, now).unwrap();
+        let quote = renewal_quote(&product(30_000), 1, 1, Some(&big), 7, None, now).unwrap();
         assert_eq!(quote.amount_due_fen, 0);
     }
 

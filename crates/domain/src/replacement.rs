@@ -130,12 +130,12 @@ mod tests {
             dual: true,
             min_years: 2,
             max_years: 3,
-            price_per_year_fen: 399_00,
-            sub_price_per_year_fen: 200_00,
+            price_per_year_fen: 39_900,
+            sub_price_per_year_fen: 20_000,
             first_free: true,
             active: true,
         };
         let quote = replacement_quote(&product, None, 1, None, 0).unwrap();
-        assert_eq!(quote.amount_due_fen, 399_00);
+        assert_eq!(quote.amount_due_fen, 39_900);
     }
 }

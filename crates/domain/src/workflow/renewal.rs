@@ -169,7 +169,7 @@ mod tests {
     /// A paid renewal end to end, and a rejected one resubmitted without paying again.
     #[test]
     fn paid_renewal_is_reviewed_after_payment_and_completed_by_the_system() {
-        let paid = facts(300_00, 300_00);
+        let paid = facts(30_000, 30_000);
         let go = |status, action, actor| RENEWAL.step(status, action, actor, &paid).map(|s| s.to());
         assert_eq!(go(S::Draft, A::Submit, ORG_ADMIN), Ok(S::AwaitingPayment));
         assert_eq!(
@@ -209,7 +209,7 @@ mod tests {
         ));
         // Withdrawn after payment: refunded; before: simply withdrawn.
         assert_eq!(go(S::Rejected, A::Withdraw, ORG_ADMIN), Ok(S::Refunding));
-        let unpaid = facts(300_00, 0);
+        let unpaid = facts(30_000, 0);
         assert_eq!(
             RENEWAL
                 .step(S::AwaitingPayment, A::Withdraw, ORG_ADMIN, &unpaid)
@@ -225,7 +225,7 @@ mod tests {
                 action: A::PayConfirmed,
                 reason: UnmetRequirement::Underpaid {
                     paid_fen: 0,
-                    due_fen: 300_00
+                    due_fen: 30_000
                 }
             })
         );

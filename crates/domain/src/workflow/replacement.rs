@@ -169,8 +169,8 @@ mod tests {
     #[test]
     fn paid_then_reviewed_made_and_delivered() {
         let mail = OrderFacts {
-            amount_due_fen: 399_00,
-            paid_amount_fen: 399_00,
+            amount_due_fen: 39_900,
+            paid_amount_fen: 39_900,
             payment_window_expired: false,
             delivery: DeliveryMethod::Mail,
             cannot_issue: None,
