@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { deflateSync, crc32 } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '..', '..');
@@ -179,3 +180,50 @@ export async function payAtSandboxCashier(page) {
   await page.getByText('支付成功').waitFor({ timeout: 30_000 });
   await phone.close();
 }
+
+/** A real, decodable PNG of 200×150 pixels (a stamped scan stands in for it). */
+export function png(seed) {
+  const width = 200;
+  const height = 150;
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    for (let x = 0; x < width; x++) {
+      raw[row + 1 + x * 3] = (x + seed) & 0xff;
+      raw[row + 2 + x * 3] = (y * 2) & 0xff;
+      raw[row + 3 + x * 3] = seed & 0xff;
+    }
+  }
+  const chunk = (type, data) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // truecolour
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+
+/** The SMS confirmation of a page's sandbox outbox: send the code, read it, type it. */
+export async function confirmBySms(page) {
+  await page.getByRole('button', { name: '发送验证码' }).click();
+  const sms = page.getByTestId('sandbox-outbox').locator('li').last();
+  await sms.waitFor();
+  const code = (await sms.textContent()).match(/验证码\D*(\d{6})/)[1];
+  await page.getByLabel('短信验证码').fill(code);
+  await page.getByRole('button', { name: '核验' }).click();
+  await page.getByTestId('notice').waitFor();
+}
+

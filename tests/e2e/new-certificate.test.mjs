@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { deflateSync, crc32 } from 'node:zlib';
 import {
   startServer, launchBrowser, screenshotDir, run, assertFits, signIn, registerOrganisation, createStaff,
-  reviewOrder, payAtSandboxCashier,
+  reviewOrder, payAtSandboxCashier, png, confirmBySms,
 } from './harness.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-pass-2026';
@@ -35,40 +34,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-/** A real, decodable PNG of 200×150 pixels (a stamped scan stands in for it). */
-function png(seed) {
-  const width = 200;
-  const height = 150;
-  const raw = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) {
-    const row = y * (width * 3 + 1);
-    for (let x = 0; x < width; x++) {
-      raw[row + 1 + x * 3] = (x + seed) & 0xff;
-      raw[row + 2 + x * 3] = (y * 2) & 0xff;
-      raw[row + 3 + x * 3] = seed & 0xff;
-    }
-  }
-  const chunk = (type, data) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bit depth
-  header[9] = 2; // truecolour
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 function login(context, username, password) {
   return signIn(context, server.base, username, password);
@@ -385,16 +350,6 @@ test('单位认领: a credit code registered by someone else is claimed back wit
 });
 
 /** The SMS confirmation on the 解锁 and 吊销 pages, through the sandbox's box on the page. */
-async function confirmBySms(page) {
-  await page.getByRole('button', { name: '发送验证码' }).click();
-  const sms = page.getByTestId('sandbox-outbox').locator('li').last();
-  await sms.waitFor();
-  const code = (await sms.textContent()).match(/验证码\D*(\d{6})/)[1];
-  await page.getByLabel('短信验证码').fill(code);
-  await page.getByRole('button', { name: '核验' }).click();
-  await page.getByTestId('notice').waitFor();
-}
-
 /** 法定代表人手机号实名核验 through the sandbox: the code appears in the page's sandbox box. */
 async function passIdentityCheck(page) {
   await page.getByRole('button', { name: '发送验证码到法定代表人手机' }).click();

@@ -1,10 +1,12 @@
-// 续费/延期 and 补办 in the browser: a key issued at the counter (`certdesk ca issue`, 30 days) and
+// 续费/延期, 补办 and 变更 in the browser: a key issued at the counter (`certdesk ca issue`, 30 days) and
 // recorded as the organisation's (`certdesk admin adopt-key`) is renewed from 我的证书 — the
 // supplier picks it, says bids are in progress and confirms, pays at the sandbox cashier, the CA
 // officer approves, the key holder writes the new certificate into the key; the new certificate
 // has the same public key and a later notAfter, and once the grace is over OCSP says the old one
 // was superseded. A key a year from expiry is not offered, with the date renewal opens. A lost
-// key is replaced (补办): a new key is made and OCSP says the old one was compromised.
+// key is replaced (补办): a new key is made and OCSP says the old one was compromised. A new
+// company name (变更) is registered only once the CA approves and is carried by the new
+// certificate's O and CN.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import {
   startServer, launchBrowser, screenshotDir, run, certdesk, registerOrganisation, createStaff, signIn,
-  reviewOrder, payAtSandboxCashier, assertFits,
+  reviewOrder, payAtSandboxCashier, assertFits, png, confirmBySms,
 } from './harness.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-pass-2026';
@@ -185,4 +187,62 @@ test('补办 of a lost key: a new key is made and the old certificate is revoked
   assert.match(ocsp, /Cert Status: revoked/);
   assert.match(ocsp, /Reason: keyCompromise/);
   await supplier.screenshot({ path: join(screenshotDir, 'replacement-issued.png'), fullPage: true });
+});
+
+test('变更 of the company name: registered only once the CA approves, carried by the new certificate', async () => {
+  const NEW_NAME = '厦门更名科技有限公司';
+  const supplier = await signIn(await browser.newContext(), server.base, 'xm.admin', 'admin-pass-2026');
+  const officer = await signIn(await browser.newContext(), server.base, 'ca.qian', 'staff-pass-2026');
+  const staffPage = await createStaff(browser, server.base, ADMIN_PASSWORD, [['op.zhou', '周审核', 'platform_operator']]);
+  await staffPage.context().close();
+  const operator = await signIn(await browser.newContext(), server.base, 'op.zhou', 'staff-pass-2026');
+  const key = await counterKey('rename', 200);
+
+  // 我的证书 → 变更: the new name and the legal representative; the licence; the SMS check.
+  await supplier.goto(`${server.base}/certificates`);
+  await supplier.getByTestId(`change-${key.serial}`).click();
+  await supplier.waitForURL(/\/ca\/change\?key=/);
+  await supplier.getByLabel('新单位名称').fill(NEW_NAME);
+  await supplier.getByLabel('法定代表人姓名').fill('张三');
+  await supplier.getByLabel('法定代表人身份证号').fill('11010519491231002X');
+  await supplier.getByLabel('法定代表人手机号').fill('13800138000');
+  await supplier.getByRole('button', { name: '生成变更业务单' }).click();
+  const orderNo = (await supplier.getByTestId('notice').textContent()).match(/变更业务单 (\d+)/)[1];
+  const licence = join(work, 'licence.png');
+  writeFileSync(licence, png(42));
+  await supplier.getByTestId('licence-file').setInputFiles(licence);
+  await supplier.getByRole('button', { name: '上传' }).click();
+  assert.match(await supplier.getByTestId('notice').textContent(), /营业执照已上传/);
+  await confirmBySms(supplier);
+  await supplier.getByTestId('change-submit').click();
+  assert.match(await supplier.getByTestId('notice').textContent(), /已提交/);
+  await assertFits(browser, await supplier.context().storageState(), `${server.base}/ca/change`, 'change');
+
+  // 初审 passes; the registration is still the old name until the CA approves.
+  await reviewOrder(operator, server.base, 'initial', orderNo, '审核通过');
+  await supplier.goto(`${server.base}/ca/change`);
+  assert.match(await supplier.getByLabel('新单位名称').getAttribute('placeholder'), new RegExp(`现登记为：${ORG}`));
+  await reviewOrder(officer, server.base, 'second', orderNo, '审核通过');
+  await supplier.goto(`${server.base}/ca/change`);
+  assert.match(await supplier.getByLabel('新单位名称').getAttribute('placeholder'), new RegExp(`现登记为：${NEW_NAME}`));
+
+  // New key pairs on the key: the certificate names the organisation anew.
+  const fresh = join(work, 'renamed.key.pem');
+  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:SM2', '-out', fresh]);
+  const csr = await run('openssl', ['req', '-new', '-key', fresh, '-sm3', '-sigopt', 'distid:1234567812345678',
+    '-subj', '/CN=ukey']);
+  await supplier.getByTestId('change-issue').click();
+  await supplier.getByLabel('证书请求').fill(csr);
+  await supplier.getByRole('button', { name: '提交并签发证书' }).click();
+  await supplier.getByTestId('notice').waitFor();
+  assert.equal(await supplier.getByTestId('status').textContent(), '已完成');
+  const download = await supplier.request.get(`${server.base}/orders/${orderNo}/files/sign.pem`);
+  assert.equal(download.status(), 200);
+  const renamed = join(work, 'renamed.sign.pem');
+  writeFileSync(renamed, await download.body());
+  const subject = await run('openssl', ['x509', '-in', renamed, '-noout', '-subject', '-nameopt', 'utf8,sep_multiline']);
+  assert.match(subject, new RegExp(`O=${NEW_NAME}`));
+  assert.match(subject, new RegExp(`CN=${NEW_NAME}`));
+  assert.match(await ocspOf(key.sign), /Reason: superseded/);
+  await supplier.screenshot({ path: join(screenshotDir, 'change-issued.png'), fullPage: true });
 });
