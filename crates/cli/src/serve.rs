@@ -193,6 +193,15 @@ async fn supersede_renewed_regularly(state: AppState, grace_secs: i64) {
                 tracing::error!(error = %err, "revoking renewed keys' old certificates failed")
             }
         }
+        // 补办s and 变更s whose old certificates a crash left valid after the new ones were
+        // issued.
+        match certdesk_server::issuance::revoke_replaced(&state).await {
+            Ok(0) => {}
+            Ok(keys) => tracing::info!(keys, "replaced keys' old certificates revoked"),
+            Err(err) => {
+                tracing::error!(error = %err, "revoking replaced keys' old certificates failed")
+            }
+        }
     }
 }
 
