@@ -661,3 +661,45 @@ async fn a_key_whose_renewal_died_half_way_is_renewed_once_the_claim_is_stale() 
     assert_eq!(status, StatusCode::CREATED, "{installed}");
     assert_eq!(installed["order"]["status"], "completed");
 }
+
+/// An operator renews two keys for an organisation (代办); unpaid after 30 minutes, the renewal
+/// closes, and the certificates may be renewed in a new order.
+#[tokio::test]
+async fn an_operator_renews_for_an_organisation_and_an_unpaid_renewal_closes() {
+    let s = setup().await;
+    let keys = [held_key(&s, 30).await, held_key(&s, 30).await];
+    let operator = staff_token(&s.server.store, "renewing_operator", Role::PlatformOperator).await;
+    let body = json!({"certificates": [keys[0].serial, keys[1].serial], "years": 1, "for_credit_code": common::held::CREDIT_CODE});
+    let (status, draft) = post(&s, &operator, "/api/v1/renewals", body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    assert_eq!(draft["order"]["made_by"], "操作员代办");
+    assert_eq!(draft["order"]["amount"], "798.00");
+    let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+    let (status, submitted) = post(
+        &s,
+        &operator,
+        &format!("/api/v1/renewals/{order_no}/submit"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{submitted}");
+    assert_eq!(submitted["order"]["status"], "awaiting_payment");
+    s.clock.fetch_add(31 * 60, Ordering::SeqCst);
+    let closed = certdesk_server::payments::close_unpaid_orders(
+        &s.server.state,
+        s.clock.load(Ordering::SeqCst),
+    )
+    .await
+    .unwrap();
+    assert_eq!(closed, 1);
+    let order = s
+        .server
+        .store
+        .order_by_no(&order_no)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.status.as_str(), "closed");
+    let (status, again) = post(&s, &s.admin, "/api/v1/renewals", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+}

@@ -340,3 +340,37 @@ async fn replacements_are_refused_with_the_reason_and_a_withdrawn_one_is_refunde
     let old = s.server.ca.certificate_record(&held.serial).await.unwrap();
     assert_eq!(old.revoked_at, None);
 }
+
+/// Six 补办 asked for one key at the same instant: one order.
+#[tokio::test]
+async fn a_key_is_in_one_open_replacement_even_when_asked_for_at_the_same_instant() {
+    let s = setup().await;
+    let held = held_key(&s, 200).await;
+    let body =
+        json!({"key_serial": held.serial, "reason": "damaged", "delivery": {"method": "pickup"}});
+    let attempts: Vec<_> = (0..6)
+        .map(|_| {
+            let (router, token, body) = (s.server.router.clone(), s.admin.clone(), body.clone());
+            tokio::spawn(async move {
+                call(
+                    &router,
+                    "POST",
+                    "/api/v1/replacements",
+                    Some(&token),
+                    Some(body),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        let (status, body) = attempt.await.unwrap();
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => assert_eq!(body["error"]["code"], "already_replacing"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(created, 1);
+}
