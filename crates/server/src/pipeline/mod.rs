@@ -228,6 +228,64 @@ pub(crate) async fn act_on_order(
     Ok((after, step))
 }
 
+/// 提交 of an order whose feature fixed its price (续费, 补办: no 首张免费): the step, the
+/// price and the voucher redeemed in one transaction; a free order then skips the cashier.
+/// Answers the order after it, or — the inner error — why the voucher cannot be used.
+pub(crate) async fn submit_at_price(
+    state: &AppState,
+    user: &CurrentUser,
+    order: &Order,
+    amount_fen: i64,
+    voucher_code: Option<&str>,
+) -> Result<Result<Order, String>, StepError> {
+    let CheckedStep { step, .. } =
+        checked_step(state, Some(user), order, OrderAction::Submit).await?;
+    let who = StepActor::of(Some(user), &step);
+    let submitted = state
+        .store
+        .submit_order(
+            &who.record(state.now(), order, step, ""),
+            &certdesk_store::FixedPrice {
+                amount_fen,
+                first_free: false,
+                voucher_code,
+            },
+        )
+        .await?;
+    match submitted {
+        certdesk_store::Submission::Submitted { .. } => {}
+        certdesk_store::Submission::OrderChanged => return Err(StepError::OrderChanged),
+        certdesk_store::Submission::FirstFreeTaken => {
+            return Err(StepError::Inconsistent(format!(
+                "{} claimed 首张免费",
+                order.order_no
+            )))
+        }
+        certdesk_store::Submission::VoucherRefused(refusal) => {
+            return Ok(Err(crate::products::voucher_refusal(
+                voucher_code.unwrap_or_default(),
+                &refusal,
+            )))
+        }
+    }
+    let priced = Order {
+        amount_fen,
+        ..order.after(&step)
+    };
+    if step.has(SideEffect::SkipPaymentIfFree) && amount_fen == 0 {
+        let (free, _) = Box::pin(act_on_order(
+            state,
+            None,
+            &priced,
+            OrderAction::SkipPaymentFree,
+            "免费订单，无需支付",
+        ))
+        .await?;
+        return Ok(Ok(free));
+    }
+    Ok(Ok(priced))
+}
+
 /// A step the rules allow, not yet applied, with the facts it was checked against: for
 /// callers that write more with it (issuance, delivery, payments) in the same transaction.
 pub(crate) struct CheckedStep {

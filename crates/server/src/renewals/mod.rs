@@ -29,8 +29,8 @@ use certdesk_ca::{IssuanceSerials, IssueRequest, LeafProfile};
 use certdesk_domain::renewal::{renewal_check, renewed_validity_days, RenewalCheck};
 use certdesk_domain::{Action, BusinessType, OrderAction, OrderStatus, UploadKind};
 use certdesk_store::{
-    FixedPrice, IssuanceRecorded, NewOrder, NewRenewal, Order, OrgCertificate, Renewal,
-    RenewalItem, RenewalTarget, Submission,
+    IssuanceRecorded, NewOrder, NewRenewal, Order, OrgCertificate, Renewal, RenewalItem,
+    RenewalTarget,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -378,52 +378,15 @@ async fn submit(
         u32::try_from(items.len()).unwrap_or(u32::MAX),
     )
     .await?;
-    let CheckedStep { step, .. } =
-        checked_step(state, Some(user), &order, OrderAction::Submit).await?;
-    let who = StepActor::of(Some(user), &step);
-    let submitted = state
-        .store
-        .submit_order(
-            &who.record(now, &order, step, ""),
-            &FixedPrice {
-                amount_fen: quote.amount_due_fen,
-                first_free: false,
-                voucher_code: renewal.voucher_code.as_deref(),
-            },
-        )
-        .await?;
-    match submitted {
-        Submission::Submitted { .. } => {}
-        Submission::OrderChanged => return Err(crate::pipeline::StepError::OrderChanged.into()),
-        Submission::FirstFreeTaken => {
-            return Err(crate::pipeline::StepError::Inconsistent(
-                "a renewal claimed 首张免费".into(),
-            )
-            .into())
-        }
-        Submission::VoucherRefused(refusal) => {
-            let code = renewal.voucher_code.unwrap_or_default();
-            return Err(RenewalError::VoucherRefused(
-                crate::products::voucher_refusal(&code, &refusal),
-            ));
-        }
-    }
-    let priced = Order {
-        amount_fen: quote.amount_due_fen,
-        ..order.after(&step)
-    };
-    if quote.amount_due_fen == 0 {
-        let (free, _) = crate::pipeline::act_on_order(
-            state,
-            None,
-            &priced,
-            OrderAction::SkipPaymentFree,
-            "免费订单，无需支付",
-        )
-        .await?;
-        return Ok(free);
-    }
-    Ok(priced)
+    crate::pipeline::submit_at_price(
+        state,
+        user,
+        &order,
+        quote.amount_due_fen,
+        renewal.voucher_code.as_deref(),
+    )
+    .await?
+    .map_err(RenewalError::VoucherRefused)
 }
 
 #[derive(Deserialize, ToSchema, Default)]

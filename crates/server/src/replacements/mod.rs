@@ -11,9 +11,7 @@ mod error;
 
 pub use error::ReplacementError;
 
-use crate::pipeline::{
-    checked_step, order_for, with_fresh_order_number, CheckedStep, OrderView, StepActor,
-};
+use crate::pipeline::{order_for, with_fresh_order_number, OrderView};
 use crate::web::auth::CurrentUser;
 use crate::web::authz::{relation_to, require};
 use crate::web::error::{ApiError, ErrorBody};
@@ -32,9 +30,7 @@ use axum::Json;
 use certdesk_domain::application::DeliveryPart;
 use certdesk_domain::replacement::ReplacementReason;
 use certdesk_domain::{Action, BusinessType, DeliveryChoice, OrderAction, OrderStatus};
-use certdesk_store::{
-    FixedPrice, NewApplication, NewOrder, NewReplacement, Order, ReplacementRequest, Submission,
-};
+use certdesk_store::{NewApplication, NewOrder, NewReplacement, Order, ReplacementRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -308,52 +304,15 @@ async fn submit(
         },
     )
     .await?;
-    let CheckedStep { step, .. } =
-        checked_step(state, Some(user), &order, OrderAction::Submit).await?;
-    let who = StepActor::of(Some(user), &step);
-    let submitted = state
-        .store
-        .submit_order(
-            &who.record(now, &order, step, ""),
-            &FixedPrice {
-                amount_fen: quote.amount_due_fen,
-                first_free: false,
-                voucher_code: application.voucher_code.as_deref(),
-            },
-        )
-        .await?;
-    match submitted {
-        Submission::Submitted { .. } => {}
-        Submission::OrderChanged => return Err(crate::pipeline::StepError::OrderChanged.into()),
-        Submission::FirstFreeTaken => {
-            return Err(crate::pipeline::StepError::Inconsistent(
-                "a replacement claimed 首张免费".into(),
-            )
-            .into())
-        }
-        Submission::VoucherRefused(refusal) => {
-            let code = application.voucher_code.unwrap_or_default();
-            return Err(ReplacementError::VoucherRefused(
-                crate::products::voucher_refusal(&code, &refusal),
-            ));
-        }
-    }
-    let priced = Order {
-        amount_fen: quote.amount_due_fen,
-        ..order.after(&step)
-    };
-    if quote.amount_due_fen == 0 {
-        let (free, _) = crate::pipeline::act_on_order(
-            state,
-            None,
-            &priced,
-            OrderAction::SkipPaymentFree,
-            "免费订单，无需支付",
-        )
-        .await?;
-        return Ok(free);
-    }
-    Ok(priced)
+    crate::pipeline::submit_at_price(
+        state,
+        user,
+        &order,
+        quote.amount_due_fen,
+        application.voucher_code.as_deref(),
+    )
+    .await?
+    .map_err(ReplacementError::VoucherRefused)
 }
 
 #[derive(Serialize, ToSchema)]
