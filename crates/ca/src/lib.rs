@@ -145,6 +145,10 @@ pub struct HeldRequest<'a> {
     pub org_name: &'a str,
     pub credit_code: &'a str,
     pub validity_days: u32,
+    /// A renewal: the held signing key of this certificate (and the encryption key of
+    /// `keep_encryption_key_of`) are certified again instead of new ones being made.
+    pub keep_signing_key_of: Option<&'a str>,
+    pub keep_encryption_key_of: Option<&'a str>,
 }
 
 /// The serial numbers an issuance will use, drawn before signing so that the RA can record
@@ -1133,17 +1137,30 @@ impl CertificateAuthority {
     /// with its certificate, so that the caller records the certificates and the keys in one
     /// transaction: a held certificate without its key would be of no use to anyone. Nothing is
     /// recorded here.
-    pub fn sign_held(
+    pub async fn sign_held(
         &self,
         held: &HeldRequest<'_>,
         serials: &IssuanceSerials,
     ) -> Result<SignedIssuance, CaError> {
         let kmk = self.kmk()?;
-        let key = SoftwareKey::generate(held.algorithm)?;
+        let key = match held.keep_signing_key_of {
+            None => SoftwareKey::generate(held.algorithm)?,
+            Some(serial) => {
+                let record = self.certificate_record(serial).await?;
+                if record.profile != profile_name(LeafProfile::Sign)
+                    || record.credit_code != held.credit_code
+                {
+                    return Err(CaError::Refused(format!(
+                        "证书 {serial} 不是本单位托管密钥的签名证书，不能续费"
+                    )));
+                }
+                self.archived_key(&record).await?
+            }
+        };
         let subject = certdesk_pki::x509_cert::name::Name::from_str("CN=mobile")
             .map_err(|e| CaError::Corrupt(format!("subject of a held key's request: {e}")))?;
         let csr = certdesk_pki::make_csr(&key, subject)?;
-        let prepared = self.prepare(
+        let mut prepared = self.prepare(
             &IssueRequest {
                 csr: &csr,
                 profile: LeafProfile::Sign,
@@ -1153,7 +1170,10 @@ impl CertificateAuthority {
             },
             held.dual,
         )?;
-        let mut signed = self.sign_prepared_now(&prepared, serials, None)?;
+        if let Some(serial) = held.keep_encryption_key_of {
+            prepared = prepared.keeping_encryption_key_of(serial)?;
+        }
+        let mut signed = self.sign_prepared(&prepared, serials).await?;
         signed.signing.key_archive = Some(SealedArchive {
             kmk_id: kmk.id().to_string(),
             archive_der: KeyArchive::seal(&key, kmk)?.to_der_bytes()?,

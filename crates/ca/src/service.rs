@@ -108,8 +108,7 @@ impl CaService for CertificateAuthority {
         held: &'a HeldRequest<'a>,
         serials: &'a IssuanceSerials,
     ) -> CaFuture<'a, Result<SignedIssuance, CaError>> {
-        let signed = CertificateAuthority::sign_held(self, held, serials);
-        Box::pin(std::future::ready(signed))
+        Box::pin(CertificateAuthority::sign_held(self, held, serials))
     }
 
     fn check_limits(

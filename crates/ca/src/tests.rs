@@ -649,9 +649,12 @@ async fn held_keys_come_back_sealed_with_their_certificates() {
                 org_name: "福州测试科技有限公司",
                 credit_code: CREDIT_CODE,
                 validity_days: 365,
+                keep_signing_key_of: None,
+                keep_encryption_key_of: None,
             },
             &serials,
         )
+        .await
         .unwrap();
     assert!(signed.envelope.is_none(), "the CA holds both keys");
     for certificate in std::iter::once(&signed.signing).chain(signed.encryption.as_ref()) {

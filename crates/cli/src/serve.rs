@@ -193,6 +193,12 @@ async fn supersede_renewed_regularly(state: AppState, grace_secs: i64) {
                 tracing::error!(error = %err, "revoking renewed keys' old certificates failed")
             }
         }
+        // Renewals of keys the CA holds that a crash (or a CA away) left unsigned.
+        match certdesk_server::renewals::renew_held_pending(&state).await {
+            Ok(0) => {}
+            Ok(orders) => tracing::info!(orders, "renewals of held keys completed"),
+            Err(err) => tracing::error!(error = %err, "renewing held keys failed"),
+        }
         // 补办s and 变更s whose old certificates a crash left valid after the new ones were
         // issued.
         match certdesk_server::issuance::revoke_replaced(&state).await {

@@ -703,3 +703,159 @@ async fn an_operator_renews_for_an_organisation_and_an_unpaid_renewal_closes() {
     let (status, again) = post(&s, &s.admin, "/api/v1/renewals", body).await;
     assert_eq!(status, StatusCode::CREATED, "{again}");
 }
+
+/// 移动版: the CA holds the key pairs, so the renewal is signed for them as soon as the CA
+/// approves; the same public keys, a later end, and no key to insert.
+#[tokio::test]
+async fn a_mobile_certificate_is_renewed_for_the_keys_the_ca_holds_when_approved() {
+    use certdesk_domain::product::{KeyAlgorithm, Medium, ProductSpec};
+    let s = setup().await;
+    let officer = staff_token(&s.server.store, "mobile_officer", Role::CaOfficer).await;
+    let provider = s.server.store.ca_providers().await.unwrap()[0].id;
+    let mobile = s
+        .server
+        .store
+        .create_product(
+            provider,
+            &ProductSpec {
+                name: "SM2 移动版（测试）".into(),
+                medium: Medium::Mobile,
+                algorithm: KeyAlgorithm::Sm2,
+                dual: true,
+                min_years: 1,
+                max_years: 3,
+                price_per_year_fen: 19_900,
+                sub_price_per_year_fen: 0,
+                first_free: false,
+                active: true,
+            },
+            0,
+            &certdesk_store::testing::test_audit_note(),
+        )
+        .await
+        .unwrap()
+        .id;
+    // Its 新办: the CA makes and holds the keys at 复审.
+    let first = s
+        .server
+        .store
+        .create_application_order_in_status(
+            "awaiting_second_review",
+            &certdesk_store::NewOrder {
+                order_no: "MOBILE0001",
+                org_id: s.org_id,
+                kind: certdesk_domain::BusinessType::NewCertificate,
+                amount_fen: 0,
+                created_by: s.admin_id,
+                on_behalf: false,
+                created_at: s.clock.load(Ordering::SeqCst),
+            },
+            &certdesk_store::NewApplication {
+                provider_id: provider,
+                product_id: mobile,
+                years: 1,
+                voucher_code: None,
+                delivery_method: "online",
+                form_json: "{}",
+            },
+        )
+        .await
+        .unwrap();
+    let (status, issued) = post(
+        &s,
+        &officer,
+        &format!("/api/v1/orders/{}/review", first.order_no),
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    assert_eq!(issued["status"], "issued");
+    let keys = s.server.store.org_certificates(s.org_id).await.unwrap();
+    let old_sign = keys.iter().find(|c| c.profile == "sign").unwrap().clone();
+    let old_enc = keys.iter().find(|c| c.profile == "enc").unwrap().clone();
+    let spki = |id: i64| {
+        let server = &s.server;
+        async move {
+            let der = server
+                .store
+                .certificate_der_by_id(id)
+                .await
+                .unwrap()
+                .unwrap();
+            certdesk_ca::public_key_sha256_of(&der).unwrap()
+        }
+    };
+
+    // Eleven months on, inside the window: renewed, paid, approved — and renewed at once.
+    s.clock.fetch_add(335 * DAY, Ordering::SeqCst);
+    let (status, draft) = create(
+        &s,
+        json!({"certificates": [old_sign.serial_hex], "years": 1}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    assert_eq!(draft["order"]["amount"], "199.00");
+    let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+    post(
+        &s,
+        &s.admin,
+        &format!("/api/v1/renewals/{order_no}/submit"),
+        json!({}),
+    )
+    .await;
+    pay(&s.server.router, &order_no, 19_900).await;
+    let (status, refused) = post(
+        &s,
+        &s.admin,
+        &format!("/api/v1/renewals/{order_no}/install"),
+        json!({"key_serial": old_sign.serial_hex, "csr": "x"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let (status, approved) = post(
+        &s,
+        &officer,
+        &format!("/api/v1/orders/{order_no}/review"),
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["status"], "completed");
+    let (_, view) = call(
+        &s.server.router,
+        "GET",
+        &format!("/api/v1/renewals/{order_no}"),
+        Some(&s.admin),
+        None,
+    )
+    .await;
+    assert_eq!(view["renewed"], 1);
+    let order = s
+        .server
+        .store
+        .order_by_no(&order_no)
+        .await
+        .unwrap()
+        .unwrap();
+    let item = &s.server.store.renewal_items(order.id).await.unwrap()[0];
+    let new_sign = item.new_signing_certificate_id.unwrap();
+    let new_enc = item.new_encryption_certificate_id.unwrap();
+    assert_eq!(spki(new_sign).await, spki(old_sign.certificate_id).await);
+    assert_eq!(spki(new_enc).await, spki(old_enc.certificate_id).await);
+    // (The CA signs by the real clock, the test moved the RA's: a later end is what holds.)
+    assert!(item.new_not_after.unwrap() > old_sign.not_after);
+    // The CA still holds the keys of the new certificates (the phone signs through it).
+    let new_serial = item.new_serial_hex.clone().unwrap();
+    assert!(s
+        .server
+        .ca
+        .recover_encryption_key(&new_serial)
+        .await
+        .is_ok());
+    assert_eq!(
+        certdesk_server::renewals::renew_held_pending(&s.server.state)
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -81,7 +81,11 @@ impl CaRpc for CaRpcService {
         let message = request.into_inner();
         let held = message.held_request().map_err(status_of)?;
         let serials = IssuanceSerials::try_from(message.serials.clone()).map_err(status_of)?;
-        let signed = self.ca.sign_held(&held, &serials).map_err(status_of)?;
+        let signed = self
+            .ca
+            .sign_held(&held, &serials)
+            .await
+            .map_err(status_of)?;
         tracing::info!(serial = %serials.signing, "signed a held key's certificate for the RA");
         Ok(Response::new((&signed).into()))
     }

@@ -84,6 +84,11 @@ pub struct HeldRequestMessage {
     pub validity_days: u32,
     #[prost(message, optional, tag = "6")]
     pub serials: Option<SerialsMessage>,
+    /// A renewal: the held keys certified again.
+    #[prost(string, optional, tag = "7")]
+    pub keep_signing_key_of: Option<String>,
+    #[prost(string, optional, tag = "8")]
+    pub keep_encryption_key_of: Option<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -315,6 +320,8 @@ impl HeldRequestMessage {
             credit_code: held.credit_code.to_string(),
             validity_days: held.validity_days,
             serials: Some(serials.into()),
+            keep_signing_key_of: held.keep_signing_key_of.map(str::to_string),
+            keep_encryption_key_of: held.keep_encryption_key_of.map(str::to_string),
         }
     }
 
@@ -325,6 +332,8 @@ impl HeldRequestMessage {
             org_name: &self.org_name,
             credit_code: &self.credit_code,
             validity_days: self.validity_days,
+            keep_signing_key_of: self.keep_signing_key_of.as_deref(),
+            keep_encryption_key_of: self.keep_encryption_key_of.as_deref(),
         })
     }
 }

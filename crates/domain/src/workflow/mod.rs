@@ -195,6 +195,9 @@ pub enum SideEffect {
     AskGatewayToPayBack,
     /// Follow-up: for a mobile product the CA makes and holds the key pairs and issues.
     IssueHeldKeys,
+    /// Follow-up: a renewal of a mobile product's keys, which the CA holds, is signed at once
+    /// for the same key pairs (no key holder connects a key).
+    RenewHeldKeys,
     /// Write: the one-time 解锁授权码, bound to the key, is recorded with the approval.
     IssueUnlockCode,
     /// Write: the certificate is revoked at the CA (idempotently) and the revocation recorded
@@ -214,6 +217,7 @@ impl SideEffect {
                 | SideEffect::RefundIfPaid
                 | SideEffect::AskGatewayToPayBack
                 | SideEffect::IssueHeldKeys
+                | SideEffect::RenewHeldKeys
         )
     }
 }

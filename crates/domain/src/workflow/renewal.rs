@@ -23,6 +23,8 @@
 //!   new certificate).
 //! - **已完成** is taken by the system when the last key of the order is renewed
 //!   (`mark_issued`, recording that key's certificates with the step).
+//! - **Keys the CA holds** (移动版) have no key holder to connect them: their renewal is signed
+//!   for the same key pairs as soon as the CA approves (`RenewHeldKeys`).
 
 use super::actors::*;
 use super::state;
@@ -82,7 +84,7 @@ pub static RENEWAL: Workflow = Workflow {
             actors: &[CA_OFFICER],
             guard: Some(Guard::Issuable),
             to: Target::To(S::Issuing),
-            effects: &[],
+            effects: &[E::RenewHeldKeys],
         },
         TransitionRule {
             action: A::RejectSecond,

@@ -242,6 +242,8 @@ pub async fn issue_if_held(
         org_name: &organisation.name,
         credit_code: &organisation.credit_code,
         validity_days: validity_days(application.years),
+        keep_signing_key_of: None,
+        keep_encryption_key_of: None,
     };
     let signed = signed_or_released(
         state,

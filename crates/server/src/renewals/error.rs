@@ -34,7 +34,7 @@ pub enum RenewalError {
     AlreadyRenewing(String),
     #[error("批量续费的证书须为同一产品，请按产品分别办理")]
     MixedProducts,
-    #[error("移动版证书的续费请在手机上办理")]
+    #[error("移动版证书的密钥由CA托管，续费审核通过后自动更新，无需插入CA锁")]
     HeldKeys,
     #[error(
         "您表示有投标正在进行。续费保留原有密钥，已加密的投标文件仍可解密；请勾选确认后再提交"

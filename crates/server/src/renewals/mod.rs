@@ -205,12 +205,6 @@ async fn create_renewal(
         });
     }
     let product_id = product_id.ok_or(RenewalError::NothingChosen)?;
-    if crate::products::product_facts(state, product_id)
-        .await?
-        .mobile
-    {
-        return Err(RenewalError::HeldKeys);
-    }
     if req.bids_in_progress && !req.confirm_bids {
         return Err(RenewalError::BidsNeedConfirmation);
     }
@@ -446,6 +440,9 @@ async fn install(
         checked_step(state, None, &order, OrderAction::MarkIssued).await?;
     let organisation = crate::pipeline::registered_organisation(state, &order).await?;
     let product = crate::products::product_facts(state, renewal.product_id).await?;
+    if product.mobile {
+        return Err(RenewalError::HeldKeys);
+    }
     let now = state.now();
     let years = u32::try_from(renewal.years).map_err(|_| RenewalError::InvalidYears)?;
     let mut prepared = state
@@ -554,6 +551,125 @@ async fn install(
         valid_from: crate::format_beijing(signed.signing.not_before),
         valid_to: crate::format_beijing(signed.signing.not_after),
     })
+}
+
+/// Renews at once the keys of a renewal in 制证中 whose product's keys the CA holds (移动版):
+/// each key not yet renewed is claimed, signed for the same key pairs and recorded, and the
+/// order completes with the last. Answers the order's status, or `None` for a UKey product
+/// (its key holders connect their keys). A key another request is renewing is left to it.
+pub(crate) async fn renew_held_keys(
+    state: &AppState,
+    order: &Order,
+) -> Result<Option<OrderStatus>, RenewalError> {
+    let Some(renewal) = state.store.renewal(order.id).await? else {
+        return Ok(None);
+    };
+    let product = crate::products::product_facts(state, renewal.product_id).await?;
+    if !product.mobile {
+        return Ok(None);
+    }
+    let algorithm = certdesk_ca::algorithm_from_slug(product.algorithm).ok_or_else(|| {
+        crate::pipeline::StepError::Inconsistent(format!("product algorithm {}", product.algorithm))
+    })?;
+    let organisation = crate::pipeline::registered_organisation(state, order).await?;
+    let years = u32::try_from(renewal.years).map_err(|_| RenewalError::InvalidYears)?;
+    for item in state.store.renewal_items(order.id).await? {
+        if item.new_signing_certificate_id.is_some() {
+            continue;
+        }
+        let Ok(CheckedStep { step, .. }) =
+            checked_step(state, None, order, OrderAction::MarkIssued).await
+        else {
+            break;
+        };
+        let now = state.now();
+        let serials = IssuanceSerials::draw(product.dual).map_err(RenewalError::of_ca)?;
+        if !state
+            .store
+            .claim_renewal_item(
+                order.id,
+                item.certificate_id,
+                &serials.signing,
+                serials.encryption.as_deref(),
+                now,
+                now - STALE_CLAIM_SECS,
+            )
+            .await?
+        {
+            continue;
+        }
+        let encryption = old_encryption_of(state, &item).await?;
+        let held = certdesk_ca::HeldRequest {
+            algorithm,
+            dual: product.dual,
+            org_name: &organisation.name,
+            credit_code: &organisation.credit_code,
+            validity_days: renewed_validity_days(years, item.not_after, now),
+            keep_signing_key_of: Some(&item.serial_hex),
+            keep_encryption_key_of: encryption.as_deref(),
+        };
+        let signed = match state.ca.sign_held(&held, &serials).await {
+            Ok(signed) => signed,
+            Err(err) => {
+                state
+                    .store
+                    .release_renewal_item(order.id, item.certificate_id, &serials.signing)
+                    .await?;
+                return Err(RenewalError::of_ca(err));
+            }
+        };
+        let who = StepActor::of(None, &step);
+        let note = format!(
+            "移动版证书 {} 已续费（密钥由CA托管）",
+            item.serial_hex.to_uppercase()
+        );
+        let recorded = state
+            .store
+            .complete_renewal_item(
+                item.certificate_id,
+                &signed.for_order(),
+                &who.record(now, order, step, &note),
+                UNLINKED_REASON,
+            )
+            .await;
+        match recorded {
+            Ok(IssuanceRecorded::Linked { .. }) => {}
+            Ok(IssuanceRecorded::Revoked(revoked)) => {
+                state
+                    .ca
+                    .publish_revocations(&revoked)
+                    .await
+                    .map_err(RenewalError::of_ca)?;
+                return Err(crate::pipeline::StepError::OrderChanged.into());
+            }
+            Err(err) => {
+                state
+                    .store
+                    .release_renewal_item(order.id, item.certificate_id, &serials.signing)
+                    .await?;
+                return Err(err.into());
+            }
+        }
+    }
+    Ok(state.store.order_by_id(order.id).await?.map(|o| o.status))
+}
+
+/// Renewals of keys the CA holds left in 制证中 (a crash, a CA away at approval): renewed now.
+/// Answers how many orders completed.
+pub async fn renew_held_pending(state: &AppState) -> Result<u64, RenewalError> {
+    let mut completed = 0;
+    for order in state
+        .store
+        .orders_in_status_since(OrderStatus::Issuing, i64::MAX)
+        .await?
+        .into_iter()
+        .filter(|o| o.kind == BusinessType::Renewal)
+    {
+        if renew_held_keys(state, &order).await? == Some(OrderStatus::Completed) {
+            completed += 1;
+        }
+    }
+    Ok(completed)
 }
 
 /// The serial of the encryption certificate issued with the renewed signing certificate.

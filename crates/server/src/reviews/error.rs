@@ -34,6 +34,9 @@ pub enum ReviewError {
     Revocation(crate::revocations::RevocationError),
     #[error(transparent)]
     Change(crate::changes::ChangeError),
+    /// Renewing keys the CA holds, after the approval, failed (the approval stands).
+    #[error(transparent)]
+    Renewal(crate::renewals::RenewalError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -50,6 +53,7 @@ impl FeatureError for ReviewError {
             ReviewError::Unlock(err) => err.failure(),
             ReviewError::Revocation(err) => err.failure(),
             ReviewError::Change(err) => err.failure(),
+            ReviewError::Renewal(err) => err.failure(),
             ReviewError::Store(err) => err.failure(),
         }
     }
@@ -66,6 +70,7 @@ impl FeatureError for ReviewError {
             ReviewError::Unlock(err) => err.code(),
             ReviewError::Revocation(err) => err.code(),
             ReviewError::Change(err) => err.code(),
+            ReviewError::Renewal(err) => err.code(),
             ReviewError::Store(err) => err.code(),
         }
     }

@@ -218,6 +218,14 @@ pub(crate) async fn review_order(
             return Ok(issued);
         }
     }
+    if step.has(SideEffect::RenewHeldKeys) {
+        if let Some(renewed) = crate::renewals::renew_held_keys(state, &after)
+            .await
+            .map_err(ReviewError::Renewal)?
+        {
+            return Ok(renewed);
+        }
+    }
     Ok(after.status)
 }
 
