@@ -859,3 +859,137 @@ async fn a_mobile_certificate_is_renewed_for_the_keys_the_ca_holds_when_approved
         0
     );
 }
+
+/// An expired certificate's renewal from the page (as a browser sends it): the legal
+/// representative registered with the key confirms by SMS on the page, the licence is uploaded
+/// there, and the order is submitted to the cashier.
+#[tokio::test]
+async fn a_lapsed_renewal_is_completed_on_the_page() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let s = setup().await;
+    let held = held_key(&s, 10).await;
+    s.clock.fetch_add(40 * DAY, Ordering::SeqCst);
+    let (_, draft) = create(&s, json!({"certificates": [held.serial], "years": 1})).await;
+    let order_no = draft["order"]["order_no"].as_str().unwrap().to_string();
+    // A browser session of the organisation's admin.
+    let now = s.clock.load(Ordering::SeqCst);
+    s.server
+        .store
+        .create_session(
+            &certdesk_store::Session {
+                token_hash: certdesk_server::auth::token_hash("page-session"),
+                account_id: s.admin_id,
+                csrf_token: "page-csrf".into(),
+                created_at: now,
+                expires_at: now + 3600,
+            },
+            &certdesk_store::NewAuditEvent {
+                at: now,
+                actor_account_id: Some(s.admin_id),
+                actor_label: "renewal_admin",
+                org_id: Some(s.org_id),
+                action: certdesk_domain::AuditAction::LoginSucceeded,
+                object: "account:renewal_admin",
+                detail: "",
+            },
+        )
+        .await
+        .unwrap();
+    let page = |request: axum::http::request::Builder, body: Body| {
+        let router = s.server.router.clone();
+        async move {
+            let response = router
+                .oneshot(
+                    request
+                        .header("cookie", "certdesk_session=page-session")
+                        .body(body)
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = response.status();
+            let location = response
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string());
+            let text = String::from_utf8(
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .unwrap()
+                    .to_bytes()
+                    .to_vec(),
+            )
+            .unwrap();
+            (status, location, text)
+        }
+    };
+    let form = |uri: String, fields: &str| {
+        (
+            Request::post(uri).header("content-type", "application/x-www-form-urlencoded"),
+            Body::from(format!("csrf=page-csrf&{fields}")),
+        )
+    };
+    // The page offers the SMS check and the upload while they are missing.
+    let (status, _, text) = page(Request::get("/ca/renewals"), Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains("请由法定代表人完成手机号实名核验（138****8000）"),
+        "{text}"
+    );
+    assert!(text.contains("renewal-licence"));
+    let identity = format!("/ca/renewals/{order_no}/identity");
+    let (request, body) = form(identity.clone(), "intent=start");
+    let (status, location, _) = page(request, body).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location:?}");
+    let (_, _, text) = page(Request::get("/ca/renewals"), Body::empty()).await;
+    let outbox = &text[text.find("sandbox-outbox").expect("the sandbox SMS on the page")..];
+    let at = outbox.find("验证码").expect("the code in the SMS");
+    let code: String = outbox[at..]
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    let (request, body) = form(identity, &format!("intent=verify&code={code}"));
+    let (status, _, _) = page(request, body).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, text) = page(Request::get("/ca/renewals"), Body::empty()).await;
+    assert!(
+        !text.contains("请由法定代表人完成手机号实名核验"),
+        "the code {code} was taken: {}",
+        &text[text.find("sandbox-outbox").unwrap_or(0)..][..600]
+    );
+    // The licence, as a multipart page form.
+    let boundary = "renewal-boundary";
+    let mut upload = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"licence.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    upload.extend_from_slice(&common::png(3));
+    upload.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    page(
+        Request::post(format!("/ca/renewals/{order_no}/licence?csrf=page-csrf")).header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        ),
+        Body::from(upload),
+    )
+    .await;
+    let (_, _, text) = page(Request::get("/ca/renewals"), Body::empty()).await;
+    assert!(!text.contains("renewal-licence"), "uploaded");
+    assert!(
+        !text.contains("请由法定代表人完成手机号实名核验"),
+        "checked"
+    );
+    let (request, body) = form(format!("/orders/{order_no}/renewal/submit"), "");
+    let (status, location, _) = page(request, body).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/orders/{order_no}/pay").as_str())
+    );
+}

@@ -528,6 +528,35 @@ pub(crate) async fn submit_application(
     }
 }
 
+/// The business licence of an after-issuance order (变更, an expired certificate's 续费) from a
+/// page's multipart form (its `file` field), while the order may still be edited; answers what
+/// to tell the user. The caller has checked that the order is its kind and the user may edit it.
+pub(crate) async fn store_page_licence(
+    state: &AppState,
+    order: &Order,
+    request: axum::extract::Request,
+) -> Result<String, ApplicationError> {
+    if !order.status.is_editable() {
+        return Err(ApplicationError::NotEditable(order.status));
+    }
+    let multipart = crate::web::upload::open_page_upload(request, state)
+        .await
+        .map_err(ApplicationError::UploadFormInvalid)?;
+    let mut sent = crate::web::upload::read_page_upload(multipart, &["file"]).await;
+    let file = sent
+        .take_file(&["file"])
+        .map_err(ApplicationError::UploadFormInvalid)?;
+    store_upload(
+        state,
+        order,
+        UploadKind::BusinessLicence,
+        &file.name,
+        &file.bytes,
+    )
+    .await?;
+    Ok(format!("{}已上传", UploadKind::BusinessLicence.label_zh()))
+}
+
 /// Checks an uploaded document and keeps it for the order; a refused file leaves nothing.
 pub(crate) async fn store_upload(
     state: &AppState,

@@ -27,8 +27,6 @@ pub enum ChangeError {
     IdentityNotChecked,
     #[error("请上传加盖公章的变更后营业执照")]
     LicenceMissing,
-    #[error("请选择要上传的营业执照图片")]
-    FileMissing,
     #[error("该业务单不是变更申请")]
     NotAChange,
     #[error("{0}")]
@@ -51,9 +49,7 @@ impl FeatureError for ChangeError {
     fn failure(&self) -> Failure {
         use ChangeError::*;
         match self {
-            UnknownKey(_) | Rule(_) | IdentityNotChecked | LicenceMissing | FileMissing => {
-                Failure::Invalid
-            }
+            UnknownKey(_) | Rule(_) | IdentityNotChecked | LicenceMissing => Failure::Invalid,
             KeyRevoked | KeyRenewed | AlreadyChanging | HeldKeys | NotAChange => Failure::Conflict,
             Inconsistent(_) => Failure::Internal,
             Product(e) => e.failure(),
@@ -81,7 +77,6 @@ impl FeatureError for ChangeError {
             Rule(RuleBroken::InvalidLegalRepMobile(_)) => "invalid_mobile",
             IdentityNotChecked => "identity_not_checked",
             LicenceMissing => "licence_missing",
-            FileMissing => "file_missing",
             NotAChange => "not_a_change",
             Inconsistent(_) => "internal",
             Product(e) => e.code(),

@@ -610,27 +610,9 @@ async fn licence_page(
 ) -> Response {
     let result = async {
         let (order, _) = change_for(&state, &user, &order_no, Action::EditApplication).await?;
-        if !order.status.is_editable() {
-            return Err(ChangeError::Application(
-                crate::applications::ApplicationError::NotEditable(order.status),
-            ));
-        }
-        let multipart = crate::web::upload::open_page_upload(request, &state)
-            .await
-            .map_err(crate::applications::ApplicationError::UploadFormInvalid)?;
-        let mut sent = crate::web::upload::read_page_upload(multipart, &["file"]).await;
-        let file = sent
-            .take_file(&["file"])
-            .map_err(|_| ChangeError::FileMissing)?;
-        crate::applications::store_upload(
-            &state,
-            &order,
-            UploadKind::BusinessLicence,
-            &file.name,
-            &file.bytes,
+        Ok::<_, ChangeError>(
+            crate::applications::store_page_licence(&state, &order, request).await?,
         )
-        .await?;
-        Ok("营业执照已上传".to_string())
     }
     .await
     .map_err(PageFailure::from);

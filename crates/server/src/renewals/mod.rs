@@ -64,6 +64,19 @@ pub(crate) fn register(registry: Registry) -> Registry {
             SubmitCertificateRequest,
             page::download_page,
         )
+        .post(
+            "/ca/renewals/{order_no}/identity",
+            RunIdentityCheck,
+            page::identity_page,
+        )
+        .post(
+            "/ca/renewals/{order_no}/licence",
+            EditApplication,
+            axum::handler::Handler::layer(
+                page::licence_page,
+                axum::extract::DefaultBodyLimit::max(crate::UPLOAD_PAGE_BODY_LIMIT),
+            ),
+        )
         .post("/api/v1/renewals", ApplyForCertificate, create_api)
         .get("/api/v1/renewals/{order_no}", ViewOrder, view_api)
         .post(
@@ -293,19 +306,50 @@ async fn renewal_for(
     Ok((order, renewal))
 }
 
-/// The legal representative's ID number on the 新办 application of the order's first key.
-async fn registered_legal_rep(
+/// The registered legal representative of a renewal's keys (name, ID number, mobile), from
+/// the 新办 form of its first key; `None` when none was registered (a key adopted from the
+/// counter).
+pub(super) async fn registered_legal_rep_person(
     state: &AppState,
-    items: &[RenewalItem],
-) -> Result<Option<String>, RenewalError> {
+    order: &Order,
+) -> Result<Option<(String, String, String)>, RenewalError> {
+    let items = state.store.renewal_items(order.id).await?;
     let Some(first) = items.first() else {
         return Ok(None);
     };
     let Some(application) = state.store.application(first.source_order_id).await? else {
         return Ok(None);
     };
-    let form = crate::applications::form_of(state, &application)?;
-    Ok(Some(form.legal_rep.id_number).filter(|id| !id.is_empty()))
+    let rep = crate::applications::form_of(state, &application)?.legal_rep;
+    Ok(Some((rep.name, rep.id_number, rep.mobile)).filter(|(_, id, _)| !id.is_empty()))
+}
+
+/// What a lapsed renewal still needs before 提交: (the identity check of the registered legal
+/// representative — of anyone checked on the order when none is registered —, the licence).
+pub(super) async fn still_needed(
+    state: &AppState,
+    order: &Order,
+) -> Result<(bool, bool), RenewalError> {
+    let checked = match registered_legal_rep_person(state, order).await? {
+        Some((_, id_number, _)) => {
+            crate::identity::passed_identity_check(state, order.id, &id_number)
+                .await?
+                .is_some()
+        }
+        None => state
+            .store
+            .identity_checks_of_order(order.id)
+            .await?
+            .iter()
+            .any(|c| c.status == certdesk_domain::CheckStatus::Passed.as_str()),
+    };
+    let licence = state
+        .store
+        .order_uploads(order.id)
+        .await?
+        .iter()
+        .any(|u| u.kind == UploadKind::BusinessLicence.as_str());
+    Ok((!checked, !licence))
 }
 
 /// 提交 (or 修改后重新提交 after a rejection): the price fixed with the voucher redeemed; a
@@ -319,20 +363,11 @@ async fn submit(
     let (order, renewal) = renewal_for(state, user, order_no, Action::EditApplication).await?;
     let items = state.store.renewal_items(order.id).await?;
     if renewal.lapsed {
-        let legal_rep = registered_legal_rep(state, &items)
-            .await?
-            .unwrap_or_default();
-        if crate::identity::passed_identity_check(state, order.id, &legal_rep)
-            .await?
-            .is_none()
-        {
+        let (identity, licence) = still_needed(state, &order).await?;
+        if identity {
             return Err(RenewalError::IdentityNotChecked);
         }
-        let uploads = state.store.order_uploads(order.id).await?;
-        if !uploads
-            .iter()
-            .any(|u| u.kind == UploadKind::BusinessLicence.as_str())
-        {
+        if licence {
             return Err(RenewalError::LicenceMissing);
         }
     }

@@ -36,6 +36,11 @@ struct OrderRow {
     may_submit: bool,
     may_pay: bool,
     may_install: bool,
+    /// A lapsed renewal still waiting for the legal representative's SMS check / the licence.
+    needs_identity: bool,
+    needs_licence: bool,
+    /// The mobile the SMS check goes to, masked.
+    legal_rep_mobile: String,
 }
 
 #[derive(Template)]
@@ -44,6 +49,7 @@ struct RenewalsPage {
     chrome: Chrome,
     keys: Vec<KeyRow>,
     orders: Vec<OrderRow>,
+    sandbox: Vec<crate::identity::SandboxNotice>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -125,11 +131,23 @@ async fn page(
     let mut rows = Vec::with_capacity(orders.len());
     for order in &orders {
         if let Some(renewal) = state.store.renewal(order.id).await? {
+            let (needs_identity, needs_licence) = if renewal.lapsed && order.status.is_editable() {
+                super::still_needed(state, order).await?
+            } else {
+                (false, false)
+            };
+            let legal_rep_mobile = super::registered_legal_rep_person(state, order)
+                .await?
+                .map(|(_, _, mobile)| certdesk_domain::mask_mobile(&mobile))
+                .unwrap_or_default();
             rows.push(OrderRow {
                 view: renewal_view(state, order, &renewal).await?,
                 may_submit: order.status.is_editable(),
                 may_pay: order.status == OrderStatus::AwaitingPayment,
                 may_install: order.status == OrderStatus::Issuing,
+                needs_identity,
+                needs_licence,
+                legal_rep_mobile,
             });
         }
     }
@@ -137,6 +155,7 @@ async fn page(
         chrome: Chrome::new(user, "ca_renewals"),
         keys,
         orders: rows,
+        sandbox: crate::identity::sandbox_notices_of(state, &orders),
         notice,
         error,
     })
@@ -294,4 +313,59 @@ pub(super) async fn download_page(
         bytes,
     )
         .into_response())
+}
+
+/// 法定代表人手机号实名核验 of a lapsed renewal from the page: the code goes to the legal
+/// representative registered with the keys.
+pub(super) async fn identity_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields: crate::identity::MobileCheckForm = form_fields(&body);
+    let result = async {
+        let (order, _) = renewal_for(&state, &user, &order_no, Action::RunIdentityCheck).await?;
+        let (name, id_number, mobile) = super::registered_legal_rep_person(&state, &order)
+            .await?
+            .ok_or(RenewalError::IdentityNotChecked)?;
+        let seal = |text: &str| {
+            state
+                .config
+                .personal_data
+                .seal(text)
+                .map_err(|e| crate::pipeline::StepError::Inconsistent(format!("sealing: {e}")))
+        };
+        let (id_sealed, mobile_sealed) = (seal(&id_number)?, seal(&mobile)?);
+        let person = crate::identity::SealedPerson {
+            name: &name,
+            id_number: &id_sealed,
+            mobile: &mobile_sealed,
+        };
+        Ok::<_, RenewalError>(
+            crate::identity::mobile_check_from_page(&state, &user, &order_no, person, &fields)
+                .await?,
+        )
+    }
+    .await
+    .map_err(PageFailure::from);
+    crate::web::flash::back_with(&state, &user, "/ca/renewals", result, Slot::Error).await
+}
+
+/// The business licence of a lapsed renewal, from the page.
+pub(super) async fn licence_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(order_no): Path<String>,
+    request: axum::extract::Request,
+) -> Response {
+    let result = async {
+        let (order, _) = renewal_for(&state, &user, &order_no, Action::EditApplication).await?;
+        Ok::<_, RenewalError>(
+            crate::applications::store_page_licence(&state, &order, request).await?,
+        )
+    }
+    .await
+    .map_err(PageFailure::from);
+    crate::web::flash::back_with(&state, &user, "/ca/renewals", result, Slot::Error).await
 }

@@ -78,6 +78,7 @@ pub async fn held_key(s: &Setup, days: u32) -> HeldKey {
     let mut form = certdesk_domain::ApplicationForm::default();
     form.legal_rep.name = "张三".into();
     form.legal_rep.id_number = "11010519491231002X".into();
+    form.legal_rep.mobile = "13800138000".into();
     let sealed = s
         .server
         .state
