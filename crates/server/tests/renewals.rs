@@ -947,7 +947,9 @@ async fn a_lapsed_renewal_is_completed_on_the_page() {
     let (status, location, _) = page(request, body).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{location:?}");
     let (_, _, text) = page(Request::get("/ca/renewals"), Body::empty()).await;
-    let outbox = &text[text.find("sandbox-outbox").expect("the sandbox SMS on the page")..];
+    let outbox = &text[text
+        .find("sandbox-outbox")
+        .expect("the sandbox SMS on the page")..];
     let at = outbox.find("验证码").expect("the code in the SMS");
     let code: String = outbox[at..]
         .chars()
