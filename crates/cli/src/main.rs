@@ -9,6 +9,7 @@ mod database;
 mod housekeeping;
 mod secrets;
 mod serve;
+mod token;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -39,6 +40,10 @@ without it a one-time password is generated and printed once on standard output.
     Admin(admin::AdminArgs),
     /// The audit log: verify.
     Audit(audit::AuditArgs),
+    /// The key holder's software UKey: init, info, gen-csr, install, change-pin, unlock,
+    /// verify, sign, decrypt. PINs come from CERTDESK_TOKEN_PIN (…_NEW_PIN, …_SO_PIN) or the
+    /// terminal, never from the command line.
+    Token(token::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         Command::Ca(args) => ca::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Token(args) => token::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -358,6 +358,7 @@ impl SoftwareUKey {
         // Counted before it is checked: a crash from here on has spent the try.
         stored.user.tries_left -= 1;
         self.write(&stored)?;
+        pause_after_counting();
         match unwrap(&stored.user, pin) {
             Ok(device_key) => {
                 stored.user.tries_left = MAX_PIN_TRIES;
@@ -510,6 +511,18 @@ fn unwrap(wrapped: &WrappedKey, pin: &str) -> Result<KeyManagementKey, TokenErro
         hex::decode(secret.as_str()).map_err(|e| TokenError::Corrupt(e.to_string()))?,
     );
     Ok(KeyManagementKey::from_bytes(DEVICE_KEY_ID, &bytes)?)
+}
+
+/// The crash test's pause (feature `failpoints` only): held right after a try was counted.
+fn pause_after_counting() {
+    #[cfg(feature = "failpoints")]
+    if let Some(ms) = std::env::var("CERTDESK_TOKEN_PAUSE_AFTER_COUNT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        eprintln!("pin try counted");
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 #[cfg(test)]
