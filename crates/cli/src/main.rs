@@ -2,6 +2,7 @@
 //! authority for operators).
 
 mod admin;
+mod agent;
 mod audit;
 mod ca;
 mod config;
@@ -44,6 +45,11 @@ without it a one-time password is generated and printed once on standard output.
     /// verify, sign, decrypt. PINs come from CERTDESK_TOKEN_PIN (…_NEW_PIN, …_SO_PIN) or the
     /// terminal, never from the command line.
     Token(token::TokenArgs),
+    /// The loopback service certdesk's pages talk to (127.0.0.1 only): lists the software
+    /// UKeys and signs this site's challenges, asking for the PIN on its own terminal.
+    ///
+    /// Example: certdesk agent --site https://certdesk.example.com --keys-dir ~/.certdesk/keys
+    Agent(agent::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +60,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => admin::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Token(args) => token::run(args),
+        Command::Agent(args) => agent::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,8 @@
 //! Still to come (issue 14): the PKCS#11 implementation behind the same interface, the 解锁授权码
 //! challenge-response, `certdesk token …` and `certdesk agent`.
 
+pub mod agent;
+
 use argon2::{Algorithm as Argon2Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
