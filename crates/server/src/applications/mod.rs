@@ -216,8 +216,9 @@ pub(crate) async fn application_of(
     Ok((application, form))
 }
 
-/// The organisation an acting user applies for: its own, or (an operator's 代办) the one named.
-async fn applying_org(
+/// The organisation an acting user applies for (新办, 续费, 补办, 变更): its own, or (an
+/// operator's 代办) the one named by its credit code.
+pub(crate) async fn applying_org(
     state: &AppState,
     user: &CurrentUser,
     for_credit_code: Option<&str>,

@@ -95,20 +95,17 @@ async fn changing_org(
     user: &CurrentUser,
     for_credit_code: Option<&str>,
 ) -> Result<certdesk_store::Organisation, ChangeError> {
-    let org = match user.account().org_id {
-        Some(org_id) => state.store.organisation_by_id(org_id).await?,
-        None => {
-            let code = for_credit_code.map(str::trim).unwrap_or("");
-            state.store.organisation_by_credit_code(code).await?
-        }
-    }
-    .ok_or(crate::applications::ApplicationError::OrganisationUnknown)?;
+    let org_id = crate::applications::applying_org(state, user, for_credit_code).await?;
     require(
         user,
         Action::ApplyForCertificate,
-        relation_to(user, None, Some(org.id)),
+        relation_to(user, None, Some(org_id)),
     )?;
-    Ok(org)
+    Ok(state
+        .store
+        .organisation_by_id(org_id)
+        .await?
+        .ok_or(crate::applications::ApplicationError::OrganisationUnknown)?)
 }
 
 fn seal(state: &AppState, text: &str) -> Result<String, ChangeError> {

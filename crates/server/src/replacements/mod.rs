@@ -95,18 +95,7 @@ async fn replacing_org(
     user: &CurrentUser,
     for_credit_code: Option<&str>,
 ) -> Result<i64, ReplacementError> {
-    let org_id = match user.account().org_id {
-        Some(org_id) => org_id,
-        None => {
-            let code = for_credit_code.map(str::trim).unwrap_or("");
-            state
-                .store
-                .organisation_by_credit_code(code)
-                .await?
-                .ok_or(crate::applications::ApplicationError::OrganisationUnknown)?
-                .id
-        }
-    };
+    let org_id = crate::applications::applying_org(state, user, for_credit_code).await?;
     require(
         user,
         Action::ApplyForCertificate,
