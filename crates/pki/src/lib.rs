@@ -56,7 +56,9 @@ pub use ocsp::{
     VerifiedOcspResponse, MAX_OCSP_REQUEST_BYTES, OID_OCSP_BASIC, OID_OCSP_NONCE,
 };
 pub use personal_data::PersonalDataKey;
-pub use pkcs11::{Pkcs11Key, TokenPin};
+pub use pkcs11::{
+    pkcs11_certificates, pkcs11_store_certificate, pkcs11_token_serial, Pkcs11Key, TokenPin,
+};
 pub use signer::{Signer, SoftwareKey};
 
 /// Re-exported so callers name the same types this crate's API uses.

@@ -234,6 +234,92 @@ impl Signer for Pkcs11Key {
     }
 }
 
+/// The serial number of the token labelled `token_label` (a UKey's CA锁ID), read without a
+/// login.
+pub fn pkcs11_token_serial(module: &Path, token_label: &str) -> Result<String, PkiError> {
+    let context = context(module)?;
+    let slot = slot_of(&context, module, token_label)?;
+    let info = context
+        .get_token_info(slot)
+        .map_err(|e| token_error("reading token information", e))?;
+    Ok(info.serial_number().trim_end().to_string())
+}
+
+/// Stores an X.509 certificate (DER) on the token as a public token object labelled `label`,
+/// replacing one stored under that label before.
+pub fn pkcs11_store_certificate(
+    module: &Path,
+    token_label: &str,
+    pin: &TokenPin,
+    label: &str,
+    der: &[u8],
+) -> Result<(), PkiError> {
+    let certificate =
+        x509_cert::Certificate::from_der(der).map_err(|e| PkiError::malformed("certificate", e))?;
+    let subject = certificate
+        .tbs_certificate()
+        .subject()
+        .to_der()
+        .map_err(PkiError::encoding)?;
+    let session = open_session(module, token_label, pin)?;
+    for old in certificates_labelled(&session, Some(label))? {
+        session
+            .destroy_object(old)
+            .map_err(|e| token_error("replacing a certificate", e))?;
+    }
+    session
+        .create_object(&[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::CertificateType(cryptoki::object::CertificateType::X_509),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Subject(subject),
+            Attribute::Value(der.to_vec()),
+        ])
+        .map_err(|e| token_error("storing a certificate", e))?;
+    Ok(())
+}
+
+/// The certificates stored on the token, as (label, DER), in the token's order.
+pub fn pkcs11_certificates(
+    module: &Path,
+    token_label: &str,
+    pin: &TokenPin,
+) -> Result<Vec<(String, Vec<u8>)>, PkiError> {
+    let session = open_session(module, token_label, pin)?;
+    let mut found = Vec::new();
+    for handle in certificates_labelled(&session, None)? {
+        let attributes = session
+            .get_attributes(handle, &[AttributeType::Label, AttributeType::Value])
+            .map_err(|e| token_error("reading a certificate", e))?;
+        let mut label = String::new();
+        let mut value = Vec::new();
+        for attribute in attributes {
+            match attribute {
+                Attribute::Label(bytes) => label = String::from_utf8_lossy(&bytes).into_owned(),
+                Attribute::Value(bytes) => value = bytes,
+                _ => {}
+            }
+        }
+        found.push((label, value));
+    }
+    Ok(found)
+}
+
+fn certificates_labelled(
+    session: &Session,
+    label: Option<&str>,
+) -> Result<Vec<ObjectHandle>, PkiError> {
+    let mut template = vec![Attribute::Class(ObjectClass::CERTIFICATE)];
+    if let Some(label) = label {
+        template.push(Attribute::Label(label.as_bytes().to_vec()));
+    }
+    session
+        .find_objects(&template)
+        .map_err(|e| token_error("searching certificates", e))
+}
+
 /// One initialised context per module and process: C_Initialize may run only once, and
 /// finalising would close the sessions of every other key from the same module.
 fn context(module: &Path) -> Result<Pkcs11, PkiError> {
@@ -260,29 +346,34 @@ fn context(module: &Path) -> Result<Pkcs11, PkiError> {
     Ok(context)
 }
 
-/// Opens a read-write session to the token labelled `token_label` and logs in as user.
-fn open_session(module: &Path, token_label: &str, pin: &TokenPin) -> Result<Session, PkiError> {
-    let context = context(module)?;
+/// The slot of the initialised token labelled `token_label`.
+fn slot_of(
+    context: &Pkcs11,
+    module: &Path,
+    token_label: &str,
+) -> Result<cryptoki::slot::Slot, PkiError> {
     let slots = context
         .get_slots_with_initialized_token()
         .map_err(|e| token_error("listing slots", e))?;
-    let mut slot = None;
     for candidate in slots {
         let info = context
             .get_token_info(candidate)
             .map_err(|e| token_error("reading token information", e))?;
         // Labels are blank-padded to 32 bytes in PKCS#11.
         if info.label().trim_end() == token_label {
-            slot = Some(candidate);
-            break;
+            return Ok(candidate);
         }
     }
-    let slot = slot.ok_or_else(|| {
-        PkiError::Token(format!(
-            "no initialised token labelled {token_label:?} in {}",
-            module.display()
-        ))
-    })?;
+    Err(PkiError::Token(format!(
+        "no initialised token labelled {token_label:?} in {}",
+        module.display()
+    )))
+}
+
+/// Opens a read-write session to the token labelled `token_label` and logs in as user.
+fn open_session(module: &Path, token_label: &str, pin: &TokenPin) -> Result<Session, PkiError> {
+    let context = context(module)?;
+    let slot = slot_of(&context, module, token_label)?;
     let session = context
         .open_rw_session(slot)
         .map_err(|e| token_error("opening a session", e))?;
@@ -401,6 +492,8 @@ mod tests {
     /// One token per test: login state is per token, and tests run in parallel threads.
     const TOKEN_CA: &str = "certdesk-test";
     const TOKEN_ERRORS: &str = "certdesk-errors";
+    /// A key holder's UKey: key pairs and their certificates stored on it.
+    const TOKEN_UKEY: &str = "certdesk-ukey";
 
     /// A SoftHSM2 token directory shared by the whole test binary. SOFTHSM2_CONF is read when
     /// the module initialises, once per process, so it is set once, before any test loads it,
@@ -438,7 +531,7 @@ mod tests {
                 ),
             )
             .expect("softhsm2.conf");
-            for label in [TOKEN_CA, TOKEN_ERRORS] {
+            for label in [TOKEN_CA, TOKEN_ERRORS, TOKEN_UKEY] {
                 let out = Command::new("softhsm2-util")
                     .env("SOFTHSM2_CONF", &conf)
                     .args([
@@ -574,6 +667,25 @@ mod tests {
         let err = Pkcs11Key::generate_p256(&hsm.module, TOKEN_CA, &pin(), "issuing-ca")
             .expect_err("label taken");
         assert!(matches!(err, PkiError::InvalidRequest(_)), "{err}");
+    }
+
+    #[test]
+    fn a_ukeys_certificates_are_stored_on_it_and_replaced_by_label() {
+        let hsm = softhsm();
+        let serial = pkcs11_token_serial(&hsm.module, TOKEN_UKEY).expect("serial");
+        assert!(!serial.is_empty());
+        let key = Pkcs11Key::generate_p256(&hsm.module, TOKEN_UKEY, &pin(), "bid").expect("gen");
+        let ca = CaHierarchy::generate(Algorithm::EcdsaP256Sha256, "certdesk").expect("ca");
+        let issuing = certify_issuing_ca(&ca.root_key, &ca.root_cert, &key, "x").expect("cert");
+        let first = issuing.to_der().expect("der");
+        pkcs11_store_certificate(&hsm.module, TOKEN_UKEY, &pin(), "bid", &first).expect("store");
+        let again = certify_issuing_ca(&ca.root_key, &ca.root_cert, &key, "y").expect("cert");
+        let second = again.to_der().expect("der");
+        pkcs11_store_certificate(&hsm.module, TOKEN_UKEY, &pin(), "bid", &second).expect("replace");
+        let stored = pkcs11_certificates(&hsm.module, TOKEN_UKEY, &pin()).expect("list");
+        assert_eq!(stored, vec![("bid".to_string(), second)]);
+        assert!(pkcs11_store_certificate(&hsm.module, TOKEN_UKEY, &pin(), "bid", b"junk").is_err());
+        assert!(pkcs11_token_serial(&hsm.module, "no-such-token").is_err());
     }
 
     #[test]

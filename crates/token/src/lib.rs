@@ -20,6 +20,9 @@
 //! challenge-response, `certdesk token …` and `certdesk agent`.
 
 pub mod agent;
+mod pkcs11;
+
+pub use pkcs11::Pkcs11Token;
 
 use argon2::{Algorithm as Argon2Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -50,6 +53,10 @@ pub enum TokenError {
     SoLocked,
     #[error("PIN码应为6至16位")]
     PinPolicy,
+    #[error("PIN码错误")]
+    WrongPinOnToken,
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("CA锁中没有名为“{0}”的容器")]
     NoContainer(String),
     #[error("容器“{0}”已存在")]
@@ -117,6 +124,91 @@ struct StoredUKey {
     user: WrappedKey,
     so: WrappedKey,
     containers: Vec<StoredContainer>,
+}
+
+/// What certdesk asks of a key holder's key, whatever it is (the software UKey, a PKCS#11
+/// token): SKF's operations as certdesk uses them. A container is named; its signing key pair
+/// (and, for SM2 dual certificates, its encryption key pair) is made on the key and never
+/// leaves it; the PIN unlocks each use.
+pub trait Token: Send + Sync {
+    /// The key's serial (CA锁ID as the key reports it).
+    fn serial(&self) -> Result<String, TokenError>;
+    fn verify_pin(&self, pin: &str) -> Result<(), TokenError>;
+    /// Makes the container's signing key pair; answers its public key (DER SPKI).
+    fn generate_key_pair(
+        &self,
+        pin: &str,
+        container: &str,
+        algorithm: Algorithm,
+    ) -> Result<Vec<u8>, TokenError>;
+    /// A PKCS#10 request (DER) signed by the container's signing key.
+    fn certificate_request(
+        &self,
+        pin: &str,
+        container: &str,
+        subject: &str,
+    ) -> Result<Vec<u8>, TokenError>;
+    fn sign(&self, pin: &str, container: &str, message: &[u8]) -> Result<Vec<u8>, TokenError>;
+    /// Writes a certificate for the key pair in `slot`; one for another key is refused.
+    fn install_certificate(
+        &self,
+        pin: &str,
+        container: &str,
+        slot: Slot,
+        der: &[u8],
+    ) -> Result<(), TokenError>;
+    /// The certificates on the key: (container, slot, DER).
+    fn certificates(&self, pin: &str) -> Result<Vec<(String, Slot, Vec<u8>)>, TokenError>;
+}
+
+impl Token for SoftwareUKey {
+    fn serial(&self) -> Result<String, TokenError> {
+        SoftwareUKey::serial(self)
+    }
+    fn verify_pin(&self, pin: &str) -> Result<(), TokenError> {
+        SoftwareUKey::verify_pin(self, pin)
+    }
+    fn generate_key_pair(
+        &self,
+        pin: &str,
+        container: &str,
+        algorithm: Algorithm,
+    ) -> Result<Vec<u8>, TokenError> {
+        SoftwareUKey::generate_key_pair(self, pin, container, algorithm)
+    }
+    fn certificate_request(
+        &self,
+        pin: &str,
+        container: &str,
+        subject: &str,
+    ) -> Result<Vec<u8>, TokenError> {
+        SoftwareUKey::certificate_request(self, pin, container, subject)
+    }
+    fn sign(&self, pin: &str, container: &str, message: &[u8]) -> Result<Vec<u8>, TokenError> {
+        SoftwareUKey::sign(self, pin, container, message)
+    }
+    /// Certificates are public: the software UKey writes them without the PIN.
+    fn install_certificate(
+        &self,
+        _pin: &str,
+        container: &str,
+        slot: Slot,
+        der: &[u8],
+    ) -> Result<(), TokenError> {
+        SoftwareUKey::install_certificate(self, container, slot, der)
+    }
+    fn certificates(&self, _pin: &str) -> Result<Vec<(String, Slot, Vec<u8>)>, TokenError> {
+        let mut found = Vec::new();
+        for c in self.containers()? {
+            if let Some(der) = c.signing_certificate {
+                found.push((c.name.clone(), Slot::Signing, der));
+            }
+            if let Some(der) = c.encryption_certificate {
+                found.push((c.name, Slot::Encryption, der));
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// A software UKey: one file.
