@@ -7,24 +7,33 @@ use crate::{CaError, CaService, CertificateAuthority};
 use certdesk_pki::Algorithm;
 use std::sync::Arc;
 
-async fn served_ca() -> (
+type Served = (
     RemoteCa,
     certdesk_store::Store,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<Result<(), super::ServeError>>,
     tempfile::TempDir,
-) {
+);
+
+async fn served_ca() -> Served {
+    served_ca_with(None).await
+}
+
+/// The CA served on a socket; with `kmk`, it archives and keeps SM2 encryption keys.
+async fn served_ca_with(kmk: Option<certdesk_pki::KeyManagementKey>) -> Served {
     let (local, dir) = crate::tests::ca().await;
     let store = local.store().clone();
-    let ca = Arc::new(
-        CertificateAuthority::open(
-            Arc::new(store.clone()),
-            "http://127.0.0.1:8080/",
-            &crate::tests::passphrase(),
-        )
-        .await
-        .unwrap(),
-    );
+    let opened = CertificateAuthority::open(
+        Arc::new(store.clone()),
+        "http://127.0.0.1:8080/",
+        &crate::tests::passphrase(),
+    )
+    .await
+    .unwrap();
+    let ca = Arc::new(match kmk {
+        Some(kmk) => opened.with_key_management(kmk),
+        None => opened,
+    });
     let socket = dir.path().join("ca.sock");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn({
@@ -105,4 +114,63 @@ async fn a_second_service_on_a_live_socket_is_refused() {
     let second = serve_unix(ca, &dir.path().join("ca.sock"), async {}).await;
     assert!(matches!(second, Err(super::ServeError::InUse(_))));
     stop.send(()).unwrap();
+}
+
+/// A renewal across the socket: the CA certifies the archived encryption key pair again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_encryption_key_crosses_the_socket() {
+    use certdesk_pki::{KeyManagementKey, Signer, SoftwareKey};
+    let kmk = || KeyManagementKey::from_bytes("kmk-remote", &[7u8; 16]).unwrap();
+    let (remote, store, stop, server, _dir) = served_ca_with(Some(kmk())).await;
+    let local = CertificateAuthority::open(
+        Arc::new(store.clone()),
+        "http://127.0.0.1:8080/",
+        &crate::tests::passphrase(),
+    )
+    .await
+    .unwrap()
+    .with_key_management(kmk());
+    let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
+    let csr = crate::tests::csr_for(&key);
+    let first = local
+        .issue_dual(&crate::tests::request(&csr))
+        .await
+        .unwrap();
+    let prepared = remote
+        .prepare(&crate::tests::request(&csr), true)
+        .unwrap()
+        .keeping_encryption_key_of(&first.encryption.record.serial_hex)
+        .unwrap();
+    let renewed = remote
+        .sign_prepared(&prepared, &crate::IssuanceSerials::draw(true).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        renewed
+            .encryption
+            .as_ref()
+            .unwrap()
+            .certificate
+            .tbs_certificate()
+            .subject_public_key_info(),
+        first
+            .encryption
+            .certificate
+            .tbs_certificate()
+            .subject_public_key_info()
+    );
+    // The signing key stays the key holder's; the envelope opens with it.
+    let delivered =
+        certdesk_pki::open_skf_envelope(&renewed.envelope.as_ref().unwrap().skf_blob, &key)
+            .unwrap();
+    assert_eq!(
+        delivered.public_key_spki(),
+        first
+            .encryption
+            .certificate
+            .tbs_certificate()
+            .subject_public_key_info()
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
 }
