@@ -296,6 +296,7 @@ impl SoftwareUKey {
 
     /// Checks the user PIN, counting the try first (see the module).
     pub fn verify_pin(&self, pin: &str) -> Result<(), TokenError> {
+        let _one_at_a_time = self.exclusive()?;
         self.open_with_pin(pin).map(drop)
     }
 
@@ -307,6 +308,7 @@ impl SoftwareUKey {
         container: &str,
         algorithm: Algorithm,
     ) -> Result<Vec<u8>, TokenError> {
+        let _one_at_a_time = self.exclusive()?;
         let opened = self.open_with_pin(pin)?;
         let mut stored = self.read()?;
         if stored.containers.iter().any(|c| c.name == container) {
@@ -336,6 +338,7 @@ impl SoftwareUKey {
         container: &str,
         subject: &str,
     ) -> Result<Vec<u8>, TokenError> {
+        let _one_at_a_time = self.exclusive()?;
         let key = self.private_key(pin, container, Slot::Signing)?;
         let name = subject
             .parse::<Name>()
@@ -345,6 +348,7 @@ impl SoftwareUKey {
 
     /// Signs `message` with the container's signing key.
     pub fn sign(&self, pin: &str, container: &str, message: &[u8]) -> Result<Vec<u8>, TokenError> {
+        let _one_at_a_time = self.exclusive()?;
         Ok(self
             .private_key(pin, container, Slot::Signing)?
             .sign(message)?)
@@ -357,6 +361,7 @@ impl SoftwareUKey {
         container: &str,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        let _one_at_a_time = self.exclusive()?;
         Ok(self
             .private_key(pin, container, Slot::Encryption)?
             .sm2_decrypt(ciphertext)?)
@@ -370,6 +375,7 @@ impl SoftwareUKey {
         container: &str,
         blob: &[u8],
     ) -> Result<(), TokenError> {
+        let _one_at_a_time = self.exclusive()?;
         let signing = self.private_key(pin, container, Slot::Signing)?;
         let encryption = certdesk_pki::open_skf_envelope(blob, &signing)?;
         let opened = self.open_with_pin(pin)?;
@@ -388,6 +394,7 @@ impl SoftwareUKey {
         slot: Slot,
         der: &[u8],
     ) -> Result<(), TokenError> {
+        let _one_at_a_time = self.exclusive()?;
         let certificate =
             Certificate::from_der(der).map_err(|e| TokenError::Corrupt(e.to_string()))?;
         let stored = self.read()?;
@@ -413,6 +420,7 @@ impl SoftwareUKey {
 
     /// Changes the user PIN (the old one is checked, and counted, first).
     pub fn change_pin(&self, old: &str, new: &str) -> Result<(), TokenError> {
+        let _one_at_a_time = self.exclusive()?;
         check_pin(new)?;
         let opened = self.open_with_pin(old)?;
         let mut stored = self.read()?;
@@ -423,6 +431,7 @@ impl SoftwareUKey {
     /// Sets a new user PIN with the SO PIN (counted before it is checked, like the user PIN)
     /// and unlocks the key.
     pub fn unlock_with_so_pin(&self, so_pin: &str, new_pin: &str) -> Result<(), TokenError> {
+        let _one_at_a_time = self.exclusive()?;
         check_pin(new_pin)?;
         let mut stored = self.read()?;
         if stored.so.tries_left == 0 {
@@ -443,6 +452,26 @@ impl SoftwareUKey {
     }
 
     // --- inside -----------------------------------------------------------------------------
+
+    /// Holds the key for one operation: an exclusive lock on `<file>.lock`, released when
+    /// dropped (or when the process dies). Operations read, count and write the file: two at
+    /// once, from two processes or two threads, would each count from the same number and one
+    /// try would be forgiven.
+    fn exclusive(&self) -> Result<std::fs::File, TokenError> {
+        let path = self.path.with_extension("lock");
+        let io = |source| TokenError::Io {
+            path: path.clone(),
+            source,
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        lock.lock().map_err(io)?;
+        Ok(lock)
+    }
 
     fn open_with_pin(&self, pin: &str) -> Result<Opened, TokenError> {
         let mut stored = self.read()?;

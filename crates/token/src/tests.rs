@@ -168,3 +168,43 @@ fn an_sm2_dual_pair_is_made_installed_and_used_on_the_key() {
     assert!(!file.contains("PRIVATE KEY"));
     assert!(file.contains("\"serial\""));
 }
+
+/// Wrong PINs tried at once (the agent serves pages in parallel; two programs may share a
+/// key): each is counted, none forgiven, and the eleventh and later find the key locked.
+#[test]
+fn wrong_pins_tried_at_the_same_instant_are_each_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ukey.json");
+    blank(&dir);
+    let tries: Vec<_> = (0..12)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || SoftwareUKey::open(&path).unwrap().verify_pin("000000"))
+        })
+        .collect();
+    let answers: Vec<_> = tries.into_iter().map(|t| t.join().unwrap()).collect();
+    let wrong = answers
+        .iter()
+        .filter(|a| matches!(a, Err(TokenError::WrongPin { .. })))
+        .count();
+    let locked = answers
+        .iter()
+        .filter(|a| matches!(a, Err(TokenError::Locked)))
+        .count();
+    // Nine told how many are left, the tenth locks it, and two more find it locked.
+    assert_eq!((wrong, locked), (9, 3), "{answers:?}");
+    assert_eq!(
+        SoftwareUKey::open(&path).unwrap().pin_tries_left().unwrap(),
+        0
+    );
+    // Every "tries left" was told once: no two tries counted from the same number.
+    let mut left: Vec<u32> = answers
+        .iter()
+        .filter_map(|a| match a {
+            Err(TokenError::WrongPin { left }) => Some(*left),
+            _ => None,
+        })
+        .collect();
+    left.sort_unstable();
+    assert_eq!(left, (1..=9).collect::<Vec<_>>());
+}
