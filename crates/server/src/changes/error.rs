@@ -32,6 +32,8 @@ pub enum ChangeError {
     #[error("{0}")]
     Inconsistent(String),
     #[error(transparent)]
+    Issuance(#[from] crate::issuance::IssuanceError),
+    #[error(transparent)]
     Product(#[from] ProductError),
     #[error(transparent)]
     Application(#[from] ApplicationError),
@@ -52,6 +54,7 @@ impl FeatureError for ChangeError {
             UnknownKey(_) | Rule(_) | IdentityNotChecked | LicenceMissing => Failure::Invalid,
             KeyRevoked | KeyRenewed | AlreadyChanging | HeldKeys | NotAChange => Failure::Conflict,
             Inconsistent(_) => Failure::Internal,
+            Issuance(e) => e.failure(),
             Product(e) => e.failure(),
             Application(e) => e.failure(),
             Identity(e) => e.failure(),
@@ -79,12 +82,25 @@ impl FeatureError for ChangeError {
             LicenceMissing => "licence_missing",
             NotAChange => "not_a_change",
             Inconsistent(_) => "internal",
+            Issuance(e) => e.code(),
             Product(e) => e.code(),
             Application(e) => e.code(),
             Identity(e) => e.code(),
             Step(e) => e.code(),
             Refused(e) => e.code(),
             Store(e) => e.code(),
+        }
+    }
+}
+
+impl From<crate::issuance::KeyUnfit> for ChangeError {
+    fn from(unfit: crate::issuance::KeyUnfit) -> Self {
+        use crate::issuance::KeyUnfit;
+        match unfit {
+            KeyUnfit::Unknown(serial) => ChangeError::UnknownKey(serial),
+            KeyUnfit::Revoked => ChangeError::KeyRevoked,
+            KeyUnfit::Renewed => ChangeError::KeyRenewed,
+            KeyUnfit::HeldKeys => ChangeError::HeldKeys,
         }
     }
 }

@@ -131,26 +131,7 @@ async fn create_change(
 ) -> Result<Order, ChangeError> {
     let organisation = changing_org(state, user, req.for_credit_code.as_deref()).await?;
     let serial = req.key_serial.trim();
-    let held = crate::issuance::held_key(state, organisation.id, serial)
-        .await?
-        .ok_or_else(|| ChangeError::UnknownKey(serial.to_uppercase()))?;
-    if held.revoked_at.is_some() {
-        return Err(ChangeError::KeyRevoked);
-    }
-    if held.renewed {
-        return Err(ChangeError::KeyRenewed);
-    }
-    let source = state
-        .store
-        .application(held.source_order_id)
-        .await?
-        .ok_or_else(|| ChangeError::UnknownKey(serial.to_uppercase()))?;
-    if crate::products::product_facts(state, source.product_id)
-        .await?
-        .mobile
-    {
-        return Err(ChangeError::HeldKeys);
-    }
+    let (held, source) = crate::issuance::replaceable_key(state, organisation.id, serial).await??;
     let form = crate::applications::form_of(state, &source)?;
     let checked = check_change(
         &CurrentFacts {

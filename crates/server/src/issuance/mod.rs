@@ -438,6 +438,50 @@ pub(crate) async fn held_key(
         .find(|c| c.profile == "sign" && c.serial_hex.eq_ignore_ascii_case(serial)))
 }
 
+/// Why a key cannot have new certificates made for it (补办, 变更).
+#[derive(Debug)]
+pub(crate) enum KeyUnfit {
+    /// The organisation has no key with this serial (upper-case).
+    Unknown(String),
+    Revoked,
+    /// A renewal replaced its certificate: the new one is the key's now.
+    Renewed,
+    /// 移动版: the CA holds the keys.
+    HeldKeys,
+}
+
+/// The organisation's key with `serial` that a 补办 or 变更 makes new certificates for, with the
+/// application it was first issued under; or why it cannot be.
+pub(crate) async fn replaceable_key(
+    state: &AppState,
+    org_id: i64,
+    serial: &str,
+) -> Result<
+    Result<(certdesk_store::OrgCertificate, certdesk_store::Application), KeyUnfit>,
+    IssuanceError,
+> {
+    let unknown = || KeyUnfit::Unknown(serial.trim().to_uppercase());
+    let Some(held) = held_key(state, org_id, serial).await? else {
+        return Ok(Err(unknown()));
+    };
+    if held.revoked_at.is_some() {
+        return Ok(Err(KeyUnfit::Revoked));
+    }
+    if held.renewed {
+        return Ok(Err(KeyUnfit::Renewed));
+    }
+    let Some(source) = state.store.application(held.source_order_id).await? else {
+        return Ok(Err(unknown()));
+    };
+    if crate::products::product_facts(state, source.product_id)
+        .await?
+        .mobile
+    {
+        return Ok(Err(KeyUnfit::HeldKeys));
+    }
+    Ok(Ok((held, source)))
+}
+
 /// The organisation's keys a page offers for an after-issuance request (解锁, 吊销): each
 /// signing certificate not revoked, as (serial, what it is).
 pub(crate) async fn key_choices(

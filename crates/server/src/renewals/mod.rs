@@ -315,13 +315,15 @@ pub(super) async fn registered_legal_rep_person(
 
 /// What a lapsed renewal still needs before 提交: (the identity check of the registered legal
 /// representative — of anyone checked on the order when none is registered —, the licence).
+/// `legal_rep` is [`registered_legal_rep_person`]'s answer, read once by the caller.
 pub(super) async fn still_needed(
     state: &AppState,
     order: &Order,
+    legal_rep: Option<&(String, String, String)>,
 ) -> Result<(bool, bool), RenewalError> {
-    let checked = match registered_legal_rep_person(state, order).await? {
+    let checked = match legal_rep {
         Some((_, id_number, _)) => {
-            crate::identity::passed_identity_check(state, order.id, &id_number)
+            crate::identity::passed_identity_check(state, order.id, id_number)
                 .await?
                 .is_some()
         }
@@ -352,7 +354,8 @@ async fn submit(
     let (order, renewal) = renewal_for(state, user, order_no, Action::EditApplication).await?;
     let items = state.store.renewal_items(order.id).await?;
     if renewal.lapsed {
-        let (identity, licence) = still_needed(state, &order).await?;
+        let legal_rep = registered_legal_rep_person(state, &order).await?;
+        let (identity, licence) = still_needed(state, &order, legal_rep.as_ref()).await?;
         if identity {
             return Err(RenewalError::IdentityNotChecked);
         }

@@ -131,15 +131,19 @@ async fn page(
     let mut rows = Vec::with_capacity(orders.len());
     for order in &orders {
         if let Some(renewal) = state.store.renewal(order.id).await? {
-            let (needs_identity, needs_licence) = if renewal.lapsed && order.status.is_editable() {
-                super::still_needed(state, order).await?
-            } else {
-                (false, false)
-            };
-            let legal_rep_mobile = super::registered_legal_rep_person(state, order)
-                .await?
-                .map(|(_, _, mobile)| certdesk_domain::mask_mobile(&mobile))
-                .unwrap_or_default();
+            // Only a lapsed renewal still being prepared needs the legal representative.
+            let (needs_identity, needs_licence, legal_rep_mobile) =
+                if renewal.lapsed && order.status.is_editable() {
+                    let legal_rep = super::registered_legal_rep_person(state, order).await?;
+                    let (identity, licence) =
+                        super::still_needed(state, order, legal_rep.as_ref()).await?;
+                    let mobile = legal_rep
+                        .map(|(_, _, mobile)| certdesk_domain::mask_mobile(&mobile))
+                        .unwrap_or_default();
+                    (identity, licence, mobile)
+                } else {
+                    (false, false, String::new())
+                };
             rows.push(OrderRow {
                 view: renewal_view(state, order, &renewal).await?,
                 may_submit: order.status.is_editable(),

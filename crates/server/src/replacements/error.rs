@@ -31,6 +31,8 @@ pub enum ReplacementError {
     #[error("{0}")]
     VoucherRefused(String),
     #[error(transparent)]
+    Issuance(#[from] crate::issuance::IssuanceError),
+    #[error(transparent)]
     Product(#[from] ProductError),
     #[error(transparent)]
     Application(#[from] ApplicationError),
@@ -52,6 +54,7 @@ impl FeatureError for ReplacementError {
             KeyRevoked | KeyRenewed | AlreadyReplacing | HeldKeys | NotAReplacement => {
                 Failure::Conflict
             }
+            Issuance(e) => e.failure(),
             Product(e) => e.failure(),
             Application(e) => e.failure(),
             Step(e) => e.failure(),
@@ -73,11 +76,24 @@ impl FeatureError for ReplacementError {
             Delivery(_) => "invalid_delivery",
             NotAReplacement => "not_a_replacement",
             VoucherRefused(_) => "invalid_voucher",
+            Issuance(e) => e.code(),
             Product(e) => e.code(),
             Application(e) => e.code(),
             Step(e) => e.code(),
             Refused(e) => e.code(),
             Store(e) => e.code(),
+        }
+    }
+}
+
+impl From<crate::issuance::KeyUnfit> for ReplacementError {
+    fn from(unfit: crate::issuance::KeyUnfit) -> Self {
+        use crate::issuance::KeyUnfit;
+        match unfit {
+            KeyUnfit::Unknown(serial) => ReplacementError::UnknownKey(serial),
+            KeyUnfit::Revoked => ReplacementError::KeyRevoked,
+            KeyUnfit::Renewed => ReplacementError::KeyRenewed,
+            KeyUnfit::HeldKeys => ReplacementError::HeldKeys,
         }
     }
 }

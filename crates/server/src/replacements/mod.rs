@@ -111,27 +111,10 @@ async fn create_replacement(
 ) -> Result<Order, ReplacementError> {
     let org_id = replacing_org(state, user, req.for_credit_code.as_deref()).await?;
     let serial = req.key_serial.trim();
-    let held = crate::issuance::held_key(state, org_id, serial)
-        .await?
-        .ok_or_else(|| ReplacementError::UnknownKey(serial.to_uppercase()))?;
-    if held.revoked_at.is_some() {
-        return Err(ReplacementError::KeyRevoked);
-    }
-    if held.renewed {
-        return Err(ReplacementError::KeyRenewed);
-    }
     let reason = ReplacementReason::parse(&req.reason)
         .filter(|r| r.is_for_replacement_orders())
         .ok_or(ReplacementError::InvalidReason)?;
-    let source = state
-        .store
-        .application(held.source_order_id)
-        .await?
-        .ok_or_else(|| ReplacementError::UnknownKey(serial.to_uppercase()))?;
-    let product = crate::products::product_facts(state, source.product_id).await?;
-    if product.mobile {
-        return Err(ReplacementError::HeldKeys);
-    }
+    let (held, source) = crate::issuance::replaceable_key(state, org_id, serial).await??;
     if req.restore_encryption_key
         && state
             .store
