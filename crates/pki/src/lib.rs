@@ -57,7 +57,8 @@ pub use ocsp::{
 };
 pub use personal_data::PersonalDataKey;
 pub use pkcs11::{
-    pkcs11_certificates, pkcs11_store_certificate, pkcs11_token_serial, Pkcs11Key, TokenPin,
+    pkcs11_certificates, pkcs11_change_pin, pkcs11_store_certificate, pkcs11_token_labels,
+    pkcs11_token_serial, Pkcs11Key, TokenPin,
 };
 pub use signer::{Signer, SoftwareKey};
 

@@ -281,13 +281,53 @@ pub fn pkcs11_store_certificate(
     Ok(())
 }
 
-/// The certificates stored on the token, as (label, DER), in the token's order.
+/// Changes the token's user PIN (C_SetPIN in a user session).
+pub fn pkcs11_change_pin(
+    module: &Path,
+    token_label: &str,
+    old: &TokenPin,
+    new: &TokenPin,
+) -> Result<(), PkiError> {
+    let session = open_session(module, token_label, old)?;
+    session
+        .set_pin(&old.to_auth_pin(), &new.to_auth_pin())
+        .map_err(|e| token_error("changing the PIN", e))
+}
+
+/// The labels of the initialised tokens behind `module`, in slot order (each a key the
+/// holder may pick).
+pub fn pkcs11_token_labels(module: &Path) -> Result<Vec<String>, PkiError> {
+    let context = context(module)?;
+    let slots = context
+        .get_slots_with_initialized_token()
+        .map_err(|e| token_error("listing slots", e))?;
+    let mut labels = Vec::new();
+    for slot in slots {
+        let info = context
+            .get_token_info(slot)
+            .map_err(|e| token_error("reading token information", e))?;
+        labels.push(info.label().trim_end().to_string());
+    }
+    Ok(labels)
+}
+
+/// The certificates stored on the token, as (label, DER), in the token's order. Without a PIN
+/// only the public ones are seen (those [`pkcs11_store_certificate`] stores are public).
 pub fn pkcs11_certificates(
     module: &Path,
     token_label: &str,
-    pin: &TokenPin,
+    pin: Option<&TokenPin>,
 ) -> Result<Vec<(String, Vec<u8>)>, PkiError> {
-    let session = open_session(module, token_label, pin)?;
+    let session = match pin {
+        Some(pin) => open_session(module, token_label, pin)?,
+        None => {
+            let context = context(module)?;
+            let slot = slot_of(&context, module, token_label)?;
+            context
+                .open_ro_session(slot)
+                .map_err(|e| token_error("opening a session", e))?
+        }
+    };
     let mut found = Vec::new();
     for handle in certificates_labelled(&session, None)? {
         let attributes = session
@@ -682,8 +722,14 @@ mod tests {
         let again = certify_issuing_ca(&ca.root_key, &ca.root_cert, &key, "y").expect("cert");
         let second = again.to_der().expect("der");
         pkcs11_store_certificate(&hsm.module, TOKEN_UKEY, &pin(), "bid", &second).expect("replace");
-        let stored = pkcs11_certificates(&hsm.module, TOKEN_UKEY, &pin()).expect("list");
+        let stored = pkcs11_certificates(&hsm.module, TOKEN_UKEY, Some(&pin())).expect("list");
         assert_eq!(stored, vec![("bid".to_string(), second)]);
+        // Certificates are public: listed without a login too (the agent shows them).
+        let public = pkcs11_certificates(&hsm.module, TOKEN_UKEY, None).expect("public list");
+        assert_eq!(public, stored);
+        assert!(pkcs11_token_labels(&hsm.module)
+            .expect("labels")
+            .contains(&TOKEN_UKEY.to_string()));
         assert!(pkcs11_store_certificate(&hsm.module, TOKEN_UKEY, &pin(), "bid", b"junk").is_err());
         assert!(pkcs11_token_serial(&hsm.module, "no-such-token").is_err());
     }

@@ -16,8 +16,10 @@
 //!   with the container's signing key inside this process (SKF_ImportECCKeyPair semantics),
 //!   sealed at once; it never touches the disk in clear.
 //!
-//! Still to come (issue 14): the PKCS#11 implementation behind the same interface, the 解锁授权码
-//! challenge-response, `certdesk token …` and `certdesk agent`.
+//! The [`Token`] trait is what certdesk asks of any key; [`Pkcs11Token`] is the other
+//! implementation. The 解锁授权码's challenge-response is the agent's ([`agent`]): the server
+//! answers a one-time SM2 key the agent made with the SO PIN the CA set at 制证
+//! ([`SoftwareUKey::personalise_so_pin`]), sealed to that key.
 
 pub mod agent;
 mod pkcs11;
@@ -63,6 +65,8 @@ pub enum TokenError {
     ContainerExists(String),
     #[error("容器“{0}”中没有{1}")]
     Empty(String, &'static str),
+    #[error("CA锁中已有证书，管理员PIN码只能用原管理员PIN码修改")]
+    AlreadyMade,
     #[error("证书与容器中的密钥不匹配")]
     CertificateMismatch,
     #[error("CA锁文件 {path} 无法读写：{source}")]
@@ -159,6 +163,34 @@ pub trait Token: Send + Sync {
     ) -> Result<(), TokenError>;
     /// The certificates on the key: (container, slot, DER).
     fn certificates(&self, pin: &str) -> Result<Vec<(String, Slot, Vec<u8>)>, TokenError>;
+    /// What the key shows without a PIN: its containers with their certificates.
+    fn containers(&self) -> Result<Vec<ContainerInfo>, TokenError>;
+    /// User PIN tries left, when the key says (PKCS#11 does not).
+    fn pin_tries_left(&self) -> Result<Option<u32>, TokenError> {
+        Ok(None)
+    }
+    /// Imports the encryption key pair the CA sealed to the container's signing key (GM/T 0016
+    /// ENVELOPEDKEYBLOB).
+    fn import_enveloped_key(
+        &self,
+        _pin: &str,
+        _container: &str,
+        _blob: &[u8],
+    ) -> Result<(), TokenError> {
+        Err(TokenError::Unsupported("该CA锁不支持导入加密密钥对"))
+    }
+    /// Sets the SO PIN on a key being made (制证: no signing certificate on it yet), with the
+    /// user PIN.
+    fn personalise_so_pin(&self, _pin: &str, _new_so_pin: &str) -> Result<(), TokenError> {
+        Err(TokenError::Unsupported(
+            "该CA锁的管理员PIN码只能由厂商工具设置",
+        ))
+    }
+    /// Sets a new user PIN with the SO PIN, and unlocks the key.
+    fn unlock_with_so_pin(&self, _so_pin: &str, _new_pin: &str) -> Result<(), TokenError> {
+        Err(TokenError::Unsupported("该CA锁只能用厂商工具解锁"))
+    }
+    fn change_pin(&self, old: &str, new: &str) -> Result<(), TokenError>;
 }
 
 impl Token for SoftwareUKey {
@@ -196,6 +228,29 @@ impl Token for SoftwareUKey {
         der: &[u8],
     ) -> Result<(), TokenError> {
         SoftwareUKey::install_certificate(self, container, slot, der)
+    }
+    fn containers(&self) -> Result<Vec<ContainerInfo>, TokenError> {
+        SoftwareUKey::containers(self)
+    }
+    fn pin_tries_left(&self) -> Result<Option<u32>, TokenError> {
+        SoftwareUKey::pin_tries_left(self).map(Some)
+    }
+    fn import_enveloped_key(
+        &self,
+        pin: &str,
+        container: &str,
+        blob: &[u8],
+    ) -> Result<(), TokenError> {
+        SoftwareUKey::import_enveloped_key(self, pin, container, blob)
+    }
+    fn personalise_so_pin(&self, pin: &str, new_so_pin: &str) -> Result<(), TokenError> {
+        SoftwareUKey::personalise_so_pin(self, pin, new_so_pin)
+    }
+    fn unlock_with_so_pin(&self, so_pin: &str, new_pin: &str) -> Result<(), TokenError> {
+        SoftwareUKey::unlock_with_so_pin(self, so_pin, new_pin)
+    }
+    fn change_pin(&self, old: &str, new: &str) -> Result<(), TokenError> {
+        SoftwareUKey::change_pin(self, old, new)
     }
     fn certificates(&self, _pin: &str) -> Result<Vec<(String, Slot, Vec<u8>)>, TokenError> {
         let mut found = Vec::new();
@@ -426,6 +481,30 @@ impl SoftwareUKey {
         let mut stored = self.read()?;
         stored.user = wrap(&opened.device_key, new)?;
         self.write(&stored)
+    }
+
+    /// Sets the SO PIN of a key being made (制证), opened with the user PIN: only while no
+    /// container has a signing certificate, so a finished key's SO PIN is changed only with
+    /// the SO PIN. The CA keeps the SO PIN it set and answers a 解锁授权码 with it.
+    pub fn personalise_so_pin(&self, pin: &str, new_so_pin: &str) -> Result<(), TokenError> {
+        let _one_at_a_time = self.exclusive()?;
+        check_pin(new_so_pin)?;
+        let opened = self.open_with_pin(pin)?;
+        let mut stored = self.read()?;
+        if stored
+            .containers
+            .iter()
+            .any(|c| c.signing_certificate.is_some())
+        {
+            return Err(TokenError::AlreadyMade);
+        }
+        stored.so = wrap(&opened.device_key, new_so_pin)?;
+        self.write(&stored)
+    }
+
+    /// The label the key was made with.
+    pub fn label(&self) -> Result<String, TokenError> {
+        Ok(self.read()?.label)
     }
 
     /// Sets a new user PIN with the SO PIN (counted before it is checked, like the user PIN)

@@ -3,11 +3,11 @@
 //! under the container's name. Tested on SoftHSM2 (which has no SM2: SM2 UKeys are reached
 //! through their SKF drivers, or the software UKey, for now).
 
-use crate::{Slot, Token, TokenError};
+use crate::{ContainerInfo, Slot, Token, TokenError};
 use certdesk_pki::der::{Decode, Encode};
 use certdesk_pki::{
-    pkcs11_certificates, pkcs11_store_certificate, pkcs11_token_serial, Algorithm, Pkcs11Key,
-    PkiError, Signer, TokenPin,
+    pkcs11_certificates, pkcs11_change_pin, pkcs11_store_certificate, pkcs11_token_serial,
+    Algorithm, Pkcs11Key, PkiError, Signer, TokenPin,
 };
 use std::path::PathBuf;
 
@@ -52,7 +52,7 @@ impl Token for Pkcs11Token {
 
     fn verify_pin(&self, pin: &str) -> Result<(), TokenError> {
         // Listing logs in: a wrong PIN is refused by the token itself.
-        pkcs11_certificates(&self.module, &self.token_label, &TokenPin::new(pin))
+        pkcs11_certificates(&self.module, &self.token_label, Some(&TokenPin::new(pin)))
             .map(drop)
             .map_err(pin_error)
     }
@@ -123,9 +123,33 @@ impl Token for Pkcs11Token {
         .map_err(pin_error)
     }
 
+    fn containers(&self) -> Result<Vec<ContainerInfo>, TokenError> {
+        Ok(pkcs11_certificates(&self.module, &self.token_label, None)?
+            .into_iter()
+            .map(|(label, der)| ContainerInfo {
+                name: label,
+                algorithm: Some(Algorithm::EcdsaP256Sha256),
+                has_signing_key: true,
+                has_encryption_key: false,
+                signing_certificate: Some(der),
+                encryption_certificate: None,
+            })
+            .collect())
+    }
+
+    fn change_pin(&self, old: &str, new: &str) -> Result<(), TokenError> {
+        pkcs11_change_pin(
+            &self.module,
+            &self.token_label,
+            &TokenPin::new(old),
+            &TokenPin::new(new),
+        )
+        .map_err(pin_error)
+    }
+
     fn certificates(&self, pin: &str) -> Result<Vec<(String, Slot, Vec<u8>)>, TokenError> {
         Ok(
-            pkcs11_certificates(&self.module, &self.token_label, &TokenPin::new(pin))
+            pkcs11_certificates(&self.module, &self.token_label, Some(&TokenPin::new(pin)))
                 .map_err(pin_error)?
                 .into_iter()
                 .map(|(label, der)| (label, Slot::Signing, der))
