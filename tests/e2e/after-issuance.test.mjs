@@ -232,6 +232,7 @@ test('变更 of the company name: registered only once the CA approves, carried 
   const csr = await run('openssl', ['req', '-new', '-key', fresh, '-sm3', '-sigopt', 'distid:1234567812345678',
     '-subj', '/CN=ukey']);
   await supplier.getByTestId('change-issue').click();
+  await supplier.getByText('高级：使用自备的其他CA锁').click();
   await supplier.getByLabel('证书请求').fill(csr);
   await supplier.getByRole('button', { name: '提交并签发证书' }).click();
   await supplier.getByTestId('notice').waitFor();

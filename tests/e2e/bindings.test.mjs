@@ -42,7 +42,7 @@ async function login(page, username, password) {
   await page.goto(`${server.base}/login`);
   await page.getByLabel('用户名').fill(username);
   await page.getByLabel('密码').fill(password);
-  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('button', { name: '登录', exact: true }).click();
   await page.getByRole('heading', { name: '总览' }).waitFor();
 }
 
@@ -72,11 +72,13 @@ test('an admin binds a certificate to an employee and unbinds it; an employee ca
 
   // Bind the certificate to the employee.
   await page.getByRole('link', { name: 'CA绑定与解绑' }).click();
-  await page.getByLabel('绑定账号').selectOption({ label: '王小明（fz.wang）' });
+  // The OpenSSL key is one "from elsewhere": its signature goes in by hand, under 高级.
+  await page.getByText('高级：没有证书助手时手工提交签名').click();
+  await page.locator('#manual-account').selectOption({ label: '王小明（fz.wang）' });
   const message = await page.getByTestId('challenge-message').inputValue();
   await page.getByLabel('签名证书').fill(cert);
   await page.getByLabel('签名值').fill(signChallenge(message));
-  await page.getByRole('button', { name: '确定' }).click();
+  await page.getByRole('button', { name: '提交', exact: true }).click();
   await page.getByTestId('form-notice').waitFor();
   const row = page.getByTestId('bindings').locator('tbody tr').first();
   assert.match(await row.textContent(), /王小明/);
@@ -85,11 +87,12 @@ test('an admin binds a certificate to an employee and unbinds it; an employee ca
   await page.screenshot({ path: join(screenshotDir, 'bindings.png'), fullPage: true });
 
   // The same certificate cannot bind a second account.
-  await page.getByLabel('绑定账号').selectOption({ index: 0 });
+  await page.getByText('高级：没有证书助手时手工提交签名').click();
+  await page.locator('#manual-account').selectOption({ index: 0 });
   const again = await page.getByTestId('challenge-message').inputValue();
   await page.getByLabel('签名证书').fill(cert);
   await page.getByLabel('签名值').fill(signChallenge(again));
-  await page.getByRole('button', { name: '确定' }).click();
+  await page.getByRole('button', { name: '提交', exact: true }).click();
   assert.match(await page.getByTestId('form-error').textContent(), /已绑定账号 fz\.wang/);
 
   // Filter by name, then unbind with confirmation.
@@ -109,26 +112,29 @@ test('an admin binds a certificate to an employee and unbinds it; an employee ca
   const epage = await employee.newPage();
   await login(epage, 'fz.wang', 'employee-pass-2026');
   await epage.getByRole('link', { name: 'CA绑定与解绑' }).click();
-  assert.equal(await epage.getByLabel('绑定账号').locator('option').count(), 1, 'only the current account');
+  await epage.getByText('高级：没有证书助手时手工提交签名').click();
+  assert.equal(await epage.locator('#manual-account option').count(), 1, 'only the current account');
+  assert.equal(await epage.locator('#bind-account option').count(), 1, 'only the current account');
   assert.equal(await epage.getByRole('link', { name: '账号管理' }).count(), 0);
   await epage.evaluate((id) => {
-    const select = document.getElementById('bind-account');
+    const select = document.getElementById('manual-account');
     select.add(new Option('管理员', String(id)));
     select.value = String(id);
   }, adminId);
   const emessage = await epage.getByTestId('challenge-message').inputValue();
   await epage.getByLabel('签名证书').fill(cert);
   await epage.getByLabel('签名值').fill(signChallenge(emessage));
-  await epage.getByRole('button', { name: '确定' }).click();
+  await epage.getByRole('button', { name: '提交', exact: true }).click();
   assert.match(await epage.getByTestId('form-error').textContent(), /没有权限/);
   await epage.screenshot({ path: join(screenshotDir, 'bindings-employee-refused.png'), fullPage: true });
 
   // Binding for itself works.
-  await epage.getByLabel('绑定账号').selectOption({ index: 0 });
+  await epage.getByText('高级：没有证书助手时手工提交签名').click();
+  await epage.locator('#manual-account').selectOption({ index: 0 });
   const own = await epage.getByTestId('challenge-message').inputValue();
   await epage.getByLabel('签名证书').fill(cert);
   await epage.getByLabel('签名值').fill(signChallenge(own));
-  await epage.getByRole('button', { name: '确定' }).click();
+  await epage.getByRole('button', { name: '提交', exact: true }).click();
   await epage.getByTestId('form-notice').waitFor();
   await admin.close();
   await employee.close();

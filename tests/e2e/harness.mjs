@@ -15,7 +15,7 @@ export const certdeskBin = process.env.CERTDESK_BIN ?? join(repoRoot, 'target', 
 export const screenshotDir = join(here, 'test-results');
 export const CHROMIUM = '/usr/bin/chromium';
 
-function freePort() {
+export function freePort() {
   return new Promise((ok, fail) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
@@ -61,6 +61,37 @@ export async function startServer({ adminPassword, env: extra = {} }) {
   };
 }
 
+/**
+ * Starts `certdesk agent` on `port` for the site at `site`, over the software UKeys in `keysDir`
+ * and the tokens of `pkcs11Modules`; PINs are asked in its own page. Resolves when it answers.
+ */
+export async function startAgent({ site, port, keysDir, pkcs11Modules = [], env: extra = {} }) {
+  const args = ['agent', '--site', site, '--keys-dir', keysDir, '--port', String(port)];
+  for (const module of pkcs11Modules) args.push('--pkcs11-module', module);
+  const child = spawn(certdeskBin, args, { env: { ...process.env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`certdesk agent exited early (${child.exitCode}):\n${output}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/health`, { headers: { Origin: site } });
+      if (res.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`certdesk agent did not answer:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    output: () => output,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 export async function launchBrowser() {
   mkdirSync(screenshotDir, { recursive: true });
   return chromium.launch({
@@ -72,14 +103,14 @@ export async function launchBrowser() {
 }
 
 /** Runs certdesk (e.g. `ca issue`) against the same data directory; resolves with stdout. */
-export function certdesk(args) {
-  return run(certdeskBin, args);
+export function certdesk(args, env = {}) {
+  return run(certdeskBin, args, env);
 }
 
-/** Runs a command; rejects with its output when it fails. */
-export function run(command, args) {
+/** Runs a command (with `env` added); rejects with its output when it fails. */
+export function run(command, args, env = {}) {
   return new Promise((ok, fail) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -123,7 +154,7 @@ export async function signIn(context, base, username, password) {
   await page.goto(`${base}/login`);
   await page.getByLabel('用户名').fill(username);
   await page.getByLabel('密码').fill(password);
-  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('button', { name: '登录', exact: true }).click();
   await page.getByRole('heading', { name: '总览' }).waitFor();
   return page;
 }

@@ -23,7 +23,7 @@ test('a wrong password shows the error and keeps the user on the login page', as
   assert.match(page.url(), /\/login$/, 'an anonymous visit is sent to the login page');
   await page.getByLabel('用户名').fill('admin');
   await page.getByLabel('密码').fill('not-the-password-1');
-  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('button', { name: '登录', exact: true }).click();
   const error = page.getByTestId('login-error');
   await error.waitFor();
   assert.equal((await error.textContent()).trim(), '用户名或密码错误');
@@ -38,7 +38,7 @@ test('the admin logs in, sees the workbench, and logs out', async () => {
   await page.goto(`${server.base}/login`);
   await page.getByLabel('用户名').fill('admin');
   await page.getByLabel('密码').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('button', { name: '登录', exact: true }).click();
   await page.getByRole('heading', { name: '总览' }).waitFor();
   const menu = page.getByRole('navigation', { name: '主菜单' });
   for (const item of ['总览', '发票', '消息', '账号管理', '产品与价格', '抵扣券', '审计日志', '我的账号']) {

@@ -171,6 +171,8 @@ test('a new UKey certificate: empty form → two reviews → sandbox payment →
 
   // The key's CSR → the CA issues the SM2 signing and encryption certificates.
   await supplier.goto(`${server.base}/orders/${orderNo}`);
+  await supplier.getByTestId('production-hint').waitFor();
+  await supplier.getByText('高级：使用自备的其他CA锁').click();
   await supplier.getByLabel('证书请求').fill(sm2Csr);
   await supplier.getByRole('button', { name: '提交并签发证书' }).click();
   await supplier.getByTestId('notice').waitFor();

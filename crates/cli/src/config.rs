@@ -22,7 +22,7 @@ pub const DEFAULT_RENEWAL_GRACE_SECS: i64 = 86_400;
 pub struct ServeArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, policy_oid,
     /// trusted_proxies, session_hours, issuance_recovery_secs, renewal_grace_secs, payee_name, payee_bank,
-    /// payee_account, payment_gateway, identity_provider, demo, log, ca, platform_name. Unknown keys are an error.
+    /// payee_account, payment_gateway, identity_provider, demo, log, ca, platform_name, agent_url. Unknown keys are an error.
     #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080]
@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// The platform's name in page titles, headers and SMS signatures [default: CA证书服务台]
     #[arg(long, env = "CERTDESK_PLATFORM_NAME", value_name = "NAME")]
     pub platform_name: Option<String>,
+    /// Where the key holder's agent (`certdesk agent`) listens on their PC, as the pages reach
+    /// it [default: http://127.0.0.1:24680]
+    #[arg(long, env = "CERTDESK_AGENT_URL", value_name = "URL")]
+    pub agent_url: Option<String>,
     /// The CA service to sign with, `unix:PATH` (a `certdesk ca serve` on the same database):
     /// this process then holds no CA key, passphrase or key-management key. Without it the CA
     /// runs inside this process (the embedded default).
@@ -129,6 +133,7 @@ struct FileConfig {
     log: Option<String>,
     ca: Option<String>,
     platform_name: Option<String>,
+    agent_url: Option<String>,
 }
 
 /// Everything `serve` needs, checked.
@@ -160,6 +165,7 @@ pub struct ServeSettings {
     /// The Unix socket of the CA service, when the CA runs as its own process.
     pub ca_socket: Option<PathBuf>,
     pub platform_name: String,
+    pub agent_url: String,
 }
 
 impl ServeSettings {
@@ -287,10 +293,23 @@ impl ServeSettings {
         {
             bail!("invalid platform_name: 1 to 30 characters, shown in page titles and SMS signatures");
         }
+        let agent_url = args
+            .agent_url
+            .or(file.agent_url)
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", certdesk_token::agent::DEFAULT_PORT));
+        let agent_url = agent_url.trim().trim_end_matches('/').to_string();
+        let agent_host = agent_url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.rsplit_once(':'))
+            .map(|(host, port)| (host, port.parse::<u16>().is_ok()));
+        if !matches!(agent_host, Some(("127.0.0.1" | "localhost", true))) {
+            bail!("invalid agent_url {agent_url:?}: the agent listens on http://127.0.0.1:<port> of the key holder's PC");
+        }
         Ok(ServeSettings {
             listen,
             ca_socket,
             platform_name,
+            agent_url,
             data_dir: args
                 .data_dir
                 .or(file.data_dir)

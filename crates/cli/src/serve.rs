@@ -47,6 +47,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         );
     }
     certdesk_server::set_platform_name(&settings.platform_name);
+    certdesk_server::set_agent_url(&settings.agent_url);
     prepare_data_dir(&settings.data_dir)?;
     // Bind before touching the database, so that a port in use changes nothing.
     let listener = tokio::net::TcpListener::bind(settings.listen)

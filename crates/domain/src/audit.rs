@@ -69,10 +69,14 @@ pub enum AuditAction {
     OrganisationClaimRejected,
     /// A 解锁授权码 was used to unlock its key.
     UnlockCodeUsed,
+    /// 制证: a UKey was taken for an order at the CA's station (its CA锁ID recorded).
+    KeyProduced,
+    /// 制证: the certificates were written into that UKey.
+    KeyWritten,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 34] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -107,6 +111,8 @@ impl AuditAction {
         AuditAction::OrganisationClaimApproved,
         AuditAction::OrganisationClaimRejected,
         AuditAction::UnlockCodeUsed,
+        AuditAction::KeyProduced,
+        AuditAction::KeyWritten,
     ];
 
     /// The name stored in the database, hashed into the chain and used in the API.
@@ -146,6 +152,8 @@ impl AuditAction {
             AuditAction::OrganisationClaimApproved => "organisation_claim_approved",
             AuditAction::OrganisationClaimRejected => "organisation_claim_rejected",
             AuditAction::UnlockCodeUsed => "unlock_code_used",
+            AuditAction::KeyProduced => "key_produced",
+            AuditAction::KeyWritten => "key_written",
         }
     }
 
@@ -186,6 +194,8 @@ impl AuditAction {
             AuditAction::OrganisationClaimApproved => "单位认领通过",
             AuditAction::OrganisationClaimRejected => "单位认领驳回",
             AuditAction::UnlockCodeUsed => "使用解锁授权码",
+            AuditAction::KeyProduced => "制证",
+            AuditAction::KeyWritten => "证书写入CA锁",
         }
     }
 }

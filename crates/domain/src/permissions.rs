@@ -71,6 +71,9 @@ pub enum Action {
     /// Use a 解锁授权码 on the key it was issued for (the key holder's agent, signed in as the
     /// organisation's admin).
     UseUnlockCode,
+    /// 制证: at the CA's station, make the key pairs on a blank UKey for an order in 制证中,
+    /// issue, and write the certificates (and the SO PIN the CA keeps) into it.
+    ProduceKey,
     /// Ship a key or mark it ready at the counter.
     DeliverOrder,
     /// 确认收货.
@@ -246,6 +249,9 @@ pub const fn access(action: Action) -> Access {
             Access::Granted(&[(OrgAdmin, Org), (PlatformOperator, All), (CaOfficer, All)])
         }
         DeliverOrder => Access::Granted(&[(PlatformOperator, All)]),
+        // The CA's 制证 station: its officers make keys for every organisation's orders; the
+        // platform operator then ships what the CA made (separation of duties).
+        ProduceKey => Access::Granted(&[(CaOfficer, All)]),
         ListOrgCertificates => Access::Granted(&[(OrgAdmin, Org)]),
         // 收银台: the organisation admin pays for its organisation (DOMAIN.md); operators see
         // the cashier to help on the phone, and withdraw on the supplier's behalf (代办).

@@ -20,6 +20,7 @@ pub mod messages;
 mod orders;
 pub mod payments;
 mod pki;
+mod production;
 pub mod products;
 pub mod renewals;
 pub mod replacements;
@@ -39,7 +40,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
-pub use web::pages::{set_platform_name, DEFAULT_PLATFORM_NAME};
+pub use web::pages::{set_agent_url, set_platform_name, DEFAULT_PLATFORM_NAME};
 pub use web::{auth, error, routes};
 
 /// What the web side needs to know about its deployment.
@@ -259,6 +260,7 @@ fn app_routes(config: &ServerConfig) -> routes::Registry {
     let registry = claims::register(registry);
     let registry = messages::register(registry);
     let registry = unlocks::register(registry);
+    let registry = production::register(registry);
     let registry = revocations::register(registry);
     let registry = renewals::register(registry);
     let registry = replacements::register(registry);
@@ -311,6 +313,7 @@ impl ApiDoc {
             claims::openapi(),
             messages::openapi(),
             unlocks::openapi(),
+            production::openapi(),
             revocations::openapi(),
             renewals::openapi(),
             replacements::openapi(),

@@ -34,6 +34,7 @@ mod identity;
 mod messages;
 mod orders;
 mod organisations;
+mod productions;
 mod products;
 mod rate_limits;
 mod renewals;
@@ -74,6 +75,7 @@ pub use orders::{
     PaymentOutcome, StepRecord,
 };
 pub use organisations::Organisation;
+pub use productions::KeyProduction;
 pub use products::{FixedPrice, NewVoucher, Product, Redemption, Submission, Voucher};
 pub use rate_limits::{RateLimit, Slot};
 pub use renewals::{AdoptedKey, NewRenewal, Renewal, RenewalItem, RenewalTarget, SupersededKey};

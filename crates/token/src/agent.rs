@@ -441,7 +441,16 @@ fn default_container() -> String {
     "default".into()
 }
 
-fn ask_pin(agent: &Agent, serial: &str, purpose: &str) -> Result<Zeroizing<String>, AgentError> {
+/// The holder's PIN for `token`; a locked key is refused before anyone types into it.
+fn ask_pin(
+    agent: &Agent,
+    token: &dyn Token,
+    serial: &str,
+    purpose: &str,
+) -> Result<Zeroizing<String>, AgentError> {
+    if token.pin_tries_left()? == Some(0) {
+        return Err(TokenError::Locked.into());
+    }
     agent
         .prompt
         .pin_for(serial, purpose)
@@ -486,7 +495,7 @@ async fn sign_challenge(
         } else {
             "证书登录"
         };
-        let pin = ask_pin(&agent, &request.serial, purpose)?;
+        let pin = ask_pin(&agent, token.as_ref(), &request.serial, purpose)?;
         let signature = token.sign(&pin, &request.container, request.challenge.as_bytes())?;
         let certificate = token
             .containers()?
@@ -542,7 +551,7 @@ async fn generate(
         {
             return Err(AgentError::AlreadyCertified);
         }
-        let pin = ask_pin(&agent, &serial, "在CA锁中生成密钥")?;
+        let pin = ask_pin(&agent, token.as_ref(), &serial, "在CA锁中生成密钥")?;
         let has_key = existing.is_some_and(|c| c.has_signing_key && c.algorithm == Some(algorithm));
         if !has_key {
             token.generate_key_pair(&pin, &request.container, algorithm)?;
@@ -667,7 +676,7 @@ async fn install(
             .as_deref()
             .map(|sealed| unseal(&agent, &serial, sealed))
             .transpose()?;
-        let pin = ask_pin(&agent, &serial, "将证书写入CA锁")?;
+        let pin = ask_pin(&agent, token.as_ref(), &serial, "将证书写入CA锁")?;
         if let Some(envelope) = &envelope {
             token.import_enveloped_key(&pin, &request.container, envelope)?;
         }
@@ -706,7 +715,7 @@ async fn change_pin(
     let _: serde_json::Value = body_without_pin(&body)?;
     blocking(move || {
         let token = token_with_serial(&agent, &serial)?;
-        let old = ask_pin(&agent, &serial, "修改PIN码：请输入原PIN码")?;
+        let old = ask_pin(&agent, token.as_ref(), &serial, "修改PIN码：请输入原PIN码")?;
         let new = agent
             .prompt
             .new_pin_for(&serial, "修改PIN码：请设置新PIN码")

@@ -133,7 +133,7 @@ pub(crate) async fn csr_page(
             return Err(IssuanceError::CsrRequired);
         }
         issue_for_order(&state, &user, &order, form.csr.as_bytes()).await?;
-        Ok("证书已签发，请下载证书写入CA锁".to_string())
+        Ok("证书已签发：请下载证书，用该CA锁厂商的工具写入".to_string())
     }
     .await;
     back_to_order(&state, &user, &order_no, result).await

@@ -522,6 +522,21 @@ async fn order_page(
             described.summary.push(Summary { label, value });
         }
     }
+    // 制证: the key the CA made the order's keys on.
+    if let Some(production) = state.store.key_production(order.id).await? {
+        described.summary.push(Summary {
+            label: "CA锁ID",
+            value: format!(
+                "{}{}",
+                production.key_serial,
+                if production.written_at.is_some() {
+                    "（CA已制证写入）"
+                } else {
+                    "（制证中）"
+                }
+            ),
+        });
+    }
     let documents = match &application {
         Some(_) if rights.may_see_documents => document_links(&state, &order).await?,
         _ => Vec::new(),

@@ -31,6 +31,10 @@ pub enum UnlockError {
     Code(#[from] CodeRefusal),
     #[error("解锁授权码输错次数过多，请{minutes}分钟后再试")]
     TooManyTries { minutes: i64 },
+    #[error("该CA锁不是在本平台制证的，无法在线解锁；请联系CA客服用管理员PIN码解锁")]
+    NotMadeHere,
+    #[error("证书助手发来的解锁挑战有误：{0}")]
+    BadChallenge(String),
     #[error("{0}")]
     Inconsistent(String),
     #[error(transparent)]
@@ -53,7 +57,8 @@ impl FeatureError for UnlockError {
             | InvalidHolderMobile(_)
             | InvalidReason
             | IdentityNotChecked => Failure::Invalid,
-            KeyRevoked | NotAnUnlock => Failure::Conflict,
+            KeyRevoked | NotAnUnlock | NotMadeHere => Failure::Conflict,
+            BadChallenge(_) => Failure::Invalid,
             NotFound => Failure::NotFound,
             Code(CodeRefusal::Unknown | CodeRefusal::OtherKey) => Failure::Invalid,
             Code(CodeRefusal::Used | CodeRefusal::Expired) => Failure::Conflict,
@@ -77,6 +82,8 @@ impl FeatureError for UnlockError {
             InvalidReason => "invalid_reason",
             IdentityNotChecked => "identity_not_checked",
             NotAnUnlock => "not_an_unlock",
+            NotMadeHere => "not_made_here",
+            BadChallenge(_) => "bad_challenge",
             NotFound => "unlock_not_found",
             Code(CodeRefusal::Unknown) => "unlock_code_unknown",
             Code(CodeRefusal::OtherKey) => "unlock_code_other_key",

@@ -253,6 +253,10 @@ pub struct UseCodeRequest {
     /// The 解锁授权码, with or without dashes.
     #[serde(default)]
     pub code: String,
+    /// The key holder's agent's one-time SM2 key for the key (DER SubjectPublicKeyInfo,
+    /// base64): the answer carries the key's SO PIN sealed to it (challenge-response).
+    #[serde(default)]
+    pub challenge: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -261,6 +265,9 @@ pub struct UsedCodeView {
     pub key_serial: String,
     /// Beijing time.
     pub used_at: String,
+    /// With a challenge: the SO PIN the CA set on the key at 制证, sealed to the agent's
+    /// one-time key; the agent unlocks the key with it and the holder's new PIN.
+    pub response: Option<String>,
 }
 
 /// Uses a code once for the key it was issued for. Wrong codes are counted per key (five an
@@ -301,6 +308,21 @@ async fn use_code(
         return Err(refusal.into());
     }
     let request = found.ok_or(UnlockError::Code(CodeRefusal::Unknown))?;
+    // The answer is made before the code is spent: a key the CA did not make here (no SO PIN
+    // kept) or a bad challenge leaves the code unused.
+    let response = match &req.challenge {
+        Some(challenge) => {
+            let production = state
+                .store
+                .production_of_certificate(&request.key_serial.to_ascii_lowercase())
+                .await?
+                .filter(|p| p.so_pin_sealed.is_some())
+                .ok_or(UnlockError::NotMadeHere)?;
+            crate::production::so_pin_for_agent(state, &production, challenge)
+                .map_err(|e| UnlockError::BadChallenge(e.to_string()))?
+        }
+        None => None,
+    };
     let detail = format!("解锁CA锁 {}", request.key_serial.to_uppercase());
     let used = state
         .store
@@ -321,6 +343,7 @@ async fn use_code(
         order_no: request.order_no,
         key_serial: request.key_serial.to_uppercase(),
         used_at: crate::format_beijing(now),
+        response,
     })
 }
 

@@ -20,6 +20,7 @@ pub(crate) fn register(registry: Registry) -> Registry {
             section(u, Section::Invoices)
         })
         .get("/static/app.css", StaticAsset, stylesheet)
+        .get("/static/agent.js", StaticAsset, agent_script)
 }
 
 /// A signed-in user for a page; without one the browser is sent to the login page.
@@ -45,6 +46,21 @@ pub fn platform_name() -> &'static str {
         .get()
         .map(String::as_str)
         .unwrap_or(DEFAULT_PLATFORM_NAME)
+}
+
+/// Where pages reach the key holder's agent on their PC: set from the configuration at start.
+static AGENT_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The agent's address as pages use it (`http://127.0.0.1:24680` unless configured).
+pub fn agent_url() -> &'static str {
+    AGENT_URL
+        .get()
+        .map(String::as_str)
+        .unwrap_or("http://127.0.0.1:24680")
+}
+
+pub fn set_agent_url(url: &str) {
+    let _ = AGENT_URL.set(url.to_string());
 }
 
 pub const DEFAULT_PLATFORM_NAME: &str = "CA证书服务台";
@@ -73,6 +89,8 @@ pub struct Chrome {
     pub can_manage_products: bool,
     pub can_review_claims: bool,
     pub can_request_unlock: bool,
+    /// The CA's 制证 station.
+    pub can_produce: bool,
 }
 
 impl Chrome {
@@ -94,6 +112,7 @@ impl Chrome {
             can_manage_products: may(Action::ManageProducts),
             can_review_claims: may(Action::ReviewOrganisationClaim),
             can_request_unlock: may(Action::RequestUnlock),
+            can_produce: may(Action::ProduceKey),
         }
     }
 }
@@ -129,6 +148,18 @@ pub(crate) fn render(template: &impl Template, status: StatusCode) -> Response {
                 .into_response()
         }
     }
+}
+
+/// The pages' client of the key holder's agent (`certdesk agent`).
+async fn agent_script() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../../web/static/agent.js"),
+    )
+        .into_response()
 }
 
 #[derive(Template)]
