@@ -178,6 +178,8 @@ test('补办 of a lost key: a new key is made and the old certificate is revoked
     '-subj', '/CN=ukey']);
   await supplier.goto(`${server.base}/orders/${orderNo}`);
   assert.match(await supplier.locator('main').textContent(), /原CA锁丢失/);
+  // The key here is one from elsewhere (OpenSSL's): its request goes in under 高级.
+  await supplier.getByText('高级：使用自备的其他CA锁').click();
   await supplier.getByLabel('证书请求').fill(freshCsr);
   await supplier.getByRole('button', { name: '提交并签发证书' }).click();
   await supplier.getByTestId('notice').waitFor();

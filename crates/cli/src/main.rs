@@ -34,7 +34,7 @@ enum Command {
 CERTDESK_ADMIN_PASSWORD sets the password of the system admin `admin` made on first start; \
 without it a one-time password is generated and printed once on standard output."
     )]
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// The certificate authority: init, issue, revoke, crl, list, cert.
     Ca(ca::CaArgs),
     /// Platform settings: CA providers and their recognised CA certificates.
@@ -55,7 +55,7 @@ without it a one-time password is generated and printed once on standard output.
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Ca(args) => ca::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Audit(args) => audit::run(args),
