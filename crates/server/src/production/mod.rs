@@ -151,7 +151,14 @@ async fn produce(
             _ => ProductionError::NotIssuing(order.status.label_zh()),
         });
     }
-    let csr = unbase64("csr", &req.csr)?;
+    // What was sent is checked before anything is recorded.
+    let csr_pem = certdesk_pki::csr_to_pem(&unbase64("csr", &req.csr)?)
+        .map_err(|e| ProductionError::Malformed(format!("csr: {e}")))?;
+    if let Some(challenge) = &req.challenge {
+        use certdesk_pki::der::Decode;
+        certdesk_pki::spki::SubjectPublicKeyInfoOwned::from_der(&unbase64("challenge", challenge)?)
+            .map_err(|e| ProductionError::Malformed(format!("challenge: {e}")))?;
+    }
     // The SO PIN is made (and sealed at rest) only for keys that take one from the CA.
     let so_pin_sealed = match &req.challenge {
         Some(_) => Some(
@@ -179,10 +186,8 @@ async fn produce(
     }
     let mut order = order;
     if order.status == OrderStatus::Issuing {
-        let pem = certdesk_pki::csr_to_pem(&csr)
-            .map_err(|e| ProductionError::Malformed(format!("csr: {e}")))?;
         order.status =
-            crate::issuance::issue_for_order(state, user, &order, pem.as_bytes()).await?;
+            crate::issuance::issue_for_order(state, user, &order, csr_pem.as_bytes()).await?;
     }
     produced_view(state, &order, &production, req.challenge.as_deref()).await
 }
