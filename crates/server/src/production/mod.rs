@@ -7,7 +7,7 @@
 //! envelope, and the SO PIN the CA set for the key, sealed to the agent's one-time key for it.
 //! The key's CA锁ID is recorded before the CA signs (the first key chosen stays the order's),
 //! so a repeat after any failure gives the same certificates for the same key; the SO PIN is
-//! kept sealed for the 解锁授权码's answer (`crate::unlocks`). The operator then ships.
+//! kept sealed for the 解锁授权码's answer (the unlocks feature). The operator then ships.
 
 mod error;
 
