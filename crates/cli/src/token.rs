@@ -5,22 +5,32 @@
 
 use anyhow::{Context, Result};
 use certdesk_pki::Algorithm;
-use certdesk_token::{Slot, SoftwareUKey};
+use certdesk_token::{Slot, SoftwareUKey, Token, TokenKind};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct TokenArgs {
-    /// The software UKey's file
+    /// The software UKey's file (every command but list)
     #[arg(long, env = "CERTDESK_TOKEN", value_name = "FILE")]
-    key: PathBuf,
+    key: Option<PathBuf>,
     #[command(subcommand)]
     command: TokenCommand,
 }
 
 #[derive(Subcommand)]
 enum TokenCommand {
+    /// Every key reachable: the software UKeys in a folder and the tokens of PKCS#11 modules,
+    /// with their serials (CA锁ID), PIN tries left and certificates (no PIN needed).
+    ///
+    /// Example: certdesk token list --keys-dir ~/.certdesk/keys --pkcs11-module /usr/lib/softhsm/libsofthsm2.so
+    List {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        keys_dir: PathBuf,
+        #[arg(long = "pkcs11-module", value_name = "SO")]
+        pkcs11_modules: Vec<PathBuf>,
+    },
     /// Make a blank software UKey (PIN and SO PIN asked for).
     ///
     /// Example: certdesk token --key ukey.json init --label 测试CA锁
@@ -85,6 +95,45 @@ enum TokenCommand {
     },
 }
 
+/// A key as `info` and `list` show it.
+fn describe(token: &dyn Token) -> Result<()> {
+    println!("CA锁ID\t{}", token.serial()?);
+    if let Some(left) = token.pin_tries_left()? {
+        println!("PIN剩余次数\t{left}");
+    }
+    for container in token.containers()? {
+        println!(
+            "容器 {}\t{}\t签名证书 {}\t加密证书 {}",
+            container.name,
+            container.algorithm.map(|a| a.label()).unwrap_or("-"),
+            serial_of(container.signing_certificate.as_deref()),
+            serial_of(container.encryption_certificate.as_deref()),
+        );
+    }
+    Ok(())
+}
+
+fn list(keys_dir: &Path, pkcs11_modules: &[PathBuf]) -> Result<()> {
+    let found = certdesk_token::discover(keys_dir, pkcs11_modules);
+    if found.is_empty() {
+        println!(
+            "没有找到CA锁（{} 中没有CA锁文件，也没有PKCS#11令牌）",
+            keys_dir.display()
+        );
+    }
+    for (token, kind) in found {
+        println!(
+            "— {}",
+            match kind {
+                TokenKind::Software => "软件CA锁",
+                TokenKind::Pkcs11 => "PKCS#11令牌",
+            }
+        );
+        describe(token.as_ref())?;
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum AlgorithmArg {
     Sm2,
@@ -92,8 +141,18 @@ enum AlgorithmArg {
 }
 
 pub fn run(args: TokenArgs) -> Result<()> {
-    let path = args.key.as_path();
+    if let TokenCommand::List {
+        keys_dir,
+        pkcs11_modules,
+    } = &args.command
+    {
+        return list(keys_dir, pkcs11_modules);
+    }
+    let Some(path) = args.key.as_deref() else {
+        anyhow::bail!("请用 --key 指定CA锁文件（或设置 CERTDESK_TOKEN）");
+    };
     match args.command {
+        TokenCommand::List { .. } => unreachable!("answered above"),
         TokenCommand::Init { label } => {
             let pin = secret("CERTDESK_TOKEN_PIN", "新PIN码")?;
             let so_pin = secret("CERTDESK_TOKEN_SO_PIN", "管理员PIN码（SO PIN）")?;
@@ -102,17 +161,7 @@ pub fn run(args: TokenArgs) -> Result<()> {
         }
         TokenCommand::Info => {
             let ukey = SoftwareUKey::open(path)?;
-            println!("CA锁ID\t{}", ukey.serial()?);
-            println!("PIN剩余次数\t{}", ukey.pin_tries_left()?);
-            for container in ukey.containers()? {
-                println!(
-                    "容器 {}\t{}\t签名证书 {}\t加密证书 {}",
-                    container.name,
-                    container.algorithm.map(|a| a.label()).unwrap_or("-"),
-                    serial_of(container.signing_certificate.as_deref()),
-                    serial_of(container.encryption_certificate.as_deref()),
-                );
-            }
+            describe(&ukey)?;
         }
         TokenCommand::VerifyPin => {
             let ukey = SoftwareUKey::open(path)?;

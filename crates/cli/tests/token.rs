@@ -225,3 +225,43 @@ fn a_wrong_pin_killed_before_its_answer_is_still_counted() {
     assert!(token(&key, &["verify-pin"], PIN).0);
     assert_eq!(tries_left(&key), 10);
 }
+
+/// `token list` finds every software UKey in a folder without a PIN, with its serial, tries
+/// left and certificates; `--key` is asked for by the other commands.
+#[test]
+fn list_shows_every_key_in_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("a.json");
+    let second = dir.path().join("b.json");
+    for key in [&first, &second] {
+        let (ok, _, err) = token(key, &["init"], PIN);
+        assert!(ok, "{err}");
+    }
+    std::fs::write(dir.path().join("notes.json"), "{}").unwrap();
+    let (ok, _, err) = token(
+        &first,
+        &["gen-csr", "--out", path_str(&dir.path().join("req.csr"))],
+        PIN,
+    );
+    assert!(ok, "{err}");
+    let out = certdesk(&["token", "list", "--keys-dir", path_str(dir.path())])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listed.matches("软件CA锁").count(), 2, "{listed}");
+    assert_eq!(listed.matches("PIN剩余次数\t10").count(), 2, "{listed}");
+    assert!(listed.contains("容器 default"), "{listed}");
+    let out = certdesk(&["token", "info"])
+        .env_remove("CERTDESK_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--key"));
+}

@@ -17,7 +17,7 @@
 //!   (`/v1/keys/{serial}/challenge`), held only in the agent's memory for ten minutes and used
 //!   once: the page carries them and cannot read them.
 
-use crate::{ContainerInfo, Pkcs11Token, SoftwareUKey, Token, TokenError};
+use crate::{ContainerInfo, Token, TokenError, TokenKind};
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -238,28 +238,9 @@ fn cors(headers: &mut HeaderMap, origin: &str, preflight: bool, private_network:
 
 // --- keys --------------------------------------------------------------------------------------
 
-/// Every key the agent can reach now: the software UKeys, then each module's tokens.
-fn tokens(agent: &Agent) -> Vec<(Box<dyn Token>, &'static str)> {
-    let mut found: Vec<(Box<dyn Token>, &'static str)> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&agent.keys_dir) {
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        files.sort();
-        for path in files {
-            if let Ok(ukey) = SoftwareUKey::open(&path) {
-                found.push((Box::new(ukey), "software"));
-            }
-        }
-    }
-    for module in &agent.pkcs11_modules {
-        for label in certdesk_pki::pkcs11_token_labels(module).unwrap_or_default() {
-            found.push((Box::new(Pkcs11Token::new(module.clone(), &label)), "pkcs11"));
-        }
-    }
-    found
+/// Every key the agent can reach now.
+fn tokens(agent: &Agent) -> Vec<(Box<dyn Token>, TokenKind)> {
+    crate::discover(&agent.keys_dir, &agent.pkcs11_modules)
 }
 
 fn token_with_serial(agent: &Agent, serial: &str) -> Result<Box<dyn Token>, AgentError> {
@@ -426,9 +407,9 @@ async fn keys(State(agent): State<Arc<Agent>>) -> Result<Json<Vec<KeyView>>, Age
             };
             views.push(KeyView {
                 serial,
-                kind,
+                kind: kind.as_str(),
                 pin_tries_left: token.pin_tries_left().ok().flatten(),
-                sm2_dual: kind == "software",
+                sm2_dual: kind == TokenKind::Software,
                 containers: containers.into_iter().map(container_view).collect(),
             });
         }

@@ -266,6 +266,53 @@ impl Token for SoftwareUKey {
     }
 }
 
+/// What kind of key a [`Token`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A [`SoftwareUKey`] file.
+    Software,
+    /// A token behind a PKCS#11 module ([`Pkcs11Token`]).
+    Pkcs11,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Software => "software",
+            TokenKind::Pkcs11 => "pkcs11",
+        }
+    }
+}
+
+/// Every key reachable now: the software UKeys (`*.json`) in `keys_dir`, in name order, then
+/// each PKCS#11 module's initialised tokens. A file that is not a key, or a module that does
+/// not load, is passed over.
+pub fn discover(keys_dir: &Path, pkcs11_modules: &[PathBuf]) -> Vec<(Box<dyn Token>, TokenKind)> {
+    let mut found: Vec<(Box<dyn Token>, TokenKind)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(keys_dir) {
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        for path in files {
+            if let Ok(ukey) = SoftwareUKey::open(&path) {
+                found.push((Box::new(ukey), TokenKind::Software));
+            }
+        }
+    }
+    for module in pkcs11_modules {
+        for label in certdesk_pki::pkcs11_token_labels(module).unwrap_or_default() {
+            found.push((
+                Box::new(Pkcs11Token::new(module.clone(), &label)),
+                TokenKind::Pkcs11,
+            ));
+        }
+    }
+    found
+}
+
 /// A software UKey: one file.
 pub struct SoftwareUKey {
     path: PathBuf,

@@ -37,7 +37,6 @@ async fn the_first_key_chosen_at_once_is_the_orders_and_written_once(store: &Sto
     let chosen: Vec<_> = (0..8)
         .map(|i| {
             let store = store.clone();
-            let note = note.clone();
             tokio::spawn(async move {
                 store
                     .choose_production_key(
@@ -80,7 +79,7 @@ async fn the_first_key_chosen_at_once_is_the_orders_and_written_once(store: &Sto
         .unwrap());
     let marks: Vec<_> = (0..4)
         .map(|_| {
-            let (store, note, serial) = (store.clone(), note.clone(), first.key_serial.clone());
+            let (store, note, serial) = (store.clone(), note, first.key_serial.clone());
             tokio::spawn(async move {
                 store
                     .mark_key_written(order.id, &serial, &note, "order")
