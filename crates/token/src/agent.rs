@@ -999,6 +999,7 @@ button{margin-top:16px;padding:8px 18px;font-size:15px}.primary{background:#1f6f
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SoftwareUKey;
     use axum::body::Body;
     use certdesk_pki::Algorithm;
     use http_body_util::BodyExt;
