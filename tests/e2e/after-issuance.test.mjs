@@ -2,7 +2,8 @@
 // recorded as the organisation's (`certdesk admin adopt-key`) is renewed from 我的证书 — the
 // supplier picks it, says bids are in progress and confirms, pays at the sandbox cashier, the CA
 // officer approves, the key holder writes the new certificate into the key; the new certificate
-// has the same public key and a later notAfter, and once the grace is over OCSP says the old one
+// has the same public key and a later notAfter — the key near expiry is a software UKey, renewed
+// through `certdesk agent` with its PIN typed in the agent's window — and once the grace is over OCSP says the old one
 // was superseded. A key a year from expiry is not offered, with the date renewal opens. A lost
 // key is replaced (补办): a new key is made and OCSP says the old one was compromised. A new
 // company name (变更) is registered only once the CA approves and is carried by the new
@@ -10,10 +11,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import {
-  startServer, launchBrowser, screenshotDir, run, certdesk, registerOrganisation, createStaff, signIn,
+  startServer, startAgent, freePort, launchBrowser, screenshotDir, run, certdesk, registerOrganisation, createStaff, signIn,
   reviewOrder, payAtSandboxCashier, assertFits, png, confirmBySms,
 } from './harness.mjs';
 
@@ -21,19 +22,30 @@ const ADMIN_PASSWORD = 'e2e-admin-pass-2026';
 const ORG = '厦门续费测试有限公司';
 const CREDIT_CODE = '91350500M000100E0T';
 const PRODUCT = 'SM2 双证书 UKey';
+const PIN = '246810';
 let server;
+let agent;
 let browser;
 let work;
+let keysDir;
 
 before(async () => {
   // The old certificates stay good for 2 seconds after the new ones are installed.
-  server = await startServer({ adminPassword: ADMIN_PASSWORD, env: { CERTDESK_RENEWAL_GRACE_SECS: '2' } });
+  const agentPort = await freePort();
+  server = await startServer({
+    adminPassword: ADMIN_PASSWORD,
+    env: { CERTDESK_RENEWAL_GRACE_SECS: '2', CERTDESK_AGENT_URL: `http://127.0.0.1:${agentPort}` },
+  });
   browser = await launchBrowser();
   work = mkdtempSync(join(tmpdir(), 'certdesk-e2e-renewal-'));
+  keysDir = join(work, 'keys');
+  mkdirSync(keysDir);
+  agent = await startAgent({ site: server.base, port: agentPort, keysDir });
 });
 
 after(async () => {
   await browser?.close();
+  await agent?.stop();
   await server?.stop();
 });
 
@@ -55,6 +67,27 @@ async function counterKey(name, days) {
   return { csr: readFileSync(csr, 'utf8'), sign, serial };
 }
 
+/** The same, on a software UKey the agent sees: its key pair made on the key, the dual pair
+ *  issued at the counter and written into it with the CA's envelope. */
+async function ukeyCounterKey(name, days) {
+  const keyFile = join(keysDir, `${name}.json`);
+  const pins = { CERTDESK_TOKEN_PIN: PIN, CERTDESK_TOKEN_SO_PIN: 'factory-so-pin' };
+  await certdesk(['token', '--key', keyFile, 'init'], pins);
+  const csr = join(work, `${name}.csr`);
+  await certdesk(['token', '--key', keyFile, 'gen-csr', '--out', csr], pins);
+  const sign = join(work, `${name}.sign.pem`);
+  const enc = join(work, `${name}.enc.pem`);
+  const envelope = join(work, `${name}.envelope.der`);
+  const issued = await certdesk(['ca', '--data-dir', server.dataDir, 'issue', '--csr', csr, '--profile', 'dual', '--org', ORG,
+    '--credit-code', CREDIT_CODE, '--days', String(days), '--out', sign, '--enc-out', enc, '--envelope-out', envelope]);
+  await certdesk(['token', '--key', keyFile, 'install', '--signing-cert', sign, '--envelope',
+    envelope.replace(/\.der$/, '.skf'), '--encryption-cert', enc], pins);
+  await certdesk(['admin', '--data-dir', server.dataDir, 'adopt-key', '--credit-code', CREDIT_CODE, '--product', PRODUCT,
+    '--cert', sign, '--encryption-cert', enc]);
+  const serial = issued.match(/signing certificate\s+([0-9a-f]+)/)[1].toUpperCase();
+  return { keyFile, sign, serial };
+}
+
 async function publicKey(pemPath) {
   return run('openssl', ['x509', '-in', pemPath, '-noout', '-pubkey']);
 }
@@ -69,7 +102,7 @@ test('a key near expiry is renewed for the same key pairs and the old certificat
   const staffPage = await createStaff(browser, server.base, ADMIN_PASSWORD, [['ca.qian', '钱CA', 'ca_officer']]);
   await staffPage.context().close();
   const officer = await signIn(await browser.newContext(), server.base, 'ca.qian', 'staff-pass-2026');
-  const near = await counterKey('near', 30);
+  const near = await ukeyCounterKey('near', 30);
   const far = await counterKey('far', 365);
 
   // 我的证书 → 续费: the key near expiry is offered and chosen; the other says from when.
@@ -102,13 +135,26 @@ test('a key near expiry is renewed for the same key pairs and the old certificat
   await reviewOrder(officer, server.base, 'second', orderNo, '审核通过');
   assert.equal(await officer.getByTestId('status').textContent(), '制证中');
 
-  // The key holder writes the new certificate into the key (its serial, a request from its key).
+  // The key holder writes the new certificate into the key through the agent: the key's
+  // certificate is picked, its PIN typed twice in the agent's window (a request from the key's
+  // own key pair; writing the certificates).
   await supplier.goto(`${server.base}/ca/renewals`);
   const card = supplier.getByTestId(`renewal-order-${orderNo}`);
-  await card.getByTestId('install-serial').fill(near.serial);
-  await card.getByTestId('install-csr').fill(near.csr);
-  await card.getByTestId('install').click();
-  assert.match(await supplier.getByTestId('notice').textContent(), /已续费：新证书有效期 .* 至 /);
+  await card.locator('[data-testid="agent-install"]:not([disabled])').waitFor();
+  const options = await card.getByTestId('agent-install-certificate').locator('option').allTextContents();
+  await card.getByTestId('agent-install-certificate').selectOption({ index: options.findIndex((o) => o.includes(near.serial)) });
+  const popupOpened = supplier.waitForEvent('popup');
+  await card.getByTestId('agent-install').click();
+  const popup = await popupOpened;
+  for (let i = 0; i < 2; i++) {
+    await popup.locator('#ask:not([hidden])').waitFor();
+    await popup.getByLabel('PIN码', { exact: true }).fill(PIN);
+    await popup.getByRole('button', { name: '确定' }).click();
+    await popup.locator('#waiting:not([hidden])').waitFor();
+  }
+  assert.match(await card.getByTestId('agent-installed').textContent(), /已续费：新证书已写入CA锁 .*有效期 .* 至 /);
+  const onKey = await certdesk(['token', '--key', near.keyFile, 'info']);
+  await supplier.goto(`${server.base}/ca/renewals`);
   assert.equal(await card.getByTestId('renewal-status').textContent(), '已完成');
   assert.equal(await card.getByTestId(`item-${near.serial}`).textContent(), '已续费');
   await supplier.screenshot({ path: join(screenshotDir, 'renewal-installed.png'), fullPage: true });
@@ -121,6 +167,8 @@ test('a key near expiry is renewed for the same key pairs and the old certificat
   writeFileSync(renewed, await download.body());
   assert.equal(await publicKey(renewed), await publicKey(near.sign));
   assert.ok(await notAfter(renewed) > await notAfter(near.sign), 'a later notAfter');
+  const renewedSerial = (await run('openssl', ['x509', '-in', renewed, '-noout', '-serial'])).trim().split('=')[1].toLowerCase();
+  assert.ok(onKey.includes(`签名证书 ${renewedSerial}`), `the renewed certificate is on the key:\n${onKey}`);
 
   // After the grace, the old certificate is revoked as superseded, and OCSP says so.
   for (let tries = 0; ; tries++) {

@@ -177,8 +177,12 @@
     describe: describe,
     text: text,
     server: server,
+    // A key pair made on the key (or one an earlier try made) and its request.
     generate: function (serial, algorithm) {
       return agent('POST', '/v1/keys/' + encodeURIComponent(serial) + '/generate', { algorithm: algorithm });
+    },
+    generateKeeping: function (serial, container) {
+      return agent('POST', '/v1/keys/' + encodeURIComponent(serial) + '/generate', { container: container, keep_key: true });
     },
     challenge: function (serial) {
       return agent('POST', '/v1/keys/' + encodeURIComponent(serial) + '/challenge', {});

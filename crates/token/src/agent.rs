@@ -277,6 +277,19 @@ fn body_without_pin<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Ag
     serde_json::from_value(value).map_err(|e| AgentError::Malformed(e.to_string()))
 }
 
+/// A certificate as the server sends it: PEM, or DER in base64.
+fn certificate_der(field: &str, text: &str) -> Result<Vec<u8>, AgentError> {
+    if text.contains("-----BEGIN") {
+        let certificate = certdesk_pki::certificate_from_der_or_pem(text.as_bytes())
+            .map_err(|e| AgentError::Malformed(format!("{field}: {e}")))?;
+        certificate
+            .to_der()
+            .map_err(|e| AgentError::Malformed(format!("{field}: {e}")))
+    } else {
+        unbase64(field, text)
+    }
+}
+
 fn unbase64(field: &str, text: &str) -> Result<Vec<u8>, AgentError> {
     B64.decode(text.trim())
         .map_err(|e| AgentError::Malformed(format!("{field}: {e}")))
@@ -498,8 +511,13 @@ async fn sign_challenge(
 struct Generate {
     #[serde(default = "default_container")]
     container: String,
-    /// `sm2-sm3` or `ecdsa-p256-sha256` (the product's algorithm).
-    algorithm: String,
+    /// `sm2` or `p256` (the product's algorithm); not needed with `keep_key`.
+    #[serde(default)]
+    algorithm: Option<String>,
+    /// 续费: a request from the container's key pair as it is (certified or not), for the
+    /// same key to be certified again.
+    #[serde(default)]
+    keep_key: bool,
 }
 
 #[derive(Serialize)]
@@ -516,25 +534,41 @@ async fn generate(
     body: axum::body::Bytes,
 ) -> Result<Json<Generated>, AgentError> {
     let request: Generate = body_without_pin(&body)?;
-    let algorithm = [Algorithm::Sm2Sm3, Algorithm::EcdsaP256Sha256]
-        .into_iter()
-        .find(|a| a.slug() == request.algorithm)
-        .ok_or_else(|| AgentError::Malformed(format!("algorithm {}", request.algorithm)))?;
+    let algorithm = match request.algorithm.as_deref() {
+        Some(slug) => Some(
+            [Algorithm::Sm2Sm3, Algorithm::EcdsaP256Sha256]
+                .into_iter()
+                .find(|a| a.slug() == slug)
+                .ok_or_else(|| AgentError::Malformed(format!("algorithm {slug}")))?,
+        ),
+        None if request.keep_key => None,
+        None => return Err(AgentError::Malformed("algorithm is required".into())),
+    };
     blocking(move || {
         let token = token_with_serial(&agent, &serial)?;
         let existing = token
             .containers()?
             .into_iter()
             .find(|c| c.name == request.container);
-        if existing
+        if request.keep_key {
+            if !existing.as_ref().is_some_and(|c| c.has_signing_key) {
+                return Err(TokenError::Empty(request.container.clone(), "签名密钥").into());
+            }
+        } else if existing
             .as_ref()
             .is_some_and(|c| c.signing_certificate.is_some())
         {
             return Err(AgentError::AlreadyCertified);
         }
-        let pin = ask_pin(&agent, token.as_ref(), &serial, "在CA锁中生成密钥")?;
-        let has_key = existing.is_some_and(|c| c.has_signing_key && c.algorithm == Some(algorithm));
-        if !has_key {
+        let purpose = if request.keep_key {
+            "用原有密钥生成证书请求（续费）"
+        } else {
+            "在CA锁中生成密钥"
+        };
+        let pin = ask_pin(&agent, token.as_ref(), &serial, purpose)?;
+        let has_key = existing
+            .is_some_and(|c| c.has_signing_key && (request.keep_key || c.algorithm == algorithm));
+        if let (false, Some(algorithm)) = (has_key, algorithm) {
             token.generate_key_pair(&pin, &request.container, algorithm)?;
         }
         let csr = token.certificate_request(&pin, &request.container, &format!("CN={serial}"))?;
@@ -598,7 +632,7 @@ fn unseal(agent: &Agent, serial: &str, sealed: &str) -> Result<Zeroizing<String>
 struct Install {
     #[serde(default = "default_container")]
     container: String,
-    /// DER base64, as the server gave them.
+    /// As the server gave them: DER in base64, or PEM.
     signing_certificate: String,
     #[serde(default)]
     encryption_certificate: Option<String>,
@@ -627,11 +661,11 @@ async fn install(
     body: axum::body::Bytes,
 ) -> Result<Json<Installed>, AgentError> {
     let request: Install = body_without_pin(&body)?;
-    let signing = unbase64("signing_certificate", &request.signing_certificate)?;
+    let signing = certificate_der("signing_certificate", &request.signing_certificate)?;
     let encryption = request
         .encryption_certificate
         .as_deref()
-        .map(|c| unbase64("encryption_certificate", c))
+        .map(|c| certificate_der("encryption_certificate", c))
         .transpose()?;
     let envelope = request
         .envelope_skf
