@@ -12,6 +12,8 @@
 //! - It asks for the PIN itself ([`PinPrompt`]: its terminal, or [`PagePrompt`] — a small page
 //!   of its own at `/pin` on its own origin that the site's page opens in a window); a request
 //!   that carries a PIN is refused — the site's page never sees one.
+//! - Every operation is an HTTP route under `/v1/` and, for pages that keep one connection
+//!   (guide 003's local service), a message on the WebSocket at `/v1/ws`.
 //! - 制证 and 解锁: secrets the server sends to a key (the SO PIN the CA sets, and gives back
 //!   for a 解锁授权码) arrive sealed (SM2) to a one-time key the agent made for that key
 //!   (`/v1/keys/{serial}/challenge`), held only in the agent's memory for ten minutes and used
@@ -105,6 +107,7 @@ pub fn agent_router(config: AgentConfig) -> Router {
         .route("/v1/keys/{serial}/install", post(install))
         .route("/v1/keys/{serial}/change-pin", post(change_pin))
         .route("/v1/keys/{serial}/unlock", post(unlock))
+        .route("/v1/ws", get(websocket))
         .layer(middleware::from_fn_with_state(agent.clone(), only_the_site))
         .with_state(agent.clone());
     match config.page_prompt {
@@ -139,7 +142,18 @@ enum AgentError {
 
 impl IntoResponse for AgentError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self {
+        let (status, code) = self.status_and_code();
+        (
+            status,
+            Json(serde_json::json!({"error": {"code": code, "message": self.to_string()}})),
+        )
+            .into_response()
+    }
+}
+
+impl AgentError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
             AgentError::OtherSite(_) => (StatusCode::FORBIDDEN, "other_site"),
             AgentError::ForeignChallenge(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "foreign_challenge")
@@ -171,12 +185,7 @@ impl IntoResponse for AgentError {
             }
             AgentError::Token(TokenError::AlreadyMade) => (StatusCode::CONFLICT, "already_made"),
             AgentError::Token(_) => (StatusCode::INTERNAL_SERVER_ERROR, "token_error"),
-        };
-        (
-            status,
-            Json(serde_json::json!({"error": {"code": code, "message": self.to_string()}})),
-        )
-            .into_response()
+        }
     }
 }
 
@@ -769,6 +778,102 @@ async fn unlock(
     .await
 }
 
+// --- WebSocket ------------------------------------------------------------------------------------
+
+/// One request over the WebSocket (guide 003's local service speaks WebSocket): the same
+/// operations as the HTTP routes, answered with the same `id`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WsRequest {
+    id: serde_json::Value,
+    /// `health`, `keys`, `sign-challenge`, `generate`, `challenge`, `install`, `change-pin`
+    /// or `unlock`.
+    method: String,
+    /// The key, for the operations on one key.
+    #[serde(default)]
+    serial: Option<String>,
+    /// The HTTP route's JSON body.
+    #[serde(default)]
+    params: serde_json::Value,
+}
+
+/// `/v1/ws`: the upgrade is refused like any request not from the site's pages (the browser
+/// sends `Origin` with it); then each text message is one [`WsRequest`], answered in turn.
+async fn websocket(
+    State(agent): State<Arc<Agent>>,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    upgrade.on_upgrade(move |mut socket| async move {
+        use axum::extract::ws::Message;
+        while let Some(Ok(message)) = socket.recv().await {
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let answer = ws_answer(agent.clone(), text.as_str()).await;
+            if socket
+                .send(Message::Text(answer.to_string().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    })
+}
+
+async fn ws_answer(agent: Arc<Agent>, text: &str) -> serde_json::Value {
+    let request: WsRequest = match serde_json::from_str(text) {
+        Ok(request) => request,
+        Err(e) => {
+            return ws_error(
+                serde_json::Value::Null,
+                &AgentError::Malformed(e.to_string()),
+            )
+        }
+    };
+    let id = request.id.clone();
+    match ws_call(agent, request).await {
+        Ok(result) => serde_json::json!({"id": id, "result": result}),
+        Err(err) => ws_error(id, &err),
+    }
+}
+
+fn ws_error(id: serde_json::Value, err: &AgentError) -> serde_json::Value {
+    let (_, code) = err.status_and_code();
+    serde_json::json!({"id": id, "error": {"code": code, "message": err.to_string()}})
+}
+
+async fn ws_call(agent: Arc<Agent>, request: WsRequest) -> Result<serde_json::Value, AgentError> {
+    fn value<T: Serialize>(answer: Json<T>) -> Result<serde_json::Value, AgentError> {
+        serde_json::to_value(answer.0).map_err(|e| AgentError::Malformed(e.to_string()))
+    }
+    let params = if request.params.is_null() {
+        serde_json::json!({})
+    } else {
+        request.params
+    };
+    let body = axum::body::Bytes::from(params.to_string());
+    let serial = || {
+        request
+            .serial
+            .clone()
+            .map(UrlPath)
+            .ok_or_else(|| AgentError::Malformed("serial is required".into()))
+    };
+    let state = State(agent.clone());
+    match request.method.as_str() {
+        "health" => value(health(state).await?),
+        "keys" => value(keys(state).await?),
+        "sign-challenge" => value(sign_challenge(state, body).await?),
+        "generate" => value(generate(state, serial()?, body).await?),
+        "challenge" => value(challenge(state, serial()?).await?),
+        "install" => value(install(state, serial()?, body).await?),
+        "change-pin" => value(change_pin(state, serial()?, body).await?),
+        "unlock" => value(unlock(state, serial()?, body).await?),
+        other => Err(AgentError::Malformed(format!("unknown method {other}"))),
+    }
+}
+
 // --- the agent's own PIN page ------------------------------------------------------------------
 
 /// Asks for PINs on a page the agent serves at `/pin` on its own origin: the site's page opens
@@ -1338,5 +1443,67 @@ mod tests {
             waiting.join().unwrap().as_deref().map(String::as_str),
             Some("000000")
         );
+    }
+
+    /// The WebSocket answers only the site's pages too, and carries the same operations with
+    /// the same refusals.
+    #[tokio::test]
+    async fn the_websocket_serves_the_site_with_the_same_rules() {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+        let dir = tempfile::tempdir().unwrap();
+        let ukey =
+            SoftwareUKey::init(&dir.path().join("a.json"), "CA锁", PIN, "so-pin-0000").unwrap();
+        ukey.generate_key_pair(PIN, "default", Algorithm::Sm2Sm3)
+            .unwrap();
+        let serial = ukey.serial().unwrap();
+        let router = router_for(dir.path(), Holder::typing(&[PIN]));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let request = |origin: &str| {
+            let mut request = format!("ws://{address}/v1/ws")
+                .into_client_request()
+                .unwrap();
+            request
+                .headers_mut()
+                .insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+            request
+        };
+        // Another site's page cannot even open it.
+        let refused = tokio_tungstenite::connect_async(request("https://evil.example")).await;
+        assert!(refused.is_err(), "another site's page was let in");
+        let (mut socket, _) = tokio_tungstenite::connect_async(request(SITE))
+            .await
+            .unwrap();
+        let mut ask = async |message: serde_json::Value| {
+            socket
+                .send(Message::Text(message.to_string().into()))
+                .await
+                .unwrap();
+            loop {
+                if let Message::Text(text) = socket.next().await.unwrap().unwrap() {
+                    return serde_json::from_str::<serde_json::Value>(text.as_str()).unwrap();
+                }
+            }
+        };
+        let keys = ask(serde_json::json!({"id": 1, "method": "keys"})).await;
+        assert_eq!(keys["id"], 1);
+        assert_eq!(keys["result"][0]["serial"], serial);
+        let foreign = ask(serde_json::json!({"id": 2, "method": "sign-challenge",
+            "params": {"serial": serial, "challenge": "certdesk:evil.example:login:abc"}}))
+        .await;
+        assert_eq!(foreign["error"]["code"], "foreign_challenge", "{foreign}");
+        let with_pin = ask(serde_json::json!({"id": 3, "method": "sign-challenge",
+            "params": {"serial": serial, "challenge": "certdesk:certdesk.example.com:login:abc", "pin": PIN}}))
+        .await;
+        assert_eq!(with_pin["error"]["code"], "pin_from_page", "{with_pin}");
+        let signed = ask(serde_json::json!({"id": "4", "method": "sign-challenge",
+            "params": {"serial": serial, "challenge": "certdesk:certdesk.example.com:login:abc"}}))
+        .await;
+        assert_eq!(signed["id"], "4");
+        assert!(signed["result"]["signature"].is_string(), "{signed}");
+        let unknown = ask(serde_json::json!({"id": 5, "method": "format-disk"})).await;
+        assert_eq!(unknown["error"]["code"], "malformed");
     }
 }
