@@ -282,6 +282,17 @@ test('制证 writes an SM2 dual pair into a blank UKey; the holder binds it, log
   const again = await (await browser.newContext()).newPage();
   assert.equal(await loginWithKey(again, NEW_PIN), 'signed in');
   await again.context().close();
+
+  // The holder changes the PIN in the agent's window (the old one, then the new one twice).
+  const CHANGED_PIN = '975310';
+  await supplier.goto(`${server.base}/ca/unlock`);
+  await supplier.locator('[data-testid="change-pin"]:not([disabled])').waitFor();
+  await supplier.getByTestId('change-pin-key').selectOption(serial);
+  await withAgentWindow(supplier, supplier.getByTestId('change-pin'), [NEW_PIN, CHANGED_PIN]);
+  await supplier.getByTestId('pin-changed').waitFor();
+  const changed = await (await browser.newContext()).newPage();
+  assert.equal(await loginWithKey(changed, CHANGED_PIN), 'signed in');
+  await changed.context().close();
   const reused = await supplier.request.post(`${server.base}/api/v1/unlock-codes/use`, {
     headers: { 'X-CSRF-Token': await supplier.locator('meta[name="csrf-token"]').getAttribute('content') },
     data: { key_serial: keyCertificate, code },
@@ -328,6 +339,8 @@ test('without the agent the pages say so in Chinese and offer 检测并修复', 
   const missing = page.getByTestId('agent-missing');
   await missing.waitFor();
   assert.match(await missing.textContent(), /未检测到证书助手/);
+  // On the login page it is a quiet line; the steps open from it.
+  await missing.locator('summary').click();
   assert.match(await missing.textContent(), /certdesk agent --site/);
   await page.getByTestId('agent-repair').click();
   await page.getByTestId('agent-report').getByText('无法连接').waitFor();
@@ -336,6 +349,7 @@ test('without the agent the pages say so in Chinese and offer 检测并修复', 
   await page.unroute(/127\.0\.0\.1:\d+\/v1\//);
   await page.getByTestId('agent-repair').click();
   await page.getByTestId('agent-report').getByText('证书助手正在运行').waitFor();
+  await page.getByTestId('agent-report').getByText('平台网站可以访问').waitFor();
   await page.getByTestId('agent-report').getByText('证书助手为本站服务').waitFor();
   await page.getByTestId('agent-ok').waitFor();
   await page.context().close();

@@ -115,13 +115,18 @@
     });
   }
 
+  // `data-agent-status="compact"` (the login page, where most sign in by password): a quiet
+  // line, the steps folded away.
   function renderMissing(box) {
     box.innerHTML = '';
-    var div = document.createElement('div');
-    div.className = 'error';
+    var compact = box.getAttribute('data-agent-status') === 'compact';
+    var div = document.createElement(compact ? 'details' : 'div');
+    div.className = compact ? 'hint' : 'error';
     div.setAttribute('data-testid', 'agent-missing');
-    var title = document.createElement('p');
-    title.textContent = '未检测到证书助手。插入CA锁后，网页需要通过本机的证书助手读取CA锁、输入PIN码和签名。';
+    var title = document.createElement(compact ? 'summary' : 'p');
+    title.textContent = compact
+      ? '未检测到证书助手：使用CA锁登录前请先启动证书助手（点击查看如何启动）'
+      : '未检测到证书助手。插入CA锁后，网页需要通过本机的证书助手读取CA锁、输入PIN码和签名。';
     div.appendChild(title);
     var steps = document.createElement('ol');
     [
@@ -151,7 +156,11 @@
       li.textContent = (ok ? '✔ ' : '✘ ') + message;
       report.appendChild(li);
     }
-    detect().then(function (h) {
+    fetch('/healthz', { cache: 'no-store' }).then(function (r) {
+      line(r.ok, r.ok ? '平台网站可以访问' : '平台网站暂时无法访问（HTTP ' + r.status + '），请稍后再试');
+    }, function () {
+      line(false, '平台网站无法访问，请检查网络连接');
+    }).then(function () { return detect(); }).then(function (h) {
       line(true, '证书助手正在运行，版本 ' + h.agent_version);
       var sameSite = h.site === location.host || h.site.indexOf(location.host + '/') === 0;
       line(sameSite, sameSite ? '证书助手为本站服务' : '证书助手为 ' + h.site + ' 服务，请用 --site ' + location.origin + ' 重新启动');
