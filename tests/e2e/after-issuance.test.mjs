@@ -246,7 +246,7 @@ test('变更 of the company name: registered only once the CA approves, carried 
   const staffPage = await createStaff(browser, server.base, ADMIN_PASSWORD, [['op.zhou', '周审核', 'platform_operator']]);
   await staffPage.context().close();
   const operator = await signIn(await browser.newContext(), server.base, 'op.zhou', 'staff-pass-2026');
-  const key = await counterKey('rename', 200);
+  const key = await ukeyCounterKey('rename', 200);
 
   // 我的证书 → 变更: the new name and the legal representative; the licence; the SMS check.
   await supplier.goto(`${server.base}/certificates`);
@@ -276,17 +276,24 @@ test('变更 of the company name: registered only once the CA approves, carried 
   await supplier.goto(`${server.base}/ca/change`);
   assert.match(await supplier.getByLabel('新单位名称').getAttribute('placeholder'), new RegExp(`现登记为：${NEW_NAME}`));
 
-  // New key pairs on the key: the certificate names the organisation anew.
-  const fresh = join(work, 'renamed.key.pem');
-  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:SM2', '-out', fresh]);
-  const csr = await run('openssl', ['req', '-new', '-key', fresh, '-sm3', '-sigopt', 'distid:1234567812345678',
-    '-subj', '/CN=ukey']);
+  // New key pairs on the key, made by the agent in the key holder's own UKey (PIN typed in the
+  // agent's window): the certificate names the organisation anew.
   await supplier.getByTestId('change-issue').click();
-  await supplier.getByText('高级：使用自备的其他CA锁').click();
-  await supplier.getByLabel('证书请求').fill(csr);
-  await supplier.getByRole('button', { name: '提交并签发证书' }).click();
-  await supplier.getByTestId('notice').waitFor();
-  assert.equal(await supplier.getByTestId('status').textContent(), '已完成');
+  await supplier.locator('[data-testid="agent-issue"]:not([disabled])').waitFor();
+  const keySerial = (await certdesk(['token', '--key', key.keyFile, 'info'])).match(/CA锁ID\t(\S+)/)[1];
+  await supplier.getByTestId('agent-issue-key').selectOption(keySerial);
+  const popupOpened = supplier.waitForEvent('popup');
+  await supplier.getByTestId('agent-issue').click();
+  const popup = await popupOpened;
+  for (let i = 0; i < 2; i++) {
+    await popup.locator('#ask:not([hidden])').waitFor();
+    await popup.getByLabel('PIN码', { exact: true }).fill(PIN);
+    await popup.getByRole('button', { name: '确定' }).click();
+    await popup.locator('#waiting:not([hidden])').waitFor().catch(() => {});
+  }
+  await supplier.getByTestId('status').filter({ hasText: '已完成' }).waitFor();
+  const onKey = await certdesk(['token', '--key', key.keyFile, 'info']);
+  assert.match(onKey, new RegExp(`容器 change-${orderNo}\\tSM2\\t签名证书 [0-9a-f]+\\t加密证书 [0-9a-f]+`), onKey);
   const download = await supplier.request.get(`${server.base}/orders/${orderNo}/files/sign.pem`);
   assert.equal(download.status(), 200);
   const renamed = join(work, 'renamed.sign.pem');

@@ -190,6 +190,9 @@
     generate: function (serial, algorithm) {
       return agent('POST', '/v1/keys/' + encodeURIComponent(serial) + '/generate', { algorithm: algorithm });
     },
+    generateIn: function (serial, container, algorithm) {
+      return agent('POST', '/v1/keys/' + encodeURIComponent(serial) + '/generate', { container: container, algorithm: algorithm });
+    },
     generateKeeping: function (serial, container) {
       return agent('POST', '/v1/keys/' + encodeURIComponent(serial) + '/generate', { container: container, keep_key: true });
     },

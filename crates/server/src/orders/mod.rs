@@ -401,6 +401,8 @@ struct OrderPage {
     cannot_issue: Option<String>,
     can_refund_unissuable: bool,
     issued: Option<IssuedFiles>,
+    /// 变更 at the key holder's PC: the agent makes new key pairs in the key (this algorithm).
+    agent_issue: Option<&'static str>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -546,6 +548,14 @@ async fn order_page(
     } else {
         None
     };
+    let agent_issue = match &application {
+        Some(application) if rights.can_submit_csr && order.kind == BusinessType::Change => Some(
+            crate::products::product_facts(&state, application.product_id)
+                .await?
+                .algorithm,
+        ),
+        _ => None,
+    };
     let flash = crate::web::flash::take(&state, &user).await;
     let page = OrderPage {
         chrome: Chrome::new(&user, "orders"),
@@ -569,6 +579,7 @@ async fn order_page(
         cannot_issue: rights.cannot_issue,
         can_refund_unissuable: rights.can_refund_unissuable,
         issued,
+        agent_issue,
         notice: flash.notice,
         error: flash.error,
     };
