@@ -1,5 +1,7 @@
 //! Issuance survives a crash at any point (issue 10): `certdesk serve` is killed with SIGKILL at
-//! each issuance failpoint, 50 times, for a key holder's CSR and for keys the CA holds (移动版).
+//! each issuance failpoint, 50 times, for a key holder's CSR, for keys the CA holds (移动版) and
+//! for 制证 at the CA's station (issue 14: the key recorded, then issued; a repeat for the same
+//! key after recovery issues once and answers the same certificates).
 //! Then a server that recovers unfinished issuance runs, and every order is issued and linked
 //! or can be issued again; no valid certificate is linked to no order; no serial is used twice.
 
@@ -25,6 +27,27 @@ enum Way {
     Csr,
     /// The CA officer's 复审 approval issues keys the CA holds.
     HeldKeys,
+    /// 制证: the CA officer's station hands in the blank key's request (`…/production`).
+    Production,
+}
+
+/// The key the 制证 station uses for `order_no`, and its request as the agent sends it.
+fn production_json(order_no: &str) -> String {
+    let pem: String = serde_json::from_str::<serde_json::Value>(&csr_json(Algorithm::Sm2Sm3))
+        .unwrap()["csr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The agent sends DER in base64: the PEM's body.
+    let der_base64: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    serde_json::json!({"key_serial": key_of(order_no), "csr": der_base64}).to_string()
+}
+
+fn key_of(order_no: &str) -> String {
+    format!("SW{}", &order_no[order_no.len() - 6..])
 }
 
 /// Starts the work that issues the order, in a thread (it hangs until the kill).
@@ -46,6 +69,12 @@ fn start_issuance(
             &format!("/api/v1/orders/{order_no}/review"),
             OFFICER_TOKEN,
             r#"{"decision":"approve"}"#,
+        ),
+        Way::Production => post_reply(
+            port,
+            &format!("/api/v1/orders/{order_no}/production"),
+            OFFICER_TOKEN,
+            &production_json(&order_no),
         ),
     })
 }
@@ -139,13 +168,15 @@ fn issuance_killed_at_every_point_leaves_every_order_issued_or_claimable() {
     let mut orders = Vec::new();
     for n in 0..KILLS {
         let point = ISSUANCE_FAILPOINTS[n % ISSUANCE_FAILPOINTS.len()];
-        let way = if (n / ISSUANCE_FAILPOINTS.len()).is_multiple_of(2) {
-            Way::Csr
-        } else {
-            Way::HeldKeys
+        let way = match (n / ISSUANCE_FAILPOINTS.len()) % 3 {
+            0 => Way::Csr,
+            1 => Way::HeldKeys,
+            _ => Way::Production,
         };
         let order_no = match way {
-            Way::Csr => new_order(&data_dir, &setup, "issuing", setup.csr_product, n),
+            Way::Csr | Way::Production => {
+                new_order(&data_dir, &setup, "issuing", setup.csr_product, n)
+            }
             Way::HeldKeys => new_order(
                 &data_dir,
                 &setup,
@@ -230,27 +261,58 @@ fn issuance_killed_at_every_point_leaves_every_order_issued_or_claimable() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    // Every CSR order left in 制证中 can be issued again, once.
+    // Every CSR order left in 制证中 can be issued again, once; a 制证 order, for the key it
+    // recorded before the kill (another key is refused), and a repeat answers the same.
     let mut issued_again = 0;
+    let mut produced_again = 0;
     for (order_no, way, _) in &orders {
+        if *way == Way::Production {
+            let recorded = runtime().block_on(async {
+                let order = store.order_by_no(order_no).await.unwrap().unwrap();
+                store.key_production(order.id).await.unwrap()
+            });
+            assert_eq!(
+                recorded.map(|p| p.key_serial),
+                Some(key_of(order_no)),
+                "{order_no}: the key is recorded before the CA signs"
+            );
+        }
         if issuance_state(&store, order_no).0 == OrderStatus::Issuing {
-            assert_eq!(*way, Way::Csr);
-            let path = format!("/api/v1/orders/{order_no}/csr");
-            assert_eq!(
-                post(port, &path, SUPPLIER_TOKEN, &csr_json(Algorithm::Sm2Sm3)),
-                Some(201)
-            );
-            assert_eq!(
-                post(port, &path, SUPPLIER_TOKEN, &csr_json(Algorithm::Sm2Sm3)),
-                Some(409)
-            );
-            issued_again += 1;
+            if *way == Way::Production {
+                let path = format!("/api/v1/orders/{order_no}/production");
+                let other = production_json(order_no).replace(&key_of(order_no), "SW-OTHER");
+                assert_eq!(post(port, &path, OFFICER_TOKEN, &other), Some(409));
+                let first = post_reply(port, &path, OFFICER_TOKEN, &production_json(order_no));
+                let again = post_reply(port, &path, OFFICER_TOKEN, &production_json(order_no));
+                assert_eq!(first.as_ref().map(|r| r.0), Some(200), "{first:?}");
+                let certificate = |reply: &Option<(u16, String)>| {
+                    let whole = &reply.as_ref().unwrap().1;
+                    let body = whole.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+                    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+                    body["signing_certificate"].clone()
+                };
+                assert_eq!(certificate(&first), certificate(&again));
+                produced_again += 1;
+            } else {
+                assert_eq!(*way, Way::Csr);
+                let path = format!("/api/v1/orders/{order_no}/csr");
+                assert_eq!(
+                    post(port, &path, SUPPLIER_TOKEN, &csr_json(Algorithm::Sm2Sm3)),
+                    Some(201)
+                );
+                assert_eq!(
+                    post(port, &path, SUPPLIER_TOKEN, &csr_json(Algorithm::Sm2Sm3)),
+                    Some(409)
+                );
+                issued_again += 1;
+            }
         }
         let (status, issuance) = issuance_state(&store, order_no);
         assert_eq!(status, OrderStatus::Issued, "{order_no}");
         assert!(issuance.unwrap().encryption_certificate_id.is_some());
     }
     assert!(issued_again > 0, "no CSR order was left to issue again");
+    assert!(produced_again > 0, "no 制证 order was left to make again");
     // The kills after the intent left claims; recovery released each one.
     assert!(
         left_claimed.len() >= KILLS / 5,
