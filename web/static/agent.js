@@ -177,7 +177,68 @@
     });
   }
 
+  // Fills `select` with the signing certificates on the keys (each told as `describe` tells
+  // it, plus `suffix(found)`) and enables `button` when there is one; answers a function
+  // giving the chosen one.
+  function offerCertificates(select, button, suffix) {
+    var found = [];
+    window.certdeskAgent.ready.then(function () { return keys(); }).then(function (list) {
+      found = certificates(list);
+      select.innerHTML = '';
+      if (!found.length) { select.innerHTML = '<option value="">CA锁中没有证书</option>'; return; }
+      found.forEach(function (f, i) {
+        var option = document.createElement('option');
+        option.value = String(i);
+        option.textContent = describe(f) + (suffix ? suffix(f) : '');
+        select.appendChild(option);
+      });
+      button.disabled = false;
+    }, function () { select.innerHTML = '<option value="">未检测到证书助手</option>'; });
+    return function () { return found[parseInt(select.value, 10)]; };
+  }
+
+  // One operation started by a click on `button`: the agent's window opens, `steps()` runs,
+  // the window closes; `progress` tells what happens and how it ended.
+  function operate(button, progress, first, steps, failed) {
+    var session = begin();
+    button.disabled = true;
+    text(progress, first);
+    return steps().then(function (result) {
+      session.end();
+      return result;
+    }, function (err) {
+      session.end();
+      button.disabled = false;
+      text(progress, failed + err.message, 'error');
+      throw err;
+    });
+  }
+
+  // Signs a fresh challenge of this site (made by `challengePath`) with the chosen key.
+  function signChallenge(chosen, challengePath) {
+    return server('POST', challengePath).then(function (c) {
+      return agent('POST', '/v1/sign-challenge', { serial: chosen.key.serial, container: chosen.container, challenge: c.message })
+        .then(function (signed) {
+          return {
+            challenge_id: c.challenge_id,
+            certificate: signed.certificate || chosen.certificate.der,
+            signature: signed.signature
+          };
+        });
+    });
+  }
+
+  // A request (DER, base64) as PEM, for the APIs that take one.
+  function pem(base64, label) {
+    return '-----BEGIN ' + label + '-----\n' + base64.replace(/(.{64})/g, '$1\n').replace(/\n$/, '') +
+      '\n-----END ' + label + '-----\n';
+  }
+
   window.certdeskAgent = {
+    offerCertificates: offerCertificates,
+    operate: operate,
+    signChallenge: signChallenge,
+    pem: pem,
     base: base,
     detect: detect,
     begin: begin,
