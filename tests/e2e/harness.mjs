@@ -155,7 +155,13 @@ export async function signIn(context, base, username, password) {
   await page.getByLabel('用户名').fill(username);
   await page.getByLabel('密码').fill(password);
   await page.getByRole('button', { name: '登录', exact: true }).click();
-  await page.getByRole('heading', { name: '总览' }).waitFor();
+  try {
+    await page.getByRole('heading', { name: '总览' }).waitFor();
+  } catch (err) {
+    // Say where the browser is and what the page says, not only that it timed out.
+    const said = await page.locator('body').innerText().catch(() => '(no page)');
+    throw new Error(`${username} did not reach 总览 (at ${page.url()}): ${said.slice(0, 600)}\n${err.message}`);
+  }
   return page;
 }
 
