@@ -15,7 +15,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import {
   startServer, startAgent, freePort, launchBrowser, screenshotDir, run, certdesk, registerOrganisation, createStaff, signIn,
-  reviewOrder, payAtSandboxCashier, assertFits, png, confirmBySms,
+  reviewOrder, payAtSandboxCashier, assertFits, png, confirmBySms, withAgentWindow,
 } from './harness.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-pass-2026';
@@ -143,15 +143,7 @@ test('a key near expiry is renewed for the same key pairs and the old certificat
   await card.locator('[data-testid="agent-install"]:not([disabled])').waitFor();
   const options = await card.getByTestId('agent-install-certificate').locator('option').allTextContents();
   await card.getByTestId('agent-install-certificate').selectOption({ index: options.findIndex((o) => o.includes(near.serial)) });
-  const popupOpened = supplier.waitForEvent('popup');
-  await card.getByTestId('agent-install').click();
-  const popup = await popupOpened;
-  for (let i = 0; i < 2; i++) {
-    await popup.locator('#ask:not([hidden])').waitFor();
-    await popup.getByLabel('PIN码', { exact: true }).fill(PIN);
-    await popup.getByRole('button', { name: '确定' }).click();
-    await popup.locator('#waiting:not([hidden])').waitFor();
-  }
+  await withAgentWindow(supplier, card.getByTestId('agent-install'), [PIN, PIN]);
   assert.match(await card.getByTestId('agent-installed').textContent(), /已续费：新证书已写入CA锁 .*有效期 .* 至 /);
   const onKey = await certdesk(['token', '--key', near.keyFile, 'info']);
   await supplier.goto(`${server.base}/ca/renewals`);
@@ -282,15 +274,7 @@ test('变更 of the company name: registered only once the CA approves, carried 
   await supplier.locator('[data-testid="agent-issue"]:not([disabled])').waitFor();
   const keySerial = (await certdesk(['token', '--key', key.keyFile, 'info'])).match(/CA锁ID\t(\S+)/)[1];
   await supplier.getByTestId('agent-issue-key').selectOption(keySerial);
-  const popupOpened = supplier.waitForEvent('popup');
-  await supplier.getByTestId('agent-issue').click();
-  const popup = await popupOpened;
-  for (let i = 0; i < 2; i++) {
-    await popup.locator('#ask:not([hidden])').waitFor();
-    await popup.getByLabel('PIN码', { exact: true }).fill(PIN);
-    await popup.getByRole('button', { name: '确定' }).click();
-    await popup.locator('#waiting:not([hidden])').waitFor().catch(() => {});
-  }
+  await withAgentWindow(supplier, supplier.getByTestId('agent-issue'), [PIN, PIN]);
   await supplier.getByTestId('status').filter({ hasText: '已完成' }).waitFor();
   const onKey = await certdesk(['token', '--key', key.keyFile, 'info']);
   assert.match(onKey, new RegExp(`容器 change-${orderNo}\\tSM2\\t签名证书 [0-9a-f]+\\t加密证书 [0-9a-f]+`), onKey);

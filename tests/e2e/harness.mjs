@@ -1,5 +1,6 @@
 // Shared by the browser tests: start a real `certdesk serve` on a free port with its own data
 // directory, and launch Debian's Chromium through playwright-core (never a downloaded browser).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -90,6 +91,32 @@ export async function startAgent({ site, port, keysDir, pkcs11Modules = [], env:
       await exited;
     },
   };
+}
+
+/** Waits for the agent's PIN window to ask, and types `pin` there (twice for a new PIN). */
+export async function typeInAgentWindow(popup, pin) {
+  await popup.locator('#ask:not([hidden])').waitFor();
+  if (await popup.locator('#fresh').isVisible()) {
+    await popup.getByLabel('新PIN码（6–16位）').fill(pin);
+    await popup.getByLabel('再次输入新PIN码').fill(pin);
+  } else {
+    await popup.getByLabel('PIN码', { exact: true }).fill(pin);
+  }
+  await popup.getByRole('button', { name: '确定' }).click();
+  // After the last PIN the page may finish and close the window before it shows 等待 again.
+  await popup.locator('#waiting:not([hidden])').waitFor().catch((err) => {
+    if (!popup.isClosed()) throw err;
+  });
+}
+
+/** Clicks `button`; the page opens the agent's window, where each of `pins` is typed in turn. */
+export async function withAgentWindow(page, button, pins) {
+  const popupOpened = page.waitForEvent('popup');
+  await button.click();
+  const popup = await popupOpened;
+  assert.match(popup.url(), /^http:\/\/127\.0\.0\.1:\d+\/pin$/, 'the PIN is asked on the agent\'s own page');
+  for (const pin of pins) await typeInAgentWindow(popup, pin);
+  return popup;
 }
 
 export async function launchBrowser() {

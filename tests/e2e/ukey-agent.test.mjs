@@ -11,7 +11,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import {
   startServer, startAgent, freePort, launchBrowser, screenshotDir, run, certdesk, signIn,
-  registerOrganisation, createStaff, reviewOrder, payAtSandboxCashier, png,
+  registerOrganisation, createStaff, reviewOrder, payAtSandboxCashier, png, typeInAgentWindow, withAgentWindow,
 } from './harness.mjs';
 
 const ADMIN_PASSWORD = 'e2e-admin-pass-2026';
@@ -125,29 +125,6 @@ async function orderInIssuing(supplier, org, creditCode, product) {
   }
   await reviewOrder(officer, server.base, 'second', orderNo, '审核通过');
   return orderNo;
-}
-
-/** Waits for the agent's PIN window to ask, and types `pin` there (twice for a new PIN). */
-async function typeInAgentWindow(popup, pin) {
-  await popup.locator('#ask:not([hidden])').waitFor();
-  if (await popup.locator('#fresh').isVisible()) {
-    await popup.getByLabel('新PIN码（6–16位）').fill(pin);
-    await popup.getByLabel('再次输入新PIN码').fill(pin);
-  } else {
-    await popup.getByLabel('PIN码', { exact: true }).fill(pin);
-  }
-  await popup.getByRole('button', { name: '确定' }).click();
-  await popup.locator('#waiting:not([hidden])').waitFor();
-}
-
-/** Clicks `button`; the page opens the agent's window, where each of `pins` is typed in turn. */
-async function withAgentWindow(page, button, pins) {
-  const popupOpened = page.waitForEvent('popup');
-  await button.click();
-  const popup = await popupOpened;
-  assert.match(popup.url(), /^http:\/\/127\.0\.0\.1:\d+\/pin$/, 'the PIN is asked on the agent\'s own page');
-  for (const pin of pins) await typeInAgentWindow(popup, pin);
-  return popup;
 }
 
 /** The CA officer makes the order's keys on the one blank key the agent sees. */
