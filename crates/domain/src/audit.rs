@@ -73,10 +73,12 @@ pub enum AuditAction {
     KeyProduced,
     /// 制证: the certificates were written into that UKey.
     KeyWritten,
+    /// Staff sent a dead letter of the outbox again.
+    OutboxRetried,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -113,6 +115,7 @@ impl AuditAction {
         AuditAction::UnlockCodeUsed,
         AuditAction::KeyProduced,
         AuditAction::KeyWritten,
+        AuditAction::OutboxRetried,
     ];
 
     /// The name stored in the database, hashed into the chain and used in the API.
@@ -154,6 +157,7 @@ impl AuditAction {
             AuditAction::UnlockCodeUsed => "unlock_code_used",
             AuditAction::KeyProduced => "key_produced",
             AuditAction::KeyWritten => "key_written",
+            AuditAction::OutboxRetried => "outbox_retried",
         }
     }
 
@@ -196,6 +200,7 @@ impl AuditAction {
             AuditAction::UnlockCodeUsed => "使用解锁授权码",
             AuditAction::KeyProduced => "制证",
             AuditAction::KeyWritten => "证书写入CA锁",
+            AuditAction::OutboxRetried => "重发失败消息",
         }
     }
 }

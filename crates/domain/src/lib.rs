@@ -48,6 +48,7 @@ pub use identity::{CheckStatus, CodeOutcome, IdentityInputError, IdentityMethod,
 pub mod change;
 pub mod claim;
 pub mod limits;
+pub mod outbox;
 pub mod renewal;
 pub mod replacement;
 pub mod revocation;

@@ -34,6 +34,7 @@ mod identity;
 mod messages;
 mod orders;
 mod organisations;
+mod outbox;
 mod productions;
 mod products;
 mod rate_limits;
@@ -75,6 +76,7 @@ pub use orders::{
     PaymentOutcome, StepRecord,
 };
 pub use organisations::Organisation;
+pub use outbox::{Channel, FailedTry, NewOutboxMessage, OutboxMessage};
 pub use productions::KeyProduction;
 pub use products::{FixedPrice, NewVoucher, Product, Redemption, Submission, Voucher};
 pub use rate_limits::{RateLimit, Slot};

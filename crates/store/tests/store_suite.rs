@@ -65,6 +65,8 @@ mod audit;
 mod claims;
 #[path = "store_suite/identity.rs"]
 mod identity;
+#[path = "store_suite/outbox.rs"]
+mod outbox;
 #[path = "store_suite/productions.rs"]
 mod productions;
 #[path = "store_suite/products.rs"]
