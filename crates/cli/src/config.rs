@@ -22,7 +22,8 @@ pub const DEFAULT_RENEWAL_GRACE_SECS: i64 = 86_400;
 pub struct ServeArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, public_url, policy_oid,
     /// trusted_proxies, session_hours, issuance_recovery_secs, renewal_grace_secs, payee_name, payee_bank,
-    /// payee_account, payment_gateway, identity_provider, demo, log, ca, platform_name, agent_url. Unknown keys are an error.
+    /// payee_account, payment_gateway, identity_provider, demo, log, ca, platform_name, agent_url,
+    /// smtp_url, mail_from. Unknown keys are an error.
     #[arg(long, env = "CERTDESK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address and port to listen on [default: 127.0.0.1:8080]
@@ -93,6 +94,18 @@ pub struct ServeArgs {
     /// it [default: http://127.0.0.1:24680]
     #[arg(long, env = "CERTDESK_AGENT_URL", value_name = "URL")]
     pub agent_url: Option<String>,
+    /// The SMTP server the outbox's e-mail goes through: smtp://user:password@host:587?tls=required
+    /// (STARTTLS) or smtps://user:password@host:465 (TLS). Without it e-mail waits in the outbox.
+    #[arg(
+        long,
+        env = "CERTDESK_SMTP_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<String>,
+    /// The sender of that e-mail, e.g. "CA证书服务台 <noreply@example.com>"
+    #[arg(long, env = "CERTDESK_MAIL_FROM", value_name = "MAILBOX")]
+    pub mail_from: Option<String>,
     /// The CA service to sign with, `unix:PATH` (a `certdesk ca serve` on the same database):
     /// this process then holds no CA key, passphrase or key-management key. Without it the CA
     /// runs inside this process (the embedded default).
@@ -134,6 +147,8 @@ struct FileConfig {
     ca: Option<String>,
     platform_name: Option<String>,
     agent_url: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 /// Everything `serve` needs, checked.
@@ -166,6 +181,8 @@ pub struct ServeSettings {
     pub ca_socket: Option<PathBuf>,
     pub platform_name: String,
     pub agent_url: String,
+    /// Where the outbox's e-mail goes, when configured.
+    pub mail: Option<certdesk_server::outbox::MailSettings>,
 }
 
 impl ServeSettings {
@@ -305,11 +322,25 @@ impl ServeSettings {
         if !matches!(agent_host, Some(("127.0.0.1" | "localhost", true))) {
             bail!("invalid agent_url {agent_url:?}: the agent listens on http://127.0.0.1:<port> of the key holder's PC");
         }
+        let mail = match (
+            args.smtp_url.or(file.smtp_url),
+            args.mail_from.or(file.mail_from),
+        ) {
+            (Some(smtp_url), Some(from)) => {
+                let mail = certdesk_server::outbox::MailSettings { smtp_url, from };
+                // Told now, not at the first message.
+                certdesk_server::outbox::Mailer::new(&mail)?;
+                Some(mail)
+            }
+            (None, None) => None,
+            _ => bail!("smtp_url and mail_from go together: set both for e-mail, or neither"),
+        };
         Ok(ServeSettings {
             listen,
             ca_socket,
             platform_name,
             agent_url,
+            mail,
             data_dir: args
                 .data_dir
                 .or(file.data_dir)

@@ -130,6 +130,11 @@ async fn serve(settings: ServeSettings) -> Result<()> {
         state.clone(),
         settings.issuance_recovery_secs,
     ));
+    let mailer = match &settings.mail {
+        Some(mail) => Some(certdesk_server::outbox::Mailer::new(mail)?),
+        None => None,
+    };
+    let outbox_job = tokio::spawn(deliver_outbox_regularly(state.clone(), mailer));
     let app = router(state);
     tracing::info!(listen = %settings.listen, public_url = %settings.public_url, "certdesk serving");
     println!("certdesk 已启动: {}", settings.public_url);
@@ -149,6 +154,7 @@ async fn serve(settings: ServeSettings) -> Result<()> {
     recovery_job.abort();
     reminder_job.abort();
     supersede_job.abort();
+    outbox_job.abort();
     tracing::info!("in-flight requests finished; closing the database");
     store.close().await;
     tracing::info!("stopped");
@@ -175,6 +181,43 @@ async fn close_unpaid_orders_regularly(state: AppState) {
             Ok(0) => {}
             Ok(closed) => tracing::info!(closed, "unpaid orders closed"),
             Err(err) => tracing::error!(error = %err, "closing unpaid orders failed"),
+        }
+    }
+}
+
+/// Delivers the outbox every five seconds. Each process is a worker of its own (its name in
+/// the leases: host, process, a random part), so several processes on one PostgreSQL database
+/// share the outbox, each message leased by one of them.
+async fn deliver_outbox_regularly(
+    state: AppState,
+    mailer: Option<certdesk_server::outbox::Mailer>,
+) {
+    let owner = format!(
+        "{}-{}-{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "certdesk".into()),
+        std::process::id(),
+        hex::encode(rand::random::<[u8; 4]>())
+    );
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        match certdesk_server::outbox::deliver_due(
+            &state.store,
+            &state.blobs,
+            mailer.as_ref(),
+            &owner,
+            state.now(),
+        )
+        .await
+        {
+            Ok(run) if run == Default::default() => {}
+            Ok(run) => tracing::info!(
+                sent = run.sent,
+                retried = run.retried,
+                dead = run.dead,
+                "outbox delivered"
+            ),
+            Err(err) => tracing::error!(error = %err, "outbox delivery failed"),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod identity;
 pub mod issuance;
 pub mod messages;
 mod orders;
+pub mod outbox;
 pub mod payments;
 mod pki;
 mod production;

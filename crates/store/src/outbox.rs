@@ -145,10 +145,12 @@ impl Store {
         enqueue_in(&mut conn, message, now).await
     }
 
-    /// Leases up to `limit` messages due at `now` to `owner` until `now + lease_secs`, counting
-    /// the try: those not sent, not dead, due, and not held by another worker's live lease.
+    /// Leases up to `limit` messages of `channel` due at `now` to `owner` until `now +
+    /// lease_secs`, counting the try: those not sent, not dead, due, and not held by another
+    /// worker's live lease.
     pub async fn lease_outbox(
         &self,
+        channel: Channel,
         owner: &str,
         now: i64,
         lease_secs: i64,
@@ -161,8 +163,9 @@ impl Store {
         };
         let rows = sqlx::query(&format!(
             "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL \
-                AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+             WHERE id IN (SELECT id FROM outbox WHERE channel = $5 AND sent_at IS NULL \
+                AND dead_at IS NULL AND next_attempt_at <= $3 \
+                AND (lease_until IS NULL OR lease_until <= $3) \
                 ORDER BY id LIMIT $4{skip_locked}) \
              RETURNING {COLUMNS}"
         ))
@@ -170,6 +173,7 @@ impl Store {
         .bind(now + lease_secs)
         .bind(now)
         .bind(limit)
+        .bind(channel.as_str())
         .fetch_all(self.pool())
         .await?;
         let mut leased = rows.iter().map(message_of).collect::<Result<Vec<_>, _>>()?;

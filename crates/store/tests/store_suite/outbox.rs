@@ -40,7 +40,12 @@ async fn the_outbox_leases_each_message_to_one_worker_and_backs_off(store: &Stor
         .into_iter()
         .map(|owner| {
             let store = store.clone();
-            tokio::spawn(async move { store.lease_outbox(owner, now, 300, 5).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .lease_outbox(Channel::Email, owner, now, 300, 5)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut seen = HashSet::new();
@@ -60,7 +65,7 @@ async fn the_outbox_leases_each_message_to_one_worker_and_backs_off(store: &Stor
     assert_eq!(seen.len(), 8);
     // Nothing left for a third while the leases run.
     assert!(store
-        .lease_outbox("worker-c", now + 10, 300, 5)
+        .lease_outbox(Channel::Email, "worker-c", now + 10, 300, 5)
         .await
         .unwrap()
         .is_empty());
@@ -104,7 +109,7 @@ async fn the_outbox_leases_each_message_to_one_worker_and_backs_off(store: &Stor
     );
     // The rest were held by a worker that died: their leases run out and another takes them.
     let later = store
-        .lease_outbox("worker-d", now + 301, 300, 20)
+        .lease_outbox(Channel::Email, "worker-d", now + 301, 300, 20)
         .await
         .unwrap();
     let ids: HashSet<i64> = later.iter().map(|m| m.id).collect();
@@ -127,7 +132,10 @@ async fn a_message_tried_to_the_end_is_a_dead_letter_until_retried(store: &Store
     let mut now = 5_000;
     store.enqueue(&mail("doomed"), now).await.unwrap();
     let id = loop {
-        let leased = store.lease_outbox("worker", now, 300, 1).await.unwrap();
+        let leased = store
+            .lease_outbox(Channel::Email, "worker", now, 300, 1)
+            .await
+            .unwrap();
         let message = leased.first().expect("due again after its backoff");
         match store
             .mark_outbox_failed(message.id, "worker", now, "550 mailbox unavailable")
@@ -136,7 +144,7 @@ async fn a_message_tried_to_the_end_is_a_dead_letter_until_retried(store: &Store
         {
             FailedTry::RetryAt(at) => {
                 assert!(store
-                    .lease_outbox("worker", at - 1, 300, 1)
+                    .lease_outbox(Channel::Email, "worker", at - 1, 300, 1)
                     .await
                     .unwrap()
                     .is_empty());
@@ -150,7 +158,7 @@ async fn a_message_tried_to_the_end_is_a_dead_letter_until_retried(store: &Store
         }
     };
     assert!(store
-        .lease_outbox("worker", now + 86_400, 300, 1)
+        .lease_outbox(Channel::Email, "worker", now + 86_400, 300, 1)
         .await
         .unwrap()
         .is_empty());
@@ -174,7 +182,10 @@ async fn a_message_tried_to_the_end_is_a_dead_letter_until_retried(store: &Store
         revived += usize::from(r.await.unwrap());
     }
     assert_eq!(revived, 1);
-    let leased = store.lease_outbox("worker", now, 300, 1).await.unwrap();
+    let leased = store
+        .lease_outbox(Channel::Email, "worker", now, 300, 1)
+        .await
+        .unwrap();
     assert_eq!(leased[0].id, id);
     assert_eq!(leased[0].attempts, 1, "its tries start over");
     assert!(store.mark_outbox_sent(id, "worker", now).await.unwrap());
