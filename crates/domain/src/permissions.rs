@@ -92,6 +92,8 @@ pub enum Action {
     ConfirmOfflinePayment,
     /// Decide 单位认领 claims (and see their documents and the claimant's contact).
     ReviewOrganisationClaim,
+    /// The outbox's dead letters (mail and SMS that could not be sent) and sending them again.
+    ManageOutbox,
     /// Confirming that a refund paid outside any gateway (an offline transfer) has been made.
     ConfirmRefund,
     /// Ending an order that the CA can no longer issue (e.g. after a CA change) and refunding
@@ -263,6 +265,8 @@ pub const fn access(action: Action) -> Access {
         }
         // Platform operators check registrations; a claim hands an organisation over.
         ReviewOrganisationClaim => Access::Granted(&[(PlatformOperator, All)]),
+        // Staff who answer the phone when a supplier says no mail came, and the engineers.
+        ManageOutbox => Access::Granted(&[(PlatformOperator, All), (SystemAdmin, All)]),
     }
 }
 

@@ -262,6 +262,7 @@ fn app_routes(config: &ServerConfig) -> routes::Registry {
     let registry = messages::register(registry);
     let registry = unlocks::register(registry);
     let registry = production::register(registry);
+    let registry = outbox::register(registry);
     let registry = revocations::register(registry);
     let registry = renewals::register(registry);
     let registry = replacements::register(registry);
@@ -315,6 +316,7 @@ impl ApiDoc {
             messages::openapi(),
             unlocks::openapi(),
             production::openapi(),
+            outbox::openapi(),
             revocations::openapi(),
             renewals::openapi(),
             replacements::openapi(),

@@ -398,6 +398,14 @@ async fn object_for(world: &World, path: &str, actor: &Actor, own: bool) -> Opti
             owner_org: None,
         });
     }
+    if path.contains("{outbox_id}") {
+        // An outbox message is the platform's: answered as a conflict when it is no dead letter.
+        return Some(Object {
+            id: "1".into(),
+            owner_account: None,
+            owner_org: None,
+        });
+    }
     if path.contains("{product_id}") {
         return Some(Object {
             id: world.product_id.to_string(),
@@ -429,7 +437,8 @@ fn relation(actor: &Account, object: &Object) -> Relation {
 }
 
 /// The path parameters that name an object (an id or number).
-const OBJECT_PARAMS: [&str; 9] = [
+const OBJECT_PARAMS: [&str; 10] = [
+    "{outbox_id}",
     "{claim_id}",
     "{binding_id}",
     "{token_id}",

@@ -208,3 +208,84 @@ async fn the_outbox_mails_each_message_once_and_retries_a_server_that_is_down() 
         .contains("收件地址"));
     assert_eq!(received(maildir.path()).len(), 3);
 }
+
+/// Staff (operators, the system admin) see the dead letters with the recipient masked and send
+/// one again once; suppliers cannot.
+#[tokio::test]
+async fn staff_send_a_dead_letter_again_once() {
+    use axum::http::StatusCode;
+    use certdesk_domain::Role;
+    let server = common::test_server().await;
+    let store = &server.store;
+    let operator = common::staff_token(store, "outbox_operator", Role::PlatformOperator).await;
+    let (_, supplier) = common::organisation_with_admin(
+        store,
+        "福州测试科技有限公司",
+        "91350100M000100Y43",
+        "outbox_boss",
+    )
+    .await;
+    store
+        .enqueue(&mail("doomed", "boss@example.com", None), 0)
+        .await
+        .unwrap();
+    let mut at = 0;
+    loop {
+        let leased = store
+            .lease_outbox(Channel::Email, "worker", at, 300, 1)
+            .await
+            .unwrap();
+        let Some(message) = leased.first() else {
+            at += 3600;
+            continue;
+        };
+        if store
+            .mark_outbox_failed(message.id, "worker", at, "550 no such user")
+            .await
+            .unwrap()
+            == certdesk_store::FailedTry::Dead
+        {
+            break;
+        }
+    }
+    let app = &server.router;
+    let (status, _) = common::call(
+        app,
+        "GET",
+        "/api/v1/outbox/dead-letters",
+        Some(&supplier),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, letters) = common::call(
+        app,
+        "GET",
+        "/api/v1/outbox/dead-letters",
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{letters}");
+    assert_eq!(letters[0]["recipient"], "bo***@example.com");
+    assert_eq!(letters[0]["last_error"], "550 no such user");
+    let id = letters[0]["id"].as_i64().unwrap();
+    let uri = format!("/api/v1/outbox/{id}/retry");
+    let (status, _) = common::call(app, "POST", &uri, Some(&supplier), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = common::call(app, "POST", &uri, Some(&operator), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = common::call(app, "POST", &uri, Some(&operator), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "once: {body}");
+    let (_, letters) = common::call(
+        app,
+        "GET",
+        "/api/v1/outbox/dead-letters",
+        Some(&operator),
+        None,
+    )
+    .await;
+    assert_eq!(letters.as_array().unwrap().len(), 0);
+    let message = store.outbox_message(id).await.unwrap().unwrap();
+    assert_eq!(message.attempts, 0, "its tries start over");
+}

@@ -11,6 +11,8 @@ pub enum OutboxError {
     /// One message could not be sent this time (kept for another try).
     #[error("{0}")]
     Delivery(String),
+    #[error("该消息不在发送失败列表中（可能已被他人重发）")]
+    NotDead,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -19,6 +21,7 @@ impl FeatureError for OutboxError {
     fn failure(&self) -> Failure {
         match self {
             OutboxError::Settings(_) | OutboxError::Delivery(_) => Failure::Internal,
+            OutboxError::NotDead => Failure::Conflict,
             OutboxError::Store(err) => err.failure(),
         }
     }
@@ -27,6 +30,7 @@ impl FeatureError for OutboxError {
         match self {
             OutboxError::Settings(_) => "mail_settings",
             OutboxError::Delivery(_) => "delivery",
+            OutboxError::NotDead => "not_a_dead_letter",
             OutboxError::Store(err) => err.code(),
         }
     }

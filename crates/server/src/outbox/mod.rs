@@ -12,11 +12,47 @@ mod error;
 
 pub use error::OutboxError;
 
+pub(crate) fn register(registry: Registry) -> Registry {
+    use Action::ManageOutbox;
+    registry
+        .get("/admin/outbox", ManageOutbox, dead_letters_page)
+        .post("/admin/outbox/{outbox_id}/retry", ManageOutbox, retry_page)
+        .get(
+            "/api/v1/outbox/dead-letters",
+            ManageOutbox,
+            dead_letters_api,
+        )
+        .post("/api/v1/outbox/{outbox_id}/retry", ManageOutbox, retry_api)
+}
+
+/// This feature's part of the API description.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(dead_letters_api, retry_api))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
+}
+
+use crate::web::auth::CurrentUser;
+use crate::web::error::{ApiError, ErrorBody};
+use crate::web::extract::Path;
+use crate::web::flash::Slot;
+use crate::web::pages::{render, Chrome, PageFailure, PageUser};
+use crate::web::routes::Registry;
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use certdesk_domain::Action;
 use certdesk_store::blobs::{BlobId, BlobStore};
 use certdesk_store::{Channel, FailedTry, OutboxMessage, Store};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Messages one worker takes at a time.
 const BATCH: i64 = 20;
@@ -187,6 +223,134 @@ pub async fn deliver_due(
         }
     }
     Ok(run)
+}
+
+// --- dead letters -------------------------------------------------------------------------------
+
+/// Dead letters shown at once (newest first).
+const DEAD_LETTERS_SHOWN: i64 = 200;
+
+#[derive(Serialize, ToSchema)]
+pub struct DeadLetterView {
+    pub id: i64,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// What it announced.
+    pub kind: String,
+    /// Masked: staff see whom it was for, not the whole address or number.
+    pub recipient: String,
+    pub subject: String,
+    pub attempts: i64,
+    pub last_error: String,
+    /// Beijing time.
+    pub dead_at: String,
+}
+
+/// An address or number with its middle hidden (`bo***@example.com`, `138****8000`).
+fn masked_recipient(recipient: &str) -> String {
+    match recipient.split_once('@') {
+        Some((user, domain)) => {
+            let shown: String = user.chars().take(2).collect();
+            format!("{shown}***@{domain}")
+        }
+        None => certdesk_domain::audit::mask_mobile(recipient),
+    }
+}
+
+fn dead_letter_view(message: &OutboxMessage) -> DeadLetterView {
+    DeadLetterView {
+        id: message.id,
+        channel: message.channel.as_str().into(),
+        kind: message.kind.clone(),
+        recipient: masked_recipient(&message.recipient),
+        subject: message.subject.clone(),
+        attempts: message.attempts,
+        last_error: message.last_error.clone().unwrap_or_default(),
+        dead_at: message
+            .dead_at
+            .map(crate::format_beijing)
+            .unwrap_or_default(),
+    }
+}
+
+/// Sends a dead letter again (its tries start over); `false` when it is not one (any more).
+async fn retry(state: &AppState, user: &CurrentUser, id: i64) -> Result<bool, OutboxError> {
+    let detail = format!("重发失败消息 {id}");
+    Ok(state
+        .store
+        .retry_dead_letter(
+            id,
+            state.now(),
+            &crate::web::audit_trail::note_by(state, user.account(), &detail),
+        )
+        .await?)
+}
+
+/// The outbox's dead letters: messages that could not be sent after every try.
+#[utoipa::path(get, path = "/api/v1/outbox/dead-letters", responses((status = 200, body = [DeadLetterView]), (status = 403, body = ErrorBody)))]
+async fn dead_letters_api(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
+    let letters = state
+        .store
+        .dead_letters(DEAD_LETTERS_SHOWN)
+        .await
+        .map_err(OutboxError::from)?;
+    Ok(Json(letters.iter().map(dead_letter_view).collect()))
+}
+
+/// Sends a dead letter again.
+#[utoipa::path(post, path = "/api/v1/outbox/{outbox_id}/retry", params(("outbox_id" = i64, Path)),
+    responses((status = 204), (status = 409, body = ErrorBody)))]
+async fn retry_api(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    if retry(&state, &user, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(OutboxError::NotDead.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "outbox.html")]
+struct DeadLettersPage {
+    chrome: Chrome,
+    letters: Vec<DeadLetterView>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn dead_letters_page(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
+    let flash = crate::web::flash::take(&state, &user).await;
+    match state.store.dead_letters(DEAD_LETTERS_SHOWN).await {
+        Ok(letters) => render(
+            &DeadLettersPage {
+                chrome: Chrome::new(&user, "outbox"),
+                letters: letters.iter().map(dead_letter_view).collect(),
+                notice: flash.notice,
+                error: flash.error,
+            },
+            StatusCode::OK,
+        ),
+        Err(err) => PageFailure::from(OutboxError::from(err)).into_page(),
+    }
+}
+
+async fn retry_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+) -> Response {
+    let (slot, message) = match retry(&state, &user, id).await {
+        Ok(true) => (Slot::Notice, format!("消息 {id} 已重新排队发送")),
+        Ok(false) => (Slot::Error, OutboxError::NotDead.to_string()),
+        Err(err) => (Slot::Error, PageFailure::from(err).message),
+    };
+    crate::web::flash::put(&state, &user, slot, &message).await;
+    Redirect::to("/admin/outbox").into_response()
 }
 
 #[cfg(test)]

@@ -91,6 +91,8 @@ pub struct Chrome {
     pub can_request_unlock: bool,
     /// The CA's 制证 station.
     pub can_produce: bool,
+    /// The outbox's dead letters.
+    pub can_manage_outbox: bool,
 }
 
 impl Chrome {
@@ -113,6 +115,7 @@ impl Chrome {
             can_review_claims: may(Action::ReviewOrganisationClaim),
             can_request_unlock: may(Action::RequestUnlock),
             can_produce: may(Action::ProduceKey),
+            can_manage_outbox: may(Action::ManageOutbox),
         }
     }
 }
