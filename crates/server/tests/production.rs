@@ -26,11 +26,16 @@ async fn post(s: &Setup, token: &str, uri: &str, body: Value) -> (StatusCode, Va
 
 /// A 新办 order of the SM2 dual product waiting in 制证中.
 async fn order_in_issuing(s: &Setup, order_no: &str) -> i64 {
+    order_in_status(s, "issuing", order_no).await
+}
+
+/// A 新办 order of the SM2 dual product in `status` (its stored name).
+async fn order_in_status(s: &Setup, status: &str, order_no: &str) -> i64 {
     let provider_id = s.server.store.ca_providers().await.unwrap()[0].id;
     s.server
         .store
         .create_application_order_in_status(
-            "issuing",
+            status,
             &NewOrder {
                 order_no,
                 org_id: s.org_id,
@@ -334,32 +339,7 @@ async fn unlock_code(s: &Setup, operator: &str, serial: &str) -> String {
 async fn an_order_not_in_issuing_is_not_made() {
     let s = setup().await;
     let officer = staff_token(&s.server.store, "prod_officer2", Role::CaOfficer).await;
-    let provider_id = s.server.store.ca_providers().await.unwrap()[0].id;
-    let order = s
-        .server
-        .store
-        .create_application_order_in_status(
-            "awaiting_second_review",
-            &NewOrder {
-                order_no: "2026120800000000002",
-                org_id: s.org_id,
-                kind: BusinessType::NewCertificate,
-                amount_fen: 39_900,
-                created_by: s.admin_id,
-                on_behalf: false,
-                created_at: 0,
-            },
-            &NewApplication {
-                provider_id,
-                product_id: s.product_id,
-                years: 1,
-                voucher_code: None,
-                delivery_method: "mail",
-                form_json: "{}",
-            },
-        )
-        .await
-        .unwrap();
+    let order_id = order_in_status(&s, "awaiting_second_review", "2026120800000000002").await;
     let (_, csr) = ukey();
     let (status, body) = post(
         &s,
@@ -373,7 +353,7 @@ async fn an_order_not_in_issuing_is_not_made() {
     assert!(s
         .server
         .store
-        .key_production(order.id)
+        .key_production(order_id)
         .await
         .unwrap()
         .is_none());

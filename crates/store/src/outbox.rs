@@ -225,34 +225,23 @@ impl Store {
             return Ok(FailedTry::NotHeld);
         };
         let error: String = error.chars().take(500).collect();
-        let outcome = match retry_at(attempts, now) {
-            Some(at) => {
-                sqlx::query(
-                    "UPDATE outbox SET next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, \
-                     last_error = $2 WHERE id = $3 AND lease_owner = $4",
-                )
-                .bind(at)
-                .bind(&error)
-                .bind(id)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?;
-                FailedTry::RetryAt(at)
-            }
-            None => {
-                sqlx::query(
-                    "UPDATE outbox SET dead_at = $1, lease_owner = NULL, lease_until = NULL, \
-                     last_error = $2 WHERE id = $3 AND lease_owner = $4",
-                )
-                .bind(now)
-                .bind(&error)
-                .bind(id)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?;
-                FailedTry::Dead
-            }
+        // Tried again at its time, or dead now: one of the two columns is set.
+        let (outcome, next_attempt_at, dead_at) = match retry_at(attempts, now) {
+            Some(at) => (FailedTry::RetryAt(at), Some(at), None),
+            None => (FailedTry::Dead, None, Some(now)),
         };
+        sqlx::query(
+            "UPDATE outbox SET next_attempt_at = COALESCE($1, next_attempt_at), dead_at = $2, \
+             lease_owner = NULL, lease_until = NULL, last_error = $3 \
+             WHERE id = $4 AND lease_owner = $5",
+        )
+        .bind(next_attempt_at)
+        .bind(dead_at)
+        .bind(&error)
+        .bind(id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(outcome)
     }
