@@ -228,6 +228,17 @@
     });
   }
 
+  // Writes what the server issued (its certificates, the encryption key's envelope and, at
+  // 制证, the sealed SO PIN — whichever it gave) into the key's container.
+  function writeIssued(serial, container, issued) {
+    var what = { signing_certificate: issued.signing_certificate };
+    if (container) { what.container = container; }
+    ['encryption_certificate', 'envelope_skf', 'so_pin_sealed'].forEach(function (field) {
+      if (issued[field]) { what[field] = issued[field]; }
+    });
+    return agent('POST', '/v1/keys/' + encodeURIComponent(serial) + '/install', what);
+  }
+
   // A request (DER, base64) as PEM, for the APIs that take one.
   function pem(base64, label) {
     return '-----BEGIN ' + label + '-----\n' + base64.replace(/(.{64})/g, '$1\n').replace(/\n$/, '') +
@@ -238,6 +249,7 @@
     offerCertificates: offerCertificates,
     operate: operate,
     signChallenge: signChallenge,
+    writeIssued: writeIssued,
     pem: pem,
     base: base,
     detect: detect,
@@ -259,9 +271,6 @@
     },
     challenge: function (serial) {
       return agent('POST', '/v1/keys/' + encodeURIComponent(serial) + '/challenge', {});
-    },
-    install: function (serial, what) {
-      return agent('POST', '/v1/keys/' + encodeURIComponent(serial) + '/install', what);
     },
     sign: function (serial, container, message) {
       return agent('POST', '/v1/sign-challenge', { serial: serial, container: container, challenge: message });

@@ -326,11 +326,9 @@ impl ServeSettings {
             args.smtp_url.or(file.smtp_url),
             args.mail_from.or(file.mail_from),
         ) {
+            // Checked when `serve` makes its mailer, before it answers anything.
             (Some(smtp_url), Some(from)) => {
-                let mail = certdesk_server::outbox::MailSettings { smtp_url, from };
-                // Told now, not at the first message.
-                certdesk_server::outbox::Mailer::new(&mail)?;
-                Some(mail)
+                Some(certdesk_server::outbox::MailSettings { smtp_url, from })
             }
             (None, None) => None,
             _ => bail!("smtp_url and mail_from go together: set both for e-mail, or neither"),

@@ -467,6 +467,15 @@ pub fn mask_mobile(mobile: &str) -> String {
     mask(mobile, 3, 4, "****")
 }
 
+/// An e-mail address shown as the first 2 characters of its user part and its domain:
+/// `boss@example.com` → `bo***@example.com`; a value that is not an address is masked whole.
+pub fn mask_email(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((user, domain)) => format!("{}@{domain}", mask(user, 2, 0, "***")),
+        None => "*".repeat(address.chars().count().max(4)),
+    }
+}
+
 /// A bank card or account number shown as its first 4 and last 4 digits:
 /// `6222020200112345679` → `6222***********5679` (one star per hidden digit).
 pub fn mask_bank_card(number: &str) -> String {
@@ -720,6 +729,9 @@ mod tests {
     #[test]
     fn mobiles_are_masked() {
         assert_eq!(mask_mobile("13812345678"), "138****5678");
+        assert_eq!(mask_email("boss@example.com"), "bo***@example.com");
+        assert_eq!(mask_email("ab@example.com"), "****@example.com");
+        assert_eq!(mask_email("不是邮箱"), "****");
         assert_eq!(mask_mobile("1381234"), "*******");
         // Characters, not bytes: never panics on non-ASCII input.
         assert_eq!(mask_mobile("一二三四五六七八"), "一二三****五六七八");

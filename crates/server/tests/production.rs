@@ -59,6 +59,11 @@ async fn order_in_status(s: &Setup, status: &str, order_no: &str) -> i64 {
         .id
 }
 
+/// The order's 制证 record, if any.
+async fn recorded(s: &Setup, order_id: i64) -> Option<certdesk_store::KeyProduction> {
+    s.server.store.key_production(order_id).await.unwrap()
+}
+
 /// A UKey's SM2 signing key and its request (DER, base64), as the agent sends it.
 fn ukey() -> (SoftwareKey, String) {
     let key = SoftwareKey::generate(Algorithm::Sm2Sm3).unwrap();
@@ -125,13 +130,7 @@ async fn the_ca_makes_a_key_once_and_keeps_its_so_pin_for_the_unlock_code() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
         assert_eq!(answer["error"]["code"], code, "{answer}");
     }
-    assert!(s
-        .server
-        .store
-        .key_production(order_id)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(recorded(&s, order_id).await.is_none());
 
     // Six keys offered at the same instant: one becomes the order's, the others are told which.
     let mut tries = Vec::new();
@@ -153,13 +152,7 @@ async fn the_ca_makes_a_key_once_and_keeps_its_so_pin_for_the_unlock_code() {
             other => panic!("{other}: {body}"),
         }
     }
-    let production = s
-        .server
-        .store
-        .key_production(order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let production = recorded(&s, order_id).await.unwrap();
     assert_eq!(made.len(), 1, "one key made: {made:?}");
     let key_serial = production.key_serial.clone();
     // The order's key again (as after a request that died once the CA had signed): the same
@@ -223,13 +216,7 @@ async fn the_ca_makes_a_key_once_and_keeps_its_so_pin_for_the_unlock_code() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, body) = post(&s, &officer, &written, json!({"key_serial": key_serial})).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let production = s
-        .server
-        .store
-        .key_production(order_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let production = recorded(&s, order_id).await.unwrap();
     assert!(production.written_at.is_some());
 
     // 解锁授权码 for the key: the answer is the same SO PIN, sealed to a new one-time key.
@@ -350,13 +337,7 @@ async fn an_order_not_in_issuing_is_not_made() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "not_issuing");
-    assert!(s
-        .server
-        .store
-        .key_production(order_id)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(recorded(&s, order_id).await.is_none());
     let (status, _) = post(
         &s,
         &officer,

@@ -472,8 +472,8 @@ async fn order_page(
                 });
             }
             DescribedApplication {
-                product: String::new(),
                 summary,
+                ..Default::default()
             }
         }
         None if order.kind == BusinessType::Revocation => {
@@ -489,8 +489,8 @@ async fn order_page(
                 });
             }
             DescribedApplication {
-                product: String::new(),
                 summary,
+                ..Default::default()
             }
         }
         None if order.kind == BusinessType::Renewal => {
@@ -506,8 +506,8 @@ async fn order_page(
                 });
             }
             DescribedApplication {
-                product: String::new(),
                 summary,
+                ..Default::default()
             }
         }
         None => DescribedApplication::default(),
@@ -548,14 +548,9 @@ async fn order_page(
     } else {
         None
     };
-    let agent_issue = match &application {
-        Some(application) if rights.can_submit_csr && order.kind == BusinessType::Change => Some(
-            crate::products::product_facts(&state, application.product_id)
-                .await?
-                .algorithm,
-        ),
-        _ => None,
-    };
+    let agent_issue = described
+        .algorithm
+        .filter(|_| rights.can_submit_csr && order.kind == BusinessType::Change);
     let flash = crate::web::flash::take(&state, &user).await;
     let page = OrderPage {
         chrome: Chrome::new(&user, "orders"),
@@ -710,6 +705,8 @@ fn step_deadline(order: &Order, now: i64) -> (Option<String>, bool) {
 struct DescribedApplication {
     /// The product and its term, e.g. 单位证书（1年）.
     product: String,
+    /// The product's key algorithm as the CA and the agent name it (`sm2`, `p256`).
+    algorithm: Option<&'static str>,
     summary: Vec<Summary>,
 }
 
@@ -718,10 +715,14 @@ async fn describe_application(
     application: &certdesk_store::Application,
     reviewer: bool,
 ) -> Result<DescribedApplication, OrdersError> {
-    let product = crate::products::product_facts(state, application.product_id)
+    let facts = crate::products::product_facts(state, application.product_id)
         .await
+        .ok();
+    let product = facts
+        .as_ref()
         .map(|p| format!("{}（{}年）", p.name, application.years))
         .unwrap_or_default();
+    let algorithm = facts.map(|p| p.algorithm);
     let form: ApplicationForm = crate::applications::form_of(state, application)?;
     // Reviewers compare with the ID card scans: they see the numbers whole; others masked.
     let id_number = |id: &str| match (id.is_empty(), reviewer) {
@@ -785,7 +786,11 @@ async fn describe_application(
             identity_summary(state, application.order_id).await?,
         ));
     }
-    Ok(DescribedApplication { product, summary })
+    Ok(DescribedApplication {
+        product,
+        algorithm,
+        summary,
+    })
 }
 
 /// The order's identity checks as a reviewer reads them: each method, when, and its outcome.

@@ -248,12 +248,10 @@ pub struct DeadLetterView {
 
 /// An address or number with its middle hidden (`bo***@example.com`, `138****8000`).
 fn masked_recipient(recipient: &str) -> String {
-    match recipient.split_once('@') {
-        Some((user, domain)) => {
-            let shown: String = user.chars().take(2).collect();
-            format!("{shown}***@{domain}")
-        }
-        None => certdesk_domain::audit::mask_mobile(recipient),
+    if recipient.contains('@') {
+        certdesk_domain::audit::mask_email(recipient)
+    } else {
+        certdesk_domain::audit::mask_mobile(recipient)
     }
 }
 

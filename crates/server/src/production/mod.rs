@@ -308,7 +308,7 @@ struct Current {
     order: OrderView,
     org_name: String,
     product: String,
-    /// The CA's algorithm slug the key pair must be (`sm2-sm3`, `ecdsa-p256-sha256`).
+    /// The algorithm the key pair must be, as the CA and the agent name it (`sm2`, `p256`).
     algorithm_slug: &'static str,
     algorithm_label: &'static str,
     dual: bool,
@@ -317,31 +317,31 @@ struct Current {
     issuing: bool,
 }
 
-/// The agent's name for a product's algorithm.
-fn agent_algorithm(ca_slug: &str) -> &'static str {
-    match ca_slug {
-        "sm2" => certdesk_pki::Algorithm::Sm2Sm3.slug(),
-        _ => certdesk_pki::Algorithm::EcdsaP256Sha256.slug(),
-    }
-}
-
-async fn row_of(state: &AppState, order: &Order) -> Result<Option<QueueRow>, ProductionError> {
-    let Some(application) = state.store.application(order.id).await? else {
-        return Ok(None);
-    };
+/// An order's row at the station, with its product's facts; refused for an order with no
+/// application or of a 移动版 product (no key to make).
+async fn row_of(
+    state: &AppState,
+    order: &Order,
+) -> Result<(QueueRow, crate::products::ProductFacts), ProductionError> {
+    let application = state
+        .store
+        .application(order.id)
+        .await?
+        .ok_or(crate::issuance::IssuanceError::NoApplication)?;
     let product = crate::products::product_facts(state, application.product_id).await?;
     if product.mobile {
-        return Ok(None);
+        return Err(ProductionError::HeldKeys);
     }
     let organisation = crate::pipeline::registered_organisation(state, order).await?;
     let production = state.store.key_production(order.id).await?;
-    Ok(Some(QueueRow {
+    let row = QueueRow {
         order: OrderView::from(order),
         org_name: organisation.name,
-        product: product.name,
+        product: product.name.clone(),
         written: production.as_ref().is_some_and(|p| p.written_at.is_some()),
         key_serial: production.map(|p| p.key_serial),
-    }))
+    };
+    Ok((row, product))
 }
 
 async fn queue_page(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
@@ -356,8 +356,14 @@ async fn queue_page(State(state): State<AppState>, PageUser(user): PageUser) -> 
             .await?;
         let mut rows = Vec::new();
         for order in &orders {
-            if let Some(row) = row_of(&state, order).await? {
-                rows.push(row);
+            match row_of(&state, order).await {
+                Ok((row, _)) => rows.push(row),
+                // Nothing to make for it: not a station's order.
+                Err(
+                    ProductionError::HeldKeys
+                    | ProductionError::Issuance(crate::issuance::IssuanceError::NoApplication),
+                ) => {}
+                Err(err) => return Err(err),
             }
         }
         Ok::<_, ProductionError>(ProductionPage {
@@ -380,15 +386,7 @@ async fn order_page(
 ) -> Response {
     let page = async {
         let order = order_for(&state, &user, &order_no, Action::ProduceKey).await?;
-        let application = state
-            .store
-            .application(order.id)
-            .await?
-            .ok_or(crate::issuance::IssuanceError::NoApplication)?;
-        let product = crate::products::product_facts(&state, application.product_id).await?;
-        let row = row_of(&state, &order)
-            .await?
-            .ok_or(ProductionError::HeldKeys)?;
+        let (row, product) = row_of(&state, &order).await?;
         Ok::<_, ProductionError>(ProductionPage {
             chrome: Chrome::new(&user, "ca_production"),
             rows: Vec::new(),
@@ -397,7 +395,7 @@ async fn order_page(
                 order: row.order,
                 org_name: row.org_name,
                 product: row.product,
-                algorithm_slug: agent_algorithm(product.algorithm),
+                algorithm_slug: product.algorithm,
                 algorithm_label: crate::issuance::algorithm_label(product.algorithm),
                 dual: product.dual,
                 key_serial: row.key_serial,
