@@ -1361,21 +1361,31 @@ mod tests {
         .unwrap();
         // What the server does with a good code: the SO PIN it set, sealed to that key.
         let response = B64.encode(certdesk_pki::sm2_encrypt(&spki, SO_PIN.as_bytes()).unwrap());
-        let unlock = post(
-            &format!("/v1/keys/{serial}/unlock"),
-            serde_json::json!({"response": response}),
+        // The answer sent twice at the same instant: the one-time key opens it once.
+        let unlock = || {
+            post(
+                &format!("/v1/keys/{serial}/unlock"),
+                serde_json::json!({"response": response}),
+            )
+        };
+        let (first, second) = tokio::join!(send(&router, unlock()), send(&router, unlock()));
+        let mut statuses = [first.0, second.0];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CONFLICT],
+            "{} {}",
+            first.2,
+            second.2
         );
-        let (status, _, body) = send(&router, unlock).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        let refused = if first.0 == StatusCode::CONFLICT {
+            &first.2
+        } else {
+            &second.2
+        };
+        assert_eq!(refused["error"]["code"], "no_challenge");
         assert_eq!(ukey.pin_tries_left().unwrap(), 10);
         ukey.sign(NEW_PIN, "default", b"x").unwrap();
-        // The same answer again: the one-time key is gone.
-        let again = post(
-            &format!("/v1/keys/{serial}/unlock"),
-            serde_json::json!({"response": response}),
-        );
-        let (status, _, body) = send(&router, again).await;
-        assert_eq!(status, StatusCode::CONFLICT, "{body}");
         // A page offering a PIN is refused whatever it asks.
         let (status, _, body) = send(
             &router,
